@@ -1,0 +1,159 @@
+// pgscope's whole configuration, read once from environment variables.
+// Every option below is documented in README.md ("Configuration") with the same words.
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+
+export interface PoolConfig {
+  /** Connections kept open when idle (the guide's "base" capacity). Default: cores x 2 + 1. */
+  min: number;
+  /** Most connections the pool opens: base + burst. Default: 2 x min. */
+  max: number;
+  /** Milliseconds a connection above `min` may sit idle before it is closed. Default 30000. */
+  idleTimeoutMs: number;
+  /** Milliseconds a request waits for a connection before failing with POOL_EXHAUSTED. Default 5000. */
+  connectionTimeoutMs: number;
+  /** Seconds after which a connection is recycled (the guide's "recycle after an hour"). Default 3600. */
+  maxLifetimeSeconds: number;
+  /** Server-side statement_timeout for reads, milliseconds. Default 10000. */
+  statementTimeoutMs: number;
+  /** Server-side lock_timeout for reads, milliseconds. Default 2000. */
+  lockTimeoutMs: number;
+}
+
+export interface EmbeddedConfig {
+  /** Folder holding the embedded server's data directory and log. Default `.pgscope` in the working directory. */
+  dir: string;
+  /** TCP port of the embedded server on 127.0.0.1. Default 54329. */
+  port: number;
+  /** Size of the demo data: 1 = 200k users and 2M activity rows. Default 0.5. */
+  demoScale: number;
+  /** Statements per second of the demo query mix running in the background; 0 turns it off. Default 2. */
+  workloadRate: number;
+}
+
+export interface Config {
+  /** Target database. Absent: pgscope starts an embedded PostgreSQL with demo data. */
+  databaseUrl: string | undefined;
+  /** HTTP port. Default 4000. */
+  port: number;
+  /** HTTP bind address. Default 127.0.0.1 (pgscope exposes database internals: opt in to 0.0.0.0). */
+  host: string;
+  /** Bearer token that enables mutations and admin-only fields. Absent: mutations are disabled. */
+  adminToken: string | undefined;
+  /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
+  slowQueryMs: number;
+  /** Seconds between automatic query-stat snapshots for history; 0 turns it off. Default 0. */
+  captureIntervalSeconds: number;
+  pool: PoolConfig;
+  embedded: EmbeddedConfig;
+}
+
+/** A bad configuration value: the process prints the message and exits. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const read = new EnvReader(env);
+  const cores = availableParallelism();
+  // The guide's sizing rule: connections = cores x 2 + effective spindles (1 for an SSD).
+  // pg-pool has no overflow setting, so "base" becomes `min` and "base + burst" becomes `max`.
+  const poolMin = read.integer('PGSCOPE_POOL_MIN', cores * 2 + 1, { min: 0, max: 1000 });
+  const poolMax = read.integer('PGSCOPE_POOL_MAX', Math.max(poolMin * 2, 1), { min: 1, max: 1000 });
+  if (poolMin > poolMax) {
+    throw new ConfigError('PGSCOPE_POOL_MIN', `must not exceed PGSCOPE_POOL_MAX (${poolMax}), got ${poolMin}`);
+  }
+  return {
+    databaseUrl: read.databaseUrl('DATABASE_URL'),
+    port: read.integer('PORT', 4000, { min: 0, max: 65535 }),
+    host: read.string('HOST', '127.0.0.1'),
+    adminToken: read.token('PGSCOPE_ADMIN_TOKEN'),
+    slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0 }),
+    captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0 }),
+    pool: {
+      min: poolMin,
+      max: poolMax,
+      idleTimeoutMs: read.integer('PGSCOPE_POOL_IDLE_TIMEOUT_MS', 30_000, { min: 0 }),
+      connectionTimeoutMs: read.integer('PGSCOPE_POOL_CONNECTION_TIMEOUT_MS', 5_000, { min: 1 }),
+      maxLifetimeSeconds: read.integer('PGSCOPE_POOL_MAX_LIFETIME_S', 3_600, { min: 0 }),
+      statementTimeoutMs: read.integer('PGSCOPE_STATEMENT_TIMEOUT_MS', 10_000, { min: 0 }),
+      lockTimeoutMs: read.integer('PGSCOPE_LOCK_TIMEOUT_MS', 2_000, { min: 0 }),
+    },
+    embedded: {
+      dir: path.resolve(read.string('PGSCOPE_EMBEDDED_DIR', '.pgscope')),
+      port: read.integer('PGSCOPE_EMBEDDED_PORT', 54329, { min: 1, max: 65535 }),
+      demoScale: read.number('PGSCOPE_DEMO_SCALE', 0.5, { min: 0.001, max: 100 }),
+      workloadRate: read.number('PGSCOPE_DEMO_WORKLOAD_RATE', 2, { min: 0, max: 1000 }),
+    },
+  };
+}
+
+interface Range {
+  min?: number;
+  max?: number;
+}
+
+class EnvReader {
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  number(name: string, fallback: number, range: Range = {}): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${raw}"`);
+    return checkRange(name, value, range);
+  }
+
+  integer(name: string, fallback: number, range: Range = {}): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+    return checkRange(name, Number(raw), range);
+  }
+
+  token(name: string): string | undefined {
+    const raw = this.raw(name);
+    if (raw !== undefined && raw.length < 16) {
+      throw new ConfigError(name, `must be at least 16 characters long (got ${raw.length}); generate one with: openssl rand -hex 24`);
+    }
+    return raw;
+  }
+
+  databaseUrl(name: string): string | undefined {
+    const raw = this.raw(name);
+    if (raw === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ConfigError(name, 'is not a valid URL; expected postgresql://user:password@host:5432/database');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new ConfigError(name, `must start with postgresql:// (got ${url.protocol}//...)`);
+    }
+    return raw;
+  }
+}
+
+function checkRange(name: string, value: number, { min, max }: Range): number {
+  if (min !== undefined && value < min) throw new ConfigError(name, `must be at least ${min}, got ${value}`);
+  if (max !== undefined && value > max) throw new ConfigError(name, `must be at most ${max}, got ${value}`);
+  return value;
+}

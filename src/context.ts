@@ -1,0 +1,50 @@
+// Per-request context: a statement-counting view of the pool, who is asking, and the shared
+// services. Built by yoga for every request (see yoga.ts).
+import { timingSafeEqual } from 'node:crypto';
+import type { Config } from './config.js';
+import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
+import { countStatements, type Database, type Db } from './db/pool.js';
+
+/** Long-lived services shared by every request. */
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  capabilities: CapabilitiesCache;
+  /** The `pgscope` schema is migrated (change log and history available). */
+  ownSchemaReady: boolean;
+}
+
+export interface Context {
+  /** Runs SQL through the pool, counting statements for this request. */
+  db: Db;
+  /** SQL statements this request ran (reported in the response's `extensions`). */
+  stats: { statements: number };
+  config: Config;
+  database: Database;
+  capabilities(): Promise<Capabilities>;
+  ownSchemaReady: boolean;
+  /** The request carried the admin token. */
+  isAdmin: boolean;
+}
+
+export function createContext(deps: AppDeps, request: Request): Context {
+  const stats = { statements: 0 };
+  return {
+    db: countStatements(deps.database, stats),
+    stats,
+    config: deps.config,
+    database: deps.database,
+    capabilities: () => deps.capabilities.get(),
+    ownSchemaReady: deps.ownSchemaReady,
+    isAdmin: hasAdminToken(request.headers.get('authorization'), deps.config.adminToken),
+  };
+}
+
+function hasAdminToken(header: string | null, token: string | undefined): boolean {
+  if (!token || !header) return false;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!match) return false;
+  const given = Buffer.from(match[1]!);
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

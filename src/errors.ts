@@ -1,0 +1,50 @@
+// Expected errors a client may see. Each has a stable `extensions.code` that scripts can branch on;
+// anything else thrown in a resolver is masked by yoga as "Unexpected error." (details go to the log).
+import { GraphQLError } from 'graphql';
+
+export const ErrorCode = {
+  /** An argument is malformed or out of range. */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** A named object (schema, table, index, statement) does not exist. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** A required extension is not installed or not preloaded; the message says how to enable it. */
+  EXTENSION_NOT_LOADED: 'EXTENSION_NOT_LOADED',
+  /** pgscope's database role lacks a privilege; the message names the grant. */
+  INSUFFICIENT_PRIVILEGE: 'INSUFFICIENT_PRIVILEGE',
+  /** Every pooled connection stayed busy longer than PGSCOPE_POOL_CONNECTION_TIMEOUT_MS. */
+  POOL_EXHAUSTED: 'POOL_EXHAUSTED',
+  /** The database cannot be reached (down, restarting, network). Retry later. */
+  DATABASE_UNAVAILABLE: 'DATABASE_UNAVAILABLE',
+  /** The statement ran past PGSCOPE_STATEMENT_TIMEOUT_MS or waited past the lock timeout. */
+  QUERY_TIMEOUT: 'QUERY_TIMEOUT',
+  /** The request needs the admin token (Authorization: Bearer <PGSCOPE_ADMIN_TOKEN>). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The feature is disabled by configuration (for example mutations without an admin token). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The server version or configuration cannot do this safely. */
+  UNSUPPORTED: 'UNSUPPORTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An expected error with a stable code; its message is written for the person reading it. */
+export class PgscopeError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(message, { extensions: { code, ...details } });
+    this.name = 'PgscopeError';
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new PgscopeError(ErrorCode.BAD_USER_INPUT, message, details);
+
+export const notFound = (message: string, details?: Record<string, unknown>) =>
+  new PgscopeError(ErrorCode.NOT_FOUND, message, details);
+
+export function isPgscopeError(error: unknown, code?: ErrorCode): error is PgscopeError {
+  return error instanceof PgscopeError && (code === undefined || error.code === code);
+}

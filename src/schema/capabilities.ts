@@ -1,0 +1,76 @@
+import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState } from '../db/capabilities.js';
+import { builder } from './builder.js';
+
+const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').implement({
+  description: 'An extension pgscope uses, as installed in the target database.',
+  fields: (t) => ({
+    installed: t.exposeBoolean('installed', { description: 'CREATE EXTENSION was run in this database.' }),
+    version: t.exposeString('version', { nullable: true, description: 'Installed version, e.g. "1.10".' }),
+    schema: t.exposeString('schema', { nullable: true, description: 'Schema holding the extension\'s objects.' }),
+    available: t.exposeBoolean('available', { description: 'The server has the extension\'s files, so CREATE EXTENSION would work.' }),
+  }),
+});
+
+const Privileges = builder.objectRef<Capabilities>('Privileges').implement({
+  description: "What pgscope's database role may see and do.",
+  fields: (t) => ({
+    role: t.exposeString('role', { description: 'The role pgscope connects as.' }),
+    superuser: t.exposeBoolean('isSuperuser', { description: 'The role is a superuser.' }),
+    readAllStats: t.exposeBoolean('canReadAllStats', {
+      description: "Member of pg_read_all_stats: sees other roles' statements and activity.",
+    }),
+    monitor: t.exposeBoolean('isMonitor', { description: 'Member of pg_monitor (the least privilege pgscope needs for full reads).' }),
+    createSchema: t.exposeBoolean('canCreateSchema', {
+      description: 'May create (or already has) the pgscope schema for the change log and history.',
+    }),
+  }),
+});
+
+const DegradedFeatureRef = builder.objectRef<DegradedFeature>('DegradedFeature').implement({
+  description: 'A feature that answers with less data, or with an error, on this target; and how to fix that.',
+  fields: (t) => ({
+    feature: t.exposeString('feature', { description: 'The API field or feature concerned, e.g. "slowQueries".' }),
+    reason: t.exposeString('reason', { description: 'Why it is degraded.' }),
+    remedy: t.exposeString('remedy', { description: 'What to run or change to restore it.' }),
+  }),
+});
+
+const CapabilitiesRef = builder.objectRef<Capabilities>('Capabilities').implement({
+  description: 'What the target database offers pgscope, detected from the catalog (refreshed at most every minute).',
+  fields: (t) => ({
+    serverVersion: t.exposeString('serverVersion', { description: 'PostgreSQL version, e.g. "18.4".' }),
+    serverVersionNum: t.exposeInt('serverVersionNum', { description: 'Numeric version, e.g. 180004.' }),
+    database: t.exposeString('database', { description: 'The target database.' }),
+    pgStatStatements: t.expose('pgStatStatements', { type: ExtensionStatus, description: 'pg_stat_statements in this database.' }),
+    pgStatStatementsPreloaded: t.exposeBoolean('pgStatStatementsPreloaded', {
+      nullable: true,
+      description: 'pg_stat_statements is in shared_preload_libraries; null when the role may not read that setting.',
+    }),
+    pgStatStatementsReadable: t.exposeBoolean('pgStatStatementsReadable', {
+      description: 'The pg_stat_statements view answers (library loaded and extension installed): slowQueries works.',
+    }),
+    hypopg: t.expose('hypopg', { type: ExtensionStatus, description: 'HypoPG (hypothetical indexes for what-if costing).' }),
+    hypopgCanHideIndexes: t.exposeBoolean('hypopgCanHideIndexes', {
+      description: "HypoPG's hypopg_hide_index exists (absent in 1.3.1), so existing indexes can be hidden in what-if plans.",
+    }),
+    privileges: t.field({ type: Privileges, description: "The role's privileges.", resolve: (caps) => caps }),
+    mutationsEnabled: t.boolean({
+      description: 'An admin token is configured, so mutations can run (with that token).',
+      resolve: (_, __, ctx) => ctx.config.adminToken !== undefined,
+    }),
+    degraded: t.field({
+      type: [DegradedFeatureRef],
+      description: 'Features that are degraded on this target, each with its reason and remedy. Empty when all is available.',
+      resolve: (caps, _, ctx) =>
+        degradedFeatures(caps, { mutationsEnabled: ctx.config.adminToken !== undefined, ownSchemaReady: ctx.ownSchemaReady }),
+    }),
+  }),
+});
+
+builder.queryField('capabilities', (t) =>
+  t.field({
+    type: CapabilitiesRef,
+    description: 'Server version, extensions, privileges, and which fields are degraded and why, so a client can adapt.',
+    resolve: (_, __, ctx) => ctx.capabilities(),
+  }),
+);

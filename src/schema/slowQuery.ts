@@ -1,0 +1,91 @@
+import { slowQueries, SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
+import { intInRange, nonNegative } from './args.js';
+import { builder } from './builder.js';
+
+const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
+  description: 'Sort order of slowQueries, always largest first.',
+  values: {
+    TOTAL_TIME: { description: 'Total execution time: the statements that cost the server most.' },
+    MEAN_TIME: { description: 'Mean execution time per call.' },
+    MAX_TIME: { description: 'Slowest single execution.' },
+    CALLS: { description: 'Number of executions.' },
+    ROWS: { description: 'Rows returned or affected.' },
+    SHARED_BLOCKS_READ: { description: 'Blocks read from disk or the OS cache (not found in shared_buffers).' },
+    TEMP_BLOCKS_WRITTEN: { description: 'Temporary blocks written (sorts and hashes that spilled past work_mem).' },
+  } satisfies Record<SlowQueryOrder, unknown>,
+});
+
+export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement({
+  description:
+    'A normalized statement from pg_stat_statements in the current database, summed over the roles that ran it.',
+  fields: (t) => ({
+    queryId: t.exposeID('query_id', { description: 'pg_stat_statements queryid: stable for a statement shape on one server.' }),
+    query: t.exposeString('query', { description: 'The normalized statement text, constants replaced by $1, $2...' }),
+    calls: t.expose('calls', { type: 'BigInt', description: 'Number of executions.' }),
+    totalTimeMs: t.exposeFloat('total_time_ms', { description: 'Total execution time, in milliseconds.' }),
+    meanTimeMs: t.exposeFloat('mean_time_ms', { description: 'Mean execution time per call, in milliseconds.' }),
+    minTimeMs: t.exposeFloat('min_time_ms', { description: 'Fastest execution, in milliseconds.' }),
+    maxTimeMs: t.exposeFloat('max_time_ms', { description: 'Slowest execution, in milliseconds.' }),
+    stddevTimeMs: t.exposeFloat('stddev_time_ms', { description: 'Standard deviation of the execution time, in milliseconds.' }),
+    rows: t.expose('rows', { type: 'BigInt', description: 'Rows returned or affected, over all calls.' }),
+    sharedBlocksHit: t.expose('shared_blocks_hit', { type: 'BigInt', description: 'Blocks found in shared_buffers.' }),
+    sharedBlocksRead: t.expose('shared_blocks_read', {
+      type: 'BigInt',
+      description: 'Blocks read from the OS (page cache or disk): not in shared_buffers.',
+    }),
+    cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
+      nullable: true,
+      description: 'sharedBlocksHit / (sharedBlocksHit + sharedBlocksRead), from 0 to 1; null when the statement touched no block.',
+    }),
+    tempBlocksRead: t.expose('temp_blocks_read', { type: 'BigInt', description: 'Temporary blocks read.' }),
+    tempBlocksWritten: t.expose('temp_blocks_written', {
+      type: 'BigInt',
+      description: 'Temporary blocks written: sorts or hashes that did not fit in work_mem.',
+    }),
+    planningTimeMs: t.exposeFloat('planning_time_ms', {
+      nullable: true,
+      description: 'Total planning time in milliseconds; null unless pg_stat_statements.track_planning is on.',
+    }),
+    blockReadTimeMs: t.exposeFloat('block_read_time_ms', {
+      nullable: true,
+      description: 'Time spent reading shared blocks, in milliseconds; null unless track_io_timing is on.',
+    }),
+    shareOfTotalTime: t.exposeFloat('share_of_total_time', {
+      nullable: true,
+      description: "This statement's part of the execution time of all statements in this database, from 0 to 1.",
+    }),
+    toplevel: t.exposeBoolean('toplevel', {
+      nullable: true,
+      description: 'True when it ran at top level at least once (not only inside functions); null before PostgreSQL 14.',
+    }),
+    statsSince: t.expose('stats_since', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'Since when these counters run (PostgreSQL 17+); older servers: see queryStatsInfo.',
+    }),
+  }),
+});
+
+builder.queryField('slowQueries', (t) =>
+  t.field({
+    type: [SlowQuery],
+    description:
+      'Statements of the current database from pg_stat_statements whose mean time is at least minMeanTimeMs, ' +
+      'largest first by orderBy. Counters are cumulative since the last reset; never resets them.',
+    args: {
+      minMeanTimeMs: t.arg.float({
+        description: 'Only statements whose mean time is at least this many milliseconds. Default: PGSCOPE_SLOW_QUERY_MS (100).',
+      }),
+      minCalls: t.arg.int({ description: 'Only statements run at least this many times. Default 1.', defaultValue: 1 }),
+      orderBy: t.arg({ type: SlowQueryOrderEnum, description: 'Sort key. Default TOTAL_TIME.', defaultValue: 'TOTAL_TIME' }),
+      limit: t.arg.int({ description: 'Most statements returned, 1 to 1000. Default 20.', defaultValue: 20 }),
+    },
+    resolve: async (_, args, ctx) =>
+      slowQueries(ctx.db, await ctx.capabilities(), {
+        minMeanTimeMs: nonNegative('minMeanTimeMs', args.minMeanTimeMs ?? ctx.config.slowQueryMs),
+        minCalls: intInRange('minCalls', args.minCalls ?? 1, 0, Number.MAX_SAFE_INTEGER),
+        orderBy: args.orderBy ?? 'TOTAL_TIME',
+        limit: intInRange('limit', args.limit ?? 20, 1, 1000),
+      }),
+  }),
+);
