@@ -22,6 +22,8 @@ export interface Context {
   config: Config;
   database: Database;
   capabilities(): Promise<Capabilities>;
+  /** Forget the detected capabilities (a field found them stale). */
+  invalidateCapabilities(): void;
   ownSchemaReady: boolean;
   /** The request carried the admin token. */
   isAdmin: boolean;
@@ -35,6 +37,7 @@ export function createContext(deps: AppDeps, request: Request): Context {
     config: deps.config,
     database: deps.database,
     capabilities: () => deps.capabilities.get(),
+    invalidateCapabilities: () => deps.capabilities.invalidate(),
     ownSchemaReady: deps.ownSchemaReady,
     isAdmin: hasAdminToken(request.headers.get('authorization'), deps.config.adminToken),
   };

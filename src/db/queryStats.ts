@@ -164,13 +164,24 @@ export function slowQueriesSql(caps: Capabilities): string {
   return sql;
 }
 
+/**
+ * The extension changed since detection: 55000 when its library was unloaded (a restart without
+ * the preload), 42P01/42883 when it was dropped. Either way the user needs the enabling steps.
+ */
+export function staleExtensionError(error: unknown, caps: Capabilities): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === '55000') return extensionNotLoaded({ ...caps, pgStatStatementsReadable: false });
+  if (code === '42P01' || code === '42883') {
+    return extensionNotLoaded({ ...caps, pgStatStatements: { ...caps.pgStatStatements, installed: false } });
+  }
+  return error;
+}
+
 export async function slowQueries(db: Queryable, caps: Capabilities, filter: SlowQueryFilter): Promise<SlowQueryRow[]> {
   const sql = slowQueriesSql(caps);
   try {
     return await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit]);
   } catch (error) {
-    // The library was unloaded since detection (a restart without the preload).
-    if ((error as { code?: string }).code === '55000') throw extensionNotLoaded({ ...caps, pgStatStatementsReadable: false });
-    throw error;
+    throw staleExtensionError(error, caps);
   }
 }

@@ -1,3 +1,4 @@
+import { isPgscopeError } from '../errors.js';
 import { slowQueries, SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
@@ -80,12 +81,17 @@ builder.queryField('slowQueries', (t) =>
       orderBy: t.arg({ type: SlowQueryOrderEnum, description: 'Sort key. Default TOTAL_TIME.', defaultValue: 'TOTAL_TIME' }),
       limit: t.arg.int({ description: 'Most statements returned, 1 to 1000. Default 20.', defaultValue: 20 }),
     },
-    resolve: async (_, args, ctx) =>
-      slowQueries(ctx.db, await ctx.capabilities(), {
+    resolve: async (_, args, ctx) => {
+      const filter = {
         minMeanTimeMs: nonNegative('minMeanTimeMs', args.minMeanTimeMs ?? ctx.config.slowQueryMs),
         minCalls: intInRange('minCalls', args.minCalls ?? 1, 0, Number.MAX_SAFE_INTEGER),
         orderBy: args.orderBy ?? 'TOTAL_TIME',
         limit: intInRange('limit', args.limit ?? 20, 1, 1000),
-      }),
+      };
+      return slowQueries(ctx.db, await ctx.capabilities(), filter).catch((error: unknown) => {
+        if (isPgscopeError(error, 'EXTENSION_NOT_LOADED')) ctx.invalidateCapabilities();
+        throw error;
+      });
+    },
   }),
 );

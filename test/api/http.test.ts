@@ -1,0 +1,71 @@
+// Through real HTTP on a random port, as a browser or a script would.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, type TestApp, type TestDatabase } from '../harness/database.js';
+
+let target: TestDatabase;
+let api: TestApp;
+let server: http.Server;
+let base: string;
+
+beforeAll(async () => {
+  target = await createTestDatabase('http');
+  api = createTestApp(target.url);
+  server = http.createServer(api.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await api.close();
+  await target.drop();
+});
+
+describe('HTTP endpoints', () => {
+  it('answers /health without touching the database', async () => {
+    const response = await fetch(`${base}/health`);
+    expect(response.status).toBe(200);
+  });
+
+  it('answers /ready when the database answers', async () => {
+    const response = await fetch(`${base}/ready`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ready: true, database: 'reachable' });
+  });
+
+  it('serves GraphiQL with the example operation to a browser', async () => {
+    const response = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    expect(html).toContain('<title>pgscope</title>');
+    expect(html).toContain('slowQueries(limit: 5)');
+  });
+
+  it('runs the README example operation over POST', async () => {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      body: JSON.stringify({ query: '{ poolStatus { max total idle waiting } slowQueries(limit: 5, minMeanTimeMs: 0) { queryId query calls meanTimeMs } }' }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { data: { poolStatus: Record<string, number>; slowQueries: unknown[] }; extensions: { sqlStatements: number } };
+    expect(body.data.poolStatus.max).toBe(4);
+    expect(body.data.poolStatus.waiting).toBe(0);
+    expect(Array.isArray(body.data.slowQueries)).toBe(true);
+    expect(body.extensions.sqlStatements).toBe(1);
+  });
+
+  it('answers an invalid operation with a 400 and a typed error (GraphQL over HTTP)', async () => {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ slowQueries { nope } }' }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(body.errors[0]!.message).toBe('Cannot query field "nope" on type "SlowQuery".');
+  });
+});

@@ -1,0 +1,57 @@
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig({});
+    const cores = availableParallelism();
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.adminToken).toBeUndefined();
+    expect(config.slowQueryMs).toBe(100);
+    expect(config.pool).toEqual({
+      min: cores * 2 + 1,
+      max: (cores * 2 + 1) * 2,
+      idleTimeoutMs: 30_000,
+      connectionTimeoutMs: 5_000,
+      maxLifetimeSeconds: 3_600,
+      statementTimeoutMs: 10_000,
+      lockTimeoutMs: 2_000,
+    });
+    expect(config.embedded.port).toBe(54329);
+    expect(config.embedded.demoScale).toBe(0.5);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgresql://app@db.internal:5433/shop',
+      PORT: '8080',
+      PGSCOPE_ADMIN_TOKEN: 'a'.repeat(20),
+      PGSCOPE_POOL_MIN: '2',
+      PGSCOPE_POOL_MAX: '3',
+      PGSCOPE_SLOW_QUERY_MS: '250.5',
+    });
+    expect(config.databaseUrl).toBe('postgresql://app@db.internal:5433/shop');
+    expect(config.port).toBe(8080);
+    expect(config.adminToken).toBe('a'.repeat(20));
+    expect(config.pool.min).toBe(2);
+    expect(config.pool.max).toBe(3);
+    expect(config.slowQueryMs).toBe(250.5);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be a whole number, got "abc"'],
+    [{ PORT: '70000' }, 'PORT must be at most 65535, got 70000'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL; expected postgresql://user:password@host:5432/database'],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must start with postgresql:// (got mysql://...)'],
+    [{ PGSCOPE_ADMIN_TOKEN: 'short' }, 'PGSCOPE_ADMIN_TOKEN must be at least 16 characters long (got 5); generate one with: openssl rand -hex 24'],
+    [{ PGSCOPE_POOL_MAX: '0' }, 'PGSCOPE_POOL_MAX must be at least 1, got 0'],
+    [{ PGSCOPE_POOL_MIN: '5', PGSCOPE_POOL_MAX: '2' }, 'PGSCOPE_POOL_MIN must not exceed PGSCOPE_POOL_MAX (2), got 5'],
+    [{ PGSCOPE_SLOW_QUERY_MS: '-1' }, 'PGSCOPE_SLOW_QUERY_MS must be at least 0, got -1'],
+  ])('rejects %o with one clear line', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

