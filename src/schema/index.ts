@@ -4,6 +4,15 @@ import './root.js';
 import './capabilities.js';
 import './poolStatus.js';
 import './slowQuery.js';
+import './queryHistory.js';
+import './table.js';
+import './indexUsage.js';
+import './indexFinding.js';
+import './partition.js';
+import './cache.js';
+import './activity.js';
+import './settings.js';
+import './explain.js';
 import { builder } from './builder.js';
 
 export const schema = builder.toSchema();

@@ -4,3 +4,4 @@ import { builder } from './builder.js';
 builder.queryType({
   description: 'Read-only facts about the target PostgreSQL database. Reads never write.',
 });
+
