@@ -36,6 +36,16 @@ export interface Capabilities {
   hypopg: ExtensionState;
   /** HypoPG's hide-index functions exist (absent in Debian's 1.3.1). */
   hypopgCanHideIndexes: boolean;
+  /** Every extension installed in this database, by name. */
+  extensions: InstalledExtension[];
+}
+
+export interface InstalledExtension {
+  name: string;
+  version: string;
+  schema: string;
+  /** A newer version is available on the server (ALTER EXTENSION ... UPDATE). */
+  defaultVersion: string | null;
 }
 
 interface BaseRow {
@@ -58,6 +68,7 @@ interface BaseRow {
   hypopg_schema: string | null;
   hypopg_available: boolean;
   hypopg_can_hide: boolean;
+  extensions: InstalledExtension[];
 }
 
 const DETECT_SQL = /* SQL */ `
@@ -100,7 +111,18 @@ const DETECT_SQL = /* SQL */ `
     (SELECT extversion FROM ext WHERE extname = 'hypopg') AS hypopg_version,
     (SELECT nspname FROM ext WHERE extname = 'hypopg') AS hypopg_schema,
     EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg') AS hypopg_available,
-    EXISTS (SELECT FROM pg_proc WHERE proname = 'hypopg_hide_index') AS hypopg_can_hide
+    EXISTS (SELECT FROM pg_proc WHERE proname = 'hypopg_hide_index') AS hypopg_can_hide,
+    (
+      SELECT coalesce(json_agg(json_build_object(
+        'name', e.extname,
+        'version', e.extversion,
+        'schema', n.nspname,
+        'defaultVersion', a.default_version
+      ) ORDER BY e.extname), '[]')
+      FROM pg_extension e
+      JOIN pg_namespace n ON n.oid = e.extnamespace
+      LEFT JOIN pg_available_extensions a ON a.name = e.extname
+    ) AS extensions
   FROM pg_roles r
   WHERE r.rolname = current_user`;
 
@@ -130,6 +152,7 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
     pgStatStatementsColumns: new Set(row.pgss_columns ?? []),
     hypopg: extension('hypopg'),
     hypopgCanHideIndexes: row.hypopg_can_hide,
+    extensions: row.extensions,
   };
 }
 

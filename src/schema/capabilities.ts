@@ -1,4 +1,4 @@
-import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState } from '../db/capabilities.js';
+import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState, type InstalledExtension } from '../db/capabilities.js';
 import { builder } from './builder.js';
 
 const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').implement({
@@ -8,6 +8,19 @@ const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').imp
     version: t.exposeString('version', { nullable: true, description: 'Installed version, e.g. "1.10".' }),
     schema: t.exposeString('schema', { nullable: true, description: 'Schema holding the extension\'s objects.' }),
     available: t.exposeBoolean('available', { description: 'The server has the extension\'s files, so CREATE EXTENSION would work.' }),
+  }),
+});
+
+const Extension = builder.objectRef<InstalledExtension>('Extension').implement({
+  description: 'An extension installed in the target database.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Extension name.' }),
+    version: t.exposeString('version', { description: 'Installed version.' }),
+    schema: t.exposeString('schema', { description: "Schema holding the extension's objects." }),
+    defaultVersion: t.exposeString('defaultVersion', {
+      nullable: true,
+      description: 'Version the server would install now; when it differs from version, ALTER EXTENSION ... UPDATE is pending.',
+    }),
   }),
 });
 
@@ -53,6 +66,7 @@ const CapabilitiesRef = builder.objectRef<Capabilities>('Capabilities').implemen
     hypopgCanHideIndexes: t.exposeBoolean('hypopgCanHideIndexes', {
       description: "HypoPG's hypopg_hide_index exists (absent in 1.3.1), so existing indexes can be hidden in what-if plans.",
     }),
+    extensions: t.expose('extensions', { type: [Extension], description: 'Every extension installed in this database, by name.' }),
     privileges: t.field({ type: Privileges, description: "The role's privileges.", resolve: (caps) => caps }),
     mutationsEnabled: t.boolean({
       description: 'An admin token is configured, so mutations can run (with that token).',

@@ -44,6 +44,14 @@ describe('detectCapabilities', () => {
     expect(caps.pgStatStatementsColumns.has('stats_since')).toBe(inject('pgMajorVersion') >= 17);
     expect(caps.hypopg.installed).toBe(inject('hypopgAvailable'));
     expect(caps).toMatchObject({ isSuperuser: true, canReadAllStats: true, isMonitor: true, canCreateSchema: true });
+    const names = caps.extensions.map((extension) => extension.name);
+    expect(names).toEqual(inject('hypopgAvailable') ? ['hypopg', 'pg_stat_statements', 'plpgsql'] : ['pg_stat_statements', 'plpgsql']);
+    expect(caps.extensions.find((extension) => extension.name === 'pg_stat_statements')).toEqual({
+      name: 'pg_stat_statements',
+      version: caps.pgStatStatements.version,
+      schema: 'public',
+      defaultVersion: caps.pgStatStatements.version,
+    });
   });
 
   it('reports a database without the extension, and slowQueries tells how to enable it', async () => {

@@ -1,0 +1,52 @@
+// npm run bench [-- section ...]: runs the benchmarks against a throwaway embedded PostgreSQL
+// (or BENCH_DATABASE_URL, a database the benchmark may fill with tables), prints the report and
+// writes it to bench/REPORT.md. Sections: api, tables. Seconds per measurement: BENCH_SECONDS.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
+import { queryOnce } from '../src/db/pool.js';
+import { benchApi } from './api.js';
+
+const SECTIONS: Record<string, (url: string, seconds: number, log: (line: string) => void) => Promise<string>> = {
+  api: benchApi,
+};
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in SECTIONS));
+if (unknown.length > 0) {
+  console.error(`bench: unknown section ${unknown.join(', ')}; choose from ${Object.keys(SECTIONS).join(', ')}`);
+  process.exit(1);
+}
+const sections = requested.length > 0 ? requested : Object.keys(SECTIONS);
+const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+const log = (line: string) => console.error(line);
+
+let server: EmbeddedServer | undefined;
+let dir: string | undefined;
+let url = process.env.BENCH_DATABASE_URL;
+if (!url) {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-bench-'));
+  server = await startEmbeddedPostgres({ dir, port: await freePort(), throwaway: true, settings: { max_connections: '200' } });
+  await queryOnce(server.url(), 'CREATE DATABASE bench');
+  url = server.url('bench');
+  await queryOnce(url, 'CREATE EXTENSION pg_stat_statements');
+}
+
+try {
+  const [facts] = await queryOnce<{ version: string }>(url, `SELECT current_setting('server_version') AS version`);
+  const header = [
+    `## pgscope benchmarks, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `PostgreSQL ${facts!.version} (${server ? 'embedded, throwaway' : 'BENCH_DATABASE_URL'}), Node ${process.version}, ` +
+      `${os.availableParallelism()} cores, ${seconds} s per measurement. Ratios are measured within this run; compare them, not absolute numbers across machines.`,
+  ].join('\n');
+  const parts = [header];
+  for (const section of sections) parts.push(await SECTIONS[section]!(url, seconds, log));
+  const report = `${parts.join('\n\n')}\n`;
+  console.log(report);
+  fs.writeFileSync(new URL('./REPORT.md', import.meta.url), report);
+} finally {
+  await server?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
