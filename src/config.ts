@@ -44,6 +44,8 @@ export interface Config {
   slowQueryMs: number;
   /** Seconds between automatic query-stat snapshots for history; 0 turns it off. Default 0. */
   captureIntervalSeconds: number;
+  /** Days (1 to 3650) query-stat snapshots are kept; each capture deletes older ones. Default 7. */
+  historyRetentionDays: number;
   pool: PoolConfig;
   embedded: EmbeddedConfig;
 }
@@ -78,6 +80,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: read.token('PGSCOPE_ADMIN_TOKEN'),
     slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0 }),
     captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0 }),
+    historyRetentionDays: read.integer('PGSCOPE_HISTORY_RETENTION_DAYS', 7, { min: 1, max: 3650 }),
     pool: {
       min: poolMin,
       max: poolMax,

@@ -29,13 +29,21 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** An expected error with a stable code; its message is written for the person reading it. */
 export class PgscopeError extends GraphQLError {
+  /** SQLSTATE of the PostgreSQL error this one translates, for callers that reword it (never sent). */
+  readonly sqlState: string | undefined;
+  /** PostgreSQL's own message, for the server log and for callers that reword it (never sent). */
+  readonly serverMessage: string | undefined;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     details: Record<string, unknown> = {},
+    origin: { sqlState?: string; serverMessage?: string } = {},
   ) {
     super(message, { extensions: { code, ...details } });
     this.name = 'PgscopeError';
+    this.sqlState = origin.sqlState;
+    this.serverMessage = origin.serverMessage;
   }
 }
 

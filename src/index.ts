@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.js';
 import { migrateOwnSchema } from './db/migrate.js';
+import { startCapture } from './db/queryHistory.js';
 import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { startWorkload, type Workload } from './demo/workload.js';
@@ -47,15 +48,17 @@ async function main(): Promise<void> {
     }
   }
 
-  const app = createApp({
-    config: { ...config, adminToken: target.adminToken },
-    database,
-    capabilities: new CapabilitiesCache(database),
-    ownSchemaReady,
-  });
+  const capabilities = new CapabilitiesCache(database);
+  const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
   const httpServer = await listen(http.createServer(app), config);
   cleanups.unshift(() => closeServer(httpServer));
 
+  // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
+  const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo ? 60 : 0);
+  if (ownSchemaReady && captureIntervalSeconds > 0) {
+    const capture = startCapture(database, () => capabilities.get(), { ...config, captureIntervalSeconds }, warnUnlessStopping);
+    cleanups.unshift(() => capture.stop());
+  }
   if (target.demo && config.embedded.workloadRate > 0) {
     const workload: Workload = startWorkload(target.url, config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
     cleanups.unshift(() => workload.stop());

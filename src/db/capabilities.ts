@@ -232,12 +232,16 @@ export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: bo
       reason: 'No admin token is configured.',
       remedy: 'Set PGSCOPE_ADMIN_TOKEN (16 characters or more) and restart pgscope.',
     });
-  } else if (!app.ownSchemaReady) {
     degraded.push({
-      feature: 'changeLog',
-      reason: caps.canCreateSchema ? "pgscope's schema could not be migrated; see the server log." : `Role "${caps.role}" may not create the pgscope schema.`,
-      remedy: `GRANT CREATE ON DATABASE ${caps.database} TO ${caps.role}; then restart pgscope.`,
+      feature: 'history',
+      reason: "Query-statistics history lives in pgscope's own schema, which is created only when mutations are enabled.",
+      remedy: 'Set PGSCOPE_ADMIN_TOKEN and restart pgscope; snapshots come from captureQueryStats or PGSCOPE_CAPTURE_INTERVAL_S.',
     });
+  } else if (!app.ownSchemaReady) {
+    const reason = caps.canCreateSchema ? "pgscope's schema could not be migrated; see the server log." : `Role "${caps.role}" may not create the pgscope schema.`;
+    const remedy = `GRANT CREATE ON DATABASE ${caps.database} TO ${caps.role}; then restart pgscope.`;
+    degraded.push({ feature: 'changeLog', reason, remedy });
+    degraded.push({ feature: 'history', reason: `${reason} captureQueryStats, queryStatsWindow and queryStatsHistory need it.`, remedy });
   }
   return degraded;
 }

@@ -168,37 +168,46 @@ export class Database implements Db {
   /** Turns driver and server errors a client should understand into typed errors. */
   private translate(error: unknown): unknown {
     if (!(error instanceof Error)) return error;
+    const { pool } = this.options;
     if (error.message === 'timeout exceeded when trying to connect') {
       this.timeouts += 1;
       return new PgscopeError(
         ErrorCode.POOL_EXHAUSTED,
-        `All ${this.options.pool.max} database connections stayed busy for ${this.options.pool.connectionTimeoutMs} ms. ` +
+        `All ${pool.max} database connections stayed busy for ${pool.connectionTimeoutMs} ms. ` +
           'Retry shortly, or raise PGSCOPE_POOL_MAX if this keeps happening.',
       );
     }
     const code = (error as { code?: unknown }).code;
+    const origin = { sqlState: typeof code === 'string' ? code : undefined, serverMessage: error.message };
+    if (code === '57014' && /statement timeout/.test(error.message)) {
+      return new PgscopeError(ErrorCode.QUERY_TIMEOUT, `The statement was cancelled after ${pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`, {}, origin);
+    }
     if (code === '57014') {
-      return new PgscopeError(
-        ErrorCode.QUERY_TIMEOUT,
-        `The statement was cancelled after ${this.options.pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`,
-      );
+      return new PgscopeError(ErrorCode.QUERY_TIMEOUT, 'The statement was cancelled by another session (pg_cancel_backend) or by the server.', {}, origin);
     }
     if (code === '55P03') {
       return new PgscopeError(
         ErrorCode.QUERY_TIMEOUT,
-        `The statement waited more than ${this.options.pool.lockTimeoutMs} ms for a lock held by another session (PGSCOPE_LOCK_TIMEOUT_MS).`,
+        `The statement waited more than ${pool.lockTimeoutMs} ms for a lock held by another session (PGSCOPE_LOCK_TIMEOUT_MS).`,
+        {},
+        origin,
       );
     }
     if (code === '42501') {
       return new PgscopeError(
         ErrorCode.INSUFFICIENT_PRIVILEGE,
-        `pgscope's database role is not allowed to do this: ${error.message}. Grant it pg_monitor (GRANT pg_monitor TO <role>).`,
+        `pgscope's database role is not allowed to do this: ${error.message}. ` +
+          'Grant that privilege, or pg_monitor for the statistics views (GRANT pg_monitor TO <role>).',
+        {},
+        origin,
       );
     }
     if (isConnectionFailure(error, code)) {
       return new PgscopeError(
         ErrorCode.DATABASE_UNAVAILABLE,
         'The database cannot be reached right now. pgscope reconnects by itself when it is back; retry later.',
+        {},
+        origin,
       );
     }
     return error;

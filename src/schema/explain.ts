@@ -1,2 +1,144 @@
-// Placeholder: filled in by the Introspection API work.
-export {};
+import { explain, explainQueryId, type ExplainOutcome, type ExplainSummary, type RowMisestimate, type SequentialScan } from '../db/explain.js';
+import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
+import { intInRange } from './args.js';
+import { builder } from './builder.js';
+
+const SequentialScanRef = builder.objectRef<SequentialScan>('SequentialScan').implement({
+  description: 'A Seq Scan node of the plan: every row of the table is read.',
+  fields: (t) => ({
+    schema: t.exposeString('schema', { nullable: true, description: "The table's schema." }),
+    table: t.exposeString('table', { description: 'The table (a partition when the plan scans partitions).' }),
+    alias: t.exposeString('alias', { nullable: true, description: 'The name the statement gives the table.' }),
+    filter: t.exposeString('filter', {
+      nullable: true,
+      description: 'The condition checked on every row read, as PostgreSQL prints it; an index on its columns may avoid the scan.',
+    }),
+    estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expects the scan to return, per loop.' }),
+    actualRows: t.exposeFloat('actualRows', { nullable: true, description: 'Rows it returned, per loop; null unless analyzed.' }),
+    loops: t.exposeFloat('loops', { nullable: true, description: 'Times the scan ran; null unless analyzed.' }),
+    tableRowEstimate: t.exposeFloat('tableRowEstimate', {
+      nullable: true,
+      description: "The table's row count as of its last VACUUM or ANALYZE (pg_class.reltuples); null when never analyzed.",
+    }),
+    tableSizeBytes: t.expose('tableSizeBytes', {
+      type: 'BigInt',
+      nullable: true,
+      description: "Size of the table's heap, which the scan reads, in bytes; null when the table could not be found.",
+    }),
+    large: t.exposeBoolean('large', {
+      description: 'The table has more than 10,000 rows or more than 8 MB: a scan worth avoiding when the statement is frequent or selective.',
+    }),
+  }),
+});
+
+const RowMisestimateRef = builder.objectRef<RowMisestimate>('RowMisestimate').implement({
+  description:
+    'A plan node whose measured rows differ from the estimate by a factor of 10 or more: the planner chose its plan on wrong numbers ' +
+    '(stale statistics, correlated columns, functions it cannot see through).',
+  fields: (t) => ({
+    nodeType: t.exposeString('nodeType', { description: 'The node, as PostgreSQL names it, e.g. "Seq Scan", "Hash Join".' }),
+    schema: t.exposeString('schema', { nullable: true, description: "The scanned table's schema; null for nodes that scan no table." }),
+    table: t.exposeString('table', { nullable: true, description: 'The scanned table; null for nodes that scan no table (joins, sorts...).' }),
+    estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expected, per loop.' }),
+    actualRows: t.exposeFloat('actualRows', { description: 'Rows measured, per loop.' }),
+    loops: t.exposeFloat('loops', { description: 'Times the node ran.' }),
+    factor: t.exposeFloat('factor', { description: 'The larger of estimated/actual and actual/estimated (each at least 1 row), 10 or more.' }),
+    underestimated: t.exposeBoolean('underestimated', { description: 'True when more rows came than expected, false when fewer.' }),
+  }),
+});
+
+const ExplainSummaryRef = builder.objectRef<ExplainSummary>('ExplainSummary').implement({
+  description: 'What to look at first in a plan.',
+  fields: (t) => ({
+    sequentialScans: t.expose('sequentialScans', {
+      type: [SequentialScanRef],
+      description: 'Every sequential scan, in plan order (parents before children).',
+    }),
+    misestimates: t.expose('misestimates', {
+      type: [RowMisestimateRef],
+      description: 'Nodes whose row estimate was off by a factor of 10 or more, in plan order; empty unless analyzed.',
+    }),
+    notes: t.exposeStringList('notes', {
+      description: 'How to read this plan: generic plans, partitions pruned only because parameters were NULL, parts proven empty.',
+    }),
+  }),
+});
+
+const ExplainResult = builder.objectRef<ExplainOutcome>('ExplainResult').implement({
+  description: 'The plan PostgreSQL chose for one statement, and a summary of it.',
+  fields: (t) => ({
+    statement: t.exposeString('statement', { description: "The statement explained: the sql argument, or pg_stat_statements' text for queryId." }),
+    queryId: t.exposeID('queryId', { nullable: true, description: 'The queryId argument; null when sql was given.' }),
+    plan: t.expose('plan', {
+      type: 'JSON',
+      description:
+        'The output of EXPLAIN (VERBOSE, SETTINGS, SUMMARY, FORMAT JSON), plus ANALYZE and BUFFERS when analyzed: a one-element array, ' +
+        'ready for plan visualizers. "Query Identifier" is left out (JSON numbers cannot carry its 64 bits).',
+    }),
+    genericPlan: t.exposeBoolean('genericPlan', {
+      description: 'The statement has $n parameters and no params were given: the plan was made without their values.',
+    }),
+    analyzed: t.exposeBoolean('analyzed', { description: 'The statement was executed (EXPLAIN ANALYZE) and the plan holds measured rows and times.' }),
+    totalCost: t.exposeFloat('totalCost', { description: "The planner's total cost estimate of the root node, in its abstract cost units." }),
+    estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expects the statement to return.' }),
+    actualRows: t.exposeFloat('actualRows', { nullable: true, description: 'Rows it returned; null unless analyzed.' }),
+    planningTimeMs: t.exposeFloat('planningTimeMs', { nullable: true, description: 'Planning time, in milliseconds.' }),
+    executionTimeMs: t.exposeFloat('executionTimeMs', { nullable: true, description: 'Execution time, in milliseconds; null unless analyzed.' }),
+    summary: t.expose('summary', { type: ExplainSummaryRef, description: 'What to look at first: sequential scans, misestimates, notes.' }),
+  }),
+});
+
+builder.queryField('explain', (t) =>
+  t.field({
+    type: ExplainResult,
+    description:
+      'The plan of one statement, given as sql or as a pg_stat_statements queryId. Runs in a read-only transaction that is rolled back; ' +
+      'the statement itself is executed only with analyze (admin token, a single SELECT).',
+    args: {
+      queryId: t.arg.id({ description: 'Explain this statement of pg_stat_statements (see slowQueries). Give queryId or sql, not both.' }),
+      sql: t.arg.string({ description: 'Explain this one statement: SELECT, INSERT, UPDATE, DELETE or MERGE. Give sql or queryId, not both.' }),
+      params: t.arg({
+        type: ['String'],
+        required: { list: false, items: false },
+        description:
+          'Values for $1, $2... as text (null is SQL NULL), one per parameter; PostgreSQL converts them to the types the statement needs. ' +
+          'Without params, a statement with parameters gets its generic plan.',
+      }),
+      analyze: t.arg.boolean({
+        defaultValue: false,
+        description: 'Execute the statement (EXPLAIN ANALYZE, BUFFERS) to measure rows and times. Needs the admin token; only for a single read-only SELECT.',
+      }),
+      timeoutMs: t.arg.int({
+        defaultValue: 10_000,
+        description: 'With analyze: cancel the statement after this many milliseconds (QUERY_TIMEOUT), 1 to 60000. Default 10000.',
+      }),
+    },
+    resolve: async (_, args, ctx) => {
+      const sql = args.sql ?? null;
+      const queryId = args.queryId === null || args.queryId === undefined ? null : String(args.queryId);
+      if ((sql === null) === (queryId === null)) {
+        throw badInput('Give exactly one of queryId and sql.', { argument: queryId === null ? 'sql' : 'queryId' });
+      }
+      const analyze = args.analyze ?? false;
+      if (analyze && !ctx.isAdmin) {
+        throw ctx.config.adminToken
+          ? new PgscopeError(
+              ErrorCode.UNAUTHENTICATED,
+              'analyze executes the statement, so it needs the admin token: send the header "Authorization: Bearer <PGSCOPE_ADMIN_TOKEN>".',
+            )
+          : new PgscopeError(ErrorCode.FORBIDDEN, 'analyze is disabled: no admin token is configured (set PGSCOPE_ADMIN_TOKEN).');
+      }
+      const request = {
+        params: args.params?.map((value) => value ?? null) ?? null,
+        analyze,
+        timeoutMs: intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000),
+      };
+      const caps = await ctx.capabilities();
+      if (sql !== null) return explain(ctx.db, caps, { ...request, sql });
+      return explainQueryId(ctx.db, caps, queryId!, request).catch((error: unknown) => {
+        if (isPgscopeError(error, ErrorCode.EXTENSION_NOT_LOADED)) ctx.invalidateCapabilities();
+        throw error;
+      });
+    },
+  }),
+);

@@ -62,7 +62,7 @@ export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement(
     statsSince: t.expose('stats_since', {
       type: 'DateTime',
       nullable: true,
-      description: 'Since when these counters run (PostgreSQL 17+); older servers: see queryStatsInfo.',
+      description: 'Since when these counters run (PostgreSQL 17+). For what happened in a time window, see queryStatsWindow.',
     }),
   }),
 });

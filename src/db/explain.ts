@@ -1,0 +1,438 @@
+// How PostgreSQL runs one statement, given as SQL or as a pg_stat_statements queryid: the plan as
+// EXPLAIN (FORMAT JSON) prints it, plus the summary a person reads first. Every EXPLAIN runs in a
+// read-only transaction that is always rolled back. Only EXPLAIN ANALYZE executes the statement,
+// and explain() accepts it only for one read-only SELECT (the resolver also requires the admin token).
+import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../advisor/parse.js';
+import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../errors.js';
+import type { Capabilities } from './capabilities.js';
+import type { Db, Queryable } from './pool.js';
+import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
+
+export interface ExplainRequest {
+  sql: string;
+  /** Values for $1, $2... as text, null for SQL NULL; null when the client gave none. */
+  params: readonly (string | null)[] | null;
+  analyze: boolean;
+  /** statement_timeout of EXPLAIN ANALYZE, in milliseconds (plain EXPLAIN keeps the pool's). */
+  timeoutMs: number;
+}
+
+export interface ExplainOutcome {
+  /** The statement explained: the client's SQL, or pg_stat_statements' text for a queryId. */
+  statement: string;
+  queryId: string | null;
+  plan: ExplainDocument;
+  genericPlan: boolean;
+  analyzed: boolean;
+  totalCost: number;
+  estimatedRows: number;
+  actualRows: number | null;
+  planningTimeMs: number | null;
+  executionTimeMs: number | null;
+  summary: ExplainSummary;
+}
+
+// What EXPLAIN accepts; anything else (DDL, utility statements) would be a server syntax error.
+const EXPLAINABLE = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+// VERBOSE adds each scan's schema (needed to size the table unambiguously) and output columns;
+// SETTINGS lists planner settings that differ from the defaults.
+const PLAN_OPTIONS = 'VERBOSE, SETTINGS, SUMMARY, FORMAT JSON';
+
+const explainPrefix = (mode: PlanMode, analyze: boolean): string => {
+  if (analyze) return /* SQL */ `EXPLAIN (ANALYZE, BUFFERS, ${PLAN_OPTIONS}) `;
+  if (mode === 'generic') return /* SQL */ `EXPLAIN (GENERIC_PLAN, ${PLAN_OPTIONS}) `;
+  return /* SQL */ `EXPLAIN (${PLAN_OPTIONS}) `;
+};
+
+const BEGIN_READ_ONLY_SQL = /* SQL */ `BEGIN TRANSACTION READ ONLY`;
+
+// standard_conforming_strings = on makes the server split the text exactly as libpg-query did
+// (its default): with it off, a backslash before a quote would let one "statement" become two.
+const TRANSACTION_SETTINGS_SQL = /* SQL */ `
+  SELECT
+    set_config('statement_timeout', coalesce($1, current_setting('statement_timeout')), true),
+    set_config('plan_cache_mode', coalesce($2, current_setting('plan_cache_mode')), true),
+    set_config('standard_conforming_strings', 'on', true)`;
+
+const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;
+
+// Below PostgreSQL 16 (no GENERIC_PLAN option): a prepared statement forced to its generic plan.
+const PREPARE_PREFIX = /* SQL */ `PREPARE pgscope_explain AS `;
+const explainExecuteSql = (parameters: number) => /* SQL */ `
+  EXPLAIN (${PLAN_OPTIONS})
+  EXECUTE pgscope_explain(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
+const DEALLOCATE_SQL = /* SQL */ `DEALLOCATE pgscope_explain`;
+
+const RELEASE_ADVISORY_LOCKS_SQL = /* SQL */ `SELECT pg_advisory_unlock_all()`;
+
+// With pg_stat_statements.track = all, a statement also run under EXPLAIN has a nested entry
+// (toplevel false, 1.9+) with the same queryid whose text is the whole EXPLAIN: prefer top level.
+const statementByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */ `
+  SELECT
+    query
+  FROM ${view}
+  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND queryid = $1::int8
+  ORDER BY
+    ${hasToplevel ? 'toplevel DESC,' : ''}
+    calls DESC,
+    userid
+  LIMIT 1`;
+
+/** Explains the statement pg_stat_statements knows as `queryId` in the current database. */
+export async function explainQueryId(db: Db, caps: Capabilities, queryId: string, request: Omit<ExplainRequest, 'sql'>): Promise<ExplainOutcome> {
+  const sql = await statementText(db, caps, queryId);
+  try {
+    return { ...(await explain(db, caps, { ...request, sql })), queryId };
+  } catch (error) {
+    if (!isPgscopeError(error, ErrorCode.BAD_USER_INPUT)) throw error;
+    // The client did not write this text: say where it came from.
+    const { code: _code, ...details } = error.extensions;
+    throw badInput(`The text pg_stat_statements keeps for queryId ${queryId} cannot be explained: ${error.message}`, details);
+  }
+}
+
+async function statementText(db: Queryable, caps: Capabilities, queryId: string): Promise<string> {
+  if (!/^-?\d{1,19}$/.test(queryId) || BigInt(queryId) > 2n ** 63n - 1n || BigInt(queryId) < -(2n ** 63n)) {
+    throw badInput(`queryId must be a pg_stat_statements queryid (a 64-bit integer), got "${queryId}".`, { argument: 'queryId' });
+  }
+  const view = pgStatStatementsView(caps);
+  const rows = await db.query<{ query: string }>(statementByQueryIdSql(view, caps.pgStatStatementsColumns.has('toplevel')), [queryId]).catch((error: unknown) => {
+    throw staleExtensionError(error, caps);
+  });
+  if (!rows[0]) {
+    const others = caps.canReadAllStats
+      ? ''
+      : ` Role "${caps.role}" sees only its own statements there; GRANT pg_read_all_stats TO ${caps.role} to explain other roles' statements.`;
+    throw notFound(`pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`, { queryId });
+  }
+  return rows[0].query;
+}
+
+/** Explains one statement of the client's SQL; see ExplainRequest. */
+export async function explain(db: Db, caps: Capabilities, request: ExplainRequest): Promise<ExplainOutcome> {
+  const statement = await parseOneStatement(request.sql);
+  const parameters = checkRequest(statement, request);
+  const mode: PlanMode =
+    request.params !== null || parameters === 0 ? 'direct' : caps.serverVersionNum >= 160000 ? 'generic' : 'prepared';
+  const plan = await db.withClient((client) => planDocument(client, mode, request, parameters)).catch((error: unknown) => {
+    throw clearerError(error, request, caps);
+  });
+  const [document] = plan;
+  // VERBOSE prints the 64-bit query identifier (14+) as a JSON number, which the driver's
+  // JSON.parse rounds: a wrong identifier is worse than none.
+  delete document['Query Identifier'];
+  const summary = await summarizePlan(db, plan, { mode, analyzed: request.analyze });
+  return {
+    statement: request.sql,
+    queryId: null,
+    plan,
+    genericPlan: mode !== 'direct',
+    analyzed: request.analyze,
+    totalCost: document.Plan['Total Cost'],
+    estimatedRows: document.Plan['Plan Rows'],
+    actualRows: document.Plan['Actual Rows'] ?? null,
+    planningTimeMs: document['Planning Time'] ?? null,
+    executionTimeMs: document['Execution Time'] ?? null,
+    summary,
+  };
+}
+
+/** Refuses what must not be explained (or run); returns the statement's number of parameters. */
+function checkRequest(statement: ParsedStatement, request: ExplainRequest): number {
+  if (!EXPLAINABLE.has(statement.kind)) {
+    throw badInput(`explain accepts a SELECT, INSERT, UPDATE, DELETE or MERGE statement; this is ${statementPhrase(statement.kind)}.`);
+  }
+  const parameters = paramCount(statement.node);
+  if (request.params !== null && request.params.length !== parameters) {
+    throw badInput(`The statement has ${parameters} parameter(s) ($1 to $${parameters}) but params has ${request.params.length} value(s).`, {
+      argument: 'params',
+    });
+  }
+  if (request.analyze) {
+    const problem = readOnlySelectProblem(statement);
+    if (problem) throw badInput(`analyze executes the statement, so it accepts only a read-only SELECT; this one is refused: ${problem}.`);
+    if (parameters > 0 && request.params === null) {
+      throw badInput(`analyze executes the statement, so it needs a value for each of its ${parameters} parameter(s): pass params.`, {
+        argument: 'params',
+      });
+    }
+  }
+  return parameters;
+}
+
+// When anything in planDocument throws, withClient destroys the connection rather than pooling
+// it, and any session state with it; these statements undo that state on the way that succeeded.
+async function planDocument(client: Queryable, mode: PlanMode, request: ExplainRequest, parameters: number): Promise<ExplainDocument> {
+  const settings = [request.analyze ? String(request.timeoutMs) : null, mode === 'prepared' ? 'force_generic_plan' : null];
+  if (mode === 'prepared') {
+    const plan = await inReadOnlyTransaction(client, settings, async () => {
+      await runUserSql(client, PREPARE_PREFIX, request.sql, []);
+      return queryPlan(await client.query(explainExecuteSql(parameters)));
+    });
+    // PREPARE is not transactional: the statement outlives the rollback.
+    await client.query(DEALLOCATE_SQL);
+    return plan;
+  }
+  const prefix = explainPrefix(mode, request.analyze);
+  const plan = await inReadOnlyTransaction(client, settings, async () => queryPlan(await runUserSql(client, prefix, request.sql, request.params ?? [])));
+  // Session-level advisory locks are what an executed read-only SELECT can leave behind after
+  // the rollback (SELECT pg_advisory_lock(...)): the next borrower of this connection would hold them.
+  if (request.analyze) await client.query(RELEASE_ADVISORY_LOCKS_SQL);
+  return plan;
+}
+
+async function inReadOnlyTransaction<T>(client: Queryable, settings: Array<string | null>, work: () => Promise<T>): Promise<T> {
+  await client.query(BEGIN_READ_ONLY_SQL);
+  try {
+    await client.query(TRANSACTION_SETTINGS_SQL, settings);
+    return await work();
+  } finally {
+    await client.query(ROLLBACK_SQL);
+  }
+}
+
+/** Runs `prefix + sql`: pgscope's own words, then the client's SQL. */
+async function runUserSql(client: Queryable, prefix: string, sql: string, params: readonly (string | null)[]): Promise<unknown[]> {
+  try {
+    return await client.query(prefix + sql, params);
+  } catch (error) {
+    throw userSqlError(error, prefix.length);
+  }
+}
+
+function queryPlan(rows: unknown[]): ExplainDocument {
+  return (rows[0] as { 'QUERY PLAN': ExplainDocument })['QUERY PLAN'];
+}
+
+// SQLSTATE classes that are about the client's statement: syntax and unknown objects (42), bad
+// values (22), a subquery returning several rows (21), unsupported features (0A), limits (54),
+// errors raised by functions it calls (P0, 2F, 38, 39), and writes refused as read-only (25006).
+const USER_ERROR_CLASSES = new Set(['42', '22', '21', '0A', '54', 'P0', '2F', '38', '39']);
+
+/** PostgreSQL's complaint about the client's own SQL, as BAD_USER_INPUT; position counted in their text. */
+function userSqlError(error: unknown, offset: number): unknown {
+  if (isPgscopeError(error)) return error;
+  const { code, message, position, hint } = error as { code?: unknown; message?: string; position?: string; hint?: string };
+  if (typeof code !== 'string' || !(code === '25006' || USER_ERROR_CLASSES.has(code.slice(0, 2)))) return error;
+  const at = position ? Number(position) - offset : 0;
+  const readOnly = code === '25006' ? ' (explain runs every statement in a read-only transaction)' : '';
+  return badInput(`PostgreSQL rejected the statement: ${message}${readOnly}${at > 0 ? ` (at character ${at})` : ''}.`, {
+    sqlState: code,
+    ...(at > 0 ? { position: at } : {}),
+    ...(hint ? { hint } : {}),
+  });
+}
+
+/** Rewords the pool's generic timeout and privilege errors for what explain did. */
+function clearerError(error: unknown, request: ExplainRequest, caps: Capabilities): unknown {
+  // A lock wait (55P03) keeps the pool's wording; a statement timeout was explain's own timeoutMs.
+  if (request.analyze && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && error.sqlState === '57014') {
+    return new PgscopeError(
+      ErrorCode.QUERY_TIMEOUT,
+      `EXPLAIN ANALYZE ran longer than timeoutMs (${request.timeoutMs} ms) and was cancelled; its transaction was rolled back.`,
+      { timeoutMs: request.timeoutMs },
+    );
+  }
+  if (isPgscopeError(error, ErrorCode.INSUFFICIENT_PRIVILEGE)) {
+    const denied = error.serverMessage;
+    return new PgscopeError(
+      ErrorCode.INSUFFICIENT_PRIVILEGE,
+      `EXPLAIN needs the privileges that running the statement needs, and role "${caps.role}" lacks one${denied ? ` (${denied})` : ''}. ` +
+        `Grant them to that role (for reads: GRANT SELECT ON <table> TO ${caps.role}, or pg_read_all_data on PostgreSQL 14+).`,
+    );
+  }
+  return error;
+}
+
+// ---- Reading the plan -------------------------------------------------------------------------
+
+/** One node of EXPLAIN (FORMAT JSON)'s tree: the keys pgscope reads (PostgreSQL prints more). */
+interface PlanNode {
+  'Node Type': string;
+  /** With VERBOSE, on scans. */
+  Schema?: string;
+  'Relation Name'?: string;
+  Alias?: string;
+  'Total Cost': number;
+  /** Estimated rows per loop. */
+  'Plan Rows': number;
+  /** Average rows per loop (ANALYZE only). */
+  'Actual Rows'?: number;
+  /** 0 when the node never ran (ANALYZE only). */
+  'Actual Loops'?: number;
+  Filter?: string;
+  /** Partitions pruned when the executor started (from parameter values). */
+  'Subplans Removed'?: number;
+  'One-Time Filter'?: string;
+  Plans?: PlanNode[];
+}
+
+/** EXPLAIN (FORMAT JSON)'s document: an array with one entry per statement (here always one). */
+export type ExplainDocument = [{ Plan: PlanNode; 'Planning Time'?: number; 'Execution Time'?: number; [key: string]: unknown }];
+
+/** direct: planned for the given values; generic: EXPLAIN (GENERIC_PLAN); prepared: PREPARE + EXECUTE with NULLs. */
+type PlanMode = 'direct' | 'generic' | 'prepared';
+
+export interface SequentialScan {
+  schema: string | null;
+  table: string;
+  alias: string | null;
+  filter: string | null;
+  estimatedRows: number;
+  actualRows: number | null;
+  loops: number | null;
+  tableRowEstimate: number | null;
+  tableSizeBytes: bigint | null;
+  large: boolean;
+}
+
+export interface RowMisestimate {
+  nodeType: string;
+  schema: string | null;
+  table: string | null;
+  estimatedRows: number;
+  actualRows: number;
+  loops: number;
+  factor: number;
+  underestimated: boolean;
+}
+
+export interface ExplainSummary {
+  sequentialScans: SequentialScan[];
+  misestimates: RowMisestimate[];
+  notes: string[];
+}
+
+// The issue's thresholds. 8 MB is also min_parallel_table_scan_size's default: from there on,
+// PostgreSQL itself thinks a scan is big enough to share between workers.
+const LARGE_TABLE_ROWS = 10_000;
+const LARGE_TABLE_BYTES = 8 * 1024 * 1024;
+const MISESTIMATE_FACTOR = 10;
+
+interface TableSizeRow {
+  schema: string;
+  table_name: string;
+  /** Null when the table was never vacuumed or analyzed (PostgreSQL 14+ says -1; 13 says 0). */
+  row_estimate: number | null;
+  size_bytes: bigint;
+}
+
+// The heap's size (main fork): what a sequential scan reads.
+const TABLE_SIZES_SQL = /* SQL */ `
+  SELECT
+    n.nspname AS schema,
+    c.relname AS table_name,
+    CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 END AS row_estimate,
+    pg_relation_size(c.oid) AS size_bytes
+  FROM unnest($1::text[], $2::text[]) AS scanned(schema, table_name)
+  JOIN pg_namespace n ON n.nspname = scanned.schema
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = scanned.table_name
+  ORDER BY
+    n.nspname,
+    c.relname`;
+
+/** Sequential scans with their tables' sizes (one extra statement), misestimates and notes. */
+async function summarizePlan(db: Queryable, plan: ExplainDocument, how: { mode: PlanMode; analyzed: boolean }): Promise<ExplainSummary> {
+  const nodes = [...planNodes(plan[0].Plan)];
+  const scans = nodes.filter((node) => node['Node Type'] === 'Seq Scan' && node['Relation Name'] !== undefined);
+  const sizes = await tableSizes(db, scans);
+  return {
+    sequentialScans: scans.map((node) => sequentialScan(node, sizes.get(tableKey(node.Schema, node['Relation Name'])))),
+    misestimates: how.analyzed ? nodes.flatMap(misestimate) : [],
+    notes: planNotes(nodes, how.mode),
+  };
+}
+
+/** Depth first, parents before children: the order of EXPLAIN's text output. */
+function* planNodes(node: PlanNode): Generator<PlanNode> {
+  yield node;
+  for (const child of node.Plans ?? []) yield* planNodes(child);
+}
+
+const tableKey = (schema: string | undefined, table: string | undefined) => JSON.stringify([schema, table]);
+
+async function tableSizes(db: Queryable, scans: PlanNode[]): Promise<Map<string, TableSizeRow>> {
+  const wanted = new Map(scans.filter((node) => node.Schema !== undefined).map((node) => [tableKey(node.Schema, node['Relation Name']), node]));
+  if (wanted.size === 0) return new Map();
+  const nodes = [...wanted.values()];
+  const rows = await db.query<TableSizeRow>(TABLE_SIZES_SQL, [nodes.map((node) => node.Schema), nodes.map((node) => node['Relation Name'])]);
+  return new Map(rows.map((row) => [tableKey(row.schema, row.table_name), row]));
+}
+
+function sequentialScan(node: PlanNode, size: TableSizeRow | undefined): SequentialScan {
+  const rowEstimate = size?.row_estimate ?? null;
+  return {
+    schema: node.Schema ?? null,
+    table: node['Relation Name']!,
+    alias: node.Alias ?? null,
+    filter: node.Filter ?? null,
+    estimatedRows: node['Plan Rows'],
+    actualRows: node['Actual Rows'] ?? null,
+    loops: node['Actual Loops'] ?? null,
+    tableRowEstimate: rowEstimate,
+    tableSizeBytes: size?.size_bytes ?? null,
+    large: (rowEstimate ?? 0) > LARGE_TABLE_ROWS || (size?.size_bytes ?? 0n) > BigInt(LARGE_TABLE_BYTES),
+  };
+}
+
+/** Rows per loop estimated vs measured, when they differ by MISESTIMATE_FACTOR or more. */
+function misestimate(node: PlanNode): RowMisestimate[] {
+  const loops = node['Actual Loops'];
+  if (!loops) return [];
+  const estimated = node['Plan Rows'];
+  const actual = node['Actual Rows'] ?? 0;
+  // No row is as good as one: an estimate of 1 for an empty result is not a misestimate.
+  const ratio = Math.max(estimated, 1) / Math.max(actual, 1);
+  const factor = Math.round(Math.max(ratio, 1 / ratio) * 100) / 100;
+  if (factor < MISESTIMATE_FACTOR) return [];
+  return [
+    {
+      nodeType: node['Node Type'],
+      schema: node.Schema ?? null,
+      table: node['Relation Name'] ?? null,
+      estimatedRows: estimated,
+      actualRows: actual,
+      loops,
+      factor,
+      underestimated: actual > estimated,
+    },
+  ];
+}
+
+function planNotes(nodes: PlanNode[], mode: PlanMode): string[] {
+  const notes: string[] = [];
+  if (mode === 'generic') {
+    notes.push(
+      'No params were given for the $n parameters: this is the generic plan (EXPLAIN GENERIC_PLAN), made without their values, ' +
+        'as a prepared statement may use after five executions. Pass params for the plan of specific values.',
+    );
+  }
+  if (mode === 'prepared') {
+    notes.push(
+      'No params were given for the $n parameters: this is the generic plan, made with PREPARE and plan_cache_mode = force_generic_plan ' +
+        '(EXPLAIN GENERIC_PLAN needs PostgreSQL 16) and started with every parameter NULL. Pass params for the plan of specific values.',
+    );
+    for (const node of nodes) {
+      const removed = node['Subplans Removed'] ?? 0;
+      if (removed === 0) continue;
+      const kept = node.Plans?.length ?? 0;
+      notes.push(
+        kept === 0
+          ? `All ${removed} partitions under the ${node['Node Type']} node were pruned at executor start-up because the parameters were NULL: ` +
+              'this plan does not show which partitions a real execution scans. Pass params for a meaningful plan.'
+          : `${removed} of ${removed + kept} partitions under the ${node['Node Type']} node were pruned at executor start-up for NULL parameters; ` +
+              'real values may scan others. Pass params for a meaningful plan.',
+      );
+    }
+  }
+  if (nodes.some((node) => node['One-Time Filter'] === 'false')) {
+    notes.push(
+      mode === 'prepared'
+        ? 'A One-Time Filter is false: with NULL parameters PostgreSQL proved part of the statement returns no rows and skips it. Pass params for a meaningful plan.'
+        : 'A One-Time Filter is false: PostgreSQL proved part of the statement returns no rows and skips it entirely.',
+    );
+  }
+  return notes;
+}
