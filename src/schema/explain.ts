@@ -1,4 +1,5 @@
-import { explain, explainQueryId, type ExplainOutcome, type ExplainSummary, type RowMisestimate, type SequentialScan } from '../db/explain.js';
+import { explain, explainQueryId, type ExplainOutcome } from '../db/explain.js';
+import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/planSummary.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';

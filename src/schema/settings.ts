@@ -1,5 +1,6 @@
 import { badInput } from '../errors.js';
-import { readSettingsSnapshot, reviewSettings, type Severity, type SettingAdvice, type StorageKind } from '../db/settings.js';
+import { reviewSettings, type Severity, type SettingAdvice, type StorageKind } from '../advisor/settings.js';
+import { readSettingsSnapshot } from '../db/settings.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
 
