@@ -1,2 +1,111 @@
-// Placeholder: filled in by the Introspection API work.
-export {};
+import { assertSchemaExists, findTable } from '../db/catalog.js';
+import type { Context } from '../context.js';
+import { loadIndexes, type IndexConstraintType, type IndexRow } from '../db/indexes.js';
+import { notFound } from '../errors.js';
+import { builder } from './builder.js';
+
+const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
+  description: 'The kind of table constraint an index enforces.',
+  values: {
+    PRIMARY_KEY: { description: 'The primary key.' },
+    UNIQUE: { description: 'A UNIQUE constraint.' },
+    EXCLUSION: { description: 'An EXCLUDE constraint.' },
+  } satisfies Record<IndexConstraintType, unknown>,
+});
+
+/** An index row by its OID: findings point at indexes, all of them loaded in one statement. */
+export const IndexUsage = builder.loadableObject('IndexUsage', {
+  description:
+    'An index with its definition, flags, size and usage since the statistics were last reset. A partitioned index has ' +
+    'no statistics of its own: its scans, tuples and size are summed over the indexes of its partitions.',
+  load: async (oids: number[], ctx: Context): Promise<(IndexRow | Error)[]> => {
+    const rows = await loadIndexes(ctx.db, await ctx.capabilities(), { indexOids: oids });
+    const byOid = new Map(rows.map((row) => [row.oid, row]));
+    return oids.map((oid) => byOid.get(oid) ?? notFound('The index no longer exists (it was dropped while the request ran).'));
+  },
+  fields: (t) => ({
+    schema: t.exposeString('schema', { description: 'Schema of the table (an index always lives in its table\'s schema).' }),
+    table: t.exposeString('table', { description: 'The indexed table.' }),
+    indexName: t.exposeString('index_name', { description: 'Name of the index.' }),
+    scans: t.expose('scans', { type: 'BigInt', description: 'Index scans started (pg_stat_all_indexes.idx_scan).' }),
+    tuplesRead: t.expose('tuples_read', { type: 'BigInt', description: 'Index entries returned by its scans (idx_tup_read).' }),
+    tuplesFetched: t.expose('tuples_fetched', {
+      type: 'BigInt',
+      description: 'Live table rows fetched by simple index scans (idx_tup_fetch); index-only and bitmap scans do not count here.',
+    }),
+    lastScanAt: t.expose('last_scan_at', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the index was last scanned; null if never, and always null before PostgreSQL 16.',
+    }),
+    sizeBytes: t.expose('size_bytes', { type: 'BigInt', description: 'Size on disk, in bytes.' }),
+    cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
+      nullable: true,
+      description: 'Index blocks found in shared_buffers / all index blocks read, from 0 to 1; null when none was read.',
+    }),
+    definition: t.exposeString('definition', { description: 'The CREATE INDEX statement (pg_get_indexdef).' }),
+    accessMethod: t.exposeString('access_method', { description: 'Access method: btree, hash, gin, gist, brin, spgist...' }),
+    keyColumns: t.exposeStringList('key_columns', { description: 'Key columns and expressions, in index order.' }),
+    includeColumns: t.exposeStringList('include_columns', { description: 'Columns of the INCLUDE clause (stored, not searchable).' }),
+    predicate: t.exposeString('predicate', { nullable: true, description: 'WHERE clause of a partial index; null for a full index.' }),
+    isUnique: t.exposeBoolean('is_unique', { description: 'Enforces uniqueness.' }),
+    isPrimary: t.exposeBoolean('is_primary', { description: 'Backs the primary key.' }),
+    isValid: t.exposeBoolean('is_valid', {
+      description: 'Usable by queries. False after a failed or still running CREATE INDEX CONCURRENTLY (see indexFindings).',
+    }),
+    isReady: t.exposeBoolean('is_ready', { description: 'Maintained by writes (false early in a concurrent build).' }),
+    isPartitioned: t.exposeBoolean('is_partitioned', { description: 'A partitioned index: the parent of one index per partition.' }),
+    parentIndexName: t.exposeString('parent_index_name', {
+      nullable: true,
+      description: 'The partitioned index this index of a partition is attached to; null otherwise.',
+    }),
+    backsConstraint: t.boolean({
+      description: 'Enforces a primary key, unique or exclusion constraint: it goes away only with ALTER TABLE ... DROP CONSTRAINT.',
+      resolve: (row) => row.constraint_name !== null,
+    }),
+    constraintName: t.exposeString('constraint_name', { nullable: true, description: 'The constraint this index enforces, if any.' }),
+    constraintType: t.field({
+      type: IndexConstraintTypeEnum,
+      nullable: true,
+      description: 'Kind of the constraint this index enforces; null when it enforces none.',
+      resolve: (row) => row.constraint_type,
+    }),
+    foreignKeys: t.exposeStringList('foreign_keys', {
+      description:
+        "Foreign keys of the table whose referencing columns are this index's leading key columns: it serves their checks " +
+        'when referenced rows are deleted or updated.',
+    }),
+    supportsForeignKey: t.boolean({
+      description: 'Serves at least one foreign key of its table (see foreignKeys): dropping it makes those checks scan the table.',
+      resolve: (row) => row.foreign_keys.length > 0,
+    }),
+  }),
+});
+
+builder.queryField('indexUsage', (t) =>
+  t.field({
+    type: [IndexUsage],
+    description:
+      'Indexes with their usage, ordered by schema, table and index name. Without arguments: every index outside the ' +
+      'system schemas. Counters run since the statistics were last reset.',
+    args: {
+      schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
+      table: t.arg.string({
+        description: 'Only the indexes of this table (NOT_FOUND if absent); looked up on the search_path when schema is not given.',
+      }),
+      includePartitions: t.arg.boolean({
+        description: 'Without table: also list the indexes of partitions (their partitioned parents already sum them). Default false.',
+        defaultValue: false,
+      }),
+    },
+    resolve: async (_, args, ctx) => {
+      const caps = await ctx.capabilities();
+      if (args.table) {
+        const table = await findTable(ctx.db, args.schema, args.table);
+        return loadIndexes(ctx.db, caps, { tableOids: [table.oid] });
+      }
+      if (args.schema) await assertSchemaExists(ctx.db, args.schema);
+      return loadIndexes(ctx.db, caps, { schema: args.schema ?? null, includePartitions: args.includePartitions ?? false });
+    },
+  }),
+);

@@ -1,0 +1,361 @@
+// Tables: sizes, tuple counts, scans, vacuum/analyze history and stale statistics, loaded for many
+// tables in one statement (the Table loader), plus the keyset-paginated list of table keys.
+// A partitioned table holds no rows itself: its sizes and counters are sums over its leaf
+// partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
+import type { Capabilities } from './capabilities.js';
+import type { Queryable } from './pool.js';
+
+/** Schemas pgscope leaves out unless asked for by name (`n` is pg_namespace). */
+export const OUTSIDE_SYSTEM_SCHEMAS = /* SQL */ `(
+      n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+      AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+      AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+    )`;
+
+/**
+ * The relations whose counters make up table `r`: itself, or the leaves of a partitioned table.
+ * pg_partition_tree() skips detach-pending partitions, which is what a size total should do.
+ */
+const LEAVES_OF_R = /* SQL */ `
+      SELECT r.oid AS relid
+      WHERE r.relkind <> 'p'
+      UNION ALL
+      SELECT tree.relid
+      FROM pg_partition_tree(r.oid) tree
+      WHERE r.relkind = 'p'
+        AND tree.isleaf`;
+
+export type StaleStatisticsReason = 'NEVER_ANALYZED' | 'MODIFIED_PAST_THRESHOLD' | 'PARTITIONED_NEVER_ANALYZED';
+
+export interface TableRow {
+  oid: number;
+  schema: string;
+  name: string;
+  /** pg_class.relkind: r table, p partitioned table, m materialized view, f foreign table. */
+  kind: 'r' | 'p' | 'm' | 'f';
+  is_partition: boolean;
+  parent_oid: number | null;
+  parent_schema: string | null;
+  parent_name: string | null;
+  size_bytes: bigint;
+  table_size_bytes: bigint;
+  indexes_size_bytes: bigint;
+  toast_size_bytes: bigint;
+  row_estimate: bigint | null;
+  live_tuples: bigint;
+  dead_tuples: bigint;
+  dead_tuple_ratio: number | null;
+  seq_scans: bigint;
+  seq_tuples_read: bigint;
+  index_scans: bigint;
+  index_tuples_fetched: bigint;
+  inserts: bigint;
+  updates: bigint;
+  hot_updates: bigint;
+  deletes: bigint;
+  modifications_since_analyze: bigint;
+  inserts_since_vacuum: bigint;
+  /** Null before PostgreSQL 16, which added pg_stat_all_tables.last_seq_scan. */
+  last_seq_scan_at: Date | null;
+  last_vacuum_at: Date | null;
+  last_autovacuum_at: Date | null;
+  last_analyze_at: Date | null;
+  last_autoanalyze_at: Date | null;
+  vacuum_count: bigint;
+  autovacuum_count: bigint;
+  analyze_count: bigint;
+  autoanalyze_count: bigint;
+  autovacuum_enabled: boolean | null;
+  auto_analyze_threshold: number | null;
+  stale_statistics_reason: StaleStatisticsReason | null;
+  heap_cache_hit_ratio: number | null;
+  index_cache_hit_ratio: number | null;
+}
+
+const tablesSqlCache = new Map<number, string>();
+
+/** One statement for any number of tables: the Table loader's batch. */
+export function tablesSql(caps: Capabilities): string {
+  const cached = tablesSqlCache.get(caps.serverVersionNum);
+  if (cached) return cached;
+  const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(s.last_seq_scan)' : 'NULL::timestamptz';
+  const sql = /* SQL */ `
+    WITH requested AS (
+      SELECT
+        c.oid,
+        n.nspname,
+        c.relname,
+        c.relkind,
+        c.relispartition,
+        c.reltuples,
+        c.reloptions
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY ($1::oid[])
+    ),
+    totals AS (
+      SELECT
+        r.oid AS table_oid,
+        sum(pg_total_relation_size(leaf.relid))::int8 AS size_bytes,
+        sum(pg_table_size(leaf.relid))::int8 AS table_size_bytes,
+        sum(pg_indexes_size(leaf.relid))::int8 AS indexes_size_bytes,
+        sum(coalesce(pg_total_relation_size(nullif(lc.reltoastrelid, 0)), 0))::int8 AS toast_size_bytes,
+        -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+): unknown, not zero
+        CASE WHEN bool_and(lc.reltuples < 0) THEN NULL ELSE sum(greatest(lc.reltuples, 0)) END::int8 AS row_estimate,
+        sum(s.n_live_tup)::int8 AS live_tuples,
+        sum(s.n_dead_tup)::int8 AS dead_tuples,
+        sum(s.seq_scan)::int8 AS seq_scans,
+        sum(s.seq_tup_read)::int8 AS seq_tuples_read,
+        sum(s.idx_scan)::int8 AS index_scans,
+        sum(s.idx_tup_fetch)::int8 AS index_tuples_fetched,
+        sum(s.n_tup_ins)::int8 AS inserts,
+        sum(s.n_tup_upd)::int8 AS updates,
+        sum(s.n_tup_hot_upd)::int8 AS hot_updates,
+        sum(s.n_tup_del)::int8 AS deletes,
+        sum(s.n_mod_since_analyze)::int8 AS modifications_since_analyze,
+        sum(s.n_ins_since_vacuum)::int8 AS inserts_since_vacuum,
+        ${lastSeqScan} AS last_seq_scan_at,
+        sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
+        sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio
+      FROM requested r
+      CROSS JOIN LATERAL (${LEAVES_OF_R}
+      ) leaf
+      JOIN pg_class lc ON lc.oid = leaf.relid
+      LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
+      LEFT JOIN pg_statio_all_tables io ON io.relid = leaf.relid
+      GROUP BY r.oid
+    ),
+    thresholds AS (
+      -- What autovacuum compares n_mod_since_analyze with: per-table reloptions win over settings.
+      SELECT
+        r.oid AS table_oid,
+        coalesce(opt.enabled, current_setting('autovacuum')::bool) AS autovacuum_enabled,
+        coalesce(opt.threshold, current_setting('autovacuum_analyze_threshold')::float8)
+          + coalesce(opt.scale_factor, current_setting('autovacuum_analyze_scale_factor')::float8)
+          * greatest(r.reltuples, 0) AS auto_analyze_threshold
+      FROM requested r
+      CROSS JOIN LATERAL (
+        SELECT
+          max(option_value) FILTER (WHERE option_name = 'autovacuum_enabled')::bool AS enabled,
+          max(option_value) FILTER (WHERE option_name = 'autovacuum_analyze_threshold')::float8 AS threshold,
+          max(option_value) FILTER (WHERE option_name = 'autovacuum_analyze_scale_factor')::float8 AS scale_factor
+        FROM pg_options_to_table(r.reloptions)
+      ) opt
+      WHERE r.relkind IN ('r', 'm')
+    )
+    SELECT
+      r.oid,
+      r.nspname AS schema,
+      r.relname AS name,
+      r.relkind::text AS kind,
+      r.relispartition AS is_partition,
+      parent.oid AS parent_oid,
+      parent.schema AS parent_schema,
+      parent.name AS parent_name,
+      coalesce(t.size_bytes, 0) AS size_bytes,
+      coalesce(t.table_size_bytes, 0) AS table_size_bytes,
+      coalesce(t.indexes_size_bytes, 0) AS indexes_size_bytes,
+      coalesce(t.toast_size_bytes, 0) AS toast_size_bytes,
+      t.row_estimate,
+      coalesce(t.live_tuples, 0) AS live_tuples,
+      coalesce(t.dead_tuples, 0) AS dead_tuples,
+      t.dead_tuples::float8 / nullif(t.live_tuples + t.dead_tuples, 0) AS dead_tuple_ratio,
+      coalesce(t.seq_scans, 0) AS seq_scans,
+      coalesce(t.seq_tuples_read, 0) AS seq_tuples_read,
+      coalesce(t.index_scans, 0) AS index_scans,
+      coalesce(t.index_tuples_fetched, 0) AS index_tuples_fetched,
+      coalesce(t.inserts, 0) AS inserts,
+      coalesce(t.updates, 0) AS updates,
+      coalesce(t.hot_updates, 0) AS hot_updates,
+      coalesce(t.deletes, 0) AS deletes,
+      coalesce(t.modifications_since_analyze, 0) AS modifications_since_analyze,
+      coalesce(t.inserts_since_vacuum, 0) AS inserts_since_vacuum,
+      t.last_seq_scan_at,
+      own.last_vacuum AS last_vacuum_at,
+      own.last_autovacuum AS last_autovacuum_at,
+      own.last_analyze AS last_analyze_at,
+      own.last_autoanalyze AS last_autoanalyze_at,
+      coalesce(own.vacuum_count, 0) AS vacuum_count,
+      coalesce(own.autovacuum_count, 0) AS autovacuum_count,
+      coalesce(own.analyze_count, 0) AS analyze_count,
+      coalesce(own.autoanalyze_count, 0) AS autoanalyze_count,
+      th.autovacuum_enabled,
+      th.auto_analyze_threshold,
+      CASE
+        -- Autovacuum never analyzes a partitioned parent. PostgreSQL 13 keeps no statistics row for
+        -- it, so pg_stats (visible only for readable columns) is the fallback there.
+        WHEN r.relkind = 'p' THEN
+          CASE
+            WHEN own.last_analyze IS NULL
+              AND (t.live_tuples > 0 OR t.row_estimate > 0)
+              AND NOT EXISTS (
+                SELECT
+                FROM pg_stats st
+                WHERE st.schemaname = r.nspname
+                  AND st.tablename = r.relname
+                  AND st.inherited
+              )
+            THEN 'PARTITIONED_NEVER_ANALYZED'
+          END
+        WHEN r.relkind IN ('r', 'm') THEN
+          CASE
+            WHEN own.last_analyze IS NULL
+              AND own.last_autoanalyze IS NULL
+              AND t.live_tuples > 0
+            THEN 'NEVER_ANALYZED'
+            WHEN own.n_mod_since_analyze > th.auto_analyze_threshold THEN 'MODIFIED_PAST_THRESHOLD'
+          END
+      END AS stale_statistics_reason,
+      t.heap_cache_hit_ratio,
+      t.index_cache_hit_ratio
+    FROM requested r
+    LEFT JOIN totals t ON t.table_oid = r.oid
+    LEFT JOIN thresholds th ON th.table_oid = r.oid
+    LEFT JOIN pg_stat_all_tables own ON own.relid = r.oid
+    LEFT JOIN LATERAL (
+      SELECT
+        pc.oid,
+        pn.nspname AS schema,
+        pc.relname AS name
+      FROM pg_inherits inh
+      JOIN pg_class pc ON pc.oid = inh.inhparent
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE inh.inhrelid = r.oid
+        AND r.relispartition
+    ) parent ON true
+    ORDER BY r.oid`;
+  tablesSqlCache.set(caps.serverVersionNum, sql);
+  return sql;
+}
+
+export async function loadTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<TableRow[]> {
+  return db.query<TableRow>(tablesSql(caps), [oids]);
+}
+
+/** Sort orders of the table list: NAME ascending, every metric largest first. */
+export const TableOrder = {
+  NAME: 'name',
+  TOTAL_SIZE: 'total_size',
+  TABLE_SIZE: 'table_size',
+  INDEXES_SIZE: 'indexes_size',
+  LIVE_TUPLES: 'live_tuples',
+  DEAD_TUPLES: 'dead_tuples',
+  SEQ_SCANS: 'seq_scans',
+  SEQ_TUPLES_READ: 'seq_tuples_read',
+  MODIFICATIONS_SINCE_ANALYZE: 'modifications_since_analyze',
+} as const;
+export type TableOrder = keyof typeof TableOrder;
+
+export interface TablePageFilter {
+  /** Null: every schema except the system ones. */
+  schema: string | null;
+  includePartitions: boolean;
+  orderBy: TableOrder;
+  /** Rows to return; the caller asks for one more to learn whether a next page exists. */
+  limit: number;
+}
+
+/** Where the previous page ended: the sort key of its last row and that row's OID. */
+export type TablePageKey = { orderBy: 'NAME'; schema: string; name: string; oid: number } | { orderBy: Exclude<TableOrder, 'NAME'>; key: string; oid: number };
+
+export interface TablePageRow {
+  oid: number;
+  schema: string;
+  name: string;
+  /** The metric as exact decimal text (sizes outgrow 2^53); null for NAME. */
+  sort_key: string | null;
+}
+
+const CANDIDATES = /* SQL */ `
+    candidates AS (
+      SELECT
+        c.oid,
+        c.relkind,
+        n.nspname,
+        c.relname
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'm')
+        AND CASE WHEN $1::text IS NULL THEN ${OUTSIDE_SYSTEM_SCHEMAS} ELSE n.nspname = $1::text END
+        AND ($2::bool OR NOT c.relispartition)
+    )`;
+
+const TABLE_PAGE_BY_NAME_SQL = /* SQL */ `
+  WITH ${CANDIDATES}
+  SELECT
+    c.oid,
+    c.nspname AS schema,
+    c.relname AS name,
+    NULL::text AS sort_key
+  FROM candidates c
+  WHERE $3::text IS NULL
+    OR (c.nspname, c.relname, c.oid) > ($3::name, $4::name, $5::oid)
+  ORDER BY
+    c.nspname,
+    c.relname,
+    c.oid
+  LIMIT $6`;
+
+const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
+  WITH ${CANDIDATES},
+  keyed AS (
+    SELECT
+      r.oid,
+      r.nspname,
+      r.relname,
+      (
+        SELECT
+          coalesce(sum(
+            CASE $3::text
+              WHEN 'total_size' THEN pg_total_relation_size(leaf.relid)
+              WHEN 'table_size' THEN pg_table_size(leaf.relid)
+              WHEN 'indexes_size' THEN pg_indexes_size(leaf.relid)
+              WHEN 'live_tuples' THEN s.n_live_tup
+              WHEN 'dead_tuples' THEN s.n_dead_tup
+              WHEN 'seq_scans' THEN s.seq_scan
+              WHEN 'seq_tuples_read' THEN s.seq_tup_read
+              WHEN 'modifications_since_analyze' THEN s.n_mod_since_analyze
+            END
+          ), 0)::numeric
+        FROM (${LEAVES_OF_R}
+        ) leaf
+        LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
+      ) AS sort_key
+    FROM candidates r
+  )
+  SELECT
+    k.oid,
+    k.nspname AS schema,
+    k.relname AS name,
+    k.sort_key::text AS sort_key
+  FROM keyed k
+  WHERE $4::numeric IS NULL
+    OR k.sort_key < $4::numeric
+    OR (k.sort_key = $4::numeric AND k.oid > $5::oid)
+  ORDER BY
+    k.sort_key DESC,
+    k.oid
+  LIMIT $6`;
+
+const TABLE_COUNT_SQL = /* SQL */ `
+  WITH ${CANDIDATES}
+  SELECT
+    count(*)::int AS total
+  FROM candidates`;
+
+/** How many tables the list holds across all its pages. */
+export async function countTables(db: Queryable, filter: Pick<TablePageFilter, 'schema' | 'includePartitions'>): Promise<number> {
+  const [row] = await db.query<{ total: number }>(TABLE_COUNT_SQL, [filter.schema, filter.includePartitions]);
+  return row?.total ?? 0;
+}
+
+/** One page of table keys (OID and sort key) in a stable order: keyset pagination, no OFFSET. */
+export async function tablePage(db: Queryable, filter: TablePageFilter, after: TablePageKey | null): Promise<TablePageRow[]> {
+  const common = [filter.schema, filter.includePartitions];
+  if (filter.orderBy === 'NAME') {
+    const cursor = after?.orderBy === 'NAME' ? [after.schema, after.name, after.oid] : [null, null, null];
+    return db.query<TablePageRow>(TABLE_PAGE_BY_NAME_SQL, [...common, ...cursor, filter.limit]);
+  }
+  const cursor = after && after.orderBy !== 'NAME' ? [after.key, after.oid] : [null, null];
+  return db.query<TablePageRow>(TABLE_PAGE_BY_METRIC_SQL, [...common, TableOrder[filter.orderBy], ...cursor, filter.limit]);
+}

@@ -1,0 +1,279 @@
+// The tables, indexes and partitions API through GraphQL: batching (a constant number of SQL
+// statements whatever the page size), cursor pagination, typed errors, and a pg_monitor-only role.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
+import { createRole, type TestRole } from '../harness/roles.js';
+import { runAndFlushStats } from '../harness/stats.js';
+
+let target: TestDatabase;
+let monitor: TestRole;
+let api: TestApp;
+
+const FIXTURE = [
+  'CREATE SCHEMA batch',
+  // thirty tables t01..t30, each with a primary key and one more index, and 10 rows
+  `DO $$
+   BEGIN
+     FOR i IN 1..30 LOOP
+       EXECUTE format('CREATE TABLE batch.%I (id int PRIMARY KEY, v int)', 't' || lpad(i::text, 2, '0'));
+       EXECUTE format('CREATE INDEX %I ON batch.%I (v)', 't' || lpad(i::text, 2, '0') || '_v', 't' || lpad(i::text, 2, '0'));
+       EXECUTE format('INSERT INTO batch.%I SELECT g, g FROM generate_series(1, 10) g', 't' || lpad(i::text, 2, '0'));
+     END LOOP;
+   END $$`,
+  'CREATE SCHEMA parted',
+  'CREATE TABLE parted.logs (id int, at date NOT NULL) PARTITION BY RANGE (at)',
+  "CREATE TABLE parted.logs_2024 PARTITION OF parted.logs FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+  'CREATE TABLE parted.logs_default PARTITION OF parted.logs DEFAULT',
+  "INSERT INTO parted.logs VALUES (1, '2024-05-01'), (2, '2030-01-01'), (3, '2031-01-01')",
+  'CREATE INDEX logs_id ON parted.logs (id)',
+  'CREATE TABLE parted.plain (id int REFERENCES batch.t01)',
+  'ANALYZE',
+];
+
+beforeAll(async () => {
+  [target, monitor] = await Promise.all([createTestDatabase('api_tables'), createRole('api_tables_monitor', ['pg_monitor'])]);
+  api = createTestApp(target.url);
+  await runAndFlushStats(target.url, FIXTURE);
+});
+
+afterAll(async () => {
+  await api.close();
+  await target.drop();
+  await monitor.drop();
+});
+
+interface TablesData {
+  tables: {
+    totalCount?: number;
+    edges: Array<{ cursor: string; node: Record<string, unknown> & { name: string } }>;
+    pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null };
+  };
+}
+
+const PAGE_WITH_EVERYTHING = /* GraphQL */ `
+  query Page($schema: String, $first: Int!) {
+    tables(schema: $schema, first: $first) {
+      edges {
+        node {
+          schema
+          name
+          kind
+          sizeBytes
+          liveTuples
+          seqScans
+          statisticsStale
+          indexes { indexName scans sizeBytes isUnique isValid }
+          partitions { name isDefault bound rowEstimate sizeBytes }
+          partitioning { strategy defaultPartitionRows }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`;
+
+describe('tables', () => {
+  it('loads N tables with their statistics, indexes and partitions in a constant number of statements', async () => {
+    const three = await api.gql<TablesData>(PAGE_WITH_EVERYTHING, { schema: 'batch', first: 3 });
+    const thirty = await api.gql<TablesData>(PAGE_WITH_EVERYTHING, { schema: 'batch', first: 30 });
+    expect(three.errors).toBeUndefined();
+    expect(thirty.errors).toBeUndefined();
+    expect(three.data!.tables.edges).toHaveLength(3);
+    expect(thirty.data!.tables.edges).toHaveLength(30);
+    // schema check, page of keys, tables, their indexes, their partitions
+    expect(three.extensions!.sqlStatements).toBe(5);
+    expect(thirty.extensions!.sqlStatements).toBe(5);
+    expect(thirty.data!.tables.edges[29]!.node).toMatchObject({
+      schema: 'batch',
+      name: 't30',
+      kind: 'TABLE',
+      liveTuples: 10,
+      statisticsStale: false,
+      indexes: [
+        { indexName: 't30_pkey', scans: 0, isUnique: true, isValid: true },
+        { indexName: 't30_v', scans: 0, isUnique: false, isValid: true },
+      ],
+      partitions: [],
+      partitioning: null,
+    });
+  });
+
+  it('batches partitioned tables too: partitions and partitioning in one statement each', async () => {
+    const result = await api.gql<TablesData>(PAGE_WITH_EVERYTHING, { schema: 'parted', first: 10 });
+    expect(result.errors).toBeUndefined();
+    expect(result.extensions!.sqlStatements).toBe(6);
+    const [logs, plain] = result.data!.tables.edges.map((edge) => edge.node);
+    expect(logs).toMatchObject({
+      name: 'logs',
+      kind: 'PARTITIONED_TABLE',
+      liveTuples: 3,
+      indexes: [{ indexName: 'logs_id', isUnique: false }],
+      partitions: [
+        { name: 'logs_2024', isDefault: false, bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", rowEstimate: 1 },
+        { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: 2 },
+      ],
+      partitioning: { strategy: 'RANGE', defaultPartitionRows: 2 },
+    });
+    expect(plain).toMatchObject({ name: 'plain', kind: 'TABLE', partitions: [], partitioning: null });
+  });
+
+  it('pages with opaque cursors, in a stable order, and counts on request', async () => {
+    const names: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const result: { data?: TablesData | null } = await api.gql<TablesData>(
+        'query ($after: String) { tables(schema: "batch", first: 7, after: $after, orderBy: NAME) { totalCount edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage endCursor } } }',
+        { after },
+      );
+      const page = result.data!.tables;
+      pages += 1;
+      expect(page.totalCount).toBe(30);
+      expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
+      names.push(...page.edges.map((edge) => edge.node.name));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    expect(pages).toBe(5);
+    expect(names).toEqual(Array.from({ length: 30 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`));
+  });
+
+  it('sorts by a metric, largest first, ties by OID', async () => {
+    await runAndFlushStats(target.url, ['SELECT count(*) FROM batch.t07', 'SELECT count(*) FROM batch.t07', 'SELECT count(*) FROM batch.t03']);
+    const result = await api.gql<TablesData>('{ tables(schema: "batch", first: 3, orderBy: SEQ_SCANS) { edges { node { name seqScans } } } }');
+    const [first, second, third] = result.data!.tables.edges.map((edge) => edge.node);
+    expect(first!.name).toBe('t07');
+    expect(second!.name).toBe('t03');
+    expect((first!.seqScans as number) - (second!.seqScans as number)).toBe(1);
+    expect(third!.seqScans).toBeLessThanOrEqual(second!.seqScans as number);
+  });
+
+  it.each([
+    ['{ tables(first: 0) { edges { cursor } } }', 'BAD_USER_INPUT', 'first must be a whole number from 1 to 5000, got 0.'],
+    ['{ tables(first: 5001) { edges { cursor } } }', 'BAD_USER_INPUT', 'first must be a whole number from 1 to 5000, got 5001.'],
+    ['{ tables(after: "bm9wZQ") { edges { cursor } } }', 'BAD_USER_INPUT', 'after is not a cursor of tables(orderBy: NAME): pass the endCursor of the previous page, with the same orderBy.'],
+    ['{ tables(schema: "nope") { edges { cursor } } }', 'NOT_FOUND', 'No schema named "nope".'],
+    ['{ table(schema: "batch", name: "nope") { name } }', 'NOT_FOUND', 'No table named "nope" in schema "batch".'],
+  ])('%s is %s', async (query, code, message) => {
+    const result = await api.gql(query);
+    expect(errorCodes(result)).toEqual([code]);
+    expect(result.errors![0]!.message).toBe(message);
+  });
+
+  it('refuses a cursor of another order', async () => {
+    const byName = await api.gql<TablesData>('{ tables(schema: "batch", first: 1) { pageInfo { endCursor } } }');
+    const cursor = byName.data!.tables.pageInfo.endCursor;
+    const result = await api.gql('query ($after: String) { tables(schema: "batch", after: $after, orderBy: TOTAL_SIZE) { edges { cursor } } }', { after: cursor });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('answers table(schema, name) with its parent for a partition', async () => {
+    const result = await api.gql<{ table: Record<string, unknown> }>('{ table(schema: "parted", name: "logs_default") { name isPartition parent { name kind } } }');
+    expect(result.data!.table).toEqual({ name: 'logs_default', isPartition: true, parent: { name: 'logs', kind: 'PARTITIONED_TABLE' } });
+  });
+});
+
+describe('indexUsage, indexFindings, partitions', () => {
+  it('answers indexUsage with the contract fields, filtered by table', async () => {
+    const result = await api.gql<{ indexUsage: unknown[] }>('{ indexUsage(schema: "batch", table: "t01") { schema table indexName scans sizeBytes definition isUnique isValid supportsForeignKey } }');
+    expect(result.data!.indexUsage).toEqual([
+      { schema: 'batch', table: 't01', indexName: 't01_pkey', scans: 0, sizeBytes: 16384, definition: 'CREATE UNIQUE INDEX t01_pkey ON batch.t01 USING btree (id)', isUnique: true, isValid: true, supportsForeignKey: false },
+      { schema: 'batch', table: 't01', indexName: 't01_v', scans: 0, sizeBytes: 16384, definition: 'CREATE INDEX t01_v ON batch.t01 USING btree (v)', isUnique: false, isValid: true, supportsForeignKey: false },
+    ]);
+  });
+
+  it.each([
+    ['{ indexUsage(schema: "nope") { indexName } }', 'NOT_FOUND'],
+    ['{ indexUsage(table: "nope") { indexName } }', 'NOT_FOUND'],
+    ['{ indexFindings(schema: "nope") { reason } }', 'NOT_FOUND'],
+    ['{ partitions(schema: "parted", table: "nope") { name } }', 'NOT_FOUND'],
+    ['{ partitionedTable(schema: "parted", table: "nope") { key } }', 'NOT_FOUND'],
+    ['{ partitions(schema: "parted", table: "plain") { name } }', 'BAD_USER_INPUT'],
+    ['{ partitionedTable(schema: "parted", table: "plain") { key } }', 'BAD_USER_INPUT'],
+  ])('%s is %s', async (query, code) => {
+    expect(errorCodes(await api.gql(query))).toEqual([code]);
+  });
+
+  it('says why a table has no partitions', async () => {
+    const result = await api.gql('{ partitions(schema: "parted", table: "plain") { name } }');
+    expect(result.errors![0]!.message).toBe('parted.plain is not a partitioned table, so it has no partitions.');
+  });
+
+  it('answers partitions and partitionedTable with the contract fields', async () => {
+    const result = await api.gql<{ partitions: unknown[]; partitionedTable: unknown }>(`{
+      partitions(schema: "parted", table: "logs") { name isDefault bound rowEstimate from to isDetachPending }
+      partitionedTable(schema: "parted", table: "logs") {
+        strategy key defaultPartition defaultPartitionRows defaultPartitionRowsExact isTimeRange coveredUntil coverageUnbounded
+        detachPendingPartitions missingIndexes { indexName partitions } partitions { name }
+      }
+    }`);
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.partitions).toEqual([
+      { name: 'logs_2024', isDefault: false, bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", rowEstimate: 1, from: expect.any(String), to: expect.any(String), isDetachPending: false },
+      { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: 2, from: null, to: null, isDetachPending: false },
+    ]);
+    expect(result.data!.partitionedTable).toEqual({
+      strategy: 'RANGE',
+      key: 'RANGE (at)',
+      defaultPartition: 'logs_default',
+      defaultPartitionRows: 2,
+      defaultPartitionRowsExact: true,
+      isTimeRange: true,
+      coveredUntil: expect.any(String),
+      coverageUnbounded: false,
+      detachPendingPartitions: [],
+      missingIndexes: [],
+      partitions: [{ name: 'logs_2024' }, { name: 'logs_default' }],
+    });
+  });
+
+  it('resolves the indexes of findings in one more statement', async () => {
+    const result = await api.gql<{ indexFindings: unknown[] }>(`{
+      indexFindings(schema: "parted", kinds: [UNUSED, MISSING_FK_INDEX]) {
+        kind reasonCode table indexName index { indexName isPartitioned } foreignKey { name columns referencedTable }
+        evidence { scans statsAgeDays } suggestedSql
+      }
+    }`);
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.indexFindings).toEqual([
+      {
+        kind: 'UNUSED',
+        reasonCode: 'NO_SCANS',
+        table: 'logs',
+        indexName: 'logs_id',
+        index: { indexName: 'logs_id', isPartitioned: true },
+        foreignKey: null,
+        evidence: { scans: 0, statsAgeDays: null },
+        suggestedSql: 'DROP INDEX parted.logs_id;',
+      },
+      {
+        kind: 'MISSING_FK_INDEX',
+        reasonCode: 'NO_LEADING_INDEX',
+        table: 'plain',
+        indexName: null,
+        index: null,
+        foreignKey: { name: 'plain_id_fkey', columns: ['id'], referencedTable: 't01' },
+        evidence: { scans: null, statsAgeDays: null },
+        suggestedSql: 'CREATE INDEX CONCURRENTLY ON parted.plain (id);',
+      },
+    ]);
+    // schema check, findings, then every finding's index at once
+    expect(result.extensions!.sqlStatements).toBe(3);
+  });
+
+  it('works for a role that has only pg_monitor', async () => {
+    const asMonitor = createTestApp(monitor.url(target.name));
+    try {
+      const result = await asMonitor.gql<{ tables: TablesData['tables']; partitionedTable: { defaultPartitionRows: number; defaultPartitionRowsExact: boolean } }>(`{
+        tables(schema: "parted") { edges { node { name sizeBytes indexes { indexName } partitions { name } } } }
+        partitionedTable(schema: "parted", table: "logs") { defaultPartitionRows defaultPartitionRowsExact }
+        indexFindings(schema: "parted") { kind }
+        indexUsage(schema: "parted") { indexName }
+      }`);
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.tables.edges.map((edge) => edge.node.name)).toEqual(['logs', 'plain']);
+      expect(result.data!.partitionedTable).toEqual({ defaultPartitionRows: 2, defaultPartitionRowsExact: false });
+    } finally {
+      await asMonitor.close();
+    }
+  });
+});
