@@ -7,9 +7,11 @@ import path from 'node:path';
 import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
 import { queryOnce } from '../src/db/pool.js';
 import { benchApi } from './api.js';
+import { benchTables } from './tables.js';
 
 const SECTIONS: Record<string, (url: string, seconds: number, log: (line: string) => void) => Promise<string>> = {
   api: benchApi,
+  tables: benchTables,
 };
 
 const requested = process.argv.slice(2);

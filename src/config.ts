@@ -18,6 +18,11 @@ export interface PoolConfig {
   statementTimeoutMs: number;
   /** Server-side lock_timeout for reads, milliseconds. Default 2000. */
   lockTimeoutMs: number;
+  /**
+   * Keep pgscope's parameterized statements prepared per connection, so PostgreSQL plans each
+   * once. Turn off behind PgBouncer older than 1.21 in transaction mode. Default true.
+   */
+  preparedStatements?: boolean;
 }
 
 export interface EmbeddedConfig {
@@ -89,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxLifetimeSeconds: read.integer('PGSCOPE_POOL_MAX_LIFETIME_S', 3_600, { min: 0 }),
       statementTimeoutMs: read.integer('PGSCOPE_STATEMENT_TIMEOUT_MS', 10_000, { min: 0 }),
       lockTimeoutMs: read.integer('PGSCOPE_LOCK_TIMEOUT_MS', 2_000, { min: 0 }),
+      preparedStatements: read.boolean('PGSCOPE_PREPARED_STATEMENTS', true),
     },
     embedded: {
       dir: path.resolve(read.string('PGSCOPE_EMBEDDED_DIR', '.pgscope')),
@@ -129,6 +135,14 @@ class EnvReader {
     if (raw === undefined) return fallback;
     if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
     return checkRange(name, Number(raw), range);
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'on', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'off', 'no'].includes(raw)) return false;
+    throw new ConfigError(name, `must be true or false, got "${raw}"`);
   }
 
   token(name: string): string | undefined {

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       maxLifetimeSeconds: 3_600,
       statementTimeoutMs: 10_000,
       lockTimeoutMs: 2_000,
+      preparedStatements: true,
     });
     expect(config.embedded.port).toBe(54329);
     expect(config.embedded.demoScale).toBe(0.5);
@@ -50,6 +51,7 @@ describe('loadConfig', () => {
     [{ PGSCOPE_POOL_MAX: '0' }, 'PGSCOPE_POOL_MAX must be at least 1, got 0'],
     [{ PGSCOPE_POOL_MIN: '5', PGSCOPE_POOL_MAX: '2' }, 'PGSCOPE_POOL_MIN must not exceed PGSCOPE_POOL_MAX (2), got 5'],
     [{ PGSCOPE_SLOW_QUERY_MS: '-1' }, 'PGSCOPE_SLOW_QUERY_MS must be at least 0, got -1'],
+    [{ PGSCOPE_PREPARED_STATEMENTS: 'maybe' }, 'PGSCOPE_PREPARED_STATEMENTS must be true or false, got "maybe"'],
   ])('rejects %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

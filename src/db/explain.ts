@@ -53,7 +53,8 @@ const BEGIN_READ_ONLY_SQL = /* SQL */ `BEGIN TRANSACTION READ ONLY`;
 const TRANSACTION_SETTINGS_SQL = /* SQL */ `
   SELECT
     set_config('statement_timeout', coalesce($1, current_setting('statement_timeout')), true),
-    set_config('plan_cache_mode', coalesce($2, current_setting('plan_cache_mode')), true),
+    -- the server's own plan_cache_mode (reset_val), not the one pgscope's pooled sessions use
+    set_config('plan_cache_mode', coalesce($2, (SELECT reset_val FROM pg_settings WHERE name = 'plan_cache_mode')), true),
     set_config('standard_conforming_strings', 'on', true)`;
 
 const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;

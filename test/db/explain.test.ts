@@ -153,13 +153,15 @@ describe('explain of SQL', () => {
     const [session] = await db.query<Record<string, string>>(
       /* SQL */ `
       SELECT
-        (SELECT count(*) FROM pg_prepared_statements)::text AS prepared,
+        -- pgscope's pool keeps its own statements prepared (pgscope_<hash>); explain's must be gone
+        (SELECT count(*) FROM pg_prepared_statements WHERE name !~ '^pgscope_[0-9a-f]{24}$')::text AS prepared,
         current_setting('plan_cache_mode') AS plan_cache_mode,
         current_setting('transaction_read_only') AS read_only,
         current_setting('statement_timeout') AS statement_timeout,
         current_setting('standard_conforming_strings') AS strings`,
     );
-    expect(session).toEqual({ prepared: '0', plan_cache_mode: 'auto', read_only: 'off', statement_timeout: '10s', strings: 'on' });
+    // force_generic_plan is the pool's own session setting (src/db/pool.ts), not explain's
+    expect(session).toEqual({ prepared: '0', plan_cache_mode: 'force_generic_plan', read_only: 'off', statement_timeout: '10s', strings: 'on' });
   });
 
   it('notes a partitioned generic plan whose partitions were all pruned for NULL parameters (below 16)', async () => {

@@ -84,6 +84,20 @@ describe('Database (the tuned pool)', () => {
     expect(next).not.toBe(pid);
   });
 
+  it('prepares its parameterized statements once per connection, unless told not to', async () => {
+    const prepared = async (db: Database) => {
+      await db.query('SELECT $1::int AS n', [1]);
+      const [row] = await db.query<{ names: string[] }>(
+        `SELECT coalesce(array_agg(name::text ORDER BY name), '{}') AS names FROM pg_prepared_statements WHERE statement = 'SELECT $1::int AS n'`,
+      );
+      return row!.names;
+    };
+    const names = await prepared(pool({ PGSCOPE_POOL_MAX: '1' }));
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^pgscope_[0-9a-f]{24}$/);
+    expect(await prepared(pool({ PGSCOPE_POOL_MAX: '1', PGSCOPE_PREPARED_STATEMENTS: 'false' }))).toEqual([]);
+  });
+
   it('reports its counters', async () => {
     const db = pool({ PGSCOPE_POOL_MIN: '1', PGSCOPE_POOL_MAX: '3' });
     const running = [db.query('SELECT pg_sleep(0.3)'), db.query('SELECT pg_sleep(0.3)')];
