@@ -4,25 +4,31 @@ import { createContext, type AppDeps, type Context } from './context.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */
-export const EXAMPLE_OPERATION = /* GraphQL */ `# pgscope: what is slow, and how the pool is doing.
-# Press the run button (or Ctrl-Enter). Documentation: the book icon on the left.
+export const EXAMPLE_OPERATION = /* GraphQL */ `# pgscope: what is slow, what to look at, how the pool is doing.
+# Press the run button (or Ctrl-Enter). Every field is documented: open the book icon on the left.
 query Overview {
   capabilities {
     serverVersion
     pgStatStatementsReadable
     degraded { feature reason remedy }
   }
-  poolStatus {
-    max total idle waiting
-    server { maxConnections total usageRatio }
-  }
   slowQueries(limit: 5) {
     queryId
     query
     calls
     meanTimeMs
-    totalTimeMs
     shareOfTotalTime
+  }
+  tables(first: 5, orderBy: TOTAL_SIZE) {
+    edges {
+      node { schema name sizeBytes seqScans indexScans statisticsStale }
+    }
+  }
+  indexFindings { kind reason suggestedSql }
+  cacheHitRatios { heap { ratio status } index { ratio status } }
+  poolStatus {
+    max total idle waiting
+    server { maxConnections total usageRatio }
   }
 }
 `;

@@ -117,6 +117,9 @@ const FINDINGS_BY_KIND = /* SQL */ `
       AND f.constraint_name IS NULL
       AND NOT f.is_attached
       AND cardinality(f.foreign_keys) = 0
+      -- pgscope's own indexes serve reads that come rarely (change log, history): not advice for
+      -- the user, unless they ask about schema pgscope by name
+      AND (f.schema <> 'pgscope' OR $3::text IS NOT DISTINCT FROM 'pgscope')
   ),
   duplicate AS (
     SELECT DISTINCT ON (d.oid)

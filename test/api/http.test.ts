@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_OPERATION } from '../../src/yoga.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, type TestApp, type TestDatabase } from '../harness/database.js';
 
 let target: TestDatabase;
@@ -41,6 +42,13 @@ describe('HTTP endpoints', () => {
     const html = await response.text();
     expect(html).toContain('<title>pgscope</title>');
     expect(html).toContain('slowQueries(limit: 5)');
+  });
+
+  it('runs the operation GraphiQL opens with, without errors', async () => {
+    await target.sql('CREATE TABLE orders (id int PRIMARY KEY, customer_id int)');
+    const result = await api.gql<{ tables: { edges: Array<{ node: { name: string } }> } }>(EXAMPLE_OPERATION);
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.tables.edges.map((edge) => edge.node.name)).toEqual(['orders']);
   });
 
   it('runs the README example operation over POST', async () => {

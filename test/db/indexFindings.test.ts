@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { indexFindings, IndexFindingKinds, type FindingScope, type IndexFinding } from '../../src/db/indexFindings.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
@@ -146,6 +147,16 @@ describe('indexFindings', () => {
     const withoutPartitions = await indexFindings(db, caps, { ...fnd, includePartitions: false });
     expect(withoutPartitions.some((row) => row.table === 'events_2024')).toBe(false);
     expect(withoutPartitions.some((row) => row.table === 'events')).toBe(true);
+  });
+
+  it("leaves pgscope's own unused indexes out, unless schema pgscope is asked for", async () => {
+    expect(await migrateOwnSchema(db)).toMatchObject({ ok: true });
+    const everywhere = { tableOids: null, schema: null, includePartitions: true, kinds: ['UNUSED'] } as FindingScope;
+    const all = await indexFindings(db, caps, everywhere);
+    expect(all.filter((row) => row.schema === 'pgscope')).toEqual([]);
+    const own = await indexFindings(db, caps, { ...everywhere, schema: 'pgscope' });
+    expect(own.map((row) => row.index_name)).toContain('change_log_requested_at_idx');
+    await target.sql('DROP SCHEMA pgscope CASCADE');
   });
 
   it('reads the same for a role that has only pg_monitor', async () => {

@@ -3,6 +3,7 @@ import { detectCapabilities, type Capabilities } from '../../src/db/capabilities
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { slowQueries, slowQueriesSql } from '../../src/db/queryStats.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { createRole } from '../harness/roles.js';
 
 let target: TestDatabase;
 let other: TestDatabase;
@@ -84,4 +85,32 @@ describe('slowQueries', () => {
     expect(legacySql).toContain('NULL::boolean AS toplevel');
     expect(legacySql).not.toContain('total_exec_time');
   });
+});
+
+describe('slowQueries by privilege', () => {
+  const asRole = async (grants: string[], work: (db: Database) => Promise<void>) => {
+    const role = await createRole('pgss', grants);
+    const roleDb = new Database(role.url(target.name), { applicationName: 'pgscope-test', pool: testConfig().pool });
+    try {
+      await work(roleDb);
+    } finally {
+      await roleDb.end();
+      await role.drop();
+    }
+  };
+
+  it("shows other roles' statements, with their text, to a role with only pg_monitor", () =>
+    asRole(['pg_monitor'], async (roleDb) => {
+      const rows = await slowQueries(roleDb, await detectCapabilities(roleDb), base);
+      expect(rows.map((row) => [row.query, row.calls])).toEqual([['SELECT pg_sleep($1)', 3n]]);
+    }));
+
+  it("hides other roles' statements from a role without pg_read_all_stats, and lists its own", () =>
+    asRole([], async (roleDb) => {
+      await roleDb.query('SELECT pg_sleep(0.11)');
+      const caps = await detectCapabilities(roleDb);
+      expect(caps.canReadAllStats).toBe(false);
+      const rows = await slowQueries(roleDb, caps, base);
+      expect(rows.map((row) => [row.query, row.calls])).toEqual([['SELECT pg_sleep($1)', 1n]]);
+    }));
 });
