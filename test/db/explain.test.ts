@@ -243,7 +243,7 @@ describe('explain by queryId', () => {
 
   beforeAll(async () => {
     await queryOnce(target.url, ORDERS_BY_CUSTOMER, [7]);
-    const rows = await target.sql<{ queryid: string }>('SELECT DISTINCT queryid::text AS queryid FROM pg_stat_statements WHERE query = $1', [ORDERS_BY_CUSTOMER]);
+    const rows = await target.sql<{ queryid: string }>('SELECT DISTINCT queryid::text AS queryid FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query = $1', [ORDERS_BY_CUSTOMER]);
     expect(rows).toHaveLength(1);
     queryId = rows[0]!.queryid;
   });
@@ -376,7 +376,7 @@ describe('explain as a role with only pg_monitor', () => {
     const bySql = await app.gql<ExplainData>(EXPLAIN_QUERY, { sql: 'SELECT * FROM orders WHERE customer_id = 42' });
     expect(bySql.data!.explain.summary.sequentialScans).toEqual([{ table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true }]);
     await queryOnce(target.url, 'SELECT * FROM orders WHERE id = $1', [1]);
-    const [row] = await target.sql<{ queryid: string }>("SELECT queryid::text AS queryid FROM pg_stat_statements WHERE query = 'SELECT * FROM orders WHERE id = $1'");
+    const [row] = await target.sql<{ queryid: string }>("SELECT queryid::text AS queryid FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query = 'SELECT * FROM orders WHERE id = $1'");
     const byId = await app.gql<ExplainData>(EXPLAIN_QUERY, { queryId: row!.queryid });
     expect(byId.errors).toBeUndefined();
     expect(byId.data!.explain.statement).toBe('SELECT * FROM orders WHERE id = $1');
@@ -399,7 +399,7 @@ describe('explain as a role without pg_read_all_stats', () => {
       const bySql = await app.gql<ExplainData>(EXPLAIN_QUERY, { sql: 'SELECT * FROM orders WHERE customer_id = 42' });
       expect(bySql.data!.explain.summary.sequentialScans).toEqual([{ table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true }]);
       await queryOnce(target.url, ORDERS_BY_CUSTOMER, [8]);
-      const [row] = await target.sql<{ queryid: string }>('SELECT DISTINCT queryid::text AS queryid FROM pg_stat_statements WHERE query = $1', [ORDERS_BY_CUSTOMER]);
+      const [row] = await target.sql<{ queryid: string }>('SELECT DISTINCT queryid::text AS queryid FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query = $1', [ORDERS_BY_CUSTOMER]);
       const byId = await app.gql(EXPLAIN_QUERY, { queryId: row!.queryid });
       expect(errorCodes(byId)).toEqual(['NOT_FOUND']);
       expect(byId.errors![0]!.message).toBe(

@@ -143,7 +143,7 @@ describe('query-statistics history', () => {
       deallocationsSincePrevious: null,
       deletedSnapshots: 0,
     });
-    const [live] = await target.sql<{ calls: bigint }>(`SELECT sum(calls)::int8 AS calls FROM pg_stat_statements WHERE query = $1`, [COUNT]);
+    const [live] = await target.sql<{ calls: bigint }>(`SELECT sum(calls)::int8 AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`, [COUNT]);
     // the counters keep running: the three calls are still there after the capture
     expect(live!.calls).toBe(3n);
     const [stored] = await target.sql<{ statements: bigint; without_text: bigint; counting_calls: bigint }>(
