@@ -4,6 +4,9 @@ import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { BigIntResolver, DateTimeResolver, JSONResolver, NonNegativeIntResolver, PositiveIntResolver } from 'graphql-scalars';
 import { builder } from './builder.js';
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function toBigInt(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
@@ -22,7 +25,7 @@ builder.scalarType('BigInt', {
   specifiedByURL: BigIntResolver.specifiedByURL,
   serialize: (value) => {
     const big = typeof value === 'bigint' ? value : BigInt(value as number | string);
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
+    return big >= MIN_SAFE && big <= MAX_SAFE ? Number(big) : big.toString();
   },
   parseValue: toBigInt,
   parseLiteral: (node: ValueNode) => toBigInt(node.kind === Kind.INT || node.kind === Kind.STRING ? node.value : undefined),
