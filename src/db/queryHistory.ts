@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import type { Capabilities } from './capabilities.js';
 import { quoteIdent, type Db } from './pool.js';
-import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
+import { entryColumns, pgStatStatementsView, staleExtensionError } from './queryStats.js';
 
 /** The counters a sample keeps; each one only grows while its entry keeps counting. */
 export const COUNTERS = [
@@ -24,24 +24,23 @@ export const COUNTERS = [
 
 /** This database's entries of the live view, renamed once into the sample table's columns. */
 export function liveEntriesSql(caps: Capabilities): string {
-  const has = (column: string) => caps.pgStatStatementsColumns.has(column);
-  const readTime = has('shared_blk_read_time') ? 'shared_blk_read_time' : 'blk_read_time';
+  const c = entryColumns(caps);
   return /* SQL */ `
     SELECT
       queryid,
       userid,
-      ${has('toplevel') ? 'toplevel' : 'NULL::boolean'} AS toplevel,
+      ${c.toplevel} AS toplevel,
       query,
       calls,
-      ${has('total_exec_time') ? 'total_exec_time' : 'total_time'} AS total_time_ms,
+      ${c.total} AS total_time_ms,
       rows,
       shared_blks_hit AS shared_blocks_hit,
       shared_blks_read AS shared_blocks_read,
       temp_blks_read AS temp_blocks_read,
       temp_blks_written AS temp_blocks_written,
-      ${has('total_plan_time') ? `CASE WHEN current_setting('pg_stat_statements.track_planning', true) = 'on' THEN total_plan_time END` : 'NULL::float8'} AS planning_time_ms,
-      CASE WHEN current_setting('track_io_timing') = 'on' THEN ${readTime} END AS block_read_time_ms,
-      ${has('stats_since') ? 'stats_since' : 'NULL::timestamptz'} AS stats_since
+      ${c.planning} AS planning_time_ms,
+      ${c.readTime} AS block_read_time_ms,
+      ${c.statsSince} AS stats_since
     FROM ${pgStatStatementsView(caps)}
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
 }

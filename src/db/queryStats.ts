@@ -74,8 +74,13 @@ export function extensionNotLoaded(caps: Capabilities): PgscopeError {
   return new PgscopeError(ErrorCode.EXTENSION_NOT_LOADED, message, { extension: 'pg_stat_statements' });
 }
 
-/** SQL expressions for the columns whose names changed across extension versions. */
-function columnsFor(caps: Capabilities) {
+/**
+ * Per-entry SQL expressions for the columns whose names changed across extension versions
+ * (total_time became total_exec_time in 1.8, blk_read_time shared_blk_read_time in 1.11), or
+ * that only some versions have; NULL where the version lacks the column or the server does not
+ * measure it (track_planning, track_io_timing off).
+ */
+export function entryColumns(caps: Capabilities) {
   const has = (column: string) => caps.pgStatStatementsColumns.has(column);
   const time = (stat: string) => (has(`${stat}_exec_time`) ? `${stat}_exec_time` : `${stat}_time`);
   const readTime = has('shared_blk_read_time') ? 'shared_blk_read_time' : 'blk_read_time';
@@ -86,13 +91,11 @@ function columnsFor(caps: Capabilities) {
     mean: time('mean'),
     stddev: time('stddev'),
     planning: has('total_plan_time')
-      ? `CASE WHEN current_setting('pg_stat_statements.track_planning', true) = 'on' THEN sum(total_plan_time) END`
+      ? `CASE WHEN current_setting('pg_stat_statements.track_planning', true) = 'on' THEN total_plan_time END`
       : 'NULL::float8',
-    readTime: has(readTime)
-      ? `CASE WHEN current_setting('track_io_timing') = 'on' THEN sum(${readTime}) END`
-      : 'NULL::float8',
-    toplevel: has('toplevel') ? 'bool_or(toplevel)' : 'NULL::boolean',
-    statsSince: has('stats_since') ? 'min(stats_since)' : 'NULL::timestamptz',
+    readTime: has(readTime) ? `CASE WHEN current_setting('track_io_timing') = 'on' THEN ${readTime} END` : 'NULL::float8',
+    toplevel: has('toplevel') ? 'toplevel' : 'NULL::boolean',
+    statsSince: has('stats_since') ? 'stats_since' : 'NULL::timestamptz',
   };
 }
 
@@ -103,7 +106,7 @@ export function slowQueriesSql(caps: Capabilities): string {
   const cached = sqlCache.get(caps);
   if (cached) return cached;
   const view = pgStatStatementsView(caps);
-  const c = columnsFor(caps);
+  const c = entryColumns(caps);
   const sql = /* SQL */ `
     WITH entries AS (
       SELECT *
@@ -130,10 +133,10 @@ export function slowQueriesSql(caps: Capabilities): string {
         sum(shared_blks_read)::int8 AS shared_blocks_read,
         sum(temp_blks_read)::int8 AS temp_blocks_read,
         sum(temp_blks_written)::int8 AS temp_blocks_written,
-        ${c.planning} AS planning_time_ms,
-        ${c.readTime} AS block_read_time_ms,
-        ${c.toplevel} AS toplevel,
-        ${c.statsSince} AS stats_since
+        sum(${c.planning}) AS planning_time_ms,
+        sum(${c.readTime}) AS block_read_time_ms,
+        bool_or(${c.toplevel}) AS toplevel,
+        min(${c.statsSince}) AS stats_since
       FROM entries
       GROUP BY queryid
     ),

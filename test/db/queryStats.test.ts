@@ -81,8 +81,8 @@ describe('slowQueries', () => {
     };
     const legacySql = slowQueriesSql(legacy);
     expect(legacySql).toContain('sum(total_time)');
-    expect(legacySql).toContain('sum(blk_read_time)');
-    expect(legacySql).toContain('NULL::boolean AS toplevel');
+    expect(legacySql).toContain('THEN blk_read_time END');
+    expect(legacySql).toContain('bool_or(NULL::boolean) AS toplevel');
     expect(legacySql).not.toContain('total_exec_time');
   });
 });
