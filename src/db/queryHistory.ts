@@ -2,7 +2,7 @@
 // pgscope's own schema (migrations/2_query-stats-history.sql), taken on request or on a timer.
 // Nothing here calls pg_stat_statements_reset(): PgHero's capture does, and its users lose their
 // totals. Differences between snapshots, and the resets and evictions others caused, are read in
-// queryHistoryDeltas.ts.
+// queryHistoryDeltas.ts and queryHistorySeries.ts.
 import type { Config } from '../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import type { Capabilities } from './capabilities.js';

@@ -1,14 +1,7 @@
 import type { Capabilities } from '../db/capabilities.js';
 import { captureQueryStats, historyUnavailable, type QueryStatsSnapshotRow } from '../db/queryHistory.js';
-import {
-  QueryStatsDeltaOrder,
-  queryStatsHistory,
-  queryStatsWindow,
-  type QueryStatsDeltaRow,
-  type QueryStatsHistoryResult,
-  type QueryStatsIntervalRow,
-  type QueryStatsWindowResult,
-} from '../db/queryHistoryDeltas.js';
+import { QueryStatsDeltaOrder, queryStatsWindow, type QueryStatsDeltaRow, type QueryStatsWindowResult } from '../db/queryHistoryDeltas.js';
+import { queryStatsHistory, type QueryStatsHistoryResult, type QueryStatsIntervalRow } from '../db/queryHistorySeries.js';
 import { badInput, isPgscopeError } from '../errors.js';
 import type { Context } from '../context.js';
 import { intInRange, nonNegative } from './args.js';
