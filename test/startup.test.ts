@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.js';
 import { createTestDatabase, type TestDatabase } from './harness/database.js';
+import { createRole } from './harness/roles.js';
 import { startServerProcess } from './harness/process.js';
 
 let target: TestDatabase;
@@ -65,6 +66,26 @@ describe('with DATABASE_URL', () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.output()).toContain('pgscope: stopped.');
+  });
+});
+
+describe('with mutations enabled on a role that may not create the pgscope schema', () => {
+  it('warns once, serves every read, and reports the change log as degraded', async () => {
+    const monitor = await createRole('start_monitor', ['pg_monitor']);
+    const port = await freePort();
+    const server = startServerProcess({ DATABASE_URL: monitor.url(target.name), PORT: String(port), PGSCOPE_ADMIN_TOKEN: 'x'.repeat(24) });
+    try {
+      const output = await server.waitFor('Press Ctrl-C to stop.');
+      expect(output).toMatch(/pgscope: warning: could not create or migrate the pgscope schema \(.*permission denied.*\)\. Reads work; the change log is unavailable\./);
+      const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0) { queryId } capabilities { degraded { feature } } }');
+      expect(result.errors).toBeUndefined();
+      const features = (result.data!.capabilities as { degraded: Array<{ feature: string }> }).degraded.map((d) => d.feature);
+      expect(features).toEqual(expect.arrayContaining(['changeLog', 'history']));
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await monitor.drop();
+    }
   });
 });
 
