@@ -40,10 +40,6 @@ export async function findTable(db: Queryable, schema: string | null | undefined
   return findRelation(db, schema, name, TABLE_KINDS, 'table');
 }
 
-export async function findIndex(db: Queryable, schema: string | null | undefined, name: string): Promise<Relation> {
-  return findRelation(db, schema, name, ['i', 'I'], 'index');
-}
-
 async function findRelation(db: Queryable, schema: string | null | undefined, name: string, kinds: string[], noun: string): Promise<Relation> {
   const [row] = await db.query<Omit<Relation, 'qualified'>>(FIND_RELATION_SQL, [name, schema ?? null, kinds]);
   if (!row) {

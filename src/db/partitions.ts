@@ -108,6 +108,25 @@ function partitionsCte(caps: Capabilities): string {
         CASE WHEN b.is_time_range AND b.range_from LIKE '''%''' THEN btrim(b.range_from, '''')::timestamptz END AS from_at,
         CASE WHEN b.is_time_range AND b.range_to LIKE '''%''' THEN btrim(b.range_to, '''')::timestamptz END AS to_at
       FROM bounded b
+    ),
+    index_gaps AS (
+      -- (partition, index of its parent) pairs where the partition has no attached index: queries
+      -- on that partition cannot use the index, and ATTACH of a new partition builds it while locked
+      SELECT
+        p.parent_oid,
+        p.oid AS partition_oid,
+        p.name AS partition_name,
+        parent_index.relname::text AS index_name
+      FROM parts p
+      JOIN pg_index pi ON pi.indrelid = p.parent_oid
+      JOIN pg_class parent_index ON parent_index.oid = pi.indexrelid
+      WHERE NOT EXISTS (
+        SELECT
+        FROM pg_inherits attached
+        JOIN pg_index ci ON ci.indexrelid = attached.inhrelid
+        WHERE attached.inhparent = pi.indexrelid
+          AND ci.indrelid = p.oid
+      )
     )`;
 }
 
@@ -138,29 +157,29 @@ export function partitionsSql(caps: Capabilities): string {
       p.is_detach_pending,
       p.is_partitioned,
       ARRAY(
-        SELECT parent_index.relname::text
-        FROM pg_index pi
-        JOIN pg_class parent_index ON parent_index.oid = pi.indexrelid
-        WHERE pi.indrelid = p.parent_oid
-          AND NOT EXISTS (
-            SELECT
-            FROM pg_inherits attached
-            JOIN pg_index ci ON ci.indexrelid = attached.inhrelid
-            WHERE attached.inhparent = pi.indexrelid
-              AND ci.indrelid = p.oid
-          )
-        ORDER BY parent_index.relname
+        SELECT gap.index_name
+        FROM index_gaps gap
+        WHERE gap.partition_oid = p.oid
+        ORDER BY gap.index_name
       ) AS missing_indexes
     FROM timed p
     LEFT JOIN LATERAL (
       SELECT
         CASE WHEN bool_and(lc.reltuples < 0) THEN NULL ELSE sum(greatest(lc.reltuples, 0)) END::int8 AS row_estimate,
         sum(s.n_live_tup)::int8 AS live_tuples,
-        sum(pg_total_relation_size(tree.relid))::int8 AS size_bytes,
-        sum(pg_table_size(tree.relid))::int8 AS table_size_bytes,
-        sum(pg_indexes_size(tree.relid))::int8 AS indexes_size_bytes
+        sum(size.table_bytes + size.indexes_bytes)::int8 AS size_bytes,
+        sum(size.table_bytes)::int8 AS table_size_bytes,
+        sum(size.indexes_bytes)::int8 AS indexes_size_bytes
       FROM pg_partition_tree(p.oid) tree
       JOIN pg_class lc ON lc.oid = tree.relid
+      -- each leaf measured once (pg_total_relation_size = pg_table_size + pg_indexes_size);
+      -- OFFSET 0 keeps the planner from repeating the calls in every sum
+      CROSS JOIN LATERAL (
+        SELECT
+          pg_table_size(tree.relid) AS table_bytes,
+          pg_indexes_size(tree.relid) AS indexes_bytes
+        OFFSET 0
+      ) size
       LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
       WHERE tree.isleaf
     ) sizes ON true
@@ -222,20 +241,11 @@ export function partitionedTablesSql(caps: Capabilities): string {
         SELECT coalesce(json_agg(json_build_object('indexName', gap.index_name, 'partitions', gap.partitions) ORDER BY gap.index_name), '[]')
         FROM (
           SELECT
-            parent_index.relname AS index_name,
-            array_agg(p.name::text ORDER BY p.name) AS partitions
-          FROM pg_index pi
-          JOIN pg_class parent_index ON parent_index.oid = pi.indexrelid
-          JOIN parts p ON p.parent_oid = pi.indrelid
-          WHERE pi.indrelid = c.oid
-            AND NOT EXISTS (
-              SELECT
-              FROM pg_inherits attached
-              JOIN pg_index ci ON ci.indexrelid = attached.inhrelid
-              WHERE attached.inhparent = pi.indexrelid
-                AND ci.indrelid = p.oid
-            )
-          GROUP BY parent_index.relname
+            index_name,
+            array_agg(partition_name::text ORDER BY partition_name) AS partitions
+          FROM index_gaps
+          WHERE parent_oid = c.oid
+          GROUP BY index_name
         ) gap
       ) AS missing_indexes,
       CASE WHEN cov.is_time_range AND NOT cov.coverage_unbounded THEN cov.covered_until END AS covered_until,
