@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
 import { queryOnce } from '../src/db/pool.js';
 import { benchApi } from './api.js';
 import { benchTables } from './tables.js';
@@ -29,7 +29,7 @@ let dir: string | undefined;
 let url = process.env.BENCH_DATABASE_URL;
 if (!url) {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-bench-'));
-  server = await startEmbeddedPostgres({ dir, port: await freePort(), throwaway: true, settings: { max_connections: '200' } });
+  server = await startEmbeddedPostgres({ dir, port: 0, throwaway: true, settings: { max_connections: '200' } });
   await queryOnce(server.url(), 'CREATE DATABASE bench');
   url = server.url('bench');
   await queryOnce(url, 'CREATE EXTENSION pg_stat_statements');

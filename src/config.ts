@@ -28,7 +28,7 @@ export interface PoolConfig {
 export interface EmbeddedConfig {
   /** Folder holding the embedded server's data directory and log. Default `.pgscope` in the working directory. */
   dir: string;
-  /** TCP port of the embedded server on 127.0.0.1. Default 54329. */
+  /** TCP port of the embedded server on 127.0.0.1; 0 picks a free one at each start. Default 54329. */
   port: number;
   /** Size of the demo data: 1 = 200k users and 2M activity rows. Default 0.5. */
   demoScale: number;
@@ -39,7 +39,7 @@ export interface EmbeddedConfig {
 export interface Config {
   /** Target database. Absent: pgscope starts an embedded PostgreSQL with demo data. */
   databaseUrl: string | undefined;
-  /** HTTP port. Default 4000. */
+  /** HTTP port; 0 picks a free one (the start banner shows it). Default 4000. */
   port: number;
   /** HTTP bind address. Default 127.0.0.1 (pgscope exposes database internals: opt in to 0.0.0.0). */
   host: string;
@@ -98,7 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     embedded: {
       dir: path.resolve(read.string('PGSCOPE_EMBEDDED_DIR', '.pgscope')),
-      port: read.integer('PGSCOPE_EMBEDDED_PORT', 54329, { min: 1, max: 65535 }),
+      port: read.integer('PGSCOPE_EMBEDDED_PORT', 54329, { min: 0, max: 65535 }),
       demoScale: read.number('PGSCOPE_DEMO_SCALE', 0.5, { min: 0.001, max: 100 }),
       workloadRate: read.number('PGSCOPE_DEMO_WORKLOAD_RATE', 2, { min: 0, max: 1000 }),
     },

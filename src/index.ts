@@ -2,6 +2,7 @@
 // checks it, builds the app and serves it until Ctrl-C / SIGTERM.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.js';
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     const workload: Workload = startWorkload(target.url, config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
     cleanups.unshift(() => workload.stop());
   }
-  printBanner(config, target, server.version);
+  printBanner(config, (httpServer.address() as AddressInfo).port, target, server.version);
 }
 
 async function startDemo(config: Config) {
@@ -131,12 +132,12 @@ function closeServer(server: http.Server): Promise<void> {
   });
 }
 
-function printBanner(config: Config, target: { url: string; adminToken: string | undefined; demo: EmbeddedServer | undefined }, version: string) {
+function printBanner(config: Config, port: number, target: { url: string; adminToken: string | undefined; demo: EmbeddedServer | undefined }, version: string) {
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
   const lines = [
     '',
     `pgscope is ready in ${process.uptime().toFixed(1)} s.`,
-    `  GraphiQL:      http://${host}:${config.port}/graphql`,
+    `  GraphiQL:      http://${host}:${port}/graphql`,
     target.adminToken
       ? `  Admin token:   ${target.adminToken}   (mutations: header "Authorization: Bearer <token>")`
       : '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)',

@@ -19,6 +19,13 @@ afterAll(async () => {
   await target.drop();
 });
 
+/** The HTTP port from the start banner (tests start with PORT=0, so no port is chosen ahead and lost to a race). */
+function bannerPort(output: string): number {
+  const match = /GraphiQL: +http:\/\/localhost:(\d+)\/graphql/.exec(output);
+  if (!match) throw new Error(`No GraphiQL URL in:\n${output}`);
+  return Number(match[1]);
+}
+
 async function graphql(port: number, query: string) {
   const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
@@ -53,10 +60,9 @@ describe('start-up failures: one clear line and a non-zero exit', () => {
 
 describe('with DATABASE_URL', () => {
   it('serves the target, never prints its password, and stops cleanly on SIGTERM', async () => {
-    const port = await freePort();
-    const server = startServerProcess({ DATABASE_URL: target.url, PORT: String(port) });
+    const server = startServerProcess({ DATABASE_URL: target.url, PORT: '0' });
     const output = await server.waitFor('Press Ctrl-C to stop.');
-    expect(output).toContain(`GraphiQL:      http://localhost:${port}/graphql`);
+    const port = bannerPort(output);
     expect(output).toContain('Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)');
     expect(output).not.toContain(new URL(target.url).password);
     const ready = await fetch(`http://127.0.0.1:${port}/ready`);
@@ -72,10 +78,10 @@ describe('with DATABASE_URL', () => {
 describe('with mutations enabled on a role that may not create the pgscope schema', () => {
   it('warns once, serves every read, and reports the change log as degraded', async () => {
     const monitor = await createRole('start_monitor', ['pg_monitor']);
-    const port = await freePort();
-    const server = startServerProcess({ DATABASE_URL: monitor.url(target.name), PORT: String(port), PGSCOPE_ADMIN_TOKEN: 'x'.repeat(24) });
+    const server = startServerProcess({ DATABASE_URL: monitor.url(target.name), PORT: '0', PGSCOPE_ADMIN_TOKEN: 'x'.repeat(24) });
     try {
       const output = await server.waitFor('Press Ctrl-C to stop.');
+      const port = bannerPort(output);
       expect(output).toMatch(/pgscope: warning: could not create or migrate the pgscope schema \(.*permission denied.*\)\. Reads work; the change log is unavailable\./);
       const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0) { queryId } capabilities { degraded { feature } } }');
       expect(result.errors).toBeUndefined();
@@ -98,25 +104,25 @@ describe('the embedded demo database', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const demoEnv = async () => ({
-    PORT: String(await freePort()),
+  const demoEnv = () => ({
+    PORT: '0',
     PGSCOPE_EMBEDDED_DIR: dir,
-    PGSCOPE_EMBEDDED_PORT: String(await freePort()),
+    PGSCOPE_EMBEDDED_PORT: '0',
     PGSCOPE_DEMO_SCALE: '0.01',
     PGSCOPE_DEMO_WORKLOAD_RATE: '20',
   });
   const postmasterPid = () => path.join(dir, 'pg18', 'postmaster.pid');
 
   it('creates, loads and serves the demo, with the workload filling pg_stat_statements', async () => {
-    const env = await demoEnv();
-    const server = startServerProcess(env);
+    const server = startServerProcess(demoEnv());
     const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
+    const port = bannerPort(output);
     expect(output).toContain('Creating a PostgreSQL 18 data directory');
     expect(output).toMatch(/Demo data loaded in \d+\.\d s\./);
     expect(output).toMatch(/Admin token: {3}demo-[0-9a-f]{24}/);
     let calls = 0;
     for (let attempt = 0; attempt < 50 && calls < 7; attempt += 1) {
-      const result = await graphql(Number(env.PORT), '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');
+      const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');
       calls = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) => /FROM (users|activity_logs|workflow_templates|audit_trails)/.test(row.query)).length;
       if (calls < 7) await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -127,7 +133,7 @@ describe('the embedded demo database', () => {
   });
 
   it('reuses the data on a second start', async () => {
-    const server = startServerProcess(await demoEnv());
+    const server = startServerProcess(demoEnv());
     const output = await server.waitFor('Press Ctrl-C to stop.');
     expect(output).not.toContain('Creating a PostgreSQL');
     expect(output).not.toContain('Loading demo data');
@@ -136,14 +142,14 @@ describe('the embedded demo database', () => {
   });
 
   it('recovers when an earlier pgscope was killed and left PostgreSQL running', async () => {
-    const first = startServerProcess(await demoEnv());
+    const first = startServerProcess(demoEnv());
     await first.waitFor('Press Ctrl-C to stop.');
     first.child.kill('SIGKILL');
     await first.exited;
     const orphan = Number(fs.readFileSync(postmasterPid(), 'utf8').split('\n')[0]);
     expect(() => process.kill(orphan, 0)).not.toThrow();
 
-    const second = startServerProcess(await demoEnv());
+    const second = startServerProcess(demoEnv());
     const output = await second.waitFor('Press Ctrl-C to stop.');
     expect(output).toContain(`Stopping a PostgreSQL server (pid ${orphan}) left running`);
     second.child.kill('SIGTERM');
@@ -154,7 +160,7 @@ describe('the embedded demo database', () => {
   it('recreates a half-initialized data directory', async () => {
     fs.rmSync(path.join(dir, 'pg18'), { recursive: true, force: true });
     fs.mkdirSync(path.join(dir, 'pg18', 'base'), { recursive: true });
-    const server = startServerProcess(await demoEnv());
+    const server = startServerProcess(demoEnv());
     const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
     expect(output).toContain('Found a half-initialized data directory');
     server.child.kill('SIGTERM');

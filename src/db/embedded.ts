@@ -15,6 +15,7 @@ export interface EmbeddedOptions {
   binDir?: string;
   /** Folder for this server: data directory, log and state file are created inside. */
   dir: string;
+  /** TCP port on 127.0.0.1; 0 picks a free one (see EmbeddedServer.port). */
   port: number;
   /** Extra server settings (-c name=value). */
   settings?: Record<string, string>;
@@ -27,6 +28,7 @@ export interface EmbeddedOptions {
 export interface EmbeddedServer {
   /** Connection URL of a database on this server. */
   url(database?: string): string;
+  readonly port: number;
   readonly majorVersion: number;
   readonly dataDir: string;
   readonly logFile: string;
@@ -69,11 +71,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   }
 
   await clearLeftoverServer(dataDir, log);
-  await assertPortFree(options.port);
+  // Port 0: a free port chosen now, just before the server binds it (choosing it earlier, before
+  // initdb, leaves time for another process to take it).
+  const port = options.port === 0 ? await freePort() : options.port;
+  await assertPortFree(port);
 
   const logFd = fs.openSync(logFile, 'a', 0o640);
   if (runAs) fs.fchownSync(logFd, runAs.uid, runAs.gid);
-  const child = spawn(path.join(binDir, 'postgres'), ['-D', dataDir, '-p', String(options.port), ...settingFlags(options)], {
+  const child = spawn(path.join(binDir, 'postgres'), ['-D', dataDir, '-p', String(port), ...settingFlags(options)], {
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
     ...asUser(runAs),
@@ -82,10 +87,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   const password = state.password;
   const url = (database = 'postgres') =>
-    `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
+    `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   await waitUntilReady(child, url(), logFile);
   return {
     url,
+    port,
     majorVersion: major,
     dataDir,
     logFile,

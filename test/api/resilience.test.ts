@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
 import { queryOnce } from '../../src/db/pool.js';
 import { createTestApp, errorCodes, type TestApp } from '../harness/database.js';
 
@@ -19,8 +19,10 @@ const start = async (settings: Record<string, string> = {}) => {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-resilience-'));
-  port = await freePort();
+  port = 0;
   await start();
+  // restarts reuse the port the first start picked, so that pgscope's pool finds the server again
+  port = server!.port;
   await queryOnce(server!.url(), 'CREATE EXTENSION pg_stat_statements');
   api = createTestApp(server!.url(), { env: { PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '1000' } });
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
 import { queryOnce } from '../../src/db/pool.js';
 import { TEMPLATE_DATABASE, urlForDatabase } from './urls.js';
 
@@ -29,7 +29,7 @@ export default async function setup(project: TestProject) {
     server = await startEmbeddedPostgres({
       dir,
       binDir,
-      port: await freePort(),
+      port: 0,
       throwaway: true,
       settings: { max_connections: '200' },
     });
