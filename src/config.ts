@@ -36,6 +36,26 @@ export interface EmbeddedConfig {
   workloadRate: number;
 }
 
+/** Limits checked before any resolver runs or any SQL is sent: one request cannot take the server down. */
+export interface LimitsConfig {
+  /** Largest request body accepted, bytes (REQUEST_TOO_LARGE past it). Default 102400. */
+  maxBodyBytes: number;
+  /** Deepest selection nesting of an operation. Default 12. */
+  maxDepth: number;
+  /** Most aliases in one operation. Default 30. */
+  maxAliases: number;
+  /** Most lexical tokens in one operation. Default 3000. */
+  maxTokens: number;
+  /** Highest estimated cost of one operation (graphql-armor's cost model). Default 5000. */
+  maxCost: number;
+  /** Most expensive fields (explain, index recommendations) in one operation. Default 3. */
+  maxExpensiveFields: number;
+  /** statement_timeout of an explain asked without a token (anonymous readers), milliseconds. Default 2000. */
+  anonymousExplainTimeoutMs: number;
+  /** SQL statements one request may have running at once, so one request cannot take the whole pool. Default 4. */
+  requestConcurrency: number;
+}
+
 export interface Config {
   /** Target database. Absent: pgscope starts an embedded PostgreSQL with demo data. */
   databaseUrl: string | undefined;
@@ -43,8 +63,21 @@ export interface Config {
   port: number;
   /** HTTP bind address. Default 127.0.0.1 (pgscope exposes database internals: opt in to 0.0.0.0). */
   host: string;
-  /** Bearer token that enables mutations and admin-only fields. Absent: mutations are disabled. */
+  /** Bearer token that enables mutations and admin-only fields (it also reads). Absent: mutations are disabled. */
   adminToken: string | undefined;
+  /** Bearer token needed for reads. Absent: reads are open to whoever reaches the port (loopback only, unless allowAnonymousReads). */
+  readToken: string | undefined;
+  /** Binding a non-loopback HOST without PGSCOPE_READ_TOKEN is refused unless this is true. Default false. */
+  allowAnonymousReads: boolean;
+  /** Origins (scheme://host[:port]) granted cross-origin access. Default none: no CORS grant. */
+  corsOrigins: string[];
+  /** Host names accepted in the Host header besides loopback names and the bound address (DNS rebinding guard). */
+  allowedHosts: string[];
+  /** Show literals in live statement texts (activity, blocked queries) instead of masking them. Default false. */
+  showQueryLiterals: boolean;
+  /** Milliseconds in-flight requests may take to finish after SIGTERM/Ctrl-C. Default 10000. */
+  shutdownGraceMs: number;
+  limits: LimitsConfig;
   /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
   slowQueryMs: number;
   /** Seconds between automatic query-stat snapshots for history; 0 turns it off. Default 0. */
@@ -83,17 +116,34 @@ export function loadConfig(env: Env = process.env): Config {
     port: read.integer('PORT', 4000, { min: 0, max: 65535 }),
     host: read.string('HOST', '127.0.0.1'),
     adminToken: read.token('PGSCOPE_ADMIN_TOKEN'),
-    slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0 }),
-    captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0 }),
+    readToken: read.token('PGSCOPE_READ_TOKEN'),
+    allowAnonymousReads: read.boolean('PGSCOPE_ALLOW_ANONYMOUS_READS', false),
+    corsOrigins: read.list('PGSCOPE_CORS_ORIGINS', ORIGIN, 'an origin such as https://dashboard.example.com'),
+    allowedHosts: read.list('PGSCOPE_ALLOWED_HOSTS', HOST_NAME, 'a host name such as pgscope.internal').map((host) => host.toLowerCase()),
+    showQueryLiterals: read.boolean('PGSCOPE_SHOW_QUERY_LITERALS', false),
+    shutdownGraceMs: read.integer('PGSCOPE_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: HOUR_MS }),
+    slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0, max: DAY_MS }),
+    captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0, max: 86_400 }),
     historyRetentionDays: read.integer('PGSCOPE_HISTORY_RETENTION_DAYS', 7, { min: 1, max: 3650 }),
+    limits: {
+      maxBodyBytes: read.integer('PGSCOPE_MAX_BODY_BYTES', 100 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
+      maxDepth: read.integer('PGSCOPE_MAX_DEPTH', 12, { min: 2, max: 100 }),
+      maxAliases: read.integer('PGSCOPE_MAX_ALIASES', 30, { min: 0, max: 1000 }),
+      maxTokens: read.integer('PGSCOPE_MAX_TOKENS', 3_000, { min: 100, max: 100_000 }),
+      maxCost: read.integer('PGSCOPE_MAX_COST', 5_000, { min: 100, max: 1_000_000 }),
+      maxExpensiveFields: read.integer('PGSCOPE_MAX_EXPENSIVE_FIELDS', 3, { min: 1, max: 100 }),
+      anonymousExplainTimeoutMs: read.integer('PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS', 2_000, { min: 100, max: HOUR_MS }),
+      requestConcurrency: read.integer('PGSCOPE_REQUEST_CONCURRENCY', 4, { min: 1, max: 1000 }),
+    },
     pool: {
       min: poolMin,
       max: poolMax,
-      idleTimeoutMs: read.integer('PGSCOPE_POOL_IDLE_TIMEOUT_MS', 30_000, { min: 0 }),
-      connectionTimeoutMs: read.integer('PGSCOPE_POOL_CONNECTION_TIMEOUT_MS', 5_000, { min: 1 }),
-      maxLifetimeSeconds: read.integer('PGSCOPE_POOL_MAX_LIFETIME_S', 3_600, { min: 0 }),
-      statementTimeoutMs: read.integer('PGSCOPE_STATEMENT_TIMEOUT_MS', 10_000, { min: 0 }),
-      lockTimeoutMs: read.integer('PGSCOPE_LOCK_TIMEOUT_MS', 2_000, { min: 0 }),
+      idleTimeoutMs: read.integer('PGSCOPE_POOL_IDLE_TIMEOUT_MS', 30_000, { min: 0, max: DAY_MS }),
+      connectionTimeoutMs: read.integer('PGSCOPE_POOL_CONNECTION_TIMEOUT_MS', 5_000, { min: 1, max: 10 * MINUTE_MS }),
+      maxLifetimeSeconds: read.integer('PGSCOPE_POOL_MAX_LIFETIME_S', 3_600, { min: 0, max: 7 * 86_400 }),
+      // 0 would mean "no timeout" to PostgreSQL: a read must always end.
+      statementTimeoutMs: read.integer('PGSCOPE_STATEMENT_TIMEOUT_MS', 10_000, { min: 100, max: HOUR_MS }),
+      lockTimeoutMs: read.integer('PGSCOPE_LOCK_TIMEOUT_MS', 2_000, { min: 1, max: HOUR_MS }),
       preparedStatements: read.boolean('PGSCOPE_PREPARED_STATEMENTS', true),
     },
     embedded: {
@@ -104,6 +154,15 @@ export function loadConfig(env: Env = process.env): Config {
     },
   };
 }
+
+// Upper bounds keep every duration inside what Node's timers (2^31 - 1 ms) and PostgreSQL's
+// integer settings accept: past those, a value silently turns into "1 ms" or fails every query.
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
 interface Range {
   min?: number;
@@ -125,8 +184,9 @@ class EnvReader {
   number(name: string, fallback: number, range: Range = {}): number {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
+    // Plain decimals only: Number() would also take "0x10", "1e3" and "Infinity".
+    if (!/^-?\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `must be a decimal number, got "${raw}"`);
     const value = Number(raw);
-    if (!Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${raw}"`);
     return checkRange(name, value, range);
   }
 
@@ -143,6 +203,16 @@ class EnvReader {
     if (['true', '1', 'on', 'yes'].includes(raw)) return true;
     if (['false', '0', 'off', 'no'].includes(raw)) return false;
     throw new ConfigError(name, `must be true or false, got "${raw}"`);
+  }
+
+  /** A comma-separated list, each item matching `pattern`. */
+  list(name: string, pattern: RegExp, example: string): string[] {
+    const raw = this.raw(name);
+    if (raw === undefined) return [];
+    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const bad = items.find((item) => !pattern.test(item));
+    if (bad !== undefined) throw new ConfigError(name, `must be a comma-separated list, each ${example}; got "${bad}"`);
+    return items;
   }
 
   token(name: string): string | undefined {

@@ -21,6 +21,12 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The feature is disabled by configuration (for example mutations without an admin token). */
   FORBIDDEN: 'FORBIDDEN',
+  /** The operation is deeper, longer, costlier or has more aliases or expensive fields than the limits allow. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** The request body is larger than PGSCOPE_MAX_BODY_BYTES. */
+  REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  /** explain(analyze: true) was refused: the statement could change something or call a volatile function. */
+  UNSAFE_STATEMENT: 'UNSAFE_STATEMENT',
   /** The server version or configuration cannot do this safely. */
   UNSUPPORTED: 'UNSUPPORTED',
 } as const;
