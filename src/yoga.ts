@@ -55,8 +55,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
-          const ready = await deps.database.ping();
-          return Response.json({ ready, database: ready ? 'reachable' : 'unreachable' }, { status: ready ? 200 : 503 });
+          const readiness = await deps.database.readiness();
+          return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
         },
       }),
       useStatementCount(),

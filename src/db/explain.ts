@@ -118,9 +118,11 @@ export async function explain(db: Db, caps: Capabilities, request: ExplainReques
   const parameters = checkRequest(statement, request);
   const mode: PlanMode =
     request.params !== null || parameters === 0 ? 'direct' : caps.serverVersionNum >= 160000 ? 'generic' : 'prepared';
-  const plan = await db.withClient((client) => planDocument(client, mode, request, parameters)).catch((error: unknown) => {
-    throw clearerError(error, request, caps);
-  });
+  const plan = await db
+    .withClient((client) => planDocument(client, mode, request, parameters), { statementTimeoutMs: request.analyze ? request.timeoutMs : undefined })
+    .catch((error: unknown) => {
+      throw clearerError(error, request, caps);
+    });
   const [document] = plan;
   // VERBOSE prints the 64-bit query identifier (14+) as a JSON number, which the driver's
   // JSON.parse rounds: a wrong identifier is worse than none.

@@ -13,7 +13,15 @@ export interface Queryable {
 
 /** A Queryable that can also lend one connection for session state (HypoPG, transactions). */
 export interface Db extends Queryable {
-  withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T>;
+  withClient<T>(work: (client: Queryable) => Promise<T>, options?: ClientOptions): Promise<T>;
+}
+
+export interface ClientOptions {
+  /**
+   * The longest statement_timeout `work` sets on its session (SET LOCAL), milliseconds, when
+   * above the pool's: the client-side deadline must leave the server room to cancel first.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** A view of `db` that counts every statement it runs into `counter` (per-request statistics). */
@@ -26,9 +34,29 @@ export function countStatements(db: Db, counter: { statements: number }): Db {
   });
   return {
     ...counted(db),
-    withClient: (work) => db.withClient((client) => work(counted(client))),
+    withClient: (work, options) => db.withClient((client) => work(counted(client)), options),
   };
 }
+
+/** What `/ready` reports: whether the database answers, and whether the pool has room. */
+export interface Readiness {
+  ready: boolean;
+  database: 'reachable' | 'unreachable';
+  /** "saturated": every connection is checked out; the ping was skipped rather than queued. */
+  pool: 'ok' | 'saturated';
+}
+
+/**
+ * How long past statement_timeout the client waits for an answer. The server cancels a statement
+ * at statement_timeout and answers at once; silence beyond that means the server or the network
+ * hangs (a stopped process, a dropped route), and only a client-side deadline notices.
+ */
+const CLIENT_DEADLINE_MARGIN_MS = 2_000;
+/** /ready must answer a probe quickly even when the database does not. */
+const PING_DEADLINE_MS = 1_500;
+/** TCP keepalive probes start after this much silence: a peer that vanished is noticed by the kernel. */
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+const CLIENT_DEADLINE_MESSAGE = 'Query read timeout';
 
 /** Counts of the client-side pool, for `poolStatus`. */
 export interface PoolCounters {
@@ -88,6 +116,11 @@ export class Database implements Db {
       // Without it a full pool waits forever; with it the request fails with POOL_EXHAUSTED.
       connectionTimeoutMillis: config.connectionTimeoutMs,
       maxLifetimeSeconds: config.maxLifetimeSeconds,
+      // pg's query_timeout: a statement without an answer fails, and the pool destroys its
+      // connection (a released client with an error is ended, its socket destroyed).
+      query_timeout: clientDeadlineMs(config.statementTimeoutMs),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
       // Timeouts are set with SET after connecting, not as startup options: PgBouncer rejects
       // statement_timeout in the startup packet.
       onConnect: (client) => configureSession(client, config),
@@ -116,23 +149,27 @@ export class Database implements Db {
    * Runs `work` on one checked-out connection (for session state such as HypoPG or a transaction).
    * A connection whose work failed is destroyed rather than returned, so no session state leaks.
    */
-  async withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+  async withClient<T>(work: (client: Queryable) => Promise<T>, options: ClientOptions = {}): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
       throw this.translate(error);
     }
+    const deadlineMs = clientDeadlineMs(Math.max(this.options.pool.statementTimeoutMs, options.statementTimeoutMs ?? 0));
+    // A statement past its deadline is still running on that connection: even if `work` catches
+    // the error and carries on, the connection must not go back to the pool.
+    let failed = false;
     const queryable: Queryable = {
       query: async <Row>(sql: string, params: readonly unknown[] = []) => {
         try {
-          return rowsOf<Row>(await client.query(sql, params as unknown[]));
+          return rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, deadlineMs)));
         } catch (error) {
+          if (error instanceof Error && error.message === CLIENT_DEADLINE_MESSAGE) failed = true;
           throw this.translate(error);
         }
       },
     };
-    let failed = false;
     try {
       return await work(queryable);
     } catch (error) {
@@ -143,14 +180,33 @@ export class Database implements Db {
     }
   }
 
-  /** True when the database answers a trivial statement. */
-  async ping(): Promise<boolean> {
+  /** True when the database answers a trivial statement within `deadlineMs` (waiting for a connection included). */
+  async ping(deadlineMs = PING_DEADLINE_MS): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = this.pool.query(withDeadline({ text: 'SELECT 1' }, deadlineMs)).then(
+      () => true,
+      () => false,
+    );
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
     try {
-      await this.pool.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * For `/ready`. A saturated pool is busy, not down: the ping would only queue behind requests
+   * and time out, so it is skipped. A hung database behind a saturated pool shows within statement
+   * timeout + 2 s, when the client-side deadline drops the stuck connections.
+   */
+  async readiness(): Promise<Readiness> {
+    const { totalCount, idleCount } = this.pool;
+    if (totalCount >= this.options.pool.max && idleCount === 0) return { ready: true, database: 'reachable', pool: 'saturated' };
+    const ready = await this.ping();
+    return { ready, database: ready ? 'reachable' : 'unreachable', pool: 'ok' };
   }
 
   counters(): PoolCounters {
@@ -181,6 +237,13 @@ export class Database implements Db {
         ErrorCode.POOL_EXHAUSTED,
         `All ${pool.max} database connections stayed busy for ${pool.connectionTimeoutMs} ms. ` +
           'Retry shortly, or raise PGSCOPE_POOL_MAX if this keeps happening.',
+      );
+    }
+    if (error.message === CLIENT_DEADLINE_MESSAGE) {
+      return new PgscopeError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        `The database did not answer within ${CLIENT_DEADLINE_MARGIN_MS / 1000} s past the statement timeout: it hangs, or the network to it does. ` +
+          'pgscope dropped that connection; retry later.',
       );
     }
     const code = (error as { code?: unknown }).code;
@@ -218,6 +281,17 @@ export class Database implements Db {
     }
     return error;
   }
+}
+
+/** pg's query_timeout for a session whose statement_timeout is `statementTimeoutMs` (0: none, so no deadline either). */
+function clientDeadlineMs(statementTimeoutMs: number): number | undefined {
+  return statementTimeoutMs > 0 ? statementTimeoutMs + CLIENT_DEADLINE_MARGIN_MS : undefined;
+}
+
+/** A query with its own client-side deadline (pg reads query_timeout per query; @types/pg lacks it). */
+function withDeadline(query: pg.QueryConfig, deadlineMs: number | undefined): pg.QueryConfig {
+  const timed: pg.QueryConfig & { query_timeout?: number } = { ...query, query_timeout: deadlineMs };
+  return timed;
 }
 
 const statementNames = new Map<string, string>();

@@ -33,7 +33,7 @@ describe('HTTP endpoints', () => {
   it('answers /ready when the database answers', async () => {
     const response = await fetch(`${base}/ready`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ready: true, database: 'reachable' });
+    expect(await response.json()).toEqual({ ready: true, database: 'reachable', pool: 'ok' });
   });
 
   it('serves GraphiQL with the example operation to a browser', async () => {

@@ -41,7 +41,7 @@ const ready = async () => {
 describe('when the database goes away', () => {
   it('answers DATABASE_UNAVAILABLE and /ready false, then recovers by itself', async () => {
     expect(errorCodes(await api.gql('{ slowQueries(minMeanTimeMs: 0) { queryId } }'))).toEqual([]);
-    expect(await ready()).toEqual({ status: 200, body: { ready: true, database: 'reachable' } });
+    expect(await ready()).toEqual({ status: 200, body: { ready: true, database: 'reachable', pool: 'ok' } });
 
     await server!.stop();
     const down = await api.gql('{ slowQueries(minMeanTimeMs: 0) { queryId } }');
@@ -51,10 +51,10 @@ describe('when the database goes away', () => {
     const pool = await api.gql<{ poolStatus: { max: number } }>('{ poolStatus { max waiting } }');
     expect(pool.data!.poolStatus.max).toBe(4);
     expect(errorCodes(await api.gql('{ poolStatus { server { total } } }'))).toEqual(['DATABASE_UNAVAILABLE']);
-    expect(await ready()).toEqual({ status: 503, body: { ready: false, database: 'unreachable' } });
+    expect(await ready()).toEqual({ status: 503, body: { ready: false, database: 'unreachable', pool: 'ok' } });
 
     await start();
-    expect(await ready()).toEqual({ status: 200, body: { ready: true, database: 'reachable' } });
+    expect(await ready()).toEqual({ status: 200, body: { ready: true, database: 'reachable', pool: 'ok' } });
     expect(errorCodes(await api.gql('{ slowQueries(minMeanTimeMs: 0) { queryId } }'))).toEqual([]);
   });
 

@@ -64,6 +64,15 @@ describe('Database (the tuned pool)', () => {
     expect(await db.query('SELECT 1 AS ok')).toEqual([{ ok: 1 }]);
   });
 
+  it('reports a saturated pool as ready without queueing a ping behind the requests', async () => {
+    const db = pool({ PGSCOPE_POOL_MAX: '1' });
+    const busy = db.query('SELECT pg_sleep(1)');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await db.readiness()).toEqual({ ready: true, database: 'reachable', pool: 'saturated' });
+    await busy;
+    expect(await db.readiness()).toEqual({ ready: true, database: 'reachable', pool: 'ok' });
+  });
+
   it('answers DATABASE_UNAVAILABLE when nothing listens', async () => {
     const url = new URL(target.url);
     url.port = '1';
@@ -72,6 +81,7 @@ describe('Database (the tuned pool)', () => {
     const error = await db.query('SELECT 1').catch((e: unknown) => e);
     expect(isPgscopeError(error, 'DATABASE_UNAVAILABLE')).toBe(true);
     expect(await db.ping()).toBe(false);
+    expect(await db.readiness()).toEqual({ ready: false, database: 'unreachable', pool: 'ok' });
   });
 
   it('survives a terminated idle connection and replaces it', async () => {
