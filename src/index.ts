@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
   const httpServer = await listen(http.createServer(app), config);
-  cleanups.unshift(() => closeServer(httpServer));
+  cleanups.unshift(() => closeServer(httpServer, config.shutdownGraceMs));
+  forceExitAfterMs = config.shutdownGraceMs + FORCE_EXIT_MARGIN_MS;
 
   // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
   const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo ? 60 : 0);
@@ -125,10 +126,24 @@ function listen(server: http.Server, config: Config): Promise<http.Server> {
   });
 }
 
-function closeServer(server: http.Server): Promise<void> {
+/**
+ * Stops accepting connections, lets requests in flight finish for up to `graceMs`, closing each
+ * keep-alive connection as soon as it carries no request, then cuts whatever is still open.
+ */
+function closeServer(server: http.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    // A keep-alive connection turns idle when its response is sent; Node has no event for that.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    const cut = setTimeout(() => {
+      warn(`pgscope: requests still running after ${graceMs} ms (PGSCOPE_SHUTDOWN_GRACE_MS) were cut off.`);
+      server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }
 
@@ -154,6 +169,9 @@ function printBanner(config: Config, port: number, target: { url: string; adminT
 
 let stopping = false;
 let stopRequestedAt = 0;
+/** Cleanups after the HTTP grace period (pool, embedded server) get this long before the process gives up. */
+const FORCE_EXIT_MARGIN_MS = 30_000;
+let forceExitAfterMs = FORCE_EXIT_MARGIN_MS;
 async function shutdown(signal: string): Promise<void> {
   // A terminal's Ctrl-C reaches us twice (directly, and relayed by npm/tsx): only a second
   // request a moment later means "stop now".
@@ -166,9 +184,9 @@ async function shutdown(signal: string): Promise<void> {
   stopRequestedAt = Date.now();
   say(`\npgscope: ${signal} received, stopping ...`);
   const force = setTimeout(() => {
-    warn('pgscope: shutdown took longer than 30 s, exiting.');
+    warn(`pgscope: shutdown took longer than ${forceExitAfterMs / 1000} s, exiting.`);
     process.exit(1);
-  }, 30_000);
+  }, forceExitAfterMs);
   force.unref();
   await runCleanups();
   say('pgscope: stopped.');

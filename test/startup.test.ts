@@ -75,6 +75,28 @@ describe('with DATABASE_URL', () => {
   });
 });
 
+describe('stopping with a request in flight', () => {
+  it('lets the request finish, closes its keep-alive connection, and exits 0 on SIGTERM', async () => {
+    const token = 'y'.repeat(24);
+    const server = startServerProcess({ DATABASE_URL: target.url, PORT: '0', PGSCOPE_ADMIN_TOKEN: token });
+    const port = bannerPort(await server.waitFor('Press Ctrl-C to stop.'));
+    const response = fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ explain(sql: "SELECT pg_sleep(1.5)", analyze: true) { analyzed } }' }),
+    });
+    // SIGTERM once the statement runs on the server: the request is then surely in flight.
+    while ((await target.sql(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(1.5)' AND state = 'active'`)).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    server.child.kill('SIGTERM');
+    expect(await (await response).json()).toEqual({ data: { explain: { analyzed: true } }, extensions: { sqlStatements: expect.any(Number) } });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('pgscope: stopped.');
+    expect(server.output()).not.toContain('were cut off');
+  });
+});
+
 describe('with mutations enabled on a role that may not create the pgscope schema', () => {
   it('warns once, serves every read, and reports the change log as degraded', async () => {
     const monitor = await createRole('start_monitor', ['pg_monitor']);
