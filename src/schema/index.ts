@@ -14,5 +14,6 @@ import './activity.js';
 import './settings.js';
 import './explain.js';
 import { builder } from './builder.js';
+import { withNullableQueryFields } from './root.js';
 
-export const schema = builder.toSchema();
+export const schema = withNullableQueryFields(builder.toSchema());

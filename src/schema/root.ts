@@ -1,4 +1,5 @@
 // The root types. Fields are added by the file of the type they return.
+import { getNullableType, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 
 builder.queryType({
@@ -10,3 +11,14 @@ builder.mutationType({
     'Changes, on request only. Each needs the admin token (header "Authorization: Bearer <PGSCOPE_ADMIN_TOKEN>"), is safe by ' +
     'default (dry runs, CONCURRENTLY, lock timeouts), and every change to the database is recorded in the change log.',
 });
+
+/**
+ * Makes every Query field nullable (nested fields keep DefaultFieldNullability false). A failing
+ * non-null root field would null the whole response: a dashboard asking for six things gets the
+ * five that worked, with the sixth in errors[]. Pothos has no per-type nullability default, and
+ * `nullable: true` on each field is easy to forget on the next one.
+ */
+export function withNullableQueryFields(schema: GraphQLSchema): GraphQLSchema {
+  for (const field of Object.values(schema.getQueryType()!.getFields())) field.type = getNullableType(field.type);
+  return schema;
+}

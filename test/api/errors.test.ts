@@ -25,7 +25,19 @@ describe('typed errors', () => {
     const result = await api.gql(query);
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
     expect(result.errors![0]!.message).toBe(message);
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ slowQueries: null });
+  });
+
+  it('answers the root fields that worked next to the error of the one that failed', async () => {
+    await target.sql('SELECT pg_stat_statements_reset()');
+    await target.sql('SELECT 42 AS answer');
+    const result = await api.gql<{ slowQueries: Array<{ query: string }> | null; explain: null }>(
+      '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query } explain(sql: "SELECT * FROM no_such_table") { totalCost } }',
+    );
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(result.errors![0]!.path).toEqual(['explain']);
+    expect(result.data!.explain).toBeNull();
+    expect(result.data!.slowQueries!.map((row) => row.query)).toContain('SELECT $1 AS answer');
   });
 
   it('answers an unknown enum value as a validation error', async () => {

@@ -317,7 +317,7 @@ describe('explain with analyze', () => {
   it('needs the admin token, and is FORBIDDEN when none is configured', async () => {
     const anonymous = await analyze({ sql: 'SELECT 1' }, { token: null });
     expect(errorCodes(anonymous)).toEqual(['UNAUTHENTICATED']);
-    expect(anonymous.data).toBeNull();
+    expect(anonymous.data).toEqual({ explain: null });
     const tokenless = createTestApp(target.url, { env: { PGSCOPE_ADMIN_TOKEN: '' } });
     try {
       expect(errorCodes(await tokenless.gql(EXPLAIN_QUERY, { sql: 'SELECT 1', analyze: true }))).toEqual(['FORBIDDEN']);
