@@ -25,11 +25,15 @@ export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
     // parse() waits for the WASM module itself: no loadModule() call is needed first.
     tree = await parse(sql);
   } catch (error) {
+    // The WASM parser recurses per nesting level and runs out of stack on very deep expressions.
+    if (error instanceof RangeError) throw tooComplex();
     if (!(error instanceof SqlError)) throw error;
     const position = (error.sqlDetails?.cursorPosition ?? -1) + 1;
     const where = position > 0 ? ` (at character ${position})` : '';
     throw badInput(`The SQL could not be parsed: ${error.message}${where}.`, position > 0 ? { position } : {});
   }
+  // walkTree and the advisor recurse over the tree: bound its depth before anyone walks it.
+  if (treeDepth(tree) > MAX_TREE_DEPTH) throw tooComplex();
   // Statement locations are byte offsets into the UTF-8 text; a missing length means "to the end".
   const bytes = Buffer.from(sql, 'utf8');
   return (tree.stmts ?? []).map((raw) => {
@@ -38,6 +42,28 @@ export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
     const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
     return { node, kind: Object.keys(node)[0]!, text: bytes.subarray(start, end).toString('utf8').trim() };
   });
+}
+
+/**
+ * Nesting levels of a parse tree's JSON that pgscope walks. `SELECT 1+1+...` takes two levels per
+ * `+`, so this admits about 1,500 chained operators; recursion overflowed past about 3,000.
+ */
+const MAX_TREE_DEPTH = 3_000;
+
+const tooComplex = () =>
+  badInput('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
+
+/** Deepest nesting of objects and arrays, counted without recursion (the tree may be deeper than the stack). */
+function treeDepth(tree: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[tree, 1]];
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    for (const child of Object.values(value)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** The one statement in `sql`; none or several is BAD_USER_INPUT. */

@@ -214,9 +214,16 @@ function queryPlan(rows: unknown[]): ExplainDocument {
 // values (22), a subquery returning several rows (21), unsupported features (0A), limits (54),
 // errors raised by functions it calls (P0, 2F, 38, 39), and writes refused as read-only (25006).
 const USER_ERROR_CLASSES = new Set(['42', '22', '21', '0A', '54', 'P0', '2F', '38', '39']);
+const REWORDED_STATES = new Set(['25001', '55000']);
 
 /** PostgreSQL's complaint about the client's own SQL, as BAD_USER_INPUT; position counted in their text. */
 function userSqlError(error: unknown, offset: number): unknown {
+  // The pool words 25001 and 55000 for any statement; here they are about the client's own SQL,
+  // so PostgreSQL's own message (which names what is wrong) is the better answer.
+  if (isPgscopeError(error) && REWORDED_STATES.has(error.sqlState ?? '') && error.code !== ErrorCode.EXTENSION_NOT_LOADED) {
+    const inTransaction = error.sqlState === '25001' ? ' (explain runs every statement inside a read-only transaction)' : '';
+    return badInput(`PostgreSQL rejected the statement: ${error.serverMessage}${inTransaction}.`, { sqlState: error.sqlState });
+  }
   if (isPgscopeError(error)) return error;
   const { code, message, position, hint } = error as { code?: unknown; message?: string; position?: string; hint?: string };
   if (typeof code !== 'string' || !(code === '25006' || USER_ERROR_CLASSES.has(code.slice(0, 2)))) return error;

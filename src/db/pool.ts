@@ -262,6 +262,28 @@ export class Database implements Db {
         origin,
       );
     }
+    if (code === '54001') {
+      return new PgscopeError(
+        ErrorCode.BAD_USER_INPUT,
+        'The statement is too complex: PostgreSQL ran out of stack depth on it (max_stack_depth). Simplify it, or split it.',
+        {},
+        origin,
+      );
+    }
+    if (code === '25001') {
+      return new PgscopeError(ErrorCode.BAD_USER_INPUT, 'The statement cannot run inside the transaction pgscope runs it in (SQLSTATE 25001).', {}, origin);
+    }
+    if (code === '55000' && /pg_stat_statements/.test(error.message)) {
+      return new PgscopeError(
+        ErrorCode.EXTENSION_NOT_LOADED,
+        "pg_stat_statements is not loaded: add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'pg_stat_statements') and restart PostgreSQL.",
+        {},
+        origin,
+      );
+    }
+    if (code === '55000') {
+      return new PgscopeError(ErrorCode.UNSUPPORTED, 'The database is not in the state this needs (SQLSTATE 55000: object not in prerequisite state).', {}, origin);
+    }
     if (code === '42501') {
       return new PgscopeError(
         ErrorCode.INSUFFICIENT_PRIVILEGE,

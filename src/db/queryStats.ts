@@ -1,7 +1,7 @@
 // What is slow: statements from pg_stat_statements, aggregated per queryid over roles (and over
 // top-level/nested entries) in the current database. Columns are chosen from the view's real
 // column list, so extension versions 1.8-1.12 (PostgreSQL 13-18, including 17's renames) all work.
-import { ErrorCode, PgscopeError } from '../errors.js';
+import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import type { Capabilities } from './capabilities.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
@@ -172,7 +172,8 @@ export function slowQueriesSql(caps: Capabilities): string {
  * the preload), 42P01/42883 when it was dropped. Either way the user needs the enabling steps.
  */
 export function staleExtensionError(error: unknown, caps: Capabilities): unknown {
-  const code = (error as { code?: string }).code;
+  // The pool translates 55000 (EXTENSION_NOT_LOADED) but keeps the SQLSTATE; this adds the per-database steps.
+  const code = isPgscopeError(error) ? error.sqlState : (error as { code?: string }).code;
   if (code === '55000') return extensionNotLoaded({ ...caps, pgStatStatementsReadable: false });
   if (code === '42P01' || code === '42883') {
     return extensionNotLoaded({ ...caps, pgStatStatements: { ...caps.pgStatStatements, installed: false } });

@@ -1,6 +1,6 @@
 // Bad input gets a typed error and internals never reach the client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
+import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, type TestApp, type TestDatabase } from '../harness/database.js';
 
 let target: TestDatabase;
 let api: TestApp;
@@ -54,5 +54,42 @@ describe('typed errors', () => {
     const capabilities = await api.gql<{ capabilities: { pgStatStatements: { installed: boolean } } }>('{ capabilities { pgStatStatements { installed } } }');
     expect(capabilities.data!.capabilities.pgStatStatements.installed).toBe(false);
     await target.sql('CREATE EXTENSION pg_stat_statements');
+  });
+});
+
+describe('input PostgreSQL cannot take', () => {
+  it.each([
+    ['{ indexUsage(table: "orders\\u0000x") { indexName } }', {}, 'Argument table', { argument: 'table' }],
+    ['{ activity(applicationName: "app\\u0000") { pid } }', {}, 'Argument applicationName', { argument: 'applicationName' }],
+    ['query ($table: String) { indexFindings(table: $table) { kind } }', { table: 'a\u0000' }, 'Variable $table', { variable: 'table' }],
+    ['query ($sql: String) { explain(sql: $sql) { totalCost } }', { sql: 'SELECT 1 -- \u0000' }, 'Variable $sql', { variable: 'sql' }],
+  ])('refuses a NUL character before any SQL: %s', async (query, variables, label, details) => {
+    const result = await api.gql(query, variables);
+    expect(result.errors).toEqual([
+      { message: `${label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`, extensions: { code: 'BAD_USER_INPUT', ...details } },
+    ]);
+    expect(result.data).toBeUndefined();
+  });
+
+  it('answers a statement nested too deeply to parse (a 90 KB SELECT 1+1+...) as BAD_USER_INPUT', async () => {
+    const sql = `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`;
+    const result = await api.gql('query ($sql: String) { explain(sql: $sql) { totalCost } }', { sql });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(result.errors![0]!.message).toBe('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
+  });
+
+  it.each([
+    [
+      "SELECT set_config('transaction_isolation', 'serializable', true)",
+      'PostgreSQL rejected the statement: SET TRANSACTION ISOLATION LEVEL must be called before any query (explain runs every statement inside a read-only transaction).',
+      '25001',
+    ],
+    ["SELECT currval('errors_seq')", 'PostgreSQL rejected the statement: currval of sequence "errors_seq" is not yet defined in this session.', '55000'],
+  ])('answers EXPLAIN ANALYZE of %s as BAD_USER_INPUT', async (sql, message, sqlState) => {
+    await target.sql('CREATE SEQUENCE IF NOT EXISTS errors_seq');
+    const result = await api.gql('query ($sql: String) { explain(sql: $sql, analyze: true) { totalCost } }', { sql }, { token: TEST_ADMIN_TOKEN });
+    expect(result.errors).toEqual([
+      { message, locations: [{ line: 1, column: 24 }], path: ['explain'], extensions: { code: 'BAD_USER_INPUT', sqlState } },
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPgscopeError } from '../../src/errors.js';
+import { isPgscopeError, type ErrorCode } from '../../src/errors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -50,6 +50,18 @@ describe('Database (the tuned pool)', () => {
       .catch((e: unknown) => e);
     expect(isPgscopeError(error, 'QUERY_TIMEOUT')).toBe(true);
     expect((error as Error).message).toBe('The statement was cancelled after 100 ms (PGSCOPE_STATEMENT_TIMEOUT_MS).');
+  });
+
+  it.each([
+    ['a statement past max_stack_depth (54001)', `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`, 'BAD_USER_INPUT'],
+    ['an object not in the needed state (55000)', "SELECT currval('pool_seq')", 'UNSUPPORTED'],
+    ['a transaction statement out of place (25001)', "BEGIN; SELECT 1; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", 'BAD_USER_INPUT'],
+  ])('answers %s with a typed error', async (_, sql, code) => {
+    await target.sql('CREATE SEQUENCE IF NOT EXISTS pool_seq');
+    const error = await pool()
+      .query(sql)
+      .catch((e: unknown) => e);
+    expect(isPgscopeError(error, code as ErrorCode)).toBe(true);
   });
 
   it('answers POOL_EXHAUSTED instead of waiting forever when every connection stays busy', async () => {
