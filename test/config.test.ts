@@ -52,8 +52,29 @@ describe('loadConfig', () => {
     [{ PGSCOPE_POOL_MIN: '5', PGSCOPE_POOL_MAX: '2' }, 'PGSCOPE_POOL_MIN must not exceed PGSCOPE_POOL_MAX (2), got 5'],
     [{ PGSCOPE_SLOW_QUERY_MS: '-1' }, 'PGSCOPE_SLOW_QUERY_MS must be at least 0, got -1'],
     [{ PGSCOPE_PREPARED_STATEMENTS: 'maybe' }, 'PGSCOPE_PREPARED_STATEMENTS must be true or false, got "maybe"'],
+    // Past Node's timer limit (2^31 - 1 ms) a timeout turns into 1 ms and every query fails.
+    [{ PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '99999999999999' }, 'PGSCOPE_POOL_CONNECTION_TIMEOUT_MS must be at most 600000, got 99999999999999'],
+    // Past PostgreSQL's integer settings the session SET fails: "ready", then every request fails.
+    [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '99999999999' }, 'PGSCOPE_STATEMENT_TIMEOUT_MS must be at most 3600000, got 99999999999'],
+    [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '0' }, 'PGSCOPE_STATEMENT_TIMEOUT_MS must be at least 100, got 0'],
+    [{ PGSCOPE_POOL_MAX: '0x10' }, 'PGSCOPE_POOL_MAX must be a whole number, got "0x10"'],
+    [{ PGSCOPE_POOL_IDLE_TIMEOUT_MS: '-5' }, 'PGSCOPE_POOL_IDLE_TIMEOUT_MS must be at least 0, got -5'],
+    [{ PGSCOPE_SHUTDOWN_GRACE_MS: '1e3' }, 'PGSCOPE_SHUTDOWN_GRACE_MS must be a whole number, got "1e3"'],
+    [{ PGSCOPE_SLOW_QUERY_MS: '1e3' }, 'PGSCOPE_SLOW_QUERY_MS must be a decimal number, got "1e3"'],
+    [{ PGSCOPE_SLOW_QUERY_MS: 'Infinity' }, 'PGSCOPE_SLOW_QUERY_MS must be a decimal number, got "Infinity"'],
+    [{ PGSCOPE_DEMO_SCALE: '0x10' }, 'PGSCOPE_DEMO_SCALE must be a decimal number, got "0x10"'],
+    [{ PGSCOPE_LOCK_TIMEOUT_MS: '1.5' }, 'PGSCOPE_LOCK_TIMEOUT_MS must be a whole number, got "1.5"'],
+    [{ PGSCOPE_CAPTURE_INTERVAL_S: '12 s' }, 'PGSCOPE_CAPTURE_INTERVAL_S must be a whole number, got "12 s"'],
+    [{ PGSCOPE_MAX_BODY_BYTES: '99999999999' }, 'PGSCOPE_MAX_BODY_BYTES must be at most 10485760, got 99999999999'],
   ])('rejects %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('ignores spaces around a value (as .env files leave them) and treats an empty one as unset', () => {
+    const config = loadConfig({ PGSCOPE_POOL_MIN: ' 12 ', PGSCOPE_POOL_MAX: '\t24\n', PGSCOPE_STATEMENT_TIMEOUT_MS: '' });
+    expect(config.pool.min).toBe(12);
+    expect(config.pool.max).toBe(24);
+    expect(config.pool.statementTimeoutMs).toBe(10_000);
   });
 });

@@ -38,6 +38,7 @@ async function graphql(port: number, query: string) {
 describe('start-up failures: one clear line and a non-zero exit', () => {
   it.each([
     [{ PORT: 'abc' }, 'pgscope: PORT must be a whole number, got "abc"'],
+    [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '99999999999' }, 'pgscope: PGSCOPE_STATEMENT_TIMEOUT_MS must be at most 3600000, got 99999999999'],
     [{ DATABASE_URL: 'mysql://app@db/shop' }, 'pgscope: DATABASE_URL must start with postgresql:// (got mysql://...)'],
     [{ DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/shop' }, 'pgscope: cannot connect to postgresql://app:***@127.0.0.1:1/shop: connect ECONNREFUSED 127.0.0.1:1'],
   ])('%o', async (env, line) => {
