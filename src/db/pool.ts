@@ -20,6 +20,7 @@ export interface ClientOptions {
   /**
    * The longest statement_timeout `work` sets on its session (SET LOCAL), milliseconds, when
    * above the pool's: the client-side deadline must leave the server room to cancel first.
+   * 0 (statement_timeout off, e.g. for long DDL) turns the client-side deadline off as well.
    */
   statementTimeoutMs?: number;
 }
@@ -57,6 +58,8 @@ const PING_DEADLINE_MS = 1_500;
 /** TCP keepalive probes start after this much silence: a peer that vanished is noticed by the kernel. */
 const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 const CLIENT_DEADLINE_MESSAGE = 'Query read timeout';
+/** Node's timers hold at most 2^31 - 1 ms (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Counts of the client-side pool, for `poolStatus`. */
 export interface PoolCounters {
@@ -156,7 +159,9 @@ export class Database implements Db {
     } catch (error) {
       throw this.translate(error);
     }
-    const deadlineMs = clientDeadlineMs(Math.max(this.options.pool.statementTimeoutMs, options.statementTimeoutMs ?? 0));
+    const { statementTimeoutMs = 0 } = options;
+    const deadlineMs =
+      options.statementTimeoutMs === 0 ? undefined : clientDeadlineMs(Math.max(this.options.pool.statementTimeoutMs, statementTimeoutMs));
     // A statement past its deadline is still running on that connection: even if `work` catches
     // the error and carries on, the connection must not go back to the pool.
     let failed = false;
@@ -310,9 +315,12 @@ function clientDeadlineMs(statementTimeoutMs: number): number | undefined {
   return statementTimeoutMs > 0 ? statementTimeoutMs + CLIENT_DEADLINE_MARGIN_MS : undefined;
 }
 
-/** A query with its own client-side deadline (pg reads query_timeout per query; @types/pg lacks it). */
+/**
+ * A query with its own client-side deadline (pg reads query_timeout per query; @types/pg lacks it).
+ * pg takes 0 or undefined as "the connection's default", so "none" is the longest timer Node has.
+ */
 function withDeadline(query: pg.QueryConfig, deadlineMs: number | undefined): pg.QueryConfig {
-  const timed: pg.QueryConfig & { query_timeout?: number } = { ...query, query_timeout: deadlineMs };
+  const timed: pg.QueryConfig & { query_timeout?: number } = { ...query, query_timeout: deadlineMs ?? MAX_TIMER_MS };
   return timed;
 }
 

@@ -64,6 +64,20 @@ describe('Database (the tuned pool)', () => {
     expect(isPgscopeError(error, code as ErrorCode)).toBe(true);
   });
 
+  it('gives up 2 s past statement_timeout when no answer comes, drops that connection, and lets withClient raise the deadline', async () => {
+    const db = pool({ PGSCOPE_STATEMENT_TIMEOUT_MS: '100', PGSCOPE_POOL_MAX: '1' });
+    // The session's own statement_timeout outlasts the client's deadline (100 ms + 2 s): only the client can end the wait.
+    const sleepPast = "SET statement_timeout = '10s'; SELECT pg_backend_pid() AS pid, pg_sleep(2.5)";
+    const error = await db.withClient((client) => client.query(sleepPast)).catch((e: unknown) => e);
+    expect(isPgscopeError(error, 'DATABASE_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toBe(
+      'The database did not answer within 2 s past the statement timeout: it hangs, or the network to it does. pgscope dropped that connection; retry later.',
+    );
+    expect(db.counters().total).toBe(0);
+    const [row] = await db.withClient((client) => client.query<{ pid: number }>(sleepPast), { statementTimeoutMs: 10_000 });
+    expect(row!.pid).toEqual(expect.any(Number));
+  });
+
   it('answers POOL_EXHAUSTED instead of waiting forever when every connection stays busy', async () => {
     const db = pool({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '200' });
     const busy = db.query('SELECT pg_sleep(1)');
