@@ -44,6 +44,20 @@ describe('parseStatements', () => {
     const unterminated = await parseError("SELECT 'open");
     expect(unterminated.message).toBe(`The SQL could not be parsed: unterminated quoted string at or near "'open" (at character 8).`);
   });
+
+  it.each([
+    ['that pgscope would walk too deep', 2_000],
+    ['that the parser itself overflows on', 45_000],
+  ])('reports an expression nested %s as BAD_USER_INPUT', async (_, terms) => {
+    const error = await parseError(`SELECT ${Array.from({ length: terms }, () => '1').join('+')}`);
+    expect(error.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toBe('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
+  });
+
+  it('parses a long but reasonable expression', async () => {
+    const [statement] = await parseStatements(`SELECT ${Array.from({ length: 1_000 }, () => '1').join('+')}`);
+    expect(statement!.kind).toBe('SelectStmt');
+  });
 });
 
 describe('parseOneStatement', () => {
