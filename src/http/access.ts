@@ -1,6 +1,7 @@
 // Who may read pgscope, checked before any GraphQL work: the Host header (DNS rebinding), the
 // Origin (CORS grants only to PGSCOPE_CORS_ORIGINS), the body's content type (forms and text/plain
 // are "simple" requests any web page can send without a preflight) and the read token.
+import { STATUS_CODES } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
@@ -114,5 +115,5 @@ function preflight(grantedOrigin: string | null): Response {
 }
 
 function refusal(status: number, code: ErrorCode, message: string, details: Record<string, unknown>): Response {
-  return Response.json({ errors: [{ message, extensions: { code, ...details } }] }, { status });
+  return Response.json({ errors: [{ message, extensions: { code, ...details } }] }, { status, statusText: STATUS_CODES[status] });
 }

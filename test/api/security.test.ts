@@ -1,5 +1,7 @@
 // Who may read pgscope: Host header (DNS rebinding), CORS, content types and the read token, through
 // app.fetch as a browser or a script would send the requests.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
@@ -140,7 +142,9 @@ describe('Host header (DNS rebinding)', () => {
   it('accepts the bound address, and when bound to 0.0.0.0 any address of this machine', async () => {
     const bound = createTestApp(target.url, { env: { HOST: '10.1.2.3', PGSCOPE_ALLOW_ANONYMOUS_READS: 'true' } });
     const everywhere = createTestApp(target.url, { env: { HOST: '0.0.0.0', PGSCOPE_READ_TOKEN: READ_TOKEN } });
-    const address = Object.values(networkInterfaces()).flatMap((infos) => infos ?? []).find((info) => info.family === 'IPv4')!.address;
+    // A non-loopback address when the machine has one (loopback names pass anyway).
+    const ipv4 = Object.values(networkInterfaces()).flatMap((infos) => infos ?? []).filter((info) => info.family === 'IPv4');
+    const address = (ipv4.find((info) => !info.internal) ?? ipv4[0]!).address;
     const auth = { authorization: `Bearer ${READ_TOKEN}` };
     try {
       expect((await post(bound, {}, 'http://10.1.2.3:4000/graphql')).status).toBe(200);
@@ -157,6 +161,33 @@ describe('Host header (DNS rebinding)', () => {
     expect((await open.app.fetch('http://evil.example/health')).status).toBe(200);
     expect((await open.app.fetch('http://evil.example/ready')).status).toBe(421);
     expect((await open.app.fetch('http://evil.example/graphql', { headers: { accept: 'text/html' } })).status).toBe(421);
+  });
+});
+
+describe('over real HTTP', () => {
+  /** A raw request: fetch() would not let a test choose the Host header. */
+  function raw(port: number, path: string, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const request = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
+        response.resume();
+        resolve(response.statusCode!);
+      });
+      request.on('error', reject);
+      request.end(OPERATION);
+    });
+  }
+
+  it('checks the Host header the client sent', async () => {
+    const server = http.createServer(open.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      expect(await raw(port, '/graphql', { host: `127.0.0.1:${port}` })).toBe(200);
+      expect(await raw(port, '/graphql', { host: `localhost:${port}` })).toBe(200);
+      expect(await raw(port, '/graphql', { host: `evil.example:${port}` })).toBe(421);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
