@@ -2,6 +2,7 @@
 // Every option below is documented in README.md ("Configuration") with the same words.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { isLoopbackName } from './http/hosts.js';
 
 export interface PoolConfig {
   /** Connections kept open when idle (the guide's "base" capacity). Default: cores x 2 + 1. */
@@ -111,7 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (poolMin > poolMax) {
     throw new ConfigError('PGSCOPE_POOL_MIN', `must not exceed PGSCOPE_POOL_MAX (${poolMax}), got ${poolMin}`);
   }
-  return {
+  const config: Config = {
     databaseUrl: read.databaseUrl('DATABASE_URL'),
     port: read.integer('PORT', 4000, { min: 0, max: 65535 }),
     host: read.string('HOST', '127.0.0.1'),
@@ -153,6 +154,18 @@ export function loadConfig(env: Env = process.env): Config {
       workloadRate: read.number('PGSCOPE_DEMO_WORKLOAD_RATE', 2, { min: 0, max: 1000 }),
     },
   };
+  checkAnonymousReads(config);
+  return config;
+}
+
+/** Statement texts and activity are sensitive: serving them to a network without a token must be a decision. */
+function checkAnonymousReads(config: Config): void {
+  if (isLoopbackName(config.host) || config.readToken !== undefined || config.allowAnonymousReads) return;
+  throw new ConfigError(
+    'PGSCOPE_READ_TOKEN',
+    `must be set when HOST (${config.host}) is not a loopback address; generate one with: openssl rand -hex 24 ` +
+      '(or set PGSCOPE_ALLOW_ANONYMOUS_READS=true to let anyone who reaches the port read)',
+  );
 }
 
 // Upper bounds keep every duration inside what Node's timers (2^31 - 1 ms) and PostgreSQL's

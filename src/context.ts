@@ -1,9 +1,9 @@
 // Per-request context: a statement-counting view of the pool, who is asking, and the shared
 // services. Built by yoga for every request (see yoga.ts).
-import { timingSafeEqual } from 'node:crypto';
 import type { Config } from './config.js';
 import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
 import { countStatements, type Database, type Db } from './db/pool.js';
+import { bearerToken, tokenMatches } from './http/auth.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {
@@ -39,15 +39,6 @@ export function createContext(deps: AppDeps, request: Request): Context {
     capabilities: () => deps.capabilities.get(),
     invalidateCapabilities: () => deps.capabilities.invalidate(),
     ownSchemaReady: deps.ownSchemaReady,
-    isAdmin: hasAdminToken(request.headers.get('authorization'), deps.config.adminToken),
+    isAdmin: tokenMatches(bearerToken(request.headers.get('authorization')), deps.config.adminToken),
   };
-}
-
-function hasAdminToken(header: string | null, token: string | undefined): boolean {
-  if (!token || !header) return false;
-  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (!match) return false;
-  const given = Buffer.from(match[1]!);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -1,6 +1,7 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
+import { isForThisServer, useAccessControl } from './http/access.js';
 import { useNulGuard } from './nulGuard.js';
 import { schema } from './schema/index.js';
 
@@ -51,8 +52,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     logging: options.logging ?? true,
     // Never send internals (SQL, stacks, connection strings) to clients, whatever NODE_ENV says.
     maskedErrors: { isDev: false },
-    graphiql: { title: 'pgscope', defaultQuery: EXAMPLE_OPERATION },
+    // CORS, Host and content types are checked by useAccessControl: yoga's own CORS grants any
+    // origin (even "null") with credentials, and it would answer preflights before the Host check.
+    cors: false,
+    multipart: false,
+    graphiql: (request) => isForThisServer(request, deps.config) && { title: 'pgscope', defaultQuery: EXAMPLE_OPERATION },
     plugins: [
+      useAccessControl(deps.config),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -9,7 +9,8 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.ur
 
 export type MigrationOutcome = { ok: true; applied: string[] } | { ok: false; reason: string };
 
-export async function migrateOwnSchema(db: Db): Promise<MigrationOutcome> {
+/** `dir` is for tests that bring a database to an earlier migration first. */
+export async function migrateOwnSchema(db: Db, dir: string = MIGRATIONS_DIR): Promise<MigrationOutcome> {
   try {
     const applied = await db.withClient(async (client) => {
       await client.query('CREATE SCHEMA IF NOT EXISTS pgscope');
@@ -24,7 +25,7 @@ export async function migrateOwnSchema(db: Db): Promise<MigrationOutcome> {
         )`);
       await client.query("SELECT set_config('search_path', 'pgscope', false)");
       try {
-        const done = await migrate({ client: asMigrationClient(client) }, MIGRATIONS_DIR, { logger: () => undefined });
+        const done = await migrate({ client: asMigrationClient(client) }, dir, { logger: () => undefined });
         return done.map((migration) => migration.name);
       } finally {
         await client.query('RESET search_path');

@@ -2,6 +2,7 @@
 // top-level/nested entries) in the current database. Columns are chosen from the view's real
 // column list, so extension versions 1.8-1.12 (PostgreSQL 13-18, including 17's renames) all work.
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
+import { redactSecrets } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
@@ -184,8 +185,14 @@ export function staleExtensionError(error: unknown, caps: Capabilities): unknown
 export async function slowQueries(db: Queryable, caps: Capabilities, filter: SlowQueryFilter): Promise<SlowQueryRow[]> {
   const sql = slowQueriesSql(caps);
   try {
-    return await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit]);
+    const rows = await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit]);
+    return await withRedactedTexts(rows);
   } catch (error) {
     throw staleExtensionError(error, caps);
   }
+}
+
+/** Statement texts leave pgscope without passwords (see sql/redact.ts): every path that returns one goes through here. */
+export function withRedactedTexts<Row extends { query: string }>(rows: Row[]): Promise<Row[]> {
+  return Promise.all(rows.map(async (row) => ({ ...row, query: await redactSecrets(row.query) })));
 }

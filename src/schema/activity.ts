@@ -5,6 +5,7 @@ import {
   type SessionRow,
   type SessionState,
 } from '../db/activity.js';
+import { redactLiveText } from '../sql/redact.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
 
@@ -72,9 +73,13 @@ const Session = builder.objectRef<SessionRow>('Session').implement({
       nullable: true,
       description: `Milliseconds since transactionStart; null outside a transaction. ${HIDDEN}`,
     }),
-    query: t.exposeString('query', {
+    // Every live text (activity, longRunningQueries, blockedQueries and their blockers) passes here.
+    query: t.string({
       nullable: true,
-      description: `Text of the current (or, when idle, last) statement, as sent, truncated at track_activity_query_size. ${HIDDEN}`,
+      description:
+        'Text of the current (or, when idle, last) statement, truncated at track_activity_query_size. Its constants read $1, $2... ' +
+        `unless PGSCOPE_SHOW_QUERY_LITERALS is on; passwords are always masked. ${HIDDEN}`,
+      resolve: (row, _, ctx) => (row.query === null ? null : redactLiveText(row.query, ctx.config.showQueryLiterals)),
     }),
     queryVisible: t.exposeBoolean('query_visible', {
       description:

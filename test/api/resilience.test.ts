@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 const ready = async () => {
-  const response = await api.app.fetch('http://pgscope.test/ready');
+  const response = await api.app.fetch('http://localhost/ready');
   return { status: response.status, body: await response.json() };
 };
 

@@ -6,6 +6,8 @@ import { adminUrl, createTestApp, createTestDatabase, errorCodes, testConfig, ty
 import { createRole, type TestRole } from '../harness/roles.js';
 
 const SLEEP_SQL = 'SELECT pg_sleep(60)';
+/** As pgscope shows it: constants of live texts are masked by default (src/sql/redact.ts). */
+const SLEEP_SHOWN = 'SELECT pg_sleep($1)';
 const LOCK_SQL = 'LOCK TABLE orders IN ACCESS EXCLUSIVE MODE';
 const BLOCKED_SQL = 'SELECT count(*) FROM orders';
 
@@ -130,7 +132,7 @@ describe('activity', () => {
       waitEventType: 'Timeout',
       waitEvent: 'PgSleep',
       backendType: 'client backend',
-      query: SLEEP_SQL,
+      query: SLEEP_SHOWN,
       queryVisible: true,
       queryId: facts.query_id,
       blockedBy: [],
@@ -147,7 +149,7 @@ describe('activity', () => {
     expect(idleSession).toMatchObject({
       applicationName: 'h3-idle',
       state: 'IDLE',
-      query: 'SELECT 1',
+      query: 'SELECT $1',
       transactionStart: null,
       transactionDurationMs: null,
     });
@@ -191,7 +193,7 @@ describe('longRunningQueries', () => {
       const rows = result.data!.longRunningQueries;
       return rows.some((session) => session.pid === sleeperPid) ? rows : undefined;
     });
-    expect(first).toMatchObject({ pid: sleeperPid, state: 'ACTIVE', query: SLEEP_SQL });
+    expect(first).toMatchObject({ pid: sleeperPid, state: 'ACTIVE', query: SLEEP_SHOWN });
     const none = await api.gql<{ longRunningQueries: Session[] }>('{ longRunningQueries(minDurationMs: 3600000) { pid } }');
     expect(none.data!.longRunningQueries).toEqual([]);
   });
@@ -256,7 +258,7 @@ describe('blockedQueries', () => {
       await waitFor('the blocked query', async () => ((await blockedQueries(asMonitor)).length > 0 ? true : undefined));
       expect(await blockedQueries(asMonitor)).toEqual([expected()]);
       const [sleeper] = await sessions(asMonitor, 'applicationName: "h3-sleeper"');
-      expect(sleeper).toMatchObject({ query: SLEEP_SQL, queryVisible: true, state: 'ACTIVE' });
+      expect(sleeper).toMatchObject({ query: SLEEP_SHOWN, queryVisible: true, state: 'ACTIVE' });
     } finally {
       await asMonitor.close();
     }

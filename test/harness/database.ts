@@ -70,7 +70,7 @@ export function createTestApp(
     database,
     config,
     async gql(query, variables, { token } = {}) {
-      const response = await app.fetch('http://pgscope.test/graphql', {
+      const response = await app.fetch('http://localhost/graphql', {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

@@ -1,0 +1,176 @@
+// Statement texts never carry a password out of pgscope, and live texts carry no literal by default:
+// real role statements in pg_stat_statements, real sessions in pg_stat_activity, real history rows.
+// The tests share one database and run in order (the captures build on each other).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
+import { Database, queryOnce, quoteIdent } from '../../src/db/pool.js';
+import { adminUrl, createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+
+const ROLE = `r_redact_${randomBytes(3).toString('hex')}`;
+const CARD = '4111111111111111';
+const LEGACY_TEXT = "ALTER ROLE legacy PASSWORD 'sekret000' VALID UNTIL $$2030-01-01$$";
+
+let target: TestDatabase;
+let db: Database;
+let api: TestApp;
+let showing: TestApp;
+let firstCapture: string;
+
+beforeAll(async () => {
+  target = await createTestDatabase('statement_texts');
+  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+  // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
+  const earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
+  for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql']) fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
+  expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
+  await target.sql(
+    `INSERT INTO pgscope.query_stats_text (dbid, queryid, query, last_seen_at)
+     SELECT oid, 42, $1, now() FROM pg_database WHERE datname = current_database()`,
+    [LEGACY_TEXT],
+  );
+  api = createTestApp(target.url, { ownSchemaReady: true });
+  showing = createTestApp(target.url, { ownSchemaReady: true, env: { PGSCOPE_SHOW_QUERY_LITERALS: 'true' } });
+  await target.sql('CREATE TABLE cards (number text)');
+});
+
+afterAll(async () => {
+  await Promise.all([db.end(), api.close(), showing.close()]);
+  await target.drop();
+  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${quoteIdent(ROLE)}`);
+});
+
+const admin = { token: TEST_ADMIN_TOKEN };
+
+describe('migration 3', () => {
+  it('scrubs the texts stored in clear', async () => {
+    expect(await migrateOwnSchema(db)).toEqual({ ok: true, applied: ['redact-stored-passwords'] });
+    expect(await target.sql('SELECT query FROM pgscope.query_stats_text WHERE queryid = 42')).toEqual([
+      { query: "ALTER ROLE legacy PASSWORD '***' VALID UNTIL ***" },
+    ]);
+  });
+});
+
+describe('role passwords in pg_stat_statements', () => {
+  const expected = [`ALTER ROLE ${ROLE} PASSWORD $1`, `CREATE ROLE ${ROLE} PASSWORD $1`];
+  const roleTexts = (texts: string[]) => texts.filter((text) => text.includes(ROLE)).sort();
+
+  it('keeps them in clear in the view (what pgscope must not pass on)', async () => {
+    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>('mutation { captureQueryStats { capturedAt } }', {}, admin);
+    firstCapture = capture.data!.captureQueryStats.capturedAt;
+    await target.sql(`CREATE ROLE ${ROLE} PASSWORD 'sekret123'`);
+    await target.sql(`ALTER ROLE ${ROLE} PASSWORD 'sekret456'`);
+    const rows = await target.sql<{ query: string }>(`SELECT query FROM pg_stat_statements WHERE query LIKE '%${ROLE}%' ORDER BY query`);
+    expect(rows.map((row) => row.query)).toEqual([`ALTER ROLE ${ROLE} PASSWORD 'sekret456'`, `CREATE ROLE ${ROLE} PASSWORD 'sekret123'`]);
+  });
+
+  it('slowQueries masks them', async () => {
+    const result = await api.gql<{ slowQueries: Array<{ query: string }> }>('{ slowQueries(minMeanTimeMs: 0, limit: 1000) { query } }');
+    const texts = result.data!.slowQueries.map((row) => row.query);
+    expect(roleTexts(texts)).toEqual(expected);
+    expect(texts.join('\n')).not.toContain('sekret');
+  });
+
+  it('captureQueryStats stores them masked', async () => {
+    const capture = await api.gql('mutation { captureQueryStats { id } }', {}, admin);
+    expect(capture.errors).toBeUndefined();
+    const stored = await target.sql<{ query: string }>('SELECT query FROM pgscope.query_stats_text');
+    expect(roleTexts(stored.map((row) => row.query))).toEqual(expected);
+    expect(stored.map((row) => row.query).join('\n')).not.toContain('sekret');
+  });
+
+  it('queryStatsWindow and queryStatsHistory return them masked', async () => {
+    const window = await api.gql<{ queryStatsWindow: { statements: Array<{ queryId: string; query: string }> } }>(
+      'query ($since: DateTime!) { queryStatsWindow(since: $since, minMeanTimeMs: 0, limit: 1000) { statements { queryId query } } }',
+      { since: firstCapture },
+    );
+    const statements = window.data!.queryStatsWindow.statements;
+    expect(roleTexts(statements.map((row) => row.query))).toEqual(expected);
+    const alter = statements.find((row) => row.query === expected[0])!;
+    const history = await api.gql<{ queryStatsHistory: { query: string } }>('query ($id: ID!) { queryStatsHistory(queryId: $id) { query } }', {
+      id: alter.queryId,
+    });
+    expect(history.data!.queryStatsHistory.query).toBe(expected[0]);
+  });
+
+  it('explain(queryId) does not quote them in its refusal', async () => {
+    const [row] = await target.sql<{ id: string }>(`SELECT queryid::text AS id FROM pg_stat_statements WHERE query LIKE 'ALTER ROLE ${ROLE}%'`);
+    const result = await api.gql('query ($id: ID!) { explain(queryId: $id) { statement } }', { id: row!.id });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(JSON.stringify(result)).not.toContain('sekret');
+  });
+});
+
+/** Runs `statements` on a session of its own and keeps it open until release(). */
+function holdSession(applicationName: string, statements: string[]) {
+  const session = new Database(target.url, { applicationName, pool: testConfig({ PGSCOPE_LOCK_TIMEOUT_MS: '60000' }).pool, warn: () => undefined });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const done = session
+    .withClient(async (client) => {
+      for (const statement of statements) await client.query(statement);
+      await released;
+      await client.query('ROLLBACK').catch(() => undefined);
+    })
+    .catch(() => undefined);
+  return {
+    async end() {
+      release();
+      await done;
+      await session.end();
+    },
+  };
+}
+
+/** Asks until `pick` finds something: sessions take a moment to show up in pg_stat_activity. */
+async function waitFor<T>(ask: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const found = await ask();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const sessionQuery = (api: TestApp, applicationName: string) =>
+  waitFor(async () => {
+    const result = await api.gql<{ activity: Array<{ query: string }> }>('query ($name: String) { activity(applicationName: $name) { query } }', {
+      name: applicationName,
+    });
+    return result.data!.activity.find((row) => !row.query.startsWith('SET') && !row.query.startsWith('BEGIN'))?.query;
+  });
+
+describe('live statement texts', () => {
+  it('activity masks literals by default, shows them when asked, and never shows a password', async () => {
+    const sleeper = holdSession('redact-sleeper', ['BEGIN', `SELECT pg_sleep(0.01), '${CARD}'`]);
+    const rotating = holdSession('redact-rotating', ['BEGIN', `ALTER ROLE ${ROLE} PASSWORD 'sekret789'`]);
+    try {
+      expect(await sessionQuery(api, 'redact-sleeper')).toBe('SELECT pg_sleep($1), $2');
+      expect(await sessionQuery(showing, 'redact-sleeper')).toBe(`SELECT pg_sleep(0.01), '${CARD}'`);
+      expect(await sessionQuery(api, 'redact-rotating')).toBe(`ALTER ROLE ${ROLE} PASSWORD $1`);
+      expect(await sessionQuery(showing, 'redact-rotating')).toBe(`ALTER ROLE ${ROLE} PASSWORD $1`);
+    } finally {
+      await Promise.all([sleeper.end(), rotating.end()]);
+    }
+  });
+
+  it('blockedQueries masks the waiting statement and its blocker', async () => {
+    const holder = holdSession('redact-holder', ['BEGIN', 'LOCK TABLE cards IN ACCESS EXCLUSIVE MODE', `SELECT '${CARD}'`]);
+    await sessionQuery(api, 'redact-holder');
+    const waiter = holdSession('redact-waiter', [`SELECT count(*) FROM cards WHERE number = '${CARD}'`]);
+    try {
+      const blocked = await waitFor(async () => {
+        const result = await api.gql<{ blockedQueries: Array<{ session: { query: string }; blockers: Array<{ query: string }> }> }>(
+          '{ blockedQueries { session { query } blockers { query } } }',
+        );
+        return result.data!.blockedQueries[0];
+      });
+      expect(blocked).toEqual({ session: { query: 'SELECT count(*) FROM cards WHERE number = $1' }, blockers: [{ query: 'SELECT $1' }] });
+    } finally {
+      await holder.end();
+      await waiter.end();
+    }
+  });
+});
