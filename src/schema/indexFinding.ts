@@ -133,7 +133,7 @@ builder.queryField('indexFindings', (t) =>
     type: [IndexFinding],
     description:
       'Invalid, unused, duplicate and redundant indexes and foreign keys without a supporting index, ordered by schema, ' +
-      'table and kind. Without schema or table: every schema except the system ones.',
+      'table and kind. Without schema or table: every schema except the system ones and pgscope\'s own schema `pgscope` (name it to see it).',
     args: {
       schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
       table: t.arg.string({ description: 'Only this table (NOT_FOUND if absent); looked up on the search_path without schema.' }),
