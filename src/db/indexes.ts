@@ -95,7 +95,8 @@ const SERVES_FOREIGN_KEY = /* SQL */ `(
               OR (
                 SELECT
                   CASE
-                    WHEN i.indpred::text LIKE '{BOOLEXPR :boolop and %' THEN string_to_array(substr(pred.text, 2, length(pred.text) - 2), ' AND ')
+                    WHEN i.indpred::text LIKE '{BOOLEXPR :boolop and %'
+                      THEN string_to_array(substr(pred.text, 2, length(pred.text) - 2), ' AND ')
                     ELSE ARRAY[pred.text]
                   END
                 FROM (SELECT pg_get_expr(i.indpred, i.indrelid) AS text) pred

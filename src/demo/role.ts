@@ -18,7 +18,15 @@ export async function ensureDemoRole(serverUrl: (database?: string) => string, d
   const password = readOrCreatePassword(passwordFile);
   const db = new Database(serverUrl(), {
     applicationName: 'pgscope-demo-setup',
-    pool: { min: 0, max: 1, idleTimeoutMs: 1_000, connectionTimeoutMs: 10_000, maxLifetimeSeconds: 0, statementTimeoutMs: 10_000, lockTimeoutMs: 10_000 },
+    pool: {
+      min: 0,
+      max: 1,
+      idleTimeoutMs: 1_000,
+      connectionTimeoutMs: 10_000,
+      maxLifetimeSeconds: 0,
+      statementTimeoutMs: 10_000,
+      lockTimeoutMs: 10_000,
+    },
   });
   try {
     await db.withClient(async (client) => {
