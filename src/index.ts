@@ -10,6 +10,7 @@ import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/queryHistory.js';
 import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
+import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
 import { startWorkload, type Workload } from './demo/workload.js';
 import { createApp } from './yoga.js';
 
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     cleanups.unshift(() => capture.stop());
   }
   if (target.demo && config.embedded.workloadRate > 0) {
-    const workload: Workload = startWorkload(target.url, config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
+    const workload: Workload = startWorkload(target.demo.url(DEMO_DATABASE), config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
     cleanups.unshift(() => workload.stop());
   }
   printBanner(config, (httpServer.address() as AddressInfo).port, target, server.version);
@@ -78,7 +79,8 @@ async function startDemo(config: Config) {
   cleanups.unshift(() => embedded.stop());
   await ensureDemoDatabase(embedded.url, config.embedded.demoScale, say);
   return {
-    url: embedded.url(DEMO_DATABASE),
+    // pgscope itself connects as the least-privilege role the README asks for, not as the superuser
+    url: await ensureDemoRole(embedded.url, DEMO_DATABASE, `${embedded.dataDir}.${DEMO_ROLE}-role.json`),
     adminToken: config.adminToken ?? `demo-${randomBytes(12).toString('hex')}`,
     demo: embedded,
   };

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.js';
+import { queryOnce } from '../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from './harness/database.js';
 import { createRole } from './harness/roles.js';
 import { startServerProcess } from './harness/process.js';
@@ -143,6 +144,11 @@ describe('the embedded demo database', () => {
     expect(output).toContain('Creating a PostgreSQL 18 data directory');
     expect(output).toMatch(/Demo data loaded in \d+\.\d s\./);
     expect(output).toMatch(/Admin token: {3}demo-[0-9a-f]{24}/);
+    // the banner's URL is pgscope's own least-privilege role, not the superuser
+    const demoUrl = /Demo database: (postgresql:\/\/\S+)/.exec(output)![1]!;
+    expect(await queryOnce(demoUrl, 'SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user')).toEqual([
+      { name: 'pgscope', superuser: false },
+    ]);
     let calls = 0;
     for (let attempt = 0; attempt < 50 && calls < 7; attempt += 1) {
       const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');

@@ -116,10 +116,9 @@ const FINDINGS_BY_KIND = /* SQL */ `
       AND NOT f.is_unique
       AND f.constraint_name IS NULL
       AND NOT f.is_attached
+      -- an index that serves a foreign key's check is used by every DELETE of a referenced row,
+      -- which index scan counters may not show for months
       AND cardinality(f.foreign_keys) = 0
-      -- pgscope's own indexes serve reads that come rarely (change log, history): not advice for
-      -- the user, unless they ask about schema pgscope by name
-      AND (f.schema <> 'pgscope' OR $3::text IS NOT DISTINCT FROM 'pgscope')
   ),
   duplicate AS (
     SELECT DISTINCT ON (d.oid)
@@ -148,14 +147,16 @@ const FINDINGS_BY_KIND = /* SQL */ `
       AND d.is_valid
       AND k.is_valid
       AND NOT d.is_attached
-      -- k stays if it ranks higher: unique, primary key, backing a constraint, more scans, older
-      AND (k.is_unique, k.is_primary, k.constraint_name IS NOT NULL, k.scans, d.oid)
-        > (d.is_unique, d.is_primary, d.constraint_name IS NOT NULL, d.scans, k.oid)
+      -- k stays if it ranks higher: unique, primary key, backing a constraint, attached to a
+      -- partitioned index (it cannot be dropped alone), more scans, older
+      AND (k.is_unique, k.is_primary, k.constraint_name IS NOT NULL, k.is_attached, k.scans, d.oid)
+        > (d.is_unique, d.is_primary, d.constraint_name IS NOT NULL, d.is_attached, d.scans, k.oid)
     ORDER BY
       d.oid,
       k.is_unique DESC,
       k.is_primary DESC,
       k.constraint_name IS NOT NULL DESC,
+      k.is_attached DESC,
       k.scans DESC,
       k.oid
   ),
@@ -391,7 +392,7 @@ function explain(row: IndexFindingRow, seesAllBuilds: boolean): string {
     case 'NO_LEADING_INDEX':
       return (
         `Foreign key ${row.foreign_key_name} on ${table} (${(row.foreign_key_columns ?? []).join(', ')}) references ${row.referenced_schema}.${row.referenced_table}, ` +
-        `but no valid btree index on ${table} starts with these columns: every DELETE or key UPDATE on ${row.referenced_schema}.${row.referenced_table} scans ${table} (${row.size_pretty}) for referencing rows, and joins on these columns cannot use an index.` +
+        `but no valid index on ${table} has these columns as its leading keys (a partial one counts only when its predicate is these columns IS NOT NULL): every DELETE or key UPDATE on ${row.referenced_schema}.${row.referenced_table} scans ${table} (${row.size_pretty}) for referencing rows, and joins on these columns cannot use an index.` +
         (row.is_partitioned
           ? ' CREATE INDEX cannot run CONCURRENTLY on a partitioned table: to avoid blocking writes, create it ON ONLY the parent, build it CONCURRENTLY on each partition and ATTACH those.'
           : '')

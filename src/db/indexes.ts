@@ -3,7 +3,7 @@
 // and size are summed over the leaf indexes of its partitions. The same facts feed indexFindings.
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { OUTSIDE_SYSTEM_SCHEMAS } from './tables.js';
+import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
 
 export type IndexConstraintType = 'PRIMARY_KEY' | 'UNIQUE' | 'EXCLUSION';
 
@@ -57,6 +57,59 @@ export function indexScopeParams(scope: IndexScope): unknown[] {
 }
 
 /**
+ * Whether index `i` (pg_index, with `am` its pg_am row) serves foreign key `fk` as PostgreSQL plans
+ * the key's check on the referencing side (ri_triggers.c, on DELETE or key UPDATE of a referenced
+ * row): `SELECT 1 FROM child x WHERE $1 = fkcol1 [AND $2 = fkcol2 ...] FOR KEY SHARE OF x`.
+ * - The index is usable: valid, ready and live (an index being built, or whose build failed, is not).
+ * - Its leading key columns are the key's columns, in any order (expression keys are attnum 0 in
+ *   indkey, so they never match), and each one's operator family holds the commutator of the key's
+ *   PK = FK operator (conpfeqop) as a search operator: the planner turns `$1 = col` into `col = $1`.
+ *   Any access method with such an operator family qualifies (btree, hash, btree_gist...).
+ * - No predicate, or one the check implies: the check's strict `=` implies `col IS NOT NULL`, so a
+ *   predicate made only of `col IS NOT NULL` over the key's columns is implied; anything else is
+ *   not. The predicate is compared as PostgreSQL prints it (conjuncts "(col IS NOT NULL)" joined by
+ *   " AND "); a form that does not print that way counts as not implied.
+ */
+const SERVES_FOREIGN_KEY = /* SQL */ `(
+            i.indisvalid
+            AND i.indisready
+            AND i.indislive
+            AND cardinality(fk.conkey) <= i.indnkeyatts
+            AND NOT EXISTS (
+              SELECT
+              FROM unnest(fk.conkey, fk.conpfeqop) AS key(attnum, pf_eq_op)
+              WHERE NOT EXISTS (
+                SELECT
+                FROM generate_series(0, cardinality(fk.conkey) - 1) position
+                JOIN pg_opclass opc ON opc.oid = i.indclass[position]
+                JOIN pg_operator eq ON eq.oid = key.pf_eq_op
+                JOIN pg_amop amop
+                  ON amop.amopfamily = opc.opcfamily
+                  AND amop.amopopr = eq.oprcom
+                  AND amop.amoppurpose = 's'
+                WHERE i.indkey[position] = key.attnum
+              )
+            )
+            AND (
+              i.indpred IS NULL
+              OR (
+                SELECT
+                  CASE
+                    WHEN i.indpred::text LIKE '{BOOLEXPR :boolop and %'
+                      THEN string_to_array(substr(pred.text, 2, length(pred.text) - 2), ' AND ')
+                    ELSE ARRAY[pred.text]
+                  END
+                FROM (SELECT pg_get_expr(i.indpred, i.indrelid) AS text) pred
+              ) <@ ARRAY(
+                SELECT format('(%s IS NOT NULL)', quote_ident(a.attname))
+                FROM pg_attribute a
+                WHERE a.attrelid = fk.conrelid
+                  AND a.attnum = ANY (fk.conkey)
+              )
+            )
+          )`;
+
+/**
  * Two CTEs, `scoped_tables` and `facts` (one row per index in scope), for statements that bind
  * IndexScope as $1 to $4. Key columns, operator classes, collations and ordering come from
  * pg_index's arrays, so that indexes can be compared exactly (see indexFindings).
@@ -76,7 +129,7 @@ export function indexFactsCtes(caps: Capabilities): string {
       WHERE t.relkind IN ('r', 'p', 'm')
         AND ($1::oid[] IS NULL OR t.oid = ANY ($1::oid[]))
         AND ($3::text IS NULL OR n.nspname = $3::text)
-        AND ($1::oid[] IS NOT NULL OR $2::oid[] IS NOT NULL OR $3::text IS NOT NULL OR ${OUTSIDE_SYSTEM_SCHEMAS})
+        AND ($1::oid[] IS NOT NULL OR $2::oid[] IS NOT NULL OR $3::text IS NOT NULL OR ${DEFAULT_LISTED_SCHEMAS})
         AND ($1::oid[] IS NOT NULL OR $2::oid[] IS NOT NULL OR $4::bool OR NOT t.relispartition)
     ),
     facts AS (
@@ -135,18 +188,12 @@ export function indexFactsCtes(caps: Capabilities): string {
           WHEN 'u' THEN 'UNIQUE'
           WHEN 'x' THEN 'EXCLUSION'
         END AS constraint_type,
-        -- Foreign keys whose referencing columns are exactly this btree's leading key columns, in
-        -- any order: the index serves their checks when the referenced side deletes or updates.
         ARRAY(
           SELECT fk.conname::text
           FROM pg_constraint fk
           WHERE fk.contype = 'f'
             AND fk.conrelid = i.indrelid
-            AND am.amname = 'btree'
-            AND i.indpred IS NULL
-            AND cardinality(fk.conkey) <= i.indnkeyatts
-            AND fk.conkey <@ (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
-            AND fk.conkey @> (i.indkey::int2[])[0:cardinality(fk.conkey) - 1]
+            AND ${SERVES_FOREIGN_KEY}
           ORDER BY fk.conname
         ) AS foreign_keys,
         attached.inhparent IS NOT NULL AS is_attached,

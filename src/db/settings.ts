@@ -5,6 +5,7 @@
 // disks, so the caller may pass them. pgscope's sessions SET only timeouts, none of the settings reviewed.
 import type { Capabilities } from './capabilities.js';
 import { quoteIdent, type Queryable } from './pool.js';
+import { OUTSIDE_SYSTEM_SCHEMAS } from './schemaFilter.js';
 
 export const REVIEWED_SETTINGS = [
   'shared_buffers',
@@ -140,8 +141,8 @@ const LARGE_TABLES_SQL = /* SQL */ `
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'm')
     AND c.reltuples >= $1
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-    AND n.nspname NOT LIKE 'pg\\_toast%'
+    -- pgscope's own tables count here: autovacuum treats its history like any other large table
+    AND ${OUTSIDE_SYSTEM_SCHEMAS}
     AND NOT EXISTS (
       SELECT
       FROM unnest(c.reloptions) AS option

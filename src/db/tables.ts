@@ -4,13 +4,7 @@
 // partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-
-/** Schemas pgscope leaves out unless asked for by name (`n` is pg_namespace). */
-export const OUTSIDE_SYSTEM_SCHEMAS = /* SQL */ `(
-      n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-      AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-      AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
-    )`;
+import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
 
 /**
  * The relations whose counters make up table `r`: itself, or the leaves of a partitioned table.
@@ -285,7 +279,7 @@ const CANDIDATES = /* SQL */ `
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'm')
-        AND CASE WHEN $1::text IS NULL THEN ${OUTSIDE_SYSTEM_SCHEMAS} ELSE n.nspname = $1::text END
+        AND CASE WHEN $1::text IS NULL THEN ${DEFAULT_LISTED_SCHEMAS} ELSE n.nspname = $1::text END
         AND ($2::bool OR NOT c.relispartition)
     )`;
 

@@ -1,5 +1,6 @@
-// Loads the reference workload (demo/schema.sql + demo/data.sql) into a database: the embedded
-// demo database at first start, or a database a user names (scripts/load-demo.ts).
+// Loads the reference workload (demo/schema.sql + demo/data.sql, then the index problems planted
+// for the demo in demo/planted_index_problems.sql) into a database: the embedded demo database at
+// first start, or a database a user names (scripts/load-demo.ts).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Database, queryOnce, quoteIdent } from '../db/pool.js';
@@ -9,8 +10,12 @@ export const DEMO_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
 export const DEMO_DATABASE = 'pgscope_demo';
 export const DEMO_TABLES = ['users', 'activity_logs', 'workflow_templates', 'audit_trails'] as const;
 
-/** The database comment that marks a completed load; a database without it was interrupted. */
-const loadedMarker = (scale: number) => `pgscope demo database, scale ${scale}`;
+/**
+ * The database comment that marks a completed load; a database without it was interrupted. The
+ * revision changes with what a load creates (2: planted index problems, pgscope's own role), so
+ * that an older demo database is loaded again.
+ */
+const loadedMarker = (scale: number) => `pgscope demo database, revision 2, scale ${scale}`;
 
 /**
  * Makes sure the demo database exists on the embedded server and is completely loaded.
@@ -28,7 +33,11 @@ export async function ensureDemoDatabase(serverUrl: (database?: string) => strin
   );
   if (existing?.comment === loadedMarker(scale)) return false;
   if (existing) {
-    log(existing.comment ? `The demo database was loaded at another scale; reloading it at scale ${scale}.` : 'The demo database is incomplete (an earlier load was interrupted); reloading it.');
+    log(
+      existing.comment
+        ? `The demo database was loaded at another scale or by an earlier pgscope; reloading it at scale ${scale}.`
+        : 'The demo database is incomplete (an earlier load was interrupted); reloading it.',
+    );
     await queryOnce(serverUrl(), `DROP DATABASE ${quoteIdent(DEMO_DATABASE)} WITH (FORCE)`);
   }
   await queryOnce(serverUrl(), `CREATE DATABASE ${quoteIdent(DEMO_DATABASE)}`);
@@ -41,7 +50,8 @@ export async function ensureDemoDatabase(serverUrl: (database?: string) => strin
 
 /**
  * Creates the reference schema (primary keys only: the "before" state of the seed guide) and its
- * deterministic data in the database at `url`. The data blocks of demo/data.sql run two at a time.
+ * deterministic data in the database at `url`, then plants the demo's index problems (indexes are
+ * built faster once the rows are in). The data blocks of demo/data.sql run two at a time.
  */
 export async function loadReferenceWorkload(url: string, scale: number, log: (line: string) => void): Promise<void> {
   const started = Date.now();
@@ -54,13 +64,15 @@ export async function loadReferenceWorkload(url: string, scale: number, log: (li
     await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     await db.query(fs.readFileSync(`${DEMO_DIR}schema.sql`, 'utf8'));
     const blocks = dataBlocks(scale);
-    const steps = blocks.length + DEMO_TABLES.length;
+    const steps = blocks.length + 1 + DEMO_TABLES.length;
     let done = 0;
     const step = () => progress(`Loading demo data at scale ${scale} (${Math.round(200_000 * scale).toLocaleString('en-US')} users, ${Math.round(2_000_000 * scale).toLocaleString('en-US')} activity rows): ${++done}/${steps}`);
     await runTwoAtATime(blocks, async (block) => {
       await db.query(block);
       step();
     });
+    await db.query(fs.readFileSync(`${DEMO_DIR}planted_index_problems.sql`, 'utf8'));
+    step();
     // VACUUM sets the visibility map (index-only scans), ANALYZE fills pg_stats for the advisor.
     await runTwoAtATime([...DEMO_TABLES], async (table) => {
       await db.query(`VACUUM ANALYZE ${quoteIdent(table)}`);

@@ -13,7 +13,7 @@ const IndexFindingKindEnum = builder.enumType('IndexFindingKind', {
     },
     DUPLICATE: { description: 'Same definition as another index of the table: one is enough.' },
     REDUNDANT: { description: 'Another btree index of the table serves every query this one serves.' },
-    MISSING_FK_INDEX: { description: 'A foreign key whose referencing columns lead no valid index.' },
+    MISSING_FK_INDEX: { description: 'A foreign key whose check no valid index serves (see IndexUsage.foreignKeys).' },
   } satisfies Record<IndexFindingKind, unknown>,
 });
 
@@ -29,7 +29,9 @@ const IndexFindingReasonEnum = builder.enumType('IndexFindingReason', {
     SAME_KEYS_REVERSED: { description: 'DUPLICATE: a btree whose key is another\'s read backwards (every ASC/DESC and NULLS order flipped).' },
     LEADING_PREFIX_OF_OTHER: { description: 'REDUNDANT: its key is a leading prefix of the covering index\'s key.' },
     FEWER_INCLUDED_COLUMNS: { description: 'REDUNDANT: same key as the covering index, which includes all of its INCLUDE columns.' },
-    NO_LEADING_INDEX: { description: 'MISSING_FK_INDEX: no valid btree index starts with the foreign key\'s columns.' },
+    NO_LEADING_INDEX: {
+      description: "MISSING_FK_INDEX: no valid index has the foreign key's columns as its leading keys (partial: only with `column IS NOT NULL` on them).",
+    },
   } satisfies Record<IndexFindingReason, unknown>,
 });
 
@@ -133,7 +135,7 @@ builder.queryField('indexFindings', (t) =>
     type: [IndexFinding],
     description:
       'Invalid, unused, duplicate and redundant indexes and foreign keys without a supporting index, ordered by schema, ' +
-      'table and kind. Without schema or table: every schema except the system ones.',
+      'table and kind. Without schema or table: every schema except the system ones and pgscope\'s own schema `pgscope` (name it to see it).',
     args: {
       schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
       table: t.arg.string({ description: 'Only this table (NOT_FOUND if absent); looked up on the search_path without schema.' }),

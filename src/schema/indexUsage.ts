@@ -72,8 +72,9 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     }),
     foreignKeys: t.exposeStringList('foreign_keys', {
       description:
-        "Foreign keys of the table whose referencing columns are this index's leading key columns: it serves their checks " +
-        'when referenced rows are deleted or updated.',
+        "Foreign keys of the table whose checks this index serves when referenced rows are deleted or updated, as PostgreSQL " +
+        "plans those checks: the index is valid, its leading key columns are the key's columns (any order) with an operator " +
+        'class that has the key\'s equality, and it has no predicate, or only `column IS NOT NULL` on those columns.',
     }),
     supportsForeignKey: t.boolean({
       description: 'Serves at least one foreign key of its table (see foreignKeys): dropping it makes those checks scan the table.',
@@ -87,7 +88,7 @@ builder.queryField('indexUsage', (t) =>
     type: [IndexUsage],
     description:
       'Indexes with their usage, ordered by schema, table and index name. Without arguments: every index outside the ' +
-      'system schemas. Counters run since the statistics were last reset.',
+      'system schemas and pgscope\'s own schema `pgscope` (name it to see it). Counters run since the statistics were last reset.',
     args: {
       schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
       table: t.arg.string({

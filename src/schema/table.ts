@@ -226,7 +226,7 @@ builder.queryField('tables', (t) =>
     description:
       'Tables with their statistics, one page at a time. Keyset pagination: tables added or dropped meanwhile do not shift ' +
       'the next page (a metric that changes between requests can move a table, though). ' +
-      'Without schema: every schema except the system ones. Statistics of all the tables of a page load in one statement.',
+      'Without schema: every schema except the system ones and pgscope\'s own schema `pgscope` (name it to see it). Statistics of all the tables of a page load in one statement.',
     args: {
       schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist).' }),
       first: t.arg.int({ description: 'Tables per page, 1 to 5000. Default 50.', defaultValue: 50 }),

@@ -55,13 +55,41 @@ const FIXTURE = [
   "SELECT * FROM fnd.visits WHERE at < now() - interval '1 day'",
 ];
 
+/**
+ * Foreign keys served by partial indexes, and a partition whose standalone index duplicates the
+ * copy attached to its parent's index (the standalone one was scanned, the attached one not).
+ */
+const SERVED_AND_ATTACHED = [
+  'CREATE SCHEMA fkp',
+  'CREATE TABLE fkp.parents (id int PRIMARY KEY)',
+  'CREATE TABLE fkp.partial_children (id int, parent_id int REFERENCES fkp.parents)',
+  'CREATE INDEX partial_children_parent ON fkp.partial_children (parent_id) WHERE parent_id IS NOT NULL',
+  'CREATE TABLE fkp.other_children (parent_id int REFERENCES fkp.parents, active boolean)',
+  'CREATE INDEX other_children_parent_active ON fkp.other_children (parent_id) WHERE active',
+  'CREATE TABLE fkp.invalid_children (parent_id int REFERENCES fkp.parents)',
+  'INSERT INTO fkp.parents SELECT generate_series(1, 10)',
+  'INSERT INTO fkp.invalid_children VALUES (1), (1)',
+  'CREATE TABLE fkp.measures (id int, at date NOT NULL) PARTITION BY RANGE (at)',
+  "CREATE TABLE fkp.measures_2024 PARTITION OF fkp.measures FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+  'CREATE INDEX measures_2024_id_standalone ON fkp.measures_2024 (id)',
+  "INSERT INTO fkp.measures SELECT g, date '2024-03-01' FROM generate_series(1, 50) g",
+  'ANALYZE fkp.measures_2024',
+  'SELECT * FROM fkp.measures WHERE id = 7',
+  'CREATE INDEX measures_id ON ONLY fkp.measures (id)',
+  'CREATE INDEX measures_2024_id_attached ON fkp.measures_2024 (id)',
+  'ALTER INDEX fkp.measures_id ATTACH PARTITION fkp.measures_2024_id_attached',
+];
+
 beforeAll(async () => {
   [target, monitor] = await Promise.all([createTestDatabase('index_findings'), createRole('findings_monitor', ['pg_monitor'])]);
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   caps = await detectCapabilities(db);
-  await runAndFlushStats(target.url, FIXTURE);
+  await runAndFlushStats(target.url, [...FIXTURE, ...SERVED_AND_ATTACHED]);
   // a failed concurrent build over duplicate values leaves an invalid index behind
   await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY order_lines_unique ON fnd.order_lines (order_id)')).rejects.toThrow(/could not create unique index/);
+  await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY invalid_children_unique ON fkp.invalid_children (parent_id)')).rejects.toThrow(
+    /could not create unique index/,
+  );
 });
 
 afterAll(async () => {
@@ -100,6 +128,24 @@ describe('indexFindings', () => {
       ['orders', 'REDUNDANT', 'FEWER_INCLUDED_COLUMNS', 'orders_customer_incl', 'orders_customer_incl_more', 'DROP INDEX CONCURRENTLY fnd.orders_customer_incl;'],
       ['orders', 'REDUNDANT', 'LEADING_PREFIX_OF_OTHER', 'orders_status', 'orders_status_created', 'DROP INDEX CONCURRENTLY fnd.orders_status;'],
     ]);
+  });
+
+  it('never calls an index that serves a foreign key unused, and drops the standalone duplicate of an attached index', async () => {
+    const findings = await indexFindings(db, caps, { ...fnd, schema: 'fkp' });
+    expect(summary(findings)).toEqual([
+      ['invalid_children', 'INVALID', 'BUILD_FAILED', 'invalid_children_unique', null, 'DROP INDEX CONCURRENTLY fkp.invalid_children_unique;'],
+      ['invalid_children', 'MISSING_FK_INDEX', 'NO_LEADING_INDEX', 'invalid_children_parent_id_fkey', null, 'CREATE INDEX CONCURRENTLY ON fkp.invalid_children (parent_id);'],
+      ['measures', 'UNUSED', 'NO_SCANS', 'measures_id', null, 'DROP INDEX fkp.measures_id;'],
+      ['measures_2024', 'DUPLICATE', 'IDENTICAL_DEFINITION', 'measures_2024_id_standalone', 'measures_2024_id_attached', 'DROP INDEX CONCURRENTLY fkp.measures_2024_id_standalone;'],
+      ['other_children', 'UNUSED', 'NO_SCANS', 'other_children_parent_active', null, 'DROP INDEX CONCURRENTLY fkp.other_children_parent_active;'],
+      ['other_children', 'MISSING_FK_INDEX', 'NO_LEADING_INDEX', 'other_children_parent_id_fkey', null, 'CREATE INDEX CONCURRENTLY ON fkp.other_children (parent_id);'],
+    ]);
+    const [scans] = await target.sql<{ standalone: bigint; attached: bigint }>(
+      "SELECT pg_stat_get_numscans('fkp.measures_2024_id_standalone'::regclass) AS standalone, pg_stat_get_numscans('fkp.measures_2024_id_attached'::regclass) AS attached",
+    );
+    // reported whatever the scans say: the attached copy cannot be dropped on its own
+    expect(scans).toEqual({ standalone: 1n, attached: 0n });
+    expect(findings.find((row) => row.kind === 'MISSING_FK_INDEX')!.reason).toContain('a partial one counts only when its predicate is these columns IS NOT NULL');
   });
 
   it('gives the evidence: scans, size, statistics age', async () => {

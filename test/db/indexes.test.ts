@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { loadIndexes, type IndexRow } from '../../src/db/indexes.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { createTestApp, createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { ONLY_INDEX_SCANS, runAndFlushStats } from '../harness/stats.js';
 
@@ -42,13 +43,36 @@ const FIXTURE = [
   'SELECT * FROM idx.readings WHERE id = 3',
 ];
 
+/** Foreign keys of fkx.parents and which indexes serve their checks (see SERVES_FOREIGN_KEY). */
+const FOREIGN_KEY_FIXTURE = [
+  'CREATE SCHEMA fkx',
+  'CREATE TABLE fkx.parents (id int PRIMARY KEY)',
+  'CREATE TABLE fkx.pairs (a int, b int, PRIMARY KEY (a, b))',
+  'CREATE TABLE fkx.partial_children (parent_id int REFERENCES fkx.parents)',
+  'CREATE INDEX partial_children_parent ON fkx.partial_children (parent_id) WHERE parent_id IS NOT NULL',
+  'CREATE TABLE fkx.pair_children (a int, b int, FOREIGN KEY (a, b) REFERENCES fkx.pairs)',
+  'CREATE INDEX pair_children_b_a ON fkx.pair_children (b, a) WHERE b IS NOT NULL AND a IS NOT NULL',
+  'CREATE TABLE fkx.other_children (parent_id int REFERENCES fkx.parents, active boolean)',
+  'CREATE INDEX other_children_active ON fkx.other_children (parent_id) WHERE active',
+  'CREATE INDEX other_children_not_null_and_active ON fkx.other_children (parent_id) WHERE parent_id IS NOT NULL AND active',
+  'CREATE INDEX other_children_expression ON fkx.other_children ((parent_id + 0))',
+  'CREATE TABLE fkx.hash_children (parent_id int REFERENCES fkx.parents)',
+  'CREATE INDEX hash_children_parent ON fkx.hash_children USING hash (parent_id)',
+  'CREATE TABLE fkx.invalid_children (parent_id int REFERENCES fkx.parents)',
+  'INSERT INTO fkx.parents VALUES (1)',
+  'INSERT INTO fkx.invalid_children VALUES (1), (1)',
+];
+
 beforeAll(async () => {
   [target, monitor] = await Promise.all([createTestDatabase('indexes'), createRole('indexes_monitor', ['pg_monitor'])]);
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   caps = await detectCapabilities(db);
-  await runAndFlushStats(target.url, FIXTURE);
+  await runAndFlushStats(target.url, [...FIXTURE, ...FOREIGN_KEY_FIXTURE]);
   // a failed concurrent build leaves an invalid index behind
   await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY orders_status_unique ON idx.orders (status)')).rejects.toThrow(/could not create unique index/);
+  await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY invalid_children_unique ON fkx.invalid_children (parent_id)')).rejects.toThrow(
+    /could not create unique index/,
+  );
 });
 
 afterAll(async () => {
@@ -134,7 +158,43 @@ describe('loadIndexes', () => {
     const [one] = await loadIndexes(db, caps, { indexOids: [await oidOf('idx.orders_open')] });
     expect(one!.index_name).toBe('orders_open');
     const everything = await loadIndexes(db, caps, {});
-    expect(everything.map((row) => row.index_name)).toEqual(schema.map((row) => row.index_name));
+    expect([...new Set(everything.map((row) => row.schema))]).toEqual(['fkx', 'idx']);
+    expect(everything.filter((row) => row.schema === 'idx').map((row) => row.index_name)).toEqual(schema.map((row) => row.index_name));
+  });
+
+  it('says which indexes serve a foreign key as its check would be planned: valid, leading columns, an implied predicate', async () => {
+    const served = (await loadIndexes(db, caps, { schema: 'fkx' })).filter((row) => row.table !== 'parents' && row.table !== 'pairs');
+    expect(served.map((row) => [row.index_name, row.is_valid, row.foreign_keys])).toEqual([
+      ['hash_children_parent', true, ['hash_children_parent_id_fkey']],
+      ['invalid_children_unique', false, []],
+      ['other_children_active', true, []],
+      ['other_children_expression', true, []],
+      ['other_children_not_null_and_active', true, []],
+      ['pair_children_b_a', true, ['pair_children_a_b_fkey']],
+      ['partial_children_parent', true, ['partial_children_parent_id_fkey']],
+    ]);
+    const app = createTestApp(target.url);
+    try {
+      const result = await app.gql<{ indexUsage: Array<{ indexName: string; supportsForeignKey: boolean }> }>(
+        '{ indexUsage(schema: "fkx") { indexName supportsForeignKey } }',
+      );
+      const supports = Object.fromEntries(result.data!.indexUsage.map((row) => [row.indexName, row.supportsForeignKey]));
+      expect(supports).toMatchObject({ partial_children_parent: true, invalid_children_unique: false, other_children_active: false });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("leaves pgscope's own schema out unless it is asked for", async () => {
+    expect(await migrateOwnSchema(db)).toMatchObject({ ok: true });
+    try {
+      const everywhere = await loadIndexes(db, caps, {});
+      expect(everywhere.filter((row) => row.schema === 'pgscope')).toEqual([]);
+      const own = await loadIndexes(db, caps, { schema: 'pgscope' });
+      expect(own.map((row) => row.index_name)).toContain('change_log_requested_at_idx');
+    } finally {
+      await target.sql('DROP SCHEMA pgscope CASCADE');
+    }
   });
 
   it('reads the same for a role that has only pg_monitor', async () => {

@@ -2,6 +2,7 @@
 // table list, on named fixture tables whose autovacuum is off so that every counter is ours.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { countTables, loadTables, tablePage, type TablePageFilter, type TableRow } from '../../src/db/tables.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
@@ -212,5 +213,18 @@ describe('tablePage', () => {
     expect(everything).toContain('orders');
     expect(everything).not.toContain('pg_class');
     expect(everything).not.toContain('sql_features');
+  });
+
+  it("leaves pgscope's own schema out unless it is asked for", async () => {
+    expect(await migrateOwnSchema(db)).toMatchObject({ ok: true });
+    try {
+      const everything = await tablePage(db, { ...shop, schema: null, limit: 500 }, null);
+      expect(everything.filter((row) => row.schema === 'pgscope')).toEqual([]);
+      expect(await countTables(db, { schema: null, includePartitions: false })).toBe(everything.length);
+      const own = await tablePage(db, { ...shop, schema: 'pgscope', limit: 500 }, null);
+      expect(own.map((row) => row.name)).toEqual(['change_log', 'migrations', 'query_stats_sample', 'query_stats_snapshot', 'query_stats_text']);
+    } finally {
+      await target.sql('DROP SCHEMA pgscope CASCADE');
+    }
   });
 });

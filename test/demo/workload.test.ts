@@ -1,11 +1,19 @@
-// The reference workload: its loader and its query mix, on a real database at a small scale.
+// The reference workload: its loader, the index problems it plants, the role pgscope uses on the
+// demo, and its query mix, on a real database at a small scale.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
-import { Database } from '../../src/db/pool.js';
+import { indexFindings, IndexFindingKinds } from '../../src/db/indexFindings.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
+import { Database, queryOnce } from '../../src/db/pool.js';
 import { slowQueries } from '../../src/db/queryStats.js';
 import { loadReferenceWorkload } from '../../src/demo/load.js';
+import { DEMO_ROLE, ensureDemoRole } from '../../src/demo/role.js';
 import { loadQueryMix, parseScript, pickWeighted, QUERY_MIX, seededRandom, startWorkload } from '../../src/demo/workload.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { adminUrl, createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { urlForDatabase } from '../harness/urls.js';
 
 const SCALE = 0.01;
 let target: TestDatabase;
@@ -17,6 +25,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await target.drop();
+  // the database's grants went with it; pg_monitor membership does not keep a role from being dropped
+  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${DEMO_ROLE}`);
 });
 
 describe('loadReferenceWorkload', () => {
@@ -46,6 +56,65 @@ describe('loadReferenceWorkload', () => {
   it('leaves statistics for the advisor (ANALYZE ran)', async () => {
     const [stats] = await target.sql<{ n: bigint }>(`SELECT count(*) AS n FROM pg_stats WHERE tablename = 'users' AND attname = 'email'`);
     expect(stats!.n).toBe(1n);
+  });
+});
+
+describe('the planted index problems', () => {
+  it('shows one of each kind in indexFindings, and nothing else', async () => {
+    const db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+    try {
+      const findings = await indexFindings(db, await detectCapabilities(db), { tableOids: null, schema: null, includePartitions: false, kinds: IndexFindingKinds });
+      expect(findings.map((row) => [row.table, row.kind, row.index_name ?? row.foreign_key_name, row.covering_index_name])).toEqual([
+        ['activity_logs', 'MISSING_FK_INDEX', 'activity_logs_user_id_fkey', null],
+        ['audit_trails', 'UNUSED', 'audit_trails_entity', null],
+        ['audit_trails', 'UNUSED', 'audit_trails_entity_type', null],
+        ['audit_trails', 'REDUNDANT', 'audit_trails_entity_type', 'audit_trails_entity'],
+        ['users', 'UNUSED', 'users_created_at', null],
+        ['users', 'UNUSED', 'users_created_at_again', null],
+        ['users', 'DUPLICATE', 'users_created_at_again', 'users_created_at'],
+        ['workflow_templates', 'UNUSED', 'workflow_templates_created_at', null],
+      ]);
+    } finally {
+      await db.end();
+    }
+  });
+});
+
+describe("pgscope's role on the demo database", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-role-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is the README role: no superuser, pg_monitor, CREATE on the database; the same password on every start', async () => {
+    const serverUrl = (database = 'postgres') => urlForDatabase(adminUrl(), database);
+    const passwordFile = path.join(dir, 'role.json');
+    const url = await ensureDemoRole(serverUrl, target.name, passwordFile);
+    expect(await ensureDemoRole(serverUrl, target.name, passwordFile)).toBe(url);
+    expect(fs.statSync(passwordFile).mode & 0o777).toBe(0o600);
+    const [role] = await queryOnce(
+      url,
+      `SELECT current_user AS name, rolsuper AS superuser, rolcreaterole AS create_role, rolcreatedb AS create_db, rolbypassrls AS bypass_rls,
+              pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor,
+              has_database_privilege(current_user, current_database(), 'CREATE') AS create_schema,
+              has_table_privilege(current_user, 'public.users', 'SELECT') AS read_users
+       FROM pg_roles WHERE rolname = current_user`,
+    );
+    expect(role).toEqual({ name: 'pgscope', superuser: false, create_role: false, create_db: false, bypass_rls: false, monitor: true, create_schema: true, read_users: false });
+    // the demo's admin token creates pgscope's schema as this role, and the findings read the same
+    const asRole = new Database(url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+    try {
+      expect(await migrateOwnSchema(asRole)).toMatchObject({ ok: true });
+      const kinds = (await indexFindings(asRole, await detectCapabilities(asRole), { tableOids: null, schema: null, includePartitions: false, kinds: IndexFindingKinds })).map(
+        (row) => row.kind,
+      );
+      expect(kinds).toEqual(['MISSING_FK_INDEX', 'UNUSED', 'UNUSED', 'REDUNDANT', 'UNUSED', 'UNUSED', 'DUPLICATE', 'UNUSED']);
+    } finally {
+      await asRole.end();
+    }
   });
 });
 

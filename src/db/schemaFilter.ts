@@ -1,0 +1,21 @@
+// Which schemas a listing shows when the client names none. One definition, used by every topic,
+// so that `tables`, `indexUsage`, `indexFindings` and the settings advice agree.
+
+/**
+ * PostgreSQL's own schemas (`n` is pg_namespace): pg_catalog, pg_toast, the per-session
+ * pg_temp_N / pg_toast_temp_N, and information_schema. PostgreSQL reserves the `pg_` prefix
+ * (CREATE SCHEMA refuses it), so no user schema is caught by the LIKE.
+ */
+export const OUTSIDE_SYSTEM_SCHEMAS = /* SQL */ `(
+      n.nspname NOT LIKE 'pg\\_%'
+      AND n.nspname <> 'information_schema'
+    )`;
+
+/**
+ * What a listing shows by default: user schemas, without pgscope's own schema `pgscope` (its change
+ * log and history tables are not the user's workload). Naming schema "pgscope" still shows it.
+ */
+export const DEFAULT_LISTED_SCHEMAS = /* SQL */ `(
+      ${OUTSIDE_SYSTEM_SCHEMAS}
+      AND n.nspname <> 'pgscope'
+    )`;
