@@ -1,6 +1,7 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
+import { useGraphiQLPage } from './graphiql.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */
@@ -50,7 +51,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     logging: options.logging ?? true,
     // Never send internals (SQL, stacks, connection strings) to clients, whatever NODE_ENV says.
     maskedErrors: { isDev: false },
-    graphiql: { title: 'pgscope', defaultQuery: EXAMPLE_OPERATION },
+    graphiql: false, // useGraphiQLPage serves it from our own dependencies: Yoga's page needs a CDN
     plugins: [
       useReadinessCheck({
         endpoint: '/ready',
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
         },
       }),
       useStatementCount(),
+      useGraphiQLPage({ title: 'pgscope', defaultQuery: EXAMPLE_OPERATION, endpoint: '/graphql' }),
     ],
   });
 }
