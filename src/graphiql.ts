@@ -74,7 +74,12 @@ export function renderPage(options: GraphiQLPageOptions): string {
 `;
 }
 
-async function assetResponse(request: Request, asset: Asset, cacheControl: string, Response: typeof globalThis.Response): Promise<Response> {
+async function assetResponse(
+  request: Request,
+  asset: Asset,
+  cacheControl: string,
+  Response: typeof globalThis.Response,
+): Promise<Response> {
   const encoding = asset.compressible ? pickEncoding(request.headers.get('accept-encoding')) : 'identity';
   // Each encoding is its own representation, so it gets its own strong ETag.
   const etag = encoding === 'identity' ? `"${asset.hash}"` : `"${asset.hash}-${encoding}"`;

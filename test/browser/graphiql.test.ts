@@ -112,7 +112,9 @@ describe('GraphiQL in a browser', () => {
       Authorization: `Bearer ${TOKEN}`,
     });
 
-    const operationSent = page.waitForResponse((response) => response.request().method() === 'POST' && (response.request().postData() ?? '').includes('Overview'));
+    const operationSent = page.waitForResponse(
+      (response) => response.request().method() === 'POST' && (response.request().postData() ?? '').includes('Overview'),
+    );
     await page.locator('.graphiql-execute-button').click();
     expect((await operationSent).status()).toBe(200);
     await page.waitForFunction(() => {
