@@ -1,7 +1,8 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
-import { isForThisServer, useAccessControl } from './http/access.js';
+import { useAccessControl } from './http/access.js';
+import { useGraphiQLPage } from './graphiql.js';
 import { useNulGuard } from './nulGuard.js';
 import { schema } from './schema/index.js';
 
@@ -56,7 +57,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     // origin (even "null") with credentials, and it would answer preflights before the Host check.
     cors: false,
     multipart: false,
-    graphiql: (request) => isForThisServer(request, deps.config) && { title: 'pgscope', defaultQuery: EXAMPLE_OPERATION },
+    graphiql: false, // useGraphiQLPage serves it from our own dependencies (Yoga's page needs a CDN), after the Host check
     plugins: [
       useAccessControl(deps.config),
       useReadinessCheck({
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       }),
       useStatementCount(),
       useNulGuard(),
+      useGraphiQLPage({ title: 'pgscope', defaultQuery: EXAMPLE_OPERATION, endpoint: '/graphql' }),
     ],
   });
 }
