@@ -1,6 +1,7 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
+import { limitPlugins } from './limits.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
         },
       }),
       useStatementCount(),
+      ...limitPlugins(deps.config.limits),
     ],
   });
 }
