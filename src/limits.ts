@@ -4,7 +4,6 @@
 // overlapping-fields rule is quadratic in the number of aliases). Measured before these limits:
 // 10,000 aliases of slowQueries held the whole pool for 30 s; 200,000 aliases of poolStatus
 // blocked the event loop for 8 s at 2 GB.
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
@@ -127,9 +126,10 @@ function parseWithinTokens(source: Parameters<typeof parse>[0], options: Paramet
 /** Errors for every limit the document's operations exceed (empty when within all of them). */
 export function operationLimitErrors(schema: GraphQLSchema, document: DocumentNode, limits: LimitsConfig): readonly GraphQLError[] {
   const rules: ValidationRule[] = [
-    maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: [report('PGSCOPE_MAX_DEPTH')] }),
+    // A fragment spread nests nothing in the response: count the fields it brings, not a level.
+    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, propagateOnRejection: false, onReject: [report('PGSCOPE_MAX_DEPTH')] }),
     maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: [report('PGSCOPE_MAX_ALIASES')] }),
-    costLimitRule({ maxCost: limits.maxCost, propagateOnRejection: false, onReject: [report('PGSCOPE_MAX_COST')] }),
+    costRule(limits.maxCost),
     maxDirectivesRule({ n: MAX_DIRECTIVES, propagateOnRejection: false, onReject: [report('the directive limit')] }),
     expensiveFieldsRule(limits.maxExpensiveFields),
   ];
@@ -141,6 +141,50 @@ function report(variable: string) {
   return (context: ValidationContext | null, error: GraphQLError) => {
     const found = error.message.replace(/^Syntax Error: /, '');
     context?.reportError(tooComplex(`${found} The limit is set by ${variable}; split the operation into smaller ones.`, variable));
+  };
+}
+
+/**
+ * graphql-armor's cost model (a leaf 1, an object 2, plus 1.5 x its selections' cost) without its
+ * multiplication by `first`: pgscope's lists are bounded by their own arguments (tables' first up
+ * to 5000, answered BAD_USER_INPUT past it) and batched, so rows do not multiply statements.
+ * What it catches is fragment fan-out (a fragment spreading another twice, ten levels down, is
+ * 1,024 copies of the last one) and wide, deep selections that the token limit lets through.
+ * Fragments are flattened into the selection that spreads them, and costed once per name.
+ */
+function costRule(maxCost: number): ValidationRule {
+  return (context) => {
+    const perFragment = new Map<string, number>();
+    const fragmentCost = (name: string): number => {
+      const known = perFragment.get(name);
+      if (known !== undefined) return known;
+      perFragment.set(name, 0); // a fragment cycle (refused by validation later) costs nothing more
+      const fragment = context.getFragment(name);
+      const cost = fragment ? selectionsCost(fragment.selectionSet) : 0;
+      perFragment.set(name, cost);
+      return cost;
+    };
+    const selectionsCost = (selectionSet: SelectionSetNode): number => {
+      let cost = 0;
+      for (const selection of selectionSet.selections) {
+        if (selection.kind === Kind.FRAGMENT_SPREAD) cost += fragmentCost(selection.name.value);
+        else if (selection.kind === Kind.INLINE_FRAGMENT) cost += selectionsCost(selection.selectionSet);
+        else if (selection.name.value === '__schema') continue; // introspection: GraphiQL's is deep by nature
+        else cost += selection.selectionSet ? 2 + 1.5 * selectionsCost(selection.selectionSet) : 1;
+      }
+      return cost;
+    };
+    return {
+      OperationDefinition(operation) {
+        const cost = selectionsCost(operation.selectionSet);
+        if (cost > maxCost) {
+          const found = cost > 1e9 ? 'more than a billion' : String(Math.round(cost));
+          context.reportError(
+            tooComplex(`The operation's estimated cost is ${found}; the limit is ${maxCost} (PGSCOPE_MAX_COST). Select fewer or less nested fields.`, 'PGSCOPE_MAX_COST'),
+          );
+        }
+      },
+    };
   };
 }
 
@@ -196,7 +240,8 @@ const LONGEST_MESSAGE = 1_000;
 
 /**
  * Error messages quote what the client sent (a field name, a token, a variable's value): a
- * 50 KB name would come back as large as it went. Quotes are cut to their start and length.
+ * 50 KB name would come back as large as it went, twice for a variable. In a message longer
+ * than LONGEST_MESSAGE, quotes are cut to their start and length.
  */
 function useShortErrorMessages(): Plugin {
   return {
@@ -212,6 +257,8 @@ function useShortErrorMessages(): Plugin {
 }
 
 export function shortMessage(message: string): string {
+  // pgscope's own messages quote several names in one sentence: leave ordinary lengths alone.
+  if (message.length <= LONGEST_MESSAGE) return message;
   const cut = message.replace(/"((?:[^"\\]|\\.){81,})"/g, (_, quoted: string) => `"${quoted.slice(0, LONGEST_QUOTED)}..." (${quoted.length} characters)`);
   return cut.length > LONGEST_MESSAGE ? `${cut.slice(0, LONGEST_MESSAGE)}...` : cut;
 }

@@ -1,6 +1,5 @@
-// Per-request views of the pool that bound what one request may take from it: how many
-// statements it runs at once, and how long an untrusted client's statement may hold a backend.
-import type { Db, Queryable } from './pool.js';
+// A per-request view of the pool that bounds how much of it one request may take at once.
+import type { Db } from './pool.js';
 
 /**
  * A view of `db` that runs at most `limit` statements at once (a `withClient` counts as one for
@@ -36,28 +35,5 @@ export function limitConcurrency(db: Db, limit: number): Db {
   return {
     query: <Row>(sql: string, params?: readonly unknown[]) => limited(() => db.query<Row>(sql, params)),
     withClient: (work) => limited(() => db.withClient(work)),
-  };
-}
-
-const SET_STATEMENT_TIMEOUT_SQL = /* SQL */ `
-  SELECT
-    set_config('statement_timeout', $1, false)`;
-
-/**
- * A view of `db` whose borrowed clients run with statement_timeout = `timeoutMs`, set back to
- * `restoreMs` (the pool's own) before the client returns to the pool. A client whose work
- * failed is destroyed by withClient, never pooled, so the shorter timeout cannot leak.
- * Plain `query` keeps the pool's timeout: it runs pgscope's own catalog reads.
- */
-export function withClientTimeout(db: Db, timeoutMs: number, restoreMs: number): Db {
-  return {
-    query: <Row>(sql: string, params?: readonly unknown[]) => db.query<Row>(sql, params),
-    withClient: (work) =>
-      db.withClient(async (client: Queryable) => {
-        await client.query(SET_STATEMENT_TIMEOUT_SQL, [String(timeoutMs)]);
-        const result = await work(client);
-        await client.query(SET_STATEMENT_TIMEOUT_SQL, [String(restoreMs)]);
-        return result;
-      }),
   };
 }

@@ -1,5 +1,4 @@
 import { explain, explainQueryId, type ExplainOutcome } from '../db/explain.js';
-import { withClientTimeout } from '../db/requestLimits.js';
 import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/planSummary.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';
@@ -130,18 +129,17 @@ builder.queryField('explain', (t) =>
             )
           : new PgscopeError(ErrorCode.FORBIDDEN, 'analyze is disabled: no admin token is configured (set PGSCOPE_ADMIN_TOKEN).');
       }
-      const timeoutMs = intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000);
+      // Plain EXPLAIN still plans, and planning folds immutable functions: md5(repeat('x', 1e9))
+      // held a backend 4.5 s at 1.35 GB. Without the admin token, planning gets a tighter budget.
       const budgetMs = ctx.isAdmin ? undefined : ctx.config.limits.anonymousExplainTimeoutMs;
       const request = {
         params: args.params?.map((value) => value ?? null) ?? null,
         analyze,
-        timeoutMs: budgetMs === undefined ? timeoutMs : Math.min(timeoutMs, budgetMs),
+        timeoutMs: intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000),
+        planTimeoutMs: budgetMs,
       };
-      // Plain EXPLAIN still plans, and planning folds immutable functions: md5(repeat('x', 1e9))
-      // held a backend 4.5 s at 1.35 GB. Without the admin token, planning gets a tighter budget.
-      const db = budgetMs === undefined ? ctx.db : withClientTimeout(ctx.db, budgetMs, ctx.config.pool.statementTimeoutMs);
       const caps = await ctx.capabilities();
-      const run = sql !== null ? explain(db, caps, { ...request, sql }) : explainQueryId(db, caps, queryId!, request);
+      const run = sql !== null ? explain(ctx.db, caps, { ...request, sql }) : explainQueryId(ctx.db, caps, queryId!, request);
       return run.catch((error: unknown) => {
         if (isPgscopeError(error, ErrorCode.EXTENSION_NOT_LOADED)) ctx.invalidateCapabilities();
         if (budgetMs !== undefined && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && error.sqlState === '57014') {

@@ -97,9 +97,23 @@ describe('operation limits', () => {
     expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_DEPTH'], statements: 0 });
   });
 
-  it('refuses an operation whose estimated cost is past the limit', async () => {
-    const { codes, limits, statements } = await refusal('{ tables(first: 1000) { edges { node { name indexes { name } } } } }');
+  it('refuses fragment fan-out (each of 13 fragments spreads the next twice) on the cost limit', async () => {
+    const fanOut = [
+      'query { ...F0 }',
+      ...Array.from({ length: 13 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`),
+      'fragment F13 on Query { poolStatus { max total idle waiting } }',
+    ].join('\n');
+    const { codes, limits, statements, result } = await refusal(fanOut);
     expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_COST'], statements: 0 });
+    // poolStatus { 4 fields } costs 2 + 1.5 x 4 = 8, doubled 13 times
+    expect(result.errors![0]!.message).toBe(
+      "The operation's estimated cost is 65536; the limit is 5000 (PGSCOPE_MAX_COST). Select fewer or less nested fields.",
+    );
+  });
+
+  it('does not multiply the cost by first: the resolver bounds it', async () => {
+    const { codes } = await refusal('{ tables(first: 5000) { edges { node { name seqScans indexScans sizeBytes } } } }');
+    expect(codes).toEqual([]);
   });
 
   it('refuses 20 aliased explains on the expensive-field limit, without any SQL', async () => {
