@@ -94,7 +94,8 @@ builder.queryField('explain', (t) =>
     type: ExplainResult,
     description:
       'The plan of one statement, given as sql or as a pg_stat_statements queryId. Runs in a read-only transaction that is rolled back; ' +
-      'the statement itself is executed only with analyze (admin token, a single SELECT).',
+      'the statement itself is executed only with analyze (admin token, a single SELECT). Without the admin token, planning may take ' +
+      'at most PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS (QUERY_TIMEOUT past it). At most PGSCOPE_MAX_EXPENSIVE_FIELDS explains per operation.',
     args: {
       queryId: t.arg.id({ description: 'Explain this statement of pg_stat_statements (see slowQueries). Give queryId or sql, not both.' }),
       sql: t.arg.string({ description: 'Explain this one statement: SELECT, INSERT, UPDATE, DELETE or MERGE. Give sql or queryId, not both.' }),
