@@ -47,11 +47,11 @@ export interface LimitsConfig {
   maxAliases: number;
   /** Most lexical tokens in one operation. Default 3000. */
   maxTokens: number;
-  /** Highest estimated cost of one operation (graphql-armor's cost model). Default 5000. */
+  /** Highest estimated cost of one operation (graphql-armor's weights, list sizes not multiplied; see src/limits.ts). Default 5000. */
   maxCost: number;
   /** Most expensive fields (explain, index recommendations) in one operation. Default 3. */
   maxExpensiveFields: number;
-  /** statement_timeout of an explain asked without a token (anonymous readers), milliseconds. Default 2000. */
+  /** statement_timeout of an explain asked without the admin token (anonymous and read-token readers), milliseconds. Default 2000. */
   anonymousExplainTimeoutMs: number;
   /** SQL statements one request may have running at once, so one request cannot take the whole pool. Default 4. */
   requestConcurrency: number;

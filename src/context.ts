@@ -3,6 +3,7 @@
 import type { Config } from './config.js';
 import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
 import { countStatements, type Database, type Db } from './db/pool.js';
+import { limitConcurrency } from './db/requestLimits.js';
 import { bearerToken, tokenMatches } from './http/auth.js';
 
 /** Long-lived services shared by every request. */
@@ -15,7 +16,7 @@ export interface AppDeps {
 }
 
 export interface Context {
-  /** Runs SQL through the pool, counting statements for this request. */
+  /** Runs SQL through the pool, counting statements for this request, at most limits.requestConcurrency at once. */
   db: Db;
   /** SQL statements this request ran (reported in the response's `extensions`). */
   stats: { statements: number };
@@ -32,7 +33,7 @@ export interface Context {
 export function createContext(deps: AppDeps, request: Request): Context {
   const stats = { statements: 0 };
   return {
-    db: countStatements(deps.database, stats),
+    db: limitConcurrency(countStatements(deps.database, stats), deps.config.limits.requestConcurrency),
     stats,
     config: deps.config,
     database: deps.database,

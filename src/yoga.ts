@@ -3,6 +3,7 @@ import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaS
 import { createContext, type AppDeps, type Context } from './context.js';
 import { useAccessControl } from './http/access.js';
 import { useGraphiQLPage } from './graphiql.js';
+import { limitPlugins } from './limits.js';
 import { useNulGuard } from './nulGuard.js';
 import { schema } from './schema/index.js';
 
@@ -60,6 +61,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     graphiql: false, // useGraphiQLPage serves it from our own dependencies (Yoga's page needs a CDN), after the Host check
     plugins: [
       useAccessControl(deps.config),
+      // Limits next: every rejection comes before parsing the rest, resolvers, or any SQL.
+      ...limitPlugins(deps.config.limits),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import { Kind, parse, print, validate, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { operationLimitErrors } from '../src/limits.js';
 import { EXAMPLE_OPERATION } from '../src/yoga.js';
 import { schema } from '../src/schema/index.js';
 
@@ -25,6 +27,16 @@ describe('README examples', () => {
     'validates against the schema: %s',
     (_, document) => {
       expect(validate(schema, document).map((error) => error.message)).toEqual([]);
+    },
+  );
+
+  const limits = loadConfig({}).limits;
+  it.each(examples.map((document) => [print(document).replace(/\s+/g, ' ').slice(0, 80), document] as const))(
+    'stays within the default limits: %s',
+    (_, document) => {
+      expect(() => parse(print(document), { maxTokens: limits.maxTokens })).not.toThrow();
+      expect(operationLimitErrors(schema, document, limits).map((error) => error.message)).toEqual([]);
+      expect(print(document).length).toBeLessThan(limits.maxBodyBytes);
     },
   );
 });

@@ -17,6 +17,8 @@ export interface ExplainRequest {
   analyze: boolean;
   /** statement_timeout of EXPLAIN ANALYZE, in milliseconds (plain EXPLAIN keeps the pool's). */
   timeoutMs: number;
+  /** statement_timeout of a plain EXPLAIN (planning only), in milliseconds; absent: the pool's. */
+  planTimeoutMs?: number;
 }
 
 export interface ExplainOutcome {
@@ -172,7 +174,8 @@ function checkRequest(statement: ParsedStatement, request: ExplainRequest): numb
 // When anything in planDocument throws, withClient destroys the connection rather than pooling
 // it, and any session state with it; these statements undo that state on the way that succeeded.
 async function planDocument(client: Queryable, mode: PlanMode, request: ExplainRequest, parameters: number): Promise<ExplainDocument> {
-  const settings = [request.analyze ? String(request.timeoutMs) : null, mode === 'prepared' ? 'force_generic_plan' : null];
+  const timeoutMs = request.analyze ? request.timeoutMs : request.planTimeoutMs;
+  const settings = [timeoutMs === undefined ? null : String(timeoutMs), mode === 'prepared' ? 'force_generic_plan' : null];
   if (mode === 'prepared') {
     const plan = await inReadOnlyTransaction(client, settings, async () => {
       await runUserSql(client, PREPARE_PREFIX, request.sql, []);

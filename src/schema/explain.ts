@@ -94,7 +94,8 @@ builder.queryField('explain', (t) =>
     type: ExplainResult,
     description:
       'The plan of one statement, given as sql or as a pg_stat_statements queryId. Runs in a read-only transaction that is rolled back; ' +
-      'the statement itself is executed only with analyze (admin token, a single SELECT).',
+      'the statement itself is executed only with analyze (admin token, a single SELECT). Without the admin token, planning may take ' +
+      'at most PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS (QUERY_TIMEOUT past it). At most PGSCOPE_MAX_EXPENSIVE_FIELDS explains per operation.',
     args: {
       queryId: t.arg.id({ description: 'Explain this statement of pg_stat_statements (see slowQueries). Give queryId or sql, not both.' }),
       sql: t.arg.string({ description: 'Explain this one statement: SELECT, INSERT, UPDATE, DELETE or MERGE. Give sql or queryId, not both.' }),
@@ -129,15 +130,27 @@ builder.queryField('explain', (t) =>
             )
           : new PgscopeError(ErrorCode.FORBIDDEN, 'analyze is disabled: no admin token is configured (set PGSCOPE_ADMIN_TOKEN).');
       }
+      // Plain EXPLAIN still plans, and planning folds immutable functions: md5(repeat('x', 1e9))
+      // held a backend 4.5 s at 1.35 GB. Without the admin token, planning gets a tighter budget.
+      const budgetMs = ctx.isAdmin ? undefined : ctx.config.limits.anonymousExplainTimeoutMs;
       const request = {
         params: args.params?.map((value) => value ?? null) ?? null,
         analyze,
         timeoutMs: intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000),
+        planTimeoutMs: budgetMs,
       };
       const caps = await ctx.capabilities();
-      if (sql !== null) return explain(ctx.db, caps, { ...request, sql });
-      return explainQueryId(ctx.db, caps, queryId!, request).catch((error: unknown) => {
+      const run = sql !== null ? explain(ctx.db, caps, { ...request, sql }) : explainQueryId(ctx.db, caps, queryId!, request);
+      return run.catch((error: unknown) => {
         if (isPgscopeError(error, ErrorCode.EXTENSION_NOT_LOADED)) ctx.invalidateCapabilities();
+        if (budgetMs !== undefined && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && error.sqlState === '57014') {
+          throw new PgscopeError(
+            ErrorCode.QUERY_TIMEOUT,
+            `The statement took longer than ${budgetMs} ms to plan, the limit for explain without the admin token ` +
+              '(PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS); its transaction was rolled back.',
+            { timeoutMs: budgetMs },
+          );
+        }
         throw error;
       });
     },

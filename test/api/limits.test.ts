@@ -1,0 +1,296 @@
+// One request cannot take the server down: oversized, deep, wide or expensive operations are
+// refused before any SQL, with a typed error; the statements a request may run at once and the
+// time an anonymous explain may plan are bounded. A counting Database (a real pool underneath)
+// proves "before any SQL" and measures statements in flight.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getIntrospectionQuery } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database, type Queryable } from '../../src/db/pool.js';
+import { createTestApp, createTestDatabase, errorCodes, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+
+/** The pool, counting what reaches it: statements sent, and the most in flight at once. */
+class CountingDatabase extends Database {
+  statements = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+
+  override query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    return this.track(() => super.query<Row>(sql, params));
+  }
+
+  override withClient<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+    return this.track(() => super.withClient(work));
+  }
+
+  reset(): void {
+    this.statements = 0;
+    this.maxInFlight = 0;
+  }
+
+  private async track<T>(run: () => Promise<T>): Promise<T> {
+    this.statements += 1;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      return await run();
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+}
+
+let target: TestDatabase;
+
+function countingApp(env: Record<string, string> = {}): { api: TestApp; counter: CountingDatabase } {
+  const config = testConfig(env);
+  const counter = new CountingDatabase(target.url, { applicationName: 'pgscope-test', pool: config.pool, warn: () => undefined });
+  return { api: createTestApp(target.url, { env, database: counter }), counter };
+}
+
+const aliases = (count: number, field: string) => `{ ${Array.from({ length: count }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
+
+beforeAll(async () => {
+  target = await createTestDatabase('limits');
+});
+
+afterAll(async () => {
+  await target.drop();
+});
+
+describe('operation limits', () => {
+  let api: TestApp;
+  let counter: CountingDatabase;
+
+  // A body limit of 1 MB, so that the operation limits answer rather than the body limit.
+  beforeAll(() => ({ api, counter } = countingApp({ PGSCOPE_MAX_BODY_BYTES: String(1024 * 1024) })));
+  afterAll(() => api.close());
+
+  const refusal = async (query: string, variables?: Record<string, unknown>) => {
+    counter.reset();
+    const result = await api.gql(query, variables);
+    return { codes: errorCodes(result), limits: result.errors?.map((error) => error.extensions?.limit), statements: counter.statements, result };
+  };
+
+  it("lets GraphiQL's introspection query through", async () => {
+    const { codes, statements, result } = await refusal(getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }));
+    expect({ codes, statements }).toEqual({ codes: [], statements: 0 });
+    expect((result.data as { __schema: { queryType: { name: string } } }).__schema.queryType.name).toBe('Query');
+  });
+
+  it('refuses 10,000 aliases of slowQueries on the token limit, without any SQL', async () => {
+    const { codes, limits, statements } = await refusal(aliases(10_000, 'slowQueries { queryId }'));
+    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_TOKENS'], statements: 0 });
+  });
+
+  it('refuses 31 aliases (the limit is 30), without any SQL', async () => {
+    const { codes, limits, statements, result } = await refusal(aliases(31, 'poolStatus { max }'));
+    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_ALIASES'], statements: 0 });
+    expect(result.errors![0]!.message).toBe(
+      'Aliases limit of 30 exceeded, found 31. The limit is set by PGSCOPE_MAX_ALIASES; split the operation into smaller ones.',
+    );
+  });
+
+  it('refuses nesting deeper than 12 levels before validating field names', async () => {
+    const deep = `{ tables { edges { node { ${'a { '.repeat(10)} b ${'} '.repeat(10)} } } } }`;
+    const { codes, limits, statements } = await refusal(deep);
+    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_DEPTH'], statements: 0 });
+  });
+
+  it('refuses fragment fan-out (each of 13 fragments spreads the next twice) on the cost limit', async () => {
+    const fanOut = [
+      'query { ...F0 }',
+      ...Array.from({ length: 13 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`),
+      'fragment F13 on Query { poolStatus { max total idle waiting } }',
+    ].join('\n');
+    const { codes, limits, statements, result } = await refusal(fanOut);
+    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_COST'], statements: 0 });
+    // poolStatus { 4 fields } costs 2 + 1.5 x 4 = 8, doubled 13 times
+    expect(result.errors![0]!.message).toBe(
+      "The operation's estimated cost is 65536; the limit is 5000 (PGSCOPE_MAX_COST). Select fewer or less nested fields.",
+    );
+  });
+
+  it('does not multiply the cost by first: the resolver bounds it', async () => {
+    const { codes } = await refusal('{ tables(first: 5000) { edges { node { name seqScans indexScans sizeBytes } } } }');
+    expect(codes).toEqual([]);
+  });
+
+  it('refuses 20 aliased explains on the expensive-field limit, without any SQL', async () => {
+    const { codes, limits, statements } = await refusal(aliases(20, 'explain(sql: "SELECT 1") { totalCost }'));
+    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_EXPENSIVE_FIELDS'], statements: 0 });
+  });
+
+  it('counts explains in fragments once per spread', async () => {
+    const twice = /* GraphQL */ `
+      query { ...Plans ...Plans }
+      fragment Plans on Query { a: explain(sql: "SELECT 1") { totalCost } b: explain(sql: "SELECT 2") { totalCost } }`;
+    const { codes, result } = await refusal(twice);
+    expect(codes).toEqual(['QUERY_TOO_COMPLEX']);
+    expect(result.errors![0]!.message).toContain('The operation asks for 4 expensive fields');
+  });
+
+  it('runs three explains (the limit) in one operation', async () => {
+    const { codes, result } = await refusal(aliases(3, 'explain(sql: "SELECT 1") { estimatedRows }'));
+    expect(codes).toEqual([]);
+    expect(result.data).toEqual({ a0: { estimatedRows: 1 }, a1: { estimatedRows: 1 }, a2: { estimatedRows: 1 } });
+  });
+
+  it('does not echo a 50,000-character field name back', async () => {
+    const { codes, statements, result } = await refusal(`{ ${'x'.repeat(50_000)} }`);
+    expect({ codes, statements }).toEqual({ codes: ['GRAPHQL_VALIDATION_FAILED'], statements: 0 });
+    expect(result.errors![0]!.message).toBe(`Cannot query field "${'x'.repeat(80)}..." (50000 characters) on type "Query".`);
+    expect(JSON.stringify(result).length).toBeLessThan(1_000);
+  });
+
+  it('does not echo a 50,000-character string in a syntax error', async () => {
+    const { codes, result } = await refusal(`{ "${'x'.repeat(50_000)}" }`);
+    expect(codes).toEqual(['GRAPHQL_PARSE_FAILED']);
+    expect(JSON.stringify(result).length).toBeLessThan(1_000);
+  });
+
+  it('does not echo a 50,000-character variable value (graphql-js quotes it twice)', async () => {
+    const { codes, statements, result } = await refusal('query ($n: Int) { slowQueries(limit: $n) { queryId } }', { n: 'x'.repeat(50_000) });
+    const quoted = `"${'x'.repeat(80)}..." (50000 characters)`;
+    expect({ codes, statements }).toEqual({ codes: [undefined], statements: 0 });
+    expect(result.errors![0]!.message).toBe(`Variable "$n" got invalid value ${quoted}; Int cannot represent non-integer value: ${quoted}`);
+  });
+});
+
+describe('body limit', () => {
+  let api: TestApp;
+  let counter: CountingDatabase;
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    ({ api, counter } = countingApp());
+    server = http.createServer(api.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await api.close();
+  });
+
+  const TWENTY_MB = 20 * 1024 * 1024;
+
+  it('refuses a 20 MB body through app.fetch after reading about the limit (100 KB)', async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= TWENTY_MB) return controller.close();
+        pulled += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    counter.reset();
+    const response = await api.app.fetch('http://pgscope.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(errorCodes((await response.json()) as never)).toEqual(['REQUEST_TOO_LARGE']);
+    expect(pulled).toBeLessThan(1024 * 1024);
+    expect(counter.statements).toBe(0);
+  });
+
+  /** POSTs 20 MB over a real connection; the server answers before the client could send it all. */
+  const postTwentyMegabytes = (headers: Record<string, string>) =>
+    new Promise<{ status: number | undefined; body: string; sent: number }>((resolve, reject) => {
+      const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', ...headers } });
+      const chunk = Buffer.alloc(64 * 1024, ' ');
+      let sent = 0;
+      const pump = () => {
+        while (sent < TWENTY_MB) {
+          sent += chunk.length;
+          if (!request.write(chunk)) return void request.once('drain', pump);
+        }
+        request.end();
+      };
+      request.on('response', (response) => {
+        let body = '';
+        response.on('data', (data: Buffer) => (body += data.toString()));
+        response.on('end', () => resolve({ status: response.statusCode, body, sent }));
+      });
+      // The server closes the connection once it has answered: the client's later writes fail.
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+      });
+      pump();
+    });
+
+  it.each([
+    ['with Content-Length', { 'content-length': String(TWENTY_MB) }],
+    ['chunked, without Content-Length', {}],
+  ])('refuses a 20 MB body over HTTP %s, and closes the connection', async (_, headers) => {
+    counter.reset();
+    const { status, body, sent } = await postTwentyMegabytes(headers);
+    expect(status).toBe(413);
+    expect(errorCodes(JSON.parse(body) as never)).toEqual(['REQUEST_TOO_LARGE']);
+    expect(sent).toBeLessThan(TWENTY_MB);
+    expect(counter.statements).toBe(0);
+  });
+
+  it('still serves requests afterwards', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ poolStatus { max } }' }),
+    });
+    expect(await response.json()).toEqual({ data: { poolStatus: { max: 4 } }, extensions: { sqlStatements: 0 } });
+  });
+});
+
+describe('statements in flight per request', () => {
+  let api: TestApp;
+  let counter: CountingDatabase;
+
+  beforeAll(() => ({ api, counter } = countingApp({ PGSCOPE_REQUEST_CONCURRENCY: '2' })));
+  afterAll(() => api.close());
+
+  it('runs twelve root fields two statements at a time, and other requests still get through', async () => {
+    await api.gql('{ capabilities { serverVersion } }'); // detection runs its own statements once
+    counter.reset();
+    const [wide, other] = await Promise.all([
+      api.gql<Record<string, unknown[]>>(aliases(12, 'slowQueries(minMeanTimeMs: 0) { queryId }')),
+      api.gql<{ poolStatus: { max: number } }>('{ poolStatus { max } }'),
+    ]);
+    expect(errorCodes(wide)).toEqual([]);
+    expect(Object.keys(wide.data!)).toHaveLength(12);
+    expect(wide.extensions!.sqlStatements).toBe(12);
+    expect(counter.maxInFlight).toBe(2);
+    expect(other.data!.poolStatus.max).toBe(4);
+  });
+});
+
+describe('explain without the admin token', () => {
+  let api: TestApp;
+
+  beforeAll(() => ({ api } = countingApp({ PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS: '100', PGSCOPE_POOL_MAX: '2' })));
+  afterAll(() => api.close());
+
+  it("is cancelled past the anonymous budget while planning md5(repeat('x', 1e9)); other requests still succeed", async () => {
+    const [slow, other] = await Promise.all([
+      api.gql(`{ explain(sql: "SELECT md5(repeat('x', 1000000000))") { totalCost } }`),
+      api.gql<{ slowQueries: unknown[] }>('{ slowQueries(minMeanTimeMs: 0) { queryId } }'),
+    ]);
+    expect(errorCodes(slow)).toEqual(['QUERY_TIMEOUT']);
+    expect(slow.errors![0]!.message).toBe(
+      'The statement took longer than 100 ms to plan, the limit for explain without the admin token (PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS); ' +
+        'its transaction was rolled back.',
+    );
+    expect(errorCodes(other)).toEqual([]);
+  });
+
+  it("gives the connection back with the pool's statement_timeout", async () => {
+    const explained = await api.gql('{ a: explain(sql: "SELECT 1") { estimatedRows } b: explain(sql: "SELECT 2") { estimatedRows } }');
+    expect(explained.data).toEqual({ a: { estimatedRows: 1 }, b: { estimatedRows: 1 } });
+    const timeouts = await Promise.all([1, 2].map(() => api.database.withClient((client) => client.query<{ timeout: string }>("SELECT current_setting('statement_timeout') AS timeout"))));
+    expect(timeouts.flat().map((row) => row.timeout)).toEqual(['10s', '10s']);
+  });
+});
