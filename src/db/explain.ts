@@ -2,7 +2,7 @@
 // EXPLAIN (FORMAT JSON) prints it, plus the summary a person reads first. Every EXPLAIN runs in a
 // read-only transaction that is always rolled back. Only EXPLAIN ANALYZE executes the statement,
 // and explain() accepts it only for one read-only SELECT (the resolver also requires the admin token).
-import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../advisor/parse.js';
+import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../sql/parse.js';
 import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../errors.js';
 import type { Capabilities } from './capabilities.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
