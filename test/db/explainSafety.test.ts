@@ -26,6 +26,10 @@ const FIXTURES = /* SQL */ `
   CREATE FUNCTION shout(users) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT upper($1.email)';
   CREATE FUNCTION add_noisily(int, int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT $1 + $2';
   CREATE OPERATOR #+# (LEFTARG = int, RIGHTARG = int, FUNCTION = add_noisily);
+  CREATE AGGREGATE noisy_sum(int) (SFUNC = add_noisily, STYPE = int);
+  CREATE TYPE temperature AS (celsius int);
+  CREATE FUNCTION to_temperature(int) RETURNS temperature VOLATILE LANGUAGE sql AS 'SELECT ROW($1)::temperature';
+  CREATE CAST (int AS temperature) WITH FUNCTION to_temperature(int);
 
   CREATE TABLE notes (id int, body text);
   ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
@@ -116,11 +120,29 @@ describe('explain(analyze) with a superuser connection', () => {
     ["SELECT nextval('tickets')", 'volatile function pg_catalog.nextval'],
     ['SELECT random()', 'volatile function pg_catalog.random'],
     ['SELECT id FROM users WHERE id #+# 1 > 2', 'operator public.#+# (volatile function add_noisily)'],
+    ['SELECT pg_catalog.random()', 'volatile function pg_catalog.random'],
+    ['SELECT id FROM users WHERE id OPERATOR(public.#+#) 1 > 2', 'operator public.#+# (volatile function add_noisily)'],
+    ['SELECT noisy_sum(id) FROM users', 'aggregate public.noisy_sum (its volatile support function add_noisily)'],
+    ['SELECT CAST(1 AS temperature)', 'cast to temperature (volatile function to_temperature)'],
+    ['SELECT temperature(1)', 'cast to temperature (volatile function to_temperature)'],
     ['SELECT u.shout FROM users u', 'volatile function public.shout'],
     ['SELECT count(*) FROM orders WHERE user_id IN (SELECT id FROM notes)', 'volatile function pg_catalog.random (through policy some_notes on public.notes)'],
   ])('refuses %s', async (sql, culprit) => {
     const refused = await failure(explain(db, caps, request(sql)));
     expect(refused).toMatchObject({ code: 'UNSAFE_STATEMENT', message: `${REFUSED}it uses ${culprit}.` });
+  });
+
+  it("follows a domain's check constraint, which any value coerced to the domain runs", async () => {
+    const other = await createTestDatabase('explain_safety_domain');
+    const otherDb = new Database(other.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1' }).pool });
+    try {
+      await other.sql('CREATE DOMAIN lucky_int AS int CONSTRAINT lucky CHECK (VALUE > random() - 2)');
+      const refused = await failure(explain(otherDb, caps, request('SELECT 1')));
+      expect(refused.message).toBe(`${REFUSED}it uses volatile function pg_catalog.random (through check constraint lucky of domain lucky_int).`);
+    } finally {
+      await otherDb.end();
+      await other.drop();
+    }
   });
 
   it('left the sequence untouched', async () => {
