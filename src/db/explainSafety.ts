@@ -22,11 +22,19 @@ const MAX_NESTING = 16;
 // session's temporary schema): every candidate of that name counts, whichever the server would
 // pick, so an overloaded name with one volatile variant is refused (conservative). Materialized
 // views are not followed: reading one does not run its query. `$10` adds the checks that do not
-// depend on the statement (sorting, grouping, implicit casts, text input of values).
+// depend on the statement (sorting, grouping, implicit casts, text input of values). A name
+// written pg_temp.x is looked up in the session's own temporary schema, as PostgreSQL does.
+const writtenNames = (schemas: string, names: string) => /* SQL */ `
+    SELECT
+      CASE WHEN w.schema_name = 'pg_temp' THEN (SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())::text ELSE w.schema_name END AS schema_name,
+      w.name
+    FROM unnest(${schemas}::text[], ${names}::text[]) AS w(schema_name, name)`;
+
 const RESOLVE_SQL = /* SQL */ `
   WITH RECURSIVE
-  function_name AS (
-    SELECT * FROM unnest($1::text[], $2::text[]) AS w(schema_name, name)
+  function_name AS (${writtenNames('$1', '$2')}
+  ),
+  operator_name AS (${writtenNames('$3', '$4')}
   ),
   function_candidate AS (
     SELECT
@@ -53,8 +61,7 @@ const RESOLVE_SQL = /* SQL */ `
       AND t.typtype IN ('c', 'p')
       AND n.nspname = ANY (current_schemas(true))
   ),
-  type_name AS (
-    SELECT * FROM unnest($5::text[], $6::text[]) AS w(schema_name, name)
+  type_name AS (${writtenNames('$5', '$6')}
   ),
   cast_target(oid) AS (
     SELECT
@@ -71,8 +78,7 @@ const RESOLVE_SQL = /* SQL */ `
     JOIN pg_type d ON d.oid = c.oid
     WHERE d.typbasetype <> 0
   ),
-  relation_name AS (
-    SELECT * FROM unnest($7::text[], $8::text[]) AS w(schema_name, name)
+  relation_name AS (${writtenNames('$7', '$8')}
   ),
   named_relation(oid) AS (
     SELECT
@@ -110,7 +116,7 @@ const RESOLVE_SQL = /* SQL */ `
     UNION
     SELECT
       format('operator %s.%s (volatile function %s)', n.nspname, o.oprname, o.oprcode::regproc)
-    FROM unnest($3::text[], $4::text[]) AS w(schema_name, name)
+    FROM operator_name w
     JOIN pg_operator o ON o.oprname = w.name
     JOIN pg_namespace n ON n.oid = o.oprnamespace
     JOIN pg_proc p ON p.oid = o.oprcode

@@ -31,6 +31,12 @@ const FIXTURES = /* SQL */ `
   CREATE FUNCTION to_temperature(int) RETURNS temperature VOLATILE LANGUAGE sql AS 'SELECT ROW($1)::temperature';
   CREATE CAST (int AS temperature) WITH FUNCTION to_temperature(int);
 
+  CREATE EXTENSION file_fdw;
+  CREATE SERVER files FOREIGN DATA WRAPPER file_fdw;
+  CREATE FOREIGN TABLE hostname_file (line text) SERVER files OPTIONS (filename '/etc/hostname');
+  CREATE TABLE lines (line text) PARTITION BY LIST (line);
+  CREATE FOREIGN TABLE lines_from_file PARTITION OF lines DEFAULT SERVER files OPTIONS (filename '/etc/hostname');
+
   CREATE TABLE notes (id int, body text);
   ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
   CREATE POLICY some_notes ON notes USING (random() < 2);
@@ -126,6 +132,8 @@ describe('explain(analyze) with a superuser connection', () => {
     ['SELECT CAST(1 AS temperature)', 'cast to temperature (volatile function to_temperature)'],
     ['SELECT temperature(1)', 'cast to temperature (volatile function to_temperature)'],
     ['SELECT u.shout FROM users u', 'volatile function public.shout'],
+    ['SELECT * FROM hostname_file', 'foreign table public.hostname_file'],
+    ['SELECT count(*) FROM lines', 'foreign table public.lines_from_file'],
     ['SELECT count(*) FROM orders WHERE user_id IN (SELECT id FROM notes)', 'volatile function pg_catalog.random (through policy some_notes on public.notes)'],
   ])('refuses %s', async (sql, culprit) => {
     const refused = await failure(explain(db, caps, request(sql)));
