@@ -155,7 +155,8 @@ function checkRequest(statement: ParsedStatement, request: ExplainRequest): numb
   if (request.analyze) {
     const problem = readOnlySelectProblem(statement);
     if (problem) {
-      throw new PgscopeError(ErrorCode.UNSAFE_STATEMENT, `analyze executes the statement, so it accepts only a read-only SELECT; this one is refused: ${problem}.`);
+      const message = `analyze executes the statement, so it accepts only a read-only SELECT; this one is refused: ${problem}.`;
+      throw new PgscopeError(ErrorCode.UNSAFE_STATEMENT, message);
     }
     if (parameters > 0 && request.params === null) {
       throw badInput(`analyze executes the statement, so it needs a value for each of its ${parameters} parameter(s): pass params.`, {
@@ -222,7 +223,10 @@ function queryPlan(rows: unknown[]): ExplainDocument {
 // mismatches). They are passed on only with a position, i.e. raised while PostgreSQL analyzed the
 // client's text: the same codes raised at run time (a jsonpath syntax error on a value read from a
 // table, a RAISE in a function) carry no position and may carry data.
-const ECHOING_CODES = new Set(['42601', '42P01', '42703', '42883', '42P02', '42704', '42702', '42725', '42803', '42804', '42846', '42P18', '42P10', '42P20', '42809']);
+const ECHOING_CODES = new Set([
+  ...['42601', '42P01', '42703', '42883', '42P02', '42704', '42702', '42725'],
+  ...['42803', '42804', '42846', '42P18', '42P10', '42P20', '42809'],
+]);
 
 // Other errors of the client's statement: bad values (22: invalid input syntax for type integer:
 // "<the value read>"), several rows from a subquery (21), unsupported features (0A), limits (54),
@@ -248,7 +252,8 @@ function userSqlError(error: unknown, offset: number): unknown {
   if (typeof code !== 'string') return error;
   const at = position ? Number(position) - offset : 0;
   if (ECHOING_CODES.has(code) && at > 0) {
-    return badInput(`PostgreSQL rejected the statement: ${message} (at character ${at}).`, { sqlState: code, position: at, ...(hint ? { hint } : {}) });
+    const details = { sqlState: code, position: at, ...(hint ? { hint } : {}) };
+    return badInput(`PostgreSQL rejected the statement: ${message} (at character ${at}).`, details);
   }
   if (code === '25006') {
     return badInput('PostgreSQL refused to write: explain runs every statement in a read-only transaction.', { sqlState: code });

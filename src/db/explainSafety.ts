@@ -26,7 +26,10 @@ const MAX_NESTING = 16;
 // written pg_temp.x is looked up in the session's own temporary schema, as PostgreSQL does.
 const writtenNames = (schemas: string, names: string) => /* SQL */ `
     SELECT
-      CASE WHEN w.schema_name = 'pg_temp' THEN (SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())::text ELSE w.schema_name END AS schema_name,
+      CASE
+        WHEN w.schema_name = 'pg_temp' THEN (SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())::text
+        ELSE w.schema_name
+      END AS schema_name,
       w.name
     FROM unnest(${schemas}::text[], ${names}::text[]) AS w(schema_name, name)`;
 
@@ -111,7 +114,9 @@ const RESOLVE_SQL = /* SQL */ `
       format('aggregate %s (its volatile support function %s)', f.object, s.oid::regproc)
     FROM function_candidate f
     JOIN pg_aggregate a ON a.aggfnoid = f.oid
-    JOIN pg_proc s ON s.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+    JOIN pg_proc s ON s.oid IN (
+      a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn
+    )
     WHERE s.provolatile = 'v'
     UNION
     SELECT
@@ -266,7 +271,12 @@ async function resolve(client: Queryable, sources: readonly Source[], global: bo
 }
 
 /** The refusal, naming the first culprit and the view (policy, domain) it hides in. */
-async function refusal(client: Queryable, sources: readonly Source[], rows: readonly ResolvedRow[], global: boolean): Promise<PgscopeError> {
+async function refusal(
+  client: Queryable,
+  sources: readonly Source[],
+  rows: readonly ResolvedRow[],
+  global: boolean,
+): Promise<PgscopeError> {
   let culprit = rows.find((row) => row.kind === 'unsafe')!.object;
   let within = sources.length === 1 ? sources[0]!.within : null;
   // Several definitions were checked together: find the one that holds the culprit.
@@ -295,7 +305,8 @@ async function definitionReferences(row: ResolvedRow): Promise<References> {
 function unsafeStatement(reason: string, details: Record<string, unknown> = {}): PgscopeError {
   return new PgscopeError(
     ErrorCode.UNSAFE_STATEMENT,
-    `analyze executes the statement, so it refuses anything that could act outside its rolled-back read-only transaction; this one is refused: ${reason}.`,
+    'analyze executes the statement, so it refuses anything that could act outside its rolled-back read-only transaction; ' +
+      `this one is refused: ${reason}.`,
     details,
   );
 }

@@ -87,7 +87,9 @@ export function collectReferences(node: Node): References {
 /** [catalog.]schema.name as a list of String nodes; null when the list holds no name. */
 function qualifiedName(list: unknown): QualifiedName | null {
   if (!Array.isArray(list)) return null;
-  const parts = list.map((part) => (part as { String?: { sval?: string } }).String?.sval).filter((part): part is string => part !== undefined);
+  const parts = list
+    .map((part) => (part as { String?: { sval?: string } }).String?.sval)
+    .filter((part): part is string => part !== undefined);
   if (parts.length === 0) return null;
   return { schema: parts.length > 1 ? parts.at(-2)! : null, name: parts.at(-1)! };
 }
