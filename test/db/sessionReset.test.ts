@@ -84,6 +84,16 @@ describe('Database.withClient', () => {
     expect(await target.sql("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).toEqual([{ held: 0 }]);
   });
 
+  it('rolls back a failed transaction a borrower caught and left behind', async () => {
+    const [before] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const caught = await db.withClient(async (client) => {
+      await client.query('BEGIN');
+      return client.query('SELECT 1 / 0').catch((error: { sqlState?: string; code?: string }) => error.code);
+    });
+    expect(caught).toBe('22012');
+    expect(await db.query<{ pid: number; n: number }>('SELECT pg_backend_pid() AS pid, 1 AS n')).toEqual([{ pid: before!.pid, n: 1 }]);
+  });
+
   it('keeps the statements it prepared by name usable (no DISCARD ALL)', async () => {
     const prepared = 'SELECT count(*)::int AS n FROM orders WHERE customer_id = $1';
     expect(await db.query(prepared, [7])).toEqual([{ n: 20 }]);
