@@ -85,10 +85,11 @@ describe('stopping with a request in flight', () => {
     const response = fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ explain(sql: "SELECT pg_sleep(1.5)", analyze: true) { analyzed } }' }),
+      // A second or so of work that explain(analyze) accepts (pg_sleep is volatile: refused).
+      body: JSON.stringify({ query: '{ explain(sql: "SELECT count(*) AS shutdown_probe FROM generate_series(1, 10000000)", analyze: true) { analyzed } }' }),
     });
     // SIGTERM once the statement runs on the server: the request is then surely in flight.
-    while ((await target.sql(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(1.5)' AND state = 'active'`)).length === 0) {
+    while ((await target.sql(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%shutdown_probe%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'`)).length === 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     server.child.kill('SIGTERM');

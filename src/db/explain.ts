@@ -1,11 +1,13 @@
 // How PostgreSQL runs one statement, given as SQL or as a pg_stat_statements queryid: the plan as
 // EXPLAIN (FORMAT JSON) prints it, plus the summary a person reads first. Every EXPLAIN runs in a
 // read-only transaction that is always rolled back. Only EXPLAIN ANALYZE executes the statement,
-// and explain() accepts it only for one read-only SELECT (the resolver also requires the admin token).
-import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../advisor/parse.js';
+// and explain() accepts it only for one read-only SELECT that calls no volatile function (see
+// explainSafety.ts; the resolver also requires the admin token).
 import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../errors.js';
+import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../sql/parse.js';
 import { redactSecrets, SECRET_HINT } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
+import { assertSafeToExecute } from './explainSafety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from './pool.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
@@ -69,8 +71,6 @@ const explainExecuteSql = (parameters: number) => /* SQL */ `
   EXECUTE pgscope_explain(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
 const DEALLOCATE_SQL = /* SQL */ `DEALLOCATE pgscope_explain`;
 
-const RELEASE_ADVISORY_LOCKS_SQL = /* SQL */ `SELECT pg_advisory_unlock_all()`;
-
 // With pg_stat_statements.track = all, a statement also run under EXPLAIN has a nested entry
 // (toplevel false, 1.9+) with the same queryid whose text is the whole EXPLAIN: prefer top level.
 const statementByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */ `
@@ -124,7 +124,7 @@ export async function explain(db: Db, caps: Capabilities, request: ExplainReques
   const mode: PlanMode =
     request.params !== null || parameters === 0 ? 'direct' : caps.serverVersionNum >= 160000 ? 'generic' : 'prepared';
   const plan = await db
-    .withClient((client) => planDocument(client, mode, request, parameters), { statementTimeoutMs: request.analyze ? request.timeoutMs : undefined })
+    .withClient((client) => planDocument(client, statement, mode, request, parameters), { statementTimeoutMs: request.analyze ? request.timeoutMs : undefined })
     .catch((error: unknown) => {
       throw clearerError(error, request, caps);
     });
@@ -161,7 +161,10 @@ function checkRequest(statement: ParsedStatement, request: ExplainRequest): numb
   }
   if (request.analyze) {
     const problem = readOnlySelectProblem(statement);
-    if (problem) throw badInput(`analyze executes the statement, so it accepts only a read-only SELECT; this one is refused: ${problem}.`);
+    if (problem) {
+      const message = `analyze executes the statement, so it accepts only a read-only SELECT; this one is refused: ${problem}.`;
+      throw new PgscopeError(ErrorCode.UNSAFE_STATEMENT, message);
+    }
     if (parameters > 0 && request.params === null) {
       throw badInput(`analyze executes the statement, so it needs a value for each of its ${parameters} parameter(s): pass params.`, {
         argument: 'params',
@@ -172,25 +175,32 @@ function checkRequest(statement: ParsedStatement, request: ExplainRequest): numb
 }
 
 // When anything in planDocument throws, withClient destroys the connection rather than pooling
-// it, and any session state with it; these statements undo that state on the way that succeeded.
-async function planDocument(client: Queryable, mode: PlanMode, request: ExplainRequest, parameters: number): Promise<ExplainDocument> {
+// it; on success it resets the session (settings, locks, temporary objects, HypoPG) before pooling it.
+async function planDocument(
+  client: Queryable,
+  statement: ParsedStatement,
+  mode: PlanMode,
+  request: ExplainRequest,
+  parameters: number,
+): Promise<ExplainDocument> {
   const timeoutMs = request.analyze ? request.timeoutMs : request.planTimeoutMs;
   const settings = [timeoutMs === undefined ? null : String(timeoutMs), mode === 'prepared' ? 'force_generic_plan' : null];
   if (mode === 'prepared') {
     const plan = await inReadOnlyTransaction(client, settings, async () => {
       await runUserSql(client, PREPARE_PREFIX, request.sql, []);
-      return queryPlan(await client.query(explainExecuteSql(parameters)));
+      // Planning may fold the statement's functions: errors need the same screening, without a position.
+      return queryPlan(await runUserSql(client, explainExecuteSql(parameters), '', []));
     });
     // PREPARE is not transactional: the statement outlives the rollback.
     await client.query(DEALLOCATE_SQL);
     return plan;
   }
   const prefix = explainPrefix(mode, request.analyze);
-  const plan = await inReadOnlyTransaction(client, settings, async () => queryPlan(await runUserSql(client, prefix, request.sql, request.params ?? [])));
-  // Session-level advisory locks are what an executed read-only SELECT can leave behind after
-  // the rollback (SELECT pg_advisory_lock(...)): the next borrower of this connection would hold them.
-  if (request.analyze) await client.query(RELEASE_ADVISORY_LOCKS_SQL);
-  return plan;
+  return inReadOnlyTransaction(client, settings, async () => {
+    // Checked on the connection that executes it, so names resolve with the same search_path.
+    if (request.analyze) await assertSafeToExecute(client, statement.node);
+    return queryPlan(await runUserSql(client, prefix, request.sql, request.params ?? []));
+  });
 }
 
 async function inReadOnlyTransaction<T>(client: Queryable, settings: Array<string | null>, work: () => Promise<T>): Promise<T> {
@@ -216,10 +226,32 @@ function queryPlan(rows: unknown[]): ExplainDocument {
   return (rows[0] as { 'QUERY PLAN': ExplainDocument })['QUERY PLAN'];
 }
 
-// SQLSTATE classes that are about the client's statement: syntax and unknown objects (42), bad
-// values (22), a subquery returning several rows (21), unsupported features (0A), limits (54),
-// errors raised by functions it calls (P0, 2F, 38, 39), and writes refused as read-only (25006).
-const USER_ERROR_CLASSES = new Set(['42', '22', '21', '0A', '54', 'P0', '2F', '38', '39']);
+// Errors whose text only echoes the client's own SQL: syntax, and names that do not resolve or
+// do not fit (undefined or ambiguous table, column, function, type, parameter; grouping and type
+// mismatches). They are passed on only with a position, i.e. raised while PostgreSQL analyzed the
+// client's text: the same codes raised at run time (a jsonpath syntax error on a value read from a
+// table, a RAISE in a function) carry no position and may carry data.
+const ECHOING_CODES = new Set([
+  ...['42601', '42P01', '42703', '42883', '42P02', '42704', '42702', '42725'],
+  ...['42803', '42804', '42846', '42P18', '42P10', '42P20', '42809'],
+]);
+
+// Other errors of the client's statement: bad values (22: invalid input syntax for type integer:
+// "<the value read>"), several rows from a subquery (21), unsupported features (0A), limits (54),
+// errors raised by functions (P0, 2F, 38, 39) and the rest of class 42. Their server text can
+// carry data (a row, a file read by pg_read_file, a setting), even under plain EXPLAIN, which
+// folds immutable functions and evaluates stable ones to estimate: only the SQLSTATE is kept.
+const USER_ERROR_CLASSES: Record<string, string> = {
+  '42': 'the statement does not fit the database (a name, type or privilege)',
+  '22': 'a value was invalid for its type or operation (a cast, a division by zero, a parameter)',
+  '21': 'a subquery used as a value returned more than one row',
+  '0A': 'the statement uses something PostgreSQL does not support there',
+  '54': 'the statement exceeds a PostgreSQL limit',
+  P0: 'a function it calls raised an error',
+  '2F': 'a function it calls failed',
+  '38': 'a function it calls failed',
+  '39': 'a function it calls failed',
+};
 const REWORDED_STATES = new Set(['25001', '55000']);
 
 /** PostgreSQL's complaint about the client's own SQL, as BAD_USER_INPUT; position counted in their text. */
@@ -232,14 +264,22 @@ function userSqlError(error: unknown, offset: number): unknown {
   }
   if (isPgscopeError(error)) return error;
   const { code, message, position, hint } = error as { code?: unknown; message?: string; position?: string; hint?: string };
-  if (typeof code !== 'string' || !(code === '25006' || USER_ERROR_CLASSES.has(code.slice(0, 2)))) return error;
+  if (typeof code !== 'string') return error;
   const at = position ? Number(position) - offset : 0;
-  const readOnly = code === '25006' ? ' (explain runs every statement in a read-only transaction)' : '';
-  return badInput(`PostgreSQL rejected the statement: ${message}${readOnly}${at > 0 ? ` (at character ${at})` : ''}.`, {
-    sqlState: code,
-    ...(at > 0 ? { position: at } : {}),
-    ...(hint ? { hint } : {}),
-  });
+  if (ECHOING_CODES.has(code) && at > 0) {
+    const details = { sqlState: code, position: at, ...(hint ? { hint } : {}) };
+    return badInput(`PostgreSQL rejected the statement: ${message} (at character ${at}).`, details);
+  }
+  if (code === '25006') {
+    return badInput('PostgreSQL refused to write: explain runs every statement in a read-only transaction.', { sqlState: code });
+  }
+  const what = USER_ERROR_CLASSES[code.slice(0, 2)];
+  if (!what) return error;
+  return badInput(
+    `PostgreSQL rejected the statement with SQLSTATE ${code}: ${what}. Its message is withheld because it can contain data read by the statement; ` +
+      'run the statement yourself to see it.',
+    { sqlState: code },
+  );
 }
 
 /** Rewords the pool's generic timeout and privilege errors for what explain did. */
@@ -253,7 +293,8 @@ function clearerError(error: unknown, request: ExplainRequest, caps: Capabilitie
     );
   }
   if (isPgscopeError(error, ErrorCode.INSUFFICIENT_PRIVILEGE)) {
-    const denied = error.serverMessage;
+    // Only PostgreSQL's own "permission denied for table x" wording: a function could raise 42501 with any text.
+    const denied = /^permission denied for [a-z ]+ [\w."$]+$/.test(error.serverMessage ?? '') ? error.serverMessage : undefined;
     return new PgscopeError(
       ErrorCode.INSUFFICIENT_PRIVILEGE,
       `EXPLAIN needs the privileges that running the statement needs, and role "${caps.role}" lacks one${denied ? ` (${denied})` : ''}. ` +

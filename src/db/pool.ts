@@ -150,7 +150,8 @@ export class Database implements Db {
 
   /**
    * Runs `work` on one checked-out connection (for session state such as HypoPG or a transaction).
-   * A connection whose work failed is destroyed rather than returned, so no session state leaks.
+   * Every connection goes back clean: reset (see resetSession) when `work` succeeded, destroyed
+   * when it failed or the reset did, so no session state reaches the next borrower.
    */
   async withClient<T>(work: (client: Queryable) => Promise<T>, options: ClientOptions = {}): Promise<T> {
     let client: pg.PoolClient;
@@ -164,25 +165,37 @@ export class Database implements Db {
       options.statementTimeoutMs === 0 ? undefined : clientDeadlineMs(Math.max(this.options.pool.statementTimeoutMs, statementTimeoutMs));
     // A statement past its deadline is still running on that connection: even if `work` catches
     // the error and carries on, the connection must not go back to the pool.
-    let failed = false;
+    let pastDeadline = false;
     const queryable: Queryable = {
       query: async <Row>(sql: string, params: readonly unknown[] = []) => {
         try {
           return rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, deadlineMs)));
         } catch (error) {
-          if (error instanceof Error && error.message === CLIENT_DEADLINE_MESSAGE) failed = true;
+          if (error instanceof Error && error.message === CLIENT_DEADLINE_MESSAGE) pastDeadline = true;
           throw this.translate(error);
         }
       },
     };
+    let result: T;
     try {
-      return await work(queryable);
+      result = await work(queryable);
     } catch (error) {
-      failed = true;
+      client.release(true);
       throw error;
-    } finally {
-      client.release(failed);
     }
+    if (pastDeadline) {
+      client.release(true);
+      return result;
+    }
+    try {
+      await resetSession(client, this.options.pool);
+    } catch {
+      // The work's result stands; the connection, in an unknown state, is not pooled again.
+      client.release(true);
+      return result;
+    }
+    client.release();
+    return result;
   }
 
   /** True when the database answers a trivial statement within `deadlineMs` (waiting for a connection included). */
@@ -352,6 +365,46 @@ function isConnectionFailure(error: Error, code: unknown): boolean {
     }
   }
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error.message);
+}
+
+// What a borrower of withClient can leave in its session, undone in one round trip: open cursors,
+// LISTEN, SET ROLE / SESSION AUTHORIZATION, settings (RESET ALL goes back to the server's, the
+// database's and the startup packet's values, so application_name stays), advisory locks,
+// temporary tables, sequence caches (currval), and HypoPG's hypothetical indexes, which live in
+// the backend's memory outside any transaction. Not DISCARD ALL: its DEALLOCATE ALL would drop
+// the statements Database.query prepared by name on this connection, which node-postgres still
+// believes exist (it would send only Bind for them, and the server answer 26000 "prepared
+// statement does not exist"). DISCARD PLANS is left out too: it would make every prepared
+// statement plan again; catalog changes invalidate those plans anyway.
+const SESSION_RESET_SQL = /* SQL */ `
+  CLOSE ALL;
+  UNLISTEN *;
+  SET SESSION AUTHORIZATION DEFAULT;
+  RESET ALL;
+  SELECT pg_advisory_unlock_all();
+  DISCARD TEMP;
+  DISCARD SEQUENCES;
+  DO $reset$
+  DECLARE
+    hypopg_schema name;
+  BEGIN
+    FOR hypopg_schema IN
+      SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = 'hypopg_reset' AND p.pronargs = 0
+    LOOP
+      EXECUTE format('SELECT %I.hypopg_reset()', hypopg_schema);
+    END LOOP;
+  END
+  $reset$`;
+
+/** Returns a borrowed connection's session to the state a fresh one has (see SESSION_RESET_SQL). */
+async function resetSession(client: pg.PoolClient, config: PoolConfig): Promise<void> {
+  // A transaction left open (or failed) would swallow the reset: end it first, only then (a
+  // ROLLBACK outside a transaction logs a warning in the server's log).
+  const rollback = client.getTransactionStatus() === 'I' ? '' : 'ROLLBACK;';
+  // One simple-protocol string: the statements run in one round trip.
+  await client.query(rollback + SESSION_RESET_SQL);
+  // RESET ALL undid pgscope's own session settings too.
+  await configureSession(client, config);
 }
 
 async function configureSession(client: pg.ClientBase, config: PoolConfig): Promise<void> {

@@ -108,7 +108,9 @@ builder.queryField('explain', (t) =>
       }),
       analyze: t.arg.boolean({
         defaultValue: false,
-        description: 'Execute the statement (EXPLAIN ANALYZE, BUFFERS) to measure rows and times. Needs the admin token; only for a single read-only SELECT.',
+        description:
+          'Execute the statement (EXPLAIN ANALYZE, BUFFERS) to measure rows and times. Needs the admin token; only for a single read-only SELECT ' +
+          'that reaches no volatile function (directly or through operators, casts, views, policies) and no foreign table: else UNSAFE_STATEMENT.',
       }),
       timeoutMs: t.arg.int({
         defaultValue: 10_000,

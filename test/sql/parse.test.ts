@@ -8,7 +8,7 @@ import {
   statementName,
   statementPhrase,
   walkTree,
-} from '../../src/advisor/parse.js';
+} from '../../src/sql/parse.js';
 import { isPgscopeError, type PgscopeError } from '../../src/errors.js';
 
 async function parseError(sql: string): Promise<PgscopeError> {

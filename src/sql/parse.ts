@@ -1,6 +1,7 @@
 // SQL from users and from pg_stat_statements, read with PostgreSQL's own parser (libpg-query: the
 // PostgreSQL 18 grammar compiled to WASM), so pgscope never guesses at statement boundaries,
-// parameters or statement kinds with regular expressions. Used by explain and the index advisor.
+// parameters or statement kinds with regular expressions. Used by explain and the index advisor
+// (it lives below both: db/ must not import advisor/).
 import { parse, SqlError, type Node } from 'libpg-query';
 import { badInput } from '../errors.js';
 
