@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/embedded.js';
+import { freePort } from '../src/embedded/server.js';
 import { createTestDatabase, type TestDatabase } from './harness/database.js';
 import { createRole } from './harness/roles.js';
 import { startServerProcess } from './harness/process.js';
