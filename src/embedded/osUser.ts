@@ -53,8 +53,11 @@ export function canRunBinaries(user: OsUser | undefined, binDir: string): boolea
 }
 
 export function assertReachable(dir: string, runAs: OsUser | undefined): void {
-  if (!runAs || canUseFolder(runAs, dir)) return;
-  throw new Error(
+  if (runAs && !canUseFolder(runAs, dir)) throw unreachableFolder(dir, runAs);
+}
+
+export function unreachableFolder(dir: string, runAs: OsUser): Error {
+  return new Error(
     `PostgreSQL runs as the OS user "${runAs.name}" (it refuses root), and that user cannot reach ${dir}. ` +
       'Set PGSCOPE_EMBEDDED_DIR to a folder it can reach, or leave it unset to let pgscope choose one.',
   );

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { restoreLibrarySymlinks, serverVersion } from './binaries.js';
-import { assertReachable, canRunBinaries, canUseFolder, type OsUser } from './osUser.js';
+import { assertReachable, canRunBinaries, canUseFolder, unreachableFolder, type OsUser } from './osUser.js';
 
 export interface PlacementRoots {
   /** Copies of binaries the OS user cannot reach, one folder per source. Default /var/cache/pgscope. */
@@ -142,9 +142,9 @@ export function placeDataDir(dir: string, runAs: OsUser | undefined, movable: bo
   if (!runAs) return { dir };
   fs.chownSync(dir, runAs.uid, runAs.gid);
   if (canUseFolder(runAs, dir)) return { dir };
-  if (!movable) assertReachable(dir, runAs);
-  // Leave no empty .pgscope behind in the project.
+  // Leave no empty folder behind where PostgreSQL cannot go.
   if (!existed) fs.rmSync(dir, { recursive: true, force: true });
+  if (!movable) throw unreachableFolder(dir, runAs);
   ensureRootFolder(dataRoot);
   const moved = path.join(dataRoot, dataFolderName(dir));
   fs.mkdirSync(moved, { recursive: true });

@@ -84,6 +84,7 @@ describe('what the OS user of the server can reach', () => {
         `PostgreSQL runs as the OS user "postgres" (it refuses root), and that user cannot reach ${chosen}. ` +
           'Set PGSCOPE_EMBEDDED_DIR to a folder it can reach, or leave it unset to let pgscope choose one.',
       );
+      expect(fs.existsSync(chosen)).toBe(false);
     } else {
       expect(place()).toEqual({ dir: chosen });
     }
