@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryOnce } from '../../src/db/pool.js';
 import { packagedBinDir } from '../../src/embedded/binaries.js';
 import { canRunBinaries, canUseFolder, ensureOsUser, type OsUser } from '../../src/embedded/osUser.js';
-import { cacheName, dataFolderName, placeDataDir, type PlacementRoots } from '../../src/embedded/placement.js';
+import { cacheName, dataFolderName, DEFAULT_ROOTS, placeDataDir, type PlacementRoots } from '../../src/embedded/placement.js';
 import { startEmbeddedPostgres } from '../../src/embedded/server.js';
+import { startServerProcess } from '../harness/process.js';
 
 const runsAsRoot = process.getuid?.() === 0;
 /** The OS user PostgreSQL runs as: postgres under root, else this process's own user. */
@@ -140,6 +141,33 @@ describe('an embedded server started from a private folder', () => {
       expect(server.placementNotes).toHaveLength(runsAsRoot ? 2 : 0);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('npm start in a private folder, with no setting', () => {
+  it('serves the demo with its data where PostgreSQL can reach it, and the banner says where', async () => {
+    const clone = path.join(work, 'clone');
+    fs.mkdirSync(clone);
+    fs.chmodSync(clone, 0o700);
+    const defaultDir = path.join(clone, '.pgscope');
+    // As root the data goes to the real /var/lib/pgscope: removed below.
+    const moved = path.join(DEFAULT_ROOTS.data, dataFolderName(defaultDir));
+    const server = startServerProcess({ PORT: '0', PGSCOPE_EMBEDDED_PORT: '0', PGSCOPE_DEMO_SCALE: '0.01', PGSCOPE_DEMO_WORKLOAD_RATE: '0' }, { cwd: clone });
+    try {
+      const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
+      if (runsAsRoot) {
+        expect(output).toContain(`, data in ${moved}/pg18)\n`);
+        expect(output).toContain(`  Note:          data in ${moved}, because ${defaultDir} cannot be reached by the OS user postgres\n`);
+        expect(fs.existsSync(defaultDir)).toBe(false);
+      } else {
+        expect(output).toContain(`, data in ${defaultDir}/pg18)\n`);
+        expect(output).not.toContain('Note:');
+      }
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      if (runsAsRoot) fs.rmSync(moved, { recursive: true, force: true });
     }
   });
 });
