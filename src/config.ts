@@ -29,6 +29,8 @@ export interface PoolConfig {
 export interface EmbeddedConfig {
   /** Folder holding the embedded server's data directory and log. Default `.pgscope` in the working directory. */
   dir: string;
+  /** True when PGSCOPE_EMBEDDED_DIR chose `dir`; the default may move to /var/lib/pgscope when pgscope runs as root. */
+  dirChosen: boolean;
   /** TCP port of the embedded server on 127.0.0.1; 0 picks a free one at each start. Default 54329. */
   port: number;
   /** Size of the demo data: 1 = 200k users and 2M activity rows. Default 0.5. */
@@ -149,6 +151,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     embedded: {
       dir: path.resolve(read.string('PGSCOPE_EMBEDDED_DIR', '.pgscope')),
+      dirChosen: read.string('PGSCOPE_EMBEDDED_DIR', '') !== '',
       port: read.integer('PGSCOPE_EMBEDDED_PORT', 54329, { min: 0, max: 65535 }),
       demoScale: read.number('PGSCOPE_DEMO_SCALE', 0.5, { min: 0.001, max: 100 }),
       workloadRate: read.number('PGSCOPE_DEMO_WORKLOAD_RATE', 2, { min: 0, max: 1000 }),

