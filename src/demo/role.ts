@@ -1,6 +1,7 @@
 // The role pgscope uses on the embedded demo database: exactly what the README asks production users
 // to create ("Point it at your own database"), so that the demo shows pgscope under its real
-// privilege model instead of as a superuser. pg_monitor for the statistics views, CONNECT, and
+// privilege model instead of as a superuser. pg_monitor for the statistics views, pg_read_all_data
+// so that explain can plan the workload's statements, CONNECT, and
 // CREATE on the demo database so that pgscope can create its own schema when mutations are on.
 // The background workload keeps the superuser: it plays the application, not pgscope.
 import { randomBytes } from 'node:crypto';
@@ -48,6 +49,10 @@ export async function ensureDemoRole(serverUrl: (database?: string) => string, d
       );
       await client.query(statement!.text);
       await client.query(`GRANT pg_monitor TO ${DEMO_ROLE}`);
+      // explain plans the application's statements, which needs the right to read their tables
+      // (pg_read_all_data from PostgreSQL 14 on; before, the demo tables one by one).
+      const [readAll] = await client.query<{ exists: boolean }>(`SELECT to_regrole('pg_read_all_data') IS NOT NULL AS exists`);
+      await client.query(readAll!.exists ? `GRANT pg_read_all_data TO ${DEMO_ROLE}` : `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DEMO_ROLE}`);
       await client.query(`GRANT CONNECT, CREATE ON DATABASE ${quoteIdent(database)} TO ${DEMO_ROLE}`);
     });
   } finally {

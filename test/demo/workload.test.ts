@@ -89,7 +89,7 @@ describe("pgscope's role on the demo database", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is the README role: no superuser, pg_monitor, CREATE on the database; the same password on every start', async () => {
+  it('is the README role: no superuser, pg_monitor, pg_read_all_data, CREATE on the database; the same password on every start', async () => {
     const serverUrl = (database = 'postgres') => urlForDatabase(adminUrl(), database);
     const passwordFile = path.join(dir, 'role.json');
     const url = await ensureDemoRole(serverUrl, target.name, passwordFile);
@@ -103,7 +103,7 @@ describe("pgscope's role on the demo database", () => {
               has_table_privilege(current_user, 'public.users', 'SELECT') AS read_users
        FROM pg_roles WHERE rolname = current_user`,
     );
-    expect(role).toEqual({ name: 'pgscope', superuser: false, create_role: false, create_db: false, bypass_rls: false, monitor: true, create_schema: true, read_users: false });
+    expect(role).toEqual({ name: 'pgscope', superuser: false, create_role: false, create_db: false, bypass_rls: false, monitor: true, create_schema: true, read_users: true });
     // the demo's admin token creates pgscope's schema as this role, and the findings read the same
     const asRole = new Database(url, { applicationName: 'pgscope-test', pool: testConfig().pool });
     try {
