@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
-  api.app.fetch(`http://pgscope.test${path}`, { method, headers, redirect: 'manual' });
+  api.app.fetch(`http://localhost${path}`, { method, headers, redirect: 'manual' });
 
 async function page(): Promise<{ html: string; script: string; style: string; icon: string }> {
   const response = await get('/graphql', { accept: 'text/html' });

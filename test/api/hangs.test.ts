@@ -72,7 +72,7 @@ function within<T>(ms: number, promise: Promise<T>): Promise<T> {
 }
 
 const ready = async () => {
-  const response = await api.app.fetch('http://pgscope.test/ready');
+  const response = await api.app.fetch('http://localhost/ready');
   return { status: response.status, body: await response.json() };
 };
 

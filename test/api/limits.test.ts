@@ -187,7 +187,7 @@ describe('body limit', () => {
       },
     });
     counter.reset();
-    const response = await api.app.fetch('http://pgscope.test/graphql', {
+    const response = await api.app.fetch('http://localhost/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body,
