@@ -3,16 +3,20 @@
 // that whole text ("EXPLAIN (FORMAT JSON) SELECT ... $1") even when it runs at top level later.
 // From 1.9 the top-level run has an entry of its own (toplevel = true). The statement inside is
 // found with PostgreSQL's own scanner (libpg-query), so quoted text is never mistaken for keywords.
-import { scan, type ScanToken } from 'libpg-query';
+import { parse, scan, type ScanToken } from 'libpg-query';
 
 /** Words that may follow EXPLAIN before the statement in the old, unparenthesized syntax. */
 const EXPLAIN_FLAGS = new Set(['ANALYZE', 'ANALYSE', 'VERBOSE']);
+
+const COMMENTS = new Set(['C_COMMENT', 'SQL_COMMENT']);
 
 /** The statement inside `EXPLAIN [options] ...` and `PREPARE name [(types)] AS ...`; other text as is. */
 export async function unwrapNestedStatement(text: string): Promise<string> {
   let tokens: ScanToken[];
   try {
-    tokens = (await scan(text)).tokens;
+    const [statement] = (await parse(text)).stmts ?? [];
+    if (!statement?.stmt || !('ExplainStmt' in statement.stmt || 'PrepareStmt' in statement.stmt)) return text;
+    tokens = (await scan(text)).tokens.filter((token) => !COMMENTS.has(token.tokenName));
   } catch {
     return text;
   }
