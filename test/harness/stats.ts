@@ -9,7 +9,7 @@
 //   came later (1100 modifications where ANALYZE left 100): they must be sent before it.
 // In every version, the views keep one snapshot for a whole transaction (pg_stat_clear_snapshot()).
 import { inject } from 'vitest';
-import { Database, queryOnce, type Queryable } from '../../src/db/pool.js';
+import { Database, type Queryable } from '../../src/db/pool.js';
 import { testConfig } from './database.js';
 
 /** Statements that overwrite shared counters (row counts, modifications since analyze). */
@@ -39,11 +39,12 @@ export async function waitForPublishedStats(url: string): Promise<void> {
   const db = new Database(url, { applicationName: 'pgscope-test-stats', pool: testConfig().pool });
   try {
     await db.withClient(async (client) => {
-      const [{ flushed_at }] = (await client.query<{ flushed_at: Date }>('SELECT clock_timestamp() AS flushed_at')) as [{ flushed_at: Date }];
+      // as text: a JS Date would drop the microseconds
+      const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [{ flushed_at: string }];
       for (let attempt = 0; attempt < 100; attempt += 1) {
         await client.query('SELECT pg_stat_clear_snapshot()');
         // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
-        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1 AS published', [flushed_at]);
+        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published', [flushed_at]);
         if (row!.published) return;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
