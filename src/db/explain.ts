@@ -11,6 +11,7 @@ import { assertSafeToExecute } from './explainSafety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from './pool.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
+import { unwrapNestedStatement } from './wrappedStatement.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -114,7 +115,7 @@ async function statementText(db: Queryable, caps: Capabilities, queryId: string)
       : ` Role "${caps.role}" sees only its own statements there; GRANT pg_read_all_stats TO ${caps.role} to explain other roles' statements.`;
     throw notFound(`pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`, { queryId });
   }
-  return rows[0].query;
+  return unwrapNestedStatement(rows[0].query);
 }
 
 /** Explains one statement of the client's SQL; see ExplainRequest. */

@@ -186,10 +186,12 @@ export function tablesSql(caps: Capabilities): string {
       th.auto_analyze_threshold,
       CASE
         -- Autovacuum never analyzes a partitioned parent. PostgreSQL 13 keeps no statistics row for
-        -- it, so pg_stats (visible only for readable columns) is the fallback there.
+        -- it, so pg_stats (visible only for readable columns) is the fallback there; a role that may
+        -- read none of its columns cannot tell, and is not told it was never analyzed.
         WHEN r.relkind = 'p' THEN
           CASE
             WHEN own.last_analyze IS NULL
+              AND (own.relid IS NOT NULL OR has_any_column_privilege(r.oid, 'SELECT'))
               AND (t.live_tuples > 0 OR t.row_estimate > 0)
               AND NOT EXISTS (
                 SELECT

@@ -7,6 +7,7 @@ import { cacheStatus } from '../../src/db/cache.js';
 import { Database, type Queryable } from '../../src/db/pool.js';
 import { createTestApp, createTestDatabase, errorCodes, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { flushStats, waitForPublishedStats } from '../harness/stats.js';
 
 let target: TestDatabase;
 let monitor: TestRole;
@@ -16,10 +17,6 @@ const pages: Record<string, number> = {};
 
 /** Full scans after the reset: the first reads every page, the others hit. */
 const SCANS = { cache_cold: 1, cache_warm: 20, cache_hot: 200 } as const;
-
-// PostgreSQL 15+ keep a backend's counters until it flushes them (at most once a second when
-// idle): force the flush so the next statement, from any session, sees them.
-const flush = (session: Queryable) => session.query('SELECT pg_stat_force_next_flush()');
 
 async function seed(session: Queryable): Promise<void> {
   const rows = { cache_cold: 10_000, cache_warm: 20_000, cache_hot: 5_000 };
@@ -37,7 +34,7 @@ async function seed(session: Queryable): Promise<void> {
     // but writes the index pages directly: they are not in shared_buffers afterwards.
     await session.query(`VACUUM FULL ${table}`);
   }
-  await flush(session);
+  await flushStats(session);
   for (const relation of [...Object.keys(rows), 'cache_indexed', 'cache_indexed_pkey']) {
     await session.query('SELECT pg_stat_reset_single_table_counters($1::regclass)', [relation]);
   }
@@ -50,7 +47,7 @@ async function seed(session: Queryable): Promise<void> {
   await session.query('SET enable_bitmapscan = off');
   await session.query('SET enable_indexonlyscan = off');
   await session.query('SELECT sum(id) FROM (SELECT id FROM cache_indexed ORDER BY id) ordered');
-  await flush(session);
+  await flushStats(session);
 }
 
 beforeAll(async () => {
@@ -61,6 +58,7 @@ beforeAll(async () => {
   } finally {
     await fixtures.end();
   }
+  await waitForPublishedStats(target.url);
   const sizes = await target.sql<{ name: string; pages: number }>(
     `SELECT relname AS name, (pg_relation_size(oid) / current_setting('block_size')::int)::int AS pages
      FROM pg_class WHERE relname LIKE 'cache_%'`,

@@ -1,6 +1,6 @@
 // Query-statistics history: snapshots, windows and series, against a real pg_stat_statements.
 // The tests share one database and run in order: each capture builds on the previous ones.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
@@ -112,8 +112,16 @@ async function window(variables: Record<string, unknown>, app: TestApp = api): P
 
 const byQuery = (w: Window, query: string) => w.statements.find((statement) => statement.query === query);
 
-/** pg_stat_statements' own reset and eviction counters (extension 1.9+, so PostgreSQL 14+). */
-async function statementsInfo() {
+/** pg_stat_statements_info (reset time, evictions) came with extension 1.9, which PostgreSQL 14+ install. */
+const HAS_INFO = inject('pgMajorVersion') >= 14;
+const NO_INFO_NOTE =
+  'This pg_stat_statements version has no pg_stat_statements_info (extension 1.9, PostgreSQL 14): a reset of everything is noticed only for statements whose calls went down.';
+/** The notes every window has besides its own: the missing pg_stat_statements_info before 1.9. */
+const INFO_NOTES = HAS_INFO ? [] : [NO_INFO_NOTE];
+
+/** pg_stat_statements' own reset and eviction counters; nulls before extension 1.9. */
+async function statementsInfo(): Promise<{ stats_reset: Date | null; dealloc: bigint | null }> {
+  if (!HAS_INFO) return { stats_reset: null, dealloc: null };
   const [info] = await target.sql<{ stats_reset: Date; dealloc: bigint }>('SELECT stats_reset, dealloc FROM pg_stat_statements_info');
   return info!;
 }
@@ -138,7 +146,7 @@ describe('query-statistics history', () => {
     expect(after).toEqual(before);
     expect(first).toMatchObject({
       hiddenStatements: 0,
-      statsResetAt: before.stats_reset.toISOString(),
+      statsResetAt: before.stats_reset?.toISOString() ?? null,
       resetSincePrevious: null,
       deallocationsSincePrevious: null,
       deletedSnapshots: 0,
@@ -163,7 +171,7 @@ describe('query-statistics history', () => {
     await sleep(3);
     await count(5);
     second = await capture();
-    expect(second).toMatchObject({ resetSincePrevious: false, deallocationsSincePrevious: 0 });
+    expect(second).toMatchObject(HAS_INFO ? { resetSincePrevious: false, deallocationsSincePrevious: 0 } : { resetSincePrevious: null, deallocationsSincePrevious: null });
     await count(2);
 
     const info = await statementsInfo();
@@ -176,8 +184,8 @@ describe('query-statistics history', () => {
       resetDetected: false,
       statsResetAt: null,
       restartedStatements: 0,
-      deallocations: 0,
-      notes: [],
+      deallocations: HAS_INFO ? 0 : null,
+      notes: INFO_NOTES,
     });
     expect(byQuery(between, SLEEP)).toMatchObject({ calls: 3, rows: 3, restarted: false });
     expect(byQuery(between, COUNT)).toMatchObject({ calls: 5, rows: 5, restarted: false });
@@ -213,7 +221,7 @@ describe('query-statistics history', () => {
     const since = new Date(Date.parse(first.capturedAt) - 3_600_000).toISOString();
     const result = await window({ since, until: second.capturedAt });
     expect(result.from).toBe(first.capturedAt);
-    expect(result.notes).toEqual([`No snapshot is as old as ${since}: the window starts at the oldest one, ${first.capturedAt}.`]);
+    expect(result.notes).toEqual([`No snapshot is as old as ${since}: the window starts at the oldest one, ${first.capturedAt}.`, ...INFO_NOTES]);
   });
 
   it("returns one statement's series between snapshots", async () => {
@@ -253,21 +261,27 @@ describe('query-statistics history', () => {
     expect(result.notes).toEqual([
       `${statsSince ? '2 statements' : '1 statement'} restarted counting inside the window (reset one by one, or evicted and seen again): they count from their restart (restarted: true).`,
       `${gone} statement${gone === 1 ? ' present at the start is' : 's present at the start are'} gone at the end (evicted, or reset): their calls inside the window are not counted.`,
+      ...INFO_NOTES,
     ]);
   });
 
-  it('reports a reset of everything and evictions from pg_stat_statements_info', async () => {
+  it('reports a reset of everything and evictions from pg_stat_statements_info, or says it cannot see them', async () => {
     const base = await capture();
+    if (!HAS_INFO) {
+      expect(base).toMatchObject({ statsResetAt: null, resetSincePrevious: null, deallocationsSincePrevious: null });
+      expect(await window({ since: base.capturedAt })).toMatchObject({ resetDetected: false, statsResetAt: null, deallocations: null, notes: [NO_INFO_NOTE] });
+      return;
+    }
     const info = await statementsInfo();
     // A real reset of everything (or thousands of statements to force evictions) would disturb the
     // other test files on this server: move the snapshot's copy of the counters back instead.
     await target.sql("UPDATE pgscope.query_stats_snapshot SET stats_reset = stats_reset - interval '1 hour' WHERE id = $1", [base.id]);
     const reset = await window({ since: base.capturedAt });
     const [live] = await target.sql<{ calls: bigint }>(`SELECT sum(calls) AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`, [COUNT]);
-    expect(reset).toMatchObject({ resetDetected: true, statsResetAt: info.stats_reset.toISOString() });
+    expect(reset).toMatchObject({ resetDetected: true, statsResetAt: info.stats_reset!.toISOString() });
     expect(byQuery(reset, COUNT)).toMatchObject({ calls: Number(live!.calls), restarted: true });
     expect(reset.notes[0]).toBe(
-      `pg_stat_statements was reset as a whole at ${info.stats_reset.toISOString()} (pg_stat_statements_reset() or a server crash): every statement counts from then only.`,
+      `pg_stat_statements was reset as a whole at ${info.stats_reset!.toISOString()} (pg_stat_statements_reset() or a server crash): every statement counts from then only.`,
     );
 
     const evicting = await capture();
@@ -367,7 +381,7 @@ describe('who may capture and read', () => {
     await count(1);
     const read = await window({ since: base.capturedAt }, monitorApi);
     expect(byQuery(read, COUNT)?.calls).toBe(1);
-    expect(read.notes).toEqual([]);
+    expect(read.notes).toEqual(INFO_NOTES);
     const series = await monitorApi.gql<{ queryStatsHistory: { query: string } }>(
       'query ($id: ID!) { queryStatsHistory(queryId: $id) { query } }',
       { id: byQuery(read, COUNT)!.queryId },

@@ -131,7 +131,8 @@ describe('loadTables', () => {
     await runAndFlushStats(target.url, ['ANALYZE shop.events']);
     const events = await load('shop.events');
     expect(events.stale_statistics_reason).toBeNull();
-    expect(events.last_analyze_at).toBeInstanceOf(Date);
+    // PostgreSQL 13 keeps no statistics row for a partitioned table: pg_stats tells it was analyzed
+    expect(events.last_analyze_at instanceof Date).toBe(inject('pgMajorVersion') >= 14);
   });
 
   it('reports manual VACUUM and materialized views', async () => {

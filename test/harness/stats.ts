@@ -1,33 +1,86 @@
-// Cumulative statistics (pg_stat_* views) reach other sessions asynchronously. A backend flushes its
-// counters when it goes idle, at most once a second, unless pg_stat_force_next_flush() (PostgreSQL
-// 15+) asked for it: then the flush happens before the server reports "ready for query", so the
-// counters are visible to every session as soon as the statement returns.
+// Cumulative statistics (pg_stat_* views) reach other sessions asynchronously, differently by version:
+// - PostgreSQL 15+: a backend flushes its counters to shared memory when it goes idle, at most once a
+//   second, unless pg_stat_force_next_flush() asked for it: then the flush happens before the server
+//   reports "ready for query", so the counters are visible to every session once the statement returns.
+// - Before 15: a backend sends its pending counters to the statistics collector (UDP) when it goes
+//   idle, but only if 500 ms (PGSTAT_STAT_INTERVAL) passed since its last report; ANALYZE and VACUUM
+//   send their results at once. The collector publishes a stats file on request, and a reader accepts
+//   a file up to 500 ms old. Counters still held back by a backend are added after an ANALYZE that
+//   came later (1100 modifications where ANALYZE left 100): they must be sent before it.
+// In every version, the views keep one snapshot for a whole transaction (pg_stat_clear_snapshot()).
 import { inject } from 'vitest';
-import { Database, queryOnce } from '../../src/db/pool.js';
+import { Database, type Queryable } from '../../src/db/pool.js';
 import { testConfig } from './database.js';
 
+/** Statements that overwrite shared counters (row counts, modifications since analyze). */
+const OVERWRITES_COUNTERS = /^\s*(ANALYZE|VACUUM)\b/i;
+
+/** Longer than PGSTAT_STAT_INTERVAL (500 ms), so that the next idle moment reports (before 15). */
+const REPORT_INTERVAL_S = 0.6;
+
+const collectorVersion = () => inject('pgMajorVersion') < 15;
+
 /**
- * Runs each statement in its own transaction, all in one session (VACUUM needs to be outside a
- * transaction), flushing the counters after each: ANALYZE and VACUUM overwrite the shared row
- * counts, and counts a backend still held back would be added after them. Returns once the
- * statistics are visible to other sessions.
+ * Makes the counters this session holds back reach the shared statistics: at once on 15+; before
+ * 15, by a statement that ends after the report interval (the backend reports when it goes idle).
  */
-export async function runAndFlushStats(url: string, statements: string[]): Promise<void> {
-  const db = new Database(url, { applicationName: 'pgscope-test-fixture', pool: testConfig().pool });
-  const flushes = inject('pgMajorVersion') >= 15;
+export async function flushStats(session: Queryable): Promise<void> {
+  if (collectorVersion()) await session.query(`SELECT pg_sleep(${REPORT_INTERVAL_S})`);
+  else await session.query('SELECT pg_stat_force_next_flush()');
+}
+
+/**
+ * Returns once every other session sees what was flushed before it was called. Before 15: once a
+ * fresh snapshot (pg_stat_clear_snapshot) is a stats file the collector wrote after the flush;
+ * such a file holds all the counters sent before it, since one session's messages arrive in order.
+ */
+export async function waitForPublishedStats(url: string): Promise<void> {
+  if (!collectorVersion()) return;
+  const db = new Database(url, { applicationName: 'pgscope-test-stats', pool: testConfig().pool });
   try {
     await db.withClient(async (client) => {
-      for (const statement of statements) {
-        await client.query(statement);
-        if (flushes) await client.query('SELECT pg_stat_force_next_flush()');
+      // as text: a JS Date would drop the microseconds
+      const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [{ flushed_at: string }];
+      for (let attempt = 0; attempt < 100; attempt += 1) {
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
+        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published', [flushed_at]);
+        if (row!.published) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      throw new Error('The statistics collector published no statistics newer than the flush within 5 s.');
     });
   } finally {
     await db.end();
   }
-  // Before PostgreSQL 15 an exiting backend sends its counters to the statistics collector, which
-  // publishes them within its 500 ms interval.
-  if (!flushes) await queryOnce(url, 'SELECT pg_sleep(1)');
+}
+
+/**
+ * Runs each statement in its own transaction, all in one session (VACUUM needs to be outside a
+ * transaction), flushing the counters after each (15+) or before each ANALYZE and VACUUM (before 15,
+ * where a flush waits out the report interval): ANALYZE and VACUUM overwrite the shared row counts,
+ * and counts a backend still held back would be added after them. Returns once the statistics are
+ * visible to other sessions.
+ */
+export async function runAndFlushStats(url: string, statements: string[]): Promise<void> {
+  const db = new Database(url, { applicationName: 'pgscope-test-fixture', pool: testConfig().pool });
+  const collector = collectorVersion();
+  try {
+    await db.withClient(async (client) => {
+      let pending = false;
+      for (const statement of statements) {
+        const overwrites = OVERWRITES_COUNTERS.test(statement);
+        if (collector && overwrites && pending) await flushStats(client);
+        await client.query(statement);
+        pending = !overwrites;
+        if (!collector) await flushStats(client);
+      }
+      if (collector && pending) await flushStats(client);
+    });
+  } finally {
+    await db.end();
+  }
+  await waitForPublishedStats(url);
 }
 
 /** Session settings that make the planner use only sequential scans, or only plain index scans. */
