@@ -1,0 +1,101 @@
+// PostgreSQL's and the driver's errors, turned into the typed errors a client can act on. The one
+// place where SQLSTATEs are read; callers that know more (explain) reword what this returns.
+import type { PoolConfig } from '../config.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
+
+/**
+ * How long past statement_timeout the client waits for an answer. The server cancels a statement
+ * at statement_timeout and answers at once; silence beyond that means the server or the network
+ * hangs (a stopped process, a dropped route), and only a client-side deadline notices.
+ */
+export const CLIENT_DEADLINE_MARGIN_MS = 2_000;
+/** node-postgres' message when query_timeout (the client-side deadline) passes. */
+export const CLIENT_DEADLINE_MESSAGE = 'Query read timeout';
+/** node-postgres' message when connectionTimeoutMillis passes with every connection busy. */
+export const POOL_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
+
+/** Turns driver and server errors a client should understand into typed errors (others pass through). */
+export function translatePgError(error: unknown, pool: PoolConfig): unknown {
+  if (!(error instanceof Error)) return error;
+  if (error.message === POOL_TIMEOUT_MESSAGE) {
+    return new PgscopeError(
+      ErrorCode.POOL_EXHAUSTED,
+      `All ${pool.max} database connections stayed busy for ${pool.connectionTimeoutMs} ms. ` +
+        'Retry shortly, or raise PGSCOPE_POOL_MAX if this keeps happening.',
+    );
+  }
+  if (error.message === CLIENT_DEADLINE_MESSAGE) {
+    return new PgscopeError(
+      ErrorCode.DATABASE_UNAVAILABLE,
+      `The database did not answer within ${CLIENT_DEADLINE_MARGIN_MS / 1000} s past the statement timeout: it hangs, or the network to it does. ` +
+        'pgscope dropped that connection; retry later.',
+    );
+  }
+  const code = (error as { code?: unknown }).code;
+  const origin = { sqlState: typeof code === 'string' ? code : undefined, serverMessage: error.message };
+  if (code === '57014' && /statement timeout/.test(error.message)) {
+    return new PgscopeError(ErrorCode.QUERY_TIMEOUT, `The statement was cancelled after ${pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`, {}, origin);
+  }
+  if (code === '57014') {
+    return new PgscopeError(ErrorCode.QUERY_TIMEOUT, 'The statement was cancelled by another session (pg_cancel_backend) or by the server.', {}, origin);
+  }
+  if (code === '55P03') {
+    return new PgscopeError(
+      ErrorCode.QUERY_TIMEOUT,
+      `The statement waited more than ${pool.lockTimeoutMs} ms for a lock held by another session (PGSCOPE_LOCK_TIMEOUT_MS).`,
+      {},
+      origin,
+    );
+  }
+  if (code === '54001') {
+    return new PgscopeError(
+      ErrorCode.BAD_USER_INPUT,
+      'The statement is too complex: PostgreSQL ran out of stack depth on it (max_stack_depth). Simplify it, or split it.',
+      {},
+      origin,
+    );
+  }
+  if (code === '25001') {
+    return new PgscopeError(ErrorCode.BAD_USER_INPUT, 'The statement cannot run inside the transaction pgscope runs it in (SQLSTATE 25001).', {}, origin);
+  }
+  if (code === '55000' && /pg_stat_statements/.test(error.message)) {
+    return new PgscopeError(
+      ErrorCode.EXTENSION_NOT_LOADED,
+      "pg_stat_statements is not loaded: add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'pg_stat_statements') and restart PostgreSQL.",
+      {},
+      origin,
+    );
+  }
+  if (code === '55000') {
+    return new PgscopeError(ErrorCode.UNSUPPORTED, 'The database is not in the state this needs (SQLSTATE 55000: object not in prerequisite state).', {}, origin);
+  }
+  if (code === '42501') {
+    return new PgscopeError(
+      ErrorCode.INSUFFICIENT_PRIVILEGE,
+      `pgscope's database role is not allowed to do this: ${error.message}. ` +
+        'Grant that privilege, or pg_monitor for the statistics views (GRANT pg_monitor TO <role>).',
+      {},
+      origin,
+    );
+  }
+  if (isConnectionFailure(error, code)) {
+    return new PgscopeError(
+      ErrorCode.DATABASE_UNAVAILABLE,
+      'The database cannot be reached right now. pgscope reconnects by itself when it is back; retry later.',
+      {},
+      origin,
+    );
+  }
+  return error;
+}
+
+function isConnectionFailure(error: Error, code: unknown): boolean {
+  if (typeof code === 'string') {
+    // 08: connection exception; 57P01-57P03: shutdown, crash recovery, starting up; 53300: no free slots.
+    if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300') return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN'].includes(code)) {
+      return true;
+    }
+  }
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error.message);
+}
