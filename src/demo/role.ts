@@ -6,7 +6,7 @@
 // The background workload keeps the superuser: it plays the application, not pgscope.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { Database, quoteIdent } from '../db/pool.js';
+import { Database, queryOnce, quoteIdent } from '../db/pool.js';
 
 export const DEMO_ROLE = 'pgscope';
 
@@ -52,7 +52,8 @@ export async function ensureDemoRole(serverUrl: (database?: string) => string, d
       // explain plans the application's statements, which needs the right to read their tables
       // (pg_read_all_data from PostgreSQL 14 on; before, the demo tables one by one).
       const [readAll] = await client.query<{ exists: boolean }>(`SELECT to_regrole('pg_read_all_data') IS NOT NULL AS exists`);
-      await client.query(readAll!.exists ? `GRANT pg_read_all_data TO ${DEMO_ROLE}` : `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DEMO_ROLE}`);
+      if (readAll!.exists) await client.query(`GRANT pg_read_all_data TO ${DEMO_ROLE}`);
+      else await queryOnce(serverUrl(database), `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DEMO_ROLE}`);
       await client.query(`GRANT CONNECT, CREATE ON DATABASE ${quoteIdent(database)} TO ${DEMO_ROLE}`);
     });
   } finally {
