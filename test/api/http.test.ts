@@ -25,6 +25,17 @@ afterAll(async () => {
 });
 
 describe('HTTP endpoints', () => {
+  it('answers fields in the order asked, whichever resolves first (typed clients and people read it in that order)', async () => {
+    // poolStatus answers without SQL, before the two others: it must still come last
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ capabilities { serverVersion } slowQueries(limit: 1) { queryId } poolStatus { max } }' }),
+    });
+    const text = await response.text();
+    expect(Object.keys((JSON.parse(text) as { data: object }).data)).toEqual(['capabilities', 'slowQueries', 'poolStatus']);
+  });
+
   it('answers /health without touching the database', async () => {
     const response = await fetch(`${base}/health`);
     expect(response.status).toBe(200);
