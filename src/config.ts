@@ -80,6 +80,8 @@ export interface Config {
   showQueryLiterals: boolean;
   /** Milliseconds in-flight requests may take to finish after SIGTERM/Ctrl-C. Default 10000. */
   shutdownGraceMs: number;
+  /** lock_timeout of the DDL session mutations run on, milliseconds (its statement_timeout is off). Default 3000. */
+  ddlLockTimeoutMs: number;
   limits: LimitsConfig;
   /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
   slowQueryMs: number;
@@ -125,6 +127,8 @@ export function loadConfig(env: Env = process.env): Config {
     allowedHosts: read.list('PGSCOPE_ALLOWED_HOSTS', HOST_NAME, 'a host name such as pgscope.internal').map((host) => host.toLowerCase()),
     showQueryLiterals: read.boolean('PGSCOPE_SHOW_QUERY_LITERALS', false),
     shutdownGraceMs: read.integer('PGSCOPE_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: HOUR_MS }),
+    // A DDL statement waiting for its lock queues every later query on the table behind it: short, never off.
+    ddlLockTimeoutMs: read.integer('PGSCOPE_DDL_LOCK_TIMEOUT_MS', 3_000, { min: 1, max: MINUTE_MS }),
     slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0, max: DAY_MS }),
     captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0, max: 86_400 }),
     historyRetentionDays: read.integer('PGSCOPE_HISTORY_RETENTION_DAYS', 7, { min: 1, max: 3650 }),

@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
 import { countStatements, type Database, type Db } from './db/pool.js';
 import { limitConcurrency } from './db/requestLimits.js';
-import { bearerToken, tokenMatches } from './http/auth.js';
+import { credentialOf, type Credential } from './http/auth.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {
@@ -28,10 +28,13 @@ export interface Context {
   ownSchemaReady: boolean;
   /** The request carried the admin token. */
   isAdmin: boolean;
+  /** Which token the request carried, by name (mutations record it; refusals explain it). */
+  credential: Credential;
 }
 
 export function createContext(deps: AppDeps, request: Request): Context {
   const stats = { statements: 0 };
+  const credential = credentialOf(request.headers.get('authorization'), deps.config);
   return {
     db: limitConcurrency(countStatements(deps.database, stats), deps.config.limits.requestConcurrency),
     stats,
@@ -40,6 +43,7 @@ export function createContext(deps: AppDeps, request: Request): Context {
     capabilities: () => deps.capabilities.get(),
     invalidateCapabilities: () => deps.capabilities.invalidate(),
     ownSchemaReady: deps.ownSchemaReady,
-    isAdmin: tokenMatches(bearerToken(request.headers.get('authorization')), deps.config.adminToken),
+    isAdmin: credential === 'admin',
+    credential,
   };
 }

@@ -8,6 +8,8 @@ import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/queryHistory.js';
+import { markInterruptedChanges } from './actions/changeLog.js';
+import { backgroundJobs } from './actions/jobs.js';
 import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
@@ -49,12 +51,17 @@ async function main(): Promise<void> {
       warn(`pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`);
     }
   }
+  if (ownSchemaReady) {
+    for (const change of await markInterruptedChanges(database)) warn(`pgscope: change ${change.id} (${change.action}) was interrupted by an earlier stop.`);
+  }
 
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
   const httpServer = await listen(http.createServer(app), config);
+  // After the server closed (no new changes), before the pool ends: changes past the grace are interrupted and recorded so.
+  cleanups.unshift(() => backgroundJobs.stop(config.shutdownGraceMs));
   cleanups.unshift(() => closeServer(httpServer, config.shutdownGraceMs));
-  forceExitAfterMs = config.shutdownGraceMs + FORCE_EXIT_MARGIN_MS;
+  forceExitAfterMs = 2 * config.shutdownGraceMs + FORCE_EXIT_MARGIN_MS;
 
   // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
   const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo ? 60 : 0);

@@ -89,6 +89,18 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
   return error;
 }
 
+/** On a DDL session, a lock wait past its lock_timeout is LOCK_TIMEOUT (callers may retry); undefined for anything else. */
+export function translateDdlError(error: unknown, lockTimeoutMs: number): PgscopeError | undefined {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '55P03') return undefined;
+  return new PgscopeError(
+    ErrorCode.LOCK_TIMEOUT,
+    `The change waited more than ${lockTimeoutMs} ms for a lock held by another session (PGSCOPE_DDL_LOCK_TIMEOUT_MS); nothing was changed by that statement. ` +
+      'Retry when the table is less busy (see blockedQueries and longRunningQueries).',
+    {},
+    { sqlState: '55P03', serverMessage: error.message },
+  );
+}
+
 function isConnectionFailure(error: Error, code: unknown): boolean {
   if (typeof code === 'string') {
     // 08: connection exception; 57P01-57P03: shutdown, crash recovery, starting up; 53300: no free slots.

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolConfig } from '../config.js';
-import { CLIENT_DEADLINE_MARGIN_MS, CLIENT_DEADLINE_MESSAGE, POOL_TIMEOUT_MESSAGE, translatePgError } from './pgErrors.js';
+import { CLIENT_DEADLINE_MARGIN_MS, CLIENT_DEADLINE_MESSAGE, POOL_TIMEOUT_MESSAGE, translateDdlError, translatePgError } from './pgErrors.js';
 
 /** Anything that runs one SQL statement with bind parameters and returns its rows. */
 export interface Queryable {
@@ -37,6 +37,23 @@ export function countStatements(db: Db, counter: { statements: number }): Db {
     ...counted(db),
     withClient: (work, options) => db.withClient((client) => work(counted(client)), options),
   };
+}
+
+export interface SessionOptions {
+  /** Shown in pg_stat_activity.application_name (e.g. pgscope-ddl). */
+  applicationName: string;
+  /** lock_timeout of the session, milliseconds (statement_timeout is always off). */
+  lockTimeoutMs: number;
+}
+
+/** One dedicated connection (see Database.openSession). */
+export interface Session extends Queryable {
+  /** Its backend's process id (pg_stat_activity.pid, pg_stat_progress_create_index.pid). */
+  readonly pid: number;
+  /** Cancels the statement it runs (pg_cancel_backend from the pool); false when nothing was running. */
+  cancel(): Promise<boolean>;
+  /** Closes the connection; safe to call twice. */
+  close(): Promise<void>;
 }
 
 /** What `/ready` reports: whether the database answers, and whether the pool has room. */
@@ -236,6 +253,66 @@ export class Database implements Db {
 
   async end(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
+  }
+
+  /**
+   * Opens one dedicated connection outside the pool, for DDL: a build may take an hour, so its
+   * statement_timeout is off (and no client-side deadline), while lock_timeout stays short. The
+   * caller closes it; `pid` is its backend, recorded so a change can be found after a crash.
+   */
+  async openSession(options: SessionOptions): Promise<Session> {
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: options.applicationName,
+      types: typeParsers,
+      connectionTimeoutMillis: this.options.pool.connectionTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
+    });
+    // A connection lost between statements surfaces on the next query; without a listener it would crash the process.
+    client.on('error', (error) => (this.options.warn ?? console.warn)(`pgscope: a DDL session failed (${error.message}).`));
+    try {
+      await client.connect();
+      const [row] = rowsOf<{ pid: number }>(
+        await client.query(
+          /* SQL */ `
+          SELECT
+            pg_backend_pid() AS pid,
+            set_config('statement_timeout', '0', false),
+            set_config('lock_timeout', $1, false),
+            set_config('idle_in_transaction_session_timeout', '60000', false)`,
+          [String(options.lockTimeoutMs)],
+        ),
+      );
+      return this.session(client, row!.pid, options);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw this.translate(error);
+    }
+  }
+
+  private session(client: pg.Client, pid: number, options: SessionOptions): Session {
+    let closed = false;
+    return {
+      pid,
+      query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+        try {
+          return rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, undefined)));
+        } catch (error) {
+          throw translateDdlError(error, options.lockTimeoutMs) ?? this.translate(error);
+        }
+      },
+      // From the pool: the session itself is busy running the statement to cancel.
+      cancel: async () => {
+        const [row] = await this.query<{ cancelled: boolean }>('SELECT pg_cancel_backend($1) AS cancelled', [pid]);
+        return row?.cancelled ?? false;
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await client.end().catch(() => undefined);
+      },
+    };
   }
 
   private translate(error: unknown): unknown {

@@ -4,7 +4,7 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
-import { ErrorCode, PgscopeError } from '../errors.js';
+import { adminRefusal } from '../http/auth.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -24,8 +24,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (context) => ({ admin: context.isAdmin }),
-    unauthorizedError: () =>
-      new PgscopeError(ErrorCode.UNAUTHENTICATED, 'This needs the admin token: send the header "Authorization: Bearer <PGSCOPE_ADMIN_TOKEN>".'),
+    // One rule for every mutation and admin-only field; nothing of theirs runs when it refuses.
+    unauthorizedError: (_parent, context) => adminRefusal(context.config.adminToken, context.credential),
   },
   relay: {
     clientMutationId: 'omit',

@@ -13,6 +13,8 @@ import './cache.js';
 import './activity.js';
 import './settings.js';
 import './explain.js';
+import './changeLog.js';
+import './maintenance.js';
 import { builder } from './builder.js';
 import { withNullableQueryFields } from './root.js';
 

@@ -1,0 +1,102 @@
+// The two simplest changes, and the first users of recordChange: ANALYZE one table, and reset
+// pg_stat_statements. Both are planned on the read pool (catalog checks, privileges) and run on
+// the DDL session.
+import { findTable } from '../db/catalog.js';
+import { quoteIdent, type Queryable } from '../db/pool.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
+import type { ChangePlan, ChangeSteps } from './changeLog.js';
+
+/** Kinds ANALYZE accepts: tables, partitioned tables, materialized views, foreign tables. */
+const ANALYZABLE: Record<string, string> = { r: 'table', p: 'partitioned table', m: 'materialized view', f: 'foreign table' };
+
+export interface AnalyzePlan extends ChangePlan {
+  target: { schema: string; name: string };
+  kind: string;
+}
+
+export interface AnalyzeOutcome {
+  schema: string;
+  table: string;
+  kind: string;
+}
+
+/**
+ * ANALYZE of one table. On a partitioned parent it samples all partitions for the parent's own
+ * statistics (autovacuum never analyzes a parent: "never analyzed" parents plan badly) and
+ * analyzes each partition too.
+ */
+export function analyzeTableSteps(schema: string | null, table: string): ChangeSteps<AnalyzePlan> {
+  return {
+    async plan(db) {
+      const relation = await findTable(db, schema, table);
+      const sql = `ANALYZE ${relation.qualified}`;
+      const purpose = `refresh the planner statistics of ${ANALYZABLE[relation.kind]} ${relation.schema}.${relation.name}`;
+      return {
+        target: { schema: relation.schema, name: relation.name },
+        kind: ANALYZABLE[relation.kind]!,
+        statements: [{ sql, purpose, outsideTransaction: false }],
+      };
+    },
+    async execute(session, plan, log): Promise<AnalyzeOutcome> {
+      for (const statement of plan.statements) {
+        await log.executed(statement.sql);
+        await session.query(statement.sql);
+      }
+      return { schema: plan.target.schema, table: plan.target.name, kind: plan.kind };
+    },
+  };
+}
+
+interface ResetFunction {
+  schema: string;
+  allowed: boolean;
+}
+
+/** pg_stat_statements_reset of the installed extension, and whether this role may run it (superusers only, unless granted). */
+const RESET_FUNCTION_SQL = /* SQL */ `
+  SELECT
+    n.nspname AS schema,
+    has_function_privilege(p.oid, 'EXECUTE') AS allowed
+  FROM pg_extension e
+  JOIN pg_depend d
+    ON d.refobjid = e.oid
+    AND d.refclassid = 'pg_extension'::regclass
+    AND d.classid = 'pg_proc'::regclass
+    AND d.deptype = 'e'
+  JOIN pg_proc p ON p.oid = d.objid
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE e.extname = 'pg_stat_statements'
+    AND p.proname = 'pg_stat_statements_reset'
+  ORDER BY p.pronargs DESC
+  LIMIT 1`;
+
+/** pg_stat_statements_reset() with its defaults: every statement of every database and user. */
+export function resetQueryStatsSteps(): ChangeSteps<ChangePlan> {
+  return {
+    async plan(db: Queryable) {
+      const [reset] = await db.query<ResetFunction>(RESET_FUNCTION_SQL);
+      if (!reset) {
+        throw new PgscopeError(
+          ErrorCode.EXTENSION_NOT_LOADED,
+          'pg_stat_statements is not installed in this database: run CREATE EXTENSION pg_stat_statements (it must also be in shared_preload_libraries).',
+        );
+      }
+      if (!reset.allowed) {
+        throw new PgscopeError(
+          ErrorCode.INSUFFICIENT_PRIVILEGE,
+          "pgscope's database role may not reset pg_stat_statements (only superusers may, by default). To allow it: " +
+            `GRANT EXECUTE ON FUNCTION ${quoteIdent(reset.schema)}.pg_stat_statements_reset TO <pgscope's role>.`,
+        );
+      }
+      const sql = `SELECT ${quoteIdent(reset.schema)}.pg_stat_statements_reset()`;
+      return { statements: [{ sql, purpose: 'discard the statistics of every statement pg_stat_statements tracks', outsideTransaction: false }] };
+    },
+    async execute(session, plan, log) {
+      for (const statement of plan.statements) {
+        await log.executed(statement.sql);
+        await session.query(statement.sql);
+      }
+      return {};
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// The change log as GraphQL: ChangeLogEntry (returned by every mutation), changeLog (newest first)
+// and changeLogEntry (what a client polls after wait: false).
+import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
+import type { Context } from '../context.js';
+import { badInput, notFound } from '../errors.js';
+import { intInRange } from './args.js';
+import { builder } from './builder.js';
+
+const ChangeStatusEnum = builder.enumType('ChangeStatus', {
+  description: 'Where a change stands.',
+  values: {
+    PLANNED: { description: 'A dry run: validated and recorded with its SQL; nothing was executed.' },
+    RUNNING: { description: 'Executing on the DDL session (wait: false returns this at once; poll changeLogEntry).' },
+    SUCCEEDED: { description: 'Every statement ran.' },
+    FAILED: { description: 'Refused or failed: errorCode and errorMessage say why; statements lists what had run.' },
+    INTERRUPTED: { description: 'pgscope stopped (or died) while it ran; its statement was cancelled.' },
+  } satisfies Record<ChangeStatus, unknown>,
+});
+
+export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').implement({
+  description: "One change pgscope planned or made, from its own table pgscope.change_log: who asked, what, the SQL, the outcome.",
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Entry id; later requests have larger ids.' }),
+    requestedAt: t.expose('requested_at', { type: 'DateTime', description: 'When the change was asked for (database server clock).' }),
+    finishedAt: t.expose('finished_at', { type: 'DateTime', nullable: true, description: 'When it finished; null while RUNNING and for dry runs.' }),
+    action: t.exposeString('action', { description: 'The mutation: analyzeTable, resetQueryStats, ...' }),
+    targetSchema: t.exposeString('target_schema', { nullable: true, description: 'Schema of the object changed; null when the change has none.' }),
+    targetName: t.exposeString('target_name', { nullable: true, description: 'Name of the object changed; null when the change has none.' }),
+    statements: t.exposeStringList('statements', {
+      description: 'For a dry run, the SQL it would run; otherwise the SQL executed, in order (each recorded as it started).',
+    }),
+    dryRun: t.exposeBoolean('dry_run', { description: 'Only planned, never executed.' }),
+    status: t.expose('status', { type: ChangeStatusEnum, description: 'Where the change stands.' }),
+    errorCode: t.exposeString('error_code', { nullable: true, description: 'extensions.code of the error, when it FAILED.' }),
+    errorMessage: t.exposeString('error_message', { nullable: true, description: 'Why it failed or was interrupted.' }),
+    tokenName: t.exposeString('actor', { description: 'Which token asked, by name (admin); never the token itself.' }),
+    input: t.expose('input', { type: 'JSON', description: 'The arguments of the mutation, as sent.' }),
+    outcome: t.expose('outcome', { type: 'JSON', nullable: true, description: 'What the change did (per action); null unless it SUCCEEDED.' }),
+    durationMs: t.exposeFloat('duration_ms', {
+      nullable: true,
+      description: 'Milliseconds its execution took on the DDL session; null for dry runs and while RUNNING.',
+    }),
+    sessionPid: t.exposeInt('session_pid', {
+      nullable: true,
+      description: 'Backend pid of the DDL session it ran on (pg_stat_activity, pg_stat_progress_create_index); null for dry runs.',
+    }),
+    helpsQueryIds: t.exposeIDList('helps_query_ids', { description: 'pg_stat_statements queryids the change is meant to speed up.' }),
+  }),
+});
+
+interface ChangeLogConnectionShape {
+  edges: Array<{ cursor: string; node: ChangeLogRow }>;
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+const ChangeLogConnection = builder.connectionObject(
+  { type: ChangeLogEntry, name: 'ChangeLogConnection', description: 'One page of the change log, newest first.' },
+  { description: 'A change-log entry and its cursor.' },
+);
+
+const encodeCursor = (id: string) => Buffer.from(`change:${id}`).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  const id = /^change:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))?.[1];
+  if (!id) throw badInput('after is not a changeLog cursor: pass the endCursor of the previous page.', { argument: 'after' });
+  return id;
+}
+
+async function requireChangeLog(ctx: Context): Promise<void> {
+  if (!ctx.ownSchemaReady) throw changeLogUnavailable(await ctx.capabilities());
+}
+
+builder.queryField('changeLog', (t) =>
+  t.field({
+    type: ChangeLogConnection,
+    description: 'Every change pgscope planned or made (dry runs and failures included), newest first, one page at a time.',
+    args: {
+      first: t.arg.int({ description: 'Entries per page, 1 to 500. Default 20.', defaultValue: 20 }),
+      after: t.arg.string({ description: 'The endCursor of the previous page.' }),
+    },
+    resolve: async (_, args, ctx) => {
+      const first = intInRange('first', args.first ?? 20, 1, 500);
+      const after = args.after ? decodeCursor(args.after) : null;
+      await requireChangeLog(ctx);
+      // one row more than asked tells whether another page follows
+      const rows = await changeLogPage(ctx.db, first + 1, after);
+      const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(row.id), node: row }));
+      const connection: ChangeLogConnectionShape = {
+        edges,
+        pageInfo: {
+          hasNextPage: rows.length > first,
+          hasPreviousPage: after !== null,
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+      return connection;
+    },
+  }),
+);
+
+builder.queryField('changeLogEntry', (t) =>
+  t.field({
+    type: ChangeLogEntry,
+    description: 'One change-log entry by id (NOT_FOUND when absent): what a client polls after a mutation with wait: false.',
+    args: { id: t.arg.id({ required: true, description: 'The id of the entry (change.id of the mutation).' }) },
+    resolve: async (_, args, ctx) => {
+      const id = String(args.id);
+      if (!/^\d{1,19}$/.test(id)) throw badInput('id must be a change-log entry id (digits).', { argument: 'id' });
+      await requireChangeLog(ctx);
+      const row = await readEntry(ctx.db, id);
+      if (!row) throw notFound(`No change-log entry with id ${id}.`, { id });
+      return row;
+    },
+  }),
+);

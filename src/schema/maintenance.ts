@@ -1,0 +1,75 @@
+// analyzeTable and resetQueryStats: the first mutations on the change log (see src/actions/changeLog.ts).
+import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import { analyzeTableSteps, resetQueryStatsSteps } from '../actions/maintenance.js';
+import { ChangeLogEntry } from './changeLog.js';
+import { builder } from './builder.js';
+
+const DRY_RUN = 'true: validate and record the SQL it would run (status PLANNED), execute nothing. Required, so that no change is implicit.';
+const WAIT =
+  'false: return at once with the entry RUNNING and let the change finish in the background (a client that goes away ' +
+  'does not cancel it); poll changeLogEntry(id) for its status. Default true.';
+
+interface ChangePayload {
+  change: ChangeLogRow;
+}
+
+const AnalyzeTablePayload = builder.objectRef<ChangePayload>('AnalyzeTablePayload').implement({
+  description: 'What analyzeTable planned or did.',
+  fields: (t) => ({
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL, duration; outcome { schema table kind } once it SUCCEEDED.',
+      resolve: (payload) => payload.change,
+    }),
+  }),
+});
+
+const ResetQueryStatsPayload = builder.objectRef<ChangePayload>('ResetQueryStatsPayload').implement({
+  description: 'What resetQueryStats planned or did.',
+  fields: (t) => ({
+    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL, duration.', resolve: (payload) => payload.change }),
+  }),
+});
+
+builder.mutationField('analyzeTable', (t) =>
+  t.field({
+    type: AnalyzeTablePayload,
+    authScopes: { admin: true },
+    description:
+      "Refreshes one table's planner statistics (ANALYZE) on pgscope's DDL session. On a partitioned table it also gives the " +
+      'parent its own statistics, which autovacuum never does ("never analyzed" parents). Names are checked against the ' +
+      'catalog (NOT_FOUND) and quoted. Recorded in the change log.',
+    args: {
+      schema: t.arg.string({ description: 'Schema of the table; without it the table is looked up on the search_path.' }),
+      table: t.arg.string({ required: true, description: 'Name of the table, partitioned table, materialized view or foreign table.' }),
+      dryRun: t.arg.boolean({ required: true, description: DRY_RUN }),
+      wait: t.arg.boolean({ description: WAIT, defaultValue: true }),
+    },
+    resolve: async (_, args, ctx) => {
+      const request = {
+        action: 'analyzeTable',
+        target: { schema: args.schema ?? null, name: args.table },
+        input: { schema: args.schema ?? null, table: args.table, dryRun: args.dryRun, wait: args.wait ?? true },
+        dryRun: args.dryRun,
+        wait: args.wait ?? true,
+      };
+      return { change: await recordChange(ctx, request, analyzeTableSteps(args.schema ?? null, args.table)) };
+    },
+  }),
+);
+
+builder.mutationField('resetQueryStats', (t) =>
+  t.field({
+    type: ResetQueryStatsPayload,
+    authScopes: { admin: true },
+    description:
+      'Discards all pg_stat_statements statistics (pg_stat_statements_reset(), every database of the server), so that ' +
+      "counting starts afresh. Only when pgscope's role may execute that function (superusers, or an explicit GRANT): " +
+      'INSUFFICIENT_PRIVILEGE otherwise. Snapshots in pgscope.query_stats_* are kept; history marks the reset. Recorded in the change log.',
+    args: { dryRun: t.arg.boolean({ required: true, description: DRY_RUN }) },
+    resolve: async (_, args, ctx) => {
+      const request = { action: 'resetQueryStats', target: { schema: null, name: null }, input: { dryRun: args.dryRun }, dryRun: args.dryRun };
+      return { change: await recordChange(ctx, request, resetQueryStatsSteps()) };
+    },
+  }),
+);
