@@ -124,7 +124,8 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
     // The outcome, failure included, is in the change log: that is where the client looks.
     const settled = run.done.catch(() => undefined);
     backgroundJobs.start({ changeId: entry.id, interrupt: run.interrupt }, () => settled);
-    return (await readEntry(db, entry.id))!;
+    // As recorded before it started: reading it again could already find it finished.
+    return { ...entry, session_pid: session.pid };
   }
   await run.done;
   return (await readEntry(db, entry.id))!;
@@ -242,8 +243,9 @@ export async function changeLogPage(db: Queryable, limit: number, afterId: strin
     SELECT ${COLUMNS}
     FROM pgscope.change_log
     WHERE $2::bigint IS NULL
-      OR id < $2::bigint
-    ORDER BY id DESC
+      OR change_log.id < $2::bigint
+    -- the column, not the text alias of the select list (which would sort '10' before '9')
+    ORDER BY change_log.id DESC
     LIMIT $1`,
     [limit, afterId],
   );

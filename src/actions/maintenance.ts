@@ -70,7 +70,7 @@ const RESET_FUNCTION_SQL = /* SQL */ `
   ORDER BY p.pronargs DESC
   LIMIT 1`;
 
-/** pg_stat_statements_reset() with its defaults: every statement of every database and user. */
+/** pg_stat_statements_reset for the current database: every statement and user of it. */
 export function resetQueryStatsSteps(): ChangeSteps<ChangePlan> {
   return {
     async plan(db: Queryable) {
@@ -88,8 +88,10 @@ export function resetQueryStatsSteps(): ChangeSteps<ChangePlan> {
             `GRANT EXECUTE ON FUNCTION ${quoteIdent(reset.schema)}.pg_stat_statements_reset TO <pgscope's role>.`,
         );
       }
-      const sql = `SELECT ${quoteIdent(reset.schema)}.pg_stat_statements_reset()`;
-      return { statements: [{ sql, purpose: 'discard the statistics of every statement pg_stat_statements tracks', outsideTransaction: false }] };
+      // userid 0 and queryid 0: every user and statement, of this database only (reads are scoped to it; other databases keep theirs)
+      const sql = `SELECT ${quoteIdent(reset.schema)}.pg_stat_statements_reset(0, d.oid, 0) FROM pg_database d WHERE d.datname = current_database()`;
+      const purpose = 'discard the pg_stat_statements statistics of every statement of this database';
+      return { statements: [{ sql, purpose, outsideTransaction: false }] };
     },
     async execute(session, plan, log) {
       for (const statement of plan.statements) {

@@ -63,9 +63,10 @@ builder.mutationField('resetQueryStats', (t) =>
     type: ResetQueryStatsPayload,
     authScopes: { admin: true },
     description:
-      'Discards all pg_stat_statements statistics (pg_stat_statements_reset(), every database of the server), so that ' +
-      "counting starts afresh. Only when pgscope's role may execute that function (superusers, or an explicit GRANT): " +
-      'INSUFFICIENT_PRIVILEGE otherwise. Snapshots in pgscope.query_stats_* are kept; history marks the reset. Recorded in the change log.',
+      "Discards the pg_stat_statements statistics of the current database's statements (pg_stat_statements_reset(0, <this " +
+      "database>, 0); other databases keep theirs), so that counting starts afresh. Only when pgscope's role may execute that " +
+      'function (superusers, or an explicit GRANT): INSUFFICIENT_PRIVILEGE otherwise. Snapshots in pgscope.query_stats_* are kept; ' +
+      'history sees the counters restart. Recorded in the change log.',
     args: { dryRun: t.arg.boolean({ required: true, description: DRY_RUN }) },
     resolve: async (_, args, ctx) => {
       const request = { action: 'resetQueryStats', target: { schema: null, name: null }, input: { dryRun: args.dryRun }, dryRun: args.dryRun };
