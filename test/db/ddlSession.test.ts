@@ -1,0 +1,62 @@
+// Database.openSession: the dedicated connection DDL runs on, outside the read pool.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../../src/db/pool.js';
+import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+
+let target: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  target = await createTestDatabase('ddl_session');
+  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+});
+
+afterAll(async () => {
+  await db.end();
+  await target.drop();
+});
+
+describe('openSession', () => {
+  it('has no statement timeout, its own lock timeout and name, and takes no pooled connection', async () => {
+    const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1234 });
+    try {
+      const [row] = await session.query<Record<string, unknown>>(/* SQL */ `
+        SELECT
+          current_setting('statement_timeout') AS statement_timeout,
+          current_setting('lock_timeout') AS lock_timeout,
+          current_setting('application_name') AS application_name,
+          pg_backend_pid() AS pid`);
+      expect(row).toEqual({ statement_timeout: '0', lock_timeout: '1234ms', application_name: 'pgscope-ddl', pid: session.pid });
+      expect(db.counters().total).toBe(0);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('runs past the read pool statement timeout', async () => {
+    const short = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '100' }).pool });
+    const session = await short.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    try {
+      await expect(short.query('SELECT pg_sleep(0.3)')).rejects.toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
+      expect(await session.query('SELECT pg_sleep(0.3)::text AS slept')).toEqual([{ slept: '' }]);
+    } finally {
+      await session.close();
+      await short.end();
+    }
+  });
+
+  it('is cancelled from outside, and closes once for good', async () => {
+    const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    const running = session.query('SELECT pg_sleep(60)');
+    for (;;) {
+      const [row] = await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [session.pid]);
+      if (row?.state === 'active') break;
+    }
+    expect(await session.cancel()).toBe(true);
+    await expect(running).rejects.toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
+    await session.close();
+    await session.close();
+    // the backend exits once it read the Terminate message: wait for that (the test times out if it never does)
+    while ((await target.sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [session.pid])).length > 0);
+  });
+});
