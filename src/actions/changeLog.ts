@@ -77,6 +77,9 @@ export interface ChangeLogger {
 
 /** The parts of the request context a change needs. */
 export interface ChangeContext {
+  /** The request's view of the pool: planning runs here (counted, within the request's limits). */
+  db: Queryable;
+  /** The pool itself: the change log is written here, also after the request returned. */
   database: Database;
   config: Pick<Config, 'ddlLockTimeoutMs'>;
   ownSchemaReady: boolean;
@@ -100,7 +103,7 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
   const db = ctx.database;
   let plan: P;
   try {
-    plan = await steps.plan(db);
+    plan = await steps.plan(ctx.db);
   } catch (error) {
     const entry = await insertEntry(db, ctx, request, 'FAILED', []);
     await finishEntry(db, entry.id, failure(error));
@@ -118,8 +121,10 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
     await finishEntry(db, entry.id, failure(error));
     throw withChangeId(error, entry.id);
   }
-  await db.query(`UPDATE pgscope.change_log SET session_pid = $2 WHERE id = $1`, [entry.id, session.pid]);
-  const run = runOnSession(db, entry.id, session, () => steps.execute(session, plan, logger(db, entry.id)));
+  const run = runOnSession(db, entry.id, session, async () => {
+    await db.query(`UPDATE pgscope.change_log SET session_pid = $2 WHERE id = $1`, [entry.id, session.pid]);
+    return steps.execute(session, plan, logger(db, entry.id));
+  });
   if (request.wait === false) {
     // The outcome, failure included, is in the change log: that is where the client looks.
     const settled = run.done.catch(() => undefined);

@@ -1,6 +1,7 @@
 // Mutations end to end: who may run them, the change log they write, the DDL session they run on,
 // wait: false in the background. The tests share one database and run in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markInterruptedChanges } from '../../src/actions/changeLog.js';
 import { backgroundJobs } from '../../src/actions/jobs.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
@@ -345,5 +346,25 @@ describe('changeLog', () => {
   it('rejects a foreign cursor', async () => {
     const result = await api.gql(PAGE, { after: 'bm90LWEtY3Vyc29y' });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('start-up recovery', () => {
+  const INSERT_RUNNING = `
+    INSERT INTO pgscope.change_log (action, dry_run, status, actor, session_pid)
+    VALUES ('analyzeTable', false, 'RUNNING', 'admin', $1)
+    RETURNING id::text AS id`;
+
+  it('marks changes whose DDL session is gone INTERRUPTED, and leaves running ones alone', async () => {
+    const alive = await owner.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    try {
+      const [dead] = await target.sql<{ id: string }>(INSERT_RUNNING, [null]);
+      const [running] = await target.sql<{ id: string }>(INSERT_RUNNING, [alive.pid]);
+      const marked = await markInterruptedChanges(owner);
+      expect(marked.map((row) => [row.id, row.status])).toEqual([[dead!.id, 'INTERRUPTED']]);
+      expect(await entry(running!.id)).toMatchObject({ status: 'RUNNING', sessionPid: alive.pid });
+    } finally {
+      await alive.close();
+    }
   });
 });
