@@ -49,6 +49,7 @@ export function analyzeTableSteps(schema: string | null, table: string): ChangeS
 
 interface ResetFunction {
   schema: string;
+  role: string;
   allowed: boolean;
 }
 
@@ -56,6 +57,7 @@ interface ResetFunction {
 const RESET_FUNCTION_SQL = /* SQL */ `
   SELECT
     n.nspname AS schema,
+    current_user AS role,
     has_function_privilege(p.oid, 'EXECUTE') AS allowed
   FROM pg_extension e
   JOIN pg_depend d
@@ -85,7 +87,7 @@ export function resetQueryStatsSteps(): ChangeSteps<ChangePlan> {
         throw new PgscopeError(
           ErrorCode.INSUFFICIENT_PRIVILEGE,
           "pgscope's database role may not reset pg_stat_statements (only superusers may, by default). To allow it: " +
-            `GRANT EXECUTE ON FUNCTION ${quoteIdent(reset.schema)}.pg_stat_statements_reset TO <pgscope's role>.`,
+            `GRANT EXECUTE ON FUNCTION ${quoteIdent(reset.schema)}.pg_stat_statements_reset TO ${quoteIdent(reset.role)};`,
         );
       }
       // userid 0 and queryid 0: every user and statement, of this database only (reads are scoped to it; other databases keep theirs)

@@ -299,7 +299,7 @@ describe('resetQueryStats', () => {
     for (const dryRun of [true, false]) {
       const result = await reset(monitorApi, dryRun, TEST_ADMIN_TOKEN);
       expect(errorCodes(result)).toEqual(['INSUFFICIENT_PRIVILEGE']);
-      expect(result.errors![0]!.message).toContain('GRANT EXECUTE ON FUNCTION "public".pg_stat_statements_reset');
+      expect(result.errors![0]!.message).toContain(`GRANT EXECUTE ON FUNCTION "public".pg_stat_statements_reset TO "${monitor.name}";`);
       expect(await entry(result.errors![0]!.extensions!['changeId'] as string)).toMatchObject({ status: 'FAILED', errorCode: 'INSUFFICIENT_PRIVILEGE' });
     }
     expect((await statementTrace()).marker).toBe(true);
