@@ -29,6 +29,14 @@ export const ErrorCode = {
   UNSAFE_STATEMENT: 'UNSAFE_STATEMENT',
   /** The server version or configuration cannot do this safely. */
   UNSUPPORTED: 'UNSUPPORTED',
+  /** An object of that name already exists and is not the one asked for (a different index, a table). */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** A DDL statement waited past its lock_timeout (and its retries) for a lock other sessions held. */
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  /** The DEFAULT partition holds rows of a new partition's range and they could not be moved. */
+  DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
+  /** The index backs a constraint (primary key, unique, exclusion): drop the constraint instead. */
+  INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
