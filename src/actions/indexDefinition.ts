@@ -49,7 +49,12 @@ const MAX_KEYS = 32;
 /** Transactions open longer than this get a warning: CREATE INDEX CONCURRENTLY waits for them. */
 export const LONG_TRANSACTION_SECONDS = 60;
 
-export async function planIndex(db: Queryable, input: IndexInput, server: { versionNum: number }): Promise<IndexPlan> {
+export interface PlanOptions {
+  /** Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS). */
+  longTransactionSeconds?: number;
+}
+
+export async function planIndex(db: Queryable, input: IndexInput, server: { versionNum: number }, options: PlanOptions = {}): Promise<IndexPlan> {
   refuseBrokenConcurrentBuilds(server.versionNum);
   const schema = input.schema ?? 'public';
   const method = input.method ?? 'btree';
@@ -76,7 +81,7 @@ export async function planIndex(db: Queryable, input: IndexInput, server: { vers
   }
 
   const name = await chooseName(db, table, input, keys, include);
-  warnings.push(...(await longTransactionWarnings(db)));
+  warnings.push(...(await longTransactionWarnings(db, options.longTransactionSeconds ?? LONG_TRANSACTION_SECONDS)));
   if (table.relkind !== 'p') {
     const sql = build(name, { schema, table: input.table }, { concurrently: true });
     const statement: PlannedStatement = { sql, purpose: `build index ${displayName(schema, name)} on ${displayName(schema, input.table)} without blocking writes`, outsideTransaction: true };
@@ -202,12 +207,12 @@ async function findIdentical(db: Queryable, tableOid: string, shape: string, def
   return null;
 }
 
-async function longTransactionWarnings(db: Queryable): Promise<string[]> {
-  const [row] = await longTransactions(db, LONG_TRANSACTION_SECONDS);
+async function longTransactionWarnings(db: Queryable, seconds: number): Promise<string[]> {
+  const [row] = await longTransactions(db, seconds);
   if (!row || row.transactions === 0) return [];
   const count = row.transactions === 1 ? '1 transaction has' : `${row.transactions} transactions have`;
   return [
-    `${count} been open for more than ${LONG_TRANSACTION_SECONDS} seconds (the longest ${row.longest_seconds} s): CREATE INDEX CONCURRENTLY waits until they end before it can finish.`,
+    `${count} been open for more than ${seconds} seconds (the longest ${row.longest_seconds} s): CREATE INDEX CONCURRENTLY waits until they end before it can finish.`,
   ];
 }
 
