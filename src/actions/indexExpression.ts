@@ -222,7 +222,7 @@ function operatorExpression(
       return `(${left} ${op} ${value.kind === 'AEXPR_OP_ANY' ? 'ANY' : 'ALL'} (${sub(value.rexpr)}))`;
     case 'AEXPR_IN':
       found.operators.push(name);
-      return `(${left} ${name.name === '<>' ? 'NOT IN' : 'IN'} (${list(value.rexpr)}))`;
+      return `(${left} ${name.name === '<>' ? 'NOT IN' : 'IN'} (${list((value.rexpr as { List?: { items?: unknown[] } }).List?.items)}))`;
     case 'AEXPR_DISTINCT':
     case 'AEXPR_NOT_DISTINCT':
       found.operators.push({ schema: null, name: '=' });

@@ -7,7 +7,7 @@
 // So `lower(email)` matches `LOWER( email )`.
 //
 // Known misses (they lead to a second index, never to a wrong "identical"): constants the server
-// rewrites (a timestamp literal printed with its time, IN (...) printed as = ANY (ARRAY[...])),
+// rewrites (a timestamp literal printed with its time), a COLLATE written inside an expression,
 // and a default operator class named explicitly on an expression.
 import { parseOneStatement } from '../sql/parse.js';
 
@@ -61,10 +61,13 @@ function normalize(tree: unknown): unknown {
   const node = tree as Record<string, unknown>;
   const cast = node.TypeCast as { arg?: Record<string, unknown> } | undefined;
   if (cast?.arg?.A_Const) return normalize(cast.arg);
+  const expression = node.A_Expr as Record<string, unknown> | undefined;
+  if (expression?.kind === 'AEXPR_IN') return normalize(inAsOperator(expression));
   if (node.A_Const) return { A_Const: constantText(node.A_Const as Record<string, unknown>) };
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
-    if (key === 'location') continue;
+    // positions in the text: location, list_start, rexpr_list_end...
+    if (/(^|_)(location|start|end)$/.test(key)) continue;
     if (key === 'funcname' || key === 'names' || key === 'name' || key === 'collname') {
       out[key] = Array.isArray(value) ? names(value) : value;
       continue;
@@ -72,6 +75,15 @@ function normalize(tree: unknown): unknown {
     out[key] = normalize(value);
   }
   return out;
+}
+
+// x IN (a, b) is stored, and printed, as x = ANY (ARRAY[a, b]) and NOT IN as <> ALL; with a
+// single element, as x = a and x <> a.
+function inAsOperator(expression: Record<string, unknown>): Record<string, unknown> {
+  const items = ((expression.rexpr as { List?: { items?: unknown[] } }).List?.items ?? []) as unknown[];
+  if (items.length === 1) return { A_Expr: { ...expression, kind: 'AEXPR_OP', rexpr: items[0] } };
+  const kind = names(expression.name).join('.') === '<>' ? 'AEXPR_OP_ALL' : 'AEXPR_OP_ANY';
+  return { A_Expr: { ...expression, kind, rexpr: { A_ArrayExpr: { elements: items } } } };
 }
 
 // pg_get_indexdef prints some numbers as quoted literals with a cast ('-5'::integer,

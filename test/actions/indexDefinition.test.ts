@@ -27,6 +27,7 @@ const FIXTURE = [
   'CREATE TABLE accounts (id int, email text, status text, created_at timestamptz)',
   'CREATE INDEX accounts_lower_email ON accounts (lower(email))',
   "CREATE INDEX accounts_pending ON accounts (created_at DESC NULLS LAST) WHERE status = 'pending'",
+  "CREATE INDEX accounts_open ON accounts (id) WHERE status IN ('new', 'open') AND email NOT IN ('x')",
   'CREATE TABLE roundtrip (id bigint, email text, status text, data jsonb, created_at timestamptz)',
   'CREATE TABLE events (id bigint, at date NOT NULL, kind text) PARTITION BY RANGE (at)',
   "CREATE TABLE events_2026_01 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')",
@@ -111,10 +112,13 @@ describe('the SQL built', () => {
       { columns: [{ expression: 'lower(email)', opclass: 'text_pattern_ops' }], include: ['id'] },
       { columns: [{ expression: "(data->>'k')" }, { column: 'id' }], unique: true },
       { columns: [{ column: 'data', opclass: 'jsonb_path_ops' }], method: 'gin' },
+      { columns: [{ expression: "(data->>'n')::int" }, { expression: "date_trunc('month', created_at AT TIME ZONE 'UTC')" }] },
     ];
     const definitions: string[] = [];
+    const sqls: string[] = [];
     for (const input of inputs) {
       const built = await planIndex(db, { table: 'roundtrip', columns: [], ...input }, server);
+      sqls.push(built.statements[0]!.sql, ...built.warnings);
       // a fresh connection, outside any transaction block, as the DDL session will run it
       await target.sql(built.statements[0]!.sql);
       const [row] = await target.sql<{ definition: string }>('SELECT pg_get_indexdef(to_regclass($1)) AS definition', [built.name]);
@@ -122,11 +126,17 @@ describe('the SQL built', () => {
       const again = await planIndex(db, { table: 'roundtrip', columns: [], ...input }, server);
       expect(again).toMatchObject({ existing: { schema: 'public', name: built.name, valid: true }, statements: [] });
     }
+    expect(sqls.slice(-3)).toEqual([
+      `CREATE INDEX CONCURRENTLY "roundtrip_expr_date_trunc_idx" ON "public"."roundtrip" USING "btree" (((("data" ->> 'n'))::"pg_catalog"."int4"), ("date_trunc"('month', "pg_catalog"."timezone"('UTC', "created_at"))))`,
+      'Some variants of the function date_trunc are not IMMUTABLE; PostgreSQL refuses the index (before building anything) if the one its argument types select is one of them.',
+      'Some variants of the function pg_catalog.timezone are not IMMUTABLE; PostgreSQL refuses the index (before building anything) if the one its argument types select is one of them.',
+    ]);
     expect(definitions).toEqual([
       "CREATE INDEX roundtrip_created_at_idx ON public.roundtrip USING btree (created_at DESC NULLS LAST) WHERE (status = 'pending'::text)",
       'CREATE INDEX roundtrip_lower_id_idx ON public.roundtrip USING btree (lower(email) text_pattern_ops) INCLUDE (id)',
       "CREATE UNIQUE INDEX roundtrip_expr_id_idx ON public.roundtrip USING btree (((data ->> 'k'::text)), id)",
       'CREATE INDEX roundtrip_data_idx ON public.roundtrip USING gin (data jsonb_path_ops)',
+      "CREATE INDEX roundtrip_expr_date_trunc_idx ON public.roundtrip USING btree ((((data ->> 'n'::text))::integer), date_trunc('month'::text, timezone('UTC'::text, created_at)))",
     ]);
   });
 });
@@ -151,6 +161,8 @@ describe('existing indexes', () => {
       server,
     );
     expect(partial.existing).toEqual({ schema: 'public', name: 'accounts_pending', valid: true });
+    const listed = await planIndex(db, { table: 'accounts', columns: [{ column: 'id' }], where: "status in ('new','open') and email not in ('x')" }, server);
+    expect(listed.existing).toEqual({ schema: 'public', name: 'accounts_open', valid: true });
   });
 
   it('tells a different index apart and refuses its name', async () => {
@@ -217,6 +229,8 @@ describe('partitioned tables', () => {
       ['ALTER INDEX "public"."trees_v_idx" ATTACH PARTITION "public"."trees_eu_v_idx"', false],
     ]);
     for (const statement of result.statements) await target.sql(statement.sql);
+    const again = await planIndex(db, { table: 'trees', columns: [{ column: 'v' }] }, server);
+    expect(again).toMatchObject({ existing: { schema: 'public', name: 'trees_v_idx', valid: true }, statements: [], leaves: [] });
     const [parent] = await target.sql("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'trees_v_idx'::regclass");
     expect(parent).toEqual({ valid: true });
   });
