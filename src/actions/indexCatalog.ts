@@ -137,7 +137,11 @@ export interface RoutineRow {
 // Every candidate a name could resolve to (search_path for unqualified names, a function's
 // argument count allowing defaults and VARIADIC): the server picks one by argument types, which
 // are not known before it analyzes the expression.
-export const checkRoutines = (db: Queryable, functions: Array<{ schema: string | null; name: string; args: number }>, operators: Array<{ schema: string | null; name: string }>) =>
+export const checkRoutines = (
+  db: Queryable,
+  functions: Array<{ schema: string | null; name: string; args: number }>,
+  operators: Array<{ schema: string | null; name: string }>,
+) =>
   db.query<RoutineRow>(
     /* SQL */ `
     SELECT

@@ -26,13 +26,16 @@ export async function resolveKeyOpclasses(db: Queryable, method: string, keys: I
     const key = keys[row.position - 1]!;
     const column = key.column !== null ? typeOf.get(key.column)! : null;
     if (key.opclass !== null && row.opclass === null) {
-      throw badInput(`Operator class ${displayName(key.opclass)} does not exist for access method ${method}${lookAlikeHint(key.opclass)}.`, { opclass: key.opclass });
+      const hint = lookAlikeHint(key.opclass);
+      throw badInput(`Operator class ${displayName(key.opclass)} does not exist for access method ${method}${hint}.`, { opclass: key.opclass });
     }
     if (key.opclass !== null && row.type_fits === false) {
-      throw badInput(`Operator class ${displayName(key.opclass)} does not accept column ${displayName(column!.name)} of type ${column!.type}.`, { opclass: key.opclass });
+      const which = `column ${displayName(column!.name)} of type ${column!.type}`;
+      throw badInput(`Operator class ${displayName(key.opclass)} does not accept ${which}.`, { opclass: key.opclass });
     }
     if (key.opclass === null && column !== null && (row.opclass === null || row.type_fits === false)) {
-      throw badInput(`Column ${displayName(column.name)} of type ${column.type} has no default operator class for access method ${method}; name one.`);
+      const which = `Column ${displayName(column.name)} of type ${column.type}`;
+      throw badInput(`${which} has no default operator class for access method ${method}; name one.`);
     }
     if (row.is_default && row.opclass !== null) defaults.add(row.opclass);
   }
@@ -57,11 +60,17 @@ export async function checkExpressionRoutines(db: Queryable, expressions: Parsed
     if (row.candidates === 0) throw badInput(`The ${label}${args} does not exist${lookAlikeHint(routine.name)}.`);
     if (row.aggregate) throw badInput(`The ${label} is an aggregate or window function; an index expression is computed from one row.`);
     if (row.immutable === 0) {
-      throw badInput(`The ${label} is not IMMUTABLE: an index stores its results, so it must always give the same result for the same row (now(), random() and the like cannot be used).`);
+      throw badInput(
+        `The ${label} is not IMMUTABLE: an index stores its results, so it must always give the same result for the same row ` +
+          '(now(), random() and the like cannot be used).',
+      );
     }
     // operators are left out: = and < have a STABLE cross-type variant (date < timestamptz) and would always warn
     if (row.kind === 'function' && row.immutable < row.candidates) {
-      warnings.add(`Some variants of the ${label} are not IMMUTABLE; PostgreSQL refuses the index (before building anything) if the one its argument types select is one of them.`);
+      warnings.add(
+        `Some variants of the ${label} are not IMMUTABLE; PostgreSQL refuses the index (before building anything) ` +
+          'if the one its argument types select is one of them.',
+      );
     }
   }
   return [...warnings];

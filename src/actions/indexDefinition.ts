@@ -5,8 +5,9 @@
 // before a single statement other than a catalog SELECT has reached the server.
 import { ErrorCode, PgscopeError, badInput } from '../errors.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
-import type { IndexPlan, PlannedStatement } from './plan.js';
-import { findMethod, findTable, loadColumns, loadIndexes, longTransactions, takenNames, type ColumnRow, type MethodRow } from './indexCatalog.js';
+import type { IndexPlan } from './plan.js';
+import { findMethod, findTable, loadColumns, loadIndexes, longTransactions, takenNames } from './indexCatalog.js';
+import type { ColumnRow, MethodRow } from './indexCatalog.js';
 import { parseExpression, type ParsedExpression } from './indexExpression.js';
 import { indexShape } from './indexIdentity.js';
 import { checkGivenName, chooseIndexName, displayName, indexColumnNames, lookAlikeHint } from './indexNames.js';
@@ -54,10 +55,22 @@ export interface PlanOptions {
   longTransactionSeconds?: number;
 }
 
-export async function planIndex(db: Queryable, input: IndexInput, server: { versionNum: number }, options: PlanOptions = {}): Promise<IndexPlan> {
+/**
+ * The plan for `input`: validated, SQL built, nothing executed. Refusals: BAD_USER_INPUT (with the
+ * reason), ALREADY_EXISTS (the name is taken by something else), UNSUPPORTED (PostgreSQL 14.0-14.3).
+ * An identical existing index gives a plan with `existing` set and no statements.
+ */
+export async function planIndex(
+  db: Queryable,
+  input: IndexInput,
+  server: { versionNum: number },
+  options: PlanOptions = {},
+): Promise<IndexPlan> {
   refuseBrokenConcurrentBuilds(server.versionNum);
   const schema = input.schema ?? 'public';
   const method = input.method ?? 'btree';
+  const unique = Boolean(input.unique);
+  // what needs no catalog first: these refusals send nothing at all to the server
   const keys = await readKeys(input);
   const predicate = input.where == null ? null : await parseExpression(input.where, 'the predicate (where)');
   if (input.name != null) checkGivenName(input.name, 'index name');
@@ -66,36 +79,44 @@ export async function planIndex(db: Queryable, input: IndexInput, server: { vers
   const columns = await loadColumns(db, table.oid);
   const include = checkColumns(input, keys, predicate, columns);
   const am = await resolveMethod(db, method);
-  checkMethod(am, keys, include, Boolean(input.unique));
+  checkMethod(am, keys, include, unique);
   const defaultOpclasses = await resolveKeyOpclasses(db, method, keys, columns);
-  const warnings = await checkExpressionRoutines(db, [...keys.flatMap((key) => key.expression ?? []), ...(predicate ? [predicate] : [])]);
+  const expressions = [...keys.flatMap((key) => key.expression ?? []), ...(predicate ? [predicate] : [])];
+  const warnings = await checkExpressionRoutines(db, expressions);
 
-  const build = (name: string, on: { schema: string; table: string }, options: { only?: boolean; concurrently?: boolean }) =>
-    createIndexSql({ name, on, method, keys, include, predicate, unique: Boolean(input.unique), ...options });
-  // The comparable shape of the requested index, from a statement built with a placeholder name
-  const shape = await indexShape(build('pgscope_candidate', { schema, table: input.table }, {}), { defaultOpclasses });
-  const existing = await findIdentical(db, table.oid, shape, defaultOpclasses);
+  const build: BuildSql = (name, on, flags) => createIndexSql({ name, on, method, keys, include, predicate, unique, ...flags });
+  const on = { schema, table: input.table };
   const base = { schema, table: input.table, partitioned: table.relkind === 'p', warnings };
+  // the comparable shape of the requested index, from a statement built with a placeholder name
+  const shape = await indexShape(build('pgscope_candidate', on, {}), { defaultOpclasses });
+  const existing = await findIdentical(db, table.oid, shape, defaultOpclasses);
   if (existing) {
-    return { ...base, name: existing.name, leaves: [], statements: [], definitionSql: existing.definition, existing: { schema, name: existing.name, valid: existing.valid } };
+    const found = { schema, name: existing.name, valid: existing.valid };
+    return { ...base, name: existing.name, leaves: [], statements: [], definitionSql: existing.definition, existing: found };
   }
 
   const name = await chooseName(db, table, input, keys, include);
   warnings.push(...(await longTransactionWarnings(db, options.longTransactionSeconds ?? LONG_TRANSACTION_SECONDS)));
   if (table.relkind !== 'p') {
-    const sql = build(name, { schema, table: input.table }, { concurrently: true });
-    const statement: PlannedStatement = { sql, purpose: `build index ${displayName(schema, name)} on ${displayName(schema, input.table)} without blocking writes`, outsideTransaction: true };
-    return { ...base, name, leaves: [], statements: [statement], definitionSql: sql, existing: null };
+    const sql = build(name, on, { concurrently: true });
+    const purpose = `build index ${displayName(schema, name)} on ${displayName(schema, input.table)} without blocking writes`;
+    return { ...base, name, leaves: [], statements: [{ sql, purpose, outsideTransaction: true }], definitionSql: sql, existing: null };
   }
-  const tree = await partitionedStatements(db, { schema, table: input.table, oid: table.oid, schemaOid: table.schemaOid, name, unique: Boolean(input.unique), keys, include, columnNames: derivedColumnNames(keys, include) }, build);
-  return { ...base, name, leaves: tree.leaves, statements: tree.statements, definitionSql: build(name, { schema, table: input.table }, {}), existing: null };
+  const request = { ...on, oid: table.oid, schemaOid: table.schemaOid, name, unique, keys, include };
+  const tree = await partitionedStatements(db, { ...request, columnNames: derivedColumnNames(keys, include) }, build);
+  // by hand, on a partitioned table, one would write the plain CREATE INDEX (which blocks writes)
+  return { ...base, name, leaves: tree.leaves, statements: tree.statements, definitionSql: build(name, on, {}), existing: null };
 }
+
+/** CREATE INDEX for this request, with a name, on a table, ONLY and CONCURRENTLY as asked. */
+export type BuildSql = (name: string, on: { schema: string; table: string }, flags: { only?: boolean; concurrently?: boolean }) => string;
 
 function refuseBrokenConcurrentBuilds(versionNum: number): void {
   if (versionNum >= 140000 && versionNum < 140004) {
     throw new PgscopeError(
       ErrorCode.UNSUPPORTED,
-      'PostgreSQL 14.0 to 14.3 can silently corrupt indexes built with CREATE INDEX CONCURRENTLY (fixed in 14.4); pgscope does not build indexes there. Upgrade to the latest 14.x minor release.',
+      'PostgreSQL 14.0 to 14.3 can silently corrupt indexes built with CREATE INDEX CONCURRENTLY (fixed in 14.4); ' +
+        'pgscope does not build indexes there. Upgrade to the latest 14.x minor release.',
       { versionNum },
     );
   }
@@ -109,9 +130,13 @@ async function readKeys(input: IndexInput): Promise<IndexKey[]> {
   for (const [index, column] of input.columns.entries()) {
     const given = (column.column != null ? 1 : 0) + (column.expression != null ? 1 : 0);
     if (given !== 1) throw badInput(`Column ${index + 1} of the index must give exactly one of column and expression.`);
+    // GraphQL enums already restrict them; other callers may not
     if (column.direction != null && !['ASC', 'DESC'].includes(column.direction)) throw badInput(`Column ${index + 1}: direction is ASC or DESC.`);
     if (column.nulls != null && !['FIRST', 'LAST'].includes(column.nulls)) throw badInput(`Column ${index + 1}: nulls is FIRST or LAST.`);
     let expression = column.expression == null ? null : await parseExpression(column.expression, `expression ${index + 1}`);
+    if (expression && expression.columns.length === 0) {
+      throw badInput(`Expression ${index + 1} refers to no column of the table: its value would be the same for every row.`);
+    }
     let name = column.column ?? null;
     // PostgreSQL stores an expression that is a bare column as that column: do the same
     const bare = expression?.node as { ColumnRef?: { fields?: Array<{ String?: { sval: string } }> } } | undefined;
@@ -119,7 +144,8 @@ async function readKeys(input: IndexInput): Promise<IndexKey[]> {
       name = expression!.columns[0]!;
       expression = null;
     }
-    keys.push({ column: name, expression, direction: column.direction ?? null, nulls: column.nulls ?? null, opclass: column.opclass ?? null });
+    const direction = column.direction ?? null;
+    keys.push({ column: name, expression, direction, nulls: column.nulls ?? null, opclass: column.opclass ?? null });
   }
   return keys;
 }
@@ -135,7 +161,8 @@ async function resolveTable(db: Queryable, schema: string, table: string): Promi
   if (!row) throw badInput(`Schema ${displayName(schema)} does not exist${lookAlikeHint(schema)}.`, { schema });
   if (!row.table_oid) throw badInput(`Table ${displayName(schema, table)} does not exist${lookAlikeHint(table)}.`, { schema, table });
   if (row.relkind !== 'r' && row.relkind !== 'p') {
-    throw badInput(`${displayName(schema, table)} is ${RELKIND_PHRASES[row.relkind!] ?? 'not a table'}; applyIndex builds indexes on tables and partitioned tables.`, { schema, table });
+    const kind = RELKIND_PHRASES[row.relkind!] ?? 'not a table';
+    throw badInput(`${displayName(schema, table)} is ${kind}; applyIndex builds indexes on tables and partitioned tables.`, { schema, table });
   }
   return { oid: row.table_oid, schemaOid: row.schema_oid, relkind: row.relkind };
 }
@@ -156,7 +183,8 @@ function checkColumns(input: IndexInput, keys: IndexKey[], predicate: ParsedExpr
   const known = new Set(columns.map((column) => column.name));
   const table = displayName(input.schema ?? 'public', input.table);
   const check = (name: string, where: string) => {
-    if (!known.has(name)) throw badInput(`Column ${displayName(name)} (${where}) does not exist in table ${table}${lookAlikeHint(name)}.`, { column: name });
+    if (known.has(name)) return;
+    throw badInput(`Column ${displayName(name)} (${where}) does not exist in table ${table}${lookAlikeHint(name)}.`, { column: name });
   };
   keys.forEach((key, index) => {
     if (key.column !== null) check(key.column, `column ${index + 1}`);
@@ -170,13 +198,16 @@ function checkColumns(input: IndexInput, keys: IndexKey[], predicate: ParsedExpr
 
 async function resolveMethod(db: Queryable, method: string): Promise<MethodRow> {
   const [row] = await findMethod(db, method);
-  if (!row) throw badInput(`Index access method ${displayName(method)} does not exist${lookAlikeHint(method)}; use btree, hash, gin, gist, brin or spgist.`, { method });
-  return row;
+  if (row) return row;
+  const hint = lookAlikeHint(method);
+  throw badInput(`Index access method ${displayName(method)} does not exist${hint}; use btree, hash, gin, gist, brin or spgist.`, { method });
 }
 
 function checkMethod(am: MethodRow, keys: IndexKey[], include: string[], unique: boolean): void {
   if (unique && !am.can_unique) throw badInput(`A ${am.name} index cannot be unique; only btree indexes can.`);
-  if (include.length > 0 && !am.can_include) throw badInput(`A ${am.name} index cannot have INCLUDE columns; btree, gist and spgist indexes can.`);
+  if (include.length > 0 && !am.can_include) {
+    throw badInput(`A ${am.name} index cannot have INCLUDE columns; btree, gist and spgist indexes can.`);
+  }
   if (keys.length > 1 && !am.can_multi_col) throw badInput(`A ${am.name} index has a single column; this one has ${keys.length}.`);
   if (!am.can_order && keys.some((key) => key.direction !== null || key.nulls !== null)) {
     throw badInput(`A ${am.name} index has no order: ASC, DESC, NULLS FIRST and NULLS LAST apply to btree indexes.`);
@@ -192,8 +223,10 @@ async function chooseName(db: Queryable, table: ResolvedTable, input: IndexInput
   if (input.name == null) return chooseIndexName(db, table.schemaOid, input.table, derivedColumnNames(keys, include), new Set());
   const [taken] = await takenNames(db, table.schemaOid, [input.name]);
   if (taken) {
-    const what = taken.indexed_table_oid === table.oid ? 'an index with another definition on this table' : RELKIND_PHRASES[taken.relkind] ?? 'a table';
-    throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `${displayName(input.schema ?? 'public', input.name)} already exists: it is ${what}. Choose another name, or drop it first.`, {
+    const sameTable = taken.indexed_table_oid === table.oid;
+    const what = sameTable ? 'an index with another definition on this table' : (RELKIND_PHRASES[taken.relkind] ?? 'a table');
+    const name = displayName(input.schema ?? 'public', input.name);
+    throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `${name} already exists: it is ${what}. Choose another name, or drop it first.`, {
       name: input.name,
     });
   }
@@ -212,7 +245,8 @@ async function longTransactionWarnings(db: Queryable, seconds: number): Promise<
   if (!row || row.transactions === 0) return [];
   const count = row.transactions === 1 ? '1 transaction has' : `${row.transactions} transactions have`;
   return [
-    `${count} been open for more than ${seconds} seconds (the longest ${row.longest_seconds} s): CREATE INDEX CONCURRENTLY waits until they end before it can finish.`,
+    `${count} been open for more than ${seconds} seconds (the longest ${row.longest_seconds} s): ` +
+      'CREATE INDEX CONCURRENTLY waits until they end before it can finish.',
   ];
 }
 

@@ -59,7 +59,9 @@ async function parseWrapped(text: string, what: string): Promise<Node> {
     statements = await parseStatements(`${PREFIX}${text}${SUFFIX}`);
   } catch (error) {
     if (!isPgscopeError(error)) throw error;
-    throw badInput(`${capitalize(what)} could not be parsed: ${error.message.replace(/ \(at character \d+\)\.$/, '.').replace(/^The SQL could not be parsed: /, '')}`);
+    // the parser's reason, without its position: that counts from the start of the wrapper
+    const reason = error.message.replace(/ \(at character \d+\)\.$/, '.').replace(/^The SQL could not be parsed: /, '');
+    throw badInput(`${capitalize(what)} could not be parsed: ${reason}`);
   }
   const select = statements.length === 1 ? (statements[0]!.node as { SelectStmt?: Record<string, unknown> }).SelectStmt : undefined;
   const extra = select ? Object.keys(select).filter((key) => !['targetList', 'limitOption', 'op'].includes(key)) : [];
@@ -97,8 +99,11 @@ function deparse(node: Node, found: Found, what: string): string {
     }
     case 'NullTest':
       return `(${sub(value.arg)} ${value.nulltesttype === 'IS_NOT_NULL' ? 'IS NOT NULL' : 'IS NULL'})`;
-    case 'BooleanTest':
-      return `(${sub(value.arg)} ${String(value.booltesttype).replace(/_/g, ' ')})`;
+    case 'BooleanTest': {
+      const test = BOOLEAN_TESTS[String(value.booltesttype)];
+      if (!test) throw badInput(`${capitalize(what)} has a boolean test pgscope cannot read.`);
+      return `(${sub(value.arg)} ${test})`;
+    }
     case 'CoalesceExpr':
       return `COALESCE(${list(value.args)})`;
     case 'MinMaxExpr':
@@ -114,9 +119,19 @@ function deparse(node: Node, found: Found, what: string): string {
       return `(CASE${subject}${whens.join('')}${otherwise} END)`;
     }
     default:
-      throw badInput(`${capitalize(what)} cannot contain ${NODE_PHRASES[kind] ?? `a ${kind} node`}; an index accepts a single expression over the table's columns.`);
+      const phrase = NODE_PHRASES[kind] ?? `a ${kind} node`;
+      throw badInput(`${capitalize(what)} cannot contain ${phrase}; an index accepts a single expression over the table's columns.`);
   }
 }
+
+const BOOLEAN_TESTS: Record<string, string> = {
+  IS_TRUE: 'IS TRUE',
+  IS_NOT_TRUE: 'IS NOT TRUE',
+  IS_FALSE: 'IS FALSE',
+  IS_NOT_FALSE: 'IS NOT FALSE',
+  IS_UNKNOWN: 'IS UNKNOWN',
+  IS_NOT_UNKNOWN: 'IS NOT UNKNOWN',
+};
 
 const NODE_PHRASES: Record<string, string> = {
   SubLink: 'a subquery',
@@ -176,7 +191,9 @@ function typeName(value: Record<string, unknown>, what: string): string {
     return String(mod.A_Const.ival.ival ?? 0);
   });
   // interval with a field restriction (interval '1' day) encodes it as a bit mask pgscope does not rebuild
-  if (names.at(-1) === 'interval' && modifiers.length > 0) throw badInput(`${capitalize(what)} has an interval field restriction; write the interval without it.`);
+  if (names.at(-1) === 'interval' && modifiers.length > 0) {
+    throw badInput(`${capitalize(what)} has an interval field restriction; write the interval without it.`);
+  }
   const base = (names as string[]).map(quoteIdent).join('.') + (modifiers.length > 0 ? `(${modifiers.join(', ')})` : '');
   const bounds = (value.arrayBounds as unknown[] | undefined)?.length ? '[]' : '';
   return base + bounds;
@@ -207,7 +224,9 @@ function operatorExpression(
   list: (children: unknown) => string,
 ): string {
   const name = qualified(value.name, what);
-  if (!OPERATOR_CHARACTERS.test(name.name)) throw badInput(`${capitalize(what)} uses an operator pgscope cannot read.`);
+  // BETWEEN's name is its keyword; the other kinds name an operator, written out below
+  const between = String(value.kind).includes('BETWEEN');
+  if (!between && !OPERATOR_CHARACTERS.test(name.name)) throw badInput(`${capitalize(what)} uses an operator pgscope cannot read.`);
   const op = name.schema === null ? name.name : `OPERATOR(${quoteIdent(name.schema)}.${name.name})`;
   const left = value.lexpr ? sub(value.lexpr) : null;
   switch (value.kind) {
@@ -222,7 +241,7 @@ function operatorExpression(
       return `(${left} ${op} ${value.kind === 'AEXPR_OP_ANY' ? 'ANY' : 'ALL'} (${sub(value.rexpr)}))`;
     case 'AEXPR_IN':
       found.operators.push(name);
-      return `(${left} ${name.name === '<>' ? 'NOT IN' : 'IN'} (${list((value.rexpr as { List?: { items?: unknown[] } }).List?.items)}))`;
+      return `(${left} ${name.name === '<>' ? 'NOT IN' : 'IN'} (${list(listItems(value.rexpr))}))`;
     case 'AEXPR_DISTINCT':
     case 'AEXPR_NOT_DISTINCT':
       found.operators.push({ schema: null, name: '=' });
@@ -235,13 +254,21 @@ function operatorExpression(
     case 'AEXPR_BETWEEN_SYM':
     case 'AEXPR_NOT_BETWEEN_SYM': {
       found.operators.push({ schema: null, name: '>=' }, { schema: null, name: '<=' });
-      const [low, high] = value.rexpr as Node[];
+      const [low, high] = listItems(value.rexpr);
       const keyword = String(value.kind).replace('AEXPR_', '').replace('NOT_', 'NOT ').replace('_SYM', ' SYMMETRIC');
       return `(${left} ${keyword} ${sub(low)} AND ${sub(high)})`;
     }
     default:
-      throw badInput(`${capitalize(what)} uses a ${String(value.kind).replace('AEXPR_', '')} expression pgscope does not accept; use an operator or a function call.`);
+      const kind = String(value.kind).replace('AEXPR_', '');
+      throw badInput(`${capitalize(what)} uses a ${kind} expression pgscope does not accept; use an operator or a function call.`);
   }
+}
+
+/** The items of a List node (IN and BETWEEN keep their operands in one). */
+function listItems(node: unknown): Node[] {
+  const items = (node as { List?: { items?: Node[] } } | undefined)?.List?.items;
+  if (!Array.isArray(items) || items.length === 0) throw badInput('An expression has a list pgscope cannot read.');
+  return items;
 }
 
 /** [schema.]name from a parse tree's list of String nodes. */

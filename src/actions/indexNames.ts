@@ -18,9 +18,8 @@ export function checkGivenName(name: string, what: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (name === '') throw badInput(`The ${what} is empty.`);
   if (bytes > MAX_NAME_BYTES) {
-    throw badInput(`The ${what} is ${bytes} bytes long; PostgreSQL keeps at most ${MAX_NAME_BYTES} bytes of a name (it would cut it silently). Choose a shorter one.`, {
-      bytes,
-    });
+    const limit = `PostgreSQL keeps at most ${MAX_NAME_BYTES} bytes of a name (it would cut it silently)`;
+    throw badInput(`The ${what} is ${bytes} bytes long; ${limit}. Choose a shorter one.`, { bytes });
   }
   if (/\p{Cc}/u.test(name)) throw badInput(`The ${what} contains a control character.`);
 }

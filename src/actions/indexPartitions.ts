@@ -10,7 +10,7 @@ import type { Queryable } from '../db/pool.js';
 import { quoteIdent } from '../db/pool.js';
 import type { PlannedStatement } from './plan.js';
 import { loadPartitionKeys, loadPartitionTree, type PartitionRow } from './indexCatalog.js';
-import type { IndexKey } from './indexDefinition.js';
+import type { BuildSql, IndexKey } from './indexDefinition.js';
 import { chooseIndexName, displayName } from './indexNames.js';
 
 export interface PartitionedRequest {
@@ -27,13 +27,15 @@ export interface PartitionedRequest {
   columnNames: string[];
 }
 
-type Build = (name: string, on: { schema: string; table: string }, options: { only?: boolean; concurrently?: boolean }) => string;
-
-export async function partitionedStatements(db: Queryable, request: PartitionedRequest, build: Build) {
+/** The statements for a partitioned table, in order, and its leaves with their index names. */
+export async function partitionedStatements(db: Queryable, request: PartitionedRequest, build: BuildSql) {
   const tree = await loadPartitionTree(db, request.oid);
   const foreign = tree.find((row) => row.relkind === 'f');
   if (foreign) {
-    throw badInput(`Partition ${displayName(foreign.schema, foreign.table)} is a foreign table, which cannot be indexed: the index on ${displayName(request.schema, request.table)} could never become valid.`);
+    throw badInput(
+      `Partition ${displayName(foreign.schema, foreign.table)} is a foreign table, which cannot be indexed: ` +
+        `the index on ${displayName(request.schema, request.table)} could never become valid.`,
+    );
   }
   if (request.unique) await checkUniqueKeys(db, request, tree);
 
@@ -53,7 +55,7 @@ export async function partitionedStatements(db: Queryable, request: PartitionedR
     const parent = indexOf.get(row.parent_oid)!;
     const child = indexOf.get(row.oid)!;
     return {
-      sql: `ALTER INDEX ${quoteIdent(parent.schema)}.${quoteIdent(parent.name)} ATTACH PARTITION ${quoteIdent(child.schema)}.${quoteIdent(child.name)}`,
+      sql: `ALTER INDEX ${qualifiedSql(parent)} ATTACH PARTITION ${qualifiedSql(child)}`,
       purpose: `attach the index of partition ${target(row)} to ${displayName(parent.schema, parent.name)}`,
       outsideTransaction: false,
     };
@@ -87,17 +89,21 @@ export async function partitionedStatements(db: Queryable, request: PartitionedR
   };
 }
 
+const qualifiedSql = (index: { schema: string; name: string }) => `${quoteIdent(index.schema)}.${quoteIdent(index.name)}`;
+
 /** PostgreSQL requires a unique index on a partitioned table to contain every partition key column. */
 async function checkUniqueKeys(db: Queryable, request: PartitionedRequest, tree: PartitionRow[]): Promise<void> {
   const oids = [request.oid, ...tree.filter((row) => row.relkind === 'p').map((row) => row.oid)];
   const keyColumns = new Set(request.keys.flatMap((key) => key.column ?? []));
   for (const row of await loadPartitionKeys(db, oids)) {
     if (row.column === null) {
-      throw badInput(`A unique index on ${displayName(request.schema, request.table)} is not possible: ${displayName(row.table)} is partitioned by an expression.`);
+      const table = displayName(request.schema, request.table);
+      throw badInput(`A unique index on ${table} is not possible: ${displayName(row.table)} is partitioned by an expression.`);
     }
     if (!keyColumns.has(row.column)) {
       throw badInput(
-        `A unique index on partitioned table ${displayName(request.schema, request.table)} must include the partition key column ${displayName(row.column)} among its key columns (PostgreSQL enforces uniqueness within each partition only).`,
+        `A unique index on partitioned table ${displayName(request.schema, request.table)} must include the partition key column ` +
+          `${displayName(row.column)} among its key columns (PostgreSQL enforces uniqueness within each partition only).`,
         { column: row.column },
       );
     }

@@ -139,6 +139,35 @@ describe('the SQL built', () => {
       "CREATE INDEX roundtrip_expr_date_trunc_idx ON public.roundtrip USING btree ((((data ->> 'n'::text))::integer), date_trunc('month'::text, timezone('UTC'::text, created_at)))",
     ]);
   });
+
+  it('rebuilds every accepted kind of node as SQL the server reads the same way', async () => {
+    const built = await planIndex(
+      db,
+      {
+        table: 'roundtrip',
+        columns: [{ expression: "CASE WHEN status IS NOT DISTINCT FROM 'a' THEN coalesce(email, '') ELSE greatest(email, 'z') END" }],
+        where: `id BETWEEN -5 AND 10 AND NOT (status IS NULL) AND (email <> '') IS TRUE AND id = ANY (ARRAY[1, 2]) AND nullif(status, 'x') IS NOT NULL AND data @> '{"a": 1}' AND email COLLATE "C" > 'm'`,
+        name: 'roundtrip_every_node',
+      },
+      server,
+    );
+    expect(built.statements[0]!.sql).toBe(
+      'CREATE INDEX CONCURRENTLY "roundtrip_every_node" ON "public"."roundtrip" USING "btree" (' +
+        `((CASE WHEN ("status" IS NOT DISTINCT FROM 'a') THEN COALESCE("email", '') ELSE GREATEST("email", 'z') END))) ` +
+        `WHERE (("id" BETWEEN (-5) AND (10)) AND (NOT ("status" IS NULL)) AND (("email" <> '') IS TRUE) AND ("id" = ANY (ARRAY[(1), (2)])) ` +
+        `AND (NULLIF("status", 'x') IS NOT NULL) AND ("data" @> '{"a": 1}') AND (("email" COLLATE "C") > 'm'))`,
+    );
+    await target.sql(built.statements[0]!.sql);
+    const [row] = await target.sql("SELECT pg_get_indexdef('roundtrip_every_node'::regclass) AS definition");
+    expect(row).toEqual({
+      definition:
+        'CREATE INDEX roundtrip_every_node ON public.roundtrip USING btree ((\nCASE\n' +
+        "    WHEN (NOT (status IS DISTINCT FROM 'a'::text)) THEN COALESCE(email, ''::text)\n" +
+        "    ELSE GREATEST(email, 'z'::text)\nEND)) WHERE (((id >= '-5'::integer) AND (id <= 10)) AND (NOT (status IS NULL)) " +
+        "AND ((email <> ''::text) IS TRUE) AND (id = ANY (ARRAY[1, 2])) AND (NULLIF(status, 'x'::text) IS NOT NULL) " +
+        `AND (data @> '{"a": 1}'::jsonb) AND ((email COLLATE "C") > 'm'::text))`,
+    });
+  });
 });
 
 describe('existing indexes', () => {
@@ -289,6 +318,7 @@ describe('refusals', () => {
     ['a qualified column', { columns: [{ expression: 'users.email' }] }, bad('Expression 1 must name columns by their name alone (no table prefix, no star).')],
     ['a parameter', { columns: [{ column: 'email' }], where: 'id = $1' }, bad("The predicate (where) cannot contain a parameter ($n); an index accepts a single expression over the table's columns.")],
     ['CURRENT_DATE', { columns: [{ column: 'email' }], where: 'created_at > CURRENT_DATE' }, bad("The predicate (where) cannot contain CURRENT_DATE, CURRENT_TIMESTAMP, CURRENT_USER or the like (not immutable); an index accepts a single expression over the table's columns.")],
+    ['a constant expression', { columns: [{ expression: "'x'" }] }, bad('Expression 1 refers to no column of the table: its value would be the same for every row.')],
     ['an empty predicate', { columns: [{ column: 'email' }], where: ' ' }, bad('The predicate (where) is empty.')],
   ];
   it.each(cases)('%s', async (_label, input, expected) => {
