@@ -29,13 +29,13 @@ export const ErrorCode = {
   UNSAFE_STATEMENT: 'UNSAFE_STATEMENT',
   /** The server version or configuration cannot do this safely. */
   UNSUPPORTED: 'UNSUPPORTED',
-  /** An object of that name already exists and is not the one asked for (a different index, a table). */
+  /** An object with that name already exists and is not the one asked for. */
   ALREADY_EXISTS: 'ALREADY_EXISTS',
-  /** A DDL statement waited past its lock_timeout (and its retries) for a lock other sessions held. */
+  /** A DDL statement waited past PGSCOPE_DDL_LOCK_TIMEOUT_MS for a lock (and its retries ran out). */
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
-  /** The DEFAULT partition holds rows of a new partition's range and they could not be moved. */
+  /** The DEFAULT partition holds rows of a new partition's range and they could not be moved safely. */
   DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
-  /** The index backs a constraint (primary key, unique, exclusion): drop the constraint instead. */
+  /** The index backs a constraint (primary key, unique, exclusion); drop the constraint instead. */
   INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
 } as const;
 

@@ -5,7 +5,7 @@
 // leaf's index built concurrently and attached to its parent's index, then the sub-partitioned
 // tables' indexes attached, deepest first. PostgreSQL marks each partitioned index valid once all
 // its partitions have a valid index attached.
-import { badInput } from '../errors.js';
+import { ErrorCode, PgscopeError, badInput } from '../errors.js';
 import type { Queryable } from '../db/pool.js';
 import { quoteIdent } from '../db/pool.js';
 import type { PlannedStatement } from './plan.js';
@@ -27,9 +27,24 @@ export interface PartitionedRequest {
   columnNames: string[];
 }
 
-/** The statements for a partitioned table, in order, and its leaves with their index names. */
-export async function partitionedStatements(db: Queryable, request: PartitionedRequest, build: BuildSql) {
+/**
+ * The statements for a partitioned table, in order, and its leaves with their index names.
+ * Sub-partitioned tables are refused unless `subpartitions` is set: the executor (buildIndex.ts)
+ * pairs the k-th concurrent build and the k-th ATTACH with leaves[k] and takes the one plain
+ * CREATE INDEX for the parent's, which holds for one level only. The statements for more levels
+ * are built and tested here, ready for an executor that follows them.
+ */
+export async function partitionedStatements(db: Queryable, request: PartitionedRequest, build: BuildSql, subpartitions = false) {
   const tree = await loadPartitionTree(db, request.oid);
+  const nested = tree.find((row) => row.relkind === 'p');
+  if (nested && !subpartitions) {
+    throw new PgscopeError(
+      ErrorCode.UNSUPPORTED,
+      `Partition ${displayName(nested.schema, nested.table)} of ${displayName(request.schema, request.table)} is itself partitioned; ` +
+        'applyIndex builds indexes on partitioned tables with one level of partitions only. Index each sub-partitioned partition on its own.',
+      { schema: nested.schema, table: nested.table },
+    );
+  }
   const foreign = tree.find((row) => row.relkind === 'f');
   if (foreign) {
     throw badInput(

@@ -2,9 +2,10 @@
 // refusal with its code and message, the injection cases (and proof from pg_stat_statements that
 // nothing but catalog SELECTs reached the server), identical indexes recognized, name clashes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planIndex, type IndexInput } from '../../src/actions/indexDefinition.js';
+import { createIndexSql, planIndex, type BuildSql, type IndexInput } from '../../src/actions/indexDefinition.js';
+import { partitionedStatements } from '../../src/actions/indexPartitions.js';
 import type { IndexPlan } from '../../src/actions/plan.js';
-import { Database } from '../../src/db/pool.js';
+import { Database, type Queryable } from '../../src/db/pool.js';
 import { PgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -65,7 +66,7 @@ async function refusal(input: Partial<IndexInput>, versionNum?: number): Promise
 }
 
 const bad = (message: string) => ({ code: 'BAD_USER_INPUT', message });
-const only = (result: IndexPlan) => result.statements.map((statement) => [statement.sql, statement.outsideTransaction]);
+const only = (result: Pick<IndexPlan, 'statements'>) => result.statements.map((statement) => [statement.sql, statement.outsideTransaction]);
 
 describe('the SQL built', () => {
   const cases: Array<[string, Partial<IndexInput>, string]> = [
@@ -246,8 +247,23 @@ describe('partitioned tables', () => {
     ]);
   });
 
-  it('handles sub-partitioned tables: ON ONLY at each level, attached deepest first', async () => {
-    const result = await planIndex(db, { table: 'trees', columns: [{ column: 'v' }] }, server);
+  it('refuses sub-partitioned tables, whose statements the executor does not pair with their indexes yet', async () => {
+    expect(await refusal({ table: 'trees', columns: [{ column: 'v' }] })).toEqual({
+      code: 'UNSUPPORTED',
+      message:
+        'Partition public.trees_eu of public.trees is itself partitioned; applyIndex builds indexes on partitioned tables with one level ' +
+        'of partitions only. Index each sub-partitioned partition on its own.',
+    });
+  });
+
+  it('builds the statements for sub-partitioned tables: ON ONLY at each level, attached deepest first', async () => {
+    const [table] = await target.sql<{ oid: string; schema_oid: string }>(
+      "SELECT c.oid::text AS oid, c.relnamespace::text AS schema_oid FROM pg_class c WHERE c.oid = 'public.trees'::regclass",
+    );
+    const keys = [{ column: 'v', expression: null, direction: null, nulls: null, opclass: null }];
+    const on = { schema: 'public', table: 'trees', oid: table!.oid, schemaOid: table!.schema_oid, name: 'trees_v_idx', unique: false };
+    const build: BuildSql = (name, where, flags) => createIndexSql({ name, on: where, method: 'btree', keys, include: [], predicate: null, unique: false, ...flags });
+    const result = await partitionedStatements(db, { ...on, keys, include: [], columnNames: ['v'] }, build, true);
     expect(only(result)).toEqual([
       ['CREATE INDEX "trees_v_idx" ON ONLY "public"."trees" USING "btree" ("v")', false],
       ['CREATE INDEX "trees_eu_v_idx" ON ONLY "public"."trees_eu" USING "btree" ("v")', false],
@@ -258,6 +274,7 @@ describe('partitioned tables', () => {
       ['ALTER INDEX "public"."trees_v_idx" ATTACH PARTITION "public"."trees_eu_v_idx"', false],
     ]);
     for (const statement of result.statements) await target.sql(statement.sql);
+    // once built, the index is found: identical-index detection needs no partition walk
     const again = await planIndex(db, { table: 'trees', columns: [{ column: 'v' }] }, server);
     expect(again).toMatchObject({ existing: { schema: 'public', name: 'trees_v_idx', valid: true }, statements: [], leaves: [] });
     const [parent] = await target.sql("SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'trees_v_idx'::regclass");
@@ -404,8 +421,16 @@ describe('injection attempts', () => {
     const thisDatabase = "(SELECT oid FROM pg_database WHERE datname = current_database())";
     await target.sql(`SELECT pg_stat_statements_reset(0, ${thisDatabase}, 0)`);
     const seen: Array<[string, { code: string; message: string }]> = [];
-    for (const [label, input] of cases) seen.push([label, await refusal(input)]);
+    const sent: string[] = [];
+    const recording: Queryable = { query: (sql, params) => (sent.push(sql), db.query(sql, params)) };
+    for (const [label, input] of cases) {
+      const error = await planIndex(recording, { table: 'users', columns: [], ...input }, server).catch((caught: PgscopeError) => caught);
+      seen.push([label, { code: (error as PgscopeError).code, message: (error as PgscopeError).message }]);
+    }
     expect(seen).toEqual(cases.map(([label, , message]) => [label, bad(message)]));
+    // what pgscope sent: catalog SELECTs only, the client's text in bind parameters, never in the SQL
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.filter((sql) => !/^\s*SELECT\b/.test(sql) || /DROP|fillfactor|us\u0435rs/.test(sql))).toEqual([]);
     const statements = await target.sql<{ query: string }>(`SELECT query FROM pg_stat_statements WHERE dbid = ${thisDatabase} ORDER BY query`);
     expect(statements.filter((row) => /^\s*(CREATE|DROP|ALTER)\b/i.test(row.query) || /DROP TABLE|fillfactor/i.test(row.query))).toEqual([]);
     // the catalog look-ups themselves were recorded: the filter above had something to look at
