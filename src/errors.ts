@@ -29,6 +29,14 @@ export const ErrorCode = {
   UNSAFE_STATEMENT: 'UNSAFE_STATEMENT',
   /** The server version or configuration cannot do this safely. */
   UNSUPPORTED: 'UNSUPPORTED',
+  /** A DDL statement waited past its lock_timeout on every retry: the table stayed busy. Retry later. */
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  /** An object with that name already exists and is not the one asked for. */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** The DEFAULT partition holds rows of a range being created; pgscope moves them or refuses. */
+  DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
+  /** The index backs a primary key, unique or exclusion constraint (or a foreign key relies on it). */
+  INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
