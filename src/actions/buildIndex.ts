@@ -8,12 +8,12 @@
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
 import { dropLeftoverIndex, lookupIndex } from './indexCleanup.js';
-import { isCancelled, prepareDdlSession, withLockRetries, type DdlEvent, type LockRetryOptions } from './lockRetry.js';
+import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from './lockRetry.js';
 import type { IndexPlan, PlannedStatement } from './plan.js';
 
 export interface BuildOptions extends LockRetryOptions {
-  /** Called at each statement's start and end, on retries and on cleanup (change log, progress). */
-  onProgress?: (event: DdlEvent) => void;
+  /** Called at each statement's start and end, on retries and on cleanup (change log, progress); awaited. */
+  onProgress?: DdlEventHandler;
 }
 
 export interface BuildOutcome {
@@ -54,11 +54,11 @@ class BuildRun {
       step,
       { ...this.options, onEvent },
       async () => {
-        onEvent?.({ kind: 'start', sql: step.sql, purpose: step.purpose });
+        await onEvent?.({ kind: 'start', sql: step.sql, purpose: step.purpose });
         const started = performance.now();
         this.executed.push(step.sql);
         await this.session.query(step.sql);
-        onEvent?.({ kind: 'done', sql: step.sql, purpose: step.purpose, durationMs: performance.now() - started });
+        await onEvent?.({ kind: 'done', sql: step.sql, purpose: step.purpose, durationMs: performance.now() - started });
       },
       async () => {
         if (leftover) await this.dropLeftover(leftover, false);
@@ -96,6 +96,8 @@ class BuildRun {
       try {
         // A leaf index this run built is dropped even when valid; a parent only while invalid.
         await this.dropLeftover(target, !target.partitioned);
+        // Still there: another session builds on the table, and pgscope never drops in doubt.
+        if (await lookupIndex(this.session, target.schema, target.name)) failed.push(`${target.schema}.${target.name}`);
       } catch {
         failed.push(`${target.schema}.${target.name}`);
       }

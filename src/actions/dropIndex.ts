@@ -7,7 +7,7 @@
 // alone: its parent must go.
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError, badInput, notFound } from '../errors.js';
-import { prepareDdlSession, withLockRetries, type DdlEvent, type LockRetryOptions } from './lockRetry.js';
+import { prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from './lockRetry.js';
 import type { PlannedStatement } from './plan.js';
 
 export interface DropIndexPlan {
@@ -100,18 +100,18 @@ export interface DropOutcome {
 export async function dropIndex(
   session: Queryable,
   plan: DropIndexPlan,
-  options: LockRetryOptions & { onProgress?: (event: DdlEvent) => void },
+  options: LockRetryOptions & { onProgress?: DdlEventHandler },
 ): Promise<DropOutcome> {
   const started = performance.now();
   await prepareDdlSession(session, options.lockTimeoutMs);
   const executedSql: string[] = [];
   for (const step of plan.statements) {
     await withLockRetries(step, { ...options, onEvent: options.onProgress }, async () => {
-      options.onProgress?.({ kind: 'start', sql: step.sql, purpose: step.purpose });
+      await options.onProgress?.({ kind: 'start', sql: step.sql, purpose: step.purpose });
       const stepStarted = performance.now();
       executedSql.push(step.sql);
       await session.query(step.sql);
-      options.onProgress?.({ kind: 'done', sql: step.sql, purpose: step.purpose, durationMs: performance.now() - stepStarted });
+      await options.onProgress?.({ kind: 'done', sql: step.sql, purpose: step.purpose, durationMs: performance.now() - stepStarted });
     });
   }
   return { executedSql, durationMs: performance.now() - started };

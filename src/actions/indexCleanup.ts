@@ -2,7 +2,7 @@
 // queries, yet maintained on every write. pgscope drops the ones it left, and never one that
 // another session is still building (an index is INVALID for the whole of its concurrent build).
 import { quoteIdent, type Queryable } from '../db/pool.js';
-import type { DdlEvent } from './lockRetry.js';
+import type { DdlEventHandler } from './lockRetry.js';
 
 /** An index as the catalog knows it now. */
 export interface IndexState {
@@ -34,9 +34,9 @@ export async function lookupIndex(db: Queryable, schema: string, name: string): 
 }
 
 /**
- * True when a session other than `ownPid` is building an index on the index's table. Any build on
- * that table counts: early in a concurrent build pg_stat_progress_create_index.index_relid is
- * still 0, so only the table tells that the build may be this very index.
+ * True when a session other than `ownPid` is building this index (REINDEX included), or builds
+ * on its table an index pg_stat_progress_create_index does not name yet (index_relid 0: a
+ * concurrent build before its catalog entry exists, or a plain CREATE INDEX): in doubt, wait.
  */
 export async function buildingElsewhere(db: Queryable, index: IndexState, ownPid: number | null): Promise<boolean> {
   const [row] = await db.query<{ busy: boolean }>(
@@ -45,7 +45,7 @@ export async function buildingElsewhere(db: Queryable, index: IndexState, ownPid
       SELECT 1
       FROM pg_stat_progress_create_index p
       WHERE p.pid IS DISTINCT FROM $3::int4
-        AND (p.index_relid = $1::oid OR p.relid = $2::oid)
+        AND (p.index_relid = $1::oid OR (p.relid = $2::oid AND p.index_relid = 0))
     ) AS busy`,
     [index.oid, index.table_oid, ownPid],
   );
@@ -64,13 +64,13 @@ export function dropIndexSql(schema: string, name: string, partitioned: boolean)
 export async function dropLeftoverIndex(
   session: Queryable,
   target: { schema: string; name: string; ownPid: number | null; evenIfValid?: boolean },
-  onEvent?: (event: DdlEvent) => void,
+  onEvent?: DdlEventHandler,
 ): Promise<string | null> {
   const index = await lookupIndex(session, target.schema, target.name);
   if (!index || (index.valid && !target.evenIfValid)) return null;
   if (await buildingElsewhere(session, index, target.ownPid)) return null;
   const sql = dropIndexSql(target.schema, target.name, index.partitioned);
-  onEvent?.({ kind: 'cleanup', sql, purpose: `drop the index ${target.schema}.${target.name} the failed build left` });
+  await onEvent?.({ kind: 'cleanup', sql, purpose: `drop the index ${target.schema}.${target.name} the failed build left` });
   await session.query(sql);
   return sql;
 }

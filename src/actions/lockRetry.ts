@@ -21,6 +21,9 @@ export type DdlEvent =
   | { kind: 'retry'; sql: string; purpose: string; attempt: number; delayMs: number }
   | { kind: 'cleanup'; sql: string; purpose: string };
 
+/** Receives DdlEvents; a returned promise is awaited before the execution goes on (a change-log write). */
+export type DdlEventHandler = (event: DdlEvent) => void | Promise<void>;
+
 const DEFAULT_RETRY_DELAY_MS = 500;
 /** A pause never grows past this: retries are for a lock released soon, not for waiting out a batch job. */
 const MAX_RETRY_DELAY_MS = 10_000;
@@ -57,7 +60,7 @@ export async function prepareDdlSession(session: Queryable, lockTimeoutMs: numbe
  */
 export async function withLockRetries<T>(
   step: { sql: string; purpose: string },
-  options: LockRetryOptions & { onEvent?: (event: DdlEvent) => void },
+  options: LockRetryOptions & { onEvent?: DdlEventHandler },
   attempt: () => Promise<T>,
   beforeRetry: () => Promise<void> = async () => undefined,
 ): Promise<T> {
@@ -69,7 +72,7 @@ export async function withLockRetries<T>(
       await beforeRetry();
       if (tries >= options.retries) throw lockTimeoutError(step.purpose, options, tries + 1);
       const delayMs = Math.min(MAX_RETRY_DELAY_MS, (options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) * 2 ** tries);
-      options.onEvent?.({ kind: 'retry', sql: step.sql, purpose: step.purpose, attempt: tries + 1, delayMs });
+      await options.onEvent?.({ kind: 'retry', sql: step.sql, purpose: step.purpose, attempt: tries + 1, delayMs });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }

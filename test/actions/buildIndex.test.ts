@@ -82,7 +82,7 @@ describe('buildIndex on a plain table', () => {
   it('gives up with LOCK_TIMEOUT when the table stays locked through every retry, leaving nothing behind', async () => {
     const holder = await holdLock(other, 'LOCK TABLE items IN SHARE ROW EXCLUSIVE MODE');
     const events: DdlEvent[] = [];
-    const { error } = await settle(build(plainPlan('items', 'items_locked_idx', '"id", "code"'), { ...OPTIONS, retries: 1, onProgress: (e) => events.push(e) }));
+    const { error } = await settle(build(plainPlan('items', 'items_locked_idx', '"id", "code"'), { ...OPTIONS, retries: 1, onProgress: (e) => void events.push(e) }));
     await holder.release();
     expect(error).toMatchObject({ code: 'LOCK_TIMEOUT', extensions: { code: 'LOCK_TIMEOUT', attempts: 2, lockTimeoutMs: 200 } });
     expect(events.map((e) => e.kind)).toEqual(['start', 'retry', 'start']);
@@ -149,6 +149,29 @@ describe('buildIndex on a partitioned table', () => {
     ]);
     expect(outcome).toMatchObject({ name: 'ev_kind_idx', valid: true, sizeBytes: leaves.reduce((sum, leaf) => sum + BigInt(leaf.size), 0n) });
     expect(outcome.executedSql).toEqual(plan.statements.map((s) => s.sql));
+  });
+
+  it('rebuilds a leaf index found invalid before ATTACH, so the parent ends valid', async () => {
+    const plan = partitionedPlan('ev', 'ev_at_idx', '"at"', EV_LEAVES);
+    let spoiled = false;
+    const outcome = await build(plan, {
+      ...OPTIONS,
+      // the first build of ev_2026_03's index ends invalid (as if it had failed unnoticed)
+      onProgress: async (event) => {
+        if (spoiled || event.kind !== 'done' || !event.sql.includes('"ev_2026_03_at_idx" ON')) return;
+        spoiled = true;
+        await target.sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.ev_2026_03_at_idx'::regclass");
+      },
+    });
+    const leafBuild = plan.statements.find((s) => s.sql.includes('"ev_2026_03_at_idx" ON'))!.sql;
+    expect(outcome).toMatchObject({ name: 'ev_at_idx', valid: true });
+    expect(outcome.executedSql.filter((sql) => sql.includes('ev_2026_03_at_idx'))).toEqual([
+      leafBuild,
+      'DROP INDEX CONCURRENTLY IF EXISTS "public"."ev_2026_03_at_idx"',
+      leafBuild,
+      'ALTER INDEX public."ev_at_idx" ATTACH PARTITION public."ev_2026_03_at_idx"',
+    ]);
+    await target.sql('DROP INDEX public.ev_at_idx');
   });
 
   it('undoes the parent and the leaves it built when one leaf fails', async () => {
