@@ -106,7 +106,11 @@ class BuildRun {
   }
 }
 
-/** Builds the index `plan` describes on `session` (a dedicated connection, outside any transaction). */
+/**
+ * Builds the index `plan` describes on `session`: a dedicated connection outside any transaction,
+ * without a client-side deadline (Database.withClient(work, { statementTimeoutMs: 0 })). Its
+ * statement_timeout is turned off and lock_timeout set here.
+ */
 export async function buildIndex(session: Queryable, plan: IndexPlan, options: BuildOptions): Promise<BuildOutcome> {
   const started = performance.now();
   const pid = await prepareDdlSession(session, options.lockTimeoutMs);

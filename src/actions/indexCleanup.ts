@@ -2,7 +2,10 @@
 // queries, yet maintained on every write. pgscope drops the ones it left, and never one that
 // another session is still building (an index is INVALID for the whole of its concurrent build).
 import { quoteIdent, type Queryable } from '../db/pool.js';
-import type { DdlEventHandler } from './lockRetry.js';
+import { isLockTimeout, prepareDdlSession, type DdlEventHandler } from './lockRetry.js';
+
+/** Recovery runs at start, beside the application's traffic: it waits briefly, and tries again next start. */
+const DEFAULT_RECOVERY_LOCK_TIMEOUT_MS = 5_000;
 
 /** An index as the catalog knows it now. */
 export interface IndexState {
@@ -79,21 +82,23 @@ export async function dropLeftoverIndex(
 export interface InterruptedBuild {
   schema: string;
   name: string;
-  outcome: 'DROPPED' | 'ABSENT' | 'VALID' | 'BUILDING_ELSEWHERE';
+  /** LOCKED: the table stayed locked past lock_timeout; the index is left for the next start. */
+  outcome: 'DROPPED' | 'ABSENT' | 'VALID' | 'BUILDING_ELSEWHERE' | 'LOCKED';
   sql: string | null;
 }
 
 /**
  * At start: the change log names the indexes pgscope was building when it stopped. Each that is
  * still INVALID and that nobody builds now is dropped; a valid one (the build finished after all)
- * and one another session builds are left alone. `session` must allow DROP INDEX CONCURRENTLY
- * (no transaction) and run without statement_timeout (see prepareDdlSession).
+ * and one another session builds are left alone. `session` is a dedicated connection outside any
+ * transaction (DROP INDEX CONCURRENTLY); its statement_timeout is turned off, lock_timeout set.
  */
 export async function dropInterruptedBuilds(
   session: Queryable,
   candidates: ReadonlyArray<{ schema: string; name: string }>,
+  options: { lockTimeoutMs: number } = { lockTimeoutMs: DEFAULT_RECOVERY_LOCK_TIMEOUT_MS },
 ): Promise<InterruptedBuild[]> {
-  const [{ pid } = { pid: null }] = await session.query<{ pid: number }>(/* SQL */ `SELECT pg_backend_pid() AS pid`);
+  const pid = await prepareDdlSession(session, options.lockTimeoutMs);
   const results: InterruptedBuild[] = [];
   for (const { schema, name } of candidates) {
     const index = await lookupIndex(session, schema, name);
@@ -102,8 +107,13 @@ export async function dropInterruptedBuilds(
     } else if (index.valid) {
       results.push({ schema, name, outcome: 'VALID', sql: null });
     } else {
-      const sql = await dropLeftoverIndex(session, { schema, name, ownPid: pid });
-      results.push({ schema, name, outcome: sql ? 'DROPPED' : 'BUILDING_ELSEWHERE', sql });
+      try {
+        const sql = await dropLeftoverIndex(session, { schema, name, ownPid: pid });
+        results.push({ schema, name, outcome: sql ? 'DROPPED' : 'BUILDING_ELSEWHERE', sql });
+      } catch (error) {
+        if (!isLockTimeout(error)) throw error;
+        results.push({ schema, name, outcome: 'LOCKED', sql: null });
+      }
     }
   }
   return results;

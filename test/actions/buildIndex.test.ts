@@ -208,4 +208,18 @@ describe('dropInterruptedBuilds', () => {
     expect(after).toEqual([{ schema: 'public', name: 'slowt_other_idx', outcome: 'DROPPED', sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."slowt_other_idx"' }]);
     expect(await indexesOn(target, 'slowt')).toEqual([{ name: 'slowt_key_idx', valid: true }]);
   });
+
+  it('leaves an INVALID index for the next start when its table stays locked', async () => {
+    // a failed unique build outside pgscope leaves dupes_v_bad INVALID
+    await target.sql('CREATE UNIQUE INDEX CONCURRENTLY dupes_v_bad ON dupes (v)').catch(() => undefined);
+    expect(await indexesOn(target, 'dupes')).toEqual([{ name: 'dupes_v_bad', valid: false }]);
+    const candidates = [{ schema: 'public', name: 'dupes_v_bad' }];
+    const holder = await holdLock(other, 'LOCK TABLE dupes IN SHARE ROW EXCLUSIVE MODE');
+    const locked = await settle(db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), { statementTimeoutMs: 0 }));
+    await holder.release();
+    expect(locked.value?.map((r) => r.outcome)).toEqual(['LOCKED']);
+    const after = await db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), { statementTimeoutMs: 0 });
+    expect(after.map((r) => r.outcome)).toEqual(['DROPPED']);
+    expect(await indexesOn(target, 'dupes')).toEqual([]);
+  });
 });
