@@ -35,7 +35,7 @@ export const ErrorCode = {
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   /** The DEFAULT partition holds rows of a new partition's range and they could not be moved safely. */
   DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
-  /** The index backs a constraint (primary key, unique, exclusion); drop the constraint instead. */
+  /** The index backs a primary key, unique or exclusion constraint (or a foreign key relies on it). */
   INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
 } as const;
 

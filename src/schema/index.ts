@@ -11,6 +11,7 @@ import './indexFinding.js';
 import './partition.js';
 import './cache.js';
 import './activity.js';
+import './indexBuild.js';
 import './settings.js';
 import './explain.js';
 import './changeLog.js';
