@@ -29,6 +29,14 @@ export const ErrorCode = {
   UNSAFE_STATEMENT: 'UNSAFE_STATEMENT',
   /** The server version or configuration cannot do this safely. */
   UNSUPPORTED: 'UNSUPPORTED',
+  /** A DDL statement waited past its lock_timeout on every bounded retry; nothing was changed. Retry later. */
+  LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  /** The DEFAULT partition holds rows of a new partition's range and they could not be moved safely. */
+  DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
+  /** An object of that name exists already and is not the one asked for. */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** The index backs a constraint (primary key, unique, exclusion): drop the constraint instead. */
+  INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,131 @@
+// createPartitions, executed: each planned partition is created on the DDL session, with a short
+// lock_timeout and bounded retries. A range with rows waiting in the DEFAULT partition takes the
+// move path (DESIGN.md, Partitions): standalone table + CHECK, then in one transaction lock the
+// parent against writes, move the rows out of the default, ATTACH, commit. No row is lost: the rows
+// move inside the transaction that attaches, and writes to the parent wait for it instead of failing.
+import type { Queryable } from '../db/pool.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
+import { DEFAULT_LOCK_RETRY, type LockRetryPolicy, setLockTimeout, sqlStateOf, withLockRetries } from './lockRetry.js';
+import type { PartitionPlan, PlannedPartition } from './partitionPlan.js';
+import { createPartitionOf, moveStatements, type PartitionBounds } from './partitionStatements.js';
+import type { PlannedStatement } from './plan.js';
+
+export interface CreatedPartition {
+  schema: string;
+  name: string;
+  from: string;
+  to: string;
+  /** Rows moved into it from the DEFAULT partition. */
+  rowsMoved: number;
+}
+
+export interface CreatePartitionsResult {
+  created: CreatedPartition[];
+  /** Every statement sent, in order, retries and rollbacks included. */
+  sql: string[];
+  warnings: string[];
+}
+
+/** 23514: check_violation; here, a row of the new range in the DEFAULT partition. */
+const DEFAULT_HOLDS_ROWS = '23514';
+
+class Runner {
+  readonly sql: string[] = [];
+  readonly warnings: string[] = [];
+
+  constructor(
+    readonly session: Queryable,
+    readonly policy: LockRetryPolicy,
+  ) {}
+
+  async run<Row>(statement: PlannedStatement | string): Promise<Row[]> {
+    const sql = typeof statement === 'string' ? statement : statement.sql;
+    this.sql.push(sql);
+    return this.session.query<Row>(sql);
+  }
+}
+
+/** Creates the partitions of `plan`, in order; stops at the first failure (those created stay). */
+export async function executePartitionPlan(session: Queryable, plan: PartitionPlan, policy: LockRetryPolicy = DEFAULT_LOCK_RETRY): Promise<CreatePartitionsResult> {
+  const runner = new Runner(session, policy);
+  const created: CreatedPartition[] = [];
+  await setLockTimeout(session, policy.lockTimeoutMs);
+  for (const partition of plan.partitions) {
+    const rowsMoved = partition.moveFromDefault && plan.defaultPartition ? await createByMove(runner, plan, partition) : await createDirect(runner, plan, partition);
+    created.push({ schema: partition.schema, name: partition.name, from: partition.from, to: partition.to, rowsMoved });
+  }
+  return { created, sql: runner.sql, warnings: runner.warnings };
+}
+
+/** CREATE TABLE ... PARTITION OF; when rows of the range reached the default since planning (23514), the move path. */
+async function createDirect(runner: Runner, plan: PartitionPlan, partition: PartitionBounds): Promise<number> {
+  try {
+    await withLockRetries(`Creating ${partition.schema}.${partition.name}`, runner.policy, () => runner.run(createPartitionOf(plan, partition)));
+    return 0;
+  } catch (error) {
+    if (sqlStateOf(error) !== DEFAULT_HOLDS_ROWS || !plan.defaultPartition) throw error;
+    return createByMove(runner, plan, partition);
+  }
+}
+
+async function createByMove(runner: Runner, plan: PartitionPlan, partition: PartitionBounds | PlannedPartition): Promise<number> {
+  const steps = moveStatements(plan, partition);
+  await runner.run(steps.createStandalone);
+  let rowsMoved: number;
+  try {
+    await runner.run(steps.addCheck);
+    rowsMoved = await moveAndAttach(runner, partition, steps);
+  } catch (error) {
+    // The transaction rolled back: the standalone table is empty and not attached; leave no trace.
+    await runner.run(steps.dropStandalone).catch(() => undefined);
+    throw error;
+  }
+  try {
+    await withLockRetries(`Dropping the temporary CHECK of ${partition.schema}.${partition.name}`, runner.policy, () => runner.run(steps.dropCheck));
+  } catch {
+    // Harmless where it is (the partition bound says the same); only a later ALTER would notice it.
+    runner.warnings.push(`The temporary CHECK ${partition.name}.pgscope_partition_bounds could not be dropped; drop it later (ALTER TABLE ... DROP CONSTRAINT).`);
+  }
+  return rowsMoved;
+}
+
+/**
+ * One transaction: lock the parent against writes (an insert routed to the DEFAULT partition under
+ * the old partition map would otherwise fail with 23514 once ATTACH commits), move the range's rows,
+ * attach. Retried on lock timeout, and on 23514 (a row inserted straight into the DEFAULT partition,
+ * past the parent's lock, during the move): the rollback undid everything, so a retry starts clean.
+ */
+async function moveAndAttach(runner: Runner, partition: PartitionBounds, steps: ReturnType<typeof moveStatements>): Promise<number> {
+  const what = `Moving the DEFAULT partition's rows into ${partition.schema}.${partition.name}`;
+  let conflicts = 0;
+  for (;;) {
+    try {
+      return await withLockRetries(what, runner.policy, () => moveOnce(runner, steps));
+    } catch (error) {
+      if (sqlStateOf(error) !== DEFAULT_HOLDS_ROWS) throw error;
+      conflicts += 1;
+      if (conflicts >= runner.policy.attempts) {
+        throw new PgscopeError(
+          ErrorCode.DEFAULT_PARTITION_CONFLICT,
+          `${what}: rows of [${partition.from}, ${partition.to}) kept arriving in the DEFAULT partition directly (not through the parent) ` +
+            `through ${conflicts} attempts; nothing was changed. Stop writing to the DEFAULT partition by name, then retry.`,
+        );
+      }
+    }
+  }
+}
+
+async function moveOnce(runner: Runner, steps: ReturnType<typeof moveStatements>): Promise<number> {
+  await runner.run('BEGIN');
+  try {
+    await runner.session.query(/* SQL */ `SELECT set_config('lock_timeout', $1, true)`, [`${runner.policy.lockTimeoutMs}ms`]);
+    await runner.run(steps.lockParent);
+    const [moved] = await runner.run<{ rows_moved: bigint }>(steps.moveRows);
+    await runner.run(steps.attach);
+    await runner.run('COMMIT');
+    return Number(moved!.rows_moved);
+  } catch (error) {
+    await runner.run('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
