@@ -91,7 +91,9 @@ interface Writer {
 
 /** Single-row INSERTs into app.activity on its own connection, one after the other, until stopped. */
 function startWriter(url: string): Writer {
-  const writerDb = new Database(url, { applicationName: 'pgscope-test-writer', pool: testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '600000' }).pool });
+  // like an application: it waits for locks as long as it takes (no short lock_timeout)
+  const writerPool = testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '600000', PGSCOPE_LOCK_TIMEOUT_MS: '600000' }).pool;
+  const writerDb = new Database(url, { applicationName: 'pgscope-test-writer', pool: writerPool });
   let running = true;
   const writer: Writer = {
     inserted: Object.fromEntries(WRITER_BUCKETS.map((b) => [b, 0])) as Writer['inserted'],
