@@ -51,10 +51,30 @@ export async function executePartitionPlan(session: Queryable, plan: PartitionPl
   const created: CreatedPartition[] = [];
   await setLockTimeout(session, policy.lockTimeoutMs);
   for (const partition of plan.partitions) {
-    const rowsMoved = partition.moveFromDefault && plan.defaultPartition ? await createByMove(runner, plan, partition) : await createDirect(runner, plan, partition);
+    const rowsMoved = await createOne(runner, plan, partition).catch((error: unknown) => {
+      throw createdMeanwhile(error, partition) ?? error;
+    });
     created.push({ schema: partition.schema, name: partition.name, from: partition.from, to: partition.to, rowsMoved });
   }
   return { created, sql: runner.sql, warnings: runner.warnings };
+}
+
+function createOne(runner: Runner, plan: PartitionPlan, partition: PlannedPartition): Promise<number> {
+  return partition.moveFromDefault && plan.defaultPartition ? createByMove(runner, plan, partition) : createDirect(runner, plan, partition);
+}
+
+/**
+ * Another session created the name (42P07) or a partition of that range (42P17: "would overlap")
+ * between planning and now, for instance a second createPartitions: planning again finds nothing to do.
+ */
+function createdMeanwhile(error: unknown, partition: PartitionBounds): PgscopeError | null {
+  const state = sqlStateOf(error);
+  if (state !== '42P07' && state !== '42P17') return null;
+  return new PgscopeError(
+    ErrorCode.ALREADY_EXISTS,
+    `${partition.schema}.${partition.name} or another partition of [${partition.from}, ${partition.to}) was created by another session meanwhile; ` +
+      'run the request again (it plans afresh and skips existing ranges).',
+  );
 }
 
 /** CREATE TABLE ... PARTITION OF; when rows of the range reached the default since planning (23514), the move path. */

@@ -245,7 +245,7 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
 /** A new name taken by another relation (or twice in the plan) would make CREATE TABLE fail halfway. */
 async function refuseNameClashes(session: Queryable, schema: string, names: string[]): Promise<void> {
   const twice = names.find((name, i) => names.indexOf(name) !== i);
-  if (twice) throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `Two new partitions would both be named ${schema}.${twice}: pass the interval explicitly.`);
+  if (twice) throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `Two new partitions would both be named ${schema}.${twice}: the siblings' naming pattern cannot tell these ranges apart. Leave interval out (inferred from the siblings), or rename the siblings.`);
   const taken = await session.query<{ name: string }>(
     /* SQL */ `
     SELECT

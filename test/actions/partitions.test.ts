@@ -45,6 +45,9 @@ const FIXTURE = [
   'CREATE TABLE m.by_region (region text) PARTITION BY LIST (region)',
   'CREATE TABLE m.by_number (n int) PARTITION BY RANGE (n)',
   'CREATE TABLE m.plain (at timestamptz)',
+  // no partition yet but the DEFAULT one: the interval must be given, names fall back to <table>_yyyy_mm
+  'CREATE TABLE m.fresh (at timestamptz NOT NULL) PARTITION BY RANGE (at)',
+  'CREATE TABLE m.fresh_default PARTITION OF m.fresh DEFAULT',
   // retention: monthly Jan-Apr 2024, one table without a DEFAULT partition, one with
   'CREATE SCHEMA r',
   ...['nodef', 'withdef', 'pend'].flatMap((t) => [
@@ -222,6 +225,16 @@ describe('planPartitions', () => {
     ]);
   });
 
+  it('needs the interval for a table without range partitions, and then starts at the current period', async () => {
+    const error = await plan({ schema: 'm', table: 'fresh' }, {}).catch((e: unknown) => e);
+    expect(isPgscopeError(error, 'BAD_USER_INPUT') && error.message).toMatch(/cannot be inferred: it has no range partition yet.*Pass interval/);
+    const p = await plan({ schema: 'm', table: 'fresh', interval: 'MONTH', ahead: 1 }, { now: at('2024-12-31T12:00:00Z') });
+    expect(p.partitions.map((x) => [x.name, x.from, x.to, x.moveFromDefault])).toEqual([
+      ['fresh_2024_12', '2024-12-01 00:00:00+00', '2025-01-01 00:00:00+00', false],
+      ['fresh_2025_01', '2025-01-01 00:00:00+00', '2025-02-01 00:00:00+00', false],
+    ]);
+  });
+
   it('refuses what it cannot plan, naming what is supported', async () => {
     const errorOf = (input: CreatePartitionsInput) => plan(input, {}).catch((error: unknown) => error);
     const list = await errorOf({ schema: 'm', table: 'by_region' });
@@ -260,6 +273,15 @@ describe('executePartitionPlan', () => {
       { part: 'm.logs_2024_02', at: '2024-02-29 12:00:00+00' },
       { part: 'm.logs_2024_03', at: '2024-03-01 00:00:00+00' },
     ]);
+  });
+
+  it('answers ALREADY_EXISTS when another session created a planned range after planning', async () => {
+    const stale = await plan({ schema: 'm', table: 'yearly', ahead: 1 }, { now: at('2024-06-01T00:00:00Z') });
+    expect(stale.partitions.map((x) => x.name)).toEqual(['yearly_p2025']);
+    await target.sql("CREATE TABLE m.yearly_2025 PARTITION OF m.yearly FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')");
+    const error = await session((s) => executePartitionPlan(s, stale)).catch((e: unknown) => e);
+    expect(isPgscopeError(error, 'ALREADY_EXISTS')).toBe(true);
+    expect((await plan({ schema: 'm', table: 'yearly', ahead: 1 }, { now: at('2024-06-01T00:00:00Z') })).partitions).toEqual([]);
   });
 
   it('creates weekly partitions on a date key', async () => {
