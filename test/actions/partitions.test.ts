@@ -322,6 +322,7 @@ describe('the DEFAULT partition holds rows of the new ranges', () => {
       // the writer's April rows reached the DEFAULT partition before planning (25 inserts first)
       ['activity_2024_04', true],
     ]);
+    expect(planned.warnings[0]).toMatch(/^50\d\d rows of \[2024-02-01 00:00:00\+00, 2024-03-01 00:00:00\+00\) wait in the DEFAULT partition: they move into activity_2024_02 /);
     expect(result.created.map((c) => c.name)).toEqual(['activity_2024_02', 'activity_2024_03', 'activity_2024_04']);
     const [feb, mar] = result.created;
     expect(feb!.rowsMoved).toBeGreaterThanOrEqual(5000);
