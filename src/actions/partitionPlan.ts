@@ -198,9 +198,8 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   );
   const interval = input.interval ?? inferred;
   if (!interval) {
-    throw badInput(
-      `The interval of ${target.schema}.${target.table} cannot be inferred: ${ranged.length === 0 ? 'it has no range partition yet' : 'its partitions are not whole days, weeks, months or years'}. Pass interval (DAY, WEEK, MONTH or YEAR).`,
-    );
+    const why = ranged.length === 0 ? 'it has no range partition yet' : 'its partitions are not whole days, weeks, months or years';
+    throw badInput(`The interval of ${target.schema}.${target.table} cannot be inferred: ${why}. Pass interval (DAY, WEEK, MONTH or YEAR).`);
   }
   const warnings: string[] = [];
   if (existing.some((r) => r.hi === null)) {
@@ -252,7 +251,13 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
 /** A new name taken by another relation (or twice in the plan) would make CREATE TABLE fail halfway. */
 async function refuseNameClashes(session: Queryable, schema: string, names: string[]): Promise<void> {
   const twice = names.find((name, i) => names.indexOf(name) !== i);
-  if (twice) throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `Two new partitions would both be named ${schema}.${twice}: the siblings' naming pattern cannot tell these ranges apart. Leave interval out (inferred from the siblings), or rename the siblings.`);
+  if (twice) {
+    throw new PgscopeError(
+      ErrorCode.ALREADY_EXISTS,
+      `Two new partitions would both be named ${schema}.${twice}: the siblings' naming pattern cannot tell these ranges apart. ` +
+        'Leave interval out (inferred from the siblings), or rename the siblings.',
+    );
+  }
   const taken = await session.query<{ name: string }>(
     /* SQL */ `
     SELECT
