@@ -45,6 +45,11 @@ const FIXTURE = [
   'CREATE TABLE m.by_region (region text) PARTITION BY LIST (region)',
   'CREATE TABLE m.by_number (n int) PARTITION BY RANGE (n)',
   'CREATE TABLE m.plain (at timestamptz)',
+  // a DEFAULT partition holding 3 rows of February 2024, for the lock-timeout case
+  'CREATE TABLE m.busy (at timestamptz NOT NULL) PARTITION BY RANGE (at)',
+  "CREATE TABLE m.busy_2024_01 PARTITION OF m.busy FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-02-01 00:00+00')",
+  'CREATE TABLE m.busy_default PARTITION OF m.busy DEFAULT',
+  "INSERT INTO m.busy VALUES ('2024-02-03 00:00+00'), ('2024-02-04 00:00+00'), ('2024-02-05 00:00+00')",
   // no partition yet but the DEFAULT one: the interval must be given, names fall back to <table>_yyyy_mm
   'CREATE TABLE m.fresh (at timestamptz NOT NULL) PARTITION BY RANGE (at)',
   'CREATE TABLE m.fresh_default PARTITION OF m.fresh DEFAULT',
@@ -282,6 +287,29 @@ describe('executePartitionPlan', () => {
     const error = await session((s) => executePartitionPlan(s, stale)).catch((e: unknown) => e);
     expect(isPgscopeError(error, 'ALREADY_EXISTS')).toBe(true);
     expect((await plan({ schema: 'm', table: 'yearly', ahead: 1 }, { now: at('2024-06-01T00:00:00Z') })).partitions).toEqual([]);
+  });
+
+  it('gives up with LOCK_TIMEOUT after bounded retries while a writer holds the parent, leaving nothing behind; succeeds later', async () => {
+    const options = { now: at('2024-01-15T00:00:00Z') };
+    const policy = { lockTimeoutMs: 50, attempts: 2, backoffMs: 10 };
+    const error = await db.withClient(async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query("INSERT INTO m.busy VALUES ('2030-01-01 00:00+00')");
+      try {
+        return await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy)).catch(
+          (e: unknown) => e,
+        );
+      } finally {
+        await holder.query('ROLLBACK');
+      }
+    });
+    expect(isPgscopeError(error, 'LOCK_TIMEOUT')).toBe(true);
+    const [state] = await target.sql<{ standalone: string | null; waiting: bigint }>(
+      "SELECT to_regclass('m.busy_2024_02')::text AS standalone, (SELECT count(*) FROM m.busy_default)::int8 AS waiting",
+    );
+    expect(state).toEqual({ standalone: null, waiting: 3n });
+    const result = await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy));
+    expect(result.created).toEqual([{ schema: 'm', name: 'busy_2024_02', from: '2024-02-01 00:00:00+00', to: '2024-03-01 00:00:00+00', rowsMoved: 3 }]);
   });
 
   it('creates weekly partitions on a date key', async () => {
