@@ -25,17 +25,32 @@ export type DdlEvent =
 export type DdlEventHandler = (event: DdlEvent) => void | Promise<void>;
 
 const DEFAULT_RETRY_DELAY_MS = 500;
+
+/** What partition maintenance uses unless told otherwise: 2 s per attempt, 5 attempts, 200 ms first pause. */
+export const DEFAULT_LOCK_RETRY: LockRetryOptions = { lockTimeoutMs: 2_000, retries: 4, retryDelayMs: 200 };
 /** A pause never grows past this: retries are for a lock released soon, not for waiting out a batch job. */
 const MAX_RETRY_DELAY_MS = 10_000;
 
-/** True for the error of a statement that waited past lock_timeout (as the pool translates it). */
+/** The SQLSTATE of a server error, whether the pool translated it (PgscopeError.sqlState) or not. */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (isPgscopeError(error)) return error.sqlState;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True for the error of a statement that waited past lock_timeout (55P03, lock_not_available). */
 export function isLockTimeout(error: unknown): boolean {
-  return isPgscopeError(error) && error.sqlState === '55P03';
+  return sqlStateOf(error) === '55P03';
 }
 
 /** True for a statement cancelled by pg_cancel_backend (statement_timeout is off on DDL sessions). */
 export function isCancelled(error: unknown): boolean {
-  return isPgscopeError(error) && error.sqlState === '57014';
+  return sqlStateOf(error) === '57014';
+}
+
+/** Sets the session's lock_timeout (a whole number of milliseconds, never client text). */
+export async function setLockTimeout(session: Queryable, ms: number, local = false): Promise<void> {
+  await session.query(/* SQL */ `SELECT set_config('lock_timeout', $1, $2)`, [`${Math.max(1, Math.round(ms))}ms`, local]);
 }
 
 /**
