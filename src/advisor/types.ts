@@ -1,0 +1,117 @@
+// The index advisor's vocabulary, shared by its steps (one per file in src/advisor/):
+// workload -> predicates (per table, from the parse tree) -> candidates -> coverage by existing
+// indexes -> costing (HypoPG what-if, or the pg_stats fallback) -> selection -> recommendations.
+// A candidate is shaped like applyIndex's input, so that a recommendation is applied by the same
+// planner and executor as a hand-written index (src/actions/indexDefinition.ts, buildIndex.ts).
+
+/** One statement of the workload, from pg_stat_statements. */
+export interface WorkloadStatement {
+  queryId: string;
+  /** Normalized text as pg_stat_statements stores it ($1, $2 ... for constants). */
+  query: string;
+  calls: number;
+  totalTimeMs: number;
+  meanTimeMs: number;
+  rows: number;
+}
+
+/** How a statement uses one key (a column or an expression) of a table. */
+export type KeyUse =
+  | 'EQUALITY' // col = $1, col IN (...), col = ANY ($1), join key on the inner side
+  | 'RANGE' // <, <=, >, >=, BETWEEN
+  | 'IS_NULL' // col IS NULL
+  | 'SORT' // ORDER BY (with direction) usable with a LIMIT
+  | 'JSONB_CONTAINS' // col @> $1
+  | 'JSONB_EXISTS'; // col ? $1, ?|, ?&
+
+/** A key of a table as a statement uses it: a plain column, or an expression over the table's columns. */
+export interface KeyRef {
+  /** Column name, exactly as in the catalog; null for an expression. */
+  column: string | null;
+  /** An expression over the table's columns, SQL text as deparsed ("lower(email)", "(details ->> 'page')"). */
+  expression: string | null;
+}
+
+export interface KeyPredicate extends KeyRef {
+  use: KeyUse;
+  /** For SORT: the direction asked for. */
+  direction?: 'ASC' | 'DESC';
+  nulls?: 'FIRST' | 'LAST';
+}
+
+/** What one statement asks of one table (one per table occurrence; OR branches give one each). */
+export interface TableAccess {
+  queryId: string;
+  schema: string;
+  table: string;
+  /** AND-ed predicates on the table's keys; equality first is the candidates' business, not this list's. */
+  predicates: KeyPredicate[];
+  /** ORDER BY keys, in order, when the whole ORDER BY is on this table. */
+  sort: KeyPredicate[];
+  /** LIMIT given as a constant or parameter; null without a LIMIT. */
+  limit: number | 'PARAM' | null;
+  /**
+   * Constant predicates selective enough for a partial index ("status = 'pending'"), as SQL text
+   * over the table's columns with constants kept (pg_stat_statements turns constants into $n, so
+   * this is filled only when the normalized text still holds a constant, e.g. a boolean or a literal
+   * kept by the application's prepared statements).
+   */
+  partialPredicate: string | null;
+  /** Columns the statement reads from the table (for INCLUDE / index-only scans); null when it reads *. */
+  readColumns: string[] | null;
+}
+
+/** One key of a candidate index, as applyIndex takes it. */
+export interface CandidateKey extends KeyRef {
+  direction: 'ASC' | 'DESC' | null;
+  nulls: 'FIRST' | 'LAST' | null;
+  /** Operator class, when not the type's default ("jsonb_path_ops"). */
+  opclass: string | null;
+}
+
+/** A possible index, before costing. Fields mirror src/actions/indexDefinition.ts IndexInput. */
+export interface CandidateIndex {
+  schema: string;
+  table: string;
+  method: 'btree' | 'gin' | 'gist' | 'hash' | 'brin';
+  keys: CandidateKey[];
+  /** Partial index predicate (SQL text over the table's columns), or null. */
+  where: string | null;
+  include: string[];
+  /** queryIds of the statements it was generated for. */
+  forQueryIds: string[];
+}
+
+/** Why a candidate was not recommended (shown as the rejected candidates, for trust). */
+export type RejectionReason =
+  | 'COVERED_BY_EXISTING' // an existing index of a compatible method has these leading keys
+  | 'TABLE_TOO_SMALL'
+  | 'NOT_USED_BY_PLANNER' // with the hypothetical index the plan does not use it
+  | 'IMPROVEMENT_TOO_SMALL' // below minImprovement
+  | 'WRITE_OVERHEAD' // the write rate costs more than the reads gain
+  | 'DOMINATED'; // another selected candidate serves the same statements better
+
+/** A plan's cost and top node, as EXPLAIN (FORMAT JSON) gives them. */
+export interface PlanCost {
+  totalCost: number;
+  /** "Seq Scan on users", "Index Scan using <hypothetical> on users" ... */
+  topNode: string;
+  /** The plan uses the candidate (for a hypothetical index, its name appears in the plan). */
+  usesCandidate: boolean;
+}
+
+/** The estimated effect of one candidate on one statement. */
+export interface StatementCost {
+  queryId: string;
+  before: PlanCost;
+  after: PlanCost;
+}
+
+/** What costing says about one candidate over the statements it was generated for. */
+export interface CostedCandidate {
+  candidate: CandidateIndex;
+  source: 'HYPOPG' | 'HEURISTIC';
+  /** Estimated on-disk size, bytes. */
+  sizeBytes: number;
+  perStatement: StatementCost[];
+}
