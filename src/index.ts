@@ -8,7 +8,7 @@ import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/queryHistory.js';
-import { markInterruptedChanges } from './actions/changeLog.js';
+import { recoverInterruptedChanges } from './actions/recovery.js';
 import { backgroundJobs } from './actions/jobs.js';
 import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
@@ -23,6 +23,15 @@ const warn = (line: string) => console.warn(line);
 const warnUnlessStopping = (line: string) => {
   if (!stopping) warn(line);
 };
+
+/** Changes an earlier pgscope left running: marked INTERRUPTED, the INVALID indexes they left dropped. */
+async function recoverChanges(database: Database, config: Config): Promise<void> {
+  for (const { change, builds } of await recoverInterruptedChanges(database, { lockTimeoutMs: config.ddlLockTimeoutMs })) {
+    const dropped = builds.filter((build) => build.outcome === 'DROPPED').map((build) => `${build.schema}.${build.name}`);
+    const cleanup = dropped.length ? `; dropped the INVALID index${dropped.length === 1 ? '' : 'es'} it left: ${dropped.join(', ')}` : '';
+    warn(`pgscope: change ${change.id} (${change.action}) was interrupted by an earlier stop${cleanup} (see changeLogEntry(id: ${change.id})).`);
+  }
+}
 
 /** A problem the user can fix: one line, exit code 1. */
 class StartError extends Error {}
@@ -51,9 +60,7 @@ async function main(): Promise<void> {
       warn(`pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`);
     }
   }
-  if (ownSchemaReady) {
-    for (const change of await markInterruptedChanges(database)) warn(`pgscope: change ${change.id} (${change.action}) was interrupted by an earlier stop.`);
-  }
+  if (ownSchemaReady) await recoverChanges(database, config);
 
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });

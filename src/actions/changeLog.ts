@@ -30,6 +30,16 @@ export interface ChangeLogRow {
   duration_ms: number | null;
   session_pid: number | null;
   helps_query_ids: string[];
+  creates: CreatedObject[];
+}
+
+/** An object a change creates; recorded before it runs, so that recovery can find it after a crash. */
+export interface CreatedObject {
+  kind: 'index';
+  schema: string;
+  name: string;
+  /** For the index of one partition: the partitioned index it is built for (its build is complete only once that one is valid). */
+  leafOf?: { schema: string; name: string };
 }
 
 const COLUMNS = /* SQL */ `
@@ -49,7 +59,8 @@ const COLUMNS = /* SQL */ `
   outcome,
   duration_ms,
   session_pid,
-  helps_query_ids`;
+  helps_query_ids,
+  creates`;
 
 /** What a mutation asks to record. `input` is what the client sent (never a token). */
 export interface ChangeRequest {
@@ -68,6 +79,8 @@ export interface ChangePlan {
   statements: PlannedStatement[];
   /** The target as the catalog names it, when planning resolved it. */
   target?: { schema: string; name: string };
+  /** What executing it creates (indexes a crash could leave INVALID). */
+  creates?: CreatedObject[];
 }
 
 /** Lets an executor record each statement as it starts it (so a crash leaves the running one on record). */
@@ -111,9 +124,9 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
   }
   const target = plan.target ?? request.target;
   const sql = plan.statements.map((statement) => statement.sql);
-  if (request.dryRun) return insertEntry(db, ctx, { ...request, target }, 'PLANNED', sql);
+  if (request.dryRun) return insertEntry(db, ctx, { ...request, target }, 'PLANNED', sql, plan.creates);
 
-  const entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', []);
+  const entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates);
   let session: Session;
   try {
     session = await ctx.database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: ctx.config.ddlLockTimeoutMs });
@@ -200,12 +213,20 @@ const INSERT_SQL = /* SQL */ `
     status,
     actor,
     input,
-    helps_query_ids
+    helps_query_ids,
+    creates
   )
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
   RETURNING ${COLUMNS}`;
 
-async function insertEntry(db: Queryable, ctx: ChangeContext, request: ChangeRequest, status: ChangeStatus, statements: string[]): Promise<ChangeLogRow> {
+async function insertEntry(
+  db: Queryable,
+  ctx: ChangeContext,
+  request: ChangeRequest,
+  status: ChangeStatus,
+  statements: string[],
+  creates: CreatedObject[] = [],
+): Promise<ChangeLogRow> {
   const [row] = await db.query<ChangeLogRow>(INSERT_SQL, [
     request.action,
     request.target.schema,
@@ -216,6 +237,7 @@ async function insertEntry(db: Queryable, ctx: ChangeContext, request: ChangeReq
     ctx.credential,
     JSON.stringify(request.input),
     request.helpsQueryIds ?? [],
+    JSON.stringify(creates),
   ]);
   return row!;
 }
@@ -275,6 +297,35 @@ export async function markInterruptedChanges(db: Queryable): Promise<ChangeLogRo
           AND a.application_name = 'pgscope-ddl'
       )
     RETURNING ${COLUMNS}`);
+}
+
+/** Changes still RUNNING whose DDL session is alive: in another pgscope, or a backend not yet aware that its client died. */
+export async function runningElsewhere(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ count: number }>(/* SQL */ `
+    SELECT
+      count(*)::int AS count
+    FROM pgscope.change_log c
+    WHERE c.status = 'RUNNING'
+      AND EXISTS (
+        SELECT 1
+        FROM pg_stat_activity a
+        WHERE a.pid = c.session_pid
+          AND a.application_name = 'pgscope-ddl'
+      )`);
+  return row!.count;
+}
+
+/** Adds what start-up recovery did to an INTERRUPTED entry: a sentence, and the details as its outcome. */
+export async function recordRecovery(db: Queryable, id: string, sentence: string, details: unknown): Promise<void> {
+  await db.query(
+    /* SQL */ `
+    UPDATE pgscope.change_log
+    SET
+      error_message = coalesce(error_message || ' ', '') || $2,
+      outcome = $3
+    WHERE id = $1`,
+    [id, sentence, JSON.stringify(details)],
+  );
 }
 
 /** Mutations without the change log: refused before anything runs, with the grant that enables it. */

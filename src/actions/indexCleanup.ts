@@ -89,26 +89,26 @@ export interface InterruptedBuild {
 
 /**
  * At start: the change log names the indexes pgscope was building when it stopped. Each that is
- * still INVALID and that nobody builds now is dropped; a valid one (the build finished after all)
- * and one another session builds are left alone. `session` is a dedicated connection outside any
+ * still INVALID (or, with evenIfValid, left over from an unfinished build) and that nobody builds
+ * now is dropped; a valid one (the build finished after all) and one another session builds are left alone. `session` is a dedicated connection outside any
  * transaction (DROP INDEX CONCURRENTLY); its statement_timeout is turned off, lock_timeout set.
  */
 export async function dropInterruptedBuilds(
   session: Queryable,
-  candidates: ReadonlyArray<{ schema: string; name: string }>,
+  candidates: ReadonlyArray<{ schema: string; name: string; evenIfValid?: boolean }>,
   options: { lockTimeoutMs: number } = { lockTimeoutMs: DEFAULT_RECOVERY_LOCK_TIMEOUT_MS },
 ): Promise<InterruptedBuild[]> {
   const pid = await prepareDdlSession(session, options.lockTimeoutMs);
   const results: InterruptedBuild[] = [];
-  for (const { schema, name } of candidates) {
+  for (const { schema, name, evenIfValid = false } of candidates) {
     const index = await lookupIndex(session, schema, name);
     if (!index) {
       results.push({ schema, name, outcome: 'ABSENT', sql: null });
-    } else if (index.valid) {
+    } else if (index.valid && !evenIfValid) {
       results.push({ schema, name, outcome: 'VALID', sql: null });
     } else {
       try {
-        const sql = await dropLeftoverIndex(session, { schema, name, ownPid: pid });
+        const sql = await dropLeftoverIndex(session, { schema, name, ownPid: pid, evenIfValid });
         results.push({ schema, name, outcome: sql ? 'DROPPED' : 'BUILDING_ELSEWHERE', sql });
       } catch (error) {
         if (!isLockTimeout(error)) throw error;

@@ -36,18 +36,28 @@ class Runner {
   constructor(
     readonly session: Queryable,
     readonly policy: LockRetryOptions,
+    readonly onStatement?: (sql: string) => Promise<void>,
   ) {}
 
   async run<Row>(statement: PlannedStatement | string): Promise<Row[]> {
     const sql = typeof statement === 'string' ? statement : statement.sql;
     this.sql.push(sql);
+    await this.onStatement?.(sql);
     return this.session.query<Row>(sql);
   }
 }
 
-/** Creates the partitions of `plan`, in order; stops at the first failure (those created stay). */
-export async function executePartitionPlan(session: Queryable, plan: PartitionPlan, policy: LockRetryOptions = DEFAULT_LOCK_RETRY): Promise<CreatePartitionsResult> {
-  const runner = new Runner(session, policy);
+/**
+ * Creates the partitions of `plan`, in order; stops at the first failure (those created stay).
+ * `onStatement` hears each statement before it is sent (the change log records it).
+ */
+export async function executePartitionPlan(
+  session: Queryable,
+  plan: PartitionPlan,
+  policy: LockRetryOptions = DEFAULT_LOCK_RETRY,
+  onStatement?: (sql: string) => Promise<void>,
+): Promise<CreatePartitionsResult> {
+  const runner = new Runner(session, policy, onStatement);
   const created: CreatedPartition[] = [];
   await setLockTimeout(session, policy.lockTimeoutMs);
   for (const partition of plan.partitions) {

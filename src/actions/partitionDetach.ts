@@ -113,10 +113,16 @@ async function isDetachPending(session: Queryable, oid: number): Promise<boolean
  * Runs a detach plan on a session outside any transaction block. A concurrent detach that times out
  * in its second phase leaves the partition detach pending: the retry finishes it with FINALIZE.
  */
-export async function executeDetachPlan(session: Queryable, plan: DetachPlan, policy: LockRetryOptions = DEFAULT_LOCK_RETRY): Promise<DetachResult> {
+export async function executeDetachPlan(
+  session: Queryable,
+  plan: DetachPlan,
+  policy: LockRetryOptions = DEFAULT_LOCK_RETRY,
+  onStatement?: (sql: string) => Promise<void>,
+): Promise<DetachResult> {
   const result: DetachResult = { detached: [], finalized: [], dropped: [], sql: [] };
   const run = async (sql: string) => {
     result.sql.push(sql);
+    await onStatement?.(sql);
     await session.query(sql);
   };
   await setLockTimeout(session, policy.lockTimeoutMs);

@@ -280,7 +280,12 @@ export class Database implements Db {
             pg_backend_pid() AS pid,
             set_config('statement_timeout', '0', false),
             set_config('lock_timeout', $1, false),
-            set_config('idle_in_transaction_session_timeout', '60000', false)`,
+            set_config('idle_in_transaction_session_timeout', '60000', false),
+            -- PostgreSQL 14+: a build whose pgscope died is cancelled within a second, not left running unowned
+            CASE
+              WHEN current_setting('server_version_num')::int >= 140000
+                THEN set_config('client_connection_check_interval', '1000', false)
+            END`,
           [String(options.lockTimeoutMs)],
         ),
       );

@@ -35,7 +35,7 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
     errorMessage: t.exposeString('error_message', { nullable: true, description: 'Why it failed or was interrupted.' }),
     tokenName: t.exposeString('actor', { description: 'Which token asked, by name (admin); never the token itself.' }),
     input: t.expose('input', { type: 'JSON', description: 'The arguments of the mutation, as sent.' }),
-    outcome: t.expose('outcome', { type: 'JSON', nullable: true, description: 'What the change did (per action); null unless it SUCCEEDED.' }),
+    outcome: t.expose('outcome', { type: 'JSON', nullable: true, description: 'What the change did (per action), once it SUCCEEDED; for an INTERRUPTED change, what start-up recovery did with what it left.' }),
     durationMs: t.exposeFloat('duration_ms', {
       nullable: true,
       description: 'Milliseconds its execution took on the DDL session; null for dry runs and while RUNNING.',

@@ -16,6 +16,8 @@ import './settings.js';
 import './explain.js';
 import './changeLog.js';
 import './maintenance.js';
+import './indexChanges.js';
+import './partitionChanges.js';
 import { builder } from './builder.js';
 import { withNullableQueryFields } from './root.js';
 

@@ -3,11 +3,7 @@ import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
 import { analyzeTableSteps, resetQueryStatsSteps } from '../actions/maintenance.js';
 import { ChangeLogEntry } from './changeLog.js';
 import { builder } from './builder.js';
-
-const DRY_RUN = 'true: validate and record the SQL it would run (status PLANNED), execute nothing. Required, so that no change is implicit.';
-const WAIT =
-  'false: return at once with the entry RUNNING and let the change finish in the background (a client that goes away ' +
-  'does not cancel it); poll changeLogEntry(id) for its status. Default true.';
+import { DRY_RUN_DESCRIPTION, WAIT_DESCRIPTION } from './changeArgs.js';
 
 interface ChangePayload {
   change: ChangeLogRow;
@@ -42,15 +38,15 @@ builder.mutationField('analyzeTable', (t) =>
     args: {
       schema: t.arg.string({ description: 'Schema of the table; without it the table is looked up on the search_path.' }),
       table: t.arg.string({ required: true, description: 'Name of the table, partitioned table, materialized view or foreign table.' }),
-      dryRun: t.arg.boolean({ required: true, description: DRY_RUN }),
-      wait: t.arg.boolean({ description: WAIT, defaultValue: true }),
+      dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
+      wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
     },
     resolve: async (_, args, ctx) => {
       const request = {
         action: 'analyzeTable',
         target: { schema: args.schema ?? null, name: args.table },
-        input: { schema: args.schema ?? null, table: args.table, dryRun: args.dryRun, wait: args.wait ?? true },
-        dryRun: args.dryRun,
+        input: { schema: args.schema ?? null, table: args.table, dryRun: args.dryRun ?? true, wait: args.wait ?? true },
+        dryRun: args.dryRun ?? true,
         wait: args.wait ?? true,
       };
       return { change: await recordChange(ctx, request, analyzeTableSteps(args.schema ?? null, args.table)) };
@@ -67,9 +63,10 @@ builder.mutationField('resetQueryStats', (t) =>
       "database>, 0); other databases keep theirs), so that counting starts afresh. Only when pgscope's role may execute that " +
       'function (superusers, or an explicit GRANT): INSUFFICIENT_PRIVILEGE otherwise. Snapshots in pgscope.query_stats_* are kept; ' +
       'history sees the counters restart. Recorded in the change log.',
-    args: { dryRun: t.arg.boolean({ required: true, description: DRY_RUN }) },
+    args: { dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }) },
     resolve: async (_, args, ctx) => {
-      const request = { action: 'resetQueryStats', target: { schema: null, name: null }, input: { dryRun: args.dryRun }, dryRun: args.dryRun };
+      const dryRun = args.dryRun ?? true;
+      const request = { action: 'resetQueryStats', target: { schema: null, name: null }, input: { dryRun }, dryRun };
       return { change: await recordChange(ctx, request, resetQueryStatsSteps()) };
     },
   }),

@@ -47,7 +47,7 @@ const admin = { token: TEST_ADMIN_TOKEN };
 
 describe('migration 3', () => {
   it('scrubs the texts stored in clear', async () => {
-    expect(await migrateOwnSchema(db)).toEqual({ ok: true, applied: ['redact-stored-passwords', 'change-log-details'] });
+    expect(await migrateOwnSchema(db)).toEqual({ ok: true, applied: ['redact-stored-passwords', 'change-log-details', 'change-log-creates'] });
     expect(await target.sql('SELECT query FROM pgscope.query_stats_text WHERE queryid = 42')).toEqual([
       { query: "ALTER ROLE legacy PASSWORD '***' VALID UNTIL ***" },
     ]);

@@ -1,0 +1,46 @@
+// createPartitions and detachPartitions as changes (src/actions/changeLog.ts): planned on the read
+// pool by partitionPlan.ts / partitionDetach.ts, executed on the DDL session, each statement
+// recorded in the change log as it is sent.
+import type { Capabilities } from '../db/capabilities.js';
+import type { ChangePlan, ChangeSteps } from './changeLog.js';
+import { executePartitionPlan, type CreatePartitionsResult } from './partitionCreate.js';
+import { executeDetachPlan, planDetach, type DetachPartitionsInput, type DetachPlan, type DetachResult } from './partitionDetach.js';
+import { planPartitions, type CreatePartitionsInput, type PartitionPlan } from './partitionPlan.js';
+import { DEFAULT_LOCK_RETRY, type LockRetryOptions } from './lockRetry.js';
+
+/** Partition DDL waits at most the configured lock_timeout per attempt, 5 attempts with growing pauses. */
+function partitionLockRetry(lockTimeoutMs: number): LockRetryOptions {
+  return { ...DEFAULT_LOCK_RETRY, lockTimeoutMs };
+}
+
+export interface PartitionChange extends ChangePlan {
+  partitionPlan: PartitionPlan;
+}
+
+export function createPartitionsSteps(input: CreatePartitionsInput, caps: Capabilities, lockTimeoutMs: number): ChangeSteps<PartitionChange> {
+  return {
+    async plan(db) {
+      const partitionPlan = await planPartitions(db, caps, input);
+      return { partitionPlan, statements: partitionPlan.statements, target: { schema: partitionPlan.schema, name: partitionPlan.table } };
+    },
+    async execute(session, plan, log): Promise<CreatePartitionsResult> {
+      return executePartitionPlan(session, plan.partitionPlan, partitionLockRetry(lockTimeoutMs), (sql) => log.executed(sql));
+    },
+  };
+}
+
+export interface DetachChange extends ChangePlan {
+  detachPlan: DetachPlan;
+}
+
+export function detachPartitionsSteps(input: DetachPartitionsInput, caps: Capabilities, lockTimeoutMs: number): ChangeSteps<DetachChange> {
+  return {
+    async plan(db) {
+      const detachPlan = await planDetach(db, caps, input);
+      return { detachPlan, statements: detachPlan.statements, target: { schema: detachPlan.schema, name: detachPlan.table } };
+    },
+    async execute(session, plan, log): Promise<DetachResult> {
+      return executeDetachPlan(session, plan.detachPlan, partitionLockRetry(lockTimeoutMs), (sql) => log.executed(sql));
+    },
+  };
+}

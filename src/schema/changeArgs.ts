@@ -1,0 +1,47 @@
+// What every mutation shares: the dryRun and wait arguments (one meaning, one default), the
+// ChangePlan statements as GraphQL, and a way to keep the plan a change made for its payload.
+import type { ChangePlan, ChangeSteps } from '../actions/changeLog.js';
+import type { PlannedStatement } from '../actions/plan.js';
+import { builder } from './builder.js';
+
+export const DRY_RUN_DESCRIPTION =
+  'Default true: validate against the catalog and record the SQL it would run (status PLANNED), executing nothing. ' +
+  'Pass dryRun: false to make the change.';
+
+export const WAIT_DESCRIPTION =
+  'false: return at once with the entry RUNNING and let the change finish in the background (a client that goes away ' +
+  'does not cancel it); poll changeLogEntry(id) for its status. Default true.';
+
+export const PlannedStatementType = builder.objectRef<PlannedStatement>('PlannedStatement').implement({
+  description: 'One statement a change runs, in order, with why.',
+  fields: (t) => ({
+    sql: t.exposeString('sql', { description: 'The SQL, every identifier checked against the catalog and quoted.' }),
+    purpose: t.exposeString('purpose', { description: 'What it does, for a person.' }),
+    outsideTransaction: t.exposeBoolean('outsideTransaction', {
+      description: 'Runs outside any transaction block (CREATE/DROP INDEX CONCURRENTLY, DETACH ... CONCURRENTLY).',
+    }),
+  }),
+});
+
+/** The steps, with the plan they produced kept for the payload (null when planning failed). */
+export function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { steps: ChangeSteps<P>; planned: () => P } {
+  let planned: P | undefined;
+  return {
+    steps: {
+      ...steps,
+      plan: async (db) => {
+        planned = await steps.plan(db);
+        return planned;
+      },
+    },
+    planned: () => {
+      if (!planned) throw new Error('The change has no plan: recordChange returned without planning.');
+      return planned;
+    },
+  };
+}
+
+/** queryids as clients send them (pg_stat_statements queryid is a signed 64-bit integer). */
+export function queryIdList(ids: ReadonlyArray<string | number> | null | undefined): string[] {
+  return (ids ?? []).map((id) => String(id)).filter((id) => /^-?\d{1,20}$/.test(id));
+}

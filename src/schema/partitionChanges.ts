@@ -1,0 +1,224 @@
+// createPartitions and detachPartitions: calendar partition maintenance through the change log
+// (src/actions/changeLog.ts), with the plan in the payload and what was done once it ran.
+import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import type { CreatePartitionsResult } from '../actions/partitionCreate.js';
+import type { DetachResult } from '../actions/partitionDetach.js';
+import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type PartitionChange } from '../actions/partitionChange.js';
+import { DEFAULT_AHEAD, MAX_AHEAD, type PlannedPartition } from '../actions/partitionPlan.js';
+import type { PlannedDetach } from '../actions/partitionDetach.js';
+import { builder } from './builder.js';
+import { ChangeLogEntry } from './changeLog.js';
+import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+
+const PartitionIntervalEnum = builder.enumType('PartitionInterval', {
+  description: 'The calendar period one partition covers.',
+  values: {
+    DAY: { description: 'One day.' },
+    WEEK: { description: 'One week (starting on the weekday the existing partitions start on).' },
+    MONTH: { description: 'One calendar month (January 31 + 1 month is February 28 or 29, never March).' },
+    YEAR: { description: 'One calendar year.' },
+  },
+});
+
+const CreatePartitionsInput = builder.inputType('CreatePartitionsInput', {
+  description: 'Which table to extend, how far ahead, and whether to do it.',
+  fields: (t) => ({
+    schema: t.string({ description: 'Schema of the partitioned table. Default public.' }),
+    table: t.string({ required: true, description: 'A table partitioned BY RANGE on one date, timestamp or timestamptz column.' }),
+    ahead: t.int({
+      description: `Periods after the current one that must have a partition, 0 to ${MAX_AHEAD}. Default ${DEFAULT_AHEAD} (the next 3 months).`,
+      defaultValue: DEFAULT_AHEAD,
+    }),
+    interval: t.field({ type: PartitionIntervalEnum, description: "Default: inferred from the existing partitions' bounds." }),
+    dryRun: t.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
+    wait: t.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+  }),
+});
+
+const PlannedPartitionType = builder.objectRef<PlannedPartition>('PlannedPartition').implement({
+  description: 'A partition createPartitions creates.',
+  fields: (t) => ({
+    schema: t.exposeString('schema', { description: 'Its schema (that of the newest sibling).' }),
+    name: t.exposeString('name', { description: "Its name, following the siblings' pattern." }),
+    from: t.exposeString('from', { description: 'Lower bound (inclusive), as PostgreSQL reads it.' }),
+    to: t.exposeString('to', { description: 'Upper bound (exclusive).' }),
+    rowsInDefault: t.exposeInt('defaultRows', {
+      description: 'Rows of this range waiting in the DEFAULT partition (counted up to 100,000): they move into the new partition.',
+    }),
+    rowsInDefaultCapped: t.exposeBoolean('defaultRowsCapped', { description: 'The count stopped at its cap: at least that many rows.' }),
+    movesRowsFromDefault: t.exposeBoolean('moveFromDefault', {
+      description: 'Created standalone, then rows moved and ATTACHed in one transaction while writes to the parent wait.',
+    }),
+  }),
+});
+
+const PartitionCreatePlan = builder.objectRef<PartitionChange>('PartitionCreatePlan').implement({
+  description: 'What createPartitions runs (or, for a dry run, would run).',
+  fields: (t) => ({
+    schema: t.string({ description: 'Schema of the partitioned table.', resolve: (p) => p.partitionPlan.schema }),
+    table: t.string({ description: 'The partitioned table.', resolve: (p) => p.partitionPlan.table }),
+    interval: t.field({ type: PartitionIntervalEnum, description: 'The period of each partition.', resolve: (p) => p.partitionPlan.interval }),
+    intervalInferred: t.boolean({ description: 'The interval was inferred from the existing partitions.', resolve: (p) => p.partitionPlan.intervalInferred }),
+    partitions: t.field({
+      type: [PlannedPartitionType],
+      description: 'The partitions to create, oldest first; empty when the table is covered already (idempotent).',
+      resolve: (p) => p.partitionPlan.partitions,
+    }),
+    statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
+    warnings: t.stringList({ description: 'Rows to move out of the DEFAULT partition, gaps left alone, ranges already covered.', resolve: (p) => p.partitionPlan.warnings }),
+  }),
+});
+
+type CreatedPartition = CreatePartitionsResult['created'][number];
+
+const CreatedPartitionType = builder.objectRef<CreatedPartition>('CreatedPartition').implement({
+  description: 'A partition createPartitions created.',
+  fields: (t) => ({
+    schema: t.exposeString('schema', { description: 'Its schema.' }),
+    name: t.exposeString('name', { description: 'Its name.' }),
+    from: t.exposeString('from', { description: 'Lower bound (inclusive).' }),
+    to: t.exposeString('to', { description: 'Upper bound (exclusive).' }),
+    rowsMoved: t.exposeInt('rowsMoved', { description: 'Rows moved into it from the DEFAULT partition.' }),
+  }),
+});
+
+interface CreatePartitionsResultShape {
+  change: ChangeLogRow;
+  plan: PartitionChange;
+}
+
+const CreatePartitionsPayload = builder.objectRef<CreatePartitionsResultShape>('CreatePartitionsPayload').implement({
+  description: 'What createPartitions planned or did.',
+  fields: (t) => ({
+    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    plan: t.field({ type: PartitionCreatePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
+    created: t.field({
+      type: [CreatedPartitionType],
+      nullable: true,
+      description: 'The partitions created and the rows moved; null for a dry run and for wait: false (see changeLogEntry outcome).',
+      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as CreatePartitionsResult).created : null),
+    }),
+  }),
+});
+
+builder.mutationField('createPartitions', (t) =>
+  t.field({
+    type: CreatePartitionsPayload,
+    authScopes: { admin: true },
+    description:
+      'Creates the next partitions of a range-partitioned table in calendar steps, named like the existing ones, skipping ' +
+      'ranges that exist (idempotent). Rows of a new range waiting in the DEFAULT partition are moved without losing any: the ' +
+      'partition is built standalone with a CHECK, then the rows move and it is ATTACHed in one short transaction while writes ' +
+      'to the parent wait (a lock_timeout bounds every wait). Tables managed by pg_partman are refused. Dry run by default. ' +
+      'Recorded in the change log.',
+    args: { input: t.arg({ type: CreatePartitionsInput, required: true, description: 'The table, how far ahead, dryRun / wait.' }) },
+    resolve: async (_, { input }, ctx) => {
+      const caps = await ctx.capabilities();
+      const dryRun = input.dryRun ?? true;
+      const wait = input.wait ?? true;
+      const definition = { schema: input.schema ?? 'public', table: input.table, ahead: input.ahead ?? DEFAULT_AHEAD, interval: input.interval ?? null };
+      const { steps, planned } = keepingPlan(createPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
+      const request = {
+        action: 'createPartitions',
+        target: { schema: definition.schema, name: definition.table },
+        input: { ...definition, dryRun, wait },
+        dryRun,
+        wait,
+      };
+      const change = await recordChange(ctx, request, steps);
+      return { change, plan: planned() };
+    },
+  }),
+);
+
+const PlannedDetachType = builder.objectRef<PlannedDetach>('PlannedDetach').implement({
+  description: 'A partition detachPartitions detaches (and drops, when asked).',
+  fields: (t) => ({
+    schema: t.exposeString('schema', { description: 'Its schema.' }),
+    name: t.exposeString('name', { description: 'Its name.' }),
+    bound: t.exposeString('bound', { description: 'Its bound as PostgreSQL prints it (FOR VALUES FROM (...) TO (...)).' }),
+    detachPending: t.exposeBoolean('detachPending', {
+      description: 'An interrupted DETACH ... CONCURRENTLY left it half-detached: finished with DETACH ... FINALIZE.',
+    }),
+    expired: t.exposeBoolean('expired', { description: 'Its upper bound is at or before olderThan (a pending one is finished even if not).' }),
+  }),
+});
+
+const PartitionDetachPlan = builder.objectRef<DetachChange>('PartitionDetachPlan').implement({
+  description: 'What detachPartitions runs (or, for a dry run, would run).',
+  fields: (t) => ({
+    schema: t.string({ description: 'Schema of the partitioned table.', resolve: (p) => p.detachPlan.schema }),
+    table: t.string({ description: 'The partitioned table.', resolve: (p) => p.detachPlan.table }),
+    concurrently: t.boolean({
+      description:
+        'DETACH ... CONCURRENTLY (PostgreSQL 14+, no DEFAULT partition): writes go on. Otherwise a plain DETACH with a short lock_timeout.',
+      resolve: (p) => p.detachPlan.concurrently,
+    }),
+    drop: t.boolean({ description: 'The detached tables are dropped too.', resolve: (p) => p.detachPlan.drop }),
+    partitions: t.field({ type: [PlannedDetachType], description: 'The partitions, oldest first.', resolve: (p) => p.detachPlan.partitions }),
+    statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
+  }),
+});
+
+const DetachResultType = builder.objectRef<DetachResult>('DetachResult').implement({
+  description: 'What detachPartitions did.',
+  fields: (t) => ({
+    detached: t.exposeStringList('detached', { description: 'Partitions detached (now standalone tables unless dropped).' }),
+    finalized: t.exposeStringList('finalized', { description: 'Of those, detach-pending ones finished with FINALIZE.' }),
+    dropped: t.exposeStringList('dropped', { description: 'Detached tables dropped (drop: true).' }),
+  }),
+});
+
+interface DetachPartitionsResultShape {
+  change: ChangeLogRow;
+  plan: DetachChange;
+}
+
+const DetachPartitionsPayload = builder.objectRef<DetachPartitionsResultShape>('DetachPartitionsPayload').implement({
+  description: 'What detachPartitions planned or did.',
+  fields: (t) => ({
+    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    plan: t.field({ type: PartitionDetachPlan, description: 'What runs, in order.', resolve: (r) => r.plan }),
+    result: t.field({
+      type: DetachResultType,
+      nullable: true,
+      description: 'What was detached and dropped; null for a dry run and for wait: false (see changeLogEntry outcome).',
+      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as DetachResult) : null),
+    }),
+  }),
+});
+
+builder.mutationField('detachPartitions', (t) =>
+  t.field({
+    type: DetachPartitionsPayload,
+    authScopes: { admin: true },
+    description:
+      'Retention: detaches the partitions whose upper bound is at or before olderThan, CONCURRENTLY where PostgreSQL allows it ' +
+      '(14+, no DEFAULT partition), otherwise with a short lock_timeout and bounded retries; finishes detach-pending ones; drops ' +
+      'the detached tables only when drop is true. Dry run by default. Recorded in the change log.',
+    args: {
+      schema: t.arg.string({ description: 'Schema of the partitioned table. Default public.' }),
+      table: t.arg.string({ required: true, description: 'A table partitioned BY RANGE on one date, timestamp or timestamptz column.' }),
+      olderThan: t.arg({ type: 'DateTime', required: true, description: 'Partitions entirely before this instant go.' }),
+      drop: t.arg.boolean({ description: 'Drop the detached tables too. Default false: they stay as standalone tables.', defaultValue: false }),
+      dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
+      wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+    },
+    resolve: async (_, args, ctx) => {
+      const caps = await ctx.capabilities();
+      const dryRun = args.dryRun ?? true;
+      const wait = args.wait ?? true;
+      const definition = { schema: args.schema ?? 'public', table: args.table, olderThan: args.olderThan, drop: args.drop ?? false };
+      const { steps, planned } = keepingPlan(detachPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
+      const request = {
+        action: 'detachPartitions',
+        target: { schema: definition.schema, name: definition.table },
+        input: { ...definition, olderThan: definition.olderThan.toISOString(), dryRun, wait },
+        dryRun,
+        wait,
+      };
+      const change = await recordChange(ctx, request, steps);
+      return { change, plan: planned() };
+    },
+  }),
+);
