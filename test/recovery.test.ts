@@ -45,7 +45,7 @@ describe('a build running while pgscope is killed', () => {
   it('leaves no INVALID index of its own after the next start, and the change log says what happened', async () => {
     const first = start();
     const port = await startedPort(first);
-    const [{ version }] = await target.sql<{ version: number }>("SELECT current_setting('server_version_num')::int AS version");
+    const [{ version }] = (await target.sql<{ version: number }>("SELECT current_setting('server_version_num')::int AS version")) as [{ version: number }];
     // an open writer holds the concurrent build in "waiting for writers before build": it is surely running when killed
     const writer = new Database(target.url, { applicationName: 'pgscope-test-writer', pool: testConfig().pool });
     try {

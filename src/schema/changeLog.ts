@@ -3,6 +3,7 @@
 import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
 import type { Context } from '../context.js';
 import { badInput, notFound } from '../errors.js';
+import { changeEffect, type EffectWindow, type StatementEffect } from '../db/changeEffect.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
 
@@ -15,6 +16,43 @@ const ChangeStatusEnum = builder.enumType('ChangeStatus', {
     FAILED: { description: 'Refused or failed: errorCode and errorMessage say why; statements lists what had run.' },
     INTERRUPTED: { description: 'pgscope stopped (or died) while it ran; its statement was cancelled.' },
   } satisfies Record<ChangeStatus, unknown>,
+});
+
+const EffectWindowType = builder.objectRef<EffectWindow>('EffectWindow').implement({
+  description: "A statement's counters between two query-statistics snapshots.",
+  fields: (t) => ({
+    from: t.expose('from', { type: 'DateTime', description: 'The snapshot the window starts at.' }),
+    to: t.expose('to', { type: 'DateTime', description: 'The snapshot the window ends at.' }),
+    calls: t.expose('calls', { type: 'BigInt', description: 'Calls within the window.' }),
+    meanTimeMs: t.exposeFloat('meanTimeMs', { nullable: true, description: 'Mean execution time within the window; null without calls.' }),
+  }),
+});
+
+const StatementEffectType = builder.objectRef<StatementEffect>('StatementEffect').implement({
+  description:
+    'The measured effect of a change on one statement it was meant to help: calls and mean time before and after, from ' +
+    "pgscope's query-statistics snapshots (PGSCOPE_CAPTURE_INTERVAL_S). Nothing is estimated here.",
+  fields: (t) => ({
+    queryId: t.exposeID('queryId', { description: 'pg_stat_statements queryid.' }),
+    query: t.exposeString('query', { nullable: true, description: 'Its text as the history stored it; null when never captured.' }),
+    before: t.field({
+      type: EffectWindowType,
+      nullable: true,
+      description: 'From the first snapshot of the day before the change to the last one before it; null until two exist (or after a reset).',
+      resolve: (effect) => effect.before,
+    }),
+    after: t.field({
+      type: EffectWindowType,
+      nullable: true,
+      description: 'From the first snapshot after the change finished to the latest; null until two exist.',
+      resolve: (effect) => effect.after,
+    }),
+    meanTimeRatio: t.float({
+      nullable: true,
+      description: 'after.meanTimeMs / before.meanTimeMs: below 1 the statement got faster. Null until both are known.',
+      resolve: ({ before, after }) => (before?.meanTimeMs && after?.meanTimeMs != null ? after.meanTimeMs / before.meanTimeMs : null),
+    }),
+  }),
 });
 
 export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').implement({
@@ -45,6 +83,14 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
       description: 'Backend pid of the DDL session it ran on (pg_stat_activity, pg_stat_progress_create_index); null for dry runs.',
     }),
     helpsQueryIds: t.exposeIDList('helps_query_ids', { description: 'pg_stat_statements queryids the change is meant to speed up.' }),
+    effect: t.field({
+      type: [StatementEffectType],
+      description:
+        'For each of helpsQueryIds, its calls and mean time before and after the change, measured from the query-statistics ' +
+        'history once snapshots exist on both sides. Empty when the change named no statements or has not SUCCEEDED.',
+      resolve: (entry, _, ctx) =>
+        entry.status === 'SUCCEEDED' && entry.finished_at ? changeEffect(ctx.db, entry.helps_query_ids, entry.requested_at, entry.finished_at) : [],
+    }),
   }),
 });
 

@@ -3,7 +3,9 @@
 // build cancelled mid-way leaves nothing behind, and that partitions are created without losing a
 // row while the application writes. The tests share one database and run in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectCapabilities } from '../../src/db/capabilities.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
+import { captureQueryStats } from '../../src/db/queryHistory.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
@@ -218,6 +220,46 @@ describe('applyIndex', () => {
   });
 });
 
+describe('the measured effect of an index change', () => {
+  it('shows calls and mean time of the statements it was meant to help, before and after, from the snapshots', async () => {
+    const caps = await detectCapabilities(api.database);
+    const lookup = (n: number) => target.sql('SELECT id FROM users WHERE status = $1 AND id % 7 = $2', ['pending', n % 7]);
+    const capture = () => captureQueryStats(api.database, caps, 7);
+    const run = async (times: number) => {
+      for (let i = 0; i < times; i++) await lookup(i);
+    };
+    await run(2);
+    await capture();
+    await run(5);
+    await capture();
+    const [statement] = await target.sql<{ queryid: string }>(
+      "SELECT queryid::text AS queryid FROM pg_stat_statements WHERE query LIKE 'SELECT id FROM users WHERE status = $1%'",
+    );
+    const applied = await apply({ table: 'users', columns: [{ column: 'status' }], forQueryIds: [statement!.queryid], dryRun: false });
+    expect(applied.data!.applyIndex.change.status).toBe('SUCCEEDED');
+    await capture();
+    await run(3);
+    await capture();
+    const result = await api.gql<{ changeLogEntry: { helpsQueryIds: string[]; effect: Array<Record<string, unknown>> } }>(
+      'query($id: ID!) { changeLogEntry(id: $id) { helpsQueryIds effect { queryId query before { calls meanTimeMs } after { calls meanTimeMs } meanTimeRatio } } }',
+      { id: applied.data!.applyIndex.change.id },
+      { token: TEST_ADMIN_TOKEN },
+    );
+    expect(result.errors).toBeUndefined();
+    const entry = result.data!.changeLogEntry;
+    expect(entry.helpsQueryIds).toEqual([statement!.queryid]);
+    expect(entry.effect).toEqual([
+      {
+        queryId: statement!.queryid,
+        query: expect.stringContaining('SELECT id FROM users WHERE status = $1'),
+        before: { calls: 5, meanTimeMs: expect.any(Number) },
+        after: { calls: 3, meanTimeMs: expect.any(Number) },
+        meanTimeRatio: expect.any(Number),
+      },
+    ]);
+  });
+});
+
 describe('dropIndex', () => {
   it('refuses the index behind the primary key with INDEX_BACKS_CONSTRAINT', async () => {
     const result = await api.gql(DROP, { name: 'users_pkey', dryRun: false }, { token: TEST_ADMIN_TOKEN });
@@ -234,7 +276,7 @@ describe('dropIndex', () => {
     expect(planned.data!.dropIndex.plan.statements).toEqual([{ sql: 'DROP INDEX CONCURRENTLY "public"."users_email_idx"' }]);
     const dropped = await api.gql<{ dropIndex: { change: Change } }>(DROP, { name: 'users_email_idx', dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(dropped.data!.dropIndex.change.status).toBe('SUCCEEDED');
-    expect((await indexesOf('users')).map((index) => index.name)).toEqual(['users_created_at_idx', 'users_pkey']);
+    expect((await indexesOf('users')).map((index) => index.name)).toEqual(['users_created_at_idx', 'users_pkey', 'users_status_idx']);
   });
 });
 
