@@ -18,6 +18,7 @@ import './changeLog.js';
 import './maintenance.js';
 import './indexChanges.js';
 import './partitionChanges.js';
+import './recommendationChanges.js';
 import { builder } from './builder.js';
 import { withNullableQueryFields } from './root.js';
 

@@ -52,7 +52,7 @@ const ApplyIndexInput = builder.inputType('ApplyIndexInput', {
   }),
 });
 
-const IndexChangePlan = builder.objectRef<IndexChange>('IndexChangePlan').implement({
+export const IndexChangePlan = builder.objectRef<IndexChange>('IndexChangePlan').implement({
   description: 'What applyIndex runs (or, for a dry run, would run).',
   fields: (t) => ({
     schema: t.string({ description: 'Schema of the index (that of its table).', resolve: (p) => p.index.schema }),
@@ -78,7 +78,7 @@ const IndexChangePlan = builder.objectRef<IndexChange>('IndexChangePlan').implem
   }),
 });
 
-const BuiltIndex = builder.objectRef<IndexOutcome>('BuiltIndex').implement({
+export const BuiltIndex = builder.objectRef<IndexOutcome>('BuiltIndex').implement({
   description: 'The index applyIndex built (or found already there).',
   fields: (t) => ({
     schema: t.exposeString('schema', { description: 'Schema of the index.' }),

@@ -1,0 +1,117 @@
+// Selection over the whole workload: greedy on benefit minus write overhead. A statement served by
+// an index already chosen counts only what a further index saves beyond it, so one index that
+// serves several statements wins over several narrow ones, and a candidate that adds nothing once a
+// better one is chosen is rejected as DOMINATED. Benefit and overhead are in the planner's cost
+// units: calls x cost saved per call, and rows written x the cost of maintaining one more index.
+import type { CandidateIndex, CostedCandidate, RejectionReason, StatementCost } from './types.js';
+
+/**
+ * Cost of keeping one index up to date per row written (insert, non-HOT update, delete), in
+ * planner cost units: about one page touched (seq_page_cost = 1) for a B-tree; a GIN index
+ * inserts one entry per key of the document (its pending list batches them, not for free).
+ */
+const WRITE_COST_PER_ROW: Record<CandidateIndex['method'], number> = { btree: 1, hash: 1, brin: 0.05, gist: 2, gin: 4 };
+/** Each key beyond the first makes the entry wider and its comparisons longer. */
+const WRITE_COST_PER_EXTRA_KEY = 0.1;
+
+export interface SelectionInput {
+  costed: CostedCandidate[];
+  /** Calls per queryId over the window the write counts cover. */
+  calls: ReadonlyMap<string, number>;
+  /** Rows written per table (`schema.table`) over the same window. */
+  writes: ReadonlyMap<string, number>;
+  /** The share of a statement's cost an index must save on it to count as helping it (0 to 1). */
+  minImprovement: number;
+}
+
+export interface SelectedIndex {
+  costed: CostedCandidate;
+  /** calls x cost saved, over the statements it helps (beyond the indexes selected before it). */
+  benefit: number;
+  /** rows written x the cost of maintaining it. */
+  writeOverhead: number;
+  /** The statements it helps, with their costs before and after. */
+  helps: StatementCost[];
+}
+
+export interface RejectedCandidate {
+  candidate: CandidateIndex;
+  reason: RejectionReason;
+  detail: string;
+}
+
+export interface Selection {
+  selected: SelectedIndex[];
+  rejected: RejectedCandidate[];
+}
+
+export const tableKey = (candidate: { schema: string; table: string }) => `${candidate.schema}.${candidate.table}`;
+
+export function writeOverhead(candidate: CandidateIndex, writes: ReadonlyMap<string, number>): number {
+  const perRow = WRITE_COST_PER_ROW[candidate.method] * (1 + WRITE_COST_PER_EXTRA_KEY * Math.max(0, candidate.keys.length - 1));
+  return (writes.get(tableKey(candidate)) ?? 0) * perRow;
+}
+
+/** The statements `costed` helps enough, given the best cost each statement has so far. */
+function helped(costed: CostedCandidate, best: ReadonlyMap<string, number>, minImprovement: number): StatementCost[] {
+  return costed.perStatement.filter((cost) => {
+    if (!cost.after.usesCandidate || cost.before.totalCost <= 0) return false;
+    const current = best.get(cost.queryId) ?? cost.before.totalCost;
+    return (current - cost.after.totalCost) / cost.before.totalCost >= minImprovement;
+  });
+}
+
+function gain(costed: CostedCandidate, input: SelectionInput, best: ReadonlyMap<string, number>): { benefit: number; helps: StatementCost[] } {
+  const helps = helped(costed, best, input.minImprovement);
+  const benefit = helps.reduce((sum, cost) => {
+    const current = best.get(cost.queryId) ?? cost.before.totalCost;
+    return sum + (input.calls.get(cost.queryId) ?? 0) * (current - cost.after.totalCost);
+  }, 0);
+  return { benefit, helps };
+}
+
+/** Greedy selection: the best net benefit first, then what still pays given what was chosen. */
+export function selectIndexes(input: SelectionInput): Selection {
+  const best = new Map<string, number>();
+  const remaining = new Set(input.costed);
+  const selected: SelectedIndex[] = [];
+  for (;;) {
+    let pick: SelectedIndex | null = null;
+    let pickNet = 0;
+    for (const costed of remaining) {
+      const { benefit, helps } = gain(costed, input, best);
+      const overhead = writeOverhead(costed.candidate, input.writes);
+      if (helps.length > 0 && benefit - overhead > pickNet) {
+        pick = { costed, benefit, writeOverhead: overhead, helps };
+        pickNet = benefit - overhead;
+      }
+    }
+    if (!pick) break;
+    selected.push(pick);
+    remaining.delete(pick.costed);
+    for (const cost of pick.helps) best.set(cost.queryId, Math.min(best.get(cost.queryId) ?? Infinity, cost.after.totalCost));
+  }
+  return { selected, rejected: [...remaining].map((costed) => rejection(costed, input)) };
+}
+
+/** Why a candidate was left out, judged against the statements' costs without any new index. */
+function rejection(costed: CostedCandidate, input: SelectionInput): RejectedCandidate {
+  const { candidate } = costed;
+  if (!costed.perStatement.some((cost) => cost.after.usesCandidate)) {
+    return { candidate, reason: 'NOT_USED_BY_PLANNER', detail: 'With the index in place the planner still chose other plans for every statement.' };
+  }
+  const alone = gain(costed, input, new Map());
+  if (alone.helps.length === 0) {
+    const threshold = Math.round(input.minImprovement * 100);
+    return { candidate, reason: 'IMPROVEMENT_TOO_SMALL', detail: `It saves less than ${threshold}% of the cost of each statement it serves.` };
+  }
+  const overhead = writeOverhead(candidate, input.writes);
+  if (alone.benefit <= overhead) {
+    return {
+      candidate,
+      reason: 'WRITE_OVERHEAD',
+      detail: `Keeping it up to date on ${tableKey(candidate)}'s writes (about ${Math.round(overhead)} cost units) costs more than it saves its reads (${Math.round(alone.benefit)}).`,
+    };
+  }
+  return { candidate, reason: 'DOMINATED', detail: 'The indexes selected before it already serve its statements as well or better.' };
+}
