@@ -7,6 +7,7 @@ import { dropIndex, planDropIndex, type DropIndexPlan } from './dropIndex.js';
 import { planIndex, type IndexInput } from './indexDefinition.js';
 import type { DdlEventHandler, LockRetryOptions } from './lockRetry.js';
 import type { IndexPlan } from './plan.js';
+import { requireOwnership } from './privileges.js';
 
 /** Lock waits of index DDL: the configured lock_timeout per attempt, then 3 retries 0.5, 1 and 2 s later. */
 export function indexLockRetry(lockTimeoutMs: number): LockRetryOptions {
@@ -51,6 +52,10 @@ export function applyIndexSteps(input: IndexInput, server: { versionNum: number 
   return {
     async plan(db) {
       const index = await planIndex(db, input, server);
+      if (!index.existing) {
+        const tables = [{ schema: index.schema, name: index.table }, ...index.leaves.map((leaf) => ({ schema: leaf.schema, name: leaf.table }))];
+        await requireOwnership(db, tables, `create an index on ${index.schema}.${index.table}`);
+      }
       const target = index.existing ?? { schema: index.schema, name: index.name };
       return { index, statements: index.statements, target, creates: createdBy(index) };
     },
@@ -78,6 +83,7 @@ export function dropIndexSteps(input: { schema: string; name: string }, lockTime
   return {
     async plan(db) {
       const drop = await planDropIndex(db, input);
+      await requireOwnership(db, [{ schema: drop.schema, name: drop.table }], `drop the index ${drop.schema}.${drop.name}`);
       return { drop, statements: drop.statements, target: { schema: drop.schema, name: drop.name } };
     },
     async execute(session, plan, log): Promise<DropOutcomeJson> {

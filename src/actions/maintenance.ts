@@ -5,6 +5,7 @@ import { findTable } from '../db/catalog.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { ChangePlan, ChangeSteps } from './changeLog.js';
+import { requireOwnership } from './privileges.js';
 
 /** Kinds ANALYZE accepts: tables, partitioned tables, materialized views, foreign tables. */
 const ANALYZABLE: Record<string, string> = { r: 'table', p: 'partitioned table', m: 'materialized view', f: 'foreign table' };
@@ -29,6 +30,7 @@ export function analyzeTableSteps(schema: string | null, table: string): ChangeS
   return {
     async plan(db) {
       const relation = await findTable(db, schema, table);
+      await requireOwnership(db, [{ schema: relation.schema, name: relation.name }], `analyze ${relation.schema}.${relation.name}`, true);
       const sql = `ANALYZE ${relation.qualified}`;
       const purpose = `refresh the planner statistics of ${ANALYZABLE[relation.kind]} ${relation.schema}.${relation.name}`;
       return {

@@ -7,6 +7,7 @@ import { executePartitionPlan, type CreatePartitionsResult } from './partitionCr
 import { executeDetachPlan, planDetach, type DetachPartitionsInput, type DetachPlan, type DetachResult } from './partitionDetach.js';
 import { planPartitions, type CreatePartitionsInput, type PartitionPlan } from './partitionPlan.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions } from './lockRetry.js';
+import { requireOwnership } from './privileges.js';
 
 /** Partition DDL waits at most the configured lock_timeout per attempt, 5 attempts with growing pauses. */
 function partitionLockRetry(lockTimeoutMs: number): LockRetryOptions {
@@ -21,6 +22,9 @@ export function createPartitionsSteps(input: CreatePartitionsInput, caps: Capabi
   return {
     async plan(db) {
       const partitionPlan = await planPartitions(db, caps, input);
+      const parent = { schema: partitionPlan.schema, name: partitionPlan.table };
+      const fromDefault = partitionPlan.partitions.some((p) => p.moveFromDefault) && partitionPlan.defaultPartition ? [partitionPlan.defaultPartition] : [];
+      if (partitionPlan.partitions.length > 0) await requireOwnership(db, [parent, ...fromDefault], `create partitions of ${parent.schema}.${parent.name}`);
       return { partitionPlan, statements: partitionPlan.statements, target: { schema: partitionPlan.schema, name: partitionPlan.table } };
     },
     async execute(session, plan, log): Promise<CreatePartitionsResult> {
@@ -37,6 +41,8 @@ export function detachPartitionsSteps(input: DetachPartitionsInput, caps: Capabi
   return {
     async plan(db) {
       const detachPlan = await planDetach(db, caps, input);
+      const relations = [{ schema: detachPlan.schema, name: detachPlan.table }, ...detachPlan.partitions.map((p) => ({ schema: p.schema, name: p.name }))];
+      if (detachPlan.partitions.length > 0) await requireOwnership(db, relations, `detach partitions of ${detachPlan.schema}.${detachPlan.table}`);
       return { detachPlan, statements: detachPlan.statements, target: { schema: detachPlan.schema, name: detachPlan.table } };
     },
     async execute(session, plan, log): Promise<DetachResult> {

@@ -1,14 +1,35 @@
 // The role pgscope uses on the embedded demo database: exactly what the README asks production users
 // to create ("Point it at your own database"), so that the demo shows pgscope under its real
 // privilege model instead of as a superuser. pg_monitor for the statistics views, pg_read_all_data
-// so that explain can plan the workload's statements, CONNECT, and
-// CREATE on the demo database so that pgscope can create its own schema when mutations are on.
+// so that explain can plan the workload's statements, CONNECT, CREATE on the demo database so that
+// pgscope can create its own schema when mutations are on, and membership in the role that owns
+// the demo tables, so that the index and partition mutations may change them.
 // The background workload keeps the superuser: it plays the application, not pgscope.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Database, queryOnce, quoteIdent } from '../db/pool.js';
 
 export const DEMO_ROLE = 'pgscope';
+/** Owns the demo's tables, as an application's owner role would; the demo role is a member. */
+export const DEMO_OWNER_ROLE = 'pgscope_demo_owner';
+
+/** The demo tables (partitions included) to the owner role; each ALTER only where it is not yet theirs. */
+const GIVE_TABLES_TO_OWNER = /* SQL */ `
+  DO $$
+  DECLARE
+    r record;
+  BEGIN
+    FOR r IN
+      SELECT n.nspname, c.relname
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public'
+        AND c.relkind IN ('r', 'p')
+        AND c.relowner <> '${DEMO_OWNER_ROLE}'::regrole
+    LOOP
+      EXECUTE format('ALTER TABLE %I.%I OWNER TO ${DEMO_OWNER_ROLE}', r.nspname, r.relname);
+    END LOOP;
+  END $$`;
 
 /**
  * Creates (or brings back to) the demo role on the embedded server, with the password kept in
@@ -55,7 +76,18 @@ export async function ensureDemoRole(serverUrl: (database?: string) => string, d
       if (readAll!.exists) await client.query(`GRANT pg_read_all_data TO ${DEMO_ROLE}`);
       else await queryOnce(serverUrl(database), `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DEMO_ROLE}`);
       await client.query(`GRANT CONNECT, CREATE ON DATABASE ${quoteIdent(database)} TO ${DEMO_ROLE}`);
+      // The demo tables belong to an application role, and pgscope is a member of it: what
+      // applyIndex and createPartitions need on a real database too (README, step 4).
+      await client.query(/* SQL */ `
+        DO $$
+        BEGIN
+          IF to_regrole('${DEMO_OWNER_ROLE}') IS NULL THEN
+            CREATE ROLE ${DEMO_OWNER_ROLE} NOLOGIN;
+          END IF;
+        END $$`);
+      await client.query(`GRANT ${DEMO_OWNER_ROLE} TO ${DEMO_ROLE}`);
     });
+    await queryOnce(serverUrl(database), GIVE_TABLES_TO_OWNER);
   } finally {
     await db.end();
   }

@@ -7,6 +7,7 @@ import { detectCapabilities } from '../../src/db/capabilities.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { captureQueryStats } from '../../src/db/queryHistory.js';
 import { Database } from '../../src/db/pool.js';
+import { createRole, type TestRole } from '../harness/roles.js';
 import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
@@ -132,6 +133,44 @@ describe('authorization', () => {
   });
 });
 
+describe("pgscope's role must own the table", () => {
+  let role: TestRole;
+  let owner: TestRole;
+  let roleApi: TestApp;
+  beforeAll(async () => {
+    role = await createRole('ddl_monitor', ['pg_monitor']);
+    owner = await createRole('ddl_owner');
+    await target.sql(`
+      GRANT USAGE ON SCHEMA pgscope TO "${role.name}";
+      GRANT SELECT, INSERT, UPDATE ON pgscope.change_log TO "${role.name}";
+      CREATE TABLE owned (id int, note text);
+      ALTER TABLE owned OWNER TO "${owner.name}"`);
+    roleApi = createTestApp(role.url(target.name), { ownSchemaReady: true });
+  });
+  afterAll(async () => {
+    await roleApi.close();
+    await target.sql(`DROP TABLE owned; DROP OWNED BY "${role.name}"`);
+    await Promise.all([role.drop(), owner.drop()]);
+  });
+
+  it('refuses while planning (a dry run already says so), naming the GRANT that allows it', async () => {
+    const index = await roleApi.gql(APPLY, { input: { table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
+    expect(errorCodes(index)).toEqual(['INSUFFICIENT_PRIVILEGE']);
+    expect(index.errors![0]!.message).toContain(`GRANT "${owner.name}" TO "${role.name}";`);
+    // a superuser's table: membership would hand over everything it owns, so the remedy differs
+    const analyze = await roleApi.gql('mutation { analyzeTable(table: "users", dryRun: false) { change { status } } }', {}, { token: TEST_ADMIN_TOKEN });
+    expect(errorCodes(analyze)).toEqual(['INSUFFICIENT_PRIVILEGE']);
+    expect(analyze.errors![0]!.message).toContain('They belong to a superuser');
+  });
+
+  it('plans once the role is a member of the owner role', async () => {
+    await target.sql(`GRANT "${owner.name}" TO "${role.name}"`);
+    const index = await roleApi.gql<{ applyIndex: { change: Change } }>(APPLY, { input: { table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
+    expect(index.errors).toBeUndefined();
+    expect(index.data!.applyIndex.change.status).toBe('PLANNED');
+  });
+});
+
 describe('hostile input', () => {
   const hostile: Array<[string, Record<string, unknown>]> = [
     ['a table name carrying a statement', { table: 'users; DROP TABLE users', columns: [{ column: 'email' }] }],
@@ -154,7 +193,7 @@ describe('hostile input', () => {
 
   it('recorded each refusal as FAILED with its input', async () => {
     const rows = await target.sql<{ status: string; error_code: string; n: number }>(
-      `SELECT status, error_code, count(*)::int AS n FROM pgscope.change_log WHERE action = 'applyIndex' GROUP BY 1, 2`,
+      `SELECT status, error_code, count(*)::int AS n FROM pgscope.change_log WHERE action = 'applyIndex' AND input->>'table' <> 'owned' GROUP BY 1, 2`,
     );
     expect(rows).toEqual([{ status: 'FAILED', error_code: 'BAD_USER_INPUT', n: hostile.length }]);
   });

@@ -10,7 +10,7 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { slowQueries } from '../../src/db/queryStats.js';
 import { loadReferenceWorkload } from '../../src/demo/load.js';
-import { DEMO_ROLE, ensureDemoRole } from '../../src/demo/role.js';
+import { DEMO_OWNER_ROLE, DEMO_ROLE, ensureDemoRole } from '../../src/demo/role.js';
 import { loadQueryMix, parseScript, pickWeighted, QUERY_MIX, seededRandom, startWorkload } from '../../src/demo/workload.js';
 import { adminUrl, createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { urlForDatabase } from '../harness/urls.js';
@@ -27,6 +27,7 @@ afterAll(async () => {
   await target.drop();
   // the database's grants went with it; pg_monitor membership does not keep a role from being dropped
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${DEMO_ROLE}`);
+  await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${DEMO_OWNER_ROLE}`);
 });
 
 describe('loadReferenceWorkload', () => {
@@ -89,7 +90,7 @@ describe("pgscope's role on the demo database", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is the README role: no superuser, pg_monitor, pg_read_all_data, CREATE on the database; the same password on every start', async () => {
+  it('is the README role: no superuser, pg_monitor, pg_read_all_data, CREATE on the database, member of the tables\' owner role; the same password on every start', async () => {
     const serverUrl = (database = 'postgres') => urlForDatabase(adminUrl(), database);
     const passwordFile = path.join(dir, 'role.json');
     const url = await ensureDemoRole(serverUrl, target.name, passwordFile);
@@ -100,10 +101,23 @@ describe("pgscope's role on the demo database", () => {
       `SELECT current_user AS name, rolsuper AS superuser, rolcreaterole AS create_role, rolcreatedb AS create_db, rolbypassrls AS bypass_rls,
               pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor,
               has_database_privilege(current_user, current_database(), 'CREATE') AS create_schema,
-              has_table_privilege(current_user, 'public.users', 'SELECT') AS read_users
+              has_table_privilege(current_user, 'public.users', 'SELECT') AS read_users,
+              (SELECT bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) FROM pg_class c
+               WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')) AS owns_every_table
        FROM pg_roles WHERE rolname = current_user`,
     );
-    expect(role).toEqual({ name: 'pgscope', superuser: false, create_role: false, create_db: false, bypass_rls: false, monitor: true, create_schema: true, read_users: true });
+    expect(role).toEqual({
+      name: 'pgscope',
+      superuser: false,
+      create_role: false,
+      create_db: false,
+      bypass_rls: false,
+      monitor: true,
+      create_schema: true,
+      read_users: true,
+      // through membership in the owner role: the index and partition mutations may change the tables
+      owns_every_table: true,
+    });
     // the demo's admin token creates pgscope's schema as this role, and the findings read the same
     const asRole = new Database(url, { applicationName: 'pgscope-test', pool: testConfig().pool });
     try {
