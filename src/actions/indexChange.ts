@@ -7,7 +7,7 @@ import { dropIndex, planDropIndex, type DropIndexPlan } from './dropIndex.js';
 import { planIndex, type IndexInput } from './indexDefinition.js';
 import type { DdlEventHandler, LockRetryOptions } from './lockRetry.js';
 import type { IndexPlan } from './plan.js';
-import { requireOwnership } from './privileges.js';
+import { requireOwnership, requireSchemaCreate } from './privileges.js';
 
 /** Lock waits of index DDL: the configured lock_timeout per attempt, then 3 retries 0.5, 1 and 2 s later. */
 export function indexLockRetry(lockTimeoutMs: number): LockRetryOptions {
@@ -55,6 +55,7 @@ export function applyIndexSteps(input: IndexInput, server: { versionNum: number 
       if (!index.existing) {
         const tables = [{ schema: index.schema, name: index.table }, ...index.leaves.map((leaf) => ({ schema: leaf.schema, name: leaf.table }))];
         await requireOwnership(db, tables, `create an index on ${index.schema}.${index.table}`);
+        await requireSchemaCreate(db, tables.map((table) => table.schema), `create an index on ${index.schema}.${index.table}`);
       }
       const target = index.existing ?? { schema: index.schema, name: index.name };
       return { index, statements: index.statements, target, creates: createdBy(index) };

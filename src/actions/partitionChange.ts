@@ -7,7 +7,7 @@ import { executePartitionPlan, type CreatePartitionsResult } from './partitionCr
 import { executeDetachPlan, planDetach, type DetachPartitionsInput, type DetachPlan, type DetachResult } from './partitionDetach.js';
 import { planPartitions, type CreatePartitionsInput, type PartitionPlan } from './partitionPlan.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions } from './lockRetry.js';
-import { requireOwnership } from './privileges.js';
+import { requireOwnership, requireSchemaCreate } from './privileges.js';
 
 /** Partition DDL waits at most the configured lock_timeout per attempt, 5 attempts with growing pauses. */
 function partitionLockRetry(lockTimeoutMs: number): LockRetryOptions {
@@ -24,7 +24,11 @@ export function createPartitionsSteps(input: CreatePartitionsInput, caps: Capabi
       const partitionPlan = await planPartitions(db, caps, input);
       const parent = { schema: partitionPlan.schema, name: partitionPlan.table };
       const fromDefault = partitionPlan.partitions.some((p) => p.moveFromDefault) && partitionPlan.defaultPartition ? [partitionPlan.defaultPartition] : [];
-      if (partitionPlan.partitions.length > 0) await requireOwnership(db, [parent, ...fromDefault], `create partitions of ${parent.schema}.${parent.name}`);
+      if (partitionPlan.partitions.length > 0) {
+        const action = `create partitions of ${parent.schema}.${parent.name}`;
+        await requireOwnership(db, [parent, ...fromDefault], action);
+        await requireSchemaCreate(db, partitionPlan.partitions.map((p) => p.schema), action);
+      }
       return { partitionPlan, statements: partitionPlan.statements, target: { schema: partitionPlan.schema, name: partitionPlan.table } };
     },
     async execute(session, plan, log): Promise<CreatePartitionsResult> {

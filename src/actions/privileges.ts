@@ -61,3 +61,26 @@ export async function requireOwnership(db: Queryable, relations: readonly Relati
     { owners },
   );
 }
+
+/** CREATE INDEX and CREATE TABLE also need CREATE on the schema the new object goes into. */
+export async function requireSchemaCreate(db: Queryable, schemas: readonly string[], action: string): Promise<void> {
+  const rows = await db.query<{ schema: string; role: string }>(
+    /* SQL */ `
+    SELECT
+      n.nspname AS schema,
+      current_user AS role
+    FROM pg_namespace n
+    WHERE n.nspname = ANY ($1::text[])
+      AND NOT has_schema_privilege(current_user, n.oid, 'CREATE')
+    ORDER BY n.nspname`,
+    [[...new Set(schemas)]],
+  );
+  if (rows.length === 0) return;
+  const grants = rows.map((row) => `GRANT CREATE ON SCHEMA ${quoteIdent(row.schema)} TO ${quoteIdent(row.role)};`);
+  throw new PgscopeError(
+    ErrorCode.INSUFFICIENT_PRIVILEGE,
+    `pgscope's role "${rows[0]!.role}" may not ${action}: it lacks CREATE on schema ${rows.map((row) => row.schema).join(', ')}, ` +
+      `where the new objects go. To allow it: ${grants.join(' ')}`,
+    { schemas: rows.map((row) => row.schema) },
+  );
+}

@@ -88,6 +88,8 @@ export async function ensureDemoRole(serverUrl: (database?: string) => string, d
       await client.query(`GRANT ${DEMO_OWNER_ROLE} TO ${DEMO_ROLE}`);
     });
     await queryOnce(serverUrl(database), GIVE_TABLES_TO_OWNER);
+    // PostgreSQL 15+ gives nobody CREATE on schema public; new indexes and partitions go there
+    await queryOnce(serverUrl(database), `GRANT CREATE ON SCHEMA public TO ${DEMO_OWNER_ROLE}`);
   } finally {
     await db.end();
   }

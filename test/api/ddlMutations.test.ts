@@ -144,12 +144,17 @@ describe("pgscope's role must own the table", () => {
       GRANT USAGE ON SCHEMA pgscope TO "${role.name}";
       GRANT SELECT, INSERT, UPDATE ON pgscope.change_log TO "${role.name}";
       CREATE TABLE owned (id int, note text);
-      ALTER TABLE owned OWNER TO "${owner.name}"`);
+      ALTER TABLE owned OWNER TO "${owner.name}";
+      CREATE SCHEMA locked;
+      CREATE TABLE locked.owned (id int);
+      ALTER TABLE locked.owned OWNER TO "${owner.name}";
+      GRANT USAGE ON SCHEMA locked TO "${owner.name}";
+      GRANT CREATE ON SCHEMA public TO "${owner.name}"`);
     roleApi = createTestApp(role.url(target.name), { ownSchemaReady: true });
   });
   afterAll(async () => {
     await roleApi.close();
-    await target.sql(`DROP TABLE owned; DROP OWNED BY "${role.name}"`);
+    await target.sql(`DROP TABLE owned; DROP SCHEMA locked CASCADE; DROP OWNED BY "${role.name}"; DROP OWNED BY "${owner.name}"`);
     await Promise.all([role.drop(), owner.drop()]);
   });
 
@@ -168,6 +173,10 @@ describe("pgscope's role must own the table", () => {
     const index = await roleApi.gql<{ applyIndex: { change: Change } }>(APPLY, { input: { table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
     expect(index.errors).toBeUndefined();
     expect(index.data!.applyIndex.change.status).toBe('PLANNED');
+    // owning the table is not enough where the role may not create in the table's schema
+    const locked = await roleApi.gql(APPLY, { input: { schema: 'locked', table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
+    expect(errorCodes(locked)).toEqual(['INSUFFICIENT_PRIVILEGE']);
+    expect(locked.errors![0]!.message).toContain(`GRANT CREATE ON SCHEMA "locked" TO "${role.name}";`);
   });
 });
 

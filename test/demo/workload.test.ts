@@ -102,6 +102,7 @@ describe("pgscope's role on the demo database", () => {
               pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor,
               has_database_privilege(current_user, current_database(), 'CREATE') AS create_schema,
               has_table_privilege(current_user, 'public.users', 'SELECT') AS read_users,
+              has_schema_privilege(current_user, 'public', 'CREATE') AS create_in_public,
               (SELECT bool_and(pg_has_role(current_user, c.relowner, 'USAGE')) FROM pg_class c
                WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')) AS owns_every_table
        FROM pg_roles WHERE rolname = current_user`,
@@ -115,6 +116,7 @@ describe("pgscope's role on the demo database", () => {
       monitor: true,
       create_schema: true,
       read_users: true,
+      create_in_public: true,
       // through membership in the owner role: the index and partition mutations may change the tables
       owns_every_table: true,
     });
