@@ -67,6 +67,8 @@ async function indexFacts(db: Queryable, schema: string, name: string): Promise<
         FROM pg_constraint con
         WHERE con.conindid = c.oid
           AND con.contype IN ('p', 'u', 'x', 'f')
+          -- a foreign key of a partitioned table, not its clone on every partition
+          AND con.conparentid = 0
       ), '[]'::json) AS constraint_rows,
       (
         SELECT pn.nspname || '.' || p.relname

@@ -415,6 +415,11 @@ describe('injection attempts', () => {
       'Column "\u0435mail" (column 1) does not exist in table public.users (it contains the non-ASCII character U+0435 at position 1: a look-alike of an ASCII letter?).',
     ],
     ['a name with a control character', { columns: [{ column: 'email' }], name: 'a\nb' }, 'The index name contains a control character.'],
+    [
+      'a name carrying a statement',
+      { columns: [{ column: 'email' }], name: 'x"; DROP TABLE users; --' },
+      'The index name contains a quote, backslash or semicolon; choose a plain name (letters, digits, _).',
+    ],
   ];
 
   it('refuses each one with BAD_USER_INPUT, and no DDL reaches the server', async () => {

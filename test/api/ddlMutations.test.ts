@@ -186,6 +186,7 @@ describe('hostile input', () => {
     ['a column name closing the list', { table: 'users', columns: [{ column: 'email") WITH (fillfactor=10' }] }],
     ['a predicate closing the statement', { table: 'users', columns: [{ column: 'email' }], where: 'true); DROP TABLE users; --' }],
     ['an index name of 200 characters', { table: 'users', columns: [{ column: 'email' }], name: 'i'.repeat(200) }],
+    ['an index name carrying a statement', { table: 'users', columns: [{ column: 'email' }], name: 'x"; DROP TABLE users; --' }],
     ['a Cyrillic look-alike table name', { table: 'us\u0435rs', columns: [{ column: 'email' }] }],
     ['a look-alike column name', { table: 'users', columns: [{ column: 'em\u0430il' }] }],
     ['an expression with a subquery', { table: 'users', columns: [{ expression: '(SELECT 1)' }] }],
