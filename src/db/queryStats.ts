@@ -48,6 +48,8 @@ export interface SlowQueryFilter {
   minCalls: number;
   orderBy: SlowQueryOrder;
   limit: number;
+  /** Only these queryids (the statements an index recommendation helps); absent: every statement. */
+  queryIds?: readonly string[];
 }
 
 /** The schema-qualified view, or a typed error that tells the user exactly how to enable it. */
@@ -152,6 +154,7 @@ export function slowQueriesSql(caps: Capabilities): string {
     FROM ranked
     WHERE mean_time_ms >= $1
       AND calls >= $2
+      AND ($5::text[] IS NULL OR query_id = ANY ($5::text[]))
     ORDER BY
       CASE $3::text
         WHEN 'total_time_ms' THEN total_time_ms
@@ -185,7 +188,7 @@ export function staleExtensionError(error: unknown, caps: Capabilities): unknown
 export async function slowQueries(db: Queryable, caps: Capabilities, filter: SlowQueryFilter): Promise<SlowQueryRow[]> {
   const sql = slowQueriesSql(caps);
   try {
-    const rows = await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit]);
+    const rows = await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit, filter.queryIds ?? null]);
     return await withRedactedTexts(rows);
   } catch (error) {
     throw staleExtensionError(error, caps);
