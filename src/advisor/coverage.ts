@@ -30,6 +30,8 @@ export interface ExistingIndex {
   table: string;
   name: string;
   method: string;
+  /** Unique or primary key: at most one row per key value. */
+  unique: boolean;
   /** Valid, ready and live: an index being built or left invalid by a failed build serves nothing. */
   valid: boolean;
   predicate: string | null;
@@ -43,6 +45,7 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
     t.relname AS table,
     ic.relname AS name,
     am.amname AS method,
+    i.indisunique AS unique,
     i.indisvalid AND i.indisready AND i.indislive AS valid,
     pg_get_expr(i.indpred, i.indrelid) AS predicate,
     (
@@ -79,7 +82,7 @@ interface TableSizeRow {
 
 /**
  * Sizes summed over the partition tree's leaves (a partitioned parent has no storage or estimate
- * of its own; pg_partition_tree of a plain table is the table itself). Pages are measured, not
+ * of its own; pg_partition_tree gives no row for a plain table, which is its own leaf). Pages are measured, not
  * estimated, so a table loaded since its last ANALYZE is not taken for empty.
  */
 const TABLE_SIZES_SQL = /* SQL */ `
@@ -91,9 +94,16 @@ const TABLE_SIZES_SQL = /* SQL */ `
   FROM unnest($1::text[], $2::text[]) AS w(schema, name)
   JOIN pg_namespace n ON n.nspname = w.schema
   JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
-  CROSS JOIN LATERAL pg_partition_tree(t.oid) AS tree
-  JOIN pg_class c ON c.oid = tree.relid
-  WHERE tree.isleaf
+  CROSS JOIN LATERAL (
+    SELECT tree.relid
+    FROM pg_partition_tree(t.oid) AS tree
+    WHERE tree.isleaf
+      AND t.relkind = 'p'
+    UNION ALL
+    SELECT t.oid
+    WHERE t.relkind <> 'p'
+  ) AS leaf(oid)
+  JOIN pg_class c ON c.oid = leaf.oid
   GROUP BY
     w.schema,
     w.name
@@ -139,7 +149,10 @@ export async function findCovering(candidate: CandidateIndex, existing: readonly
   for (const index of existing) {
     if (index.method !== candidate.method) continue;
     if (!(await samePredicate(candidate.where, index.predicate, comparable))) continue;
-    const covers = candidate.method === 'gin' ? await ginCovers(candidate, index, comparable) : await btreeCovers(candidate, index, comparable);
+    const covers =
+      candidate.method === 'gin'
+        ? await ginCovers(candidate, index, comparable)
+        : (await btreeCovers(candidate, index, comparable)) || (await uniqueCovers(candidate, index, comparable));
     if (covers) return index;
   }
   return null;
@@ -171,6 +184,21 @@ async function btreeCovers(candidate: CandidateIndex, index: ExistingIndex, comp
     relations.add(same ? 'same' : 'reversed');
   }
   return relations.size <= 1;
+}
+
+/**
+ * A unique index whose keys are the candidate's first keys in any order: the statement finds at
+ * most one row through it, so longer or reordered keys gain nothing ((id, email) next to the primary key (id)).
+ */
+async function uniqueCovers(candidate: CandidateIndex, index: ExistingIndex, comparable: Comparable): Promise<boolean> {
+  if (!index.unique || index.method !== 'btree' || index.keys.length > candidate.keys.length) return false;
+  const leading = candidate.keys.slice(0, index.keys.length);
+  for (const have of index.keys) {
+    let found = false;
+    for (const key of leading) if ((await sameKey(key, have, comparable)) && opclassFits(key, have)) found = true;
+    if (!found) return false;
+  }
+  return true;
 }
 
 /** GIN keys have no order: any key of the index over the same column, with an operator class that has the operators. */

@@ -30,12 +30,15 @@ const DISTINCT_SQL = /* SQL */ `
   sized AS (
     SELECT
       wanted.*,
-      (
-        SELECT sum(greatest(c.reltuples, 0))
-        FROM pg_partition_tree(wanted.oid) AS tree
-        JOIN pg_class c ON c.oid = tree.relid
-        WHERE tree.isleaf
-      )::float8 AS rows
+      CASE
+        WHEN wanted.partitioned THEN (
+          SELECT sum(greatest(c.reltuples, 0))
+          FROM pg_partition_tree(wanted.oid) AS tree
+          JOIN pg_class c ON c.oid = tree.relid
+          WHERE tree.isleaf
+        )
+        ELSE (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = wanted.oid)
+      END::float8 AS rows
     FROM wanted
   )
   SELECT

@@ -1,0 +1,244 @@
+// The advisor's analysis (steps 1-4) on a real database: one table and statement per shape the
+// index advisor must handle, with the exact candidates expected (or none, and why).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeStatements, type AnalyzeOptions } from '../../src/advisor/analyze.js';
+import type { CandidateIndex, RejectedCandidate } from '../../src/advisor/types.js';
+import { Database } from '../../src/db/pool.js';
+import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+
+let target: TestDatabase;
+let db: Database;
+
+beforeAll(async () => {
+  target = await createTestDatabase('advisor_analysis');
+  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+  await target.sql(/* SQL */ `
+    CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL, username text NOT NULL, is_active boolean NOT NULL);
+    CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, total numeric,
+      created_at timestamptz NOT NULL, details jsonb, deleted_at timestamptz);
+    CREATE TABLE templates (id serial PRIMARY KEY, name text, config jsonb NOT NULL, tags int[]);
+    CREATE TABLE logs (id bigserial, user_id int NOT NULL, ts timestamptz NOT NULL, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+    CREATE TABLE logs_2025 PARTITION OF logs FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    CREATE TABLE logs_2026 PARTITION OF logs FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+    CREATE SCHEMA app;
+    CREATE TABLE app.invoices (id serial PRIMARY KEY, number text NOT NULL, customer_id int NOT NULL);
+    CREATE VIEW active_customers AS SELECT * FROM customers WHERE is_active = true;
+    CREATE TABLE tiny (id serial PRIMARY KEY, code text NOT NULL);
+    INSERT INTO tiny (code) SELECT 'c' || g FROM generate_series(1, 10) g;
+    ANALYZE tiny;
+  `);
+});
+
+afterAll(async () => {
+  await db.end();
+  await target.drop();
+});
+
+// nearly empty fixture tables: the size rule is tested on its own below
+const ANY_SIZE: AnalyzeOptions = { minRows: 0, minPages: 0 };
+
+/** Runs the analysis on statements given as pg_stat_statements would give them (q1, q2...). */
+function analyze(queries: string[], options: AnalyzeOptions = ANY_SIZE) {
+  const statements = queries.map((query, index) => ({ queryId: `q${index + 1}`, query, calls: 10, totalTimeMs: 100, meanTimeMs: 10, rows: 10 }));
+  return analyzeStatements(db, statements, options);
+}
+
+/** A candidate as one line: "orders btree(customer_id, created_at DESC) WHERE ... [q1,q2]". */
+function line(candidate: CandidateIndex): string {
+  const keys = candidate.keys.map((key) =>
+    [key.column ?? key.expression, key.opclass, key.direction, key.nulls && `NULLS ${key.nulls}`].filter(Boolean).join(' '),
+  );
+  const where = candidate.where ? ` WHERE ${candidate.where}` : '';
+  const table = candidate.schema === 'public' ? candidate.table : `${candidate.schema}.${candidate.table}`;
+  return `${table} ${candidate.method}(${keys.join(', ')})${where} [${candidate.forQueryIds.join(',')}]`;
+}
+
+const rejectedLine = (rejected: RejectedCandidate) => `${line(rejected.candidate)} ${rejected.reason}${rejected.coveredBy ? ` by ${rejected.coveredBy}` : ''}`;
+
+async function candidates(...queries: string[]): Promise<string[]> {
+  return (await analyze(queries)).candidates.map(line);
+}
+
+describe('analyzeStatements: one shape per case', () => {
+  it('equality', async () => {
+    expect(await candidates('SELECT * FROM customers WHERE email = $1')).toEqual(['customers btree(email) [q1]']);
+  });
+
+  it('equality then range', async () => {
+    expect(await candidates('SELECT id, total FROM orders WHERE created_at >= $1 AND customer_id = $2')).toEqual([
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id, created_at) [q1]',
+    ]);
+  });
+
+  it('BETWEEN is a range', async () => {
+    expect(await candidates('SELECT count(*) FROM orders o WHERE o.created_at BETWEEN $1 AND $2')).toEqual(['orders btree(created_at) [q1]']);
+  });
+
+  it('ORDER BY ... DESC LIMIT: the sort keys with their direction after the equality keys', async () => {
+    expect(await candidates('SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2')).toEqual([
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id, created_at DESC) [q1]',
+    ]);
+    // a range on the first sort key is served by the same index
+    expect(await candidates('SELECT * FROM orders WHERE created_at > $1 ORDER BY created_at DESC NULLS LAST LIMIT 20')).toEqual([
+      'orders btree(created_at DESC NULLS LAST) [q1]',
+    ]);
+    // without a LIMIT the whole result is read: the order is no reason for an index
+    expect(await candidates('SELECT * FROM orders ORDER BY created_at DESC')).toEqual([]);
+  });
+
+  it('join: the join key on each side, as separate accesses', async () => {
+    const result = await analyze(['SELECT o.id, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1']);
+    expect(result.candidates.map(line)).toEqual(['customers btree(email) [q1]', 'orders btree(customer_id) [q1]']);
+    // the customers side's join key is its primary key: (id) and (id, email) gain nothing
+    expect(result.rejected.map(rejectedLine)).toEqual([
+      'customers btree(id) [q1] COVERED_BY_EXISTING by customers_pkey',
+      'customers btree(id, email) [q1] COVERED_BY_EXISTING by customers_pkey',
+    ]);
+    expect(result.accesses.map((access) => [access.table, access.predicates.map((p) => `${p.column} ${p.use}`)])).toEqual([
+      ['customers', ['email EQUALITY']],
+      ['customers', ['id EQUALITY', 'email EQUALITY']],
+      ['orders', ['customer_id EQUALITY']],
+    ]);
+  });
+
+  it('join written with USING, and a correlated EXISTS', async () => {
+    expect(
+      await candidates(
+        'SELECT * FROM app.invoices JOIN orders USING (customer_id) WHERE invoices.number = $1',
+        'SELECT * FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = $1)',
+      ),
+    ).toEqual([
+      'app.invoices btree(number) [q1]',
+      'app.invoices btree(customer_id) [q1]',
+      'app.invoices btree(customer_id, number) [q1]',
+      'orders btree(customer_id) [q1,q2]',
+      'orders btree(status) [q2]',
+      'orders btree(customer_id, status) [q2]',
+    ]);
+  });
+
+  it('OR: each branch its own candidate', async () => {
+    expect(await candidates('SELECT * FROM customers WHERE email = $1 OR lower(username) = $2')).toEqual([
+      'customers btree(email) [q1]',
+      'customers btree("lower"("username")) [q1]',
+    ]);
+    // a branch that asks nothing indexable makes the OR useless to an index
+    expect(await candidates('SELECT * FROM customers WHERE email = $1 OR username <> $2')).toEqual([]);
+  });
+
+  it('IN and = ANY are equality', async () => {
+    expect(await candidates('SELECT * FROM orders WHERE customer_id IN ($1, $2, $3)', 'SELECT * FROM orders WHERE customer_id = ANY ($1)')).toEqual([
+      'orders btree(customer_id) [q1,q2]',
+    ]);
+  });
+
+  it('jsonb @>: GIN with jsonb_path_ops; with ? on the same column, the default jsonb_ops', async () => {
+    expect(await candidates('SELECT id, name FROM templates WHERE config @> jsonb_build_object($1, $2)')).toEqual([
+      'templates gin(config jsonb_path_ops) [q1]',
+    ]);
+    expect(await candidates('SELECT id FROM templates WHERE config @> $1', 'SELECT id FROM templates WHERE config ? $1')).toEqual([
+      'templates gin(config) [q1,q2]',
+    ]);
+    // array containment is not jsonb's: no jsonb operator class for it
+    expect(await candidates('SELECT id FROM templates WHERE tags @> $1')).toEqual([]);
+  });
+
+  it('lower(email) = gives an expression key, written as applyIndex writes it', async () => {
+    expect(await candidates('SELECT * FROM customers c WHERE lower(c.email) = lower($1)')).toEqual(['customers btree("lower"("email")) [q1]']);
+  });
+
+  it('->> with a constant key gives an expression key; with a parameter key, nothing', async () => {
+    expect(await candidates("SELECT * FROM orders WHERE details ->> 'page' = $1")).toEqual([`orders btree(("details" ->> 'page')) [q1]`]);
+    expect(await candidates('SELECT * FROM orders WHERE details ->> $1 = $2')).toEqual([]);
+  });
+
+  it("status = 'pending' ORDER BY created_at LIMIT: a partial index beside the full ones", async () => {
+    expect(await candidates("SELECT * FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 10")).toEqual([
+      'orders btree(status) [q1]',
+      'orders btree(status, created_at) [q1]',
+      `orders btree(created_at) WHERE ("status" = 'pending') [q1]`,
+    ]);
+    expect(await candidates('SELECT * FROM orders WHERE customer_id = $1 AND deleted_at IS NULL')).toEqual([
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id, deleted_at) [q1]',
+      'orders btree(customer_id) WHERE ("deleted_at" IS NULL) [q1]',
+    ]);
+  });
+
+  it('a partitioned table: one parent-level candidate, also for statements on a partition', async () => {
+    expect(await candidates('SELECT * FROM logs WHERE user_id = $1', 'SELECT * FROM logs_2026 WHERE user_id = $1')).toEqual(['logs btree(user_id) [q1,q2]']);
+  });
+
+  it('CTEs, subqueries in FROM and views: the tables inside are read', async () => {
+    expect(
+      await candidates(
+        'WITH recent AS (SELECT * FROM orders WHERE customer_id = $1) SELECT * FROM recent',
+        'SELECT * FROM (SELECT * FROM customers WHERE username = $1) AS c',
+        'SELECT * FROM active_customers WHERE email = $1',
+      ),
+    ).toEqual([
+      'orders btree(customer_id) [q1]',
+      'customers btree(username) [q2]',
+      'customers btree(is_active) [q3]',
+    ]);
+  });
+
+  it('statements that cannot use an index give nothing', async () => {
+    const result = await analyze([
+      'INSERT INTO orders (customer_id, status, created_at) VALUES ($1, $2, $3)',
+      'CREATE INDEX ON orders (status)',
+      'SET work_mem = $1',
+      'SELECT * FROM pg_stat_statements WHERE calls > $1',
+      'SELECT 1',
+    ]);
+    expect(result).toEqual({ statements: [], accesses: [], candidates: [], rejected: [] });
+  });
+});
+
+describe('analyzeStatements: candidates already served or not worth it', () => {
+  beforeAll(async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE covered (id serial PRIMARY KEY, account_id int NOT NULL, created_at timestamptz NOT NULL, code text NOT NULL, doc jsonb);
+      CREATE INDEX covered_account_created ON covered (account_id, created_at);
+      CREATE UNIQUE INDEX covered_code ON covered (code);
+      CREATE INDEX covered_doc ON covered USING gin (doc);
+      CREATE INDEX covered_lower_code ON covered (lower(code)) WHERE account_id > 0;
+      CREATE INDEX covered_doc_kind ON covered ((doc ->> 'kind'));
+    `);
+  });
+
+  it('covered by a composite or a unique index: nothing, with the covering index named', async () => {
+    const result = await analyze([
+      'SELECT * FROM covered WHERE account_id = $1 AND created_at >= $2',
+      'SELECT * FROM covered WHERE code = $1 AND account_id = $2',
+      'SELECT * FROM covered WHERE account_id = $1 ORDER BY created_at DESC LIMIT 5',
+      'SELECT * FROM covered WHERE doc @> $1',
+      "SELECT * FROM covered WHERE doc ->> 'kind' = $1",
+    ]);
+    expect(result.candidates).toEqual([]);
+    expect(result.rejected.map(rejectedLine)).toEqual([
+      'covered btree(account_id) [q1,q3] COVERED_BY_EXISTING by covered_account_created',
+      'covered btree(account_id, created_at) [q1] COVERED_BY_EXISTING by covered_account_created',
+      'covered btree(code) [q2] COVERED_BY_EXISTING by covered_code',
+      'covered btree(code, account_id) [q2] COVERED_BY_EXISTING by covered_code',
+      // a backward scan of (account_id, created_at) gives created_at DESC
+      'covered btree(account_id, created_at DESC) [q3] COVERED_BY_EXISTING by covered_account_created',
+      'covered gin(doc jsonb_path_ops) [q4] COVERED_BY_EXISTING by covered_doc',
+      // printed by PostgreSQL as ((doc ->> 'kind'::text)): compared as parse trees
+      `covered btree(("doc" ->> 'kind')) [q5] COVERED_BY_EXISTING by covered_doc_kind`,
+    ]);
+  });
+
+  it('a partial index covers only its own predicate; an index in another order does not cover', async () => {
+    const result = await analyze(['SELECT * FROM covered WHERE lower(code) = $1', 'SELECT * FROM covered WHERE created_at = $1 AND account_id > $2']);
+    expect(result.candidates.map(line)).toEqual(['covered btree("lower"("code")) [q1]', 'covered btree(created_at) [q2]', 'covered btree(created_at, account_id) [q2]']);
+  });
+
+  it('a tiny table: nothing (TABLE_TOO_SMALL)', async () => {
+    const result = await analyze(['SELECT * FROM tiny WHERE code = $1'], {});
+    expect(result.candidates).toEqual([]);
+    expect(result.rejected.map(rejectedLine)).toEqual(['tiny btree(code) [q1] TABLE_TOO_SMALL']);
+  });
+});
