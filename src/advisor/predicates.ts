@@ -9,6 +9,7 @@ import type { KeyPredicate, TableAccess, WorkloadStatement } from './types.js';
 import { INDEXABLE_RELKINDS, relationKey, type RelationCatalog } from './relations.js';
 import { operand, resolveColumn, type Scope, type ScopeEntry } from './scope.js';
 import { readCondition, type ConditionSink } from './conditions.js';
+import { mergeableView } from './views.js';
 
 type Rec = Record<string, unknown>;
 
@@ -48,16 +49,21 @@ function readStatement(node: Node, parent: Scope | null, ctes: ReadonlySet<strin
     case 'SelectStmt':
       return readSelect(body, parent, visible, walk);
     case 'UpdateStmt':
-      return readLevel({ from: [body.relation, ...list(body.fromClause)], where: body.whereClause as Node }, parent, visible, walk);
+      return readLevel({ from: [target(body), ...list(body.fromClause)], where: body.whereClause as Node }, parent, visible, walk);
     case 'DeleteStmt':
-      return readLevel({ from: [body.relation, ...list(body.usingClause)], where: body.whereClause as Node }, parent, visible, walk);
+      return readLevel({ from: [target(body), ...list(body.usingClause)], where: body.whereClause as Node }, parent, visible, walk);
     case 'InsertStmt':
       // INSERT ... SELECT reads through its SELECT; INSERT ... VALUES reads nothing
       if (body.selectStmt) readStatement(body.selectStmt as Node, parent, visible, walk);
       return;
     case 'MergeStmt':
-      return readLevel({ from: [body.relation, body.sourceRelation], where: body.joinCondition as Node }, parent, visible, walk);
+      return readLevel({ from: [target(body), body.sourceRelation], where: body.joinCondition as Node }, parent, visible, walk);
   }
+}
+
+/** The table an UPDATE, DELETE or MERGE writes: a bare RangeVar in the tree, wrapped here like a FROM item. */
+function target(body: Rec): Node {
+  return { RangeVar: body.relation } as Node;
 }
 
 /** Reads a WITH clause's queries; returns the CTE names visible to the statement. */
@@ -99,13 +105,20 @@ interface Level {
   other?: unknown[];
 }
 
+/** A JOIN ON condition (read in the level's scope), or a merged view's WHERE (read in its own). */
+interface Condition {
+  node: Node;
+  scope: Scope | null;
+}
+
 function readLevel(level: Level, parent: Scope | null, ctes: ReadonlySet<string>, walk: Walk): void {
   const scope: Scope = { entries: [], parent };
-  const joinConditions: Node[] = [];
-  for (const item of level.from) if (item) addFromItem(item as Node, scope, ctes, walk, joinConditions);
+  const conditions: Condition[] = [];
+  for (const item of level.from) if (item) addFromItem(item as Node, scope, ctes, walk, conditions);
   const sink = levelSink(walk);
   readCondition(level.where, scope, sink);
-  for (const condition of joinConditions) readCondition(condition, scope, sink);
+  for (const condition of conditions) readCondition(condition.node, condition.scope ?? scope, sink);
+  const joinConditions = conditions.filter((condition) => condition.scope === null).map((condition) => condition.node);
   readOrder(level.sort ?? [], level.limit, scope, walk);
   readColumns([level.targets, level.where, level.sort, joinConditions, level.other], scope, walk);
   // subqueries in conditions, targets and HAVING see this level's tables
@@ -114,15 +127,15 @@ function readLevel(level: Level, parent: Scope | null, ctes: ReadonlySet<string>
   }
 }
 
-function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: Walk, joinConditions: Node[]): void {
+function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: Walk, conditions: Condition[]): void {
   const [kind, body] = Object.entries(item)[0] as [string, Rec];
   const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
-  if (kind === 'RangeVar') return addRelation(body, alias, scope, ctes, walk);
+  if (kind === 'RangeVar') return addRelation(body, alias, scope, ctes, walk, conditions);
   if (kind === 'JoinExpr') {
-    addFromItem(body.larg as Node, scope, ctes, walk, joinConditions);
-    addFromItem(body.rarg as Node, scope, ctes, walk, joinConditions);
-    if (body.quals) joinConditions.push(body.quals as Node);
-    for (const column of list(body.usingClause)) joinConditions.push(...usingCondition(column, body));
+    addFromItem(body.larg as Node, scope, ctes, walk, conditions);
+    addFromItem(body.rarg as Node, scope, ctes, walk, conditions);
+    if (body.quals) conditions.push({ node: body.quals as Node, scope: null });
+    for (const column of list(body.usingClause)) conditions.push(...usingCondition(column, body).map((node) => ({ node, scope: null })));
     return;
   }
   if (kind === 'RangeSubselect') readStatement(body.subquery as Node, body.lateral ? scope : scope.parent, ctes, walk);
@@ -130,7 +143,7 @@ function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: 
   scope.entries.push({ id: walk.nextId++, alias: alias ?? '', relationName: null, table: null });
 }
 
-function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: ReadonlySet<string>, walk: Walk): void {
+function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: ReadonlySet<string>, walk: Walk, conditions: Condition[]): void {
   const name = { schema: (range.schemaname as string | undefined) ?? null, name: String(range.relname) };
   const entry: ScopeEntry = { id: walk.nextId++, alias: alias ?? name.name, relationName: name.name, table: null };
   scope.entries.push(entry);
@@ -139,6 +152,14 @@ function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: 
   if (!relation) return;
   if (INDEXABLE_RELKINDS.has(relation.relkind)) entry.table = relation;
   const key = relationKey(name);
+  const merged = relation.view ? mergeableView(relation.view, walk.catalog) : null;
+  if (merged) {
+    // the view is its table here; its WHERE is read with the definition's own name for the table
+    entry.table = merged.table;
+    const own: ScopeEntry = { ...entry, alias: merged.alias, relationName: merged.table.name };
+    if (merged.where) conditions.push({ node: merged.where, scope: { entries: [own], parent: null } });
+    return;
+  }
   if (relation.view && !walk.expanding.has(key)) {
     // a view reads its tables as its definition says; its columns stay opaque at this level
     walk.expanding.add(key);

@@ -89,17 +89,24 @@ const RESOLVE_SQL = /* SQL */ `
   ORDER BY
     w.ordinality`;
 
-/** Every relation the trees name (RangeVar nodes), deduplicated, as written. */
+/**
+ * Every relation the tree names, as written: RangeVar nodes, and the target of UPDATE, DELETE,
+ * INSERT and MERGE, which the parser gives as a bare RangeVar under the key "relation".
+ */
+export function rangeVarsOf(tree: unknown): QualifiedName[] {
+  const found: QualifiedName[] = [];
+  walkTree(tree, (key, value) => {
+    const range = value as { schemaname?: string; relname?: string };
+    if (key !== 'RangeVar' && !(key === 'relation' && typeof range.relname === 'string')) return;
+    found.push({ schema: range.schemaname ?? null, name: range.relname ?? '' });
+  });
+  return found;
+}
+
+/** Every relation the trees name, deduplicated. */
 export function namedRelations(trees: readonly unknown[]): QualifiedName[] {
   const found = new Map<string, QualifiedName>();
-  for (const tree of trees) {
-    walkTree(tree, (key, value) => {
-      if (key !== 'RangeVar') return;
-      const range = value as { schemaname?: string; relname?: string };
-      const name = { schema: range.schemaname ?? null, name: range.relname ?? '' };
-      found.set(relationKey(name), name);
-    });
-  }
+  for (const name of trees.flatMap(rangeVarsOf)) found.set(relationKey(name), name);
   return [...found.values()];
 }
 

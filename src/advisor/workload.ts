@@ -8,7 +8,8 @@ import type { Node } from 'libpg-query';
 import type { Capabilities } from '../db/capabilities.js';
 import type { Queryable } from '../db/pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../db/queryStats.js';
-import { parseStatements, walkTree } from '../sql/parse.js';
+import { parseStatements } from '../sql/parse.js';
+import { rangeVarsOf } from './relations.js';
 import type { WorkloadStatement } from './types.js';
 
 /** How many statements the advisor looks at by default: the heaviest ones carry the workload. */
@@ -108,8 +109,8 @@ const DATA_STATEMENTS = new Set(['SelectStmt', 'UpdateStmt', 'DeleteStmt', 'Inse
 /**
  * The statement with its parse tree, or null when it cannot use an index on a user table: not
  * parsable (a text truncated by track_activity_query_size, "<insufficient privilege>"), not a
- * data statement, naming no relation at all (SELECT 1, SELECT pg_sleep($1)), or reading a system
- * relation or pgscope's schema.
+ * data statement, naming no relation at all (SELECT 1, SELECT pg_sleep($1)), an INSERT that reads
+ * no table, or reading a system relation or pgscope's schema.
  */
 export async function parseWorkloadStatement(statement: WorkloadStatement): Promise<ParsedWorkloadStatement | null> {
   let parsed;
@@ -121,19 +122,12 @@ export async function parseWorkloadStatement(statement: WorkloadStatement): Prom
   if (parsed.length !== 1) return null;
   const [{ node, kind }] = parsed as [(typeof parsed)[0]];
   if (!DATA_STATEMENTS.has(kind)) return null;
-  const relations = relationsOf(node);
+  const relations = rangeVarsOf(node);
   if (relations.length === 0 || relations.some(isSystemRelation)) return null;
+  // INSERT ... VALUES writes without reading: only INSERT ... SELECT from a table can use an index
+  const insert = (node as { InsertStmt?: { selectStmt?: unknown } }).InsertStmt;
+  if (insert && rangeVarsOf(insert.selectStmt).length === 0) return null;
   return { ...statement, node, kind };
-}
-
-function relationsOf(node: Node): Array<{ schema: string | null; name: string }> {
-  const found: Array<{ schema: string | null; name: string }> = [];
-  walkTree(node, (key, value) => {
-    if (key !== 'RangeVar') return;
-    const range = value as { schemaname?: string; relname?: string };
-    found.push({ schema: range.schemaname ?? null, name: range.relname ?? '' });
-  });
-  return found;
 }
 
 /**

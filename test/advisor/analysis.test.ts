@@ -23,6 +23,7 @@ beforeAll(async () => {
     CREATE SCHEMA app;
     CREATE TABLE app.invoices (id serial PRIMARY KEY, number text NOT NULL, customer_id int NOT NULL);
     CREATE VIEW active_customers AS SELECT * FROM customers WHERE is_active = true;
+    CREATE VIEW customer_totals AS SELECT customer_id, sum(total) AS total FROM orders WHERE status = 'paid' GROUP BY customer_id;
     CREATE TABLE tiny (id serial PRIMARY KEY, code text NOT NULL);
     INSERT INTO tiny (code) SELECT 'c' || g FROM generate_series(1, 10) g;
     ANALYZE tiny;
@@ -181,7 +182,19 @@ describe('analyzeStatements: one shape per case', () => {
     ).toEqual([
       'orders btree(customer_id) [q1]',
       'customers btree(username) [q2]',
-      'customers btree(is_active) [q3]',
+      // a simple view is merged: its WHERE (is_active = true) joins the query's conditions
+      'customers btree(email) [q3]',
+      'customers btree(email, is_active) [q3]',
+      'customers btree(email) WHERE ("is_active" = true) [q3]',
+    ]);
+    // a view that groups is read as a query of its own
+    expect(await candidates('SELECT * FROM customer_totals WHERE customer_id = $1')).toEqual(['orders btree(status) [q1]']);
+  });
+
+  it('UPDATE and DELETE read their rows through their WHERE', async () => {
+    expect(await candidates('UPDATE orders SET status = $1 WHERE customer_id = $2', 'DELETE FROM orders o USING customers c WHERE o.customer_id = c.id AND c.username = $1')).toEqual([
+      'orders btree(customer_id) [q1,q2]',
+      'customers btree(username) [q2]',
     ]);
   });
 
