@@ -1,6 +1,7 @@
 // The advisor's analysis (steps 1-4) on a real database: one table and statement per shape the
 // index advisor must handle, with the exact candidates expected (or none, and why).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planIndex } from '../../src/actions/indexDefinition.js';
 import { analyzeStatements, type AnalyzeOptions } from '../../src/advisor/analyze.js';
 import type { CandidateIndex, RejectedCandidate } from '../../src/advisor/types.js';
 import { Database } from '../../src/db/pool.js';
@@ -70,6 +71,8 @@ describe('analyzeStatements: one shape per case', () => {
       'orders btree(customer_id) [q1]',
       'orders btree(customer_id, created_at) [q1]',
     ]);
+    const { accesses } = await analyze(['SELECT id, total FROM orders WHERE created_at >= $1 AND customer_id = $2']);
+    expect(accesses.map((access) => access.readColumns)).toEqual([['created_at', 'customer_id', 'id', 'total']]);
   });
 
   it('BETWEEN is a range', async () => {
@@ -207,6 +210,46 @@ describe('analyzeStatements: one shape per case', () => {
       'SELECT 1',
     ]);
     expect(result).toEqual({ statements: [], accesses: [], candidates: [], rejected: [] });
+  });
+});
+
+describe('candidates are what applyIndex takes', () => {
+  it('each candidate passes planIndex as it is, giving the SQL a DBA would write', async () => {
+    const { candidates: found } = await analyze([
+      "SELECT * FROM orders WHERE details ->> 'page' = $1 AND status = 'pending' ORDER BY created_at DESC NULLS LAST LIMIT 10",
+      'SELECT * FROM customers WHERE lower(email) = $1',
+      'SELECT id FROM templates WHERE config @> $1',
+      'SELECT * FROM logs WHERE user_id = $1 AND ts >= $2',
+    ]);
+    const [version] = await target.sql<{ num: number }>('SELECT current_setting($1)::int AS num', ['server_version_num']);
+    const versionNum = version!.num;
+    const definitions: string[] = [];
+    for (const candidate of found) {
+      const plan = await planIndex(db, { ...candidate, columns: candidate.keys }, { versionNum });
+      expect(plan.existing).toBeNull();
+      definitions.push(plan.definitionSql);
+    }
+    expect(definitions).toEqual([
+      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')))`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_status_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "status")`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_status_created_at_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "status", "created_at" DESC NULLS LAST)`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page'))) WHERE ("status" = 'pending')`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_created_at_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "created_at" DESC NULLS LAST) WHERE ("status" = 'pending')`,
+      `CREATE INDEX CONCURRENTLY "customers_lower_idx" ON "public"."customers" USING "btree" (("lower"("email")))`,
+      `CREATE INDEX CONCURRENTLY "templates_config_idx" ON "public"."templates" USING "gin" ("config" "jsonb_path_ops")`,
+      // a partitioned parent: planIndex builds it per partition; this is the statement one would write by hand
+      `CREATE INDEX "logs_user_id_idx" ON "public"."logs" USING "btree" ("user_id")`,
+      `CREATE INDEX "logs_user_id_ts_idx" ON "public"."logs" USING "btree" ("user_id", "ts")`,
+    ]);
+  });
+
+  it('puts the most selective equality key first when pg_stats knows', async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE analyzed (id serial PRIMARY KEY, kind int NOT NULL, account int NOT NULL);
+      INSERT INTO analyzed (kind, account) SELECT g % 3, g % 500 FROM generate_series(1, 3000) g;
+      ANALYZE analyzed;
+    `);
+    expect(await candidates('SELECT * FROM analyzed WHERE kind = $1 AND account = $2')).toEqual(['analyzed btree(account) [q1]', 'analyzed btree(account, kind) [q1]']);
   });
 });
 
