@@ -43,7 +43,12 @@ function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
     return;
   }
   const bool = (node as { BoolExpr?: { boolop: string; args: Node[] } }).BoolExpr;
-  if (bool?.boolop === 'OR_EXPR') readOr(bool.args, scope, sink);
+  if (bool?.boolop === 'OR_EXPR') return readOr(bool.args, scope, sink);
+  // WHERE is_active: a boolean column alone is "= true", with no constant for pg_stat_statements to replace
+  const column = (node as { ColumnRef?: unknown }).ColumnRef ? operand(node, scope) : null;
+  if (column?.kind === 'KEY' && columnType(column) === 'boolean') {
+    sink.filter(column.entry, { ...column.key, use: 'EQUALITY', constant: true }, deparse(node));
+  }
 }
 
 function readOperator(expression: Record<string, unknown>, node: Node, scope: Scope, sink: ConditionSink): void {
@@ -98,9 +103,13 @@ function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, use: KeyUse
  */
 function isJsonb(side: Operand): side is Extract<Operand, { kind: 'KEY' }> {
   if (side.kind !== 'KEY') return false;
-  if (side.key.column === null) return true;
+  return side.key.column === null || columnType(side) === 'jsonb';
+}
+
+/** The type of a plain column key (format_type's name), undefined for an expression. */
+function columnType(side: Extract<Operand, { kind: 'KEY' }>): string | undefined {
   const table = side.entry.table!;
-  return table.columnTypes[table.columns.indexOf(side.key.column)] === 'jsonb';
+  return side.key.column === null ? undefined : table.columnTypes[table.columns.indexOf(side.key.column)];
 }
 
 function readKeyed(side: Operand, use: KeyUse, sink: ConditionSink): void {

@@ -32,8 +32,6 @@ export interface ExistingIndex {
   method: string;
   /** Unique or primary key: at most one row per key value. */
   unique: boolean;
-  /** Valid, ready and live: an index being built or left invalid by a failed build serves nothing. */
-  valid: boolean;
   predicate: string | null;
   keys: ExistingKey[];
 }
@@ -46,7 +44,6 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
     ic.relname AS name,
     am.amname AS method,
     i.indisunique AS unique,
-    i.indisvalid AND i.indisready AND i.indislive AS valid,
     pg_get_expr(i.indpred, i.indrelid) AS predicate,
     (
       SELECT json_agg(json_build_object(
@@ -67,6 +64,10 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
   JOIN pg_index i ON i.indrelid = t.oid
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_am am ON am.oid = ic.relam
+  -- an index being built, or left invalid by a failed build, serves nothing
+  WHERE i.indisvalid
+    AND i.indisready
+    AND i.indislive
   ORDER BY
     n.nspname,
     t.relname,
@@ -130,7 +131,7 @@ export async function checkCoverage(db: Queryable, candidates: readonly Candidat
       rejected.push({ candidate, reason: 'TABLE_TOO_SMALL', coveredBy: null });
       continue;
     }
-    const own = indexes.filter((index) => index.schema === candidate.schema && index.table === candidate.table && index.valid);
+    const own = indexes.filter((index) => index.schema === candidate.schema && index.table === candidate.table);
     const covering = await findCovering(candidate, own, comparable);
     if (covering) rejected.push({ candidate, reason: 'COVERED_BY_EXISTING', coveredBy: covering.name });
     else kept.push(candidate);

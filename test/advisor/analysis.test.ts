@@ -105,6 +105,13 @@ describe('analyzeStatements: one shape per case', () => {
       ['customers', ['id EQUALITY', 'email EQUALITY']],
       ['orders', ['customer_id EQUALITY']],
     ]);
+    // an ORDER BY over two tables cannot come from one index; over the joined table's keys alone it can
+    expect(
+      await candidates(
+        'SELECT * FROM customers c JOIN orders o ON o.customer_id = c.id ORDER BY c.email, o.created_at LIMIT 5',
+        'SELECT * FROM customers c JOIN orders o ON o.customer_id = c.id ORDER BY c.email DESC LIMIT 5',
+      ),
+    ).toEqual(['orders btree(customer_id) [q1,q2]', 'customers btree(email DESC) [q2]']);
   });
 
   it('join written with USING, and a correlated EXISTS', async () => {
@@ -171,6 +178,22 @@ describe('analyzeStatements: one shape per case', () => {
     ]);
   });
 
+  it('a boolean column alone is a constant predicate too', async () => {
+    expect(await candidates('SELECT * FROM customers WHERE is_active AND username = $1')).toEqual([
+      'customers btree(is_active) [q1]',
+      'customers btree(is_active, username) [q1]',
+      'customers btree(username) WHERE "is_active" [q1]',
+    ]);
+  });
+
+  it('at most maxColumns keys', async () => {
+    const sql = 'SELECT * FROM orders WHERE customer_id = $1 AND status = $2 ORDER BY created_at DESC LIMIT 5';
+    expect((await analyze([sql], { ...ANY_SIZE, maxColumns: 2 })).candidates.map(line)).toEqual([
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id, status) [q1]',
+    ]);
+  });
+
   it('a partitioned table: one parent-level candidate, also for statements on a partition', async () => {
     expect(await candidates('SELECT * FROM logs WHERE user_id = $1', 'SELECT * FROM logs_2026 WHERE user_id = $1')).toEqual(['logs btree(user_id) [q1,q2]']);
   });
@@ -207,6 +230,7 @@ describe('analyzeStatements: one shape per case', () => {
       'CREATE INDEX ON orders (status)',
       'SET work_mem = $1',
       'SELECT * FROM pg_stat_statements WHERE calls > $1',
+      'SELECT * FROM pgscope.change_log WHERE id = $1',
       'SELECT 1',
     ]);
     expect(result).toEqual({ statements: [], accesses: [], candidates: [], rejected: [] });
