@@ -8,7 +8,7 @@ import type { Queryable } from '../db/pool.js';
 import { generateCandidates, type CandidateOptions } from './candidates.js';
 import { checkCoverage, type CoverageOptions } from './coverage.js';
 import { tableAccesses } from './predicates.js';
-import { resolveRelations } from './relations.js';
+import { resolveRelations, tableArrays } from './relations.js';
 import { loadDistinctValues } from './selectivity.js';
 import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement } from './types.js';
 import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
@@ -35,7 +35,11 @@ export async function analyzeWorkload(db: Queryable, caps: Capabilities, options
  * Steps 2-4 on statements given as pg_stat_statements would give them (tests, the synthetic
  * benchmark workload); those that cannot use an index are dropped as loadWorkload drops them.
  */
-export async function analyzeStatements(db: Queryable, statements: readonly WorkloadStatement[], options: AnalyzeOptions = {}): Promise<WorkloadAnalysis> {
+export async function analyzeStatements(
+  db: Queryable,
+  statements: readonly WorkloadStatement[],
+  options: AnalyzeOptions = {},
+): Promise<WorkloadAnalysis> {
   const parsed: ParsedWorkloadStatement[] = [];
   for (const statement of statements) {
     const one = await parseWorkloadStatement(statement);
@@ -45,13 +49,9 @@ export async function analyzeStatements(db: Queryable, statements: readonly Work
 }
 
 async function analyzeParsed(db: Queryable, parsed: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
-  const catalog = await resolveRelations(
-    db,
-    parsed.map((statement) => statement.node),
-  );
+  const catalog = await resolveRelations(db, parsed.map((statement) => statement.node));
   const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
-  const tables = [...new Map(accesses.map((access) => [JSON.stringify([access.schema, access.table]), [access.schema, access.table] as const])).values()];
-  const distinctValues = await loadDistinctValues(db, tables);
+  const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
   const generated = generateCandidates(accesses, { maxColumns: options.maxColumns, distinctValues });
   const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
   const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);

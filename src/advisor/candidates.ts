@@ -37,7 +37,8 @@ export function generateCandidates(accesses: readonly TableAccess[], options: Ca
 /** What makes two candidates the same index. */
 export function candidateId(candidate: CandidateIndex): string {
   const { schema, table, method, keys, where, include } = candidate;
-  return JSON.stringify([schema, table, method, keys.map((key) => [key.column, key.expression, key.direction, key.nulls, key.opclass]), where, include]);
+  const keyParts = keys.map((key) => [key.column, key.expression, key.direction, key.nulls, key.opclass]);
+  return JSON.stringify([schema, table, method, keyParts, where, include]);
 }
 
 const keyId = (key: KeyRef) => JSON.stringify([key.column, key.expression]);

@@ -6,6 +6,7 @@
 import { parseExpression } from '../actions/indexExpression.js';
 import { comparableTree } from '../actions/indexIdentity.js';
 import type { Queryable } from '../db/pool.js';
+import { tableArrays } from './relations.js';
 import type { CandidateIndex, CandidateKey, RejectedCandidate } from './types.js';
 
 export interface CoverageOptions {
@@ -118,10 +119,14 @@ export interface CoverageResult {
 }
 
 /** Splits the candidates into those worth costing and those set aside with the reason. */
-export async function checkCoverage(db: Queryable, candidates: readonly CandidateIndex[], options: CoverageOptions = {}): Promise<CoverageResult> {
-  const tables = [...new Map(candidates.map((c) => [JSON.stringify([c.schema, c.table]), [c.schema, c.table] as const])).values()];
-  const params = [tables.map(([schema]) => schema), tables.map(([, table]) => table)];
-  const [indexes, sizes] = await Promise.all([db.query<ExistingIndex>(EXISTING_INDEXES_SQL, params), db.query<TableSizeRow>(TABLE_SIZES_SQL, params)]);
+export async function checkCoverage(
+  db: Queryable,
+  candidates: readonly CandidateIndex[],
+  options: CoverageOptions = {},
+): Promise<CoverageResult> {
+  const params = tableArrays(candidates);
+  const indexes = await db.query<ExistingIndex>(EXISTING_INDEXES_SQL, params);
+  const sizes = await db.query<TableSizeRow>(TABLE_SIZES_SQL, params);
   const small = new Set(sizes.filter((size) => isTooSmall(size, options)).map((size) => JSON.stringify([size.schema, size.table])));
   const comparable = new Comparable();
   const kept: CandidateIndex[] = [];
@@ -146,7 +151,11 @@ function isTooSmall(size: TableSizeRow, options: CoverageOptions): boolean {
 }
 
 /** The first existing index (by name) that covers the candidate, or null. */
-export async function findCovering(candidate: CandidateIndex, existing: readonly ExistingIndex[], comparable = new Comparable()): Promise<ExistingIndex | null> {
+export async function findCovering(
+  candidate: CandidateIndex,
+  existing: readonly ExistingIndex[],
+  comparable = new Comparable(),
+): Promise<ExistingIndex | null> {
   for (const index of existing) {
     if (index.method !== candidate.method) continue;
     if (!(await samePredicate(candidate.where, index.predicate, comparable))) continue;

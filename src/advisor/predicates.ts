@@ -10,6 +10,7 @@ import { INDEXABLE_RELKINDS, relationKey, type RelationCatalog } from './relatio
 import { operand, resolveColumn, type Scope, type ScopeEntry } from './scope.js';
 import { readCondition, type ConditionSink } from './conditions.js';
 import { mergeableView } from './views.js';
+import { limitOf, list, subLinks, usingCondition, visit } from './treeParts.js';
 
 type Rec = Record<string, unknown>;
 
@@ -143,7 +144,14 @@ function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: 
   scope.entries.push({ id: walk.nextId++, alias: alias ?? '', relationName: null, table: null });
 }
 
-function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: ReadonlySet<string>, walk: Walk, conditions: Condition[]): void {
+function addRelation(
+  range: Rec,
+  alias: string | undefined,
+  scope: Scope,
+  ctes: ReadonlySet<string>,
+  walk: Walk,
+  conditions: Condition[],
+): void {
   const name = { schema: (range.schemaname as string | undefined) ?? null, name: String(range.relname) };
   const entry: ScopeEntry = { id: walk.nextId++, alias: alias ?? name.name, relationName: name.name, table: null };
   scope.entries.push(entry);
@@ -166,21 +174,6 @@ function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: 
     readStatement(relation.view, null, new Set(), walk);
     walk.expanding.delete(key);
   }
-}
-
-/** JOIN ... USING (col): left.col = right.col, written as the condition it stands for. */
-function usingCondition(column: unknown, join: Rec): Node[] {
-  const name = (column as { String?: { sval: string } }).String?.sval;
-  const left = sideName(join.larg as Node);
-  const right = sideName(join.rarg as Node);
-  if (!name || !left || !right) return [];
-  const ref = (table: string) => ({ ColumnRef: { fields: [{ String: { sval: table } }, { String: { sval: name } }] } });
-  return [{ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '=' } }], lexpr: ref(left), rexpr: ref(right) } } as unknown as Node];
-}
-
-function sideName(side: Node): string | null {
-  const range = (side as { RangeVar?: { relname: string; alias?: { aliasname: string } } }).RangeVar;
-  return range ? (range.alias?.aliasname ?? range.relname) : null;
 }
 
 function levelSink(walk: Walk): ConditionSink {
@@ -231,21 +224,15 @@ function readOrder(sort: Node[], limit: Node | undefined, scope: Scope, walk: Wa
   acc.limit = limitOf(limit);
 }
 
-/** LIMIT n (a number), LIMIT $1 (normalized by pg_stat_statements, or a parameter), or none (LIMIT ALL, NULL). */
-function limitOf(limit: Node | undefined): number | 'PARAM' | null {
-  if (!limit) return null;
-  const constant = (limit as { A_Const?: { isnull?: boolean; ival?: { ival?: number } } }).A_Const;
-  if (constant) return constant.isnull ? null : (constant.ival?.ival ?? 0);
-  return 'PARAM';
-}
-
 /** Columns each table of the level is read for; a star (or t.*) means all of them. */
 function readColumns(parts: unknown[], scope: Scope, walk: Walk): void {
   visit(parts, (key, value) => {
     if (key !== 'ColumnRef') return;
     const fields = (value as { fields: Array<{ String?: { sval: string }; A_Star?: unknown }> }).fields;
     const star = fields.at(-1)?.A_Star !== undefined;
-    const owners = star && fields.length === 1 ? scope.entries : [resolveColumn(star ? fields.slice(0, -1).concat({ String: { sval: '' } }) : fields, scope)];
+    // * is every entry of the level; t.* is the entry t (resolved as t.<any column>)
+    const named = star ? [...fields.slice(0, -1), { String: { sval: '' } }] : fields;
+    const owners = star && fields.length === 1 ? scope.entries : [resolveColumn(named, scope)];
     for (const owner of owners) {
       const acc = owner ? accumulator(owner, walk) : null;
       if (!acc) continue;
@@ -253,35 +240,6 @@ function readColumns(parts: unknown[], scope: Scope, walk: Walk): void {
       else acc.readColumns?.add(fields.at(-1)!.String!.sval);
     }
   });
-}
-
-/** Visits nodes, not descending into subqueries (read as levels of their own). */
-function visit(tree: unknown, visitor: (key: string, value: unknown) => void): void {
-  if (Array.isArray(tree)) return tree.forEach((item) => visit(item, visitor));
-  if (tree === null || typeof tree !== 'object') return;
-  for (const [key, value] of Object.entries(tree)) {
-    if (key === 'SubLink') continue;
-    visitor(key, value);
-    visit(value, visitor);
-  }
-}
-
-/** The subqueries directly inside these parts (not those nested in another subquery). */
-function subLinks(parts: unknown[]): Node[] {
-  const found: Node[] = [];
-  const search = (tree: unknown): void => {
-    if (Array.isArray(tree)) return tree.forEach(search);
-    if (tree === null || typeof tree !== 'object') return;
-    for (const [key, value] of Object.entries(tree)) {
-      if (key === 'SubLink') {
-        const subselect = (value as { subselect?: Node }).subselect;
-        if (subselect) found.push(subselect);
-        search((value as { testexpr?: unknown }).testexpr);
-      } else search(value);
-    }
-  };
-  search(parts);
-  return found;
 }
 
 /**
@@ -306,8 +264,4 @@ function accessesOf(acc: Accumulator, queryId: string): TableAccess[] {
     .map((predicates) => ({ ...base, predicates }));
   if (acc.joins.length > 0) accesses.push({ ...base, predicates: [...acc.joins, ...acc.filters], sort: [], limit: null });
   return accesses;
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [];
 }

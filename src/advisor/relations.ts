@@ -157,5 +157,12 @@ async function parseView(definition: string): Promise<Node | null> {
   }
 }
 
+/** The distinct (schema, table) pairs of candidates or accesses, in first-seen order, as bind-parameter arrays. */
+export function tableArrays(items: ReadonlyArray<{ schema: string; table: string }>): [string[], string[]] {
+  const pairs = new Map(items.map((item) => [JSON.stringify([item.schema, item.table]), item]));
+  const distinct = [...pairs.values()];
+  return [distinct.map((item) => item.schema), distinct.map((item) => item.table)];
+}
+
 /** Relation kinds an index can be built on. */
 export const INDEXABLE_RELKINDS = new Set(['r', 'p', 'm']);

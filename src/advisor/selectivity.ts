@@ -61,9 +61,9 @@ const DISTINCT_SQL = /* SQL */ `
 export type DistinctValues = (schema: string, table: string, key: KeyRef) => number | undefined;
 
 /** A lookup of distinct values per plain column of the tables (expressions: unknown). */
-export async function loadDistinctValues(db: Queryable, tables: ReadonlyArray<readonly [string, string]>): Promise<DistinctValues> {
+export async function loadDistinctValues(db: Queryable, [schemas, tables]: [string[], string[]]): Promise<DistinctValues> {
   if (tables.length === 0) return () => undefined;
-  const rows = await db.query<DistinctRow>(DISTINCT_SQL, [tables.map(([schema]) => schema), tables.map(([, table]) => table)]);
+  const rows = await db.query<DistinctRow>(DISTINCT_SQL, [schemas, tables]);
   const found = new Map(rows.map((row) => [JSON.stringify([row.schema, row.table, row.column]), row.distinct_values]));
   return (schema, table, key) => (key.column === null ? undefined : found.get(JSON.stringify([schema, table, key.column])));
 }

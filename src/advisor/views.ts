@@ -17,7 +17,16 @@ export interface MergedView {
 }
 
 // Clauses that make a view more than a filter over its table: the planner cannot push conditions through them
-const BLOCKING_CLAUSES = ['groupClause', 'havingClause', 'distinctClause', 'limitCount', 'limitOffset', 'windowClause', 'withClause', 'sortClause'];
+const BLOCKING_CLAUSES = [
+  'groupClause',
+  'havingClause',
+  'distinctClause',
+  'limitCount',
+  'limitOffset',
+  'windowClause',
+  'withClause',
+  'sortClause',
+];
 
 /** The view merged as above, or null when it is not that simple. */
 export function mergeableView(view: Node, catalog: RelationCatalog): MergedView | null {

@@ -41,7 +41,14 @@ const ANY_SIZE: AnalyzeOptions = { minRows: 0, minPages: 0 };
 
 /** Runs the analysis on statements given as pg_stat_statements would give them (q1, q2...). */
 function analyze(queries: string[], options: AnalyzeOptions = ANY_SIZE) {
-  const statements = queries.map((query, index) => ({ queryId: `q${index + 1}`, query, calls: 10, totalTimeMs: 100, meanTimeMs: 10, rows: 10 }));
+  const statements = queries.map((query, index) => ({
+    queryId: `q${index + 1}`,
+    query,
+    calls: 10,
+    totalTimeMs: 100,
+    meanTimeMs: 10,
+    rows: 10,
+  }));
   return analyzeStatements(db, statements, options);
 }
 
@@ -55,7 +62,8 @@ function line(candidate: CandidateIndex): string {
   return `${table} ${candidate.method}(${keys.join(', ')})${where} [${candidate.forQueryIds.join(',')}]`;
 }
 
-const rejectedLine = (rejected: RejectedCandidate) => `${line(rejected.candidate)} ${rejected.reason}${rejected.coveredBy ? ` by ${rejected.coveredBy}` : ''}`;
+const rejectedLine = (rejected: RejectedCandidate) =>
+  `${line(rejected.candidate)} ${rejected.reason}${rejected.coveredBy ? ` by ${rejected.coveredBy}` : ''}`;
 
 async function candidates(...queries: string[]): Promise<string[]> {
   return (await analyze(queries)).candidates.map(line);
@@ -76,7 +84,9 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('BETWEEN is a range', async () => {
-    expect(await candidates('SELECT count(*) FROM orders o WHERE o.created_at BETWEEN $1 AND $2')).toEqual(['orders btree(created_at) [q1]']);
+    expect(await candidates('SELECT count(*) FROM orders o WHERE o.created_at BETWEEN $1 AND $2')).toEqual([
+      'orders btree(created_at) [q1]',
+    ]);
   });
 
   it('ORDER BY ... DESC LIMIT: the sort keys with their direction after the equality keys', async () => {
@@ -140,7 +150,8 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('IN and = ANY are equality', async () => {
-    expect(await candidates('SELECT * FROM orders WHERE customer_id IN ($1, $2, $3)', 'SELECT * FROM orders WHERE customer_id = ANY ($1)')).toEqual([
+    const queries = ['SELECT * FROM orders WHERE customer_id IN ($1, $2, $3)', 'SELECT * FROM orders WHERE customer_id = ANY ($1)'];
+    expect(await candidates(...queries)).toEqual([
       'orders btree(customer_id) [q1,q2]',
     ]);
   });
@@ -157,7 +168,9 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('lower(email) = gives an expression key, written as applyIndex writes it', async () => {
-    expect(await candidates('SELECT * FROM customers c WHERE lower(c.email) = lower($1)')).toEqual(['customers btree("lower"("email")) [q1]']);
+    expect(await candidates('SELECT * FROM customers c WHERE lower(c.email) = lower($1)')).toEqual([
+      'customers btree("lower"("email")) [q1]',
+    ]);
   });
 
   it('->> with a constant key gives an expression key; with a parameter key, nothing', async () => {
@@ -195,7 +208,9 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('a partitioned table: one parent-level candidate, also for statements on a partition', async () => {
-    expect(await candidates('SELECT * FROM logs WHERE user_id = $1', 'SELECT * FROM logs_2026 WHERE user_id = $1')).toEqual(['logs btree(user_id) [q1,q2]']);
+    expect(await candidates('SELECT * FROM logs WHERE user_id = $1', 'SELECT * FROM logs_2026 WHERE user_id = $1')).toEqual([
+      'logs btree(user_id) [q1,q2]',
+    ]);
   });
 
   it('CTEs, subqueries in FROM and views: the tables inside are read', async () => {
@@ -218,7 +233,9 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('UPDATE and DELETE read their rows through their WHERE', async () => {
-    expect(await candidates('UPDATE orders SET status = $1 WHERE customer_id = $2', 'DELETE FROM orders o USING customers c WHERE o.customer_id = c.id AND c.username = $1')).toEqual([
+    const update = 'UPDATE orders SET status = $1 WHERE customer_id = $2';
+    const remove = 'DELETE FROM orders o USING customers c WHERE o.customer_id = c.id AND c.username = $1';
+    expect(await candidates(update, remove)).toEqual([
       'orders btree(customer_id) [q1,q2]',
       'customers btree(username) [q2]',
     ]);
@@ -273,7 +290,10 @@ describe('candidates are what applyIndex takes', () => {
       INSERT INTO analyzed (kind, account) SELECT g % 3, g % 500 FROM generate_series(1, 3000) g;
       ANALYZE analyzed;
     `);
-    expect(await candidates('SELECT * FROM analyzed WHERE kind = $1 AND account = $2')).toEqual(['analyzed btree(account) [q1]', 'analyzed btree(account, kind) [q1]']);
+    expect(await candidates('SELECT * FROM analyzed WHERE kind = $1 AND account = $2')).toEqual([
+      'analyzed btree(account) [q1]',
+      'analyzed btree(account, kind) [q1]',
+    ]);
   });
 });
 
@@ -312,8 +332,15 @@ describe('analyzeStatements: candidates already served or not worth it', () => {
   });
 
   it('a partial index covers only its own predicate; an index in another order does not cover', async () => {
-    const result = await analyze(['SELECT * FROM covered WHERE lower(code) = $1', 'SELECT * FROM covered WHERE created_at = $1 AND account_id > $2']);
-    expect(result.candidates.map(line)).toEqual(['covered btree("lower"("code")) [q1]', 'covered btree(created_at) [q2]', 'covered btree(created_at, account_id) [q2]']);
+    const result = await analyze([
+      'SELECT * FROM covered WHERE lower(code) = $1',
+      'SELECT * FROM covered WHERE created_at = $1 AND account_id > $2',
+    ]);
+    expect(result.candidates.map(line)).toEqual([
+      'covered btree("lower"("code")) [q1]',
+      'covered btree(created_at) [q2]',
+      'covered btree(created_at, account_id) [q2]',
+    ]);
   });
 
   it('a tiny table: nothing (TABLE_TOO_SMALL)', async () => {

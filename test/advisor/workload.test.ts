@@ -32,7 +32,8 @@ describe('loadWorkload', () => {
     `);
     // the heavy statement: 3 calls of at least 30 ms each (one row each, one sleep per row); the light one: 5 fast calls
     for (let i = 0; i < 3; i += 1) await queryOnce(target.url, 'SELECT o.id, pg_sleep(0.03) FROM orders o WHERE o.customer_id = $1', [i]);
-    for (let i = 0; i < 5; i += 1) await queryOnce(target.url, 'SELECT id FROM orders WHERE created_at >= $1 ORDER BY created_at LIMIT 5', [new Date()]);
+    const light = 'SELECT id FROM orders WHERE created_at >= $1 ORDER BY created_at LIMIT 5';
+    for (let i = 0; i < 5; i += 1) await queryOnce(target.url, light, [new Date()]);
     // what the advisor must leave out: utility statements, catalog reads, statements on no table
     await queryOnce(target.url, 'SET work_mem = 65536; BEGIN; SELECT count(*) FROM pg_class WHERE relpages > 0; COMMIT');
     await queryOnce(target.url, 'SELECT count(*) FROM pg_stat_statements');
@@ -67,7 +68,8 @@ describe('loadWorkload', () => {
     const analysis = await analyzeWorkload(db, caps, { minRows: 0, minPages: 0 });
     expect(analysis.candidates.map(line)).toEqual(['orders btree(customer_id)', 'orders btree(created_at)']);
     // the heavy statement's queryid first: candidates follow the workload's order
-    expect(analysis.candidates.map((candidate) => candidate.forQueryIds)).toEqual(analysis.statements.map((statement) => [statement.queryId]));
+    const queryIds = analysis.statements.map((statement) => [statement.queryId]);
+    expect(analysis.candidates.map((candidate) => candidate.forQueryIds)).toEqual(queryIds);
   });
 });
 
