@@ -52,7 +52,7 @@ async function analyzeParsed(db: Queryable, parsed: ParsedWorkloadStatement[], o
   const catalog = await resolveRelations(db, parsed.map((statement) => statement.node));
   const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
   const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
-  const generated = generateCandidates(accesses, { maxColumns: options.maxColumns, distinctValues });
+  const generated = generateCandidates(accesses, { ...options, distinctValues });
   const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
   const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);
   return { statements, accesses, candidates: kept, rejected };

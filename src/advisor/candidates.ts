@@ -11,9 +11,14 @@ import type { CandidateIndex, CandidateKey, KeyPredicate, KeyRef, TableAccess } 
 /** Key columns of a B-tree candidate, at most: past three, an index grows more than it helps, as a rule. */
 export const DEFAULT_MAX_COLUMNS = 3;
 
+/** INCLUDE columns of a covering candidate, at most: more would make the index a second copy of the table. */
+export const DEFAULT_MAX_INCLUDE_COLUMNS = 2;
+
 export interface CandidateOptions {
   /** Key columns of a B-tree candidate, at most (default DEFAULT_MAX_COLUMNS). */
   maxColumns?: number;
+  /** INCLUDE columns of a covering candidate, at most (default DEFAULT_MAX_INCLUDE_COLUMNS; 0: none). */
+  maxIncludeColumns?: number;
   /** Estimated distinct values of a key (from pg_stats), to put the most selective equality key first. */
   distinctValues?: (schema: string, table: string, key: KeyRef) => number | undefined;
 }
@@ -56,7 +61,10 @@ function btreeCandidates(access: TableAccess, options: CandidateOptions): Candid
   const tails = tailsOf(ranges, sort);
   const out: CandidateIndex[] = [];
   for (const tail of tails) {
-    out.push(...withPrefixes(access, [...equality.map(plainKey), ...tail], maxColumns, null));
+    const keys = [...equality.map(plainKey), ...tail].slice(0, maxColumns);
+    out.push(...withPrefixes(access, keys, maxColumns, null));
+    const covering = coveringCandidate(access, keys, options.maxIncludeColumns ?? DEFAULT_MAX_INCLUDE_COLUMNS);
+    if (covering) out.push(covering);
     if (access.partialPredicate) {
       // the partial index's predicate already fixes the constant keys: they need not be keys too
       const rest = equality.filter((key) => !key.constant).map(plainKey);
@@ -77,6 +85,20 @@ function tailsOf(ranges: KeyPredicate[], sort: KeyPredicate[]): CandidateKey[][]
   const first = sort[0] ? keyId(sort[0]) : null;
   for (const range of ranges) if (keyId(range) !== first) tails.push([plainKey(range)]);
   return tails.length > 0 ? tails : [[]];
+}
+
+/**
+ * The candidate with the other columns the statement reads as INCLUDE, when they are few: an
+ * index-only scan then answers without visiting the table (a count or GROUP BY over many rows
+ * of a key). Not for SELECT * (readColumns null). An expression key's columns are included too:
+ * the scan can return the expression's value only, not the columns it is computed from.
+ */
+function coveringCandidate(access: TableAccess, keys: CandidateKey[], maxInclude: number): CandidateIndex | null {
+  if (access.readColumns === null || maxInclude === 0 || keys.length === 0) return null;
+  const keyColumns = new Set(keys.flatMap((key) => (key.column === null ? [] : [key.column])));
+  const include = access.readColumns.filter((column) => !keyColumns.has(column));
+  if (include.length === 0 || include.length > maxInclude) return null;
+  return { ...candidate(access, 'btree', keys, null), include };
 }
 
 /** The candidate over `keys` (at most maxColumns of them) and each shorter prefix. */

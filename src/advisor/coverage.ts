@@ -35,6 +35,8 @@ export interface ExistingIndex {
   unique: boolean;
   predicate: string | null;
   keys: ExistingKey[];
+  /** INCLUDE columns (non-key columns stored in the index). */
+  include: string[];
 }
 
 /** Valid existing indexes of the tables, key columns with direction and operator class, per index. */
@@ -58,7 +60,13 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
       FROM generate_series(1, i.indnkeyatts) AS k
       JOIN pg_opclass oc ON oc.oid = i.indclass[k - 1]
       LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1] AND i.indkey[k - 1] <> 0
-    ) AS keys
+    ) AS keys,
+    ARRAY(
+      SELECT a.attname::text
+      FROM generate_series(i.indnkeyatts + 1, i.indnatts) AS k
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
+      ORDER BY k
+    ) AS include
   FROM unnest($1::text[], $2::text[]) AS w(schema, name)
   JOIN pg_namespace n ON n.nspname = w.schema
   JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
@@ -162,7 +170,8 @@ export async function findCovering(
     const covers =
       candidate.method === 'gin'
         ? await ginCovers(candidate, index, comparable)
-        : (await btreeCovers(candidate, index, comparable)) || (await uniqueCovers(candidate, index, comparable));
+        : ((await btreeCovers(candidate, index, comparable)) && storesColumns(index, candidate.include)) ||
+          (await uniqueCovers(candidate, index, comparable));
     if (covers) return index;
   }
   return null;
@@ -209,6 +218,12 @@ async function uniqueCovers(candidate: CandidateIndex, index: ExistingIndex, com
     if (!found) return false;
   }
   return true;
+}
+
+/** An index-only scan needs the INCLUDE columns stored in the index, as keys or INCLUDE columns. */
+function storesColumns(index: ExistingIndex, columns: readonly string[]): boolean {
+  const stored = new Set([...index.keys.flatMap((key) => (key.column === null ? [] : [key.column])), ...index.include]);
+  return columns.every((column) => stored.has(column));
 }
 
 /** GIN keys have no order: any key of the index over the same column, with an operator class that has the operators. */

@@ -59,7 +59,8 @@ function line(candidate: CandidateIndex): string {
   );
   const where = candidate.where ? ` WHERE ${candidate.where}` : '';
   const table = candidate.schema === 'public' ? candidate.table : `${candidate.schema}.${candidate.table}`;
-  return `${table} ${candidate.method}(${keys.join(', ')})${where} [${candidate.forQueryIds.join(',')}]`;
+  const include = candidate.include.length > 0 ? ` INCLUDE (${candidate.include.join(', ')})` : '';
+  return `${table} ${candidate.method}(${keys.join(', ')})${include}${where} [${candidate.forQueryIds.join(',')}]`;
 }
 
 const rejectedLine = (rejected: RejectedCandidate) =>
@@ -78,6 +79,8 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates('SELECT id, total FROM orders WHERE created_at >= $1 AND customer_id = $2')).toEqual([
       'orders btree(customer_id) [q1]',
       'orders btree(customer_id, created_at) [q1]',
+      // the other columns it reads, for an index-only scan
+      'orders btree(customer_id, created_at) INCLUDE (id, total) [q1]',
     ]);
     const { accesses } = await analyze(['SELECT id, total FROM orders WHERE created_at >= $1 AND customer_id = $2']);
     expect(accesses.map((access) => access.readColumns)).toEqual([['created_at', 'customer_id', 'id', 'total']]);
@@ -104,7 +107,12 @@ describe('analyzeStatements: one shape per case', () => {
 
   it('join: the join key on each side, as separate accesses', async () => {
     const result = await analyze(['SELECT o.id, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.email = $1']);
-    expect(result.candidates.map(line)).toEqual(['customers btree(email) [q1]', 'orders btree(customer_id) [q1]']);
+    expect(result.candidates.map(line)).toEqual([
+      'customers btree(email) [q1]',
+      'customers btree(email) INCLUDE (id) [q1]',
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id) INCLUDE (id, total) [q1]',
+    ]);
     // the customers side's join key is its primary key: (id) and (id, email) gain nothing
     expect(result.rejected.map(rejectedLine)).toEqual([
       'customers btree(id) [q1] COVERED_BY_EXISTING by customers_pkey',
@@ -136,6 +144,7 @@ describe('analyzeStatements: one shape per case', () => {
       'app.invoices btree(customer_id, number) [q1]',
       'orders btree(customer_id) [q1,q2]',
       'orders btree(status) [q2]',
+      'orders btree(status) INCLUDE (customer_id) [q2]',
       'orders btree(customer_id, status) [q2]',
     ]);
   });
@@ -229,7 +238,10 @@ describe('analyzeStatements: one shape per case', () => {
       'customers btree(email) WHERE ("is_active" = true) [q3]',
     ]);
     // a view that groups is read as a query of its own
-    expect(await candidates('SELECT * FROM customer_totals WHERE customer_id = $1')).toEqual(['orders btree(status) [q1]']);
+    expect(await candidates('SELECT * FROM customer_totals WHERE customer_id = $1')).toEqual([
+      'orders btree(status) [q1]',
+      'orders btree(status) INCLUDE (customer_id, total) [q1]',
+    ]);
   });
 
   it('UPDATE and DELETE read their rows through their WHERE', async () => {
@@ -238,6 +250,7 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates(update, remove)).toEqual([
       'orders btree(customer_id) [q1,q2]',
       'customers btree(username) [q2]',
+      'customers btree(username) INCLUDE (id) [q2]',
     ]);
   });
 
@@ -340,6 +353,19 @@ describe('analyzeStatements: candidates already served or not worth it', () => {
       'covered btree("lower"("code")) [q1]',
       'covered btree(created_at) [q2]',
       'covered btree(created_at, account_id) [q2]',
+    ]);
+  });
+
+  it('an INCLUDE candidate is covered only by an index that stores those columns', async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE stored (id serial PRIMARY KEY, account_id int NOT NULL, code text NOT NULL, note text);
+      CREATE INDEX stored_account_code ON stored (account_id) INCLUDE (code);
+    `);
+    const result = await analyze(['SELECT code FROM stored WHERE account_id = $1', 'SELECT note FROM stored WHERE account_id = $1']);
+    expect(result.candidates.map(line)).toEqual(['stored btree(account_id) INCLUDE (note) [q2]']);
+    expect(result.rejected.map(rejectedLine)).toEqual([
+      'stored btree(account_id) [q1,q2] COVERED_BY_EXISTING by stored_account_code',
+      'stored btree(account_id) INCLUDE (code) [q1] COVERED_BY_EXISTING by stored_account_code',
     ]);
   });
 
