@@ -28,7 +28,10 @@ export type KeyUse =
 export interface KeyRef {
   /** Column name, exactly as in the catalog; null for an expression. */
   column: string | null;
-  /** An expression over the table's columns, SQL text as deparsed ("lower(email)", "(details ->> 'page')"). */
+  /**
+   * An expression over the table's columns, SQL text as applyIndex's deparser writes it (so that
+   * planIndex reads it back unchanged): `"lower"("email")`, `("details" ->> 'page')`.
+   */
   expression: string | null;
 }
 

@@ -42,7 +42,7 @@ interface EntryRow {
  * (toplevel, extension 1.9+): their time is already in the calling statement's, and the advisor
  * would count it twice. The tie-breaker on queryid keeps pages stable.
  */
-function workloadSql(caps: Capabilities): string {
+export function workloadSql(caps: Capabilities): string {
   const view = pgStatStatementsView(caps);
   const c = entryColumns(caps);
   const topLevel = caps.pgStatStatementsColumns.has('toplevel') ? 'AND toplevel' : '';

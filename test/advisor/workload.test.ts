@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeWorkload } from '../../src/advisor/analyze.js';
 import type { CandidateIndex } from '../../src/advisor/types.js';
-import { loadWorkload } from '../../src/advisor/workload.js';
+import { loadWorkload, workloadSql } from '../../src/advisor/workload.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { DEMO_DIR } from '../../src/demo/load.js';
@@ -63,6 +63,22 @@ describe('loadWorkload', () => {
   it('honours the limit', async () => {
     const statements = await loadWorkload(db, caps, { limit: 1 });
     expect(statements.map((statement) => statement.calls)).toEqual([3]);
+  });
+
+  it('reads the columns the installed view has: PostgreSQL 13 has neither total_exec_time nor toplevel', () => {
+    // the test servers are PostgreSQL 15 or 18: nested statements are told apart (toplevel, 1.9+)
+    expect(workloadSql(caps)).toContain('AND toplevel');
+    const columns = ['userid', 'dbid', 'queryid', 'query', 'calls', 'total_time', 'mean_time', 'rows'];
+    const legacy = workloadSql({ ...caps, pgStatStatementsColumns: new Set(columns) });
+    expect(legacy).toContain('sum(total_time) AS total_time_ms');
+    expect(legacy).not.toContain('toplevel');
+    expect(legacy).not.toContain('total_exec_time');
+  });
+
+  it('says how to enable pg_stat_statements when it cannot be read', async () => {
+    await expect(loadWorkload(db, { ...caps, pgStatStatementsReadable: false })).rejects.toMatchObject({
+      extensions: { code: 'EXTENSION_NOT_LOADED' },
+    });
   });
 
   it('gives the candidates of the statements pg_stat_statements recorded', async () => {
