@@ -44,6 +44,13 @@ function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
   }
   const bool = (node as { BoolExpr?: { boolop: string; args: Node[] } }).BoolExpr;
   if (bool?.boolop === 'OR_EXPR') return readOr(bool.args, scope, sink);
+  const sublink = (node as { SubLink?: { subLinkType: string; testexpr?: Node; operName?: unknown } }).SubLink;
+  if (sublink?.subLinkType === 'ANY_SUBLINK' && sublink.testexpr && (!sublink.operName || operatorName(sublink.operName) === '=')) {
+    // x IN (SELECT ...) is a semi-join: x is a join key (the subquery itself is read as a query of its own)
+    const side = operand(sublink.testexpr, scope);
+    if (side.kind === 'KEY') sink.join(side.entry, { ...side.key, use: 'EQUALITY' });
+    return;
+  }
   // WHERE is_active: a boolean column alone is "= true", with no constant for pg_stat_statements to replace
   const column = (node as { ColumnRef?: unknown }).ColumnRef ? operand(node, scope) : null;
   if (column?.kind === 'KEY' && columnType(column) === 'boolean') {

@@ -149,6 +149,16 @@ describe('analyzeStatements: one shape per case', () => {
     ]);
   });
 
+  it('x IN (SELECT ...): x is a join key, and the subquery is read too', async () => {
+    expect(await candidates('SELECT * FROM orders WHERE status = $2 AND customer_id IN (SELECT id FROM customers WHERE username = $1)')).toEqual([
+      'orders btree(status) [q1]',
+      'orders btree(customer_id) [q1]',
+      'orders btree(customer_id, status) [q1]',
+      'customers btree(username) [q1]',
+      'customers btree(username) INCLUDE (id) [q1]',
+    ]);
+  });
+
   it('OR: each branch its own candidate', async () => {
     expect(await candidates('SELECT * FROM customers WHERE email = $1 OR lower(username) = $2')).toEqual([
       'customers btree(email) [q1]',
