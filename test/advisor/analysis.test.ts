@@ -150,7 +150,8 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('x IN (SELECT ...): x is a join key, and the subquery is read too', async () => {
-    expect(await candidates('SELECT * FROM orders WHERE status = $2 AND customer_id IN (SELECT id FROM customers WHERE username = $1)')).toEqual([
+    const sql = 'SELECT * FROM orders WHERE status = $2 AND customer_id IN (SELECT id FROM customers WHERE username = $1)';
+    expect(await candidates(sql)).toEqual([
       'orders btree(status) [q1]',
       'orders btree(customer_id) [q1]',
       'orders btree(customer_id, status) [q1]',
@@ -251,6 +252,13 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates('SELECT * FROM customer_totals WHERE customer_id = $1')).toEqual([
       'orders btree(status) [q1]',
       'orders btree(status) INCLUDE (customer_id, total) [q1]',
+    ]);
+  });
+
+  it('UNION: each arm is read', async () => {
+    expect(await candidates('SELECT * FROM customers WHERE email = $1 UNION ALL SELECT * FROM customers WHERE username = $2')).toEqual([
+      'customers btree(email) [q1]',
+      'customers btree(username) [q1]',
     ]);
   });
 
