@@ -11,6 +11,8 @@ import { deparse, isConstant, operand, type Operand, type Scope, type ScopeEntry
 export interface ConditionSink {
   filter(entry: ScopeEntry, predicate: KeyPredicate, partialPredicate: string | null): void;
   join(entry: ScopeEntry, predicate: KeyPredicate): void;
+  /** A condition no index searches by, but that a partial index can have as its predicate (status <> 'done'). */
+  partial(entry: ScopeEntry, predicate: string | null): void;
   /** An OR whose branches all ask something of `entry` alone: each branch's predicates. */
   or(entry: ScopeEntry, branches: KeyPredicate[][]): void;
 }
@@ -35,15 +37,10 @@ function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
   const expression = (node as { A_Expr?: Record<string, unknown> }).A_Expr;
   if (expression) return readOperator(expression, node, scope, sink);
   const nullTest = (node as { NullTest?: { arg: Node; nulltesttype: string } }).NullTest;
-  if (nullTest?.nulltesttype === 'IS_NULL') {
-    const side = operand(nullTest.arg, scope);
-    // IS NULL is written without a constant, so pg_stat_statements keeps it: a partial index
-    // predicate (WHERE deleted_at IS NULL) as well as a key
-    if (side.kind === 'KEY') sink.filter(side.entry, { ...side.key, use: 'IS_NULL', constant: true }, deparse(node));
-    return;
-  }
+  if (nullTest) return readNullTest(nullTest.arg, nullTest.nulltesttype === 'IS_NULL', node, scope, sink);
   const bool = (node as { BoolExpr?: { boolop: string; args: Node[] } }).BoolExpr;
   if (bool?.boolop === 'OR_EXPR') return readOr(bool.args, scope, sink);
+  if (bool?.boolop === 'NOT_EXPR') return readBooleanColumn(bool.args[0]!, node, scope, sink);
   const sublink = (node as { SubLink?: { subLinkType: string; testexpr?: Node; operName?: unknown } }).SubLink;
   if (sublink?.subLinkType === 'ANY_SUBLINK' && sublink.testexpr && (!sublink.operName || operatorName(sublink.operName) === '=')) {
     // x IN (SELECT ...) is a semi-join: x is a join key (the subquery itself is read as a query of its own)
@@ -51,11 +48,25 @@ function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
     if (side.kind === 'KEY') sink.join(side.entry, { ...side.key, use: 'EQUALITY' });
     return;
   }
-  // WHERE is_active: a boolean column alone is "= true", with no constant for pg_stat_statements to replace
-  const column = (node as { ColumnRef?: unknown }).ColumnRef ? operand(node, scope) : null;
-  if (column?.kind === 'KEY' && columnType(column) === 'boolean') {
-    sink.filter(column.entry, { ...column.key, use: 'EQUALITY', constant: true }, deparse(node));
-  }
+  readBooleanColumn(node, node, scope, sink);
+}
+
+/**
+ * IS NULL and IS NOT NULL are written without a constant, so pg_stat_statements keeps them: both
+ * make a partial index predicate (WHERE deleted_at IS NULL); IS NULL is also a key a B-tree searches.
+ */
+function readNullTest(arg: Node, isNull: boolean, node: Node, scope: Scope, sink: ConditionSink): void {
+  const side = operand(arg, scope);
+  if (side.kind !== 'KEY') return;
+  if (isNull) sink.filter(side.entry, { ...side.key, use: 'IS_NULL', constant: true }, deparse(node));
+  else sink.partial(side.entry, deparse(node));
+}
+
+/** WHERE is_active, WHERE NOT is_deleted: a boolean column alone is "= true" (or false), a constant pg_stat_statements keeps. */
+function readBooleanColumn(column: Node, node: Node, scope: Scope, sink: ConditionSink): void {
+  const side = (column as { ColumnRef?: unknown }).ColumnRef ? operand(column, scope) : null;
+  if (side?.kind !== 'KEY' || columnType(side) !== 'boolean') return;
+  sink.filter(side.entry, { ...side.key, use: 'EQUALITY', constant: true }, deparse(node));
 }
 
 function readOperator(expression: Record<string, unknown>, node: Node, scope: Scope, sink: ConditionSink): void {
@@ -91,6 +102,7 @@ function readComparison(name: string, leftNode: Node, rightNode: Node, node: Nod
     if (isJsonb(left) && right.kind === 'VALUE') readKeyed(left, 'JSONB_EXISTS', sink);
     return;
   }
+  if (name === '<>') return readExclusion(left, right, rightNode, node, sink);
   if (name !== '=' && !RANGE_OPERATORS.has(name)) return;
   const use: KeyUse = name === '=' ? 'EQUALITY' : 'RANGE';
   if (left.kind === 'KEY' && right.kind === 'VALUE') return readValueComparison(left, use, rightNode, node, sink);
@@ -117,6 +129,11 @@ function isJsonb(side: Operand): side is Extract<Operand, { kind: 'KEY' }> {
 function columnType(side: Extract<Operand, { kind: 'KEY' }>): string | undefined {
   const table = side.entry.table!;
   return side.key.column === null ? undefined : table.columnTypes[table.columns.indexOf(side.key.column)];
+}
+
+/** key <> constant (also written !=): no index searches by it, a partial index can exclude those rows. */
+function readExclusion(left: Operand, right: Operand, rightNode: Node, node: Node, sink: ConditionSink): void {
+  if (left.kind === 'KEY' && right.kind === 'VALUE' && isConstant(rightNode)) sink.partial(left.entry, deparse(node));
 }
 
 function readKeyed(side: Operand, use: KeyUse, sink: ConditionSink): void {
@@ -154,6 +171,8 @@ function readOr(branches: Node[], scope: Scope, sink: ConditionSink): void {
       join() {
         usable = false;
       },
+      // a partial predicate inside one branch does not hold for the others; it searches nothing either
+      partial() {},
       or() {
         usable = false;
       },

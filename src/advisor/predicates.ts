@@ -187,6 +187,9 @@ function levelSink(walk: Walk): ConditionSink {
     join(entry, predicate) {
       accumulator(entry, walk)?.joins.push(predicate);
     },
+    partial(entry, predicate) {
+      if (predicate) accumulator(entry, walk)?.partials.push(predicate);
+    },
     or(entry, branches) {
       const acc = accumulator(entry, walk);
       if (acc && !acc.orBranches) acc.orBranches = branches;

@@ -211,6 +211,19 @@ describe('analyzeStatements: one shape per case', () => {
     ]);
   });
 
+  it('<> a constant, IS NOT NULL and NOT a boolean column: partial predicates', async () => {
+    const sql = "SELECT * FROM orders WHERE status <> 'done' AND deleted_at IS NOT NULL ORDER BY created_at DESC LIMIT 10";
+    expect(await candidates(sql)).toEqual([
+      'orders btree(created_at DESC) [q1]',
+      `orders btree(created_at DESC) WHERE ("status" <> 'done') AND ("deleted_at" IS NOT NULL) [q1]`,
+    ]);
+    expect(await candidates('SELECT * FROM customers WHERE NOT is_active AND email = $1')).toEqual([
+      'customers btree(is_active) [q1]',
+      'customers btree(is_active, email) [q1]',
+      'customers btree(email) WHERE (NOT "is_active") [q1]',
+    ]);
+  });
+
   it('a boolean column alone is a constant predicate too', async () => {
     expect(await candidates('SELECT * FROM customers WHERE is_active AND username = $1')).toEqual([
       'customers btree(is_active) [q1]',
