@@ -27,7 +27,11 @@ export interface WorkloadAnalysis {
 }
 
 /** Steps 1-4 on the current database's pg_stat_statements. */
-export async function analyzeWorkload(db: Queryable, caps: Capabilities, options: AnalyzeOptions = {}): Promise<WorkloadAnalysis> {
+export async function analyzeWorkload(
+  db: Queryable,
+  caps: Capabilities,
+  options: AnalyzeOptions = {},
+): Promise<WorkloadAnalysis> {
   return analyzeParsed(db, await loadWorkload(db, caps, options), options);
 }
 
