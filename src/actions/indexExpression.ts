@@ -53,6 +53,18 @@ export async function parseExpression(text: string, what: string): Promise<Parse
   };
 }
 
+/**
+ * An expression node taken from a statement's parse tree (the index advisor's keys and partial
+ * predicates), rebuilt exactly as parseExpression rebuilds a client's text: what the advisor
+ * proposes is what planIndex will accept and print. Nodes outside the allowed list (a parameter,
+ * a subquery...) are BAD_USER_INPUT, as for a client.
+ */
+export function deparseExpressionNode(node: Node, what: string): { sql: string; columns: string[] } {
+  const found: Found = { columns: [], functions: [], operators: [] };
+  const sql = deparse(node, found, what);
+  return { sql, columns: [...new Set(found.columns)] };
+}
+
 async function parseWrapped(text: string, what: string): Promise<Node> {
   let statements;
   try {

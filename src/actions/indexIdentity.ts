@@ -32,6 +32,14 @@ export async function indexShape(definition: string, shape: IndexShape): Promise
   return canonicalJson(comparable);
 }
 
+/**
+ * The comparable form of one expression or predicate tree (the index advisor compares its
+ * candidates' keys and predicates with existing indexes' this way): same normalization as above.
+ */
+export function comparableTree(tree: unknown): string {
+  return canonicalJson(normalize(tree));
+}
+
 function indexElement(wrapped: unknown, shape: IndexShape): unknown {
   const element = (wrapped as { IndexElem: Record<string, unknown> }).IndexElem;
   const descending = element.ordering === 'SORTBY_DESC';

@@ -28,7 +28,10 @@ export type KeyUse =
 export interface KeyRef {
   /** Column name, exactly as in the catalog; null for an expression. */
   column: string | null;
-  /** An expression over the table's columns, SQL text as deparsed ("lower(email)", "(details ->> 'page')"). */
+  /**
+   * An expression over the table's columns, SQL text as applyIndex's deparser writes it (so that
+   * planIndex reads it back unchanged): `"lower"("email")`, `("details" ->> 'page')`.
+   */
   expression: string | null;
 }
 
@@ -37,6 +40,11 @@ export interface KeyPredicate extends KeyRef {
   /** For SORT: the direction asked for. */
   direction?: 'ASC' | 'DESC';
   nulls?: 'FIRST' | 'LAST';
+  /**
+   * The predicate compares the key with a constant kept in the text (status = 'pending') or is
+   * an IS NULL: it is part of the access's partialPredicate, so a partial index may drop it as a key.
+   */
+  constant?: boolean;
 }
 
 /** What one statement asks of one table (one per table occurrence; OR branches give one each). */
@@ -90,6 +98,14 @@ export type RejectionReason =
   | 'IMPROVEMENT_TOO_SMALL' // below minImprovement
   | 'WRITE_OVERHEAD' // the write rate costs more than the reads gain
   | 'DOMINATED'; // another selected candidate serves the same statements better
+
+/** A candidate set aside before costing, with the reason (and the covering index, if any). */
+export interface RejectedCandidate {
+  candidate: CandidateIndex;
+  reason: RejectionReason;
+  /** For COVERED_BY_EXISTING: the existing index (schema-qualified by candidate.schema). */
+  coveredBy: string | null;
+}
 
 /** A plan's cost and top node, as EXPLAIN (FORMAT JSON) gives them. */
 export interface PlanCost {

@@ -1,0 +1,62 @@
+// Small readings of libpg-query parse trees that the predicate walk (predicates.ts) needs: the
+// condition a JOIN ... USING stands for, a LIMIT's value, the subqueries inside an expression, a
+// visit that stops at subqueries (each is read as a query level of its own).
+import type { Node } from 'libpg-query';
+
+type Rec = Record<string, unknown>;
+
+/** JOIN ... USING (col): left.col = right.col, written as the condition it stands for. */
+export function usingCondition(column: unknown, join: Rec): Node[] {
+  const name = (column as { String?: { sval: string } }).String?.sval;
+  const left = sideName(join.larg as Node);
+  const right = sideName(join.rarg as Node);
+  if (!name || !left || !right) return [];
+  const ref = (table: string) => ({ ColumnRef: { fields: [{ String: { sval: table } }, { String: { sval: name } }] } });
+  return [{ A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '=' } }], lexpr: ref(left), rexpr: ref(right) } } as unknown as Node];
+}
+
+function sideName(side: Node): string | null {
+  const range = (side as { RangeVar?: { relname: string; alias?: { aliasname: string } } }).RangeVar;
+  return range ? (range.alias?.aliasname ?? range.relname) : null;
+}
+
+/** LIMIT n (a number), LIMIT $1 (normalized by pg_stat_statements, or a parameter), or none (LIMIT ALL, NULL). */
+export function limitOf(limit: Node | undefined): number | 'PARAM' | null {
+  if (!limit) return null;
+  const constant = (limit as { A_Const?: { isnull?: boolean; ival?: { ival?: number } } }).A_Const;
+  if (constant) return constant.isnull ? null : (constant.ival?.ival ?? 0);
+  return 'PARAM';
+}
+
+/** Visits nodes, not descending into subqueries (read as levels of their own). */
+export function visit(tree: unknown, visitor: (key: string, value: unknown) => void): void {
+  if (Array.isArray(tree)) return tree.forEach((item) => visit(item, visitor));
+  if (tree === null || typeof tree !== 'object') return;
+  for (const [key, value] of Object.entries(tree)) {
+    if (key === 'SubLink') continue;
+    visitor(key, value);
+    visit(value, visitor);
+  }
+}
+
+/** The subqueries directly inside these parts (not those nested in another subquery). */
+export function subLinks(parts: unknown[]): Node[] {
+  const found: Node[] = [];
+  const search = (tree: unknown): void => {
+    if (Array.isArray(tree)) return tree.forEach(search);
+    if (tree === null || typeof tree !== 'object') return;
+    for (const [key, value] of Object.entries(tree)) {
+      if (key === 'SubLink') {
+        const subselect = (value as { subselect?: Node }).subselect;
+        if (subselect) found.push(subselect);
+        search((value as { testexpr?: unknown }).testexpr);
+      } else search(value);
+    }
+  };
+  search(parts);
+  return found;
+}
+
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
