@@ -109,7 +109,7 @@ async function configurationB(
     const why = `not available: ${missing}`;
     return { configuration: { key: 'b', label, unavailable: why }, timing: { workload: 'reference', unavailable: why } };
   }
-  let timing: RecommendTiming = { workload: 'reference', unavailable: 'not measured' };
+  let timing: RecommendTiming | undefined;
   try {
     timing = await timeRecommendations(client, admin, 'reference');
     const recommendations = timing.recommendations ?? [];
@@ -126,7 +126,7 @@ async function configurationB(
   } catch (error) {
     const why = `failed: ${(error as Error).message}`;
     log(`advisor: (b) ${why}`);
-    return { configuration: { key: 'b', label, unavailable: why }, timing: timing.unavailable === 'not measured' ? { workload: 'reference', unavailable: why } : timing };
+    return { configuration: { key: 'b', label, unavailable: why }, timing: timing ?? { workload: 'reference', unavailable: why } };
   }
 }
 
