@@ -5,9 +5,10 @@
 // Settings (env): BENCH_ADVISOR_SECONDS (20) per configuration, BENCH_ADVISOR_CLIENTS (8),
 // BENCH_ADVISOR_SCALE (1), BENCH_ADVISOR_SYNTHETIC_ROWS (20000 per table); BENCH_ADVISOR_QUICK=1
 // for development (3 s, scale 0.1, 2,000 rows per table).
+import os from 'node:os';
 import { queryOnce, type Queryable } from '../src/db/pool.js';
 import { loadReferenceWorkload } from '../src/demo/load.js';
-import { startAdvisorClient, type AdvisorClient } from './advisorApi.js';
+import { startAdvisorClient, type AdvisorClient, type Recommendation } from './advisorApi.js';
 import {
   applySeedIndexes,
   dropDatabase,
@@ -19,7 +20,7 @@ import {
   waitForIndexBuilds,
 } from './advisorDb.js';
 import { advisorReport, type Configuration, type RecommendTiming } from './advisorReport.js';
-import { mixDatabase, referenceMix, runMix, summarize, type MixOptions } from './mix.js';
+import { mixDatabase, referenceMix, runMix, summarize, type MixResult } from './mix.js';
 import { createSyntheticTables, runSyntheticStatements } from './synthetic.js';
 
 const REFERENCE_DB = 'bench_advisor';
@@ -48,6 +49,18 @@ export function advisorSettings(env: Record<string, string | undefined> = proces
 /** DDL and catalog reads on their own connection each, without the pool's statement timeout. */
 const adminOn = (url: string): Queryable => ({ query: (sql, params) => queryOnce(url, sql, params ?? [], 3_600_000) });
 
+type Key = Configuration['key'];
+/**
+ * Each configuration is measured in two halves, in the order a b c c b a: a machine that gets
+ * busier or quieter during the run (2 cores shared with other work) then biases no configuration.
+ */
+const ORDER: Key[] = ['a', 'b', 'c', 'c', 'b', 'a'];
+const LABELS: Record<Key, string> = {
+  a: '(a) primary keys only',
+  b: "(b) pgscope's recommendations",
+  c: "(c) the guide's set (seed_indexes.sql)",
+};
+
 export async function benchAdvisor(url: string, _seconds: number, log: (line: string) => void): Promise<string> {
   const settings = advisorSettings();
   log(`advisor: loading the reference workload at scale ${settings.scale} into database ${REFERENCE_DB} ...`);
@@ -56,34 +69,51 @@ export async function benchAdvisor(url: string, _seconds: number, log: (line: st
   const admin = adminOn(reference.url);
   const db = mixDatabase(reference.url, settings.clients);
   const scripts = referenceMix(settings.scale);
-  const mix: MixOptions = { clients: settings.clients, seconds: settings.seconds, seed: 1_000 };
+  const halfSeconds = settings.seconds / 2;
 
-  const measure = async (label: string): Promise<Configuration['result']> => {
-    log(`advisor: ${label}: warming up, then ${settings.seconds} s with ${settings.clients} clients ...`);
-    await runMix(db, scripts, { ...mix, seconds: Math.min(3, settings.seconds), seed: 9_000 });
-    const result = await runMix(db, scripts, mix);
+  const halves: Record<Key, MixResult[]> = { a: [], b: [], c: [] };
+  const loads: Record<Key, number[]> = { a: [], b: [], c: [] };
+  const measureHalf = async (key: Key) => {
+    const half = halves[key].length + 1;
+    log(`advisor: ${LABELS[key]}, half ${half}: warm-up, then ${halfSeconds} s with ${settings.clients} clients ...`);
+    await runMix(db, scripts, { clients: settings.clients, seconds: Math.min(3, halfSeconds), seed: 9_000 });
+    const result = await runMix(db, scripts, { clients: settings.clients, seconds: halfSeconds, seed: 1_000 * half });
+    loads[key].push(os.loadavg()[0]!);
     const summary = summarize(result);
-    log(`advisor: ${label}: p95 ${summary.p95Ms.toFixed(1)} ms, ${summary.statementsPerSecond.toFixed(0)} statements/s`);
-    return { mix: result, summary, indexBytes: await nonConstraintIndexBytes(admin) };
+    log(`advisor: ${LABELS[key]}, half ${half}: p95 ${summary.p95Ms.toFixed(1)} ms, ${summary.statementsPerSecond.toFixed(0)} statements/s`);
+    halves[key].push(result);
   };
 
   let client: AdvisorClient | undefined;
   try {
     log(`advisor: (a) dropped ${(await resetToPrimaryKeys(admin)).length} non-constraint indexes`);
     await resetStatements(admin);
-    const a: Configuration = { key: 'a', label: '(a) primary keys only', result: await measure('(a)') };
-
     client = await startAdvisorClient(reference.url);
-    const b = await configurationB(client, admin, measure, log);
-    const referenceTiming = b.timing;
+    const b = new ConfigurationB(client, admin, log);
+    const indexBytes: Partial<Record<Key, number>> = {};
+    let current: Key = 'a';
+    for (const key of ORDER) {
+      if (key !== current) {
+        await resetToPrimaryKeys(admin);
+        if (key === 'c') await applySeedIndexes(admin);
+        current = key;
+        if (key === 'b' && !(await b.apply())) continue;
+        indexBytes[key] = await nonConstraintIndexBytes(admin);
+      }
+      await measureHalf(key);
+    }
     await resetToPrimaryKeys(admin);
 
-    await applySeedIndexes(admin);
-    const c: Configuration = { key: 'c', label: '(c) the guide\'s set (seed_indexes.sql)', result: await measure('(c)') };
-    await resetToPrimaryKeys(admin);
-
+    const configurations = (['a', 'b', 'c'] as const).map((key): Configuration => {
+      const unavailable = key === 'b' ? b.unavailable : undefined;
+      const recommendations = key === 'b' ? b.recommendations : undefined;
+      if (halves[key].length === 0) return { key, label: LABELS[key], unavailable: unavailable ?? 'not measured', recommendations };
+      const mix = mergeMix(halves[key]);
+      const loadAverage = loads[key].reduce((sum, x) => sum + x, 0) / loads[key].length;
+      return { key, label: LABELS[key], result: { mix, summary: summarize(mix), indexBytes: indexBytes[key] ?? 0, loadAverage }, recommendations };
+    });
     const synthetic = await timeSynthetic(url, settings, client.schema.recommendationsMissing, log);
-    return advisorReport({ settings, hypopg: reference.hypopg, scripts, configurations: [a, b.configuration, c], timings: [referenceTiming, synthetic] });
+    return advisorReport({ settings, hypopg: reference.hypopg, scripts, configurations, timings: [b.timing, synthetic] });
   } finally {
     await client?.close();
     await db.end();
@@ -93,41 +123,69 @@ export async function benchAdvisor(url: string, _seconds: number, log: (line: st
 }
 
 /**
- * (b): ask pgscope for its recommendations on the mix pg_stat_statements holds since (a), apply
- * each through applyRecommendation(dryRun: false), wait for the builds, ANALYZE, measure.
+ * (b): on the first visit, ask pgscope for its recommendations on the mix pg_stat_statements
+ * holds since (a) (timed), then apply each through applyRecommendation(dryRun: false); on the
+ * second visit apply the same ids again (they are stateless). Then wait for the builds, ANALYZE.
  * Without the API fields, or when a step fails, the configuration says why instead of a number.
  */
-async function configurationB(
-  client: AdvisorClient,
-  admin: Queryable,
-  measure: (label: string) => Promise<Configuration['result']>,
-  log: (line: string) => void,
-): Promise<{ configuration: Configuration; timing: RecommendTiming }> {
-  const label = '(b) pgscope\'s recommendations';
-  const missing = client.schema.recommendationsMissing;
-  if (missing) {
-    const why = `not available: ${missing}`;
-    return { configuration: { key: 'b', label, unavailable: why }, timing: { workload: 'reference', unavailable: why } };
-  }
-  let timing: RecommendTiming | undefined;
-  try {
-    timing = await timeRecommendations(client, admin, 'reference');
-    const recommendations = timing.recommendations ?? [];
-    if (client.schema.applyMissing) {
-      return { configuration: { key: 'b', label, unavailable: `not available: ${client.schema.applyMissing}`, recommendations }, timing };
+class ConfigurationB {
+  unavailable: string | undefined;
+  recommendations: Recommendation[] | undefined;
+  timing: RecommendTiming = { workload: 'reference', unavailable: 'not measured' };
+
+  constructor(
+    private readonly client: AdvisorClient,
+    private readonly admin: Queryable,
+    private readonly log: (line: string) => void,
+  ) {
+    const missing = client.schema.recommendationsMissing;
+    if (missing) {
+      this.unavailable = `not available: ${missing}`;
+      this.timing = { workload: 'reference', unavailable: this.unavailable };
     }
-    for (const recommendation of recommendations) {
-      log(`advisor: (b) applying ${recommendation.sql}`);
-      await client.apply(recommendation.id);
-    }
-    await waitForIndexBuilds(admin);
-    await admin.query('ANALYZE');
-    return { configuration: { key: 'b', label, result: await measure('(b)'), recommendations }, timing };
-  } catch (error) {
-    const why = `failed: ${(error as Error).message}`;
-    log(`advisor: (b) ${why}`);
-    return { configuration: { key: 'b', label, unavailable: why }, timing: timing ?? { workload: 'reference', unavailable: why } };
   }
+
+  /** Builds (b) from the primary-keys-only state; false when (b) cannot be measured. */
+  async apply(): Promise<boolean> {
+    if (this.unavailable) return false;
+    try {
+      if (!this.recommendations) {
+        this.timing = await timeRecommendations(this.client, this.admin, 'reference');
+        this.recommendations = this.timing.recommendations ?? [];
+      }
+      if (this.client.schema.applyMissing) {
+        this.unavailable = `not available: ${this.client.schema.applyMissing}`;
+        return false;
+      }
+      for (const recommendation of this.recommendations) {
+        this.log(`advisor: (b) applying ${recommendation.sql}`);
+        await this.client.apply(recommendation.id);
+      }
+      await waitForIndexBuilds(this.admin);
+      await this.admin.query('ANALYZE');
+      return true;
+    } catch (error) {
+      this.unavailable = `failed: ${(error as Error).message}`;
+      this.log(`advisor: (b) ${this.unavailable}`);
+      if (this.timing.unavailable) this.timing = { workload: 'reference', unavailable: this.unavailable };
+      return false;
+    }
+  }
+}
+
+function mergeMix(results: MixResult[]): MixResult {
+  const byScript = new Map<string, number[]>();
+  for (const result of results) {
+    for (const [name, latencies] of result.byScript) byScript.set(name, [...(byScript.get(name) ?? []), ...latencies]);
+  }
+  return {
+    statements: results.reduce((sum, r) => sum + r.statements, 0),
+    seconds: results.reduce((sum, r) => sum + r.seconds, 0),
+    latenciesMs: results.flatMap((r) => r.latenciesMs),
+    byScript,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    firstError: results.find((r) => r.firstError)?.firstError,
+  };
 }
 
 /** One indexRecommendations request, timed, with what pg_stat_statements saw it run. */

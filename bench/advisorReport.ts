@@ -9,7 +9,7 @@ import { SLOW_MS, type MixResult, type MixSummary } from './mix.js';
 export interface Configuration {
   key: 'a' | 'b' | 'c';
   label: string;
-  result?: { mix: MixResult; summary: MixSummary; indexBytes: number };
+  result?: { mix: MixResult; summary: MixSummary; indexBytes: number; loadAverage: number };
   /** Why there is no measurement ("not available: ...", "failed: ..."). */
   unavailable?: string;
   recommendations?: Recommendation[];
@@ -50,10 +50,13 @@ export function advisorReport(input: ReportInput): string {
     '',
     `${settings.quick ? '**Quick mode (BENCH_ADVISOR_QUICK=1): not the reference measurement.** ' : ''}` +
       `Query mix of demo/queries with the guide's weights (${mixText}), ${settings.clients} clients, ${settings.seconds} s per configuration after a warm-up, ` +
-      `bind parameters from a seeded generator (every configuration replays the same draws). Between configurations every index that backs no constraint is dropped. ` +
+      `bind parameters from a seeded generator (every configuration replays the same draws). Each configuration is measured in two halves, in the order a b c c b a, ` +
+      `so that a machine growing busier or quieter favours none (load avg: the 1-minute load average after each half, averaged). ` +
+      `Between configurations every index that backs no constraint is dropped; (b) and (c) end with ANALYZE. ` +
       `HypoPG: ${input.hypopg ?? 'not available on this server'}. Index bytes: every index of the four tables that backs no constraint, partitions' included.`,
     '',
     configurationTable(input.configurations),
+    ...errorLines(input.configurations),
     '',
     targetTable(input.configurations),
     '',
@@ -67,11 +70,16 @@ export function advisorReport(input: ReportInput): string {
 
 function configurationTable(configurations: Configuration[]): string {
   const rows = configurations.map((c) => {
-    if (!c.result) return [c.label, c.unavailable ?? 'n/a', '', '', '', '', '', ''];
-    const { summary, mix, indexBytes } = c.result;
-    return [c.label, mix.statements, summary.statementsPerSecond, summary.p50Ms, summary.p95Ms, percent(summary.slowShare), indexBytes / MB, mix.errors];
+    if (!c.result) return [c.label, c.unavailable ?? 'n/a', '', '', '', '', '', '', ''];
+    const { summary, mix, indexBytes, loadAverage } = c.result;
+    return [c.label, mix.statements, summary.statementsPerSecond, summary.p50Ms, summary.p95Ms, percent(summary.slowShare), indexBytes / MB, mix.errors, loadAverage];
   });
-  return table(['configuration', 'statements', 'statements/s', 'P50 ms', 'P95 ms', `over ${SLOW_MS} ms`, 'index MB (non-PK)', 'errors'], rows);
+  return table(['configuration', 'statements', 'statements/s', 'P50 ms', 'P95 ms', `over ${SLOW_MS} ms`, 'index MB (non-PK)', 'errors', 'load avg'], rows);
+}
+
+function errorLines(configurations: Configuration[]): string[] {
+  const failed = configurations.filter((c) => c.result && c.result.mix.errors > 0);
+  return failed.map((c) => `\n${c.label}: ${c.result!.mix.errors} statement(s) failed (not timed), first: ${c.result!.mix.firstError}`);
 }
 
 function targetTable(configurations: Configuration[]): string {
