@@ -52,7 +52,7 @@ try {
     `## pgscope benchmarks, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `PostgreSQL ${facts!.version} (${server ? 'embedded, throwaway' : 'BENCH_DATABASE_URL'}), Node ${process.version}, ` +
-      `${os.availableParallelism()} cores, ${seconds} s per measurement. Ratios are measured within this run; compare them, not absolute numbers across machines.`,
+      `${os.availableParallelism()} cores, ${seconds} s per measurement (BENCH_SECONDS; the advisor section has its own). Ratios are measured within this run; compare them, not absolute numbers across machines.`,
   ].join('\n');
   const parts = [header];
   for (const section of sections) parts.push(await SECTIONS[section]!(url, seconds, log));
