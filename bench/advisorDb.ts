@@ -112,14 +112,18 @@ export interface StatementCounts {
   hypotheticalIndexes: number;
 }
 
-/** What pg_stat_statements holds for this database (the advisor's input, and what costing ran). */
+/**
+ * What pg_stat_statements holds for this database (the advisor's input, and what costing ran).
+ * EXPLAIN of a query is also recorded as a nested entry (toplevel false, PostgreSQL 14+): only
+ * top-level calls count; to_jsonb reads the column where it exists and finds NULL where it does not.
+ */
 export async function statementCounts(db: Queryable): Promise<StatementCounts> {
   const [row] = await db.query<StatementCounts>(/* SQL */ `
     SELECT
       count(*)::int AS "statements",
-      coalesce(sum(calls) FILTER (WHERE query ~* '^\\s*explain'), 0)::int AS "explainCalls",
-      coalesce(sum(calls) FILTER (WHERE query ~* 'hypopg_create_index'), 0)::int AS "hypotheticalIndexes"
-    FROM pg_stat_statements
-    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+      coalesce(sum(s.calls) FILTER (WHERE s.query ~* '^\\s*explain' AND coalesce((to_jsonb(s) ->> 'toplevel')::boolean, true)), 0)::int AS "explainCalls",
+      coalesce(sum(s.calls) FILTER (WHERE s.query ~* 'hypopg_create_index' AND coalesce((to_jsonb(s) ->> 'toplevel')::boolean, true)), 0)::int AS "hypotheticalIndexes"
+    FROM pg_stat_statements s
+    WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`);
   return row!;
 }

@@ -45,9 +45,11 @@ const percent = (share: number) => (Number.isFinite(share) ? `${(share * 100).to
 export function advisorReport(input: ReportInput): string {
   const { settings } = input;
   const mixText = input.scripts.map((s) => `${s.name} ${s.weight}`).join(', ');
+  const missing = [...input.configurations, ...input.timings].find((c) => c.unavailable)?.unavailable;
   return [
     `### advisor: the reference workload at scale ${settings.scale}, (a) primary keys only, (b) pgscope's recommendations, (c) the guide's set`,
     '',
+    ...(missing ? [`**Partial run: only what could be measured is shown (${missing}).**`, ''] : []),
     `${settings.quick ? '**Quick mode (BENCH_ADVISOR_QUICK=1): not the reference measurement.** ' : ''}` +
       `Query mix of demo/queries with the guide's weights (${mixText}), ${settings.clients} clients, ${settings.seconds} s per configuration after a warm-up, ` +
       `bind parameters from a seeded generator (every configuration replays the same draws). Each configuration is measured in two halves, in the order a b c c b a, ` +
