@@ -92,6 +92,8 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   };
 
   const schema = readAdvisorSchema((await gql<{ __schema: IntrospectedSchema }>(INTROSPECTION)).data.__schema);
+  // Capabilities are detected on first use: not inside the timed indexRecommendations request.
+  await gql('query Warm { capabilities { serverVersion } }');
   const applyArgs = [...schema.applyArgs].filter((arg) => arg === 'wait');
   const applySelection = schema.applyScalars.length > 0 ? schema.applyScalars.join(' ') : '__typename';
   return {

@@ -52,6 +52,11 @@ const NON_CONSTRAINT_INDEXES = /* SQL */ `
     AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
   ORDER BY n.nspname, c.relname`;
 
+/** How many indexes resetToPrimaryKeys would drop (a partitioned index counts once). */
+export async function nonConstraintIndexCount(db: Queryable): Promise<number> {
+  return (await db.query(NON_CONSTRAINT_INDEXES)).length;
+}
+
 /** Configuration (a): primary keys only. Returns the indexes it dropped. */
 export async function resetToPrimaryKeys(db: Queryable): Promise<string[]> {
   const indexes = await db.query<{ name: string }>(NON_CONSTRAINT_INDEXES);

@@ -66,7 +66,7 @@ export function advisorReport(input: ReportInput): string {
     '',
     appliedList(input.configurations.find((c) => c.key === 'b')),
     '',
-    timingTable(input.timings),
+    timingTable(input.timings, input.hypopg),
   ].join('\n');
 }
 
@@ -127,16 +127,17 @@ function appliedList(b: Configuration | undefined): string {
   ].join('\n');
 }
 
-function timingTable(timings: RecommendTiming[]): string {
+function timingTable(timings: RecommendTiming[], hypopg: string | null): string {
+  const met = (seconds: number) => (hypopg ? (seconds < 10 ? 'yes' : 'NO') : 'n/a (no HypoPG)');
   const rows = timings.map((t) =>
     t.unavailable
-      ? [t.workload, t.statements ?? '', t.unavailable, '', '', '', '']
-      : [t.workload, t.statements ?? '', t.seconds!, t.recommendations?.length ?? '', t.sqlStatements ?? '', t.whatIfPlans ?? '', t.hypotheticalIndexes ?? ''],
+      ? [t.workload, t.statements ?? '', t.unavailable, '', '', '', '', '']
+      : [t.workload, t.statements ?? '', t.seconds!, met(t.seconds!), t.recommendations?.length ?? '', t.sqlStatements ?? '', t.whatIfPlans ?? '', t.hypotheticalIndexes ?? ''],
   );
   return [
     'indexRecommendations (all arguments default), one request each (target: under 10 s with HypoPG). Statements: what pg_stat_statements held for the database; ' +
       'what-if plans and hypothetical indexes: the EXPLAIN and hypopg_create_index calls pg_stat_statements counted during the request.',
     '',
-    table(['workload', 'statements', 'seconds', 'recommendations', 'SQL statements in the request', 'what-if plans', 'hypothetical indexes'], rows),
+    table(['workload', 'statements', 'seconds', 'under 10 s', 'recommendations', 'SQL statements in the request', 'what-if plans', 'hypothetical indexes'], rows),
   ].join('\n');
 }
