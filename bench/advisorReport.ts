@@ -54,7 +54,7 @@ export function advisorReport(input: ReportInput): string {
       `Query mix of demo/queries with the guide's weights (${mixText}), ${settings.clients} clients, ${settings.seconds} s per configuration after a warm-up, ` +
       `bind parameters from a seeded generator (every configuration replays the same draws). Each configuration is measured in two halves, in the order a b c c b a, ` +
       `so that a machine growing busier or quieter favours none (load avg: the 1-minute load average after each half, averaged). ` +
-      `Between configurations every index that backs no constraint is dropped; (b) and (c) end with ANALYZE. ` +
+      `Before every half, every index that backs no constraint is dropped and the configuration's indexes are built afresh ((b) and (c) then ANALYZE), then CHECKPOINT. ` +
       `HypoPG: ${input.hypopg ?? 'not available on this server'}. Index bytes: every index of the four tables that backs no constraint, partitions' included.`,
     '',
     configurationTable(input.configurations),
