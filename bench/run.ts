@@ -2,7 +2,8 @@
 // (or BENCH_DATABASE_URL, a database the benchmark may fill with tables), prints the report and
 // writes it to bench/REPORT.md. Sections: api, tables, advisor. Seconds per measurement: BENCH_SECONDS
 // (the advisor section has its own settings, see bench/advisor.ts). BENCH_PG_BINDIR: another server
-// build for the throwaway server (e.g. /usr/lib/postgresql/15/bin, with HypoPG when installed).
+// build for the throwaway server (e.g. /usr/lib/postgresql/15/bin, with HypoPG when installed);
+// BENCH_PG_PORT its port (default: a free one).
 // A run of some sections replaces only those in the report (BENCH_REPORT: another report file).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,7 +38,7 @@ if (!url) {
   server = await startEmbeddedPostgres({
     dir,
     binDir: process.env.BENCH_PG_BINDIR || undefined,
-    port: Number(process.env.PGSCOPE_EMBEDDED_PORT ?? 0),
+    port: Number(process.env.BENCH_PG_PORT ?? 0),
     throwaway: true,
     settings: { max_connections: '200' },
   });
