@@ -6,7 +6,8 @@
 // seed workload's pgbench run, -c 4: the guide's headline P95 was measured so; 8 clients on 2 cores mostly
 // measure queueing behind the slowest statements of (a)),
 // BENCH_ADVISOR_SCALE (1), BENCH_ADVISOR_SYNTHETIC_ROWS (20000 per table); BENCH_ADVISOR_QUICK=1
-// for development (3 s, scale 0.1, 2,000 rows per table).
+// for development (3 s, scale 0.1, 2,000 rows per table). With BENCH_DATABASE_URL the role must be
+// allowed to create databases: the section loads bench_advisor and bench_advisor_synthetic, drops them after.
 import os from 'node:os';
 import { queryOnce, type Queryable } from '../src/db/pool.js';
 import { loadReferenceWorkload } from '../src/demo/load.js';
@@ -114,7 +115,8 @@ export async function benchAdvisor(url: string, _seconds: number, log: (line: st
       if (halves[key].length === 0) return { key, label: LABELS[key], unavailable: unavailable ?? 'not measured', recommendations };
       const mix = mergeMix(halves[key]);
       const loadAverage = loads[key].reduce((sum, x) => sum + x, 0) / loads[key].length;
-      return { key, label: LABELS[key], result: { mix, summary: summarize(mix), indexBytes: indexBytes[key] ?? 0, loadAverage }, recommendations };
+      const result = { mix, summary: summarize(mix), indexBytes: indexBytes[key] ?? 0, loadAverage };
+      return { key, label: LABELS[key], result, unavailable, recommendations };
     });
     const synthetic = await timeSynthetic(url, settings, client.schema.recommendationsMissing, log);
     return advisorReport({ settings, hypopg: reference.hypopg, scripts, configurations, timings: [b.timing, synthetic] });

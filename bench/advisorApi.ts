@@ -34,8 +34,6 @@ export interface AdvisorSchema {
 
 export interface AdvisorClient {
   schema: AdvisorSchema;
-  /** Runs an operation with the admin token; returns data and the request's SQL statement count. */
-  gql<T>(query: string, variables?: Record<string, unknown>): Promise<{ data: T; sqlStatements: number }>;
   recommendations(): Promise<{ list: Recommendation[]; sqlStatements: number }>;
   apply(id: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -98,7 +96,6 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   const applySelection = schema.applyScalars.length > 0 ? schema.applyScalars.join(' ') : '__typename';
   return {
     schema,
-    gql,
     async recommendations() {
       if (schema.recommendationsMissing) throw new Error(schema.recommendationsMissing);
       const { data, sqlStatements } = await gql<{ indexRecommendations: Recommendation[] }>(

@@ -81,7 +81,12 @@ function configurationTable(configurations: Configuration[]): string {
 
 function errorLines(configurations: Configuration[]): string[] {
   const failed = configurations.filter((c) => c.result && c.result.mix.errors > 0);
-  return failed.map((c) => `\n${c.label}: ${c.result!.mix.errors} statement(s) failed (not timed), first: ${c.result!.mix.firstError}`);
+  // A configuration measured once and then failed (its second half) shows its first half and why.
+  const halfMeasured = configurations.filter((c) => c.result && c.unavailable);
+  return [
+    ...failed.map((c) => `\n${c.label}: ${c.result!.mix.errors} statement(s) failed (not timed), first: ${c.result!.mix.firstError}`),
+    ...halfMeasured.map((c) => `\n${c.label}: measured in one half only, then ${c.unavailable}`),
+  ];
 }
 
 function targetTable(configurations: Configuration[]): string {
