@@ -28,8 +28,11 @@ export interface AdvisorSchema {
   applyMissing: string | undefined;
   /** Arguments applyRecommendation takes (wait: true is passed when it exists). */
   applyArgs: Set<string>;
-  /** Scalar fields of ApplyRecommendationPayload (or whatever it returns), for the log. */
-  applyScalars: string[];
+  /**
+   * The payload's scalar fields, and those of its object fields one level down (change, index,
+   * statements ... as the schema has them), selected for the log line of each apply.
+   */
+  applySelection: string;
 }
 
 export interface AdvisorClient {
@@ -93,7 +96,6 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   // Capabilities are detected on first use: not inside the timed indexRecommendations request.
   await gql('query Warm { capabilities { serverVersion } }');
   const applyArgs = [...schema.applyArgs].filter((arg) => arg === 'wait');
-  const applySelection = schema.applyScalars.length > 0 ? schema.applyScalars.join(' ') : '__typename';
   return {
     schema,
     async recommendations() {
@@ -107,7 +109,7 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
       if (schema.applyMissing) throw new Error(schema.applyMissing);
       const extra = applyArgs.map((arg) => `, ${arg}: true`).join('');
       const { data } = await gql<{ applyRecommendation: Record<string, unknown> }>(
-        `mutation Apply($id: ID!) { applyRecommendation(id: $id, dryRun: false${extra}) { ${applySelection} } }`,
+        `mutation Apply($id: ID!) { applyRecommendation(id: $id, dryRun: false${extra}) { ${schema.applySelection} } }`,
         { id },
       );
       return data.applyRecommendation;
@@ -116,13 +118,13 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   };
 }
 
-interface IntrospectedSchema {
+export interface IntrospectedSchema {
   queryType: { name: string };
   mutationType: { name: string } | null;
   types: Array<{ name: string; fields: FieldInfo[] | null }>;
 }
 
-function readAdvisorSchema(introspected: IntrospectedSchema): AdvisorSchema {
+export function readAdvisorSchema(introspected: IntrospectedSchema): AdvisorSchema {
   const fieldsOf = (typeName: string | null | undefined) => introspected.types.find((t) => t.name === typeName)?.fields ?? [];
   const query = fieldsOf(introspected.queryType.name).find((f) => f.name === 'indexRecommendations');
   const mutation = fieldsOf(introspected.mutationType?.name).find((f) => f.name === 'applyRecommendation');
@@ -133,18 +135,21 @@ function readAdvisorSchema(introspected: IntrospectedSchema): AdvisorSchema {
     const absent = REQUIRED_FIELDS.filter((name) => !present.has(name));
     if (absent.length > 0) recommendationsMissing = `IndexRecommendation lacks ${absent.join(', ')}`;
   }
-  const applyScalars = mutation
-    ? fieldsOf(namedType(mutation.type))
-        .filter((f) => f.args.length === 0 && ['SCALAR', 'ENUM'].includes(leafKind(f.type)))
-        .map((f) => f.name)
-    : [];
+  const isLeaf = (f: FieldInfo) => f.args.length === 0 && ['SCALAR', 'ENUM'].includes(innerKind(f.type));
+  const leaves = (typeName: string | null) => fieldsOf(typeName).filter(isLeaf).map((f) => f.name);
+  const payload = mutation ? fieldsOf(namedType(mutation.type)) : [];
+  const parts = payload.flatMap((f) => {
+    if (isLeaf(f)) return [f.name];
+    const inner = f.args.length === 0 ? leaves(namedType(f.type)) : [];
+    return inner.length > 0 ? [`${f.name} { ${inner.join(' ')} }`] : [];
+  });
   return {
     recommendationsMissing,
     applyMissing: mutation ? undefined : 'applyRecommendation is not in the schema yet',
     applyArgs: new Set(mutation?.args.map((a) => a.name) ?? []),
-    applyScalars,
+    applySelection: parts.length > 0 ? parts.join(' ') : '__typename',
   };
 }
 
 const namedType = (type: TypeRef): string | null => (type.ofType ? namedType(type.ofType) : type.name);
-const leafKind = (type: TypeRef): string => (type.kind === 'NON_NULL' && type.ofType ? leafKind(type.ofType) : type.kind);
+const innerKind = (type: TypeRef): string => (type.ofType ? innerKind(type.ofType) : type.kind);
