@@ -1,0 +1,253 @@
+// "advisor": the reference workload at scale 1 under its query mix, in one run, with
+// (a) primary keys only, (b) pgscope's recommendations applied through the GraphQL API,
+// (c) the guide's hand-picked set (demo/seed_indexes.sql); then how long indexRecommendations
+// takes on that workload and on a synthetic one of 500 statements over 50 tables.
+// Settings (env): BENCH_ADVISOR_SECONDS (20) per configuration, BENCH_ADVISOR_CLIENTS (4, as the
+// seed workload's pgbench run, -c 4: the guide's headline P95 was measured so; 8 clients on 2 cores mostly
+// measure queueing behind the slowest statements of (a)),
+// BENCH_ADVISOR_SCALE (1), BENCH_ADVISOR_SYNTHETIC_ROWS (20000 per table); BENCH_ADVISOR_QUICK=1
+// for development (3 s, scale 0.1, 2,000 rows per table). With BENCH_DATABASE_URL the role must be
+// allowed to create databases: the section loads bench_advisor and bench_advisor_synthetic, drops them after.
+import os from 'node:os';
+import { queryOnce, type Queryable } from '../src/db/pool.js';
+import { loadReferenceWorkload } from '../src/demo/load.js';
+import { startAdvisorClient, type AdvisorClient, type Recommendation } from './advisorApi.js';
+import {
+  applySeedIndexes,
+  dropDatabase,
+  freshDatabase,
+  nonConstraintIndexBytes,
+  nonConstraintIndexCount,
+  resetStatements,
+  resetToPrimaryKeys,
+  statementCounts,
+  waitForIndexBuilds,
+} from './advisorDb.js';
+import { advisorReport, type Configuration, type RecommendTiming } from './advisorReport.js';
+import { mixDatabase, referenceMix, runMix, summarize, type MixResult } from './mix.js';
+import { sleep } from './lib.js';
+import { createSyntheticTables, runSyntheticStatements } from './synthetic.js';
+
+const REFERENCE_DB = 'bench_advisor';
+const SYNTHETIC_DB = 'bench_advisor_synthetic';
+
+export interface AdvisorSettings {
+  seconds: number;
+  clients: number;
+  scale: number;
+  syntheticRows: number;
+  quick: boolean;
+}
+
+export function advisorSettings(env: Record<string, string | undefined> = process.env): AdvisorSettings {
+  const quick = env.BENCH_ADVISOR_QUICK === '1';
+  const number = (name: string, fallback: number) => (env[name] ? Number(env[name]) : fallback);
+  return {
+    quick,
+    seconds: number('BENCH_ADVISOR_SECONDS', quick ? 3 : 20),
+    clients: number('BENCH_ADVISOR_CLIENTS', 4),
+    scale: number('BENCH_ADVISOR_SCALE', quick ? 0.1 : 1),
+    syntheticRows: number('BENCH_ADVISOR_SYNTHETIC_ROWS', quick ? 2_000 : 20_000),
+  };
+}
+
+/** DDL and catalog reads on their own connection each, without the pool's statement timeout. */
+const adminOn = (url: string): Queryable => ({ query: (sql, params) => queryOnce(url, sql, params ?? [], 3_600_000) });
+
+type Key = Configuration['key'];
+/**
+ * Each configuration is measured in two halves, in the order a b c c b a: a machine that gets
+ * busier or quieter during the run (2 cores shared with other work) then biases no configuration.
+ * Every half builds its indexes afresh, so that (b) and (c) are treated alike.
+ */
+const ORDER: Key[] = ['a', 'b', 'c', 'c', 'b', 'a'];
+const LABELS: Record<Key, string> = {
+  a: '(a) primary keys only',
+  b: "(b) pgscope's recommendations",
+  c: "(c) the guide's set (seed_indexes.sql)",
+};
+
+export async function benchAdvisor(url: string, _seconds: number, log: (line: string) => void): Promise<string> {
+  const settings = advisorSettings();
+  log(`advisor: loading the reference workload at scale ${settings.scale} into database ${REFERENCE_DB} ...`);
+  const reference = await freshDatabase(url, REFERENCE_DB);
+  await loadReferenceWorkload(reference.url, settings.scale, log);
+  const admin = adminOn(reference.url);
+  const db = mixDatabase(reference.url, settings.clients);
+  const scripts = referenceMix(settings.scale);
+  const halfSeconds = settings.seconds / 2;
+
+  const halves: Record<Key, MixResult[]> = { a: [], b: [], c: [] };
+  const loads: Record<Key, number[]> = { a: [], b: [], c: [] };
+  const measureHalf = async (key: Key) => {
+    const half = halves[key].length + 1;
+    log(`advisor: ${LABELS[key]}, half ${half}: warm-up, then ${halfSeconds} s with ${settings.clients} clients ...`);
+    await runMix(db, scripts, { clients: settings.clients, seconds: Math.min(3, halfSeconds), seed: 9_000 });
+    const result = await runMix(db, scripts, { clients: settings.clients, seconds: halfSeconds, seed: 1_000 * half });
+    loads[key].push(os.loadavg()[0]!);
+    const summary = summarize(result);
+    log(`advisor: ${LABELS[key]}, half ${half}: p95 ${summary.p95Ms.toFixed(1)} ms, ${summary.statementsPerSecond.toFixed(0)} statements/s`);
+    halves[key].push(result);
+  };
+
+  let client: AdvisorClient | undefined;
+  try {
+    log(`advisor: (a) dropped ${(await resetToPrimaryKeys(admin)).length} non-constraint indexes`);
+    await resetStatements(admin);
+    client = await startAdvisorClient(reference.url);
+    const b = new ConfigurationB(client, admin, log);
+    const indexBytes: Partial<Record<Key, number>> = {};
+    for (const key of ORDER) {
+      // Every half starts from the same state: primary keys only, then its own fresh indexes.
+      await resetToPrimaryKeys(admin);
+      if (key === 'c') await applySeedIndexes(admin);
+      if (key === 'b' && !(await b.apply())) continue;
+      // The builds' dirty pages are written now, not by a checkpoint during the measurement.
+      await admin.query('CHECKPOINT');
+      indexBytes[key] = await nonConstraintIndexBytes(admin);
+      await measureHalf(key);
+    }
+    await resetToPrimaryKeys(admin);
+
+    const configurations = (['a', 'b', 'c'] as const).map((key): Configuration => {
+      const unavailable = key === 'b' ? b.unavailable : undefined;
+      const recommendations = key === 'b' ? b.recommendations : undefined;
+      if (halves[key].length === 0) return { key, label: LABELS[key], unavailable: unavailable ?? 'not measured', recommendations };
+      const mix = mergeMix(halves[key]);
+      const loadAverage = loads[key].reduce((sum, x) => sum + x, 0) / loads[key].length;
+      const result = { mix, summary: summarize(mix), indexBytes: indexBytes[key] ?? 0, loadAverage };
+      return { key, label: LABELS[key], result, unavailable, recommendations };
+    });
+    const synthetic = await timeSynthetic(url, settings, client.schema.recommendationsMissing, log);
+    return advisorReport({ settings, hypopg: reference.hypopg, scripts, configurations, timings: [b.timing, synthetic] });
+  } finally {
+    await client?.close();
+    await db.end();
+    await dropDatabase(url, REFERENCE_DB);
+    await dropDatabase(url, SYNTHETIC_DB);
+  }
+}
+
+/**
+ * (b): on the first visit, ask pgscope for its recommendations on the mix pg_stat_statements
+ * holds since (a) (timed), then apply each through applyRecommendation(dryRun: false); on the
+ * second visit apply the same ids again (they are stateless). Then wait for the builds, ANALYZE.
+ * Without the API fields, or when a step fails, the configuration says why instead of a number.
+ */
+class ConfigurationB {
+  unavailable: string | undefined;
+  recommendations: Recommendation[] | undefined;
+  timing: RecommendTiming = { workload: 'reference', unavailable: 'not measured' };
+
+  constructor(
+    private readonly client: AdvisorClient,
+    private readonly admin: Queryable,
+    private readonly log: (line: string) => void,
+  ) {
+    const missing = client.schema.recommendationsMissing;
+    if (missing) {
+      this.unavailable = `not available: ${missing}`;
+      this.timing = { workload: 'reference', unavailable: this.unavailable };
+    }
+  }
+
+  /** Builds (b) from the primary-keys-only state; false when (b) cannot be measured. */
+  async apply(): Promise<boolean> {
+    if (this.unavailable) return false;
+    try {
+      if (!this.recommendations) {
+        this.timing = await timeRecommendations(this.client, this.admin, 'reference');
+        this.recommendations = this.timing.recommendations ?? [];
+      }
+      if (this.client.schema.applyMissing) {
+        this.unavailable = `not available: ${this.client.schema.applyMissing}`;
+        return false;
+      }
+      for (const recommendation of this.recommendations) {
+        this.log(`advisor: (b) applying ${recommendation.sql}`);
+        this.log(`advisor: (b) applyRecommendation answered ${JSON.stringify(await this.client.apply(recommendation.id))}`);
+      }
+      await this.waitForIndexes(this.recommendations.length);
+      await waitForIndexBuilds(this.admin);
+      await this.admin.query('ANALYZE');
+      return true;
+    } catch (error) {
+      this.unavailable = `failed: ${(error as Error).message}`;
+      this.log(`advisor: (b) ${this.unavailable}`);
+      if (this.timing.unavailable) this.timing = { workload: 'reference', unavailable: this.unavailable };
+      return false;
+    }
+  }
+
+  /**
+   * An apply that returns before its build starts (a background job) would let the measurement
+   * begin without the index: wait up to a minute for `count` indexes to appear (fewer may be right
+   * when a recommendation also drops an index it makes redundant, hence a log line, not an error).
+   */
+  private async waitForIndexes(count: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    let found = await nonConstraintIndexCount(this.admin);
+    while (found < count && Date.now() < deadline) {
+      await sleep(500);
+      found = await nonConstraintIndexCount(this.admin);
+    }
+    if (found < count) this.log(`advisor: (b) ${found} index(es) exist after applying ${count} recommendation(s)`);
+  }
+}
+
+function mergeMix(results: MixResult[]): MixResult {
+  const byScript = new Map<string, number[]>();
+  for (const result of results) {
+    for (const [name, latencies] of result.byScript) byScript.set(name, [...(byScript.get(name) ?? []), ...latencies]);
+  }
+  return {
+    statements: results.reduce((sum, r) => sum + r.statements, 0),
+    seconds: results.reduce((sum, r) => sum + r.seconds, 0),
+    latenciesMs: results.flatMap((r) => r.latenciesMs),
+    byScript,
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    firstError: results.find((r) => r.firstError)?.firstError,
+  };
+}
+
+/** One indexRecommendations request, timed, with what pg_stat_statements saw it run. */
+async function timeRecommendations(client: AdvisorClient, admin: Queryable, workload: string): Promise<RecommendTiming> {
+  const before = await statementCounts(admin);
+  const started = performance.now();
+  const { list, sqlStatements } = await client.recommendations();
+  const seconds = (performance.now() - started) / 1000;
+  const after = await statementCounts(admin);
+  return {
+    workload,
+    statements: before.statements,
+    seconds,
+    recommendations: list,
+    sqlStatements,
+    whatIfPlans: after.explainCalls - before.explainCalls,
+    hypotheticalIndexes: after.hypotheticalIndexes - before.hypotheticalIndexes,
+  };
+}
+
+/** The synthetic workload: 50 tables, 500 distinct statements run 3 times each, then one timed request. */
+async function timeSynthetic(url: string, settings: AdvisorSettings, missing: string | undefined, log: (line: string) => void): Promise<RecommendTiming> {
+  const workload = `synthetic (50 tables x ${settings.syntheticRows.toLocaleString('en-US')} rows)`;
+  log(`advisor: building the ${workload} workload ...`);
+  const synthetic = await freshDatabase(url, SYNTHETIC_DB);
+  const admin = adminOn(synthetic.url);
+  const db = mixDatabase(synthetic.url, 1);
+  let client: AdvisorClient | undefined;
+  try {
+    await createSyntheticTables(admin, settings.syntheticRows);
+    await resetStatements(admin);
+    await runSyntheticStatements(db, settings.syntheticRows, 3);
+    if (missing) return { workload, statements: (await statementCounts(admin)).statements, unavailable: `not available: ${missing}` };
+    client = await startAdvisorClient(synthetic.url);
+    log('advisor: timing indexRecommendations on the synthetic workload ...');
+    return await timeRecommendations(client, admin, workload);
+  } catch (error) {
+    return { workload, unavailable: `failed: ${(error as Error).message}` };
+  } finally {
+    await client?.close();
+    await db.end();
+  }
+}
