@@ -34,7 +34,7 @@ export interface SelectedIndex {
   helps: StatementCost[];
 }
 
-export interface RejectedCandidate {
+export interface SelectionRejection {
   candidate: CandidateIndex;
   reason: RejectionReason;
   detail: string;
@@ -42,7 +42,7 @@ export interface RejectedCandidate {
 
 export interface Selection {
   selected: SelectedIndex[];
-  rejected: RejectedCandidate[];
+  rejected: SelectionRejection[];
 }
 
 export const tableKey = (candidate: { schema: string; table: string }) => `${candidate.schema}.${candidate.table}`;
@@ -95,7 +95,7 @@ export function selectIndexes(input: SelectionInput): Selection {
 }
 
 /** Why a candidate was left out, judged against the statements' costs without any new index. */
-function rejection(costed: CostedCandidate, input: SelectionInput): RejectedCandidate {
+function rejection(costed: CostedCandidate, input: SelectionInput): SelectionRejection {
   const { candidate } = costed;
   if (!costed.perStatement.some((cost) => cost.after.usesCandidate)) {
     return { candidate, reason: 'NOT_USED_BY_PLANNER', detail: 'With the index in place the planner still chose other plans for every statement.' };

@@ -1,0 +1,87 @@
+// What selection and the recommendations read about the tables themselves: how much is written to
+// them (an index costs every write), and which existing indexes a new one would make redundant.
+import type { Queryable } from '../db/pool.js';
+import type { CandidateIndex } from './types.js';
+import { tableKey } from './select.js';
+
+/**
+ * Rows written per table since its statistics were reset: inserts, updates that were not HOT
+ * (a HOT update touches no index) and deletes, summed over the partitions of a partitioned table.
+ */
+export async function loadTableWrites(db: Queryable, tables: ReadonlyArray<{ schema: string; table: string }>): Promise<Map<string, number>> {
+  const distinct = [...new Map(tables.map((t) => [tableKey(t), t])).values()];
+  if (distinct.length === 0) return new Map();
+  const rows = await db.query<{ schema: string; table: string; writes: number }>(
+    /* SQL */ `
+    SELECT
+      r.schema,
+      r.table,
+      coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd + s.n_tup_del), 0)::float8 AS writes
+    FROM unnest($1::text[], $2::text[]) AS r(schema, "table")
+    JOIN pg_namespace n ON n.nspname = r.schema
+    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table
+    CROSS JOIN LATERAL pg_partition_tree(c.oid) tree
+    LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
+    GROUP BY r.schema, r.table`,
+    [distinct.map((t) => t.schema), distinct.map((t) => t.table)],
+  );
+  return new Map(rows.map((row) => [tableKey(row), row.writes]));
+}
+
+interface ExistingIndexRow {
+  name: string;
+  columns: Array<string | null>;
+  descending: boolean[];
+}
+
+/**
+ * Existing B-tree indexes that the candidate makes redundant: plain (not unique, not behind a
+ * constraint, no predicate, no INCLUDE) and whose keys are the candidate's leading keys, in order,
+ * with the same directions. Dropping them after the candidate exists loses nothing they served.
+ */
+export async function redundantIndexes(db: Queryable, candidate: CandidateIndex): Promise<string[]> {
+  if (candidate.method !== 'btree' || candidate.where !== null) return [];
+  const rows = await db.query<ExistingIndexRow>(
+    /* SQL */ `
+    SELECT
+      ic.relname AS name,
+      ARRAY(
+        SELECT a.attname::text
+        FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, position)
+        LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum AND k.attnum > 0
+        ORDER BY k.position
+      ) AS columns,
+      ARRAY(
+        SELECT (o.option & 1) = 1
+        FROM unnest(i.indoption::int2[]) WITH ORDINALITY AS o(option, position)
+        ORDER BY o.position
+      ) AS descending
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_class t ON t.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    JOIN pg_am am ON am.oid = ic.relam
+    WHERE n.nspname = $1
+      AND t.relname = $2
+      AND am.amname = 'btree'
+      AND i.indisvalid
+      AND NOT i.indisunique
+      AND i.indpred IS NULL
+      AND i.indexprs IS NULL
+      AND i.indnatts = i.indnkeyatts
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+      -- the index of one partition goes with its parent's
+      AND NOT ic.relispartition
+    ORDER BY ic.relname`,
+    [candidate.schema, candidate.table],
+  );
+  return rows.filter((row) => isLeadingPart(row, candidate)).map((row) => row.name);
+}
+
+function isLeadingPart(existing: ExistingIndexRow, candidate: CandidateIndex): boolean {
+  if (existing.columns.length >= candidate.keys.length) return false;
+  return existing.columns.every((column, k) => {
+    const key = candidate.keys[k]!;
+    return column !== null && key.column === column && existing.descending[k] === (key.direction === 'DESC');
+  });
+}
