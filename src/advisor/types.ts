@@ -37,6 +37,11 @@ export interface KeyPredicate extends KeyRef {
   /** For SORT: the direction asked for. */
   direction?: 'ASC' | 'DESC';
   nulls?: 'FIRST' | 'LAST';
+  /**
+   * For EQUALITY: the constant compared with, as text, when the statement's text keeps one (not a
+   * $n); the pg_stats estimate looks it up among the most common values. Absent: a parameter.
+   */
+  constant?: string | null;
 }
 
 /** What one statement asks of one table (one per table occurrence; OR branches give one each). */
