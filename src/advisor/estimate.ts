@@ -7,7 +7,7 @@
 import type { PlanCost, TableAccess } from './types.js';
 import type { CandidateIndex } from './types.js';
 import { bitmapScanCost, descentCost, estimateKeys, estimateSizeBytes, indexScanCost, limitFraction, sortCost, type AccessCostInput } from './costModel.js';
-import { nodesOf, planCost, type CostNode } from './planCost.js';
+import { describeNode, isScan, nodesOf, planCost, type CostNode } from './planCost.js';
 import type { CostSettings, TableStatistics } from './statistics.js';
 
 export interface EstimateInput {
@@ -36,7 +36,7 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const unchanged = planCost(before, false);
   if (estimate.keysUsed === 0 && !estimate.ordered) return unchanged;
   const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));
-  const scans = [...nodesOf(before)].filter((node) => node['Relation Name'] !== undefined);
+  const scans = [...nodesOf(before)].filter(isScan);
   const mine = scans.filter((node) => own.has(`${node.Schema}.${node['Relation Name']}`));
   if (mine.length === 0) return unchanged;
   const firstKey = candidate.keys[0]!;
@@ -129,8 +129,7 @@ function topNode(before: CostNode, chosen: Access, input: EstimateInput, mine: C
   const using = chosen.kind === 'Index Scan' ? ` using ${input.name} (hypothetical)` : '';
   // a partitioned table's scans are its leaves', as in the plan
   const scan = `${chosen.kind}${using} on ${mine[0]!['Relation Name']}`;
-  let root: CostNode | undefined = before;
-  while (singleTable && root && DROPPED_WRAPPERS.has(root['Node Type'])) root = root.Plans?.[0];
-  if (!root || root['Relation Name'] !== undefined) return scan;
-  return `${root['Node Type']} > ${scan}`;
+  let root = before;
+  while (singleTable && DROPPED_WRAPPERS.has(root['Node Type']) && root.Plans?.[0]) root = root.Plans[0];
+  return isScan(root) ? scan : `${describeNode(root)} > ${scan}`;
 }

@@ -124,20 +124,24 @@ export function usesIndex(plan: CostNode, indexName: string): boolean {
   return false;
 }
 
+/** A node that reads a table (ModifyTable names the table it writes, above the scan that finds the rows). */
+export const isScan = (node: CostNode) => node['Relation Name'] !== undefined && node['Node Type'] !== 'ModifyTable';
+
 /**
  * "Seq Scan on users", "Limit > Index Scan using users_email_idx (hypothetical) on users": the
- * root node, then the first scan below it when the root reads no table itself. `names` maps
+ * root node, then the first scan below it when the root is not a scan itself. `names` maps
  * HypoPG's session-local names ("<13556>btree_users_email") to the names the index would get.
  */
 export function describeTopNode(plan: CostNode, names: ReadonlyMap<string, string> = new Map()): string {
-  const describe = (node: CostNode) => {
-    const index = node['Index Name'];
-    const shown = index === undefined ? '' : names.has(index) ? ` using ${names.get(index)} (hypothetical)` : ` using ${index}`;
-    return `${node['Node Type']}${shown}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}`;
-  };
-  if (plan['Relation Name'] !== undefined) return describe(plan);
-  const scan = [...nodesOf(plan)].find((node) => node['Relation Name'] !== undefined);
-  return scan ? `${describe(plan)} > ${describe(scan)}` : describe(plan);
+  if (isScan(plan)) return describeNode(plan, names);
+  const scan = [...nodesOf(plan)].find(isScan);
+  return scan ? `${describeNode(plan, names)} > ${describeNode(scan, names)}` : describeNode(plan, names);
+}
+
+export function describeNode(node: CostNode, names: ReadonlyMap<string, string> = new Map()): string {
+  const index = node['Index Name'];
+  const shown = index === undefined ? '' : names.has(index) ? ` using ${names.get(index)} (hypothetical)` : ` using ${index}`;
+  return `${node['Node Type']}${shown}${node['Relation Name'] ? ` on ${node['Relation Name']}` : ''}`;
 }
 
 /** The plan's cost as the costing types carry it. */

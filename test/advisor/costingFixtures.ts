@@ -38,6 +38,8 @@ export const STATEMENTS = {
   missingTable: statement('105', 'SELECT * FROM no_such_table WHERE customer_id = $1'),
   eventsByK: statement('106', 'SELECT * FROM events WHERE k = $1'),
   docsContaining: statement('107', 'SELECT id FROM docs WHERE body @> $1'),
+  // planned, never run: EXPLAIN of a write inside the read-only transaction costing uses
+  renote: statement('108', 'UPDATE orders SET note = $2 WHERE customer_id = $1'),
 } satisfies Record<string, WorkloadStatement>;
 
 const access = (statement: WorkloadStatement, table: string, parts: Partial<TableAccess>): TableAccess => ({
@@ -60,6 +62,7 @@ export const ACCESSES: TableAccess[] = [
   access(STATEMENTS.paid, 'orders', { predicates: [equality('is_paid')] }),
   access(STATEMENTS.latest, 'orders', { sort: [{ column: 'created_at', expression: null, use: 'SORT', direction: 'DESC' }], limit: 10, readColumns: ['id'] }),
   access(STATEMENTS.missingTable, 'orders', { predicates: [equality('customer_id')] }),
+  access(STATEMENTS.renote, 'orders', { predicates: [equality('customer_id')] }),
   access(STATEMENTS.eventsByK, 'events', { predicates: [equality('k')] }),
   access(STATEMENTS.docsContaining, 'docs', { predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }], readColumns: ['id'] }),
 ];
@@ -78,7 +81,7 @@ const candidate = (table: string, columns: string[], forQueryIds: string[], extr
 });
 
 export const CANDIDATES = {
-  customer: candidate('orders', ['customer_id'], ['101', '102', '105']),
+  customer: candidate('orders', ['customer_id'], ['101', '102', '105', '108']),
   paid: candidate('orders', ['is_paid'], ['103']),
   createdAt: candidate('orders', ['created_at'], ['104']),
   eventsK: candidate('events', ['k'], ['106']),
@@ -94,8 +97,17 @@ export type CandidateName = keyof typeof CANDIDATES;
 export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: string; usesCandidate: boolean }> = [
   { candidate: 'customer', queryId: '101', usesCandidate: true },
   { candidate: 'customer', queryId: '102', usesCandidate: true },
+  { candidate: 'customer', queryId: '108', usesCandidate: true },
   { candidate: 'paid', queryId: '103', usesCandidate: false },
   { candidate: 'createdAt', queryId: '104', usesCandidate: true },
   { candidate: 'eventsK', queryId: '106', usesCandidate: true },
   { candidate: 'docsBody', queryId: '107', usesCandidate: true },
 ];
+
+/** The verdicts a costing run gave, in EXPECTED_VERDICTS' order (undefined where it gave none). */
+export function verdicts(costed: ReadonlyArray<{ candidate: CandidateIndex; perStatement: ReadonlyArray<{ queryId: string; after: { usesCandidate: boolean } }> }>) {
+  return EXPECTED_VERDICTS.map(({ candidate, queryId }) => {
+    const found = costed.find((each) => each.candidate === CANDIDATES[candidate])?.perStatement.find((cost) => cost.queryId === queryId);
+    return { candidate, queryId, usesCandidate: found?.after.usesCandidate };
+  });
+}
