@@ -42,19 +42,13 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const firstKey = candidate.keys[0]!;
   const correlation = firstKey.column !== null ? (stats.columns.get(firstKey.column)?.correlation ?? 0) : 0;
   const base: AccessCostInput = { estimate, stats, settings: input.settings, correlation, indexPages: estimateSizeBytes(candidate, stats) / 8192, fraction: 1 };
-  let totalCost: number;
-  let chosen: Access;
-  if (mine.length === scans.length) {
-    chosen = singleTableAccess(base, candidate, access);
-    totalCost = chosen.cost;
-  } else {
-    chosen = cheapest(base, candidate, false, 0);
-    totalCost = replacedInJoin(before, mine, chosen.cost, base, access);
-  }
-  if (!(totalCost < before['Total Cost'])) return unchanged;
+  const single = mine.length === scans.length;
+  const chosen = single ? singleTableAccess(base, candidate, access) : cheapest(base, candidate, false, 0);
+  const joined = single ? { total: chosen.cost, nestedLoops: [] } : replacedInJoin(before, mine, chosen.cost, access, input.settings);
+  if (!(joined.total < before['Total Cost'])) return unchanged;
   // two decimals, as EXPLAIN prints costs
-  const rounded = Math.round(totalCost * 100) / 100;
-  return { totalCost: rounded, topNode: topNode(before, chosen, input, mine, mine.length === scans.length), usesCandidate: true };
+  const totalCost = Math.round(joined.total * 100) / 100;
+  return { totalCost, topNode: topNode(before, chosen, input, mine, joined.nestedLoops), usesCandidate: true };
 }
 
 /** The cheaper of an index scan (in order) and a bitmap scan (sorted after when the statement sorts). */
@@ -81,31 +75,36 @@ function singleTableAccess(base: AccessCostInput, candidate: CandidateIndex, acc
   return early < whole.cost ? { cost: early, kind: 'Index Scan' } : whole;
 }
 
-/** The plan's cost with the table's scans replaced; a join-key scan becomes an index probe per outer row. */
-function replacedInJoin(before: CostNode, mine: CostNode[], accessCost: number, base: AccessCostInput, access: TableAccess): number {
+/**
+ * The plan's cost with the table's scans replaced; a join-key scan becomes an index probe per
+ * outer row (a nested loop), kept only where it is cheaper than the join it replaces.
+ */
+function replacedInJoin(before: CostNode, mine: CostNode[], probe: number, access: TableAccess, settings: CostSettings) {
   const parents = parentsOf(before);
+  const nestedLoops: CostNode[] = [];
   let total = before['Total Cost'];
   for (const scan of mine) {
     const join = nearestJoin(scan, parents);
     const outer = join?.Plans?.find((child) => !contains(child, scan));
-    if (join && outer && !filtersOnKeys(scan, base, access)) {
-      // a probe finds the rows of one key value: the equality selectivity applies per outer row
-      const probe = indexScanCost(base);
-      const nestedLoop = outer['Total Cost'] + outer['Plan Rows'] * probe + join['Plan Rows'] * base.settings.cpuTupleCost;
-      total += Math.min(0, nestedLoop - join['Total Cost']);
+    if (join && outer && !filtersOnKeys(scan, access)) {
+      const nestedLoop = outer['Total Cost'] + outer['Plan Rows'] * probe + join['Plan Rows'] * settings.cpuTupleCost;
+      if (nestedLoop < join['Total Cost']) {
+        total += nestedLoop - join['Total Cost'];
+        nestedLoops.push(join);
+      }
     } else {
-      total += accessCost - scan['Total Cost'];
+      total += probe - scan['Total Cost'];
     }
   }
-  return Math.max(total, 0);
+  return { total: Math.max(total, 0), nestedLoops };
 }
 
 /** The scan filters on a key the candidate uses (a $n or constant predicate), rather than joining on it. */
-function filtersOnKeys(scan: CostNode, base: AccessCostInput, access: TableAccess): boolean {
+function filtersOnKeys(scan: CostNode, access: TableAccess): boolean {
   const filter = scan.Filter ?? '';
   const columns = access.predicates.filter((p) => p.column !== null && p.use !== 'SORT').map((p) => p.column!);
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return base.estimate.keysUsed > 0 && columns.some((column) => new RegExp(`\\b${escape(column)}\\b`).test(filter));
+  return columns.some((column) => new RegExp(`\\b${escape(column)}\\b`).test(filter));
 }
 
 function parentsOf(root: CostNode): Map<CostNode, CostNode> {
@@ -125,11 +124,13 @@ function contains(tree: CostNode, node: CostNode): boolean {
 }
 
 /** "Limit > Index Scan using users_email_idx (hypothetical) on users", shaped like the what-if path's. */
-function topNode(before: CostNode, chosen: Access, input: EstimateInput, mine: CostNode[], singleTable: boolean): string {
+function topNode(before: CostNode, chosen: Access, input: EstimateInput, mine: CostNode[], nestedLoops: CostNode[]): string {
   const using = chosen.kind === 'Index Scan' ? ` using ${input.name} (hypothetical)` : '';
   // a partitioned table's scans are its leaves', as in the plan
   const scan = `${chosen.kind}${using} on ${mine[0]!['Relation Name']}`;
   let root = before;
-  while (singleTable && DROPPED_WRAPPERS.has(root['Node Type']) && root.Plans?.[0]) root = root.Plans[0];
+  const single = nestedLoops.length === 0 && mine.length === [...nodesOf(before)].filter(isScan).length;
+  while (single && DROPPED_WRAPPERS.has(root['Node Type']) && root.Plans?.[0]) root = root.Plans[0];
+  if (nestedLoops.includes(root)) return `Nested Loop > ${scan}`;
   return isScan(root) ? scan : `${describeNode(root)} > ${scan}`;
 }

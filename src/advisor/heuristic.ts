@@ -95,7 +95,7 @@ async function withRun<T>(
   const budget = new Budget(budgetMs);
   return db.withClient(
     async (client) => work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs)),
-    { statementTimeoutMs: Math.min(planTimeoutMs, budgetMs) },
+    { statementTimeoutMs: planTimeoutMs },
   );
 }
 

@@ -107,6 +107,7 @@ const FATAL_CLASSES = new Set(['08', '57P', 'XX']);
 
 function planFailure(error: unknown): string {
   const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown } | null)?.code;
+  if (state === '55P03') return 'it waited too long for a lock on a table it reads (SQLSTATE 55P03)';
   if (isPgscopeError(error) && error.code === 'QUERY_TIMEOUT') return 'planning it took longer than the time left for costing';
   if (typeof state !== 'string' || FATAL_CLASSES.has(state.slice(0, 2)) || FATAL_CLASSES.has(state.slice(0, 3))) throw error;
   return `PostgreSQL could not plan it (SQLSTATE ${state})`;
@@ -129,12 +130,16 @@ export const isScan = (node: CostNode) => node['Relation Name'] !== undefined &&
 
 /**
  * "Seq Scan on users", "Limit > Index Scan using users_email_idx (hypothetical) on users": the
- * root node, then the first scan below it when the root is not a scan itself. `names` maps
+ * root node, then a scan below it (the one using the hypothetical index, else the first) when the
+ * root is not a scan itself. `names` maps
  * HypoPG's session-local names ("<13556>btree_users_email") to the names the index would get.
  */
 export function describeTopNode(plan: CostNode, names: ReadonlyMap<string, string> = new Map()): string {
   if (isScan(plan)) return describeNode(plan, names);
-  const scan = [...nodesOf(plan)].find(isScan);
+  // in a join, the scan that reads through the hypothetical index tells most
+  const scans = [...nodesOf(plan)].filter(isScan);
+  const hypothetical = scans.find((scan) => [...nodesOf(scan)].some((node) => names.has(node['Index Name'] ?? '')));
+  const scan = hypothetical ?? scans[0];
   return scan ? `${describeNode(plan, names)} > ${describeNode(scan, names)}` : describeNode(plan, names);
 }
 

@@ -91,7 +91,7 @@ async function withSession<T>(db: Db, caps: Capabilities, options: CostingOption
         await resetHypothetical(client, schema);
       }
     },
-    { statementTimeoutMs: Math.min(planTimeoutMs, budgetMs) },
+    { statementTimeoutMs: planTimeoutMs },
   );
 }
 

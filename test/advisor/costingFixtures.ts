@@ -5,7 +5,7 @@ import type { CandidateIndex, TableAccess, WorkloadStatement } from '../../src/a
 // orders: 100,000 rows; customer_id has 5,000 values of 20 rows each, spread over every page
 // (g % 5000); is_paid is true for half the rows; created_at grows with id (correlated).
 // events: partitioned by month (2 leaves, never ANALYZEd as a parent), k has 3,000 values.
-// docs: 50,000 rows with a jsonb column.
+// docs: 50,000 rows with a jsonb column. customers: 5,000 rows in 500 regions (10 each).
 export const FIXTURE_SQL = /* SQL */ `
   CREATE TABLE orders (
     id int PRIMARY KEY,
@@ -21,12 +21,15 @@ export const FIXTURE_SQL = /* SQL */ `
   CREATE TABLE events_2026_01 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
   CREATE TABLE events_2026_02 PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
   INSERT INTO events SELECT g, date '2026-01-01' + (g % 59), g % 3000 FROM generate_series(1, 100000) g;
+  CREATE TABLE customers (id int PRIMARY KEY, region int NOT NULL, name text);
+  INSERT INTO customers SELECT g, g % 500, md5(g::text) FROM generate_series(1, 5000) g;
   CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL);
   INSERT INTO docs SELECT g, jsonb_build_object('kind', g % 500, 'n', g) FROM generate_series(1, 50000) g;
   ANALYZE orders;
   ANALYZE events_2026_01;
   ANALYZE events_2026_02;
-  ANALYZE docs;`;
+  ANALYZE docs;
+  ANALYZE customers;`;
 
 const statement = (queryId: string, query: string): WorkloadStatement => ({ queryId, query, calls: 100, totalTimeMs: 1000, meanTimeMs: 10, rows: 100 });
 
@@ -40,6 +43,9 @@ export const STATEMENTS = {
   docsContaining: statement('107', 'SELECT id FROM docs WHERE body @> $1'),
   // planned, never run: EXPLAIN of a write inside the read-only transaction costing uses
   renote: statement('108', 'UPDATE orders SET note = $2 WHERE customer_id = $1'),
+  // a join on orders.customer_id: one region's 10 customers probe an index; a third of them do not
+  regionOrders: statement('109', 'SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region = $1'),
+  manyRegionsOrders: statement('110', 'SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region < $1'),
 } satisfies Record<string, WorkloadStatement>;
 
 const access = (statement: WorkloadStatement, table: string, parts: Partial<TableAccess>): TableAccess => ({
@@ -63,6 +69,8 @@ export const ACCESSES: TableAccess[] = [
   access(STATEMENTS.latest, 'orders', { sort: [{ column: 'created_at', expression: null, use: 'SORT', direction: 'DESC' }], limit: 10, readColumns: ['id'] }),
   access(STATEMENTS.missingTable, 'orders', { predicates: [equality('customer_id')] }),
   access(STATEMENTS.renote, 'orders', { predicates: [equality('customer_id')] }),
+  access(STATEMENTS.regionOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
+  access(STATEMENTS.manyRegionsOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
   access(STATEMENTS.eventsByK, 'events', { predicates: [equality('k')] }),
   access(STATEMENTS.docsContaining, 'docs', { predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }], readColumns: ['id'] }),
 ];
@@ -83,6 +91,8 @@ const candidate = (table: string, columns: string[], forQueryIds: string[], extr
 export const CANDIDATES = {
   customer: candidate('orders', ['customer_id'], ['101', '102', '105', '108']),
   paid: candidate('orders', ['is_paid'], ['103']),
+  // the same index as customer, generated for the joins
+  customerJoin: candidate('orders', ['customer_id'], ['109', '110']),
   createdAt: candidate('orders', ['created_at'], ['104']),
   eventsK: candidate('events', ['k'], ['106']),
   docsBody: candidate('docs', ['body'], ['107'], {
@@ -99,6 +109,8 @@ export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: strin
   { candidate: 'customer', queryId: '102', usesCandidate: true },
   { candidate: 'customer', queryId: '108', usesCandidate: true },
   { candidate: 'paid', queryId: '103', usesCandidate: false },
+  { candidate: 'customerJoin', queryId: '109', usesCandidate: true },
+  { candidate: 'customerJoin', queryId: '110', usesCandidate: false },
   { candidate: 'createdAt', queryId: '104', usesCandidate: true },
   { candidate: 'eventsK', queryId: '106', usesCandidate: true },
   { candidate: 'docsBody', queryId: '107', usesCandidate: true },

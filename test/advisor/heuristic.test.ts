@@ -33,8 +33,8 @@ describe('HeuristicCoster', () => {
     const result = await coster.costCandidates(Object.values(CANDIDATES), WORKLOAD);
     expect(verdicts(result.costed)).toEqual(EXPECTED_VERDICTS);
     expect(result.costed.every((each) => each.source === 'HEURISTIC')).toBe(true);
-    // before: 101, 102, 108, 103, 104, 106, 107 planned (105 failed); after: one estimate each
-    expect(result.plansCosted).toBe(14);
+    // before: 101, 102, 108, 103, 109, 110, 104, 106, 107 planned (105 failed); after: one estimate each
+    expect(result.plansCosted).toBe(18);
     expect(result.skipped).toEqual([{ candidate: null, queryId: '105', reason: 'PostgreSQL could not plan it (SQLSTATE 42P01)' }]);
   });
 
@@ -50,6 +50,14 @@ describe('HeuristicCoster', () => {
     // 100,000 tuples of 20 bytes (4-byte key, 8-byte header, aligned, 4-byte line pointer) on 90%-full
     // pages: 273 leaf pages, 3 internal, 1 metapage
     expect(customer!.sizeBytes).toBe(277 * 8192);
+  });
+
+  it('turns a join on the key into a nested loop probing the index when few outer rows probe it (what the planner does)', async () => {
+    const { costed } = await coster.costCandidates([CANDIDATES.customerJoin], WORKLOAD);
+    expect(costed[0]!.perStatement.map((cost) => [cost.queryId, cost.before.topNode, cost.after.topNode, cost.after.usesCandidate])).toEqual([
+      ['109', 'Hash Join > Seq Scan on orders', 'Nested Loop > Bitmap Heap Scan on orders', true],
+      ['110', 'Hash Join > Seq Scan on orders', 'Hash Join > Seq Scan on orders', false],
+    ]);
   });
 
   it('keeps the cost before for a candidate the planner would not use (a boolean half the rows have)', async () => {

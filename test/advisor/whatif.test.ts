@@ -26,7 +26,7 @@ afterAll(async () => {
   await target.drop();
 });
 
-const costedFor = (costed: Array<{ candidate: unknown }>, candidate: unknown) => costed.find((each) => each.candidate === candidate);
+const costedFor = <T extends { candidate: unknown }>(costed: T[], candidate: unknown) => costed.find((each) => each.candidate === candidate);
 
 /** Without HypoPG: the typed refusal, and createCoster's choice of the estimate. */
 async function expectRefusal(): Promise<void> {
@@ -99,7 +99,13 @@ describe('whatIfCosts', () => {
     if (!caps.hypopg.installed) return expectRefusal();
     const result = await createCoster(db, caps).costCandidates(Object.values(CANDIDATES), WORKLOAD);
     expect(verdicts(result.costed)).toEqual(EXPECTED_VERDICTS);
-    expect(result.costed.map((each) => each.source)).toEqual(['HYPOPG', 'HYPOPG', 'HYPOPG', 'HYPOPG', 'HEURISTIC']);
+    expect(result.costed.map((each) => each.source)).toEqual(['HYPOPG', 'HYPOPG', 'HYPOPG', 'HYPOPG', 'HYPOPG', 'HEURISTIC']);
+    // the join on customer_id: a nested loop probing the index for one region, the hash join kept for a third of them
+    const join = costedFor(result.costed, CANDIDATES.customerJoin)!.perStatement;
+    expect(join.map((cost) => [cost.before.topNode, cost.after.topNode])).toEqual([
+      ['Hash Join > Seq Scan on orders', 'Nested Loop > Bitmap Heap Scan on orders'],
+      ['Hash Join > Seq Scan on orders', 'Hash Join > Seq Scan on orders'],
+    ]);
   });
 
   it('costs a set of candidates together and says which statement uses which', async () => {
