@@ -57,9 +57,39 @@ export function equalitySelectivity(stats: ColumnStatistics | undefined, constan
   return Math.max(0, Math.min(spread, stats.commonFrequencies.at(-1) ?? 1));
 }
 
-/** One RANGE predicate: 1/3 without a constant; BETWEEN (two on the key) 0.005, as the planner assumes for parameters. */
-function rangeSelectivity(onKey: readonly KeyPredicate[]): number {
-  return onKey.filter((p) => p.use === 'RANGE').length >= 2 ? DEFAULT_RANGE_INEQ_SEL : DEFAULT_INEQ_SEL;
+/**
+ * RANGE predicates on one key: a constant is placed in the histogram (the rows outside the common
+ * values and nulls), a parameter counts 1/3; two parameters (BETWEEN) 0.005, as the planner assumes.
+ */
+export function rangeSelectivity(onKey: readonly KeyPredicate[], stats: ColumnStatistics | undefined): number {
+  const ranges = onKey.filter((p) => p.use === 'RANGE');
+  const placed = ranges.flatMap((p) => {
+    const at = p.constant != null && p.operator && stats ? histogramFraction(stats.histogram, p.constant) : null;
+    return at === null ? [] : [{ below: p.operator!.startsWith('<'), at }];
+  });
+  if (placed.length === 0) return ranges.length >= 2 ? DEFAULT_RANGE_INEQ_SEL : DEFAULT_INEQ_SEL;
+  const low = Math.max(0, ...placed.filter((p) => !p.below).map((p) => p.at));
+  const high = Math.min(1, ...placed.filter((p) => p.below).map((p) => p.at));
+  const share = 1 - stats!.nullFraction - stats!.commonFrequencies.reduce((sum, f) => sum + f, 0);
+  const unknown = ranges.length - placed.length;
+  return Math.max(high - low, 0) * Math.max(share, 0) * DEFAULT_INEQ_SEL ** unknown;
+}
+
+/**
+ * Where `constant` falls in a histogram's bounds, as the fraction of the histogram below it
+ * (ineq_histogram_selectivity, simplified): numbers interpolated within their bucket, other
+ * values (dates, timestamps, text) compared as text, half a bucket. Null without a histogram.
+ */
+export function histogramFraction(bounds: readonly string[], constant: string): number | null {
+  if (bounds.length < 2) return null;
+  const numeric = [constant, ...bounds].every((value) => value.trim() !== '' && Number.isFinite(Number(value)));
+  const compare = (a: string, b: string) => (numeric ? Number(a) - Number(b) : a < b ? -1 : a > b ? 1 : 0);
+  if (compare(constant, bounds[0]!) <= 0) return 0;
+  if (compare(constant, bounds.at(-1)!) >= 0) return 1;
+  const above = bounds.findIndex((bound) => compare(constant, bound) < 0);
+  const [low, high] = [Number(bounds[above - 1]), Number(bounds[above])];
+  const within = numeric && high > low ? (Number(constant) - low) / (high - low) : 0.5;
+  return (above - 1 + within) / (bounds.length - 1);
 }
 
 /** How far the candidate's keys serve the access: equality keys first, then one range key, or the sort. */
@@ -77,7 +107,7 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
     else if (onKey.some((p) => p.use === 'IS_NULL')) selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
     else if (onKey.some((p) => p.use === 'RANGE') && candidate.method !== 'hash') {
-      selectivity *= rangeSelectivity(onKey);
+      selectivity *= Math.max(rangeSelectivity(onKey, stat), 1 / Math.max(stats.rows, 1));
       keysUsed += 1;
       break;
     } else break;

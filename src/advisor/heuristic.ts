@@ -141,7 +141,19 @@ async function estimateOne(run: Run, candidate: CandidateIndex, statements: Work
     if (cost) perStatement.push(cost);
   }
   if (perStatement.length === 0) return null;
-  return { candidate, source: 'HEURISTIC', sizeBytes: estimateSizeBytes(candidate, stats), perStatement };
+  const notes = statisticsNotes(candidate, stats);
+  return { candidate, source: 'HEURISTIC', sizeBytes: estimateSizeBytes(candidate, stats), perStatement, ...(notes.length > 0 ? { notes } : {}) };
+}
+
+/** What the estimate had to make do with, for the person reading the recommendation. */
+export function statisticsNotes(candidate: CandidateIndex, stats: TableStatistics): string[] {
+  const table = `${candidate.schema}.${candidate.table}`;
+  if (stats.rows === 0) return [`${table} has no row estimate (never analyzed nor vacuumed): run ANALYZE ${table} for a meaningful estimate.`];
+  if (!stats.combinedFromLeaves) return [];
+  return [
+    `${table} has no statistics of its own (autovacuum never analyzes a partitioned table; ANALYZE ${table} would): ` +
+      "the estimate combines its partitions' statistics.",
+  ];
 }
 
 /** The statement's cost before (its plan) and after (the best estimate over its accesses to the table). */

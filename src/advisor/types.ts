@@ -38,10 +38,13 @@ export interface KeyPredicate extends KeyRef {
   direction?: 'ASC' | 'DESC';
   nulls?: 'FIRST' | 'LAST';
   /**
-   * For EQUALITY: the constant compared with, as text, when the statement's text keeps one (not a
-   * $n); the pg_stats estimate looks it up among the most common values. Absent: a parameter.
+   * For EQUALITY and RANGE: the constant compared with, as text, when the statement's text keeps
+   * one (not a $n); the pg_stats estimate looks it up among the most common values (EQUALITY) or
+   * places it in the histogram (RANGE). Absent: a parameter.
    */
   constant?: string | null;
+  /** For RANGE: the comparison, key on the left (BETWEEN gives a '>=' and a '<=' predicate). */
+  operator?: '<' | '<=' | '>' | '>=';
 }
 
 /** What one statement asks of one table (one per table occurrence; OR branches give one each). */
@@ -119,4 +122,6 @@ export interface CostedCandidate {
   /** Estimated on-disk size, bytes. */
   sizeBytes: number;
   perStatement: StatementCost[];
+  /** What the costing could not do as usual, in sentences ("HypoPG cannot simulate GIN indexes: ..."). */
+  notes?: string[];
 }

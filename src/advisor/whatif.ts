@@ -156,8 +156,8 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
       perStatement.push({ queryId: statement.queryId, before: planCost(before, false), after: planCost(after.plan, uses, names) });
     }
     if (perStatement.length === 0) return null;
-    const sizeBytes = await sizeOf(session, candidate, definition.definition.partitioned, created.index);
-    return { candidate, source: 'HYPOPG', sizeBytes, perStatement };
+    const size = await sizeOf(session, candidate, definition.definition.partitioned, created.index);
+    return { candidate, source: 'HYPOPG', sizeBytes: size.bytes, perStatement, ...(size.note ? { notes: [size.note] } : {}) };
   } finally {
     await dropHypothetical(session.client, session.hypopgSchema, created.index);
   }
@@ -168,12 +168,15 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
  * someone runs ANALYZE on it (it answered 8192 bytes for 100,000 rows on PostgreSQL 15), so
  * there the leaves' statistics give the estimate when it is larger.
  */
-async function sizeOf(session: Session, candidate: CandidateIndex, partitioned: boolean, index: HypotheticalIndex): Promise<number> {
+async function sizeOf(session: Session, candidate: CandidateIndex, partitioned: boolean, index: HypotheticalIndex) {
   const size = await hypotheticalSize(session.client, session.hypopgSchema, index);
-  if (!partitioned) return size;
+  if (!partitioned) return { bytes: size, note: null };
   const columns = [...candidate.keys.flatMap((key) => key.column ?? []), ...candidate.include];
   const stats = await tableStatistics(session.client, candidate.schema, candidate.table, columns);
-  return stats ? Math.max(size, estimateSizeBytes(candidate, stats)) : size;
+  const estimate = stats ? estimateSizeBytes(candidate, stats) : 0;
+  if (estimate <= size) return { bytes: size, note: null };
+  const note = `HypoPG sizes an index on ${candidate.schema}.${candidate.table} from the table's own statistics, which a partitioned table has only after a manual ANALYZE: the size is estimated from its partitions.`;
+  return { bytes: estimate, note };
 }
 
 /** All candidates hypothetical at once, over the union of their statements. */
@@ -214,7 +217,7 @@ export async function whatIfSetCost(
     }
     const sizesBytes: number[] = [];
     for (const [position, index] of created.entries()) {
-      sizesBytes.push(index ? await sizeOf(session, candidates[position]!, index.partitioned, index.hypothetical) : 0);
+      sizesBytes.push(index ? (await sizeOf(session, candidates[position]!, index.partitioned, index.hypothetical)).bytes : 0);
     }
     const unsupported = created.flatMap((index, position) => (index ? [] : [position]));
     const { skipped, plansCosted } = session;
@@ -252,8 +255,13 @@ export class WhatIfCoster implements Coster {
       workload,
       { ...options, budgetMs },
     );
+    const reasons = new Map(result.unsupported.map((entry) => [entry.candidate, entry.reason]));
+    const noted = estimated.costed.map((costed) => ({
+      ...costed,
+      notes: [`${reasons.get(costed.candidate)}; its costs are estimated from pg_stats instead.`, ...(costed.notes ?? [])],
+    }));
     return {
-      costed: [...result.costed, ...estimated.costed],
+      costed: [...result.costed, ...noted],
       plansCosted: result.plansCosted + estimated.plansCosted,
       skipped: [...result.skipped, ...estimated.skipped],
       elapsedMs: result.elapsedMs + estimated.elapsedMs,

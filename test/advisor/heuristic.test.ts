@@ -2,7 +2,7 @@
 // the same fixtures and verdicts as the what-if test, plus the statistics it reads and the
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { equalitySelectivity, estimateSizeBytes, limitFraction, pagesFetched } from '../../src/advisor/costModel.js';
+import { equalitySelectivity, estimateKeys, estimateSizeBytes, histogramFraction, limitFraction, pagesFetched } from '../../src/advisor/costModel.js';
 import { HeuristicCoster } from '../../src/advisor/heuristic.js';
 import { costSettings, tableStatistics, type ColumnStatistics } from '../../src/advisor/statistics.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
@@ -87,6 +87,15 @@ describe('HeuristicCoster', () => {
     expect(set.sizesBytes).toEqual([277 * 8192, 277 * 8192, 277 * 8192]);
   });
 
+  it('says when a partitioned table had no statistics of its own and its partitions stood in', async () => {
+    const { costed } = await coster.costCandidates([CANDIDATES.eventsK], WORKLOAD);
+    expect(costed[0]!.perStatement[0]!.after).toMatchObject({ topNode: 'Append > Bitmap Heap Scan on events_2026_01', usesCandidate: true });
+    expect(costed[0]!.notes).toEqual([
+      "public.events has no statistics of its own (autovacuum never analyzes a partitioned table; ANALYZE public.events would): the estimate combines its partitions' statistics.",
+    ]);
+    expect(costed[0]!.sizeBytes).toBe(277 * 8192);
+  });
+
   it('skips a candidate applyIndex would refuse, with the refusal', async () => {
     const wrong = { ...CANDIDATES.customer, keys: [{ ...CANDIDATES.customer.keys[0]!, column: 'customer' }] };
     const result = await coster.costCandidates([wrong], WORKLOAD);
@@ -129,6 +138,17 @@ describe('tableStatistics', () => {
     expect(await tableStatistics(db, 'public', 'no_such_table', ['id'])).toBeNull();
   });
 
+  it('places a range constant in the histogram instead of assuming a third of the rows', async () => {
+    const stats = (await tableStatistics(db, 'public', 'orders', ['created_at']))!;
+    const access = { ...WORKLOAD.accesses.find((each) => each.queryId === '104')!, sort: [], limit: null };
+    const after = (operator?: '>') => ({ ...access, predicates: [{ column: 'created_at', expression: null, use: 'RANGE' as const, constant: '2026-03-05', operator }] });
+    // created_at runs a minute apart from 2026-01-01 00:01 UTC: 9,280 of the 100,000 rows are later than
+    // 2026-03-05 (within the histogram's 1% buckets and the session's time zone offset)
+    expect(Math.abs(estimateKeys(CANDIDATES.createdAt, after('>'), stats).indexSelectivity - 0.0928)).toBeLessThan(0.015);
+    // without the operator the constant cannot be placed: the planner's default for a parameter
+    expect(estimateKeys(CANDIDATES.createdAt, after(), stats).indexSelectivity).toBeCloseTo(1 / 3, 10);
+  });
+
   it("reads the server's cost settings", async () => {
     expect(await costSettings(db)).toEqual({
       randomPageCost: 4,
@@ -164,6 +184,14 @@ describe('the cost model', () => {
   it('counts pages read with the Mackert-Lohman formula', () => {
     expect(pagesFetched(10, 1000, 100_000)).toBeCloseTo((2 * 1000 * 10) / (2 * 1000 + 10), 10);
     expect(pagesFetched(1_000_000, 1000, 100_000)).toBe(1000);
+  });
+
+  it('places constants in a histogram: numbers within their bucket, other values by text', () => {
+    expect(histogramFraction(['0', '10', '20', '30', '40'], '15')).toBeCloseTo(0.375, 10);
+    expect(histogramFraction(['0', '10', '20', '30', '40'], '-5')).toBe(0);
+    expect(histogramFraction(['0', '10', '20', '30', '40'], '45')).toBe(1);
+    expect(histogramFraction(['2026-01-01', '2026-02-01', '2026-03-01'], '2026-02-10')).toBe(0.75);
+    expect(histogramFraction([], '1')).toBeNull();
   });
 
   it('plans a LIMIT parameter as 10% of the rows, a constant as its share', () => {
