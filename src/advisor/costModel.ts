@@ -105,7 +105,9 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
     const stat = key.column !== null ? stats.columns.get(key.column) : undefined;
     const equality = onKey.find((p) => p.use === 'EQUALITY');
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
-    else if (onKey.some((p) => p.use === 'IS_NULL')) selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
+    else if (onKey.some((p) => p.use === 'IS_NULL')) {
+      selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
+    }
     else if (onKey.some((p) => p.use === 'RANGE') && candidate.method !== 'hash') {
       selectivity *= Math.max(rangeSelectivity(onKey, stat), 1 / Math.max(stats.rows, 1));
       keysUsed += 1;
@@ -121,7 +123,9 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
 function providesOrder(candidate: CandidateIndex, access: TableAccess, keysUsed: number): boolean {
   if (access.sort.length === 0) return false;
   // the sort may start at the first key after the equalities, or at a range key on the sort's first key
-  const equalities = candidate.keys.slice(0, keysUsed).filter((key) => predicatesOn(key, access.predicates).some((p) => p.use !== 'RANGE')).length;
+  const equalities = candidate.keys
+    .slice(0, keysUsed)
+    .filter((key) => predicatesOn(key, access.predicates).some((p) => p.use !== 'RANGE')).length;
   const rest = candidate.keys.slice(equalities);
   if (rest.length < access.sort.length) return false;
   const flips = access.sort.map((sort, index) => {
@@ -134,7 +138,8 @@ function providesOrder(candidate: CandidateIndex, access: TableAccess, keysUsed:
 
 /** Average width of an index tuple, bytes (keys' widths, 8 when unknown, plus header and line pointer, aligned). */
 export function indexTupleBytes(candidate: CandidateIndex, stats: TableStatistics): number {
-  const widths = [...candidate.keys.map((key) => (key.column !== null ? stats.columns.get(key.column)?.avgWidthBytes : undefined)), ...candidate.include.map((c) => stats.columns.get(c)?.avgWidthBytes)];
+  const width = (column: string | null) => (column !== null ? stats.columns.get(column)?.avgWidthBytes : undefined);
+  const widths = [...candidate.keys.map((key) => width(key.column)), ...candidate.include.map(width)];
   const data = widths.reduce<number>((sum, width) => sum + (width ?? 8), 0);
   return Math.ceil((data + 8) / 8) * 8 + 4;
 }
@@ -175,18 +180,24 @@ export interface AccessCostInput {
   fraction: number;
 }
 
-/** Descending the B-tree (an index scan's start-up cost): a comparison per level of a binary search, plus 50 operator costs per page touched (btcostestimate). */
+/**
+ * Descending the B-tree (an index scan's start-up cost): a comparison per level of a binary
+ * search, plus 50 operator costs per page touched (btcostestimate).
+ */
 export function descentCost({ stats, settings, indexPages }: AccessCostInput): number {
   const height = Math.max(1, Math.ceil(Math.log(Math.max(indexPages, 2)) / Math.log(100)));
   return (Math.ceil(Math.log2(Math.max(stats.rows, 2))) + (height + 1) * 50) * settings.cpuOperatorCost;
 }
+
+/** CPU per index tuple read: the tuple, and each index condition checked on it. */
+const indexTupleCost = ({ settings, estimate }: AccessCostInput) => settings.cpuIndexTupleCost + settings.cpuOperatorCost * estimate.keysUsed;
 
 /** An index scan reading `fraction` of the matching rows, heap in index order (cost_index). */
 export function indexScanCost(input: AccessCostInput): number {
   const { estimate, stats, settings } = input;
   const tuples = Math.max(1, estimate.indexSelectivity * stats.rows * input.fraction);
   const indexPagesRead = Math.max(1, Math.ceil(estimate.indexSelectivity * input.fraction * input.indexPages));
-  const indexCost = indexPagesRead * settings.randomPageCost + tuples * (settings.cpuIndexTupleCost + settings.cpuOperatorCost * estimate.keysUsed);
+  const indexCost = indexPagesRead * settings.randomPageCost + tuples * indexTupleCost(input);
   const maxIo = pagesFetched(tuples, stats.pages, settings.effectiveCachePages) * settings.randomPageCost;
   const sequentialPages = Math.max(1, Math.ceil(estimate.indexSelectivity * input.fraction * stats.pages));
   const minIo = settings.randomPageCost + (sequentialPages - 1) * settings.seqPageCost;
@@ -200,9 +211,11 @@ export function bitmapScanCost(input: AccessCostInput): number {
   const { estimate, stats, settings } = input;
   const tuples = Math.max(1, estimate.indexSelectivity * stats.rows);
   const indexPagesRead = Math.max(1, Math.ceil(estimate.indexSelectivity * input.indexPages));
-  const indexCost = indexPagesRead * settings.randomPageCost + tuples * (settings.cpuIndexTupleCost + settings.cpuOperatorCost * estimate.keysUsed);
+  const indexCost = indexPagesRead * settings.randomPageCost + tuples * indexTupleCost(input);
   const heapPages = Math.min(pagesFetched(tuples, stats.pages, settings.effectiveCachePages), Math.max(stats.pages, 1));
-  const perPage = heapPages >= 2 ? settings.randomPageCost - (settings.randomPageCost - settings.seqPageCost) * Math.sqrt(heapPages / Math.max(stats.pages, 1)) : settings.randomPageCost;
+  // the more of the table is read, the closer to sequential reading (cost_bitmap_heap_scan)
+  const { randomPageCost: random, seqPageCost: sequential } = settings;
+  const perPage = heapPages >= 2 ? random - (random - sequential) * Math.sqrt(heapPages / Math.max(stats.pages, 1)) : random;
   return descentCost(input) + indexCost + heapPages * perPage + tuples * (settings.cpuTupleCost + settings.cpuOperatorCost);
 }
 

@@ -98,7 +98,11 @@ export function statementsById(workload: CostingWorkload): Map<string, WorkloadS
 }
 
 /** The statements a candidate was generated for, and a skip for each queryId the workload lacks. */
-export function statementsFor(candidate: CandidateIndex, byId: ReadonlyMap<string, WorkloadStatement>, skipped: CostingSkip[]): WorkloadStatement[] {
+export function statementsFor(
+  candidate: CandidateIndex,
+  byId: ReadonlyMap<string, WorkloadStatement>,
+  skipped: CostingSkip[],
+): WorkloadStatement[] {
   const found: WorkloadStatement[] = [];
   for (const queryId of new Set(candidate.forQueryIds)) {
     const statement = byId.get(queryId);

@@ -6,7 +6,8 @@
 // outer row, as the planner would consider it.
 import type { PlanCost, TableAccess } from './types.js';
 import type { CandidateIndex } from './types.js';
-import { bitmapScanCost, descentCost, estimateKeys, estimateSizeBytes, indexScanCost, limitFraction, sortCost, type AccessCostInput } from './costModel.js';
+import { bitmapScanCost, descentCost, estimateKeys, estimateSizeBytes, indexScanCost, limitFraction, sortCost } from './costModel.js';
+import type { AccessCostInput } from './costModel.js';
 import { describeNode, isScan, nodesOf, planCost, type CostNode } from './planCost.js';
 import type { CostSettings, TableStatistics } from './statistics.js';
 
@@ -41,7 +42,8 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   if (mine.length === 0) return unchanged;
   const firstKey = candidate.keys[0]!;
   const correlation = firstKey.column !== null ? (stats.columns.get(firstKey.column)?.correlation ?? 0) : 0;
-  const base: AccessCostInput = { estimate, stats, settings: input.settings, correlation, indexPages: estimateSizeBytes(candidate, stats) / 8192, fraction: 1 };
+  const indexPages = estimateSizeBytes(candidate, stats) / 8192;
+  const base: AccessCostInput = { estimate, stats, settings: input.settings, correlation, indexPages, fraction: 1 };
   const single = mine.length === scans.length;
   const chosen = single ? singleTableAccess(base, candidate, access) : cheapest(base, candidate, false, 0);
   const joined = single ? { total: chosen.cost, nestedLoops: [] } : replacedInJoin(before, mine, chosen.cost, access, input.settings);

@@ -142,13 +142,16 @@ async function estimateOne(run: Run, candidate: CandidateIndex, statements: Work
   }
   if (perStatement.length === 0) return null;
   const notes = statisticsNotes(candidate, stats);
-  return { candidate, source: 'HEURISTIC', sizeBytes: estimateSizeBytes(candidate, stats), perStatement, ...(notes.length > 0 ? { notes } : {}) };
+  const sizeBytes = estimateSizeBytes(candidate, stats);
+  return { candidate, source: 'HEURISTIC', sizeBytes, perStatement, ...(notes.length > 0 ? { notes } : {}) };
 }
 
 /** What the estimate had to make do with, for the person reading the recommendation. */
 export function statisticsNotes(candidate: CandidateIndex, stats: TableStatistics): string[] {
   const table = `${candidate.schema}.${candidate.table}`;
-  if (stats.rows === 0) return [`${table} has no row estimate (never analyzed nor vacuumed): run ANALYZE ${table} for a meaningful estimate.`];
+  if (stats.rows === 0) {
+    return [`${table} has no row estimate (never analyzed nor vacuumed): run ANALYZE ${table} for a meaningful estimate.`];
+  }
   if (!stats.combinedFromLeaves) return [];
   return [
     `${table} has no statistics of its own (autovacuum never analyzes a partitioned table; ANALYZE ${table} would): ` +
@@ -204,8 +207,8 @@ export class HeuristicCoster implements Coster {
       const position = candidates.indexOf(costed.candidate);
       for (const cost of costed.perStatement) {
         const best = byStatement.get(cost.queryId);
-        if (!best) byStatement.set(cost.queryId, { ...cost, usedBy: cost.after.usesCandidate ? [position] : [] });
-        else if (cost.after.totalCost < best.after.totalCost) byStatement.set(cost.queryId, { ...cost, usedBy: cost.after.usesCandidate ? [position] : [] });
+        if (best && best.after.totalCost <= cost.after.totalCost) continue;
+        byStatement.set(cost.queryId, { ...cost, usedBy: cost.after.usesCandidate ? [position] : [] });
       }
     }
     const sizesBytes = candidates.map((candidate) => alone.costed.find((costed) => costed.candidate === candidate)?.sizeBytes ?? 0);

@@ -88,8 +88,12 @@ export async function createHypothetical(client: Queryable, schema: string, sql:
     const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown }).code;
     const message = isPgscopeError(error) ? error.serverMessage : (error as Error).message;
     // HypoPG raises its refusals as plain errors (XX000) with "hypopg:" first; other states are the server's
-    if (typeof message === 'string' && /^hypopg: /.test(message)) return { ok: false, reason: `HypoPG cannot simulate it (${message.slice(8)})` };
-    if (typeof state === 'string' && ['42', '0A', '22'].includes(state.slice(0, 2))) return { ok: false, reason: `HypoPG refused it (SQLSTATE ${state})` };
+    if (typeof message === 'string' && /^hypopg: /.test(message)) {
+      return { ok: false, reason: `HypoPG cannot simulate it (${message.slice(8)})` };
+    }
+    if (typeof state === 'string' && ['42', '0A', '22'].includes(state.slice(0, 2))) {
+      return { ok: false, reason: `HypoPG refused it (SQLSTATE ${state})` };
+    }
     throw error;
   }
 }

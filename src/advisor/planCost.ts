@@ -70,7 +70,9 @@ export async function planOn(client: Queryable, caps: Capabilities, request: Pla
   let parameters: number;
   try {
     const statement = await parseOneStatement(request.sql);
-    if (!EXPLAINABLE.has(statement.kind)) return { ok: false, reason: `it is ${statementPhrase(statement.kind)}, which has no plan to cost` };
+    if (!EXPLAINABLE.has(statement.kind)) {
+      return { ok: false, reason: `it is ${statementPhrase(statement.kind)}, which has no plan to cost` };
+    }
     parameters = paramCount(statement.node);
   } catch (error) {
     if (!isPgscopeError(error)) throw error;

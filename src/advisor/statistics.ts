@@ -116,7 +116,12 @@ const COLUMNS_SQL = /* SQL */ `
     leaf.table_name`;
 
 /** Size and statistics of `schema.table` for `columns`; null when the table does not exist. */
-export async function tableStatistics(db: Queryable, schema: string, table: string, columns: readonly string[]): Promise<TableStatistics | null> {
+export async function tableStatistics(
+  db: Queryable,
+  schema: string,
+  table: string,
+  columns: readonly string[],
+): Promise<TableStatistics | null> {
   const [row] = await db.query<TableRow>(TABLE_SQL, [schema, table]);
   if (!row || row.partitioned === null) return null;
   const leaves = row.leaf_names.map((name, index) => ({ schema: row.leaf_schemas[index]!, table: name }));

@@ -52,7 +52,8 @@ class Session {
   ) {}
 
   async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
-    const outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs: this.budget.planTimeoutMs(this.planTimeoutMs) });
+    const timeoutMs = this.budget.planTimeoutMs(this.planTimeoutMs);
+    const outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs });
     if (outcome.ok) this.plansCosted += 1;
     return outcome;
   }
@@ -175,7 +176,9 @@ async function sizeOf(session: Session, candidate: CandidateIndex, partitioned: 
   const stats = await tableStatistics(session.client, candidate.schema, candidate.table, columns);
   const estimate = stats ? estimateSizeBytes(candidate, stats) : 0;
   if (estimate <= size) return { bytes: size, note: null };
-  const note = `HypoPG sizes an index on ${candidate.schema}.${candidate.table} from the table's own statistics, which a partitioned table has only after a manual ANALYZE: the size is estimated from its partitions.`;
+  const note =
+    `HypoPG sizes an index on ${candidate.schema}.${candidate.table} from the table's own statistics, ` +
+    'which a partitioned table has only after a manual ANALYZE: the size is estimated from its partitions.';
   return { bytes: estimate, note };
 }
 
@@ -213,7 +216,8 @@ export async function whatIfSetCost(
       }
       const usedBy = created.flatMap((index, position) => (index && usesIndex(after.plan, index.hypothetical.indexName) ? [position] : []));
       const names = new Map(created.flatMap((index) => (index ? [[index.hypothetical.indexName, index.name] as const] : [])));
-      perStatement.push({ queryId: statement.queryId, before: planCost(plan, false), after: planCost(after.plan, usedBy.length > 0, names), usedBy });
+      const cost = { queryId: statement.queryId, before: planCost(plan, false), after: planCost(after.plan, usedBy.length > 0, names) };
+      perStatement.push({ ...cost, usedBy });
     }
     const sizesBytes: number[] = [];
     for (const [position, index] of created.entries()) {
@@ -221,7 +225,8 @@ export async function whatIfSetCost(
     }
     const unsupported = created.flatMap((index, position) => (index ? [] : [position]));
     const { skipped, plansCosted } = session;
-    return { source: 'HYPOPG', perStatement, sizesBytes, plansCosted, skipped, elapsedMs: session.budget.elapsedMs(), budgetExhausted, unsupported };
+    const elapsedMs = session.budget.elapsedMs();
+    return { source: 'HYPOPG', perStatement, sizesBytes, plansCosted, skipped, elapsedMs, budgetExhausted, unsupported };
   });
 }
 
@@ -246,7 +251,11 @@ export class WhatIfCoster implements Coster {
     private readonly caps: Capabilities,
   ) {}
 
-  async costCandidates(candidates: readonly CandidateIndex[], workload: CostingWorkload, options: CostingOptions = {}): Promise<CostingResult> {
+  async costCandidates(
+    candidates: readonly CandidateIndex[],
+    workload: CostingWorkload,
+    options: CostingOptions = {},
+  ): Promise<CostingResult> {
     const result = await whatIfCosts(this.db, this.caps, candidates, workload, options);
     if (result.unsupported.length === 0) return withoutUnsupported(result);
     const budgetMs = Math.max(0, (options.budgetMs ?? DEFAULT_BUDGET_MS) - result.elapsedMs);

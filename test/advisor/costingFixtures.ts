@@ -31,7 +31,14 @@ export const FIXTURE_SQL = /* SQL */ `
   ANALYZE docs;
   ANALYZE customers;`;
 
-const statement = (queryId: string, query: string): WorkloadStatement => ({ queryId, query, calls: 100, totalTimeMs: 1000, meanTimeMs: 10, rows: 100 });
+const statement = (queryId: string, query: string): WorkloadStatement => ({
+  queryId,
+  query,
+  calls: 100,
+  totalTimeMs: 1000,
+  meanTimeMs: 10,
+  rows: 100,
+});
 
 export const STATEMENTS = {
   byCustomer: statement('101', 'SELECT * FROM orders WHERE customer_id = 42'),
@@ -60,19 +67,31 @@ const access = (statement: WorkloadStatement, table: string, parts: Partial<Tabl
   ...parts,
 });
 
-const equality = (column: string, constant?: string) => ({ column, expression: null, use: 'EQUALITY' as const, ...(constant ? { constant } : {}) });
+const equality = (column: string, constant?: string) => ({
+  column,
+  expression: null,
+  use: 'EQUALITY' as const,
+  ...(constant ? { constant } : {}),
+});
 
 export const ACCESSES: TableAccess[] = [
   access(STATEMENTS.byCustomer, 'orders', { predicates: [equality('customer_id', '42')] }),
   access(STATEMENTS.byCustomerParam, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'note'] }),
   access(STATEMENTS.paid, 'orders', { predicates: [equality('is_paid')] }),
-  access(STATEMENTS.latest, 'orders', { sort: [{ column: 'created_at', expression: null, use: 'SORT', direction: 'DESC' }], limit: 10, readColumns: ['id'] }),
+  access(STATEMENTS.latest, 'orders', {
+    sort: [{ column: 'created_at', expression: null, use: 'SORT', direction: 'DESC' }],
+    limit: 10,
+    readColumns: ['id'],
+  }),
   access(STATEMENTS.missingTable, 'orders', { predicates: [equality('customer_id')] }),
   access(STATEMENTS.renote, 'orders', { predicates: [equality('customer_id')] }),
   access(STATEMENTS.regionOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
   access(STATEMENTS.manyRegionsOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
   access(STATEMENTS.eventsByK, 'events', { predicates: [equality('k')] }),
-  access(STATEMENTS.docsContaining, 'docs', { predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }], readColumns: ['id'] }),
+  access(STATEMENTS.docsContaining, 'docs', {
+    predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }],
+    readColumns: ['id'],
+  }),
 ];
 
 export const WORKLOAD = { statements: Object.values(STATEMENTS), accesses: ACCESSES };
@@ -117,7 +136,8 @@ export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: strin
 ];
 
 /** The verdicts a costing run gave, in EXPECTED_VERDICTS' order (undefined where it gave none). */
-export function verdicts(costed: ReadonlyArray<{ candidate: CandidateIndex; perStatement: ReadonlyArray<{ queryId: string; after: { usesCandidate: boolean } }> }>) {
+type Verdicts = ReadonlyArray<{ candidate: CandidateIndex; perStatement: ReadonlyArray<{ queryId: string; after: { usesCandidate: boolean } }> }>;
+export function verdicts(costed: Verdicts) {
   return EXPECTED_VERDICTS.map(({ candidate, queryId }) => {
     const found = costed.find((each) => each.candidate === CANDIDATES[candidate])?.perStatement.find((cost) => cost.queryId === queryId);
     return { candidate, queryId, usesCandidate: found?.after.usesCandidate };

@@ -2,7 +2,8 @@
 // the same fixtures and verdicts as the what-if test, plus the statistics it reads and the
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { equalitySelectivity, estimateKeys, estimateSizeBytes, histogramFraction, limitFraction, pagesFetched } from '../../src/advisor/costModel.js';
+import { equalitySelectivity, estimateKeys, estimateSizeBytes, histogramFraction } from '../../src/advisor/costModel.js';
+import { limitFraction, pagesFetched } from '../../src/advisor/costModel.js';
 import { HeuristicCoster } from '../../src/advisor/heuristic.js';
 import { costSettings, tableStatistics, type ColumnStatistics } from '../../src/advisor/statistics.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
@@ -38,7 +39,7 @@ describe('HeuristicCoster', () => {
     expect(result.skipped).toEqual([{ candidate: null, queryId: '105', reason: 'PostgreSQL could not plan it (SQLSTATE 42P01)' }]);
   });
 
-  it('estimates equality on an unindexed column far cheaper, $1 statements from their generic plan, and the size from row count and widths', async () => {
+  it('estimates equality on an unindexed column far cheaper, $1 statements by their generic plan, the size from rows and widths', async () => {
     const { costed } = await coster.costCandidates([CANDIDATES.customer], WORKLOAD);
     const [customer] = costed;
     expect(customer!.perStatement.map((cost) => [cost.queryId, cost.before.topNode, cost.after.topNode])).toEqual([
@@ -54,7 +55,8 @@ describe('HeuristicCoster', () => {
 
   it('turns a join on the key into a nested loop probing the index when few outer rows probe it (what the planner does)', async () => {
     const { costed } = await coster.costCandidates([CANDIDATES.customerJoin], WORKLOAD);
-    expect(costed[0]!.perStatement.map((cost) => [cost.queryId, cost.before.topNode, cost.after.topNode, cost.after.usesCandidate])).toEqual([
+    const shown = costed[0]!.perStatement.map((cost) => [cost.queryId, cost.before.topNode, cost.after.topNode, cost.after.usesCandidate]);
+    expect(shown).toEqual([
       ['109', 'Hash Join > Seq Scan on orders', 'Nested Loop > Bitmap Heap Scan on orders', true],
       ['110', 'Hash Join > Seq Scan on orders', 'Hash Join > Seq Scan on orders', false],
     ]);
@@ -89,9 +91,11 @@ describe('HeuristicCoster', () => {
 
   it('says when a partitioned table had no statistics of its own and its partitions stood in', async () => {
     const { costed } = await coster.costCandidates([CANDIDATES.eventsK], WORKLOAD);
-    expect(costed[0]!.perStatement[0]!.after).toMatchObject({ topNode: 'Append > Bitmap Heap Scan on events_2026_01', usesCandidate: true });
+    const [cost] = costed[0]!.perStatement;
+    expect(cost!.after).toMatchObject({ topNode: 'Append > Bitmap Heap Scan on events_2026_01', usesCandidate: true });
     expect(costed[0]!.notes).toEqual([
-      "public.events has no statistics of its own (autovacuum never analyzes a partitioned table; ANALYZE public.events would): the estimate combines its partitions' statistics.",
+      'public.events has no statistics of its own (autovacuum never analyzes a partitioned table; ANALYZE public.events would): ' +
+        "the estimate combines its partitions' statistics.",
     ]);
     expect(costed[0]!.sizeBytes).toBe(277 * 8192);
   });
@@ -109,7 +113,12 @@ describe('HeuristicCoster', () => {
 describe('tableStatistics', () => {
   it('reads a plain table and its columns', async () => {
     const stats = await tableStatistics(db, 'public', 'orders', ['customer_id', 'is_paid']);
-    expect(stats).toMatchObject({ rows: 100_000, partitioned: false, combinedFromLeaves: false, leaves: [{ schema: 'public', table: 'orders' }] });
+    expect(stats).toMatchObject({
+      rows: 100_000,
+      partitioned: false,
+      combinedFromLeaves: false,
+      leaves: [{ schema: 'public', table: 'orders' }],
+    });
     expect(stats!.columns.get('customer_id')).toMatchObject({ nullFraction: 0, avgWidthBytes: 4 });
     // ANALYZE estimates distinct values from a sample of 30,000 rows: 5,000 within 2%
     expect(Math.abs(stats!.columns.get('customer_id')!.distinct - 5000)).toBeLessThan(100);
@@ -141,7 +150,8 @@ describe('tableStatistics', () => {
   it('places a range constant in the histogram instead of assuming a third of the rows', async () => {
     const stats = (await tableStatistics(db, 'public', 'orders', ['created_at']))!;
     const access = { ...WORKLOAD.accesses.find((each) => each.queryId === '104')!, sort: [], limit: null };
-    const after = (operator?: '>') => ({ ...access, predicates: [{ column: 'created_at', expression: null, use: 'RANGE' as const, constant: '2026-03-05', operator }] });
+    const range = (operator?: '>') => ({ column: 'created_at', expression: null, use: 'RANGE' as const, constant: '2026-03-05', operator });
+    const after = (operator?: '>') => ({ ...access, predicates: [range(operator)] });
     // created_at runs a minute apart from 2026-01-01 00:01 UTC: 9,280 of the 100,000 rows are later than
     // 2026-03-05 (within the histogram's 1% buckets and the session's time zone offset)
     expect(Math.abs(estimateKeys(CANDIDATES.createdAt, after('>'), stats).indexSelectivity - 0.0928)).toBeLessThan(0.015);

@@ -26,7 +26,8 @@ afterAll(async () => {
   await target.drop();
 });
 
-const costedFor = <T extends { candidate: unknown }>(costed: T[], candidate: unknown) => costed.find((each) => each.candidate === candidate);
+const costedFor = <T extends { candidate: unknown }>(costed: T[], candidate: unknown) =>
+  costed.find((each) => each.candidate === candidate);
 
 /** Without HypoPG: the typed refusal, and createCoster's choice of the estimate. */
 async function expectRefusal(): Promise<void> {
@@ -94,10 +95,11 @@ describe('whatIfCosts', () => {
     ]);
     const latest = costedFor(result.costed, CANDIDATES.createdAt)!;
     expect(latest.perStatement[0]!.after.topNode).toBe('Limit > Index Scan using orders_created_at_idx (hypothetical) on orders');
-    expect(result.unsupported).toEqual([{ candidate: CANDIDATES.docsBody, reason: 'HypoPG cannot simulate it (access method "gin" is not supported)' }]);
+    const gin = 'HypoPG cannot simulate it (access method "gin" is not supported)';
+    expect(result.unsupported).toEqual([{ candidate: CANDIDATES.docsBody, reason: gin }]);
     const viaCoster = await createCoster(db, caps).costCandidates([CANDIDATES.docsBody], WORKLOAD);
     expect(viaCoster.costed.map((each) => [each.source, each.perStatement[0]!.after.usesCandidate, each.notes])).toEqual([
-      ['HEURISTIC', true, ['HypoPG cannot simulate it (access method "gin" is not supported); its costs are estimated from pg_stats instead.']],
+      ['HEURISTIC', true, [`${gin}; its costs are estimated from pg_stats instead.`]],
     ]);
   });
 
@@ -150,7 +152,8 @@ describe('whatIfCosts', () => {
       { pid: before, hypothetical: 0 },
     ]);
     expect(await db.query('SELECT name FROM pg_prepared_statements WHERE name = $1', ['pgscope_costing'])).toEqual([]);
-    const [row] = await db.query<{ 'QUERY PLAN': Array<{ Plan: { 'Node Type': string } }> }>(`EXPLAIN (FORMAT JSON) SELECT * FROM orders WHERE customer_id = 42`);
+    const explained = 'EXPLAIN (FORMAT JSON) SELECT * FROM orders WHERE customer_id = 42';
+    const [row] = await db.query<{ 'QUERY PLAN': Array<{ Plan: { 'Node Type': string } }> }>(explained);
     expect(row!['QUERY PLAN'][0]!.Plan['Node Type']).toBe('Seq Scan');
   });
 });
