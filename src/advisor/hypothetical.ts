@@ -54,7 +54,8 @@ export interface HypotheticalIndex {
   indexName: string;
 }
 
-export type HypotheticalOutcome = { ok: true; index: HypotheticalIndex } | { ok: false; reason: string };
+/** unsupported: HypoPG cannot simulate this kind of index (another path may cost it); else the definition was refused. */
+export type HypotheticalOutcome = { ok: true; index: HypotheticalIndex } | { ok: false; reason: string; unsupported: boolean };
 
 // HypoPG's functions are called in the extension's own schema, qualified: the session's
 // search_path may not include it, and an object of the same name elsewhere must not be called.
@@ -89,10 +90,10 @@ export async function createHypothetical(client: Queryable, schema: string, sql:
     const message = isPgscopeError(error) ? error.serverMessage : (error as Error).message;
     // HypoPG raises its refusals as plain errors (XX000) with "hypopg:" first; other states are the server's
     if (typeof message === 'string' && /^hypopg: /.test(message)) {
-      return { ok: false, reason: `HypoPG cannot simulate it (${message.slice(8)})` };
+      return { ok: false, reason: `HypoPG cannot simulate it (${message.slice(8)})`, unsupported: true };
     }
     if (typeof state === 'string' && ['42', '0A', '22'].includes(state.slice(0, 2))) {
-      return { ok: false, reason: `HypoPG refused it (SQLSTATE ${state})` };
+      return { ok: false, reason: `HypoPG refused it (SQLSTATE ${state})`, unsupported: false };
     }
     throw error;
   }

@@ -143,7 +143,11 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
     return null;
   }
   const created = await createHypothetical(session.client, session.hypopgSchema, definition.definition.sql);
-  if (!created.ok) return { unsupported: created.reason };
+  if (!created.ok && created.unsupported) return { unsupported: created.reason };
+  if (!created.ok) {
+    session.skipped.push({ candidate, queryId: null, reason: created.reason });
+    return null;
+  }
   const names = new Map([[created.index.indexName, definition.definition.name]]);
   try {
     const perStatement: StatementCost[] = [];
