@@ -36,8 +36,8 @@ function predicatesOn(key: { column: string | null; expression: string | null },
   return predicates.filter((p) => (key.column !== null ? p.column === key.column : same(p.expression, key.expression)));
 }
 
-// "(details ->> 'page')" and "details->>'page'" name the same expression
-const normalize = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1').toLowerCase();
+// "(details ->> 'page')" and "details->>'page'" name the same expression (case kept: constants differ by it)
+const normalize = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
 
 /** Selectivity of equality (selfuncs.c): a constant among the most common values, else the rest spread evenly; no constant: 1/distinct. */
 export function equalitySelectivity(stats: ColumnStatistics | undefined, constant?: string | null): number {

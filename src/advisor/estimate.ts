@@ -36,6 +36,8 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const estimate = estimateKeys(candidate, access, stats);
   const unchanged = planCost(before, false);
   if (estimate.keysUsed === 0 && !estimate.ordered) return unchanged;
+  // a partial index serves only statements whose own predicate implies the index's
+  if (candidate.where !== null && !samePredicate(candidate.where, access.partialPredicate)) return unchanged;
   const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));
   const scans = [...nodesOf(before)].filter(isScan);
   const mine = scans.filter((node) => own.has(`${node.Schema}.${node['Relation Name']}`));
@@ -88,14 +90,17 @@ function replacedInJoin(before: CostNode, mine: CostNode[], probe: number, acces
   for (const scan of mine) {
     const join = nearestJoin(scan, parents);
     const outer = join?.Plans?.find((child) => !contains(child, scan));
-    if (join && outer && !filtersOnKeys(scan, access)) {
+    if (join?.['Node Type'] === 'Nested Loop' && outer && outer === join.Plans?.[0]) {
+      // already the inner side of a nested loop: the scan runs once per outer row
+      total += Math.min(0, probe - scan['Total Cost']) * Math.max(outer['Plan Rows'], 1);
+    } else if (join && outer && !filtersOnKeys(scan, access)) {
       const nestedLoop = outer['Total Cost'] + outer['Plan Rows'] * probe + join['Plan Rows'] * settings.cpuTupleCost;
       if (nestedLoop < join['Total Cost']) {
         total += nestedLoop - join['Total Cost'];
         nestedLoops.push(join);
       }
     } else {
-      total += probe - scan['Total Cost'];
+      total += Math.min(0, probe - scan['Total Cost']);
     }
   }
   return { total: Math.max(total, 0), nestedLoops };
@@ -108,6 +113,11 @@ function filtersOnKeys(scan: CostNode, access: TableAccess): boolean {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return columns.some((column) => new RegExp(`\\b${escape(column)}\\b`).test(filter));
 }
+
+// compared as text, spaces and outer parentheses aside: the analysis step writes both
+const samePredicate = (where: string, statement: string | null) =>
+  statement !== null && normalized(where) === normalized(statement);
+const normalized = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
 
 function parentsOf(root: CostNode): Map<CostNode, CostNode> {
   const parents = new Map<CostNode, CostNode>();

@@ -53,6 +53,8 @@ export const STATEMENTS = {
   // a join on orders.customer_id: one region's 10 customers probe an index; a third of them do not
   regionOrders: statement('109', 'SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region = $1'),
   manyRegionsOrders: statement('110', 'SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region < $1'),
+  // a constant predicate kept in the text: a partial index can serve it
+  unpaidByCustomer: statement('111', 'SELECT id FROM orders WHERE customer_id = $1 AND NOT is_paid'),
 } satisfies Record<string, WorkloadStatement>;
 
 const access = (statement: WorkloadStatement, table: string, parts: Partial<TableAccess>): TableAccess => ({
@@ -87,6 +89,11 @@ export const ACCESSES: TableAccess[] = [
   access(STATEMENTS.renote, 'orders', { predicates: [equality('customer_id')] }),
   access(STATEMENTS.regionOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
   access(STATEMENTS.manyRegionsOrders, 'orders', { predicates: [equality('customer_id')], readColumns: ['id', 'customer_id'] }),
+  access(STATEMENTS.unpaidByCustomer, 'orders', {
+    predicates: [equality('customer_id')],
+    partialPredicate: 'NOT is_paid',
+    readColumns: ['id'],
+  }),
   access(STATEMENTS.eventsByK, 'events', { predicates: [equality('k')] }),
   access(STATEMENTS.docsContaining, 'docs', {
     predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }],
@@ -112,6 +119,8 @@ export const CANDIDATES = {
   paid: candidate('orders', ['is_paid'], ['103']),
   // the same index as customer, generated for the joins
   customerJoin: candidate('orders', ['customer_id'], ['109', '110']),
+  // partial: usable by 111 (NOT is_paid), not by 102 (every row)
+  unpaidCustomer: candidate('orders', ['customer_id'], ['111', '102'], { where: 'NOT is_paid' }),
   createdAt: candidate('orders', ['created_at'], ['104']),
   eventsK: candidate('events', ['k'], ['106']),
   docsBody: candidate('docs', ['body'], ['107'], {
@@ -130,6 +139,8 @@ export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: strin
   { candidate: 'paid', queryId: '103', usesCandidate: false },
   { candidate: 'customerJoin', queryId: '109', usesCandidate: true },
   { candidate: 'customerJoin', queryId: '110', usesCandidate: false },
+  { candidate: 'unpaidCustomer', queryId: '111', usesCandidate: true },
+  { candidate: 'unpaidCustomer', queryId: '102', usesCandidate: false },
   { candidate: 'createdAt', queryId: '104', usesCandidate: true },
   { candidate: 'eventsK', queryId: '106', usesCandidate: true },
   { candidate: 'docsBody', queryId: '107', usesCandidate: true },
