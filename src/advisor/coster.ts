@@ -93,7 +93,7 @@ export class Budget {
 export const budgetReason = (budgetMs: number) => `the costing time budget (${budgetMs} ms) was spent before it was costed`;
 
 /** The workload's statements by queryId. */
-export function statementsById(workload: CostingWorkload): Map<string, WorkloadStatement> {
+export function statementsById(workload: Pick<CostingWorkload, 'statements'>): Map<string, WorkloadStatement> {
   return new Map(workload.statements.map((statement) => [statement.queryId, statement]));
 }
 

@@ -105,7 +105,7 @@ export async function whatIfCosts(
   options: CostingOptions = {},
 ): Promise<WhatIfResult> {
   return withSession(db, caps, options, async (session) => {
-    const byId = statementsById({ statements: workload.statements, accesses: [] });
+    const byId = statementsById(workload);
     const costed: CostedCandidate[] = [];
     const unsupported: WhatIfResult['unsupported'] = [];
     let budgetExhausted = false;
@@ -195,7 +195,7 @@ export async function whatIfSetCost(
   options: CostingOptions = {},
 ): Promise<SetCostingResult & { unsupported: number[] }> {
   return withSession(db, caps, options, async (session) => {
-    const byId = statementsById({ statements: workload.statements, accesses: [] });
+    const byId = statementsById(workload);
     const statements = [...new Map(candidates.flatMap((c) => statementsFor(c, byId, session.skipped)).map((s) => [s.queryId, s])).values()];
     const before = new Map<string, CostNode>();
     for (const statement of statements) {
