@@ -39,6 +39,22 @@ function predicatesOn(key: { column: string | null; expression: string | null },
 // "(details ->> 'page')" and "details->>'page'" name the same expression (case kept: constants differ by it)
 const normalize = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
 
+// lower(col), upper(col): as many distinct values as the column, or nearly (case folded)
+const CASE_FOLDED = /^\(?\s*(?:pg_catalog\.)?(?:lower|upper)\s*\(\s*"?([A-Za-z_][A-Za-z0-9_$]*)"?\s*\)\s*\)?$/i;
+
+/** The column an expression key folds case on ("lower(email)"), whose statistics stand in for it. */
+export function foldedColumn(expression: string | null): string | null {
+  return expression === null ? null : (CASE_FOLDED.exec(expression)?.[1] ?? null);
+}
+
+/** A key's statistics: its column's, or for lower(col)/upper(col) the column's (other expressions have none before an index exists). */
+function keyStatistics(key: { column: string | null; expression: string | null }, stats: TableStatistics): ColumnStatistics | undefined {
+  const column = key.column ?? foldedColumn(key.expression);
+  const found = column === null ? undefined : stats.columns.get(column);
+  // the column's common values are not the expression's: only the counts carry over
+  return found && key.column === null ? { ...found, commonValues: [], commonFrequencies: [], histogram: [] } : found;
+}
+
 /** Selectivity of equality (selfuncs.c): a constant among the most common values, else the rest spread evenly; no constant: 1/distinct. */
 export function equalitySelectivity(stats: ColumnStatistics | undefined, constant?: string | null): number {
   if (!stats) return DEFAULT_EQ_SEL;
@@ -102,7 +118,7 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
   let keysUsed = 0;
   for (const key of candidate.keys) {
     const onKey = predicatesOn(key, access.predicates);
-    const stat = key.column !== null ? stats.columns.get(key.column) : undefined;
+    const stat = keyStatistics(key, stats);
     const equality = onKey.find((p) => p.use === 'EQUALITY');
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
     else if (onKey.some((p) => p.use === 'IS_NULL')) {

@@ -35,7 +35,8 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const { candidate, access, stats, before } = input;
   const estimate = estimateKeys(candidate, access, stats);
   const unchanged = planCost(before, false);
-  if (estimate.keysUsed === 0 && !estimate.ordered) return unchanged;
+  // no row estimate (never analyzed): no evidence of a gain (statisticsNotes says so)
+  if (stats.rows === 0 || (estimate.keysUsed === 0 && !estimate.ordered)) return unchanged;
   // a partial index serves only statements whose own predicate implies the index's
   if (candidate.where !== null && !samePredicate(candidate.where, access.partialPredicate)) return unchanged;
   const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));

@@ -20,7 +20,7 @@ import {
   type SetCostingResult,
   type SetStatementCost,
 } from './coster.js';
-import { estimateSizeBytes } from './costModel.js';
+import { estimateSizeBytes, foldedColumn } from './costModel.js';
 import { estimateAfter } from './estimate.js';
 import { candidateDefinition } from './hypothetical.js';
 import { planCost, planOn, type CostNode, type PlanOutcome } from './planCost.js';
@@ -67,7 +67,10 @@ class Run {
       }
       for (const other of this.candidates) {
         if (other.schema !== candidate.schema || other.table !== candidate.table) continue;
-        for (const k of other.keys) if (k.column) columns.add(k.column);
+        for (const k of other.keys) {
+          const name = k.column ?? foldedColumn(k.expression);
+          if (name) columns.add(name);
+        }
         for (const column of other.include) columns.add(column);
       }
       stats = tableStatistics(this.client, candidate.schema, candidate.table, [...columns]);

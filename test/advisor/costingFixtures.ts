@@ -55,6 +55,7 @@ export const STATEMENTS = {
   manyRegionsOrders: statement('110', 'SELECT o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.region < $1'),
   // a constant predicate kept in the text: a partial index can serve it
   unpaidByCustomer: statement('111', 'SELECT id FROM orders WHERE customer_id = $1 AND NOT is_paid'),
+  noteFolded: statement('112', 'SELECT id FROM orders WHERE lower(note) = $1'),
 } satisfies Record<string, WorkloadStatement>;
 
 const access = (statement: WorkloadStatement, table: string, parts: Partial<TableAccess>): TableAccess => ({
@@ -94,6 +95,10 @@ export const ACCESSES: TableAccess[] = [
     partialPredicate: 'NOT is_paid',
     readColumns: ['id'],
   }),
+  access(STATEMENTS.noteFolded, 'orders', {
+    predicates: [{ column: null, expression: 'lower(note)', use: 'EQUALITY' }],
+    readColumns: ['id'],
+  }),
   access(STATEMENTS.eventsByK, 'events', { predicates: [equality('k')] }),
   access(STATEMENTS.docsContaining, 'docs', {
     predicates: [{ column: 'body', expression: null, use: 'JSONB_CONTAINS' }],
@@ -122,6 +127,10 @@ export const CANDIDATES = {
   // partial: usable by 111 (NOT is_paid), not by 102 (every row)
   unpaidCustomer: candidate('orders', ['customer_id'], ['111', '102'], { where: 'NOT is_paid' }),
   createdAt: candidate('orders', ['created_at'], ['104']),
+  // an expression key: lower(note) has as many values as note (an md5 per row)
+  noteLower: candidate('orders', [], ['112'], {
+    keys: [{ column: null, expression: 'lower(note)', direction: null, nulls: null, opclass: null }],
+  }),
   eventsK: candidate('events', ['k'], ['106']),
   docsBody: candidate('docs', ['body'], ['107'], {
     method: 'gin',
@@ -142,6 +151,7 @@ export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: strin
   { candidate: 'unpaidCustomer', queryId: '111', usesCandidate: true },
   { candidate: 'unpaidCustomer', queryId: '102', usesCandidate: false },
   { candidate: 'createdAt', queryId: '104', usesCandidate: true },
+  { candidate: 'noteLower', queryId: '112', usesCandidate: true },
   { candidate: 'eventsK', queryId: '106', usesCandidate: true },
   { candidate: 'docsBody', queryId: '107', usesCandidate: true },
 ];

@@ -34,8 +34,8 @@ describe('HeuristicCoster', () => {
     const result = await coster.costCandidates(Object.values(CANDIDATES), WORKLOAD);
     expect(verdicts(result.costed)).toEqual(EXPECTED_VERDICTS);
     expect(result.costed.every((each) => each.source === 'HEURISTIC')).toBe(true);
-    // before: 101, 102, 108, 103, 109, 110, 111, 104, 106, 107 planned (105 failed); after: one estimate each
-    expect(result.plansCosted).toBe(21);
+    // before: 101, 102, 108, 103, 109, 110, 111, 104, 112, 106, 107 planned (105 failed); after: one estimate each
+    expect(result.plansCosted).toBe(23);
     expect(result.skipped).toEqual([{ candidate: null, queryId: '105', reason: 'PostgreSQL could not plan it (SQLSTATE 42P01)' }]);
   });
 
@@ -51,6 +51,16 @@ describe('HeuristicCoster', () => {
     // 100,000 tuples of 20 bytes (4-byte key, 8-byte header, aligned, 4-byte line pointer) on 90%-full
     // pages: 273 leaf pages, 3 internal, 1 metapage
     expect(customer!.sizeBytes).toBe(277 * 8192);
+  });
+
+  it('estimates lower(col) from the column it folds (as many values), shown under the name the index would get', async () => {
+    const { costed } = await coster.costCandidates([CANDIDATES.noteLower], WORKLOAD);
+    const [cost] = costed[0]!.perStatement;
+    expect([cost!.before.topNode, cost!.after.topNode]).toEqual([
+      'Seq Scan on orders',
+      'Index Scan using orders_lower_idx (hypothetical) on orders',
+    ]);
+    expect(cost!.after.totalCost).toBeLessThan(20);
   });
 
   it('turns a join on the key into a nested loop probing the index when few outer rows probe it (what the planner does)', async () => {
