@@ -26,7 +26,7 @@ import type { LimitsConfig } from './config.js';
 import { ErrorCode, PgscopeError } from './errors.js';
 
 /** Root fields that hold a connection for long or run many statements; at most maxExpensiveFields per operation. */
-export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set(['Query.explain', 'Query.indexRecommendations']);
+export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set(['Query.explain', 'Query.indexRecommendations', 'Query.indexAdvisorReport']);
 
 /** Directives per operation: pgscope's schema has only @include and @skip, a few per field at most. */
 const MAX_DIRECTIVES = 50;
@@ -224,7 +224,7 @@ function expensiveFieldsRule(max: number): ValidationRule {
         if (count > max) {
           context.reportError(
             tooComplex(
-              `The operation asks for ${count} expensive fields (explain, indexRecommendations); the limit is ${max} (PGSCOPE_MAX_EXPENSIVE_FIELDS). ` +
+              `The operation asks for ${count} expensive fields (explain, indexRecommendations, indexAdvisorReport); the limit is ${max} (PGSCOPE_MAX_EXPENSIVE_FIELDS). ` +
                 'Send them in separate requests.',
               'PGSCOPE_MAX_EXPENSIVE_FIELDS',
             ),

@@ -67,7 +67,7 @@ function btreeCandidates(access: TableAccess, options: CandidateOptions): Candid
     if (covering) out.push(covering);
     if (access.partialPredicate) {
       // the partial index's predicate already fixes the constant keys: they need not be keys too
-      const rest = equality.filter((key) => !key.constant).map(plainKey);
+      const rest = equality.filter((key) => !key.inPartialPredicate).map(plainKey);
       if (rest.length + tail.length > 0) out.push(...withPrefixes(access, [...rest, ...tail], maxColumns, access.partialPredicate));
     }
   }

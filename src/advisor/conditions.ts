@@ -58,7 +58,7 @@ function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
 function readNullTest(arg: Node, isNull: boolean, node: Node, scope: Scope, sink: ConditionSink): void {
   const side = operand(arg, scope);
   if (side.kind !== 'KEY') return;
-  if (isNull) sink.filter(side.entry, { ...side.key, use: 'IS_NULL', constant: true }, deparse(node));
+  if (isNull) sink.filter(side.entry, { ...side.key, use: 'IS_NULL', inPartialPredicate: true }, deparse(node));
   else sink.partial(side.entry, deparse(node));
 }
 
@@ -66,7 +66,7 @@ function readNullTest(arg: Node, isNull: boolean, node: Node, scope: Scope, sink
 function readBooleanColumn(column: Node, node: Node, scope: Scope, sink: ConditionSink): void {
   const side = (column as { ColumnRef?: unknown }).ColumnRef ? operand(column, scope) : null;
   if (side?.kind !== 'KEY' || columnType(side) !== 'boolean') return;
-  sink.filter(side.entry, { ...side.key, use: 'EQUALITY', constant: true }, deparse(node));
+  sink.filter(side.entry, { ...side.key, use: 'EQUALITY', inPartialPredicate: true }, deparse(node));
 }
 
 function readOperator(expression: Record<string, unknown>, node: Node, scope: Scope, sink: ConditionSink): void {
@@ -113,7 +113,7 @@ function readComparison(name: string, leftNode: Node, rightNode: Node, node: Nod
 /** key = value: a constant value also makes a partial index predicate (status = 'pending'). */
 function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, use: KeyUse, value: Node, node: Node, sink: ConditionSink): void {
   const partial = use === 'EQUALITY' && isConstant(value) ? deparse(node) : null;
-  sink.filter(key.entry, { ...key.key, use, ...(partial ? { constant: true } : {}) }, partial);
+  sink.filter(key.entry, { ...key.key, use, ...(partial ? { inPartialPredicate: true } : {}) }, partial);
 }
 
 /**
@@ -165,7 +165,7 @@ function readOr(branches: Node[], scope: Scope, sink: ConditionSink): void {
         if (only !== null && entry !== only) usable = false;
         only = entry;
         // a constant inside one branch does not hold for the others: not a partial predicate
-        const { constant: _constant, ...plain } = predicate;
+        const { inPartialPredicate: _inPartialPredicate, ...plain } = predicate;
         found.push(plain);
       },
       join() {

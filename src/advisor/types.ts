@@ -44,7 +44,15 @@ export interface KeyPredicate extends KeyRef {
    * The predicate compares the key with a constant kept in the text (status = 'pending') or is
    * an IS NULL: it is part of the access's partialPredicate, so a partial index may drop it as a key.
    */
-  constant?: boolean;
+  inPartialPredicate?: boolean;
+  /**
+   * For EQUALITY and RANGE: the constant compared with, as text, when the statement's text keeps
+   * one (not a $n); the pg_stats estimate looks it up among the most common values (EQUALITY) or
+   * places it in the histogram (RANGE). Absent: a parameter.
+   */
+  constant?: string | null;
+  /** For RANGE: the comparison, key on the left (BETWEEN gives a '>=' and a '<=' predicate). */
+  operator?: '<' | '<=' | '>' | '>=';
 }
 
 /** What one statement asks of one table (one per table occurrence; OR branches give one each). */
@@ -130,4 +138,6 @@ export interface CostedCandidate {
   /** Estimated on-disk size, bytes. */
   sizeBytes: number;
   perStatement: StatementCost[];
+  /** What the costing could not do as usual, in sentences ("HypoPG cannot simulate GIN indexes: ..."). */
+  notes?: string[];
 }

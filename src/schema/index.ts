@@ -19,6 +19,7 @@ import './maintenance.js';
 import './indexChanges.js';
 import './partitionChanges.js';
 import './recommendationChanges.js';
+import './indexRecommendation.js';
 import { builder } from './builder.js';
 import { withNullableQueryFields } from './root.js';
 

@@ -1,0 +1,152 @@
+// The index advisor, end to end: the workload's statements and what they ask of each table
+// (analyze.ts), candidates costed with HypoPG or estimated from pg_stats (costing.ts), a greedy
+// selection over the whole workload (select.ts), then each chosen index validated by applyIndex's
+// own planner, so that its SQL is exactly what applyRecommendation would run.
+import { performance } from 'node:perf_hooks';
+import { planIndex } from '../actions/indexDefinition.js';
+import type { Capabilities } from '../db/capabilities.js';
+import type { Db, Queryable } from '../db/pool.js';
+import { isPgscopeError } from '../errors.js';
+import { analyzeWorkload } from './analyze.js';
+import { createCoster } from './costing.js';
+import type { CostingSkip } from './coster.js';
+import { encodeRecommendationId } from './recommendationId.js';
+import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
+import { selectIndexes, tableKey } from './select.js';
+import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
+import { loadTableWrites, redundantIndexes } from './tableFacts.js';
+
+export interface RecommendOptions {
+  /** The share of a statement's cost an index must save on it to count (0 to 1). Default 0.1. */
+  minImprovement?: number;
+  /** Recommendations returned, best first. Default 20. */
+  limit?: number;
+  schema?: string | null;
+  table?: string | null;
+  /** Statements analyzed, heaviest first. Default 500. */
+  maxStatements?: number;
+  /** Wall-clock budget of the costing, milliseconds. Default 8,000. */
+  budgetMs?: number;
+}
+
+export const DEFAULT_MIN_IMPROVEMENT = 0.1;
+export const DEFAULT_LIMIT = 20;
+
+export interface RecommendedStatement {
+  statement: WorkloadStatement;
+  before: PlanCost;
+  after: PlanCost;
+}
+
+export interface Recommendation {
+  id: string;
+  candidate: CandidateIndex;
+  name: string;
+  sql: string;
+  source: 'HYPOPG' | 'HEURISTIC';
+  sizeBytes: number;
+  statements: RecommendedStatement[];
+  /** calls x estimated cost saved per call, summed over its statements (planner cost units). */
+  benefit: number;
+  writeOverhead: number;
+  reason: RecommendationReason;
+  sentence: string;
+  /** Existing indexes whose keys lead this one's: once it exists they serve nothing it does not. */
+  makesRedundant: string[];
+}
+
+export interface RejectedIndex {
+  candidate: CandidateIndex;
+  reason: RejectionReason | 'INVALID_DEFINITION';
+  detail: string;
+}
+
+export interface AdvisorReport {
+  recommendations: Recommendation[];
+  rejected: RejectedIndex[];
+  statementsAnalyzed: number;
+  candidatesConsidered: number;
+  plansCosted: number;
+  source: 'HYPOPG' | 'HEURISTIC';
+  budgetExhausted: boolean;
+  skipped: CostingSkip[];
+  durationMs: number;
+}
+
+export async function recommendIndexes(db: Db, caps: Capabilities, options: RecommendOptions = {}): Promise<AdvisorReport> {
+  const started = performance.now();
+  const minImprovement = options.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
+  const analysis = await analyzeWorkload(db, caps, { limit: options.maxStatements });
+  const wanted = (c: { schema: string; table: string }) =>
+    (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
+  const candidates = analysis.candidates.filter(wanted);
+  const coster = createCoster(db, caps);
+  const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs });
+  const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
+  const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
+  const writes = await loadTableWrites(db, candidates);
+  const selection = selectIndexes({ costed: costing.costed, calls, writes, minImprovement });
+
+  const rejected: RejectedIndex[] = [
+    ...analysis.rejected.filter((r) => wanted(r.candidate)).map((r) => ({ candidate: r.candidate, reason: r.reason, detail: coveredDetail(r) })),
+    ...selection.rejected,
+  ];
+  const recommendations: Recommendation[] = [];
+  for (const chosen of selection.selected) {
+    if (recommendations.length >= (options.limit ?? DEFAULT_LIMIT)) break;
+    const { candidate } = chosen.costed;
+    const planned = await validated(db, caps, candidate);
+    if ('problem' in planned) {
+      rejected.push({ candidate, reason: 'INVALID_DEFINITION', detail: planned.problem });
+      continue;
+    }
+    const helped = chosen.helps.flatMap((cost) => {
+      const statement = statements.get(cost.queryId);
+      return statement ? [{ statement, before: cost.before, after: cost.after }] : [];
+    });
+    const makesRedundant = await redundantIndexes(db, candidate);
+    const recommendation = {
+      id: encodeRecommendationId({ ...candidate, forQueryIds: helped.map((h) => h.statement.queryId) }),
+      candidate,
+      name: planned.name,
+      sql: planned.sql,
+      source: chosen.costed.source,
+      sizeBytes: chosen.costed.sizeBytes,
+      statements: helped,
+      benefit: chosen.benefit,
+      writeOverhead: chosen.writeOverhead,
+      reason: reasonOf(candidate, helped, analysis.accesses),
+      makesRedundant,
+    };
+    recommendations.push({ ...recommendation, sentence: describeRecommendation(recommendation, tableKey(candidate)) });
+  }
+  return {
+    recommendations,
+    rejected,
+    statementsAnalyzed: analysis.statements.length,
+    candidatesConsidered: candidates.length,
+    plansCosted: costing.plansCosted,
+    source: coster.source,
+    budgetExhausted: costing.budgetExhausted,
+    skipped: costing.skipped,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** The candidate through applyIndex's planner: the SQL applyRecommendation will run, or why it cannot. */
+async function validated(db: Queryable, caps: Capabilities, candidate: CandidateIndex): Promise<{ name: string; sql: string } | { problem: string }> {
+  try {
+    const plan = await planIndex(db, { ...candidate, columns: candidate.keys }, { versionNum: caps.serverVersionNum });
+    if (plan.existing) return { problem: `An identical index exists already: ${plan.existing.schema}.${plan.existing.name}.` };
+    return { name: plan.name, sql: plan.definitionSql };
+  } catch (error) {
+    if (!isPgscopeError(error)) throw error;
+    return { problem: error.message };
+  }
+}
+
+function coveredDetail(rejected: { reason: RejectionReason; coveredBy: string | null; candidate: CandidateIndex }): string {
+  if (rejected.reason === 'COVERED_BY_EXISTING' && rejected.coveredBy) return `The existing index ${rejected.candidate.schema}.${rejected.coveredBy} serves these keys already.`;
+  if (rejected.reason === 'TABLE_TOO_SMALL') return 'The table is small enough that a sequential scan is as fast.';
+  return rejected.reason;
+}
