@@ -9,6 +9,7 @@ import { isPgscopeError } from '../errors.js';
 import type { Capabilities } from '../db/capabilities.js';
 import type { Queryable } from '../db/pool.js';
 import { paramCount, parseOneStatement, statementPhrase } from '../sql/parse.js';
+import { castTypedParameters } from '../sql/typedParameters.js';
 import type { PlanCost } from './types.js';
 
 /** One node of EXPLAIN (FORMAT JSON): the keys costing reads. */
@@ -67,9 +68,11 @@ export interface PlanRequest {
 
 /** Plans `request.sql` on `client` (plain EXPLAIN, generic when it has $n); never throws for the statement's own faults. */
 export async function planOn(client: Queryable, caps: Capabilities, request: PlanRequest): Promise<PlanOutcome> {
+  // interval $2, as pg_stat_statements writes interval '30 days', does not plan: $2::interval does
+  const sql = await castTypedParameters(request.sql);
   let parameters: number;
   try {
-    const statement = await parseOneStatement(request.sql);
+    const statement = await parseOneStatement(sql);
     if (!EXPLAINABLE.has(statement.kind)) {
       return { ok: false, reason: `it is ${statementPhrase(statement.kind)}, which has no plan to cost` };
     }
@@ -85,11 +88,11 @@ export async function planOn(client: Queryable, caps: Capabilities, request: Pla
     await client.query(BEGIN_READ_ONLY_SQL);
     await client.query(TRANSACTION_SETTINGS_SQL, settings);
     if (prepared) {
-      await client.query(PREPARE_PREFIX + request.sql);
+      await client.query(PREPARE_PREFIX + sql);
       preparedOk = true;
       return { ok: true, plan: rootNode(await client.query(explainExecuteSql(parameters))) };
     }
-    return { ok: true, plan: rootNode(await client.query((parameters > 0 ? GENERIC_EXPLAIN : PLAIN_EXPLAIN) + request.sql)) };
+    return { ok: true, plan: rootNode(await client.query((parameters > 0 ? GENERIC_EXPLAIN : PLAIN_EXPLAIN) + sql)) };
   } catch (error) {
     return { ok: false, reason: planFailure(error) };
   } finally {

@@ -12,7 +12,7 @@ import { createCoster } from './costing.js';
 import type { CostingSkip } from './coster.js';
 import { encodeRecommendationId } from './recommendationId.js';
 import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
-import { selectIndexes, tableKey } from './select.js';
+import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
 import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 
@@ -79,7 +79,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   const analysis = await analyzeWorkload(db, caps, { limit: options.maxStatements });
   const wanted = (c: { schema: string; table: string }) =>
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
-  const candidates = analysis.candidates.filter(wanted);
+  const candidates = withPrefixStatements(analysis.candidates.filter(wanted));
   const coster = createCoster(db, caps);
   const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs });
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));

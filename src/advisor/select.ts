@@ -7,10 +7,12 @@ import type { CandidateIndex, CostedCandidate, RejectionReason, StatementCost } 
 
 /**
  * Cost of keeping one index up to date per row written (insert, non-HOT update, delete), in
- * planner cost units: about one page touched (seq_page_cost = 1) for a B-tree; a GIN index
+ * planner cost units. A B-tree insert (descent through cached pages, the leaf write, its WAL) takes
+ * roughly the time the planner prices at half a sequential page (1 unit is one page of a
+ * sequential scan, about 2 to 5 µs on a cached page; an index insert about 1 to 2 µs). A GIN index
  * inserts one entry per key of the document (its pending list batches them, not for free).
  */
-const WRITE_COST_PER_ROW: Record<CandidateIndex['method'], number> = { btree: 1, hash: 1, brin: 0.05, gist: 2, gin: 4 };
+const WRITE_COST_PER_ROW: Record<CandidateIndex['method'], number> = { btree: 0.5, hash: 0.5, brin: 0.02, gist: 1, gin: 2 };
 /** Each key beyond the first makes the entry wider and its comparisons longer. */
 const WRITE_COST_PER_EXTRA_KEY = 0.1;
 
@@ -68,6 +70,33 @@ function gain(costed: CostedCandidate, input: SelectionInput, best: ReadonlyMap<
     return sum + (input.calls.get(cost.queryId) ?? 0) * (current - cost.after.totalCost);
   }, 0);
   return { benefit, helps };
+}
+
+const keyText = (key: CandidateIndex['keys'][number]) => `${key.column ?? ''}\u0000${key.expression ?? ''}\u0000${key.opclass ?? ''}`;
+
+/** `prefix` is `candidate`'s leading keys (directions aside), on the same table, method and predicate. */
+function isLeadingPrefix(prefix: CandidateIndex, candidate: CandidateIndex): boolean {
+  return (
+    prefix !== candidate &&
+    prefix.schema === candidate.schema &&
+    prefix.table === candidate.table &&
+    prefix.method === candidate.method &&
+    prefix.where === candidate.where &&
+    prefix.keys.length < candidate.keys.length &&
+    prefix.keys.every((key, k) => keyText(key) === keyText(candidate.keys[k]!))
+  );
+}
+
+/**
+ * A wider index serves every statement its leading keys serve: (user_id, timestamp) serves
+ * user_id = $1 as well as (user_id) does. Each candidate is costed over its prefixes' statements
+ * too, so that selection can see one index serving both instead of choosing the narrow one.
+ */
+export function withPrefixStatements(candidates: readonly CandidateIndex[]): CandidateIndex[] {
+  return candidates.map((candidate) => {
+    const extra = candidates.filter((other) => isLeadingPrefix(other, candidate)).flatMap((other) => other.forQueryIds);
+    return extra.length === 0 ? candidate : { ...candidate, forQueryIds: [...new Set([...candidate.forQueryIds, ...extra])] };
+  });
 }
 
 /** Greedy selection: the best net benefit first, then what still pays given what was chosen. */

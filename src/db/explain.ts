@@ -12,6 +12,7 @@ import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode
 import type { Db, Queryable } from './pool.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
 import { unwrapNestedStatement } from './wrappedStatement.js';
+import { castTypedParameters } from '../sql/typedParameters.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -115,7 +116,8 @@ async function statementText(db: Queryable, caps: Capabilities, queryId: string)
       : ` Role "${caps.role}" sees only its own statements there; GRANT pg_read_all_stats TO ${caps.role} to explain other roles' statements.`;
     throw notFound(`pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`, { queryId });
   }
-  return unwrapNestedStatement(rows[0].query);
+  // interval $2 (pg_stat_statements' text of interval '30 days') does not plan; $2::interval does
+  return castTypedParameters(await unwrapNestedStatement(rows[0].query));
 }
 
 /** Explains one statement of the client's SQL; see ExplainRequest. */

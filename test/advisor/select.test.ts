@@ -1,7 +1,7 @@
 // Selection over the workload: one index serving several statements beats narrower ones, what a
 // chosen index already serves is not counted twice, and every candidate left out says why.
 import { describe, expect, it } from 'vitest';
-import { selectIndexes } from '../../src/advisor/select.js';
+import { selectIndexes, withPrefixStatements } from '../../src/advisor/select.js';
 import type { CandidateIndex, CostedCandidate } from '../../src/advisor/types.js';
 
 function candidate(table: string, columns: string[], method: CandidateIndex['method'] = 'btree'): CandidateIndex {
@@ -67,5 +67,15 @@ describe('selectIndexes', () => {
       [1, 1000 * 4900 * 2],
       [2, 1000 * 90],
     ]);
+  });
+});
+
+describe('withPrefixStatements', () => {
+  it("gives a wider candidate its prefixes' statements, and nothing to candidates of another method, table or predicate", () => {
+    const narrow = { ...candidate('logs', ['user_id']), forQueryIds: ['1'] };
+    const wide = { ...candidate('logs', ['user_id', 'at']), forQueryIds: ['2'] };
+    const otherTable = { ...candidate('events', ['user_id', 'at']), forQueryIds: ['3'] };
+    const partial = { ...candidate('logs', ['user_id', 'at']), where: "status = 'x'", forQueryIds: ['4'] };
+    expect(withPrefixStatements([narrow, wide, otherTable, partial]).map((c) => c.forQueryIds)).toEqual([['1'], ['2', '1'], ['3'], ['4']]);
   });
 });
