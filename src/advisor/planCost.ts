@@ -54,6 +54,12 @@ const TRANSACTION_SETTINGS_SQL = /* SQL */ `
 // PREPARE is not transactional: the statement outlives the rollback and is deallocated by name.
 const PREPARED_NAME = 'pgscope_costing';
 const PREPARE_PREFIX = /* SQL */ `PREPARE ${PREPARED_NAME} AS `;
+/**
+ * A parameter PREPARE cannot type (jsonb_build_object($1, $2) takes "any": 42P18) is declared text,
+ * which is what EXPLAIN (GENERIC_PLAN) assumes for it on PostgreSQL 16+.
+ */
+const typedPreparePrefix = (parameters: number) =>
+  /* SQL */ `PREPARE ${PREPARED_NAME}(${Array.from({ length: parameters }, () => 'text').join(', ')}) AS `;
 const explainExecuteSql = (parameters: number) => /* SQL */ `
   EXPLAIN (VERBOSE, FORMAT JSON)
   EXECUTE ${PREPARED_NAME}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
@@ -83,23 +89,41 @@ export async function planOn(client: Queryable, caps: Capabilities, request: Pla
   }
   const prepared = parameters > 0 && caps.serverVersionNum < 160000;
   const settings = [String(Math.max(1, Math.round(request.timeoutMs))), prepared ? 'force_generic_plan' : 'auto', prepared ? 'off' : 'on'];
+  const first = await planOnce(client, sql, parameters, settings, prepared ? PREPARE_PREFIX : null);
+  if (!first.ok && prepared && first.state === '42P18') return planOnce(client, sql, parameters, settings, typedPreparePrefix(parameters));
+  return first;
+}
+
+/** One EXPLAIN in its own read-only transaction; `preparePrefix` null: EXPLAIN directly (generic on 16+). */
+async function planOnce(
+  client: Queryable,
+  sql: string,
+  parameters: number,
+  settings: string[],
+  preparePrefix: string | null,
+): Promise<PlanOutcome & { state?: string }> {
   let preparedOk = false;
   try {
     await client.query(BEGIN_READ_ONLY_SQL);
     await client.query(TRANSACTION_SETTINGS_SQL, settings);
-    if (prepared) {
-      await client.query(PREPARE_PREFIX + sql);
+    if (preparePrefix) {
+      await client.query(preparePrefix + sql);
       preparedOk = true;
       return { ok: true, plan: rootNode(await client.query(explainExecuteSql(parameters))) };
     }
     return { ok: true, plan: rootNode(await client.query((parameters > 0 ? GENERIC_EXPLAIN : PLAIN_EXPLAIN) + sql)) };
   } catch (error) {
-    return { ok: false, reason: planFailure(error) };
+    return { ok: false, reason: planFailure(error), state: sqlStateOf(error) };
   } finally {
     await client.query(ROLLBACK_SQL);
     if (preparedOk) await client.query(DEALLOCATE_SQL);
   }
 }
+
+const sqlStateOf = (error: unknown): string | undefined => {
+  const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown } | null)?.code;
+  return typeof state === 'string' ? state : undefined;
+};
 
 function rootNode(rows: unknown[]): CostNode {
   return (rows[0] as { 'QUERY PLAN': Array<{ Plan: CostNode }> })['QUERY PLAN'][0]!.Plan;
