@@ -165,7 +165,7 @@ class ConfigurationB {
       }
       for (const recommendation of this.recommendations) {
         this.log(`advisor: (b) applying ${recommendation.sql}`);
-        this.log(`advisor: (b) applyRecommendation answered ${JSON.stringify(await this.client.apply(recommendation.id))}`);
+        this.log(`advisor: (b) applyRecommendation: ${summarizeApply(await this.client.apply(recommendation.id))}`);
       }
       await this.waitForIndexes(this.recommendations.length);
       await waitForIndexBuilds(this.admin);
@@ -250,4 +250,13 @@ async function timeSynthetic(url: string, settings: AdvisorSettings, missing: st
     await client?.close();
     await db.end();
   }
+}
+
+/** One line of what applyRecommendation answered: the change's status, the index, and which statements use it. */
+function summarizeApply(answer: Record<string, unknown>): string {
+  const change = answer['change'] as { status?: string } | undefined;
+  const index = answer['index'] as { name?: string; valid?: boolean } | null | undefined;
+  const statements = (answer['statements'] as Array<{ queryId: string; usesIndex: boolean }> | null | undefined) ?? [];
+  const uses = statements.map((s) => `${s.queryId} ${s.usesIndex ? 'uses it' : 'does not use it'}`).join(', ');
+  return `${change?.status ?? '?'}, ${index?.name ?? 'no index'}${index?.valid === false ? ' (INVALID)' : ''}${uses ? `; ${uses}` : ''}`;
 }

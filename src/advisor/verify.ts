@@ -2,10 +2,10 @@
 // the new index in the plan. A recommendation that the planner then ignores is reported as such,
 // not hidden: the estimate was wrong, and the user should know before keeping the index.
 import type { Capabilities } from '../db/capabilities.js';
-import { explainQueryId } from '../db/explain.js';
-import type { ExplainDocument } from '../db/planSummary.js';
+import { pgStatStatementsView } from '../db/queryStats.js';
+import { unwrapNestedStatement } from '../db/wrappedStatement.js';
+import { describeTopNode, nodesOf, planOn } from './planCost.js';
 import type { Db } from '../db/pool.js';
-import { isPgscopeError } from '../errors.js';
 
 export interface StatementCheck {
   queryId: string;
@@ -18,37 +18,46 @@ export interface StatementCheck {
   problem: string | null;
 }
 
-type Node = ExplainDocument[0]['Plan'];
-
-/** Every "Index Name" in the plan tree. */
-export function indexNamesIn(node: Node, names: Set<string> = new Set()): Set<string> {
-  const name = (node as { 'Index Name'?: unknown })['Index Name'];
-  if (typeof name === 'string') names.add(name);
-  for (const child of node.Plans ?? []) indexNamesIn(child, names);
-  return names;
-}
-
-export function describeNode(node: Node): string {
-  const n = node as { 'Node Type': string; 'Index Name'?: string; 'Relation Name'?: string };
-  return [n['Node Type'], n['Index Name'] ? `using ${n['Index Name']}` : null, n['Relation Name'] ? `on ${n['Relation Name']}` : null]
-    .filter(Boolean)
-    .join(' ');
-}
-
 /** Plans each statement (generic plans for $n statements) and says whether it uses one of `indexNames`. */
 export async function checkStatementsUse(db: Db, caps: Capabilities, queryIds: readonly string[], indexNames: ReadonlySet<string>): Promise<StatementCheck[]> {
-  const checks: StatementCheck[] = [];
-  for (const queryId of queryIds) {
-    try {
-      const outcome = await explainQueryId(db, caps, queryId, { params: null, analyze: false, timeoutMs: 0 });
-      const used = [...indexNamesIn(outcome.plan[0].Plan)].some((name) => indexNames.has(name));
-      checks.push({ queryId, usesIndex: used, totalCost: outcome.totalCost, topNode: describeNode(outcome.plan[0].Plan), problem: null });
-    } catch (error) {
-      if (!isPgscopeError(error)) throw error;
-      checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: error.message });
+  if (queryIds.length === 0) return [];
+  const texts = new Map((await statementTexts(db, caps, queryIds)).map((row) => [row.query_id, row.query]));
+  // the costing's planner: one client, read-only transactions rolled back, the pre-16 generic-plan pitfalls handled
+  return db.withClient(async (client) => {
+    const checks: StatementCheck[] = [];
+    for (const queryId of queryIds) {
+      const sql = texts.get(queryId);
+      if (sql === undefined) {
+        checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: 'pg_stat_statements no longer holds it (evicted or reset).' });
+        continue;
+      }
+      const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS });
+      if (!planned.ok) {
+        checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: `It could not be planned: ${planned.reason}.` });
+        continue;
+      }
+      const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
+      checks.push({ queryId, usesIndex: used, totalCost: planned.plan['Total Cost'], topNode: describeTopNode(planned.plan), problem: null });
     }
-  }
-  return checks;
+    return checks;
+  });
+}
+
+const PLAN_TIMEOUT_MS = 2_000;
+
+async function statementTexts(db: Db, caps: Capabilities, queryIds: readonly string[]): Promise<Array<{ query_id: string; query: string }>> {
+  const rows = await db.query<{ query_id: string; query: string }>(
+    /* SQL */ `
+    SELECT DISTINCT ON (s.queryid)
+      s.queryid::text AS query_id,
+      s.query
+    FROM ${pgStatStatementsView(caps)} s
+    WHERE s.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+      AND s.queryid = ANY ($1::bigint[])
+    ORDER BY s.queryid, s.calls DESC`,
+    [queryIds],
+  );
+  return Promise.all(rows.map(async (row) => ({ ...row, query: await unwrapNestedStatement(row.query) })));
 }
 
 /** The index and, for a partitioned index, its partitions' indexes: any of them in a plan means it is used. */

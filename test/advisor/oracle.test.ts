@@ -4,10 +4,11 @@
 // HypoPG where the server has it (PostgreSQL 15 in CI) and with the pg_stats estimate otherwise.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { loadReferenceWorkload } from '../../src/demo/load.js';
 import { loadQueryMix, seededRandom } from '../../src/demo/workload.js';
-import { createTestApp, createTestDatabase, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
 const SCALE = 0.1;
 let target: TestDatabase;
@@ -15,6 +16,7 @@ let api: TestApp;
 let hypopg: boolean;
 
 interface Recommendation {
+  id: string;
   table: string;
   method: string;
   keys: Array<{ column: string | null; expression: string | null; direction: string | null; opclass: string | null }>;
@@ -61,7 +63,13 @@ beforeAll(async () => {
   } finally {
     await db.end();
   }
-  api = createTestApp(target.url);
+  const owner = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+  try {
+    expect(await migrateOwnSchema(owner)).toMatchObject({ ok: true });
+  } finally {
+    await owner.end();
+  }
+  api = createTestApp(target.url, { ownSchemaReady: true });
 }, 180_000);
 
 afterAll(async () => {
@@ -75,7 +83,7 @@ describe('the advisor on the reference workload', () => {
   let recommendations: Recommendation[];
   beforeAll(async () => {
     const result = await api.gql<{ indexRecommendations: Recommendation[] }>(
-      '{ indexRecommendations(limit: 50) { table method keys { column expression direction opclass } where source sql statements { usesIndex } } }',
+      '{ indexRecommendations(limit: 50) { id table method keys { column expression direction opclass } where source sql statements { usesIndex } } }',
     );
     expect(result.errors).toBeUndefined();
     recommendations = result.data!.indexRecommendations;
@@ -112,5 +120,19 @@ describe('the advisor on the reference workload', () => {
       expect(r.statements.length).toBeGreaterThan(0);
       expect(r.statements.every((s) => s.usesIndex)).toBe(true);
     }
+  });
+
+  it('applies the partitioned-table recommendation through the API, and its statements then use the index on the partitions', async () => {
+    const recommendation = recommendations.find((r) => r.table === 'activity_logs' && r.keys[0]!.column === 'user_id')!;
+    const result = await api.gql<{ applyRecommendation: { change: { status: string }; index: { valid: boolean }; statements: Array<{ usesIndex: boolean; problem: string | null }> } }>(
+      'mutation($id: ID!) { applyRecommendation(id: $id, dryRun: false) { change { status } index { valid } statements { usesIndex problem } } }',
+      { id: recommendation.id },
+      { token: TEST_ADMIN_TOKEN },
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.applyRecommendation.change.status).toBe('SUCCEEDED');
+    expect(result.data!.applyRecommendation.index.valid).toBe(true);
+    expect(result.data!.applyRecommendation.statements.length).toBeGreaterThan(0);
+    expect(result.data!.applyRecommendation.statements).toEqual(result.data!.applyRecommendation.statements.map(() => ({ usesIndex: true, problem: null })));
   });
 });
