@@ -113,6 +113,7 @@ const DATA_STATEMENTS = new Set(['SelectStmt', 'UpdateStmt', 'DeleteStmt', 'Inse
  * no table, or reading a system relation or pgscope's schema.
  */
 export async function parseWorkloadStatement(statement: WorkloadStatement): Promise<ParsedWorkloadStatement | null> {
+  if (isForeignKeyCheck(statement.query)) return null;
   let parsed;
   try {
     parsed = await parseStatements(statement.query);
@@ -128,6 +129,15 @@ export async function parseWorkloadStatement(statement: WorkloadStatement): Prom
   const insert = (node as { InsertStmt?: { selectStmt?: unknown } }).InsertStmt;
   if (insert && rangeVarsOf(insert.selectStmt).length === 0) return null;
   return { ...statement, node, kind };
+}
+
+/**
+ * The queries PostgreSQL's foreign-key triggers run (ri_triggers.c): every name qualified, ONLY,
+ * operators spelled OPERATOR(pg_catalog.=). From PostgreSQL 14 pg_stat_statements marks them
+ * nested (toplevel false) and the workload leaves them out; on 13 only their text tells them apart.
+ */
+function isForeignKeyCheck(text: string): boolean {
+  return /\bFROM\s+ONLY\s/i.test(text) && /\bOPERATOR\s*\(\s*pg_catalog\./i.test(text);
 }
 
 /**
