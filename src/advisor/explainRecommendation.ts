@@ -64,12 +64,14 @@ export function describeRecommendation(
   const calls = statements.reduce((sum, h) => sum + h.statement.calls, 0);
   const before = statements.reduce((sum, h) => sum + h.statement.calls * h.before.totalCost, 0) / Math.max(calls, 1);
   const after = statements.reduce((sum, h) => sum + h.statement.calls * h.after.totalCost, 0) / Math.max(calls, 1);
-  const saved = before > 0 ? Math.round((1 - after / before) * 100) : 0;
+  const share = before > 0 ? (1 - after / before) * 100 : 0;
+  const saved = share >= 99.5 ? 'over 99%' : `${Math.round(share)}%`;
   const plural = statements.length === 1 ? 'statement' : 'statements';
+  const go = statements.length === 1 ? 'goes' : 'go';
   const replaces = recommendation.makesRedundant.length ? ` It makes ${recommendation.makesRedundant.join(', ')} redundant.` : '';
   return (
     `${REASON_WORDS[recommendation.reason][0]!.toUpperCase()}${REASON_WORDS[recommendation.reason].slice(1)} on ${table}: ` +
-    `${statements.length} ${plural} (${calls.toLocaleString('en-US')} calls) go from an estimated cost of ${number(before)} to ${number(after)} ` +
-    `per call (${saved}% less), and the planner uses it. About ${bytes(recommendation.sizeBytes)}.${replaces}`
+    `${statements.length} ${plural} (${calls.toLocaleString('en-US')} calls) ${go} from an estimated cost of ${number(before)} to ${number(after)} ` +
+    `per call (${saved} less), and the planner uses it. About ${bytes(recommendation.sizeBytes)}.${replaces}`
   );
 }
