@@ -57,17 +57,23 @@ const BEGIN_READ_ONLY_SQL = /* SQL */ `BEGIN TRANSACTION READ ONLY`;
 
 // standard_conforming_strings = on makes the server split the text exactly as libpg-query did
 // (its default): with it off, a backslash before a quote would let one "statement" become two.
+// On the PREPARE path ($3 = 'off'), EXECUTE with NULL parameters would prune every partition at
+// executor start-up and show a plan without its scans: partition pruning is off there.
 const TRANSACTION_SETTINGS_SQL = /* SQL */ `
   SELECT
     set_config('statement_timeout', coalesce($1, current_setting('statement_timeout')), true),
     -- the server's own plan_cache_mode (reset_val), not the one pgscope's pooled sessions use
     set_config('plan_cache_mode', coalesce($2, (SELECT reset_val FROM pg_settings WHERE name = 'plan_cache_mode')), true),
-    set_config('standard_conforming_strings', 'on', true)`;
+    set_config('standard_conforming_strings', 'on', true),
+    set_config('enable_partition_pruning', coalesce($3, current_setting('enable_partition_pruning')), true)`;
 
 const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;
 
 // Below PostgreSQL 16 (no GENERIC_PLAN option): a prepared statement forced to its generic plan.
 const PREPARE_PREFIX = /* SQL */ `PREPARE pgscope_explain AS `;
+/** A parameter PREPARE cannot type (jsonb_build_object($1, ...): 42P18) is declared text, as GENERIC_PLAN assumes. */
+const typedPreparePrefix = (parameters: number) =>
+  /* SQL */ `PREPARE pgscope_explain(${Array.from({ length: parameters }, () => 'text').join(', ')}) AS `;
 const explainExecuteSql = (parameters: number) => /* SQL */ `
   EXPLAIN (${PLAN_OPTIONS})
   EXECUTE pgscope_explain(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
@@ -187,12 +193,18 @@ async function planDocument(
   parameters: number,
 ): Promise<ExplainDocument> {
   const timeoutMs = request.analyze ? request.timeoutMs : request.planTimeoutMs;
-  const settings = [timeoutMs === undefined ? null : String(timeoutMs), mode === 'prepared' ? 'force_generic_plan' : null];
-  if (mode === 'prepared') {
-    const plan = await inReadOnlyTransaction(client, settings, async () => {
-      await runUserSql(client, PREPARE_PREFIX, request.sql, []);
-      // Planning may fold the statement's functions: errors need the same screening, without a position.
-      return queryPlan(await runUserSql(client, explainExecuteSql(parameters), '', []));
+  const prepared = mode === 'prepared';
+  const settings = [timeoutMs === undefined ? null : String(timeoutMs), prepared ? 'force_generic_plan' : null, prepared ? 'off' : null];
+  if (prepared) {
+    const attempt = (preparePrefix: string) =>
+      inReadOnlyTransaction(client, settings, async () => {
+        await runUserSql(client, preparePrefix, request.sql, []);
+        // Planning may fold the statement's functions: errors need the same screening, without a position.
+        return queryPlan(await runUserSql(client, explainExecuteSql(parameters), '', []));
+      });
+    const plan = await attempt(PREPARE_PREFIX).catch((error: unknown) => {
+      if (!isPgscopeError(error) || error.extensions['sqlState'] !== '42P18') throw error;
+      return attempt(typedPreparePrefix(parameters));
     });
     // PREPARE is not transactional: the statement outlives the rollback.
     await client.query(DEALLOCATE_SQL);
