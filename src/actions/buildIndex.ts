@@ -5,7 +5,7 @@
 // ATTACH (ATTACH accepts an invalid leaf, and the parent would then stay invalid), and the
 // parent's validity at the end. Every lock wait is bounded (lock_timeout, bounded retries). When a
 // build fails, what this call created is dropped; an index another session builds never is.
-import type { Queryable } from '../db/pool.js';
+import { quoteIdent, type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
 import { dropLeftoverIndex, lookupIndex } from './indexCleanup.js';
 import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from './lockRetry.js';
@@ -78,7 +78,7 @@ class BuildRun {
   }
 
   async dropLeftover(target: Target, evenIfValid: boolean): Promise<void> {
-    const step = { sql: `DROP INDEX ${target.schema}.${target.name}`, purpose: `drop the index ${target.schema}.${target.name}` };
+    const step = { sql: `DROP INDEX ${quoteIdent(target.schema)}.${quoteIdent(target.name)}`, purpose: `drop the index ${target.schema}.${target.name}` };
     await withLockRetries(step, this.options, async () => {
       const sql = await dropLeftoverIndex(this.session, { ...target, ownPid: this.pid, evenIfValid }, this.options.onProgress);
       if (sql) this.executed.push(sql);

@@ -4,7 +4,7 @@
 import { findTable } from '../db/catalog.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
-import type { ChangePlan, ChangeSteps } from './changeLog.js';
+import type { ChangeLogger, ChangePlan, ChangeSteps } from './changeLog.js';
 import { requireOwnership } from './privileges.js';
 
 /** Kinds ANALYZE accepts: tables, partitioned tables, materialized views, foreign tables. */
@@ -40,10 +40,7 @@ export function analyzeTableSteps(schema: string | null, table: string): ChangeS
       };
     },
     async execute(session, plan, log): Promise<AnalyzeOutcome> {
-      for (const statement of plan.statements) {
-        await log.executed(statement.sql);
-        await session.query(statement.sql);
-      }
+      await runInOrder(session, plan, log);
       return { schema: plan.target.schema, table: plan.target.name, kind: plan.kind };
     },
   };
@@ -98,11 +95,16 @@ export function resetQueryStatsSteps(): ChangeSteps<ChangePlan> {
       return { statements: [{ sql, purpose, outsideTransaction: false }] };
     },
     async execute(session, plan, log) {
-      for (const statement of plan.statements) {
-        await log.executed(statement.sql);
-        await session.query(statement.sql);
-      }
+      await runInOrder(session, plan, log);
       return {};
     },
   };
+}
+
+/** The plan's statements one after the other, each recorded in the change log as it starts. */
+async function runInOrder(session: Queryable, plan: ChangePlan, log: ChangeLogger): Promise<void> {
+  for (const statement of plan.statements) {
+    await log.executed(statement.sql);
+    await session.query(statement.sql);
+  }
 }

@@ -10,6 +10,7 @@ import type { Capabilities } from '../db/capabilities.js';
 import type { Queryable } from '../db/pool.js';
 import { paramCount, parseOneStatement, statementPhrase } from '../sql/parse.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
+import { genericPlanStatements, UNTYPED_PARAMETER } from '../db/genericPlan.js';
 import type { PlanCost } from './types.js';
 
 /** One node of EXPLAIN (FORMAT JSON): the keys costing reads. */
@@ -51,19 +52,7 @@ const TRANSACTION_SETTINGS_SQL = /* SQL */ `
     set_config('standard_conforming_strings', 'on', true),
     set_config('enable_partition_pruning', $3, true)`;
 
-// PREPARE is not transactional: the statement outlives the rollback and is deallocated by name.
 const PREPARED_NAME = 'pgscope_costing';
-const PREPARE_PREFIX = /* SQL */ `PREPARE ${PREPARED_NAME} AS `;
-/**
- * A parameter PREPARE cannot type (jsonb_build_object($1, $2) takes "any": 42P18) is declared text,
- * which is what EXPLAIN (GENERIC_PLAN) assumes for it on PostgreSQL 16+.
- */
-const typedPreparePrefix = (parameters: number) =>
-  /* SQL */ `PREPARE ${PREPARED_NAME}(${Array.from({ length: parameters }, () => 'text').join(', ')}) AS `;
-const explainExecuteSql = (parameters: number) => /* SQL */ `
-  EXPLAIN (VERBOSE, FORMAT JSON)
-  EXECUTE ${PREPARED_NAME}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
-const DEALLOCATE_SQL = /* SQL */ `DEALLOCATE ${PREPARED_NAME}`;
 
 export interface PlanRequest {
   /** The statement's text (one statement; pg_stat_statements' normalized text with $n). */
@@ -89,8 +78,9 @@ export async function planOn(client: Queryable, caps: Capabilities, request: Pla
   }
   const prepared = parameters > 0 && caps.serverVersionNum < 160000;
   const settings = [String(Math.max(1, Math.round(request.timeoutMs))), prepared ? 'force_generic_plan' : 'auto', prepared ? 'off' : 'on'];
-  const first = await planOnce(client, sql, parameters, settings, prepared ? PREPARE_PREFIX : null);
-  if (!first.ok && prepared && first.state === '42P18') return planOnce(client, sql, parameters, settings, typedPreparePrefix(parameters));
+  const generic = prepared ? genericPlanStatements(PREPARED_NAME, parameters, 'VERBOSE, FORMAT JSON') : null;
+  const first = await planOnce(client, sql, parameters, settings, generic, false);
+  if (!first.ok && generic && first.state === UNTYPED_PARAMETER) return planOnce(client, sql, parameters, settings, generic, true);
   return first;
 }
 
@@ -100,23 +90,24 @@ async function planOnce(
   sql: string,
   parameters: number,
   settings: string[],
-  preparePrefix: string | null,
+  generic: ReturnType<typeof genericPlanStatements> | null,
+  typed: boolean,
 ): Promise<PlanOutcome & { state?: string }> {
   let preparedOk = false;
   try {
     await client.query(BEGIN_READ_ONLY_SQL);
     await client.query(TRANSACTION_SETTINGS_SQL, settings);
-    if (preparePrefix) {
-      await client.query(preparePrefix + sql);
+    if (generic) {
+      await client.query((typed ? generic.prepareTyped : generic.prepare) + sql);
       preparedOk = true;
-      return { ok: true, plan: rootNode(await client.query(explainExecuteSql(parameters))) };
+      return { ok: true, plan: rootNode(await client.query(generic.explainExecute)) };
     }
     return { ok: true, plan: rootNode(await client.query((parameters > 0 ? GENERIC_EXPLAIN : PLAIN_EXPLAIN) + sql)) };
   } catch (error) {
     return { ok: false, reason: planFailure(error), state: sqlStateOf(error) };
   } finally {
     await client.query(ROLLBACK_SQL);
-    if (preparedOk) await client.query(DEALLOCATE_SQL);
+    if (preparedOk && generic) await client.query(generic.deallocate);
   }
 }
 

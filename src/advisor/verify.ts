@@ -2,8 +2,7 @@
 // the new index in the plan. A recommendation that the planner then ignores is reported as such,
 // not hidden: the estimate was wrong, and the user should know before keeping the index.
 import type { Capabilities } from '../db/capabilities.js';
-import { pgStatStatementsView } from '../db/queryStats.js';
-import { unwrapNestedStatement } from '../db/wrappedStatement.js';
+import { statementTexts } from '../db/explain.js';
 import { describeTopNode, nodesOf, planOn } from './planCost.js';
 import type { Db } from '../db/pool.js';
 
@@ -21,7 +20,7 @@ export interface StatementCheck {
 /** Plans each statement (generic plans for $n statements) and says whether it uses one of `indexNames`. */
 export async function checkStatementsUse(db: Db, caps: Capabilities, queryIds: readonly string[], indexNames: ReadonlySet<string>): Promise<StatementCheck[]> {
   if (queryIds.length === 0) return [];
-  const texts = new Map((await statementTexts(db, caps, queryIds)).map((row) => [row.query_id, row.query]));
+  const texts = await statementTexts(db, caps, queryIds);
   // the costing's planner: one client, read-only transactions rolled back, the pre-16 generic-plan pitfalls handled
   return db.withClient(async (client) => {
     const checks: StatementCheck[] = [];
@@ -44,21 +43,6 @@ export async function checkStatementsUse(db: Db, caps: Capabilities, queryIds: r
 }
 
 const PLAN_TIMEOUT_MS = 2_000;
-
-async function statementTexts(db: Db, caps: Capabilities, queryIds: readonly string[]): Promise<Array<{ query_id: string; query: string }>> {
-  const rows = await db.query<{ query_id: string; query: string }>(
-    /* SQL */ `
-    SELECT DISTINCT ON (s.queryid)
-      s.queryid::text AS query_id,
-      s.query
-    FROM ${pgStatStatementsView(caps)} s
-    WHERE s.dbid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-      AND s.queryid = ANY ($1::bigint[])
-    ORDER BY s.queryid, s.calls DESC`,
-    [queryIds],
-  );
-  return Promise.all(rows.map(async (row) => ({ ...row, query: await unwrapNestedStatement(row.query) })));
-}
 
 /** The index and, for a partitioned index, its partitions' indexes: any of them in a plan means it is used. */
 export async function indexTreeNames(db: Db, schema: string, name: string): Promise<Set<string>> {

@@ -13,6 +13,7 @@ import type { Db, Queryable } from './pool.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
 import { unwrapNestedStatement } from './wrappedStatement.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
+import { genericPlanStatements, UNTYPED_PARAMETER } from './genericPlan.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -70,28 +71,22 @@ const TRANSACTION_SETTINGS_SQL = /* SQL */ `
 const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;
 
 // Below PostgreSQL 16 (no GENERIC_PLAN option): a prepared statement forced to its generic plan.
-const PREPARE_PREFIX = /* SQL */ `PREPARE pgscope_explain AS `;
-/** A parameter PREPARE cannot type (jsonb_build_object($1, ...): 42P18) is declared text, as GENERIC_PLAN assumes. */
-const typedPreparePrefix = (parameters: number) =>
-  /* SQL */ `PREPARE pgscope_explain(${Array.from({ length: parameters }, () => 'text').join(', ')}) AS `;
-const explainExecuteSql = (parameters: number) => /* SQL */ `
-  EXPLAIN (${PLAN_OPTIONS})
-  EXECUTE pgscope_explain(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`;
-const DEALLOCATE_SQL = /* SQL */ `DEALLOCATE pgscope_explain`;
+const PREPARED_NAME = 'pgscope_explain';
 
 // With pg_stat_statements.track = all, a statement also run under EXPLAIN has a nested entry
 // (toplevel false, 1.9+) with the same queryid whose text is the whole EXPLAIN: prefer top level.
-const statementByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */ `
-  SELECT
+const statementsByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */ `
+  SELECT DISTINCT ON (queryid)
+    queryid::text AS query_id,
     query
   FROM ${view}
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND queryid = $1::int8
+    AND queryid = ANY ($1::int8[])
   ORDER BY
+    queryid,
     ${hasToplevel ? 'toplevel DESC,' : ''}
     calls DESC,
-    userid
-  LIMIT 1`;
+    userid`;
 
 /** Explains the statement pg_stat_statements knows as `queryId` in the current database. */
 export async function explainQueryId(db: Db, caps: Capabilities, queryId: string, request: Omit<ExplainRequest, 'sql'>): Promise<ExplainOutcome> {
@@ -112,18 +107,31 @@ async function statementText(db: Queryable, caps: Capabilities, queryId: string)
   if (!/^-?\d{1,19}$/.test(queryId) || BigInt(queryId) > 2n ** 63n - 1n || BigInt(queryId) < -(2n ** 63n)) {
     throw badInput(`queryId must be a pg_stat_statements queryid (a 64-bit integer), got "${queryId}".`, { argument: 'queryId' });
   }
-  const view = pgStatStatementsView(caps);
-  const rows = await db.query<{ query: string }>(statementByQueryIdSql(view, caps.pgStatStatementsColumns.has('toplevel')), [queryId]).catch((error: unknown) => {
-    throw staleExtensionError(error, caps);
-  });
-  if (!rows[0]) {
+  const text = (await statementTexts(db, caps, [queryId])).get(queryId);
+  if (text === undefined) {
     const others = caps.canReadAllStats
       ? ''
       : ` Role "${caps.role}" sees only its own statements there; GRANT pg_read_all_stats TO ${caps.role} to explain other roles' statements.`;
     throw notFound(`pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`, { queryId });
   }
-  // interval $2 (pg_stat_statements' text of interval '30 days') does not plan; $2::interval does
-  return castTypedParameters(await unwrapNestedStatement(rows[0].query));
+  return text;
+}
+
+/**
+ * The texts pg_stat_statements keeps for `queryIds` in the current database, ready to plan: the
+ * top-level entry's (a nested one under EXPLAIN holds the whole EXPLAIN), unwrapped, with
+ * interval $2 (its text of interval '30 days', which does not plan) written $2::interval.
+ * Ids it does not hold are absent from the map.
+ */
+export async function statementTexts(db: Queryable, caps: Capabilities, queryIds: readonly string[]): Promise<Map<string, string>> {
+  const view = pgStatStatementsView(caps);
+  const rows = await db
+    .query<{ query_id: string; query: string }>(statementsByQueryIdSql(view, caps.pgStatStatementsColumns.has('toplevel')), [queryIds])
+    .catch((error: unknown) => {
+      throw staleExtensionError(error, caps);
+    });
+  const texts = await Promise.all(rows.map(async (row) => [row.query_id, await castTypedParameters(await unwrapNestedStatement(row.query))] as const));
+  return new Map(texts);
 }
 
 /** Explains one statement of the client's SQL; see ExplainRequest. */
@@ -196,18 +204,18 @@ async function planDocument(
   const prepared = mode === 'prepared';
   const settings = [timeoutMs === undefined ? null : String(timeoutMs), prepared ? 'force_generic_plan' : null, prepared ? 'off' : null];
   if (prepared) {
+    const generic = genericPlanStatements(PREPARED_NAME, parameters, PLAN_OPTIONS);
     const attempt = (preparePrefix: string) =>
       inReadOnlyTransaction(client, settings, async () => {
         await runUserSql(client, preparePrefix, request.sql, []);
         // Planning may fold the statement's functions: errors need the same screening, without a position.
-        return queryPlan(await runUserSql(client, explainExecuteSql(parameters), '', []));
+        return queryPlan(await runUserSql(client, generic.explainExecute, '', []));
       });
-    const plan = await attempt(PREPARE_PREFIX).catch((error: unknown) => {
-      if (!isPgscopeError(error) || error.extensions['sqlState'] !== '42P18') throw error;
-      return attempt(typedPreparePrefix(parameters));
+    const plan = await attempt(generic.prepare).catch((error: unknown) => {
+      if (!isPgscopeError(error) || error.extensions['sqlState'] !== UNTYPED_PARAMETER) throw error;
+      return attempt(generic.prepareTyped);
     });
-    // PREPARE is not transactional: the statement outlives the rollback.
-    await client.query(DEALLOCATE_SQL);
+    await client.query(generic.deallocate);
     return plan;
   }
   const prefix = explainPrefix(mode, request.analyze);
