@@ -2,6 +2,7 @@
 // Every option below is documented in README.md ("Configuration") with the same words.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import type { TrustConfig } from './db/trust.js';
 import { isLoopbackName } from './http/hosts.js';
 
 export interface PoolConfig {
@@ -82,6 +83,12 @@ export interface Config {
   shutdownGraceMs: number;
   /** lock_timeout of the DDL session mutations run on, milliseconds (its statement_timeout is off). Default 3000. */
   ddlLockTimeoutMs: number;
+  /**
+   * Whose functions pgscope lets PostgreSQL run while planning (explain, the advisor) and in the
+   * indexes it builds, besides PostgreSQL's own, superusers' and roles that already hold the
+   * privileges of the role they would run as (src/db/trust.ts). Default: none.
+   */
+  trust: TrustConfig;
   limits: LimitsConfig;
   /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
   slowQueryMs: number;
@@ -129,6 +136,10 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: read.integer('PGSCOPE_SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: HOUR_MS }),
     // A DDL statement waiting for its lock queues every later query on the table behind it: short, never off.
     ddlLockTimeoutMs: read.integer('PGSCOPE_DDL_LOCK_TIMEOUT_MS', 3_000, { min: 1, max: MINUTE_MS }),
+    trust: {
+      roles: read.list('PGSCOPE_TRUSTED_ROLES', CATALOG_NAME, 'a role name such as app_owner'),
+      extensions: read.list('PGSCOPE_TRUSTED_EXTENSIONS', CATALOG_NAME, 'an extension name such as postgis'),
+    },
     slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0, max: DAY_MS }),
     captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0, max: 86_400 }),
     historyRetentionDays: read.integer('PGSCOPE_HISTORY_RETENTION_DAYS', 7, { min: 1, max: 3650 }),
@@ -182,6 +193,8 @@ const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
 const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+/** A role or extension name as the catalog spells it (no quoting: "App Owner" is written App Owner). */
+const CATALOG_NAME = /^[^\u0000-\u001f]{1,63}$/;
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
 interface Range {
