@@ -37,6 +37,16 @@ export const ErrorCode = {
   DEFAULT_PARTITION_CONFLICT: 'DEFAULT_PARTITION_CONFLICT',
   /** The index backs a primary key, unique or exclusion constraint (or a foreign key relies on it). */
   INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
+  /** The index keeps data correct without a constraint (a unique index, the replica identity): `extensions.reason` says which. */
+  INDEX_PROTECTED: 'INDEX_PROTECTED',
+  /** The statement or definition uses a function or operator whose author pgscope does not trust (src/db/trust.ts). */
+  UNTRUSTED_CODE: 'UNTRUSTED_CODE',
+  /** Moving rows out of the DEFAULT partition would look like deletes to something (foreign keys, triggers, rules, replication). */
+  UNSAFE_ROW_MOVE: 'UNSAFE_ROW_MOVE',
+  /** The partition's range reaches the present or the future: it still receives rows, so it is not detached or dropped. */
+  PARTITION_IN_USE: 'PARTITION_IN_USE',
+  /** Building the index failed on the table's rows (a duplicate for a unique index, an expression that errors on a row). */
+  INDEX_BUILD_FAILED: 'INDEX_BUILD_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
