@@ -167,7 +167,7 @@ describe('a build whose database session is lost', () => {
       await building(sessionPid);
 
       proxy.cut();
-      await said(`change ${id} (applyIndex) lost its database session`);
+      await waitFor(async () => ((await entry(remote, id))?.status === 'FAILED' ? true : undefined));
       // the server still runs the build (its side of the connection is open): pgscope ends it
       await backendGone(sessionPid);
       await writer.commit();
