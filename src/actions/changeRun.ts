@@ -125,9 +125,10 @@ class ChangeRun {
     this.abandoned.abort();
   }
 
+  /** Cancels what the session runs (PostgreSQL 13 does not notice a closed client while it waits) and closes it. */
   private async cutOffSession(): Promise<void> {
     const session = this.session;
-    await session.cancel().catch(() => false);
+    void session.cancel().catch(() => false);
     await session.close();
   }
 
@@ -221,10 +222,10 @@ class ChangeRun {
     };
     const leftovers = await cleanUpAfterLoss(this.ctx.database, this.backend, this.creates, options);
     if (!leftovers) {
-      say(`pgscope: change ${this.label}: pgscope stopped before the database answered; the next start drops what the change left.`);
+      say(`pgscope: change ${this.label}: pgscope stopped before it could clean up after the lost session; the next start drops what the change left.`);
       return;
     }
-    const sentence = `Once the database answered again, pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`;
+    const sentence = `After the session was lost, pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`;
     await untilReachable(() => recordRecovery(this.ctx.database, this.entry.id, sentence, { recovery: leftovers }), this.abandoned.signal);
     const summary = summarizeLeftovers(leftovers);
     if (summary) say(`pgscope: change ${this.label} after its lost session: ${summary}.`);

@@ -54,7 +54,8 @@ export class JobRunner {
    */
   async stop(graceMs: number, windDownMs = 5_000): Promise<string[]> {
     await this.allDoneWithin(graceMs);
-    await Promise.all([...this.running.values()].map((job) => job.interrupt(windDownMs).catch(() => undefined)));
+    // Not awaited: a cancel goes through the pool, which a hung database would hold up.
+    for (const job of this.running.values()) void job.interrupt(windDownMs).catch(() => undefined);
     await this.allDoneWithin(windDownMs + RECORD_MARGIN_MS);
     const left = [...this.running.values()];
     for (const job of left) job.abandon();

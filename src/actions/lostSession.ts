@@ -31,6 +31,8 @@ export async function untilReachable<T>(attempt: () => Promise<T>, signal: Abort
     try {
       return { done: true, value: await attempt() };
     } catch (error) {
+      // given up meanwhile: whatever failed (the pool may be ended), this is no longer tried
+      if (signal.aborted) break;
       if (!isUnreachable(error)) throw error;
       if (tries === 0) onUnreachable?.(error);
       await sleep(RETRY_MS, undefined, { signal }).catch(() => undefined);

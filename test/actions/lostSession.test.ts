@@ -133,7 +133,7 @@ describe('a build whose database session is lost', () => {
     });
     expect(closed).toMatchObject({ status: 'FAILED', errorCode: 'DATABASE_UNAVAILABLE', outcome: RECOVERED('items_email_idx') });
     expect(closed.errorMessage).toContain("The change's database session was lost while it ran");
-    expect(closed.errorMessage).toContain('Once the database answered again, pgscope checked what the change had created: public.items_email_idx: dropped.');
+    expect(closed.errorMessage).toContain('After the session was lost, pgscope checked what the change had created: public.items_email_idx: dropped.');
     await backgroundJobs.settled(id);
     expect(await indexes()).toEqual([{ name: 'items_pkey', valid: true }]);
     expect(warnings).toContain(`pgscope: change ${id} (applyIndex) after its lost session: dropped the INVALID index it left: public.items_email_idx.`);
