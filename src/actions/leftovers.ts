@@ -23,7 +23,7 @@ export interface Leftover {
   sql: string | null;
 }
 
-/** Where a created object stands now; INVALID and STANDALONE are leftovers (see leftoverStates). */
+/** Where a created object stands now (LEFTOVER_STATES are what a stopped change left). */
 export type CreatedState = 'ABSENT' | 'INVALID' | 'VALID' | 'STANDALONE' | 'REPLACED' | 'NOT_STANDALONE';
 
 /**
@@ -162,9 +162,11 @@ export function describeStates(states: readonly CreatedObjectState[]): string {
   return states.map((object) => `${object.schema}.${object.name}: ${STATE_WORDS[object.state]}`).join('; ');
 }
 
-/** True for a state the next start cleans up. */
+/** The states the next start cleans up: a concurrent build's INVALID index, the standalone copy of a partition. */
+export const LEFTOVER_STATES: readonly CreatedState[] = ['INVALID', 'STANDALONE'];
+
 export function isLeftover(state: CreatedState): boolean {
-  return state === 'INVALID' || state === 'STANDALONE';
+  return LEFTOVER_STATES.includes(state);
 }
 
 const STILL_THERE: ReadonlyArray<Leftover['outcome']> = ['LOCKED', 'BUILDING_ELSEWHERE', 'IN_USE'];

@@ -6,7 +6,7 @@
 // what happened.
 import type { Database } from '../db/pool.js';
 import { COLUMNS, markInterruptedChanges, recordRecovery, runningElsewhere, type ChangeLogRow, type CreatedObject } from './changeLog.js';
-import { createdStatesSql, describeLeftovers, dropLeftovers, type Leftover } from './leftovers.js';
+import { createdStatesSql, describeLeftovers, dropLeftovers, LEFTOVER_STATES, type Leftover } from './leftovers.js';
 
 /**
  * A DDL backend whose pgscope died notices within client_connection_check_interval (1 s, set on
@@ -75,8 +75,8 @@ async function cleanUp(
 }
 
 /**
- * FAILED or INTERRUPTED changes (not `exceptIds`) with objects still left half-done: an INVALID
- * index, a standalone table (createdStatesSql). An object a later change also creates is that
+ * FAILED or INTERRUPTED changes (not `exceptIds`) with objects still left half-done
+ * (LEFTOVER_STATES). An object a later change also creates is that
  * change's now; a change refused with ALREADY_EXISTS created nothing under the name it was refused.
  */
 async function changesWithLeftovers(database: Database, exceptIds: string[]): Promise<Array<ChangeLogRow & { leftovers: CreatedObject[] }>> {
@@ -94,7 +94,7 @@ async function changesWithLeftovers(database: Database, exceptIds: string[]): Pr
         ON now.kind = created.object->>'kind'
         AND now.schema = created.object->>'schema'
         AND now.name = created.object->>'name'
-      WHERE now.state IN ('INVALID', 'STANDALONE')
+      WHERE now.state = ANY ($2::text[])
         AND NOT EXISTS (
           SELECT 1
           FROM pgscope.change_log later
@@ -113,6 +113,6 @@ async function changesWithLeftovers(database: Database, exceptIds: string[]): Pr
       AND change_log.id <> ALL ($1::bigint[])
       AND left_behind.objects IS NOT NULL
     ORDER BY change_log.id`,
-    [exceptIds],
+    [exceptIds, LEFTOVER_STATES],
   );
 }
