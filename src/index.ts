@@ -10,6 +10,7 @@ import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/queryHistory.js';
 import { recoverInterruptedChanges } from './actions/recovery.js';
 import { backgroundJobs } from './actions/jobs.js';
+import { summarizeLeftovers } from './actions/leftovers.js';
 import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
@@ -24,12 +25,12 @@ const warnUnlessStopping = (line: string) => {
   if (!stopping) warn(line);
 };
 
-/** Changes an earlier pgscope left running: marked INTERRUPTED, the INVALID indexes they left dropped. */
+/** Changes an earlier pgscope left running, or that ended leaving INVALID indexes: one line each. */
 async function recoverChanges(database: Database, config: Config): Promise<void> {
-  for (const { change, builds } of await recoverInterruptedChanges(database, { lockTimeoutMs: config.ddlLockTimeoutMs })) {
-    const dropped = builds.filter((build) => build.outcome === 'DROPPED').map((build) => `${build.schema}.${build.name}`);
-    const cleanup = dropped.length ? `; dropped the INVALID index${dropped.length === 1 ? '' : 'es'} it left: ${dropped.join(', ')}` : '';
-    warn(`pgscope: change ${change.id} (${change.action}) was interrupted by an earlier stop${cleanup} (see changeLogEntry(id: ${change.id})).`);
+  for (const { change, endedAs, leftovers } of await recoverInterruptedChanges(database, { lockTimeoutMs: config.ddlLockTimeoutMs })) {
+    const summary = summarizeLeftovers(leftovers);
+    const what = endedAs === 'RUNNING' ? 'was interrupted by an earlier stop' : `had ended ${endedAs} with what it created left behind`;
+    warn(`pgscope: change ${change.id} (${change.action}) ${what}${summary ? `; ${summary}` : ''} (see changeLogEntry(id: ${change.id})).`);
   }
 }
 
@@ -65,10 +66,12 @@ async function main(): Promise<void> {
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
   const httpServer = await listen(http.createServer(app), config);
-  // After the server closed (no new changes), before the pool ends: changes past the grace are interrupted and recorded so.
-  cleanups.unshift(() => backgroundJobs.stop(config.shutdownGraceMs));
-  cleanups.unshift(() => closeServer(httpServer, config.shutdownGraceMs));
-  forceExitAfterMs = 2 * config.shutdownGraceMs + FORCE_EXIT_MARGIN_MS;
+  // One grace for requests and changes, from the signal on; then changes still running are
+  // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.
+  cleanups.unshift(async () => {
+    await Promise.all([closeServer(httpServer, config.shutdownGraceMs), backgroundJobs.stop(config.shutdownGraceMs, SHUTDOWN_WIND_DOWN_MS)]);
+  });
+  forceExitAfterMs = config.shutdownGraceMs + SHUTDOWN_WIND_DOWN_MS + FORCE_EXIT_MARGIN_MS;
 
   // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
   const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo ? 60 : 0);
@@ -187,6 +190,12 @@ function printBanner(config: Config, port: number, target: { url: string; adminT
 
 let stopping = false;
 let stopRequestedAt = 0;
+/**
+ * After the grace, how long an interrupted change may clean up (drop what it was building); a
+ * statement still waiting then (a DROP behind a long transaction) is cut off, and what it was
+ * dropping is left for the next start.
+ */
+const SHUTDOWN_WIND_DOWN_MS = 5_000;
 /** Cleanups after the HTTP grace period (pool, embedded server) get this long before the process gives up. */
 const FORCE_EXIT_MARGIN_MS = 30_000;
 let forceExitAfterMs = FORCE_EXIT_MARGIN_MS;

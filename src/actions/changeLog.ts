@@ -1,13 +1,11 @@
-// The change log (pgscope.change_log) and the one path every mutation takes through it: plan,
-// record, open the DDL session, execute, record the outcome. A change that cannot be recorded is
-// not made: without pgscope's schema, mutations refuse before running anything.
-import { performance } from 'node:perf_hooks';
+// The change log (pgscope.change_log): the types of a change, and the statements that write and
+// read its entries. The path every mutation takes through it is recordChange (changeRun.ts). A
+// change that cannot be recorded is not made: without pgscope's schema, mutations refuse.
 import type { Config } from '../config.js';
 import type { Capabilities } from '../db/capabilities.js';
 import { quoteIdent, type Database, type Queryable, type Session } from '../db/pool.js';
-import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Credential } from '../http/auth.js';
-import { backgroundJobs } from './jobs.js';
 import type { PlannedStatement } from './plan.js';
 
 export type ChangeStatus = 'PLANNED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED';
@@ -34,15 +32,25 @@ export interface ChangeLogRow {
 }
 
 /** An object a change creates; recorded before it runs, so that recovery can find it after a crash. */
-export interface CreatedObject {
-  kind: 'index';
-  schema: string;
-  name: string;
-  /** For the index of one partition: the partitioned index it is built for (its build is complete only once that one is valid). */
-  leafOf?: { schema: string; name: string };
-}
+export type CreatedObject =
+  | {
+      kind: 'index';
+      schema: string;
+      name: string;
+      /** For the index of one partition: the partitioned index it is built for (its build is complete only once that one is valid). */
+      leafOf?: { schema: string; name: string };
+    }
+  | {
+      /** The standalone table createPartitions fills before attaching it (its rows are copies until the attach commits). */
+      kind: 'table';
+      schema: string;
+      name: string;
+      /** pg_class oid once created: recovery drops only the table that still has it. */
+      oid?: string;
+    };
 
-const COLUMNS = /* SQL */ `
+/** The columns of a ChangeLogRow, for statements that return entries. */
+export const COLUMNS = /* SQL */ `
   id::text AS id,
   requested_at,
   finished_at,
@@ -107,82 +115,8 @@ export interface ChangeSteps<P extends ChangePlan> {
   execute(session: Session, plan: P, log: ChangeLogger): Promise<unknown>;
 }
 
-/**
- * Plans, records and runs one change. Returns its entry: PLANNED for a dry run, SUCCEEDED when it
- * ran, RUNNING with wait: false. A failure is recorded (FAILED, with its code), then thrown.
- */
-export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, request: ChangeRequest, steps: ChangeSteps<P>): Promise<ChangeLogRow> {
-  if (!ctx.ownSchemaReady) throw changeLogUnavailable(await ctx.capabilities());
-  const db = ctx.database;
-  let plan: P;
-  try {
-    plan = await steps.plan(ctx.db);
-  } catch (error) {
-    const entry = await insertEntry(db, ctx, request, 'FAILED', []);
-    await finishEntry(db, entry.id, failure(error));
-    throw withChangeId(error, entry.id);
-  }
-  const target = plan.target ?? request.target;
-  const sql = plan.statements.map((statement) => statement.sql);
-  if (request.dryRun) return insertEntry(db, ctx, { ...request, target }, 'PLANNED', sql, plan.creates);
-
-  const entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates);
-  let session: Session;
-  try {
-    session = await ctx.database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: ctx.config.ddlLockTimeoutMs });
-  } catch (error) {
-    await finishEntry(db, entry.id, failure(error));
-    throw withChangeId(error, entry.id);
-  }
-  const run = runOnSession(db, entry.id, session, async () => {
-    await db.query(`UPDATE pgscope.change_log SET session_pid = $2 WHERE id = $1`, [entry.id, session.pid]);
-    return steps.execute(session, plan, logger(db, entry.id));
-  });
-  if (request.wait === false) {
-    // The outcome, failure included, is in the change log: that is where the client looks.
-    const settled = run.done.catch(() => undefined);
-    backgroundJobs.start({ changeId: entry.id, interrupt: run.interrupt }, () => settled);
-    // As recorded before it started: reading it again could already find it finished.
-    return { ...entry, session_pid: session.pid };
-  }
-  await run.done;
-  return (await readEntry(db, entry.id))!;
-}
-
-/** Executes on the session and records the outcome; `interrupt` cancels it and records INTERRUPTED. */
-function runOnSession(db: Queryable, id: string, session: Session, work: () => Promise<unknown>) {
-  let interrupted = false;
-  const started = performance.now();
-  const done = (async () => {
-    try {
-      const outcome = await work();
-      await finishEntry(db, id, { status: 'SUCCEEDED', outcome, durationMs: performance.now() - started });
-    } catch (error) {
-      const recorded = interrupted
-        ? { ...failure(error), status: 'INTERRUPTED' as const, message: 'pgscope stopped while the change ran; its statement was cancelled.' }
-        : failure(error);
-      await finishEntry(db, id, { ...recorded, durationMs: performance.now() - started });
-      throw withChangeId(error, id);
-    } finally {
-      await session.close();
-    }
-  })();
-  const interrupt = async () => {
-    interrupted = true;
-    await session.cancel();
-  };
-  return { done, interrupt };
-}
-
-function logger(db: Queryable, id: string): ChangeLogger {
-  return {
-    executed: async (sql) => {
-      await db.query(`UPDATE pgscope.change_log SET statements = array_append(statements, $2) WHERE id = $1`, [id, sql]);
-    },
-  };
-}
-
-interface Finish {
+/** How an entry ends (finishEntry). */
+export interface Finish {
   status: ChangeStatus;
   outcome?: unknown;
   code?: string;
@@ -190,17 +124,9 @@ interface Finish {
   durationMs?: number;
 }
 
-/** What a failure leaves on record: a typed error's code and message; anything else stays in the log only. */
-function failure(error: unknown): Finish {
-  if (isPgscopeError(error)) return { status: 'FAILED', code: error.code, message: error.message };
-  console.warn(`pgscope: a change failed unexpectedly: ${(error as Error)?.message ?? String(error)}`);
-  return { status: 'FAILED', code: 'INTERNAL_SERVER_ERROR', message: "Unexpected error; details are in pgscope's log." };
-}
-
-/** The client finds the recorded entry of a failed change by this id (changeLog). */
-function withChangeId(error: unknown, id: string): unknown {
-  if (isPgscopeError(error)) error.extensions['changeId'] = id;
-  return error;
+/** Records that the change started `sql` (so a crash leaves the running statement on record). */
+export async function appendStatement(db: Queryable, id: string, sql: string): Promise<void> {
+  await db.query(`UPDATE pgscope.change_log SET statements = array_append(statements, $2) WHERE id = $1`, [id, sql]);
 }
 
 const INSERT_SQL = /* SQL */ `
@@ -219,7 +145,7 @@ const INSERT_SQL = /* SQL */ `
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
   RETURNING ${COLUMNS}`;
 
-async function insertEntry(
+export async function insertEntry(
   db: Queryable,
   ctx: ChangeContext,
   request: ChangeRequest,
@@ -253,7 +179,7 @@ const FINISH_SQL = /* SQL */ `
     finished_at = clock_timestamp()
   WHERE id = $1`;
 
-async function finishEntry(db: Queryable, id: string, finish: Finish): Promise<void> {
+export async function finishEntry(db: Queryable, id: string, finish: Finish): Promise<void> {
   const outcome = finish.outcome === undefined ? null : JSON.stringify(finish.outcome);
   await db.query(FINISH_SQL, [id, finish.status, outcome, finish.code ?? null, finish.message ?? null, finish.durationMs ?? null]);
 }
@@ -315,14 +241,21 @@ export async function runningElsewhere(db: Queryable): Promise<number> {
   return row!.count;
 }
 
-/** Adds what start-up recovery did to an INTERRUPTED entry: a sentence, and the details as its outcome. */
-export async function recordRecovery(db: Queryable, id: string, sentence: string, details: unknown): Promise<void> {
+/**
+ * Adds what recovery did to a closed entry: a sentence after its message (not twice in a row: each
+ * start retries what stayed locked or in use), and `details` (an object) merged into its outcome,
+ * so that what the change itself recorded stays.
+ */
+export async function recordRecovery(db: Queryable, id: string, sentence: string, details: Record<string, unknown>): Promise<void> {
   await db.query(
     /* SQL */ `
     UPDATE pgscope.change_log
     SET
-      error_message = coalesce(error_message || ' ', '') || $2,
-      outcome = $3
+      error_message = CASE
+        WHEN right(error_message, length($2)) = $2 THEN error_message
+        ELSE coalesce(error_message || ' ', '') || $2
+      END,
+      outcome = coalesce(outcome, '{}'::jsonb) || $3::jsonb
     WHERE id = $1`,
     [id, sentence, JSON.stringify(details)],
   );

@@ -1,17 +1,26 @@
-// Changes that run after their request returned (wait: false). In-process: a build belongs to the
-// pgscope process that started it, and the change log (status RUNNING, session_pid) is what
-// outlives the process. The jobs are tracked so that shutdown can wait for them, then interrupt.
+// Changes running in this process: those of wait: false after their request returned, and those a
+// request still waits for. A change belongs to the pgscope process that started it, and the change
+// log (status RUNNING, session_pid) is what outlives the process. The jobs are tracked so that
+// shutdown can let them finish, then interrupt them, within bounds it can promise.
 
 export interface Job {
   /** The change-log entry the job finishes. */
   changeId: string;
-  /** Stops the job's statement (cancels its DDL session) and records it as INTERRUPTED. */
-  interrupt(): Promise<void>;
+  /**
+   * Stops the job's statement (cancels its DDL session) so that it winds down and records itself
+   * INTERRUPTED; what still runs `windDownMs` later is cut off (its session closed).
+   */
+  interrupt(windDownMs: number): Promise<void>;
+  /** Stops waiting for the database (bookkeeping retries, cleanup): pgscope exits now. */
+  abandon(): void;
 }
 
 interface Running extends Job {
   done: Promise<void>;
 }
+
+/** After the wind-down, this long for the cut-off jobs to write their entries (a few statements on the pool). */
+const RECORD_MARGIN_MS = 2_000;
 
 export class JobRunner {
   private readonly running = new Map<string, Running>();
@@ -39,20 +48,27 @@ export class JobRunner {
   }
 
   /**
-   * For shutdown: lets running jobs finish for up to `graceMs`, then interrupts the rest (their
-   * statements are cancelled, their entries say INTERRUPTED) and waits for them to wind down.
+   * For shutdown: lets running jobs finish for up to `graceMs`, then interrupts the rest and gives
+   * them `windDownMs` (plus a moment to record themselves) before abandoning them. Resolves within
+   * graceMs + windDownMs + 2 s; returns the ids of the jobs abandoned.
    */
-  async stop(graceMs: number): Promise<void> {
-    const all = () => Promise.all([...this.running.values()].map((job) => job.done));
+  async stop(graceMs: number, windDownMs = 5_000): Promise<string[]> {
+    await this.allDoneWithin(graceMs);
+    // Not awaited: a cancel goes through the pool, which a hung database would hold up.
+    for (const job of this.running.values()) void job.interrupt(windDownMs).catch(() => undefined);
+    await this.allDoneWithin(windDownMs + RECORD_MARGIN_MS);
+    const left = [...this.running.values()];
+    for (const job of left) job.abandon();
+    return left.map((job) => job.changeId);
+  }
+
+  private async allDoneWithin(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
+      timer = setTimeout(resolve, ms);
     });
-    await Promise.race([all(), late]);
+    await Promise.race([Promise.all([...this.running.values()].map((job) => job.done)), late]);
     clearTimeout(timer);
-    const left = [...this.running.values()];
-    await Promise.all(left.map((job) => job.interrupt().catch(() => undefined)));
-    await all();
   }
 }
 

@@ -1,10 +1,12 @@
 // Start-up recovery: a change that was RUNNING when pgscope stopped (SIGKILL, a crash, a lost
-// connection) is marked INTERRUPTED, and the indexes it was creating that stayed INVALID are
-// dropped: an INVALID index is never used by queries yet is maintained on every write. What was
-// done is written into the entry, so the change log says what happened.
+// connection) is marked INTERRUPTED, and what it was creating is dropped when left half-done: an
+// INVALID index is never used by queries yet is maintained on every write. A change that ended
+// FAILED or INTERRUPTED but could not clean up then (its table stayed locked, pgscope stopped
+// first) is finished the same way. What was done is written into the entry, so the change log says
+// what happened.
 import type { Database } from '../db/pool.js';
-import { lookupIndex, dropInterruptedBuilds, type InterruptedBuild } from './indexCleanup.js';
-import { markInterruptedChanges, recordRecovery, runningElsewhere, type ChangeLogRow, type CreatedObject } from './changeLog.js';
+import { COLUMNS, markInterruptedChanges, recordRecovery, runningElsewhere, type ChangeLogRow, type CreatedObject } from './changeLog.js';
+import { createdStatesSql, describeLeftovers, dropLeftovers, LEFTOVER_STATES, type Leftover } from './leftovers.js';
 
 /**
  * A DDL backend whose pgscope died notices within client_connection_check_interval (1 s, set on
@@ -15,7 +17,9 @@ const POLL_MS = 250;
 
 export interface RecoveryReport {
   change: ChangeLogRow;
-  builds: InterruptedBuild[];
+  /** How the change had ended: RUNNING (pgscope died with it), or FAILED / INTERRUPTED with leftovers. */
+  endedAs: ChangeLogRow['status'];
+  leftovers: Leftover[];
 }
 
 export interface RecoveryOptions {
@@ -23,19 +27,19 @@ export interface RecoveryOptions {
   graceMs?: number;
 }
 
-/** Marks the changes that died with an earlier pgscope INTERRUPTED and drops the INVALID indexes they left. */
+/** Marks the changes that died with an earlier pgscope INTERRUPTED, and drops what they and earlier failed changes left. */
 export async function recoverInterruptedChanges(database: Database, options: RecoveryOptions): Promise<RecoveryReport[]> {
   const interrupted = await markAfterGrace(database, options.graceMs ?? ORPHAN_GRACE_MS);
   const reports: RecoveryReport[] = [];
   for (const change of interrupted) {
-    const indexes = change.creates.filter((created) => created.kind === 'index');
-    if (indexes.length === 0) {
-      reports.push({ change, builds: [] });
-      continue;
-    }
-    const builds = await dropLeftovers(database, indexes, options.lockTimeoutMs);
-    await recordRecovery(database, change.id, describe(builds), { recovery: builds });
-    reports.push({ change, builds });
+    // as after a crash: a partition's index is not kept for a parent that never became valid
+    const leftovers = change.creates.length ? await cleanUp(database, change, change.creates, { ...options, validLeaves: true }) : [];
+    reports.push({ change, endedAs: 'RUNNING', leftovers });
+  }
+  for (const { leftovers: objects, ...change } of await changesWithLeftovers(database, interrupted.map((change) => change.id))) {
+    // a change that ended and recorded so may have finished some indexes: only INVALID ones go
+    const leftovers = await cleanUp(database, change, objects, { ...options, validLeaves: false });
+    reports.push({ change, endedAs: change.status, leftovers });
   }
   return reports;
 }
@@ -51,34 +55,64 @@ async function markAfterGrace(database: Database, graceMs: number): Promise<Chan
   return marked;
 }
 
-/**
- * The index itself, then its partitions' indexes. A leaf index is dropped even when valid if the
- * partitioned index it was built for did not become valid (the build did not finish): left alone,
- * it would be a stray duplicate on one partition. Once the parent is valid, nothing is touched.
- */
-async function dropLeftovers(database: Database, created: CreatedObject[], lockTimeoutMs: number): Promise<InterruptedBuild[]> {
-  const session = await database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs });
+async function cleanUp(
+  database: Database,
+  change: ChangeLogRow,
+  created: CreatedObject[],
+  options: { lockTimeoutMs: number; validLeaves: boolean },
+): Promise<Leftover[]> {
+  const session = await database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: options.lockTimeoutMs });
+  let leftovers: Leftover[];
   try {
-    const candidates = [];
-    for (const object of created) {
-      const parent = object.leafOf ? await lookupIndex(session, object.leafOf.schema, object.leafOf.name) : null;
-      candidates.push({ schema: object.schema, name: object.name, evenIfValid: Boolean(object.leafOf) && !parent?.valid });
-    }
-    return await dropInterruptedBuilds(session, candidates, { lockTimeoutMs });
+    leftovers = await dropLeftovers(session, created, options);
   } finally {
     await session.close();
   }
+  await recordRecovery(database, change.id, `At the next start pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`, {
+    recovery: leftovers,
+  });
+  return leftovers;
 }
 
-const OUTCOME_WORDS: Record<InterruptedBuild['outcome'], string> = {
-  DROPPED: 'dropped',
-  ABSENT: 'not there (nothing to drop)',
-  VALID: 'valid (the build had finished; kept)',
-  BUILDING_ELSEWHERE: 'being built by another session (left alone)',
-  LOCKED: 'locked by other sessions past the lock timeout (left for the next start; drop it by hand if it stays INVALID)',
-};
-
-function describe(builds: InterruptedBuild[]): string {
-  const parts = builds.map((build) => `${build.schema}.${build.name}: ${OUTCOME_WORDS[build.outcome]}`);
-  return `At the next start pgscope checked the indexes it was building: ${parts.join('; ')}.`;
+/**
+ * FAILED or INTERRUPTED changes (not `exceptIds`) with objects still left half-done
+ * (LEFTOVER_STATES). An object a later change also creates is that
+ * change's now; a change refused with ALREADY_EXISTS created nothing under the name it was refused.
+ */
+async function changesWithLeftovers(database: Database, exceptIds: string[]): Promise<Array<ChangeLogRow & { leftovers: CreatedObject[] }>> {
+  return database.query<ChangeLogRow & { leftovers: CreatedObject[] }>(
+    /* SQL */ `
+    SELECT
+      ${COLUMNS},
+      left_behind.objects AS leftovers
+    FROM pgscope.change_log
+    CROSS JOIN LATERAL (
+      SELECT
+        jsonb_agg(created.object ORDER BY created.position) AS objects
+      FROM jsonb_array_elements(change_log.creates) WITH ORDINALITY AS created(object, position)
+      JOIN (${createdStatesSql('change_log.creates')}) AS now
+        ON now.kind = created.object->>'kind'
+        AND now.schema = created.object->>'schema'
+        AND now.name = created.object->>'name'
+      WHERE now.state = ANY ($2::text[])
+        AND NOT EXISTS (
+          SELECT 1
+          FROM pgscope.change_log later
+          CROSS JOIN LATERAL jsonb_array_elements(later.creates) AS claimed(object)
+          WHERE later.id > change_log.id
+            AND later.dry_run = false
+            AND later.error_code IS DISTINCT FROM 'ALREADY_EXISTS'
+            AND claimed.object->>'schema' = created.object->>'schema'
+            AND claimed.object->>'name' = created.object->>'name'
+        )
+    ) AS left_behind
+    WHERE change_log.status IN ('FAILED', 'INTERRUPTED')
+      AND change_log.dry_run = false
+      AND change_log.creates <> '[]'::jsonb
+      AND change_log.error_code IS DISTINCT FROM 'ALREADY_EXISTS'
+      AND change_log.id <> ALL ($1::bigint[])
+      AND left_behind.objects IS NOT NULL
+    ORDER BY change_log.id`,
+    [exceptIds, LEFTOVER_STATES],
+  );
 }

@@ -101,6 +101,13 @@ export function translateDdlError(error: unknown, lockTimeoutMs: number): Pgscop
   );
 }
 
+/** True for an error after which the connection is gone: FATAL or PANIC from the server, or a failed socket. */
+export function endsConnection(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const severity = (error as { severity?: unknown }).severity;
+  return severity === 'FATAL' || severity === 'PANIC' || isConnectionFailure(error, (error as { code?: unknown }).code);
+}
+
 function isConnectionFailure(error: Error, code: unknown): boolean {
   if (typeof code === 'string') {
     // 08: connection exception; 57P01-57P03: shutdown, crash recovery, starting up; 53300: no free slots.

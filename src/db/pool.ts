@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolConfig } from '../config.js';
-import { CLIENT_DEADLINE_MARGIN_MS, CLIENT_DEADLINE_MESSAGE, POOL_TIMEOUT_MESSAGE, translateDdlError, translatePgError } from './pgErrors.js';
+import { CLIENT_DEADLINE_MARGIN_MS, CLIENT_DEADLINE_MESSAGE, endsConnection, POOL_TIMEOUT_MESSAGE, translateDdlError, translatePgError } from './pgErrors.js';
 
 /** Anything that runs one SQL statement with bind parameters and returns its rows. */
 export interface Queryable {
@@ -50,6 +50,12 @@ export interface SessionOptions {
 export interface Session extends Queryable {
   /** Its backend's process id (pg_stat_activity.pid, pg_stat_progress_create_index.pid). */
   readonly pid: number;
+  /**
+   * Settles with the typed error (DATABASE_UNAVAILABLE) as soon as the connection ends without
+   * close(): the server restarted or stopped, the backend was terminated, the network failed.
+   * Never rejects; never settles once close() was called.
+   */
+  readonly lost: Promise<unknown>;
   /** Cancels the statement it runs (pg_cancel_backend from the pool); false when nothing was running. */
   cancel(): Promise<boolean>;
   /** Closes the connection; safe to call twice. */
@@ -269,8 +275,9 @@ export class Database implements Db {
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     });
-    // A connection lost between statements surfaces on the next query; without a listener it would crash the process.
-    client.on('error', (error) => (this.options.warn ?? console.warn)(`pgscope: a DDL session failed (${error.message}).`));
+    // Without a listener a connection error would crash the process; once open, the session's
+    // owner hears of it through Session.lost and says what it means for its change.
+    client.on('error', () => undefined);
     try {
       await client.connect();
       const [row] = rowsOf<{ pid: number }>(
@@ -298,12 +305,24 @@ export class Database implements Db {
 
   private session(client: pg.Client, pid: number, options: SessionOptions): Session {
     let closed = false;
+    let markLost: (error: unknown) => void = () => undefined;
+    const lost = new Promise<unknown>((resolve) => {
+      markLost = (error) => {
+        if (!closed) resolve(this.translate(error));
+      };
+    });
+    client.on('error', (error) => markLost(error));
+    client.on('end', () => markLost(new Error('Connection terminated unexpectedly')));
     return {
       pid,
+      lost,
       query: async <Row>(sql: string, params: readonly unknown[] = []) => {
         try {
           return rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, undefined)));
         } catch (error) {
+          // A FATAL error (pg_terminate_backend, a server shutdown) reaches the statement before the
+          // socket closes: the session is known lost before its caller sees the error.
+          if (endsConnection(error)) markLost(error);
           throw translateDdlError(error, options.lockTimeoutMs) ?? this.translate(error);
         }
       },

@@ -1,7 +1,8 @@
 // applyIndex and dropIndex: build or drop an index without blocking the application, through the
 // change log (src/actions/changeLog.ts). The payload gives the plan (what runs, and why) and, once
 // it ran, the index as built.
-import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import type { ChangeLogRow } from '../actions/changeLog.js';
+import { recordChange } from '../actions/changeRun.js';
 import type { IndexInput } from '../actions/indexDefinition.js';
 import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/indexChange.js';
 import { builder } from './builder.js';

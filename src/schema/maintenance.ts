@@ -1,5 +1,6 @@
 // analyzeTable and resetQueryStats: the first mutations on the change log (see src/actions/changeLog.ts).
-import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import type { ChangeLogRow } from '../actions/changeLog.js';
+import { recordChange } from '../actions/changeRun.js';
 import { analyzeTableSteps, resetQueryStatsSteps } from '../actions/maintenance.js';
 import { ChangeLogEntry } from './changeLog.js';
 import { builder } from './builder.js';

@@ -1,6 +1,7 @@
 // createPartitions and detachPartitions: calendar partition maintenance through the change log
 // (src/actions/changeLog.ts), with the plan in the payload and what was done once it ran.
-import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import type { ChangeLogRow } from '../actions/changeLog.js';
+import { recordChange } from '../actions/changeRun.js';
 import type { CreatePartitionsResult } from '../actions/partitionCreate.js';
 import type { DetachResult } from '../actions/partitionDetach.js';
 import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type PartitionChange } from '../actions/partitionChange.js';

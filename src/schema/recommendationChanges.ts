@@ -1,7 +1,8 @@
 // applyRecommendation: an index recommendation, applied through the same planner and executor as
 // applyIndex (the id is re-validated against the catalog), then the statements it was meant to
 // help planned again: does the planner use it?
-import { recordChange, type ChangeLogRow } from '../actions/changeLog.js';
+import type { ChangeLogRow } from '../actions/changeLog.js';
+import { recordChange } from '../actions/changeRun.js';
 import { applyIndexSteps, type IndexChange, type IndexOutcome } from '../actions/indexChange.js';
 import { decodeRecommendationId } from '../advisor/recommendationId.js';
 import { checkStatementsUse, indexTreeNames, type StatementCheck } from '../advisor/verify.js';

@@ -63,4 +63,25 @@ describe('openSession', () => {
     // the backend exits once it read the Terminate message: wait for that (the test times out if it never does)
     while ((await target.sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [session.pid])).length > 0);
   });
+
+  it('says it is lost as soon as its backend is terminated, with DATABASE_UNAVAILABLE, while idle or running', async () => {
+    const idle = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    const busy = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    const running = busy.query('SELECT pg_sleep(60)').catch((error: unknown) => error);
+    while ((await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [busy.pid]))[0]?.state !== 'active');
+    await target.sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)', [[idle.pid, busy.pid]]);
+    for (const session of [idle, busy]) {
+      expect(await session.lost).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, sqlState: '57P01' });
+      await session.close();
+    }
+    expect(await running).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' } });
+  });
+
+  it('is not lost when closed by its owner', async () => {
+    const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    const lost = session.lost.then(() => 'lost');
+    // close() resolves once the connection has ended: had that counted as lost, `lost` would win the race
+    await session.close();
+    expect(await Promise.race([lost, session.query('SELECT 1').then(() => 'answered', () => 'refused, as closed')])).toBe('refused, as closed');
+  });
 });
