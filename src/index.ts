@@ -14,6 +14,7 @@ import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
 import { startWorkload, type Workload } from './demo/workload.js';
+import { httpListener } from './http/listener.js';
 import { createApp } from './yoga.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
 
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
-  const httpServer = await listen(http.createServer(app), config);
+  const httpServer = await listen(http.createServer(httpListener(app)), config);
   // After the server closed (no new changes), before the pool ends: changes past the grace are interrupted and recorded so.
   cleanups.unshift(() => backgroundJobs.stop(config.shutdownGraceMs));
   cleanups.unshift(() => closeServer(httpServer, config.shutdownGraceMs));
