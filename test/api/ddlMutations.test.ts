@@ -317,6 +317,16 @@ describe('dropIndex', () => {
     expect(errorCodes(result)).toEqual(['INDEX_BACKS_CONSTRAINT']);
   });
 
+  it('refuses a unique index that backs no constraint: recorded FAILED, nothing run, duplicates still refused', async () => {
+    await target.sql('CREATE TABLE coupons (code text); CREATE UNIQUE INDEX coupons_code_uq ON coupons (code); INSERT INTO coupons VALUES ($$WELCOME$$)');
+    const result = await api.gql(DROP, { name: 'coupons_code_uq', dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'INDEX_PROTECTED', reason: 'UNIQUE' });
+    const entry = await api.gql<{ changeLogEntry: Change }>(ENTRY, { id: result.errors![0]!.extensions!['changeId'] }, { token: TEST_ADMIN_TOKEN });
+    expect(entry.data!.changeLogEntry).toMatchObject({ status: 'FAILED', errorCode: 'INDEX_PROTECTED', statements: [] });
+    expect(await indexesOf('coupons')).toEqual([{ name: 'coupons_code_uq', valid: true }]);
+    await expect(target.sql("INSERT INTO coupons VALUES ('WELCOME')")).rejects.toMatchObject({ code: '23505' });
+  });
+
   it('plans, then drops concurrently', async () => {
     const planned = await api.gql<{ dropIndex: { change: Change; plan: { statements: Array<{ sql: string }> } } }>(
       DROP,
