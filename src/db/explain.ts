@@ -10,6 +10,7 @@ import type { Capabilities } from './capabilities.js';
 import { assertSafeToExecute } from './explainSafety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from './pool.js';
+import { queryIdArgument } from './queryIds.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
 import { unwrapNestedStatement } from './wrappedStatement.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
@@ -103,10 +104,8 @@ export async function explainQueryId(db: Db, caps: Capabilities, queryId: string
   }
 }
 
-async function statementText(db: Queryable, caps: Capabilities, queryId: string): Promise<string> {
-  if (!/^-?\d{1,19}$/.test(queryId) || BigInt(queryId) > 2n ** 63n - 1n || BigInt(queryId) < -(2n ** 63n)) {
-    throw badInput(`queryId must be a pg_stat_statements queryid (a 64-bit integer), got "${queryId}".`, { argument: 'queryId' });
-  }
+async function statementText(db: Queryable, caps: Capabilities, given: string): Promise<string> {
+  const queryId = queryIdArgument('queryId', given);
   const text = (await statementTexts(db, caps, [queryId])).get(queryId);
   if (text === undefined) {
     const others = caps.canReadAllStats
