@@ -2,6 +2,7 @@
 // time before and after, from pgscope's query-statistics snapshots (never from a reset). Before:
 // from the first snapshot of the day before the change to the last one taken before it. After:
 // from the first snapshot after it finished to the latest. Either side needs two snapshots.
+import { maskAllLiterals } from '../sql/redact.js';
 import type { Queryable } from './pool.js';
 import { isQueryId } from './queryIds.js';
 
@@ -14,7 +15,7 @@ export interface EffectWindow {
 
 export interface StatementEffect {
   queryId: string;
-  /** The statement's text as the history stored it (passwords redacted); null when unknown. */
+  /** The statement's text as the history stored it, constants masked; null when unknown. */
   query: string | null;
   /** null until there are two snapshots before the change (or the counters restarted in between). */
   before: EffectWindow | null;
@@ -106,7 +107,9 @@ const EFFECT_SQL = /* SQL */ `
 export async function changeEffect(db: Queryable, queryIds: readonly string[], requestedAt: Date, finishedAt: Date): Promise<StatementEffect[]> {
   const measurable = [...new Set(queryIds.filter(isQueryId))];
   const rows = measurable.length === 0 ? [] : await db.query<EffectRow>(EFFECT_SQL, [measurable, requestedAt, finishedAt]);
-  const byId = new Map(rows.map((row) => [BigInt(row.query_id), row]));
+  // Stored masked since migration 6; masked again on the way out, whatever wrote them.
+  const texts = await maskAllLiterals(rows.map((row) => row.query ?? ''));
+  const byId = new Map(rows.map((row, i) => [BigInt(row.query_id), { ...row, query: row.query === null ? null : texts[i]! }]));
   return queryIds.map((queryId) => {
     const row = isQueryId(queryId) ? byId.get(BigInt(queryId)) : undefined;
     if (!row) return { queryId, query: null, before: null, after: null };
