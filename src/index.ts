@@ -54,7 +54,9 @@ async function main(): Promise<void> {
   }
 
   let ownSchemaReady = false;
-  if (target.adminToken) {
+  if (target.adminToken && server.in_recovery) {
+    warn('pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.');
+  } else if (target.adminToken) {
     const migration = await migrateOwnSchema(database);
     ownSchemaReady = migration.ok;
     if (!migration.ok) {
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     const workload: Workload = startWorkload(target.demo.url(DEMO_DATABASE), config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
     cleanups.unshift(() => workload.stop());
   }
-  printBanner(config, (httpServer.address() as AddressInfo).port, target, server.version);
+  printBanner(config, (httpServer.address() as AddressInfo).port, target, server);
 }
 
 interface Target {
@@ -114,6 +116,8 @@ async function startDemo(config: Config): Promise<Target> {
 interface ServerFacts {
   version: string;
   max_connections: number;
+  /** A hot standby: pgscope's schema cannot be created or migrated there, and no change can be made. */
+  in_recovery: boolean;
 }
 
 async function checkConnection(url: string): Promise<ServerFacts> {
@@ -123,7 +127,8 @@ async function checkConnection(url: string): Promise<ServerFacts> {
       /* SQL */ `
       SELECT
         current_setting('server_version') AS version,
-        current_setting('max_connections')::int AS max_connections`,
+        current_setting('max_connections')::int AS max_connections,
+        pg_is_in_recovery() AS in_recovery`,
     );
     return facts!;
   } catch (error) {
@@ -203,16 +208,13 @@ function closeServer(server: http.Server, graceMs: number): Promise<void> {
   });
 }
 
-function printBanner(config: Config, port: number, target: Target, version: string) {
+function printBanner(config: Config, port: number, target: Target, { version, in_recovery: replica }: ServerFacts) {
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
   const lines = [
     '',
     `pgscope is ready in ${process.uptime().toFixed(1)} s.`,
     `  GraphiQL:      http://${host}:${port}/graphql`,
-    // An operator's token is never printed: banners end up in log collectors.
-    target.adminToken
-      ? `  Admin token:   ${target.adminTokenGenerated ? target.adminToken : 'set (PGSCOPE_ADMIN_TOKEN)'}   (mutations: header "Authorization: Bearer <token>")`
-      : '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)',
+    mutationsLine(target, replica),
     target.demo
       ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
       : `  Database:      ${redact(target.url)} (PostgreSQL ${version})`,
@@ -223,6 +225,14 @@ function printBanner(config: Config, port: number, target: Target, version: stri
   }
   lines.push('Press Ctrl-C to stop.', '');
   say(lines.join('\n'));
+}
+
+function mutationsLine(target: Target, replica: boolean): string {
+  if (replica) return '  Mutations:     off: the target is a read-only replica (point DATABASE_URL at the primary)';
+  if (!target.adminToken) return '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)';
+  // An operator's token is never printed: banners end up in log collectors.
+  const token = target.adminTokenGenerated ? target.adminToken : 'set (PGSCOPE_ADMIN_TOKEN)';
+  return `  Admin token:   ${token}   (mutations: header "Authorization: Bearer <token>")`;
 }
 
 let stopping = false;

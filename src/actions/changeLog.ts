@@ -3,7 +3,7 @@
 // not made: without pgscope's schema, mutations refuse before running anything.
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
-import type { Capabilities } from '../db/capabilities.js';
+import { readOnlyReplicaRefusal, type Capabilities } from '../db/capabilities.js';
 import { quoteIdent, type Database, type Queryable, type Session } from '../db/pool.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import type { Credential } from '../http/auth.js';
@@ -330,6 +330,7 @@ export async function recordRecovery(db: Queryable, id: string, sentence: string
 
 /** Mutations without the change log: refused before anything runs, with the grant that enables it. */
 export function changeLogUnavailable(caps: Capabilities): PgscopeError {
+  if (caps.readOnlyReplica) return readOnlyReplicaRefusal(caps);
   return new PgscopeError(
     ErrorCode.FORBIDDEN,
     `Changes are disabled: pgscope's change log (schema pgscope) is not set up in database "${caps.database}", and a change ` +

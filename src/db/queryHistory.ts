@@ -6,7 +6,7 @@
 import type { Config } from '../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { maskAllLiterals } from '../sql/redact.js';
-import type { Capabilities } from './capabilities.js';
+import { readOnlyReplicaRefusal, type Capabilities } from './capabilities.js';
 import { quoteIdent, type Db, type Queryable } from './pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from './queryStats.js';
 
@@ -257,6 +257,7 @@ export function startCapture(
 
 /** Thrown for every history feature when pgscope's schema is missing in this database. */
 export function historyUnavailable(caps: Capabilities): PgscopeError {
+  if (caps.readOnlyReplica) return readOnlyReplicaRefusal(caps);
   return new PgscopeError(
     ErrorCode.FORBIDDEN,
     `Query-statistics history is unavailable: pgscope's own schema (pgscope) is not set up in database "${caps.database}". ` +
