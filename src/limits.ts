@@ -12,7 +12,10 @@ import {
   getNamedType,
   isObjectType,
   Kind,
+  Lexer,
   parse,
+  Source,
+  TokenKind,
   validate,
   type DocumentNode,
   type GraphQLNamedType,
@@ -118,7 +121,14 @@ function useOperationLimits(limits: LimitsConfig): Plugin {
       }
     },
     onParse({ setParseFn }) {
-      setParseFn((source, options) => parseWithinTokens(source, options, limits.maxTokens));
+      setParseFn((source, options) => {
+        // Selections nest up to maxDepth, each with its arguments' parentheses, and values up to MAX_VALUE_DEPTH.
+        const maxNesting = 2 * limits.maxDepth + MAX_VALUE_DEPTH;
+        if (nestedDeeperInSource(source, maxNesting, limits.maxTokens)) {
+          throw tooComplex(`The operation nests brackets more than ${maxNesting} levels deep; split it or flatten its values.`, 'PGSCOPE_MAX_DEPTH');
+        }
+        return parseWithinTokens(source, options, limits.maxTokens);
+      });
     },
     onValidate({ params, setResult, validateFn, setValidationFn }) {
       // Suggestions ("Did you mean ...") repeat names; GraphiQL completes from the schema anyway.
@@ -139,6 +149,27 @@ function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
     if (next.value === null || typeof next.value !== 'object') continue;
     if (next.depth >= maxDepth) return true;
     for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
+
+/**
+ * graphql-js parses and coerces nested lists and objects by recursion: past PGSCOPE_MAX_TOKENS'
+ * default they cannot nest deep enough to matter, but with it raised a list literal 3,000 levels
+ * deep overflowed the stack (a 500). Counted here with graphql-js's own lexer, before parsing;
+ * a syntax error or too many tokens is left to the parser to report.
+ */
+function nestedDeeperInSource(source: Parameters<typeof parse>[0], maxNesting: number, maxTokens: number): boolean {
+  const lexer = new Lexer(typeof source === 'string' ? new Source(source) : source);
+  let depth = 0;
+  try {
+    for (let token = lexer.advance(), count = 1; token.kind !== TokenKind.EOF && count <= maxTokens; token = lexer.advance(), count += 1) {
+      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.BRACKET_L || token.kind === TokenKind.PAREN_L) depth += 1;
+      else if (token.kind === TokenKind.BRACE_R || token.kind === TokenKind.BRACKET_R || token.kind === TokenKind.PAREN_R) depth -= 1;
+      if (depth > maxNesting) return true;
+    }
+  } catch {
+    return false;
   }
   return false;
 }

@@ -207,6 +207,28 @@ describe('value nesting', () => {
     });
   });
 
+  // With the token limit raised, a list literal 3,000 levels deep overflowed graphql-js's parser (a 500).
+  it('refuses a value literal nested deeper than 2 x PGSCOPE_MAX_DEPTH + 32 brackets before parsing it, without any SQL', async () => {
+    const raised = countingApp({ PGSCOPE_MAX_TOKENS: '100000', PGSCOPE_MAX_BODY_BYTES: String(1024 * 1024) });
+    const literal = (levels: number) => `{ slowQueries(limit: ${'['.repeat(levels)}1${']'.repeat(levels)}) { queryId } }`;
+    try {
+      const deep = await raised.api.gql(literal(3_000));
+      expect({ errors: deep.errors, statements: raised.counter.statements }).toEqual({
+        errors: [
+          {
+            message: 'The operation nests brackets more than 56 levels deep; split it or flatten its values.',
+            extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'PGSCOPE_MAX_DEPTH' },
+          },
+        ],
+        statements: 0,
+      });
+      // 54 brackets and the two of the field: what the schema says of it, not the nesting limit
+      expect(errorCodes(await raised.api.gql(literal(54)))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    } finally {
+      await raised.api.close();
+    }
+  });
+
   it('accepts 32 levels (the variables map and 31 arrays) and refuses 33', async () => {
     const within = await viaFetch(nestedBody(31, 'arrays'));
     expect(await within.json()).toEqual({ data: { poolStatus: { max: 4 } }, extensions: { sqlStatements: 0 } });
