@@ -25,12 +25,13 @@ let db: Database;
 let api: TestApp;
 let showing: TestApp;
 let firstCapture: string;
+let earlier: string;
 
 beforeAll(async () => {
   target = await createTestDatabase('statement_texts');
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
-  const earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
+  earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
   for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql']) fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
   expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
   await target.sql(
@@ -52,6 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db.end(), api.close(), showing.close()]);
+  fs.rmSync(earlier, { recursive: true, force: true });
   await target.drop();
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${quoteIdent(ROLE)}`);
 });
