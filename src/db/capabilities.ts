@@ -246,7 +246,7 @@ export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: bo
     });
   }
   if (caps.readOnlyReplica) {
-    const reason = `The target is a read-only replica (a hot standby): it accepts no writes.`;
+    const reason = 'The target is a read-only replica (a hot standby): it accepts no writes.';
     const remedy = 'Point DATABASE_URL at the primary to make changes and keep history; every read works on the replica.';
     degraded.push({ feature: 'mutations', reason: `${reason} pgscope makes no changes there.`, remedy });
     degraded.push({ feature: 'history', reason: `${reason} Query-statistics snapshots cannot be written.`, remedy });

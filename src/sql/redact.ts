@@ -42,7 +42,7 @@ export async function redactLiveText(text: string, showLiterals: boolean): Promi
   return showLiterals && !SECRET_HINT.test(text) ? text : maskLiterals(text);
 }
 
-/** Texts the lexer reads for longer than this are given back to the event loop between two texts. */
+/** maskAllLiterals gives the event loop back after this long of masking (a capture's first run masks thousands of texts). */
 const SLICE_MS = 20;
 
 /** maskLiterals over many texts (a page of slowQueries, a capture's new texts) without holding the event loop for long. */
