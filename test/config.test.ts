@@ -78,3 +78,38 @@ describe('loadConfig', () => {
     expect(config.pool.statementTimeoutMs).toBe(10_000);
   });
 });
+
+describe('tokens', () => {
+  const TOKEN = 'tok-0123456789abcdef';
+
+  it.each([
+    // Read as unset, a blank admin token switched mutations off and a blank read token opened reads, silently.
+    [{ PGSCOPE_ADMIN_TOKEN: '   ' }, 'PGSCOPE_ADMIN_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset'],
+    [{ PGSCOPE_READ_TOKEN: '\t \n' }, 'PGSCOPE_READ_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset'],
+    [
+      { PGSCOPE_ADMIN_TOKEN: 'tok 0123456789 abcdef' },
+      'PGSCOPE_ADMIN_TOKEN must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"',
+    ],
+    [
+      { PGSCOPE_READ_TOKEN: 'tok-0123456789\u0007abcdef' },
+      'PGSCOPE_READ_TOKEN must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"',
+    ],
+    // The read token would have run mutations.
+    [{ PGSCOPE_ADMIN_TOKEN: TOKEN, PGSCOPE_READ_TOKEN: ` ${TOKEN}` }, 'PGSCOPE_ADMIN_TOKEN must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations'],
+  ])('refuses %o with exactly this line (no token quoted)', (env, message) => {
+    const thrown = (() => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message).toBe(message);
+  });
+
+  it('takes a token without the spaces around it (a trailing newline from a secrets file), and an empty one as unset', () => {
+    expect(loadConfig({ PGSCOPE_ADMIN_TOKEN: `${TOKEN}\n`, PGSCOPE_READ_TOKEN: ` read-${TOKEN} ` })).toMatchObject({ adminToken: TOKEN, readToken: `read-${TOKEN}` });
+    expect(loadConfig({ PGSCOPE_ADMIN_TOKEN: '', PGSCOPE_READ_TOKEN: '' })).toMatchObject({ adminToken: undefined, readToken: undefined });
+  });
+});

@@ -1,6 +1,7 @@
 // `npm start` as a user runs it: clear one-line failures, a clean start on DATABASE_URL, the
 // embedded demo (first start, warm start, recovery after a crash) and a clean Ctrl-C.
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,12 +37,27 @@ async function graphql(port: number, query: string) {
   return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
 }
 
+const UNREACHABLE = 'postgresql://app@127.0.0.1:1/shop';
+
 describe('start-up failures: one clear line and a non-zero exit', () => {
   it.each([
     [{ PORT: 'abc' }, 'pgscope: PORT must be a whole number, got "abc"'],
     [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '99999999999' }, 'pgscope: PGSCOPE_STATEMENT_TIMEOUT_MS must be at most 3600000, got 99999999999'],
     [{ DATABASE_URL: 'mysql://app@db/shop' }, 'pgscope: DATABASE_URL must start with postgresql:// (got mysql://...)'],
     [{ DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/shop' }, 'pgscope: cannot connect to postgresql://app:***@127.0.0.1:1/shop: connect ECONNREFUSED 127.0.0.1:1'],
+    [
+      { DATABASE_URL: 'postgresql://app@127.0.0.1:1/shop?password=secret&sslpassword=keysecret&sslmode=disable' },
+      'pgscope: cannot connect to postgresql://app@127.0.0.1:1/shop?password=***&sslpassword=***&sslmode=disable: connect ECONNREFUSED 127.0.0.1:1',
+    ],
+    // With a DATABASE_URL: a start that accepted the token must not go on to the embedded demo.
+    [
+      { DATABASE_URL: UNREACHABLE, PGSCOPE_ADMIN_TOKEN: '   ' },
+      'pgscope: PGSCOPE_ADMIN_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset',
+    ],
+    [
+      { DATABASE_URL: UNREACHABLE, PGSCOPE_ADMIN_TOKEN: 'same-token-0123456789', PGSCOPE_READ_TOKEN: 'same-token-0123456789' },
+      'pgscope: PGSCOPE_ADMIN_TOKEN must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations',
+    ],
   ])('%o', async (env, line) => {
     const server = startServerProcess(env);
     const { code } = await server.exited;
@@ -76,6 +92,51 @@ describe('with DATABASE_URL', () => {
     expect(server.output()).toContain('pgscope: stopped.');
   });
 });
+
+describe('with an admin token of the operator and the password in the query string', () => {
+  it('prints neither, and answers a malformed Host with 400 JSON', async () => {
+    const url = new URL(target.url);
+    const password = decodeURIComponent(url.password);
+    url.password = '';
+    url.searchParams.set('password', password);
+    const adminToken = 'operator-token-0123456789';
+    const server = startServerProcess({ DATABASE_URL: url.toString(), PORT: '0', PGSCOPE_ADMIN_TOKEN: adminToken });
+    try {
+      const output = await server.waitFor('Press Ctrl-C to stop.');
+      expect(output).toContain('  Admin token:   set (PGSCOPE_ADMIN_TOKEN)   (mutations: header "Authorization: Bearer <token>")');
+      expect(output).toContain(`  Database:      postgresql://${url.username}@${url.host}/${target.name}?password=***`);
+      expect(output).not.toContain(adminToken);
+      expect(output).not.toContain(password);
+      const response = await rawGet(bannerPort(output), '/health', 'local host');
+      expect(response).toEqual({
+        status: 400,
+        body: {
+          errors: [
+            {
+              message: 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
+              extensions: { code: 'BAD_USER_INPUT', reason: 'MALFORMED_HOST' },
+            },
+          ],
+        },
+      });
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
+
+/** A GET with a Host header of the test's choosing (fetch() sets its own). */
+function rawGet(port: number, path: string, host: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(body) as unknown }));
+    });
+    request.on('error', reject);
+  });
+}
 
 describe('stopping with a request in flight', () => {
   it('lets the request finish, closes its keep-alive connection, and exits 0 on SIGTERM', async () => {

@@ -2,7 +2,7 @@
 // read its entries. The path every mutation takes through it is recordChange (changeRun.ts). A
 // change that cannot be recorded is not made: without pgscope's schema, mutations refuse.
 import type { Config } from '../config.js';
-import type { Capabilities } from '../db/capabilities.js';
+import { readOnlyReplicaRefusal, type Capabilities } from '../db/capabilities.js';
 import { quoteIdent, type Database, type Queryable, type Session } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Credential } from '../http/auth.js';
@@ -263,6 +263,7 @@ export async function recordRecovery(db: Queryable, id: string, sentence: string
 
 /** Mutations without the change log: refused before anything runs, with the grant that enables it. */
 export function changeLogUnavailable(caps: Capabilities): PgscopeError {
+  if (caps.readOnlyReplica) return readOnlyReplicaRefusal(caps);
   return new PgscopeError(
     ErrorCode.FORBIDDEN,
     `Changes are disabled: pgscope's change log (schema pgscope) is not set up in database "${caps.database}", and a change ` +

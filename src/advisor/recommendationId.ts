@@ -3,6 +3,7 @@
 // comes back from a client, so its shape is checked here and every name and expression is checked
 // again against the catalog by applyIndex's planner (src/actions/indexDefinition.ts) on apply.
 import { badInput } from '../errors.js';
+import { isQueryId } from '../db/queryIds.js';
 import type { CandidateIndex, CandidateKey } from './types.js';
 
 const PREFIX = 'rec1:';
@@ -103,6 +104,6 @@ function isEncoded(value: unknown): value is Encoded {
     v['i'].every(isString) &&
     Array.isArray(v['q']) &&
     v['q'].length <= MAX_QUERY_IDS &&
-    v['q'].every((q) => isString(q) && /^-?\d{1,20}$/.test(q))
+    v['q'].every((q) => isString(q) && isQueryId(q))
   );
 }

@@ -1,6 +1,7 @@
 // What the target database can do for pgscope, read from the catalog: server version, extensions
 // and their versions, pg_stat_statements' real columns, privileges. Detected once and refreshed
 // at most every minute, so a user who runs CREATE EXTENSION sees pgscope adapt without a restart.
+import { ErrorCode, PgscopeError } from '../errors.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
 export interface ExtensionState {
@@ -26,6 +27,8 @@ export interface Capabilities {
   isMonitor: boolean;
   /** May create the `pgscope` schema (CREATE on the database) or it exists already. */
   canCreateSchema: boolean;
+  /** The server is a hot standby (pg_is_in_recovery()): it answers reads and refuses every write. */
+  readOnlyReplica: boolean;
   /** `pg_stat_statements` is in shared_preload_libraries; null when the role cannot see the setting. */
   pgStatStatementsPreloaded: boolean | null;
   /** The view answered: the library is loaded and the extension is installed here. */
@@ -57,6 +60,7 @@ interface BaseRow {
   can_read_all_stats: boolean;
   is_monitor: boolean;
   can_create_schema: boolean;
+  in_recovery: boolean;
   preload_libraries: string | null;
   pgss_installed: boolean;
   pgss_version: string | null;
@@ -92,6 +96,7 @@ const DETECT_SQL = /* SQL */ `
     has_database_privilege(current_database(), 'CREATE')
       OR has_schema_privilege(current_user, coalesce(to_regnamespace('pgscope')::oid, 0), 'USAGE')
       AS can_create_schema,
+    pg_is_in_recovery() AS in_recovery,
     (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload_libraries,
     EXISTS (SELECT FROM ext WHERE extname = 'pg_stat_statements') AS pgss_installed,
     (SELECT extversion FROM ext WHERE extname = 'pg_stat_statements') AS pgss_version,
@@ -145,6 +150,7 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
     canReadAllStats: row.is_superuser || row.can_read_all_stats,
     isMonitor: row.is_superuser || row.is_monitor,
     canCreateSchema: row.can_create_schema,
+    readOnlyReplica: row.in_recovery,
     pgStatStatementsPreloaded:
       row.preload_libraries === null ? null : row.preload_libraries.split(',').map((name) => name.trim().replace(/"/g, '')).includes('pg_stat_statements'),
     pgStatStatementsReadable: pgStatStatements.installed && (await viewAnswers(db, pgStatStatements.schema!)),
@@ -200,6 +206,19 @@ export interface DegradedFeature {
   remedy: string;
 }
 
+/**
+ * Every write pgscope would make (a change, its change log, a history capture) is refused by a hot
+ * standby with "cannot execute ... in a read-only transaction": said once, in words, for all of them.
+ */
+export function readOnlyReplicaRefusal(caps: Capabilities): PgscopeError {
+  return new PgscopeError(
+    ErrorCode.FORBIDDEN,
+    `Database "${caps.database}" is on a read-only replica (a hot standby): it accepts no writes, so pgscope makes no changes ` +
+      'and keeps no change log or query-statistics history there. Point DATABASE_URL at the primary to make changes; reads work here.',
+    { reason: 'READ_ONLY_REPLICA' },
+  );
+}
+
 /** Features that answer with less than full data (or an error) on this target, and why. */
 export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: boolean; ownSchemaReady: boolean }): DegradedFeature[] {
   const degraded: DegradedFeature[] = [];
@@ -226,7 +245,12 @@ export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: bo
         : 'Install HypoPG (for example the postgresql-<version>-hypopg package), then CREATE EXTENSION hypopg.',
     });
   }
-  if (!app.mutationsEnabled) {
+  if (caps.readOnlyReplica) {
+    const reason = 'The target is a read-only replica (a hot standby): it accepts no writes.';
+    const remedy = 'Point DATABASE_URL at the primary to make changes and keep history; every read works on the replica.';
+    degraded.push({ feature: 'mutations', reason: `${reason} pgscope makes no changes there.`, remedy });
+    degraded.push({ feature: 'history', reason: `${reason} Query-statistics snapshots cannot be written.`, remedy });
+  } else if (!app.mutationsEnabled) {
     degraded.push({
       feature: 'mutations',
       reason: 'No admin token is configured.',

@@ -2,7 +2,9 @@
 // time before and after, from pgscope's query-statistics snapshots (never from a reset). Before:
 // from the first snapshot of the day before the change to the last one taken before it. After:
 // from the first snapshot after it finished to the latest. Either side needs two snapshots.
+import { maskAllLiterals } from '../sql/redact.js';
 import type { Queryable } from './pool.js';
+import { isQueryId } from './queryIds.js';
 
 export interface EffectWindow {
   from: Date;
@@ -13,7 +15,7 @@ export interface EffectWindow {
 
 export interface StatementEffect {
   queryId: string;
-  /** The statement's text as the history stored it (passwords redacted); null when unknown. */
+  /** The statement's text as the history stored it, constants masked; null when unknown. */
   query: string | null;
   /** null until there are two snapshots before the change (or the counters restarted in between). */
   before: EffectWindow | null;
@@ -97,16 +99,27 @@ const EFFECT_SQL = /* SQL */ `
   FROM delta d
   CROSS JOIN mark`;
 
-/** The effect on each of `queryIds` of a change requested at `requestedAt` and finished at `finishedAt`. */
+/**
+ * The effect on each of `queryIds` of a change requested at `requestedAt` and finished at
+ * `finishedAt`, in their order. They come from a stored row: one that is no queryid (written
+ * before pgscope checked them) gets no measurement rather than failing the whole read.
+ */
 export async function changeEffect(db: Queryable, queryIds: readonly string[], requestedAt: Date, finishedAt: Date): Promise<StatementEffect[]> {
-  if (queryIds.length === 0) return [];
-  const rows = await db.query<EffectRow>(EFFECT_SQL, [queryIds, requestedAt, finishedAt]);
-  return rows.map((row) => ({
-    queryId: row.query_id,
-    query: row.query,
-    before: window(row.before_from, row.before_to, row.before_calls, row.before_time_ms),
-    after: window(row.after_from, row.after_to, row.after_calls, row.after_time_ms),
-  }));
+  const measurable = [...new Set(queryIds.filter(isQueryId))];
+  const rows = measurable.length === 0 ? [] : await db.query<EffectRow>(EFFECT_SQL, [measurable, requestedAt, finishedAt]);
+  // Stored masked since migration 6; masked again on the way out, whatever wrote them.
+  const texts = await maskAllLiterals(rows.map((row) => row.query ?? ''));
+  const byId = new Map(rows.map((row, i) => [BigInt(row.query_id), { ...row, query: row.query === null ? null : texts[i]! }]));
+  return queryIds.map((queryId) => {
+    const row = isQueryId(queryId) ? byId.get(BigInt(queryId)) : undefined;
+    if (!row) return { queryId, query: null, before: null, after: null };
+    return {
+      queryId,
+      query: row.query,
+      before: window(row.before_from, row.before_to, row.before_calls, row.before_time_ms),
+      after: window(row.after_from, row.after_to, row.after_calls, row.after_time_ms),
+    };
+  });
 }
 
 function window(from: Date | null, to: Date | null, calls: bigint | null, timeMs: number | null): EffectWindow | null {

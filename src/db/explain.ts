@@ -5,11 +5,12 @@
 // explainSafety.ts; the resolver also requires the admin token).
 import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../errors.js';
 import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../sql/parse.js';
-import { redactSecrets, SECRET_HINT } from '../sql/redact.js';
+import { maskLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
 import { assertSafeToExecute } from './explainSafety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from './pool.js';
+import { queryIdArgument } from './queryIds.js';
 import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
 import { unwrapNestedStatement } from './wrappedStatement.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
@@ -92,21 +93,19 @@ const statementsByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */
 export async function explainQueryId(db: Db, caps: Capabilities, queryId: string, request: Omit<ExplainRequest, 'sql'>): Promise<ExplainOutcome> {
   const sql = await statementText(db, caps, queryId);
   try {
-    return { ...(await explain(db, caps, { ...request, sql })), queryId, statement: await redactSecrets(sql) };
+    return { ...(await explain(db, caps, { ...request, sql })), queryId, statement: await maskLiterals(sql) };
   } catch (error) {
     if (!isPgscopeError(error, ErrorCode.BAD_USER_INPUT)) throw error;
     // The client did not write this text: say where it came from.
     const { code: _code, ...details } = error.extensions;
-    // The parser's message quotes the text near the error: not when that text may hold a password.
-    const reason = SECRET_HINT.test(sql) ? 'explain takes one SELECT, INSERT, UPDATE, DELETE or MERGE statement.' : error.message;
+    // The parser's message quotes the text near the error: not when that text holds a constant.
+    const reason = (await maskLiterals(sql)) !== sql ? 'explain takes one SELECT, INSERT, UPDATE, DELETE or MERGE statement.' : error.message;
     throw badInput(`The text pg_stat_statements keeps for queryId ${queryId} cannot be explained: ${reason}`, details);
   }
 }
 
-async function statementText(db: Queryable, caps: Capabilities, queryId: string): Promise<string> {
-  if (!/^-?\d{1,19}$/.test(queryId) || BigInt(queryId) > 2n ** 63n - 1n || BigInt(queryId) < -(2n ** 63n)) {
-    throw badInput(`queryId must be a pg_stat_statements queryid (a 64-bit integer), got "${queryId}".`, { argument: 'queryId' });
-  }
+async function statementText(db: Queryable, caps: Capabilities, given: string): Promise<string> {
+  const queryId = queryIdArgument('queryId', given);
   const text = (await statementTexts(db, caps, [queryId])).get(queryId);
   if (text === undefined) {
     const others = caps.canReadAllStats

@@ -5,8 +5,8 @@
 // queryHistoryDeltas.ts and queryHistorySeries.ts.
 import type { Config } from '../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
-import { redactSecrets, SECRET_HINT } from '../sql/redact.js';
-import type { Capabilities } from './capabilities.js';
+import { maskAllLiterals } from '../sql/redact.js';
+import { readOnlyReplicaRefusal, type Capabilities } from './capabilities.js';
 import { quoteIdent, type Db, type Queryable } from './pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from './queryStats.js';
 
@@ -163,16 +163,16 @@ const DELETE_EXPIRED_SQL = /* SQL */ `
     count(*)::int AS deleted_snapshots
   FROM expired`;
 
-// The texts this capture wrote that mention a password, and their redacted versions written back,
-// inside the capture's transaction: no secret is ever committed to pgscope.query_stats_text.
-const SECRET_TEXTS_SQL = /* SQL */ `
+// The texts this capture wrote (new ones, and known ones whose last_seen_at it refreshed), and their
+// masked versions written back inside the capture's transaction: no constant of a statement is
+// ever committed to pgscope.query_stats_text.
+const NEW_TEXTS_SQL = /* SQL */ `
   SELECT
     queryid::text AS query_id,
     query
   FROM pgscope.query_stats_text
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND last_seen_at = $1
-    AND query ~* $2`;
+    AND last_seen_at = $1`;
 
 const REWRITE_TEXTS_SQL = /* SQL */ `
   UPDATE pgscope.query_stats_text t
@@ -181,12 +181,12 @@ const REWRITE_TEXTS_SQL = /* SQL */ `
   WHERE t.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND t.queryid = r.queryid`;
 
-async function redactNewTexts(client: Queryable, capturedAt: Date): Promise<void> {
-  const texts = await client.query<{ query_id: string; query: string }>(SECRET_TEXTS_SQL, [capturedAt, SECRET_HINT.source]);
-  const redacted = await Promise.all(texts.map(async (text) => ({ ...text, redacted: await redactSecrets(text.query) })));
-  const changed = redacted.filter((text) => text.redacted !== text.query);
+async function maskNewTexts(client: Queryable, capturedAt: Date): Promise<void> {
+  const texts = await client.query<{ query_id: string; query: string }>(NEW_TEXTS_SQL, [capturedAt]);
+  const masked = await maskAllLiterals(texts.map((text) => text.query));
+  const changed = texts.map((text, i) => ({ ...text, masked: masked[i]! })).filter((text) => text.masked !== text.query);
   if (changed.length === 0) return;
-  await client.query(REWRITE_TEXTS_SQL, [changed.map((text) => text.query_id), changed.map((text) => text.redacted)]);
+  await client.query(REWRITE_TEXTS_SQL, [changed.map((text) => text.query_id), changed.map((text) => text.masked)]);
 }
 
 /** Takes a snapshot and deletes those older than `retentionDays`, in one transaction. */
@@ -197,7 +197,7 @@ export async function captureQueryStats(db: Db, caps: Capabilities, retentionDay
     return await db.withClient(async (client) => {
       await client.query('BEGIN');
       const [snapshot] = await client.query<Omit<QueryStatsSnapshotRow, 'deleted_snapshots'>>(sql);
-      await redactNewTexts(client, snapshot!.captured_at);
+      await maskNewTexts(client, snapshot!.captured_at);
       const [expired] = await client.query<{ deleted_snapshots: number }>(DELETE_EXPIRED_SQL, [retentionDays]);
       await client.query('COMMIT');
       return { ...snapshot!, deleted_snapshots: expired!.deleted_snapshots };
@@ -257,6 +257,7 @@ export function startCapture(
 
 /** Thrown for every history feature when pgscope's schema is missing in this database. */
 export function historyUnavailable(caps: Capabilities): PgscopeError {
+  if (caps.readOnlyReplica) return readOnlyReplicaRefusal(caps);
   return new PgscopeError(
     ErrorCode.FORBIDDEN,
     `Query-statistics history is unavailable: pgscope's own schema (pgscope) is not set up in database "${caps.database}". ` +

@@ -8,7 +8,7 @@ import { notFound, type PgscopeError } from '../errors.js';
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
 import { COUNTERS, historyError, infoSql, liveEntriesSql } from './queryHistory.js';
-import { withRedactedTexts, type SlowQueryRow } from './queryStats.js';
+import { withMaskedTexts, type SlowQueryRow } from './queryStats.js';
 
 export const QueryStatsDeltaOrder = {
   TOTAL_TIME: 'total_time_ms',
@@ -287,7 +287,7 @@ export async function queryStatsWindow(db: Queryable, caps: Capabilities, reques
     to_time: to,
     since: request.since,
     reset_detected: summary.everything_reset === true || summary.restarted_statements > 0,
-    statements: await withRedactedTexts(rows.filter((row): row is WindowRow & QueryStatsDeltaRow => row.query_id !== null)),
+    statements: await withMaskedTexts(rows.filter((row): row is WindowRow & QueryStatsDeltaRow => row.query_id !== null)),
   };
 }
 

@@ -1,7 +1,7 @@
 // One statement's history between consecutive snapshots, for charts: calls and time per interval,
 // with the same restart rules as a window (see queryHistoryDeltas.ts).
 import { notFound } from '../errors.js';
-import { redactSecrets } from '../sql/redact.js';
+import { maskLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
 import { historyError } from './queryHistory.js';
@@ -97,7 +97,7 @@ export async function queryStatsHistory(
     const [text] = await db.query<{ query: string }>(STATEMENT_TEXT_SQL, [queryId]);
     if (!text) throw notFound(`No snapshot of database "${caps.database}" holds a statement with queryId ${queryId}.`, { queryId });
     const intervals = await db.query<QueryStatsIntervalRow>(INTERVALS_SQL, [queryId, range.since, range.until]);
-    return { query_id: queryId, query: await redactSecrets(text.query), intervals };
+    return { query_id: queryId, query: await maskLiterals(text.query), intervals };
   } catch (error) {
     throw historyError(error, caps);
   }

@@ -2,7 +2,7 @@
 // top-level/nested entries) in the current database. Columns are chosen from the view's real
 // column list, so extension versions 1.8-1.12 (PostgreSQL 13-18, including 17's renames) all work.
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
-import { redactSecrets } from '../sql/redact.js';
+import { maskAllLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
 import { quoteIdent, type Queryable } from './pool.js';
 
@@ -189,13 +189,14 @@ export async function slowQueries(db: Queryable, caps: Capabilities, filter: Slo
   const sql = slowQueriesSql(caps);
   try {
     const rows = await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit, filter.queryIds ?? null]);
-    return await withRedactedTexts(rows);
+    return await withMaskedTexts(rows);
   } catch (error) {
     throw staleExtensionError(error, caps);
   }
 }
 
-/** Statement texts leave pgscope without passwords (see sql/redact.ts): every path that returns one goes through here. */
-export function withRedactedTexts<Row extends { query: string }>(rows: Row[]): Promise<Row[]> {
-  return Promise.all(rows.map(async (row) => ({ ...row, query: await redactSecrets(row.query) })));
+/** Statement texts leave pgscope with every constant masked (see sql/redact.ts): the paths that return rows of them go through here. */
+export async function withMaskedTexts<Row extends { query: string }>(rows: Row[]): Promise<Row[]> {
+  const texts = await maskAllLiterals(rows.map((row) => row.query));
+  return rows.map((row, i) => ({ ...row, query: texts[i]! }));
 }

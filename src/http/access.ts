@@ -28,6 +28,7 @@ export function useAccessControl(config: AccessConfig): Plugin {
   };
   return {
     onRequest({ request, url, endResponse }) {
+      if (requestHostNames(request).some((value) => hostNameOf(value) === null)) return endResponse(malformedHost());
       if (OPEN_PATHS.has(url.pathname)) return;
       const refusal =
         refuseHost(request, config) ?? refuseOrigin(request, granted(request)) ?? (request.method === 'OPTIONS' ? null : refuseContentType(request));
@@ -57,11 +58,24 @@ export function useAccessControl(config: AccessConfig): Plugin {
 /** The request names pgscope's own host (see hosts.ts); yoga.ts also asks before serving GraphiQL. */
 export function isForThisServer(request: Request, config: Pick<Config, 'host' | 'allowedHosts'>): boolean {
   const policy = { boundAddress: config.host, allowedHosts: config.allowedHosts };
-  // Both: a request line in absolute form ("GET http://a/ HTTP/1.1") may name another host than the header.
-  const names = [request.headers.get('host'), new URL(request.url).host].filter((value): value is string => !!value);
-  return names.every((value) => {
+  return requestHostNames(request).every((value) => {
     const name = hostNameOf(value);
     return name !== null && isHostAllowed(name, policy);
+  });
+}
+
+/** Both: a request line in absolute form ("GET http://a/ HTTP/1.1") may name another host than the header. */
+function requestHostNames(request: Request): string[] {
+  return [request.headers.get('host'), new URL(request.url).host].filter((value): value is string => !!value);
+}
+
+/**
+ * A Host that is no host name at all ("local host", "[::1", 300 characters): a broken client,
+ * answered 400 on every path (/health included), as HTTP/1.1 requires (RFC 9112, section 3.2).
+ */
+export function malformedHost(): Response {
+  return refusal(400, ErrorCode.BAD_USER_INPUT, 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".', {
+    reason: 'MALFORMED_HOST',
   });
 }
 

@@ -21,13 +21,20 @@ export function isWildcardAddress(address: string): boolean {
   return WILDCARD_ADDRESSES.has(address.trim());
 }
 
-/** The host name of a Host header value, lower case, without port and IPv6 brackets; null when malformed. */
+/** A DNS name has at most 253 characters (RFC 1035, written without its final dot). */
+const LONGEST_NAME = 253;
+
+/**
+ * The host name of a Host header value, lower case, without port and IPv6 brackets; null when
+ * malformed: spaces, an unclosed bracket, characters no host name has, longer than a DNS name.
+ */
 export function hostNameOf(header: string): string | null {
   const value = header.trim().toLowerCase();
   const bracketed = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(value);
   if (bracketed) return isIP(bracketed[1]!) === 6 ? bracketed[1]! : null;
   const plain = /^([a-z0-9_.-]+)(?::\d{1,5})?$/.exec(value);
-  return plain ? plain[1]!.replace(/\.$/, '') : null;
+  const name = plain?.[1]!.replace(/\.$/, '');
+  return name && name.length <= LONGEST_NAME ? name : null;
 }
 
 export interface HostPolicy {

@@ -68,9 +68,14 @@ const CapabilitiesRef = builder.objectRef<Capabilities>('Capabilities').implemen
     }),
     extensions: t.expose('extensions', { type: [Extension], description: 'Every extension installed in this database, by name.' }),
     privileges: t.field({ type: Privileges, description: "The role's privileges.", resolve: (caps) => caps }),
+    readOnlyReplica: t.exposeBoolean('readOnlyReplica', {
+      description:
+        'The target is a read-only replica (a hot standby, pg_is_in_recovery()): reads work, mutations and history are refused ' +
+        '(FORBIDDEN, reason READ_ONLY_REPLICA). Point DATABASE_URL at the primary to make changes.',
+    }),
     mutationsEnabled: t.boolean({
-      description: 'An admin token is configured, so mutations can run (with that token).',
-      resolve: (_, __, ctx) => ctx.config.adminToken !== undefined,
+      description: 'An admin token is configured and the target accepts writes (not a read-only replica), so mutations can run (with that token).',
+      resolve: (caps, __, ctx) => ctx.config.adminToken !== undefined && !caps.readOnlyReplica,
     }),
     degraded: t.field({
       type: [DegradedFeatureRef],

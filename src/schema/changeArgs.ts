@@ -40,8 +40,3 @@ export function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { step
     },
   };
 }
-
-/** queryids as clients send them (pg_stat_statements queryid is a signed 64-bit integer). */
-export function queryIdList(ids: ReadonlyArray<string | number> | null | undefined): string[] {
-  return (ids ?? []).map((id) => String(id)).filter((id) => /^-?\d{1,20}$/.test(id));
-}

@@ -1,5 +1,6 @@
 import { explain, explainQueryId, type ExplainOutcome } from '../db/explain.js';
 import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/planSummary.js';
+import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
@@ -119,7 +120,7 @@ builder.queryField('explain', (t) =>
     },
     resolve: async (_, args, ctx) => {
       const sql = args.sql ?? null;
-      const queryId = args.queryId === null || args.queryId === undefined ? null : String(args.queryId);
+      const queryId = args.queryId === null || args.queryId === undefined ? null : queryIdArgument('queryId', args.queryId);
       if ((sql === null) === (queryId === null)) {
         throw badInput('Give exactly one of queryId and sql.', { argument: queryId === null ? 'sql' : 'queryId' });
       }

@@ -7,7 +7,8 @@ import type { IndexInput } from '../actions/indexDefinition.js';
 import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/indexChange.js';
 import { builder } from './builder.js';
 import { ChangeLogEntry } from './changeLog.js';
-import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, queryIdList, WAIT_DESCRIPTION } from './changeArgs.js';
+import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import { queryIdsArgument } from '../db/queryIds.js';
 
 const IndexKeyDirection = builder.enumType('IndexKeyDirection', {
   description: 'Sort direction of an index key.',
@@ -123,6 +124,7 @@ builder.mutationField('applyIndex', (t) =>
       'corrupt indexes there). Dry run by default. Recorded in the change log.',
     args: { input: t.arg({ type: ApplyIndexInput, required: true, description: 'The index, and dryRun / wait.' }) },
     resolve: async (_, { input }, ctx) => {
+      const helpsQueryIds = queryIdsArgument('forQueryIds', input.forQueryIds);
       const caps = await ctx.capabilities();
       const dryRun = input.dryRun ?? true;
       const wait = input.wait ?? true;
@@ -137,7 +139,6 @@ builder.mutationField('applyIndex', (t) =>
         name: input.name,
       };
       const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs));
-      const helpsQueryIds = queryIdList(input.forQueryIds);
       const request = {
         action: 'applyIndex',
         target: { schema: input.schema ?? 'public', name: input.name ?? null },

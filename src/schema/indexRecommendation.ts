@@ -3,7 +3,7 @@ import { recommendIndexes, type AdvisorReport, type Recommendation, type Recomme
 import type { CandidateKey } from '../advisor/types.js';
 import { slowQueries, type SlowQueryRow } from '../db/queryStats.js';
 import type { Context } from '../context.js';
-import { redactSecrets } from '../sql/redact.js';
+import { maskLiterals } from '../sql/redact.js';
 import { badInput } from '../errors.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
@@ -50,7 +50,7 @@ const RecommendedStatementType = builder.objectRef<StatementShape>('RecommendedS
   description: 'A statement a recommended index helps, with the estimated plan cost before and after.',
   fields: (t) => ({
     queryId: t.id({ description: 'pg_stat_statements queryid.', resolve: (s) => s.statement.queryId }),
-    query: t.string({ description: 'Its text as pg_stat_statements keeps it (passwords redacted).', resolve: (s) => s.text }),
+    query: t.string({ description: 'Its text as pg_stat_statements keeps it, every constant masked as $1, $2...', resolve: (s) => s.text }),
     statement: t.field({
       type: SlowQuery,
       nullable: true,
@@ -162,7 +162,7 @@ async function runAdvisor(ctx: Context, args: { minImprovement?: number | null; 
       statements: await Promise.all(
         r.statements.map(async (s) => {
           const slow = byId.get(s.statement.queryId) ?? null;
-          return { ...s, slow, text: slow?.query ?? (await redactSecrets(s.statement.query)) };
+          return { ...s, slow, text: slow?.query ?? (await maskLiterals(s.statement.query)) };
         }),
       ),
     })),

@@ -2,6 +2,7 @@ import type { Capabilities } from '../db/capabilities.js';
 import { captureQueryStats, historyUnavailable, type QueryStatsSnapshotRow } from '../db/queryHistory.js';
 import { QueryStatsDeltaOrder, queryStatsWindow, type QueryStatsDeltaRow, type QueryStatsWindowResult } from '../db/queryHistoryDeltas.js';
 import { queryStatsHistory, type QueryStatsHistoryResult, type QueryStatsIntervalRow } from '../db/queryHistorySeries.js';
+import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, isPgscopeError } from '../errors.js';
 import type { Context } from '../context.js';
 import { intInRange, nonNegative } from './args.js';
@@ -243,19 +244,10 @@ builder.queryField('queryStatsHistory', (t) =>
       const until = args.until ?? new Date();
       const since = args.since ?? new Date(until.getTime() - DAY_MS);
       after('until', until, since);
-      return queryStatsHistory(ctx.db, await ctx.capabilities(), queryIdArg(String(args.queryId)), { since, until });
+      return queryStatsHistory(ctx.db, await ctx.capabilities(), queryIdArgument('queryId', args.queryId), { since, until });
     },
   }),
 );
-
-/** pg_stat_statements' queryid is an int8. */
-function queryIdArg(value: string): string {
-  if (/^-?\d{1,19}$/.test(value)) {
-    const id = BigInt(value);
-    if (id >= -(2n ** 63n) && id < 2n ** 63n) return id.toString();
-  }
-  throw badInput(`queryId must be a pg_stat_statements queryid (a whole number), got "${value}".`, { argument: 'queryId' });
-}
 
 function inThePast(name: string, value: Date): Date {
   if (value.getTime() > Date.now()) throw badInput(`${name} must be in the past, got ${value.toISOString()}.`, { argument: name });

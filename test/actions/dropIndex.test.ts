@@ -24,6 +24,18 @@ const FIXTURE = [
   'CREATE INDEX ev_kind_idx ON ev (kind)',
   // an exclusion constraint's index
   'CREATE TABLE rooms (booked tsrange, EXCLUDE USING gist (booked WITH &&))',
+  // unique indexes that back no constraint, one of them the replica identity
+  'CREATE TABLE accounts (id int NOT NULL, code text)',
+  'CREATE UNIQUE INDEX accounts_code_uq ON accounts (code)',
+  'CREATE UNIQUE INDEX accounts_id_uq ON accounts (id)',
+  'ALTER TABLE accounts REPLICA IDENTITY USING INDEX accounts_id_uq',
+  // a partitioned primary key (two levels down) and a partitioned unique index without a constraint
+  "CREATE TABLE ledger (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)",
+  "CREATE TABLE ledger_eu PARTITION OF ledger FOR VALUES IN ('eu') PARTITION BY RANGE (id)",
+  'CREATE TABLE ledger_eu_low PARTITION OF ledger_eu FOR VALUES FROM (0) TO (1000)',
+  'CREATE TABLE tickets (id int) PARTITION BY RANGE (id)',
+  'CREATE TABLE tickets_low PARTITION OF tickets FOR VALUES FROM (0) TO (1000)',
+  'CREATE UNIQUE INDEX tickets_id_uq ON tickets (id)',
 ];
 
 const OPTIONS = { lockTimeoutMs: 200, retries: 1, retryDelayMs: 20 };
@@ -68,6 +80,52 @@ describe('planDropIndex refusals', () => {
     const error = await settle(plan('ev_2026_01_kind_idx'));
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', extensions: { attachedTo: 'public.ev_kind_idx' } });
     expect((error as Error).message).toContain('cannot be dropped alone. Drop public.ev_kind_idx');
+  });
+
+  it("refuses a partition's index of a partitioned primary key, naming the partitioned table's constraint", async () => {
+    for (const name of ['ledger_eu_low_pkey', 'ledger_eu_pkey']) {
+      const error = await settle(plan(name));
+      expect(error).toMatchObject({
+        code: 'INDEX_BACKS_CONSTRAINT',
+        extensions: { constraints: ['PRIMARY KEY ledger_pkey of the partitioned table ledger'] },
+      });
+    }
+  });
+
+  // Such a drop went through, and a duplicate row was then accepted.
+  it('refuses a unique index that backs no constraint with INDEX_PROTECTED, reason UNIQUE', async () => {
+    const error = await settle(plan('accounts_code_uq'));
+    expect(error).toMatchObject({
+      code: 'INDEX_PROTECTED',
+      extensions: { code: 'INDEX_PROTECTED', reason: 'UNIQUE', schema: 'public', name: 'accounts_code_uq', table: 'accounts' },
+      message:
+        'The index public.accounts_code_uq is unique: it is what keeps duplicate values out of public.accounts, with no constraint to say so, ' +
+        'and dropping it would let duplicates in. pgscope does not remove a rule the data relies on: if it is no longer wanted, drop the index yourself.',
+    });
+  });
+
+  // Such a drop left relreplident = 'i' naming no index.
+  it('refuses the replica identity index with INDEX_PROTECTED, reason REPLICA_IDENTITY, saying what to change first', async () => {
+    const error = await settle(plan('accounts_id_uq'));
+    expect(error).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'REPLICA_IDENTITY', table: 'accounts' } });
+    expect((error as Error).message).toContain('Change the replica identity first (ALTER TABLE "public"."accounts" REPLICA IDENTITY DEFAULT');
+  });
+
+  it("refuses a partitioned unique index and its partition's index with reason UNIQUE", async () => {
+    expect(await settle(plan('tickets_id_uq'))).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'UNIQUE', table: 'tickets' } });
+    const leaf = await settle(plan('tickets_low_id_idx'));
+    expect(leaf).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'UNIQUE', table: 'tickets_low' } });
+    expect((leaf as Error).message).toContain("drop the index yourself (with its partitioned index public.tickets_id_uq: a partition's index cannot go alone).");
+  });
+
+  it('plans the drop of a unique index when an identical one stays (the duplicate indexFindings reports), and of an INVALID one', async () => {
+    await target.sql('CREATE UNIQUE INDEX accounts_code_uq2 ON accounts (code)');
+    // a unique build that failed on duplicates leaves an INVALID index: it guarantees nothing
+    await target.sql('CREATE TABLE imports (v int); INSERT INTO imports VALUES (1), (1)');
+    await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY imports_v_uq ON imports (v)')).rejects.toMatchObject({ code: '23505' });
+    expect((await plan('accounts_code_uq2')).statements.map((statement) => statement.sql)).toEqual(['DROP INDEX CONCURRENTLY "public"."accounts_code_uq2"']);
+    expect((await plan('imports_v_uq')).statements.map((statement) => statement.sql)).toEqual(['DROP INDEX CONCURRENTLY "public"."imports_v_uq"']);
+    await target.sql('DROP INDEX accounts_code_uq2');
   });
 
   it('answers NOT_FOUND for an index that does not exist, and for a table name', async () => {

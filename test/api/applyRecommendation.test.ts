@@ -90,6 +90,24 @@ describe('applyRecommendation', () => {
     }
   });
 
+  it('refuses an id whose query ids are not int8 before building anything', async () => {
+    const forged = encodeRecommendationId({
+      schema: 'public',
+      table: 'orders',
+      method: 'btree',
+      keys: [{ column: 'total', expression: null, direction: null, nulls: null, opclass: null }],
+      where: null,
+      include: [],
+      forQueryIds: ['99999999999999999999'],
+    });
+    const result = await api.gql(APPLY, { id: forged, dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(await target.sql("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'orders'::regclass ORDER BY 1")).toEqual([
+      { name: 'orders_customer_id_idx' },
+      { name: 'orders_pkey' },
+    ]);
+  });
+
   it('needs the admin token', async () => {
     const result = await api.gql(APPLY, { id: recommendation(), dryRun: false });
     expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);

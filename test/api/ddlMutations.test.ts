@@ -311,10 +311,58 @@ describe('the measured effect of an index change', () => {
   });
 });
 
+describe('query ids', () => {
+  const EFFECTS = 'query { changeLog(first: 100) { edges { node { id effect { queryId query before { calls } after { calls } } } } } }';
+  type Effects = { changeLog: { edges: Array<{ node: { id: string; effect: Array<Record<string, unknown>> } }> } };
+
+  it.each(['99999999999999999999', '9223372036854775808', '12ab'])('refuses forQueryIds %s with BAD_USER_INPUT, recording and building nothing', async (id) => {
+    const [before] = await target.sql<{ n: number }>('SELECT count(*)::int AS n FROM pgscope.change_log');
+    const result = await apply({ table: 'users', columns: [{ column: 'created_at' }, { column: 'id' }], forQueryIds: [id], dryRun: false });
+    expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(result.errors![0]!.extensions).toMatchObject({ argument: 'forQueryIds' });
+    expect(await target.sql<{ n: number }>('SELECT count(*)::int AS n FROM pgscope.change_log')).toEqual([before]);
+    expect((await indexesOf('users')).map((index) => index.name)).not.toContain('users_created_at_id_idx');
+  });
+
+  // Written before pgscope checked them: `$1::bigint[]` failed every changeLog { effect } read.
+  it('reads a stored entry whose query ids are not int8: no measurement for those, everything else intact', async () => {
+    const intact = await api.gql<Effects>(EFFECTS, {}, { token: TEST_ADMIN_TOKEN });
+    const [row] = await target.sql<{ id: string }>(
+      `INSERT INTO pgscope.change_log (action, dry_run, status, actor, finished_at, helps_query_ids)
+       VALUES ('applyIndex', false, 'SUCCEEDED', 'admin', now(), '{99999999999999999999,42,not-a-number}')
+       RETURNING id::text AS id`,
+    );
+    const result = await api.gql<Effects>(EFFECTS, {}, { token: TEST_ADMIN_TOKEN });
+    expect(result.errors).toBeUndefined();
+    const [stored, ...others] = result.data!.changeLog.edges.map((edge) => edge.node);
+    expect(stored).toEqual({
+      id: row!.id,
+      effect: [
+        { queryId: '99999999999999999999', query: null, before: null, after: null },
+        // measured: no calls in the snapshots before (the test above took them), none after yet
+        { queryId: '42', query: null, before: { calls: 0 }, after: null },
+        { queryId: 'not-a-number', query: null, before: null, after: null },
+      ],
+    });
+    expect(others).toEqual(intact.data!.changeLog.edges.map((edge) => edge.node));
+    await target.sql('DELETE FROM pgscope.change_log WHERE id = $1', [row!.id]);
+  });
+});
+
 describe('dropIndex', () => {
   it('refuses the index behind the primary key with INDEX_BACKS_CONSTRAINT', async () => {
     const result = await api.gql(DROP, { name: 'users_pkey', dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(errorCodes(result)).toEqual(['INDEX_BACKS_CONSTRAINT']);
+  });
+
+  it('refuses a unique index that backs no constraint: recorded FAILED, nothing run, duplicates still refused', async () => {
+    await target.sql('CREATE TABLE coupons (code text); CREATE UNIQUE INDEX coupons_code_uq ON coupons (code); INSERT INTO coupons VALUES ($$WELCOME$$)');
+    const result = await api.gql(DROP, { name: 'coupons_code_uq', dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'INDEX_PROTECTED', reason: 'UNIQUE' });
+    const entry = await api.gql<{ changeLogEntry: Change }>(ENTRY, { id: result.errors![0]!.extensions!['changeId'] }, { token: TEST_ADMIN_TOKEN });
+    expect(entry.data!.changeLogEntry).toMatchObject({ status: 'FAILED', errorCode: 'INDEX_PROTECTED', statements: [] });
+    expect(await indexesOf('coupons')).toEqual([{ name: 'coupons_code_uq', valid: true }]);
+    await expect(target.sql("INSERT INTO coupons VALUES ('WELCOME')")).rejects.toMatchObject({ code: '23505' });
   });
 
   it('plans, then drops concurrently', async () => {

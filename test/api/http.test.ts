@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpListener } from '../../src/http/listener.js';
 import { EXAMPLE_OPERATION } from '../../src/yoga.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, type TestApp, type TestDatabase } from '../harness/database.js';
 
@@ -13,7 +14,7 @@ let base: string;
 beforeAll(async () => {
   target = await createTestDatabase('http');
   api = createTestApp(target.url);
-  server = http.createServer(api.app);
+  server = http.createServer(httpListener(api.app));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });

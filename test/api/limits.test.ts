@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, type Queryable } from '../../src/db/pool.js';
+import { httpListener } from '../../src/http/listener.js';
 import { createTestApp, createTestDatabase, errorCodes, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
 /** The pool, counting what reaches it: statements sent, and the most in flight at once. */
@@ -157,6 +158,84 @@ describe('operation limits', () => {
   });
 });
 
+describe('value nesting', () => {
+  let api: TestApp;
+  let counter: CountingDatabase;
+  let server: http.Server;
+  let base: string;
+
+  beforeAll(async () => {
+    ({ api, counter } = countingApp());
+    server = http.createServer(httpListener(api.app));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await api.close();
+  });
+
+  /** A body whose variable x nests `levels` arrays or objects (the variables map is one level more), written as text: no recursion here either. */
+  const nestedBody = (levels: number, kind: 'arrays' | 'objects') => {
+    const value = kind === 'arrays' ? `${'['.repeat(levels)}${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    return `{"query":"{ poolStatus { max } }","variables":{"x":${value}}}`;
+  };
+  const viaFetch = (body: string) => api.app.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const viaHttp = (body: string) => fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  // 5,000 levels overflowed the stack of the NUL guard (a 500) once the operation ran.
+  it.each([
+    ['arrays', 'app.fetch', viaFetch],
+    ['objects', 'app.fetch', viaFetch],
+    ['arrays', 'real HTTP', viaHttp],
+    ['objects', 'real HTTP', viaHttp],
+  ] as const)('refuses variables nested 5,000 levels deep (%s, %s) with 400 QUERY_TOO_COMPLEX, before any SQL', async (kind, _, send) => {
+    counter.reset();
+    const response = await send(nestedBody(5_000, kind));
+    expect({ status: response.status, body: await response.json(), statements: counter.statements }).toEqual({
+      status: 400,
+      body: {
+        errors: [
+          {
+            message: "Variable values are nested more than 32 levels deep; pgscope's inputs need 3.",
+            extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'the value nesting limit' },
+          },
+        ],
+      },
+      statements: 0,
+    });
+  });
+
+  // With the token limit raised, a list literal 3,000 levels deep overflowed graphql-js's parser (a 500).
+  it('refuses a value literal nested deeper than 2 x PGSCOPE_MAX_DEPTH + 32 brackets before parsing it, without any SQL', async () => {
+    const raised = countingApp({ PGSCOPE_MAX_TOKENS: '100000', PGSCOPE_MAX_BODY_BYTES: String(1024 * 1024) });
+    const literal = (levels: number) => `{ slowQueries(limit: ${'['.repeat(levels)}1${']'.repeat(levels)}) { queryId } }`;
+    try {
+      const deep = await raised.api.gql(literal(3_000));
+      expect({ errors: deep.errors, statements: raised.counter.statements }).toEqual({
+        errors: [
+          {
+            message: 'The operation nests brackets more than 56 levels deep; split it or flatten its values.',
+            extensions: { code: 'QUERY_TOO_COMPLEX', limit: 'PGSCOPE_MAX_DEPTH' },
+          },
+        ],
+        statements: 0,
+      });
+      // 54 brackets and the two of the field: what the schema says of it, not the nesting limit
+      expect(errorCodes(await raised.api.gql(literal(54)))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    } finally {
+      await raised.api.close();
+    }
+  });
+
+  it('accepts 32 levels (the variables map and 31 arrays) and refuses 33', async () => {
+    const within = await viaFetch(nestedBody(31, 'arrays'));
+    expect(await within.json()).toEqual({ data: { poolStatus: { max: 4 } }, extensions: { sqlStatements: 0 } });
+    expect((await viaFetch(nestedBody(32, 'arrays'))).status).toBe(400);
+  });
+});
+
 describe('body limit', () => {
   let api: TestApp;
   let counter: CountingDatabase;
@@ -165,7 +244,7 @@ describe('body limit', () => {
 
   beforeAll(async () => {
     ({ api, counter } = countingApp());
-    server = http.createServer(api.app);
+    server = http.createServer(httpListener(api.app));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });

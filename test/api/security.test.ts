@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { Database } from '../../src/db/pool.js';
+import { httpListener } from '../../src/http/listener.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
@@ -162,15 +163,42 @@ describe('Host header (DNS rebinding)', () => {
     expect((await open.app.fetch('http://evil.example/ready')).status).toBe(421);
     expect((await open.app.fetch('http://evil.example/graphql', { headers: { accept: 'text/html' } })).status).toBe(421);
   });
+
+  // /health is yoga's own, answered before any plugin: over real HTTP, httpListener refuses it too.
+  it.each(['/graphql', '/ready'])('answers a Host that is no host name with 400 MALFORMED_HOST on %s', async (path) => {
+    for (const host of MALFORMED_HOSTS) {
+      const response = await open.app.fetch(`http://localhost${path}`, { headers: { host } });
+      expect({ host, status: response.status, error: await errorOf(response) }).toEqual({ host, status: 400, error: MALFORMED_HOST_ERROR });
+    }
+  });
 });
 
+/** Hosts a broken or hostile client sends: spaces, an unclosed bracket, longer than a DNS name, a non-ASCII (Latin-1) byte. */
+const MALFORMED_HOSTS = ['local host', 'a b:4000', '[::1', `${'a'.repeat(254)}:4000`, 'ex\u00e4mple.com'];
+const MALFORMED_HOST_ERROR = {
+  message: 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
+  extensions: { code: 'BAD_USER_INPUT', reason: 'MALFORMED_HOST' },
+};
+
 describe('over real HTTP', () => {
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = http.createServer(httpListener(open.app));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ({ port } = server.address() as AddressInfo);
+  });
+
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
   /** A raw request: fetch() would not let a test choose the Host header. */
-  function raw(port: number, path: string, headers: Record<string, string>): Promise<number> {
+  function raw(path: string, headers: Record<string, string>): Promise<{ status: number; type: string | undefined; body: string }> {
     return new Promise((resolve, reject) => {
       const request = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
-        response.resume();
-        resolve(response.statusCode!);
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode!, type: response.headers['content-type'], body }));
       });
       request.on('error', reject);
       request.end(OPERATION);
@@ -178,15 +206,22 @@ describe('over real HTTP', () => {
   }
 
   it('checks the Host header the client sent', async () => {
-    const server = http.createServer(open.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    try {
-      expect(await raw(port, '/graphql', { host: `127.0.0.1:${port}` })).toBe(200);
-      expect(await raw(port, '/graphql', { host: `localhost:${port}` })).toBe(200);
-      expect(await raw(port, '/graphql', { host: `evil.example:${port}` })).toBe(421);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
+    expect((await raw('/graphql', { host: `127.0.0.1:${port}` })).status).toBe(200);
+    expect((await raw('/graphql', { host: `localhost:${port}` })).status).toBe(200);
+    expect((await raw('/graphql', { host: `evil.example:${port}` })).status).toBe(421);
+  });
+
+  // Yoga's adapter builds the URL from the Host header before any plugin: it threw, and answered
+  // 500 with the stack trace (and install paths) as a plain-text body.
+  it.each(['/graphql', '/ready', '/health'])('answers a Host that is no host name with 400 JSON, without a stack, on %s', async (path) => {
+    for (const host of MALFORMED_HOSTS) {
+      const { status, type, body } = await raw(path, { host });
+      expect({ host, status, type, error: (JSON.parse(body) as { errors: unknown[] }).errors[0] }).toEqual({
+        host,
+        status: 400,
+        type: 'application/json',
+        error: MALFORMED_HOST_ERROR,
+      });
     }
   });
 });

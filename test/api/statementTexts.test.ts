@@ -13,18 +13,25 @@ import { adminUrl, createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOK
 const ROLE = `r_redact_${randomBytes(3).toString('hex')}`;
 const CARD = '4111111111111111';
 const LEGACY_TEXT = "ALTER ROLE legacy PASSWORD 'sekret000' VALID UNTIL $$2030-01-01$$";
+/** Texts an earlier pgscope stored as pg_stat_statements kept them (queryid: text). */
+const LEGACY_UTILITY_TEXTS: Record<string, string> = {
+  43: "SET app.api_token = 'tok_live_legacy'",
+  44: "DO $body$ BEGIN PERFORM set_config('app.k', 'tok_live_legacy', false); END $body$ LANGUAGE plpgsql",
+  45: `SELECT * FROM cards WHERE number = 4111111111111111 AND note = E'it\\'s tok_live_legacy' AND id = $1 AND t2.c3 = 1.5e3`,
+};
 
 let target: TestDatabase;
 let db: Database;
 let api: TestApp;
 let showing: TestApp;
 let firstCapture: string;
+let earlier: string;
 
 beforeAll(async () => {
   target = await createTestDatabase('statement_texts');
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
-  const earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
+  earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
   for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql']) fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
   expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
   await target.sql(
@@ -32,6 +39,13 @@ beforeAll(async () => {
      SELECT oid, 42, $1, now() FROM pg_database WHERE datname = current_database()`,
     [LEGACY_TEXT],
   );
+  for (const [queryId, text] of Object.entries(LEGACY_UTILITY_TEXTS)) {
+    await target.sql(
+      `INSERT INTO pgscope.query_stats_text (dbid, queryid, query, last_seen_at)
+       SELECT oid, $1, $2, now() FROM pg_database WHERE datname = current_database()`,
+      [queryId, text],
+    );
+  }
   api = createTestApp(target.url, { ownSchemaReady: true });
   showing = createTestApp(target.url, { ownSchemaReady: true, env: { PGSCOPE_SHOW_QUERY_LITERALS: 'true' } });
   await target.sql('CREATE TABLE cards (number text)');
@@ -39,17 +53,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db.end(), api.close(), showing.close()]);
+  fs.rmSync(earlier, { recursive: true, force: true });
   await target.drop();
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${quoteIdent(ROLE)}`);
 });
 
 const admin = { token: TEST_ADMIN_TOKEN };
 
-describe('migration 3', () => {
-  it('scrubs the texts stored in clear', async () => {
-    expect(await migrateOwnSchema(db)).toEqual({ ok: true, applied: ['redact-stored-passwords', 'change-log-details', 'change-log-creates'] });
+describe('migrations 3 and 6', () => {
+  it('scrub the texts stored in clear', async () => {
+    expect(await migrateOwnSchema(db)).toEqual({
+      ok: true,
+      applied: ['redact-stored-passwords', 'change-log-details', 'change-log-creates', 'mask-stored-literals'],
+    });
     expect(await target.sql('SELECT query FROM pgscope.query_stats_text WHERE queryid = 42')).toEqual([
       { query: "ALTER ROLE legacy PASSWORD '***' VALID UNTIL ***" },
+    ]);
+    expect(await target.sql('SELECT queryid::int, query FROM pgscope.query_stats_text WHERE queryid IN (43, 44, 45) ORDER BY queryid')).toEqual([
+      { queryid: 43, query: "SET app.api_token = '***'" },
+      { queryid: 44, query: "DO '***'" },
+      { queryid: 45, query: "SELECT * FROM cards WHERE number = '***' AND note = '***' AND id = $1 AND t2.c3 = '***'" },
     ]);
   });
 });
@@ -101,6 +124,75 @@ describe('role passwords in pg_stat_statements', () => {
     const result = await api.gql('query ($id: ID!) { explain(queryId: $id) { statement } }', { id: row!.id });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
     expect(JSON.stringify(result)).not.toContain('sekret');
+  });
+});
+
+// pg_stat_statements normalizes plannable statements only: on PostgreSQL 15 every one of these
+// kept its constants, and slowQueries, the history and queryStatsWindow passed them on.
+describe('every statement kind', () => {
+  const TOKEN = 'tok_live_51H8xq';
+  /** kind, what runs (one simple-protocol string), a name only its text holds, the text pgscope shows */
+  const KINDS: Array<[string, string, string, string]> = [
+    ['SET', `SET app.k_set = '${TOKEN}'`, 'app.k_set', 'SET app.k_set = $1'],
+    [
+      'DECLARE',
+      `DECLARE k_declare CURSOR WITH HOLD FOR SELECT * FROM cards WHERE number = '${CARD}'`,
+      'DECLARE k_declare',
+      'DECLARE k_declare CURSOR WITH HOLD FOR SELECT * FROM cards WHERE number = $1',
+    ],
+    ['CREATE TABLE AS', `CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = '${CARD}'`, 'k_ctas', 'CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = $1'],
+    ['COPY', `COPY (SELECT * FROM cards WHERE number = '${CARD}' AND 'k_copy' <> '') TO '/dev/null'`, 'COPY (', 'COPY (SELECT * FROM cards WHERE number = $1 AND $2 <> $3) TO $4'],
+    ['DO', `DO $$ BEGIN PERFORM set_config('app.k_do', '${TOKEN}', false); END $$`, 'DO $', 'DO $1'],
+    [
+      'PREPARE and EXECUTE',
+      `PREPARE k_prepared AS SELECT * FROM cards WHERE number = $1 AND number <> '${TOKEN}'; EXECUTE k_prepared('${CARD}')`,
+      'k_prepared',
+      'PREPARE k_prepared AS SELECT * FROM cards WHERE number = $1 AND number <> $2',
+    ],
+    // not in a transaction block (a multi-statement string is one); reset at once, never reloaded
+    ['ALTER SYSTEM', `ALTER SYSTEM SET application_name = '${TOKEN}'`, 'ALTER SYSTEM SET', 'ALTER SYSTEM SET application_name = $1'],
+    ['CALL', `CALL k_remember('${TOKEN}', ${CARD})`, 'CALL k_remember', 'CALL k_remember($1, $2)'],
+    ['COMMENT', `COMMENT ON TABLE cards IS '${TOKEN}'`, 'COMMENT ON TABLE cards', 'COMMENT ON TABLE cards IS $1'],
+    ['CREATE VIEW', `CREATE VIEW k_view AS SELECT * FROM cards WHERE number = '${CARD}'`, 'k_view', 'CREATE VIEW k_view AS SELECT * FROM cards WHERE number = $1'],
+    ['NOTIFY', `NOTIFY k_channel, '${TOKEN}'`, 'k_channel', 'NOTIFY k_channel, $1'],
+    ['ALTER TABLE with a default', `ALTER TABLE cards ALTER number SET DEFAULT '${TOKEN}'`, 'SET DEFAULT', 'ALTER TABLE cards ALTER number SET DEFAULT $1'],
+    ['CREATE SEQUENCE with options', `CREATE SEQUENCE k_sequence START ${CARD} INCREMENT 7`, 'k_sequence', 'CREATE SEQUENCE k_sequence START $1 INCREMENT $2'],
+    ['EXPLAIN', `EXPLAIN SELECT * FROM cards WHERE number = '${CARD}' AND 'k_explain' <> ''`, 'EXPLAIN ', 'EXPLAIN SELECT * FROM cards WHERE number = $1 AND $2 <> $3'],
+  ];
+  const shown = (texts: string[], marker: string) => [...new Set(texts.filter((text) => text.includes(marker)))];
+  const leaks = (texts: string[]) => texts.filter((text) => text.includes(TOKEN) || text.includes(CARD));
+  let since: string;
+
+  beforeAll(async () => {
+    await target.sql('CREATE PROCEDURE k_remember(secret text, card bigint) LANGUAGE sql AS $$ SELECT 1 $$');
+    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>('mutation { captureQueryStats { capturedAt } }', {}, admin);
+    since = capture.data!.captureQueryStats.capturedAt;
+  });
+
+  afterAll(() => target.sql('ALTER SYSTEM RESET application_name'));
+
+  it.each(KINDS)('%s: slowQueries masks its constants', async (_, statement, marker, expected) => {
+    await target.sql(statement);
+    const result = await api.gql<{ slowQueries: Array<{ query: string }> }>('{ slowQueries(minMeanTimeMs: 0, minCalls: 0, limit: 1000) { query } }');
+    const texts = result.data!.slowQueries.map((row) => row.query);
+    expect(shown(texts, marker)).toEqual([expected]);
+    expect(leaks(texts)).toEqual([]);
+  });
+
+  it('captureQueryStats stores every kind masked, and queryStatsWindow returns them so', async () => {
+    const capture = await api.gql('mutation { captureQueryStats { id } }', {}, admin);
+    expect(capture.errors).toBeUndefined();
+    const stored = (await target.sql<{ query: string }>('SELECT query FROM pgscope.query_stats_text')).map((row) => row.query);
+    const window = await api.gql<{ queryStatsWindow: { statements: Array<{ query: string }> } }>(
+      'query ($since: DateTime!) { queryStatsWindow(since: $since, minMeanTimeMs: 0, limit: 1000) { statements { query } } }',
+      { since },
+    );
+    const returned = window.data!.queryStatsWindow.statements.map((row) => row.query);
+    for (const [, , marker, expected] of KINDS) {
+      expect({ marker, stored: shown(stored, marker), returned: shown(returned, marker) }).toEqual({ marker, stored: [expected], returned: [expected] });
+    }
+    expect(leaks(stored)).toEqual([]);
+    expect(leaks(returned)).toEqual([]);
   });
 });
 

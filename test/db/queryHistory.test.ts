@@ -414,8 +414,8 @@ describe('arguments', () => {
       'until must be after since (2020-01-02T00:00:00.000Z), got 2020-01-01T00:00:00.000Z.',
     ],
     [`{ queryStatsWindow(since: "2020-01-01T00:00:00Z", minCalls: 0) { from } }`, 'minCalls must be a whole number from 1 to 9007199254740991, got 0.'],
-    [`{ queryStatsHistory(queryId: "12ab") { query } }`, 'queryId must be a pg_stat_statements queryid (a whole number), got "12ab".'],
-    [`{ queryStatsHistory(queryId: "9223372036854775808") { query } }`, 'queryId must be a pg_stat_statements queryid (a whole number), got "9223372036854775808".'],
+    [`{ queryStatsHistory(queryId: "12ab") { query } }`, 'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "12ab".'],
+    [`{ queryStatsHistory(queryId: "9223372036854775808") { query } }`, 'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "9223372036854775808".'],
   ])('%s is BAD_USER_INPUT', async (query, message) => {
     const result = await api.gql(query);
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
