@@ -1,6 +1,7 @@
 // createPartitions with rows waiting in the DEFAULT partition, while one connection keeps inserting
-// single rows into the parent (as an application would): how long the call takes, and how long
-// writes to the parent were held (the longest insert latency seen during the call).
+// single rows into the parent (as an application would): how long the call takes, how long writes
+// to the parent were held (the longest insert latency seen during the call), how many inserts
+// failed, and whether every row is still there exactly once afterwards (by its identity id).
 // Run: npx tsx bench/partitions.ts [rows...]   (default 10000 1000000; embedded PostgreSQL 18)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,6 +48,7 @@ async function measure(url: string, rows: number) {
   const errors: string[] = [];
   let running = true;
   let during = false;
+  let inserted = 0;
   const during_latencies: number[] = [];
   const writer = app.withClient(async (client) => {
     const buckets = ['2024-01-20', '2024-02-20', '2024-03-20', '2024-04-20', '2030-07-01'];
@@ -54,6 +56,7 @@ async function measure(url: string, rows: number) {
       const t0 = performance.now();
       await client
         .query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [`${buckets[n % 5]} 00:00+00`, n])
+        .then(() => (inserted += 1))
         .catch((e: Error) => errors.push(e.message));
       const ms = performance.now() - t0;
       latencies.push(ms);
@@ -79,6 +82,13 @@ async function measure(url: string, rows: number) {
   await writer;
   await Promise.all([db.end(), app.end()]);
   const moved = result.executed.created.reduce((sum, c) => sum + c.rowsMoved, 0);
+  const [count] = await queryOnce<{ distinct_ids: bigint; all_rows: bigint }>(
+    url,
+    'SELECT count(DISTINCT id)::int8 AS distinct_ids, count(*)::int8 AS all_rows FROM app.activity',
+    [],
+    3_600_000,
+  );
+  const expected = rows + 100 + inserted;
   return [
     rows,
     moved,
@@ -89,6 +99,8 @@ async function measure(url: string, rows: number) {
     Math.max(...during_latencies),
     percentile(latencies, 50),
     errors.length,
+    expected - Number(count!.distinct_ids),
+    Number(count!.all_rows - count!.distinct_ids),
   ];
 }
 
@@ -98,7 +110,7 @@ try {
   for (const rows of ROWS) results.push(await measure(server.url(), rows));
   console.log(
     table(
-      ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts'],
+      ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts', 'rows lost', 'rows duplicated'],
       results,
     ),
   );

@@ -33,13 +33,20 @@ export interface ChangeLogRow {
   creates: CreatedObject[];
 }
 
-/** An object a change creates; recorded before it runs, so that recovery can find it after a crash. */
+/**
+ * An object a change creates; recorded before it runs, so that recovery can find it after a crash.
+ * 'index': an index built concurrently (a crash leaves it INVALID). 'table': the standalone table
+ * createPartitions fills before attaching it as a partition (a crash before the attach leaves it
+ * standalone, holding copies of rows that are still in the DEFAULT partition).
+ */
 export interface CreatedObject {
-  kind: 'index';
+  kind: 'index' | 'table';
   schema: string;
   name: string;
   /** For the index of one partition: the partitioned index it is built for (its build is complete only once that one is valid). */
   leafOf?: { schema: string; name: string };
+  /** For a table: its oid, recorded right after CREATE TABLE (a table of that name with another oid is not this change's). */
+  oid?: number;
 }
 
 const COLUMNS = /* SQL */ `
@@ -86,6 +93,8 @@ export interface ChangePlan {
 /** Lets an executor record each statement as it starts it (so a crash leaves the running one on record). */
 export interface ChangeLogger {
   executed(sql: string): Promise<void>;
+  /** Records an object in the entry's `creates` before it is created, or (same kind, schema and name) completes its record, with its oid. */
+  created(object: CreatedObject): Promise<void>;
 }
 
 /** The parts of the request context a change needs. */
@@ -174,10 +183,36 @@ function runOnSession(db: Queryable, id: string, session: Session, work: () => P
   return { done, interrupt };
 }
 
+/** Replaces the entry of `creates` with the same kind, schema and name in place, or appends it. */
+const RECORD_CREATED_SQL = /* SQL */ `
+  UPDATE pgscope.change_log
+  SET
+    creates = CASE
+      WHEN creates @> jsonb_build_array(jsonb_build_object('kind', $2::jsonb -> 'kind', 'schema', $2::jsonb -> 'schema', 'name', $2::jsonb -> 'name')) THEN (
+        SELECT
+          jsonb_agg(
+            CASE
+              WHEN e.object ->> 'kind' = $2::jsonb ->> 'kind'
+                AND e.object ->> 'schema' = $2::jsonb ->> 'schema'
+                AND e.object ->> 'name' = $2::jsonb ->> 'name'
+              THEN $2::jsonb
+              ELSE e.object
+            END
+            ORDER BY e.n
+          )
+        FROM jsonb_array_elements(creates) WITH ORDINALITY e(object, n)
+      )
+      ELSE creates || jsonb_build_array($2::jsonb)
+    END
+  WHERE id = $1`;
+
 function logger(db: Queryable, id: string): ChangeLogger {
   return {
     executed: async (sql) => {
       await db.query(`UPDATE pgscope.change_log SET statements = array_append(statements, $2) WHERE id = $1`, [id, sql]);
+    },
+    created: async (object) => {
+      await db.query(RECORD_CREATED_SQL, [id, JSON.stringify(object)]);
     },
   };
 }

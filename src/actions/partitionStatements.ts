@@ -2,13 +2,25 @@
 // printed itself (quoted as literals). CREATE TABLE ... PARTITION OF locks the parent ACCESS
 // EXCLUSIVE (seen in pg_locks on PostgreSQL 18, and the DEFAULT partition too, which it scans) for
 // the moment it takes; ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on the parent (PG 12+),
-// which is why the move path locks the parent itself (SHARE ROW EXCLUSIVE: writes wait, reads go on).
+// which is why the move path locks the parent itself (SHARE ROW EXCLUSIVE: writes wait, reads go on;
+// LOCK TABLE on a partitioned table locks its partitions too, the DEFAULT one included).
+//
+// The move path copies first, while writes go on: the rows of the range are copied from the DEFAULT
+// partition into the standalone table, and the key of each copied row version (ctid and xmin, as
+// text: a bulk load shares one xmin, so xmin alone would hash every row into one bucket) is kept in
+// a temporary table. Under the lock, the rows of the range are deleted from the default; those whose
+// key was not copied arrived or changed since the copy and are inserted then. A copied version that
+// is no longer there was updated or deleted since: the transaction is rolled back and the copy redone.
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import type { PartitionedTarget } from './partitionPlan.js';
 import type { PlannedStatement } from './plan.js';
 
 /** The temporary CHECK that lets ATTACH skip scanning the new table; dropped after the attach. */
 export const BOUNDS_CHECK = 'pgscope_partition_bounds';
+/** The session's temporary table of copied row versions (gone with the session, whatever happens). */
+export const COPIED_ROWS = 'pgscope_copied_rows';
+/** The key column the copy and the move compute; named so no user column can clash with it. */
+const ROW_KEY = 'pgscope_row_key';
 
 export interface PartitionBounds {
   schema: string;
@@ -18,15 +30,26 @@ export interface PartitionBounds {
   moveFromDefault: boolean;
 }
 
-/** The move path's statements, by step (the executor runs the middle ones in one transaction). */
+/** The move path's statements, by step (partitionMove.ts runs them; the lock-to-commit ones in one transaction). */
 export interface MoveStatements {
   createStandalone: PlannedStatement;
   addCheck: PlannedStatement;
+  createCopiedRows: PlannedStatement;
+  /** Empties the standalone table and the copied keys before a copy is redone. */
+  emptyCopy: PlannedStatement;
+  /** Returns rows_copied. */
+  copyRows: PlannedStatement;
+  analyzeCopiedRows: PlannedStatement;
+  suppress: PlannedStatement;
   lockParent: PlannedStatement;
+  /** Returns rows_deleted and rows_arrived. */
   moveRows: PlannedStatement;
+  /** The same with nothing copied before: every row of the range moves under the lock. */
+  moveAllRows: PlannedStatement;
   attach: PlannedStatement;
   dropCheck: PlannedStatement;
-  /** Only after a failed move (the transaction rolled back, so the table is empty and unattached). */
+  dropCopiedRows: PlannedStatement;
+  /** Only after a failed move (the transaction rolled back, so the table is unattached). */
   dropStandalone: PlannedStatement;
 }
 
@@ -34,8 +57,8 @@ const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 const qualified = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`;
 const step = (sql: string, purpose: string): PlannedStatement => ({ sql, purpose, outsideTransaction: false });
 
-function rangeCondition(target: PartitionedTarget, p: { from: string; to: string }): string {
-  const key = quoteIdent(target.keyColumn);
+function rangeCondition(target: PartitionedTarget, p: { from: string; to: string }, alias = ''): string {
+  const key = `${alias}${quoteIdent(target.keyColumn)}`;
   return `${key} >= ${literal(p.from)}::${target.keyType} AND ${key} < ${literal(p.to)}::${target.keyType}`;
 }
 
@@ -53,11 +76,15 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
   const table = qualified(p.schema, p.name);
   const parent = qualified(target.schema, target.table);
   const fallback = target.defaultPartition!;
+  const source = qualified(fallback.schema, fallback.name);
+  const copied = `pg_temp.${quoteIdent(COPIED_ROWS)}`;
   const columns = target.insertColumns.map(quoteIdent).join(', ');
+  const from = (alias: string) => target.insertColumns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ');
+  const rowKey = `d.ctid::text || '/' || d.xmin::text`;
   return {
     createStandalone: step(
-      // INCLUDING INDEXES builds the parent's indexes on the empty table now; ATTACH then adopts
-      // them instead of building them while the parent is locked.
+      // INCLUDING INDEXES builds the parent's indexes on the new table; ATTACH then adopts them
+      // instead of building them while the parent is locked.
       `CREATE TABLE ${table} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING GENERATED)`,
       `create ${p.schema}.${p.name} standalone, with the parent's columns, constraints and indexes`,
     ),
@@ -65,35 +92,39 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
       `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(BOUNDS_CHECK)} CHECK (${quoteIdent(target.keyColumn)} IS NOT NULL AND ${rangeCondition(target, p)})`,
       'a CHECK matching the bounds, so ATTACH need not scan the table',
     ),
-    lockParent: step(
-      `LOCK TABLE ${parent} IN SHARE ROW EXCLUSIVE MODE`,
-      `hold writes to ${target.schema}.${target.table} while rows move (reads go on)`,
+    createCopiedRows: step(`CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(COPIED_ROWS)} (row_key text NOT NULL)`, 'remember which row versions the copy took'),
+    emptyCopy: step(`TRUNCATE ${table}, ${copied}`, 'empty the copy, to redo it'),
+    copyRows: step(
+      `WITH source AS MATERIALIZED (SELECT ${rowKey} AS ${ROW_KEY}, ${from('d')} FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')}), ` +
+        `copied AS (INSERT INTO ${table} (${columns}) SELECT ${from('s')} FROM source s), ` +
+        `keys AS (INSERT INTO ${copied} (row_key) SELECT s.${ROW_KEY} FROM source s RETURNING 1) ` +
+        'SELECT count(*)::int8 AS rows_copied FROM keys',
+      `copy the rows of [${p.from}, ${p.to}) from the DEFAULT partition ${fallback.schema}.${fallback.name} while writes go on`,
     ),
+    analyzeCopiedRows: step(`ANALYZE ${copied}`, 'statistics, so the move compares the keys with a hash join'),
+    suppress: step(
+      'SET LOCAL session_replication_role = replica',
+      'keep foreign keys, triggers and rules from acting on the rows deleted from the DEFAULT partition (this transaction only)',
+    ),
+    lockParent: step(`LOCK TABLE ${parent} IN SHARE ROW EXCLUSIVE MODE`, `hold writes to ${target.schema}.${target.table} until the commit (reads go on)`),
     moveRows: step(
-      `WITH moved AS (DELETE FROM ${qualified(fallback.schema, fallback.name)} WHERE ${rangeCondition(target, p)} RETURNING ${columns}), ` +
-        `inserted AS (INSERT INTO ${table} (${columns}) SELECT ${columns} FROM moved RETURNING 1) SELECT count(*)::int8 AS rows_moved FROM inserted`,
+      `WITH moved AS (DELETE FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')} RETURNING ${rowKey} AS ${ROW_KEY}, ${from('d')}), ` +
+        `arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('m')} FROM moved m ` +
+        `WHERE NOT EXISTS (SELECT FROM ${copied} c WHERE c.row_key = m.${ROW_KEY}) RETURNING 1) ` +
+        'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
+      `delete the rows of [${p.from}, ${p.to}) from the DEFAULT partition; add those that arrived or changed since the copy`,
+    ),
+    moveAllRows: step(
+      `WITH moved AS (DELETE FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')} RETURNING ${from('d')}), ` +
+        `arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('m')} FROM moved m RETURNING 1) ` +
+        'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
       `move the rows of [${p.from}, ${p.to}) from the DEFAULT partition ${fallback.schema}.${fallback.name}`,
     ),
     attach: step(`ALTER TABLE ${parent} ATTACH PARTITION ${table} ${boundClause(p)}`, `attach ${p.schema}.${p.name} for [${p.from}, ${p.to})`),
     dropCheck: step(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(BOUNDS_CHECK)}`, 'drop the temporary CHECK (the partition bound enforces it now)'),
-    dropStandalone: step(`DROP TABLE IF EXISTS ${table}`, 'remove the empty standalone table a failed move left'),
+    dropCopiedRows: step(`DROP TABLE IF EXISTS ${copied}`, 'drop the list of copied row versions'),
+    dropStandalone: step(`DROP TABLE IF EXISTS ${table}`, 'remove the standalone table a failed move left'),
   };
-}
-
-/** Every statement for one partition in order, BEGIN and COMMIT included (what a dry run shows). */
-export function partitionStatements(target: PartitionedTarget, p: PartitionBounds): PlannedStatement[] {
-  if (!p.moveFromDefault) return [createPartitionOf(target, p)];
-  const m = moveStatements(target, p);
-  return [
-    m.createStandalone,
-    m.addCheck,
-    step('BEGIN', 'one transaction: lock, move, attach'),
-    m.lockParent,
-    m.moveRows,
-    m.attach,
-    step('COMMIT', 'writes to the parent resume'),
-    m.dropCheck,
-  ];
 }
 
 /** Rows of [from, to) in the DEFAULT partition, counted up to `cap` (a bounded scan). */
