@@ -1,0 +1,121 @@
+// The move path copies the DEFAULT partition's rows before it holds writes, so what the application
+// does between the copy and the lock must end up exactly once in the new partition: rows that
+// arrive, rows updated or deleted after they were copied (identical rows included), over and over.
+// Another connection makes those changes when the executor announces its LOCK statement (the hook
+// the change log uses), so each case happens at the same point every run. Also: what the change log
+// hears about the standalone table, before it exists and right after.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CreatedObject } from '../../src/actions/changeLog.js';
+import { executePartitionPlan } from '../../src/actions/partitionCreate.js';
+import { planPartitions } from '../../src/actions/partitionPlan.js';
+import type { PartitionLog } from '../../src/actions/partitionRun.js';
+import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
+import { Database } from '../../src/db/pool.js';
+import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+
+const NOW = new Date('2024-01-15T00:00:00Z');
+
+let target: TestDatabase;
+let db: Database;
+let caps: Capabilities;
+
+/** Schema `name`: events without a key (two rows are identical), January 2024 and a DEFAULT partition holding 100 rows of February and the twins. */
+const scenario = (name: string) => /* SQL */ `
+  CREATE SCHEMA ${name};
+  CREATE TABLE ${name}.events (id bigint NOT NULL, at timestamptz NOT NULL, note text) PARTITION BY RANGE (at);
+  CREATE TABLE ${name}.events_2024_01 PARTITION OF ${name}.events FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-02-01 00:00+00');
+  CREATE TABLE ${name}.events_default PARTITION OF ${name}.events DEFAULT;
+  INSERT INTO ${name}.events SELECT g, '2024-02-01 00:00+00'::timestamptz + g * interval '1 hour', 'copied' FROM generate_series(1, 100) g;
+  INSERT INTO ${name}.events VALUES (0, '2024-02-15 00:00+00', 'twin'), (0, '2024-02-15 00:00+00', 'twin')`;
+
+type Content = Array<{ id: string; at: string; note: string; part: string }>;
+
+/** Every row of the table with the partition holding it, duplicates included. */
+async function content(schema: string): Promise<Content> {
+  return target.sql(`SET TimeZone = 'UTC'; SELECT id::text, at::text, note, tableoid::regclass::text AS part FROM ${schema}.events ORDER BY id, at, note, part`);
+}
+
+/** Runs createPartitions on `schema`, calling `atLock(k)` (k = 1, 2, ...) when the executor is about to send its k-th LOCK. */
+async function moveWith(schema: string, atLock: (attempt: number) => Promise<void>, events: Array<[string, unknown]> = []) {
+  let locks = 0;
+  const log: PartitionLog = {
+    async executed(sql) {
+      events.push(['executed', sql]);
+      if (sql.startsWith('LOCK TABLE')) await atLock((locks += 1));
+    },
+    async created(object: CreatedObject) {
+      events.push(['created', object]);
+    },
+  };
+  return db.withClient(
+    async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema, table: 'events', ahead: 1 }, { now: NOW }), undefined, log),
+    { statementTimeoutMs: 0 },
+  );
+}
+
+/** The rows as they should be after the move: what the table held when the move locked it, all of February in the new partition. */
+const moved = (rows: Content, schema: string) =>
+  rows.map((row) => ({ ...row, part: row.at >= '2024-02-01' && row.at < '2024-03-01' ? `${schema}.events_2024_02` : row.part }));
+
+beforeAll(async () => {
+  target = await createTestDatabase('partition_move');
+  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '600000' }).pool });
+  caps = await detectCapabilities(db);
+});
+
+afterAll(async () => {
+  await db.end();
+  await target.drop();
+});
+
+describe('the move path copies before it holds writes', () => {
+  it('moves only the rows that arrived after the copy while writes wait', async () => {
+    await target.sql(scenario('arrive'));
+    let before: Content = [];
+    const result = await moveWith('arrive', async () => {
+      await target.sql("INSERT INTO arrive.events VALUES (101, '2024-02-20 00:00+00', 'arrived'), (102, '2024-02-21 00:00+00', 'arrived'), (0, '2024-02-15 00:00+00', 'twin')");
+      before = await content('arrive');
+    });
+    expect(result.created.map((c) => [c.name, c.rowsMoved, c.rowsMovedUnderLock])).toEqual([['events_2024_02', 105, 3]]);
+    expect(result.sql.filter((sql) => sql.startsWith('WITH source AS MATERIALIZED'))).toHaveLength(1);
+    expect(await content('arrive')).toEqual(moved(before, 'arrive'));
+  });
+
+  it('redoes the copy when copied rows were updated or deleted before the lock: one twin goes, the other stays', async () => {
+    await target.sql(scenario('change'));
+    let before: Content = [];
+    const result = await moveWith('change', async (attempt) => {
+      if (attempt === 1) await target.sql("UPDATE change.events SET note = 'updated' WHERE id = 5; DELETE FROM change.events WHERE ctid = (SELECT min(ctid) FROM change.events_default WHERE id = 0)");
+      before = await content('change');
+    });
+    expect(result.created.map((c) => [c.rowsMoved, c.rowsMovedUnderLock])).toEqual([[101, 0]]);
+    expect(result.sql.filter((sql) => sql.startsWith('WITH source AS MATERIALIZED'))).toHaveLength(2);
+    expect(result.sql).toContain('ROLLBACK');
+    expect(before.filter((row) => row.id === '0' || row.id === '5').map((row) => row.note)).toEqual(['twin', 'updated']);
+    expect(await content('change')).toEqual(moved(before, 'change'));
+  });
+
+  it('moves every row while writes wait when copied rows keep changing, and still moves each once', async () => {
+    await target.sql(scenario('churn'));
+    let before: Content = [];
+    const result = await moveWith('churn', async (attempt) => {
+      if (attempt <= 2) await target.sql(`UPDATE churn.events SET note = 'churn ${attempt}' WHERE id = ${attempt}`);
+      before = await content('churn');
+    });
+    expect(result.created.map((c) => [c.rowsMoved, c.rowsMovedUnderLock])).toEqual([[102, 102]]);
+    expect(await content('churn')).toEqual(moved(before, 'churn'));
+  });
+
+  it('records the standalone table in the change log before creating it, and its oid right after', async () => {
+    await target.sql(scenario('logged'));
+    const events: Array<[string, unknown]> = [];
+    await moveWith('logged', async () => undefined, events);
+    const create = events.findIndex(([kind, sql]) => kind === 'executed' && String(sql).startsWith('CREATE TABLE "logged"."events_2024_02"'));
+    const [oid] = await target.sql<{ oid: number }>("SELECT 'logged.events_2024_02'::regclass::oid::int AS oid");
+    expect(events.slice(create - 1, create + 2)).toEqual([
+      ['created', { kind: 'table', schema: 'logged', name: 'events_2024_02' }],
+      ['executed', events[create]![1]],
+      ['created', { kind: 'table', schema: 'logged', name: 'events_2024_02', oid: oid!.oid }],
+    ]);
+  });
+});
