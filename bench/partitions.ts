@@ -2,6 +2,9 @@
 // single rows into the parent (as an application would): how long the call takes, how long writes
 // to the parent were held (the longest insert latency seen during the call), how many inserts
 // failed, and whether every row is still there exactly once afterwards (by its identity id).
+// Per new partition it also prints what the executor reports: rows moved, rows moved while writes
+// waited, and how long its transaction held writes (the figures WRITE_WAIT_MODEL in
+// src/actions/partitionMovePlan.ts is calibrated on).
 // Run: npx tsx bench/partitions.ts [rows...]   (default 10000 1000000; embedded PostgreSQL 18)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -82,6 +85,11 @@ async function measure(url: string, rows: number) {
   await writer;
   await Promise.all([db.end(), app.end()]);
   const moved = result.executed.created.reduce((sum, c) => sum + c.rowsMoved, 0);
+  // the executor's own account of each partition (absent from executors that do not report it)
+  const perPartition = result.executed.created.map((c) => {
+    const reported = c as { rowsMovedUnderLock?: number; writesHeldMs?: number };
+    return [rows, c.name, c.rowsMoved, reported.rowsMovedUnderLock ?? '-', reported.writesHeldMs ?? '-'];
+  });
   const [count] = await queryOnce<{ distinct_ids: bigint; all_rows: bigint }>(
     url,
     'SELECT count(DISTINCT id)::int8 AS distinct_ids, count(*)::int8 AS all_rows FROM app.activity',
@@ -89,7 +97,7 @@ async function measure(url: string, rows: number) {
     3_600_000,
   );
   const expected = rows + 100 + inserted;
-  return [
+  const summary = [
     rows,
     moved,
     Math.round(result.planMs),
@@ -102,6 +110,7 @@ async function measure(url: string, rows: number) {
     expected - Number(count!.distinct_ids),
     Number(count!.all_rows - count!.distinct_ids),
   ];
+  return { summary, perPartition };
 }
 
 const server = await startEmbeddedPostgres({ dir, port, throwaway: true, settings: {} } as Parameters<typeof startEmbeddedPostgres>[0]);
@@ -111,9 +120,11 @@ try {
   console.log(
     table(
       ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts', 'rows lost', 'rows duplicated'],
-      results,
+      results.map((r) => r.summary),
     ),
   );
+  console.log();
+  console.log(table(['rows in DEFAULT', 'partition', 'rows moved', 'moved while writes waited', 'writes held ms'], results.flatMap((r) => r.perPartition)));
 } finally {
   await server.stop();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -78,7 +78,8 @@ async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, 
   let rowsCopied = 0;
   if (copyFirst) await runner.run(steps.createCopiedRows);
   for (let attempt = 1; ; attempt += 1) {
-    if (attempt > 1) await runner.run(steps.emptyCopy);
+    // emptied every time: keys left from another copy could pass a row that was never copied for a copied one
+    if (attempt > 1 || copyFirst) await runner.run(steps.emptyCopy);
     if (copyFirst) {
       const [copied] = await runner.run<{ rows_copied: bigint }>(steps.copyRows);
       rowsCopied = Number(copied!.rows_copied);
@@ -86,7 +87,12 @@ async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, 
     } else {
       rowsCopied = 0;
     }
-    if (attempt === 1 && copyFirst) for (const statement of foreignKeyStatements(move, partition)) await runner.run(statement);
+    if (attempt === 1 && copyFirst) {
+      // ADD FOREIGN KEY locks the referenced table against writes for a moment: bounded like any DDL here
+      for (const statement of foreignKeyStatements(move, partition)) {
+        await withLockRetries({ sql: statement.sql, purpose: statement.purpose }, runner.policy, () => runner.run(statement));
+      }
+    }
     try {
       return { ...(await lockMoveAttach(runner, plan, move, partition, steps, oid, rowsCopied)), rowsCopied };
     } catch (error) {

@@ -126,7 +126,7 @@ export function partitionStatements(
     return [step('BEGIN', 'one transaction: create, give to the owner, grant'), createPartitionOf(target, p), ...dressed, ...late, step('COMMIT', 'the partition appears')];
   }
   const m = moveStatements(target, p);
-  const copy = move.copyFirst ? [m.createCopiedRows, m.copyRows, m.analyzeCopiedRows, ...foreignKeyStatements(move, p)] : [];
+  const copy = move.copyFirst ? [m.createCopiedRows, m.emptyCopy, m.copyRows, m.analyzeCopiedRows, ...foreignKeyStatements(move, p)] : [];
   return [
     m.createStandalone,
     ...dressed,

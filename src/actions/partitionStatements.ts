@@ -35,7 +35,7 @@ export interface MoveStatements {
   createStandalone: PlannedStatement;
   addCheck: PlannedStatement;
   createCopiedRows: PlannedStatement;
-  /** Empties the standalone table and the copied keys before a copy is redone. */
+  /** Empties the standalone table and the copied keys before each copy. */
   emptyCopy: PlannedStatement;
   /** Returns rows_copied. */
   copyRows: PlannedStatement;
@@ -93,7 +93,7 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
       'a CHECK matching the bounds, so ATTACH need not scan the table',
     ),
     createCopiedRows: step(`CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(COPIED_ROWS)} (row_key text NOT NULL)`, 'remember which row versions the copy took'),
-    emptyCopy: step(`TRUNCATE ${table}, ${copied}`, 'empty the copy, to redo it'),
+    emptyCopy: step(`TRUNCATE ${table}, ${copied}`, 'start the copy from empty tables (a copy is redone when copied rows changed before the lock)'),
     copyRows: step(
       `WITH source AS MATERIALIZED (SELECT ${rowKey} AS ${ROW_KEY}, ${from('d')} FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')}), ` +
         `copied AS (INSERT INTO ${table} (${columns}) SELECT ${from('s')} FROM source s), ` +

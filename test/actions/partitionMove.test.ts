@@ -106,6 +106,46 @@ describe('the move path copies before it holds writes', () => {
     expect(await content('churn')).toEqual(moved(before, 'churn'));
   });
 
+  it("plans the copy, the parent's foreign keys and the short transaction, in order, with the expected write wait", async () => {
+    await target.sql(scenario('planned') + `;
+      CREATE TABLE planned.kinds (id bigint PRIMARY KEY);
+      INSERT INTO planned.kinds SELECT generate_series(0, 100);
+      ALTER TABLE planned.events ADD CONSTRAINT events_kind_fkey FOREIGN KEY (id) REFERENCES planned.kinds`);
+    const p = await db.withClient((s) => planPartitions(s, caps, { schema: 'planned', table: 'events', ahead: 1 }, { now: NOW }));
+    const [february] = p.partitions;
+    expect(february!.writeWaitEstimateMs).toBe(40);
+    const range = `"at" >= '2024-02-01 00:00:00+00'::timestamptz AND "at" < '2024-03-01 00:00:00+00'::timestamptz`;
+    const aliased = range.replaceAll('"at"', 'd."at"');
+    expect(february!.statements.map((s) => s.sql)).toEqual([
+      'CREATE TABLE "planned"."events_2024_02" (LIKE "planned"."events" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING GENERATED)',
+      `ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "pgscope_partition_bounds" CHECK ("at" IS NOT NULL AND ${range})`,
+      'CREATE TEMPORARY TABLE IF NOT EXISTS "pgscope_copied_rows" (row_key text NOT NULL)',
+      'TRUNCATE "planned"."events_2024_02", pg_temp."pgscope_copied_rows"',
+      `WITH source AS MATERIALIZED (SELECT d.ctid::text || '/' || d.xmin::text AS pgscope_row_key, d."id", d."at", d."note" FROM ONLY "planned"."events_default" d WHERE ${aliased}), ` +
+        'copied AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT s."id", s."at", s."note" FROM source s), ' +
+        'keys AS (INSERT INTO pg_temp."pgscope_copied_rows" (row_key) SELECT s.pgscope_row_key FROM source s RETURNING 1) SELECT count(*)::int8 AS rows_copied FROM keys',
+      'ANALYZE pg_temp."pgscope_copied_rows"',
+      'ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "events_kind_fkey" FOREIGN KEY (id) REFERENCES planned.kinds(id) NOT VALID',
+      'ALTER TABLE "planned"."events_2024_02" VALIDATE CONSTRAINT "events_kind_fkey"',
+      'BEGIN',
+      'LOCK TABLE "planned"."events" IN SHARE ROW EXCLUSIVE MODE',
+      `WITH moved AS (DELETE FROM ONLY "planned"."events_default" d WHERE ${aliased} RETURNING d.ctid::text || '/' || d.xmin::text AS pgscope_row_key, d."id", d."at", d."note"), ` +
+        'arrived AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT m."id", m."at", m."note" FROM moved m ' +
+        'WHERE NOT EXISTS (SELECT FROM pg_temp."pgscope_copied_rows" c WHERE c.row_key = m.pgscope_row_key) RETURNING 1) ' +
+        'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
+      `ALTER TABLE "planned"."events" ATTACH PARTITION "planned"."events_2024_02" FOR VALUES FROM ('2024-02-01 00:00:00+00') TO ('2024-03-01 00:00:00+00')`,
+      'COMMIT',
+      'ALTER TABLE "planned"."events_2024_02" DROP CONSTRAINT IF EXISTS "pgscope_partition_bounds"',
+      'DROP TABLE IF EXISTS pg_temp."pgscope_copied_rows"',
+    ]);
+    // ATTACH adopts the foreign key validated before the lock: the partition has it once, as the parent's
+    await db.withClient((s) => executePartitionPlan(s, p));
+    const keys = await target.sql<{ name: string; inherited: boolean }>(
+      "SELECT conname AS name, conparentid <> 0 AS inherited FROM pg_constraint WHERE conrelid = 'planned.events_2024_02'::regclass AND contype = 'f'",
+    );
+    expect(keys).toEqual([{ name: 'events_kind_fkey', inherited: true }]);
+  });
+
   it('records the standalone table in the change log before creating it, and its oid right after', async () => {
     await target.sql(scenario('logged'));
     const events: Array<[string, unknown]> = [];
