@@ -1,14 +1,15 @@
 // createPartitions for a range whose rows wait in the DEFAULT partition (DESIGN.md, Partitions):
 // the new table is created standalone (recorded in the change log first, with its oid right after),
 // given the parent's owner and grants, filled with a copy of the range's rows while writes go on,
-// given the parent's foreign keys; then one short transaction holds writes to the parent, deletes
-// the range's rows from the default (session_replication_role = replica when foreign keys, triggers
-// or rules would act on that delete: partitionMoveSafety.ts), adds the rows that arrived or changed
-// since the copy, attaches the table and gives it the parent's row-level security and replica
-// identity. Writes wait for that transaction only. A copied row that changed or went away since the
-// copy rolls the transaction back; the copy is redone, and the last attempt moves every row under
-// the lock, so the move ends however busy the range is. No row is lost or doubled: the rows leave
-// the default in the transaction that attaches the table holding them.
+// given the parent's foreign keys; then one short transaction holds writes to the parent, adds the
+// rows that arrived or changed since the copy (partitionStatements.ts says how they are told apart),
+// deletes the range's rows from the default (session_replication_role = replica when foreign keys,
+// triggers or rules would act on that delete: partitionMoveSafety.ts), attaches the table and gives
+// it the parent's row-level security and replica identity. Writes wait for that transaction only. A
+// copied row that changed or went away since the copy rolls the transaction back; the copy is
+// redone, and the last attempt moves every row under the lock, so the move ends however busy the
+// range is. No row is lost or doubled: the rows leave the default in the transaction that attaches
+// the table holding them.
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { sqlStateOf, withLockRetries } from './lockRetry.js';
@@ -58,7 +59,7 @@ export async function createByMove(runner: Runner, plan: PartitionPlan, move: Mo
     // Harmless where it is (the partition bound says the same); only a later ALTER would notice it.
     runner.warnings.push(`The temporary CHECK ${partition.name}.pgscope_partition_bounds could not be dropped; drop it later (ALTER TABLE ... DROP CONSTRAINT).`);
   }
-  if (move.copyFirst) await runner.run(steps.dropCopiedRows);
+  if (move.copyFirst) await runner.run(steps.dropCopiedVersions);
   return outcome;
 }
 
@@ -67,7 +68,7 @@ async function dropIfStandalone(runner: Runner, steps: MoveStatements, oid: numb
   try {
     const [row] = await runner.session.query<{ standalone: boolean }>(/* SQL */ `SELECT NOT relispartition AS standalone FROM pg_class WHERE oid = $1`, [oid]);
     if (row?.standalone) await runner.run(steps.dropStandalone);
-    await runner.run(steps.dropCopiedRows);
+    await runner.run(steps.dropCopiedVersions);
   } catch {
     // the session is gone: the recorded table is left for start-up recovery
   }
@@ -76,14 +77,14 @@ async function dropIfStandalone(runner: Runner, steps: MoveStatements, oid: numb
 async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PartitionBounds, steps: MoveStatements, oid: number): Promise<MoveOutcome> {
   let copyFirst = move.copyFirst;
   let rowsCopied = 0;
-  if (copyFirst) await runner.run(steps.createCopiedRows);
+  if (copyFirst) await runner.run(steps.createCopiedVersions);
   for (let attempt = 1; ; attempt += 1) {
-    // emptied every time: keys left from another copy could pass a row that was never copied for a copied one
+    // emptied every time: versions left from another copy could pass a row that was never copied for a copied one
     if (attempt > 1 || copyFirst) await runner.run(steps.emptyCopy);
     if (copyFirst) {
       const [copied] = await runner.run<{ rows_copied: bigint }>(steps.copyRows);
       rowsCopied = Number(copied!.rows_copied);
-      await runner.run(steps.analyzeCopiedRows);
+      await runner.run(steps.analyzeCopiedVersions);
     } else {
       rowsCopied = 0;
     }
@@ -94,7 +95,7 @@ async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, 
       }
     }
     try {
-      return { ...(await lockMoveAttach(runner, plan, move, partition, steps, oid, rowsCopied)), rowsCopied };
+      return { ...(await lockMoveAttach(runner, plan, move, partition, steps, oid, copyFirst ? rowsCopied : null)), rowsCopied };
     } catch (error) {
       if (!(error instanceof CopyOutdated)) throw error;
       if (attempt >= COPY_ATTEMPTS) copyFirst = false;
@@ -115,7 +116,8 @@ async function lockMoveAttach(
   partition: PartitionBounds,
   steps: MoveStatements,
   oid: number,
-  rowsCopied: number,
+  /** Rows the copy took; null when nothing was copied (every row moves under the lock). */
+  rowsCopied: number | null,
 ): Promise<Omit<MoveOutcome, 'rowsCopied'>> {
   const purpose = `move the DEFAULT partition's rows into ${partition.schema}.${partition.name}`;
   for (let conflicts = 0; ; ) {
@@ -125,14 +127,20 @@ async function lockMoveAttach(
         if (move.safety.suppress) await runner.run(steps.suppress);
         lockedAt = performance.now();
         await runner.run(steps.lockParent);
-        const [counts] = await runner.run<{ rows_deleted: bigint; rows_arrived: bigint }>(rowsCopied > 0 ? steps.moveRows : steps.moveAllRows);
-        const deleted = Number(counts!.rows_deleted);
-        const arrived = Number(counts!.rows_arrived);
-        // every copied version still there was deleted now and not inserted again
-        if (deleted - arrived < rowsCopied) throw new CopyOutdated();
+        let rows: { rowsMoved: number; rowsMovedUnderLock: number };
+        if (rowsCopied !== null) {
+          const [counts] = await runner.run<{ rows_arrived: bigint; rows_still_copied: bigint }>(steps.addArrivals);
+          // a copied version no longer there was updated or deleted since the copy: nothing is deleted yet
+          if (Number(counts!.rows_still_copied) < rowsCopied) throw new CopyOutdated();
+          await runner.run(steps.deleteRows);
+          rows = { rowsMoved: rowsCopied + Number(counts!.rows_arrived), rowsMovedUnderLock: Number(counts!.rows_arrived) };
+        } else {
+          const [counts] = await runner.run<{ rows_deleted: bigint; rows_arrived: bigint }>(steps.moveAllRows);
+          rows = { rowsMoved: Number(counts!.rows_deleted), rowsMovedUnderLock: Number(counts!.rows_arrived) };
+        }
         await runner.run(steps.attach);
         await dressLate(runner, plan.dress, partition, oid);
-        return { rowsMoved: deleted, rowsMovedUnderLock: arrived };
+        return rows;
       });
       return { ...moved, writesHeldMs: performance.now() - lockedAt };
     } catch (error) {

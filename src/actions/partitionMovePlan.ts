@@ -126,7 +126,7 @@ export function partitionStatements(
     return [step('BEGIN', 'one transaction: create, give to the owner, grant'), createPartitionOf(target, p), ...dressed, ...late, step('COMMIT', 'the partition appears')];
   }
   const m = moveStatements(target, p);
-  const copy = move.copyFirst ? [m.createCopiedRows, m.emptyCopy, m.copyRows, m.analyzeCopiedRows, ...foreignKeyStatements(move, p)] : [];
+  const copy = move.copyFirst ? [m.createCopiedVersions, m.emptyCopy, m.copyRows, m.analyzeCopiedVersions, ...foreignKeyStatements(move, p)] : [];
   return [
     m.createStandalone,
     ...dressed,
@@ -135,12 +135,12 @@ export function partitionStatements(
     step('BEGIN', 'one transaction: lock, move, attach'),
     ...(move.safety.suppress ? [m.suppress] : []),
     m.lockParent,
-    move.copyFirst ? m.moveRows : m.moveAllRows,
+    ...(move.copyFirst ? [m.addArrivals, m.deleteRows] : [m.moveAllRows]),
     m.attach,
     ...late,
     step('COMMIT', 'writes to the parent resume'),
     m.dropCheck,
-    ...(move.copyFirst ? [m.dropCopiedRows] : []),
+    ...(move.copyFirst ? [m.dropCopiedVersions] : []),
   ];
 }
 

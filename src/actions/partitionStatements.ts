@@ -6,21 +6,25 @@
 // LOCK TABLE on a partitioned table locks its partitions too, the DEFAULT one included).
 //
 // The move path copies first, while writes go on: the rows of the range are copied from the DEFAULT
-// partition into the standalone table, and the key of each copied row version (ctid and xmin, as
-// text: a bulk load shares one xmin, so xmin alone would hash every row into one bucket) is kept in
-// a temporary table. Under the lock, the rows of the range are deleted from the default; those whose
-// key was not copied arrived or changed since the copy and are inserted then. A copied version that
-// is no longer there was updated or deleted since: the transaction is rolled back and the copy redone.
+// partition into the standalone table, and the distinct xmins of the copied row versions are kept in
+// a temporary table. A row version was copied exactly when its xmin is among them: the copy took
+// every version its snapshot saw, a transaction it saw had committed before it (so wrote no version
+// after), and one it did not see wrote none it copied. (Distinct: a bulk load gives a million rows
+// one xmin, which as a per-row hash key would put them all in one bucket.) Under the lock, the
+// versions of the range whose xmin was not copied (they arrived, or are new versions of rows updated
+// since) are inserted, and the copied ones still there are counted: fewer than were copied means
+// some were updated or deleted since, so the transaction is rolled back (nothing deleted yet) and the
+// copy redone. Then the range's rows are deleted from the DEFAULT partition.
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import type { PartitionedTarget } from './partitionPlan.js';
 import type { PlannedStatement } from './plan.js';
 
 /** The temporary CHECK that lets ATTACH skip scanning the new table; dropped after the attach. */
 export const BOUNDS_CHECK = 'pgscope_partition_bounds';
-/** The session's temporary table of copied row versions (gone with the session, whatever happens). */
-export const COPIED_ROWS = 'pgscope_copied_rows';
-/** The key column the copy and the move compute; named so no user column can clash with it. */
-const ROW_KEY = 'pgscope_row_key';
+/** The session's temporary table of the copied row versions' xmins (gone with the session, whatever happens). */
+export const COPIED_VERSIONS = 'pgscope_copied_versions';
+/** The column the copy computes beside the table's; named so no user column can clash with it. */
+const ROW_XMIN = 'pgscope_xmin';
 
 export interface PartitionBounds {
   schema: string;
@@ -34,21 +38,22 @@ export interface PartitionBounds {
 export interface MoveStatements {
   createStandalone: PlannedStatement;
   addCheck: PlannedStatement;
-  createCopiedRows: PlannedStatement;
-  /** Empties the standalone table and the copied keys before each copy. */
+  createCopiedVersions: PlannedStatement;
+  /** Empties the standalone table and the copied versions before each copy. */
   emptyCopy: PlannedStatement;
   /** Returns rows_copied. */
   copyRows: PlannedStatement;
-  analyzeCopiedRows: PlannedStatement;
+  analyzeCopiedVersions: PlannedStatement;
   suppress: PlannedStatement;
   lockParent: PlannedStatement;
-  /** Returns rows_deleted and rows_arrived. */
-  moveRows: PlannedStatement;
-  /** The same with nothing copied before: every row of the range moves under the lock. */
+  /** Returns rows_arrived (inserted now) and rows_still_copied (copied versions still in the DEFAULT partition). */
+  addArrivals: PlannedStatement;
+  deleteRows: PlannedStatement;
+  /** With nothing copied before: every row of the range moves under the lock. Returns rows_deleted and rows_arrived. */
   moveAllRows: PlannedStatement;
   attach: PlannedStatement;
   dropCheck: PlannedStatement;
-  dropCopiedRows: PlannedStatement;
+  dropCopiedVersions: PlannedStatement;
   /** Only after a failed move (the transaction rolled back, so the table is unattached). */
   dropStandalone: PlannedStatement;
 }
@@ -77,10 +82,11 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
   const parent = qualified(target.schema, target.table);
   const fallback = target.defaultPartition!;
   const source = qualified(fallback.schema, fallback.name);
-  const copied = `pg_temp.${quoteIdent(COPIED_ROWS)}`;
+  const versions = `pg_temp.${quoteIdent(COPIED_VERSIONS)}`;
   const columns = target.insertColumns.map(quoteIdent).join(', ');
   const from = (alias: string) => target.insertColumns.map((c) => `${alias}.${quoteIdent(c)}`).join(', ');
-  const rowKey = `d.ctid::text || '/' || d.xmin::text`;
+  const inRange = rangeCondition(target, p, 'd.');
+  const copiedVersion = `SELECT FROM ${versions} c WHERE c.copied_xmin = d.xmin`;
   return {
     createStandalone: step(
       // INCLUDING INDEXES builds the parent's indexes on the new table; ATTACH then adopts them
@@ -92,28 +98,31 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
       `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(BOUNDS_CHECK)} CHECK (${quoteIdent(target.keyColumn)} IS NOT NULL AND ${rangeCondition(target, p)})`,
       'a CHECK matching the bounds, so ATTACH need not scan the table',
     ),
-    createCopiedRows: step(`CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(COPIED_ROWS)} (row_key text NOT NULL)`, 'remember which row versions the copy took'),
-    emptyCopy: step(`TRUNCATE ${table}, ${copied}`, 'start the copy from empty tables (a copy is redone when copied rows changed before the lock)'),
+    createCopiedVersions: step(
+      `CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(COPIED_VERSIONS)} (copied_xmin xid NOT NULL)`,
+      'remember which row versions the copy took (by the transactions that wrote them)',
+    ),
+    emptyCopy: step(`TRUNCATE ${table}, ${versions}`, 'start the copy from empty tables (a copy is redone when copied rows changed before the lock)'),
     copyRows: step(
-      `WITH source AS MATERIALIZED (SELECT ${rowKey} AS ${ROW_KEY}, ${from('d')} FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')}), ` +
-        `copied AS (INSERT INTO ${table} (${columns}) SELECT ${from('s')} FROM source s), ` +
-        `keys AS (INSERT INTO ${copied} (row_key) SELECT s.${ROW_KEY} FROM source s RETURNING 1) ` +
-        'SELECT count(*)::int8 AS rows_copied FROM keys',
+      `WITH source AS MATERIALIZED (SELECT d.xmin AS ${ROW_XMIN}, ${from('d')} FROM ONLY ${source} d WHERE ${inRange}), ` +
+        `copied AS (INSERT INTO ${table} (${columns}) SELECT ${from('s')} FROM source s RETURNING 1), ` +
+        `versions AS (INSERT INTO ${versions} (copied_xmin) SELECT DISTINCT s.${ROW_XMIN} FROM source s) ` +
+        'SELECT count(*)::int8 AS rows_copied FROM copied',
       `copy the rows of [${p.from}, ${p.to}) from the DEFAULT partition ${fallback.schema}.${fallback.name} while writes go on`,
     ),
-    analyzeCopiedRows: step(`ANALYZE ${copied}`, 'statistics, so the move compares the keys with a hash join'),
+    analyzeCopiedVersions: step(`ANALYZE ${versions}`, 'statistics, so the comparisons under the lock are hash joins'),
     suppress: step(
       'SET LOCAL session_replication_role = replica',
       'keep foreign keys, triggers and rules from acting on the rows deleted from the DEFAULT partition (this transaction only)',
     ),
     lockParent: step(`LOCK TABLE ${parent} IN SHARE ROW EXCLUSIVE MODE`, `hold writes to ${target.schema}.${target.table} until the commit (reads go on)`),
-    moveRows: step(
-      `WITH moved AS (DELETE FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')} RETURNING ${rowKey} AS ${ROW_KEY}, ${from('d')}), ` +
-        `arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('m')} FROM moved m ` +
-        `WHERE NOT EXISTS (SELECT FROM ${copied} c WHERE c.row_key = m.${ROW_KEY}) RETURNING 1) ` +
-        'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
-      `delete the rows of [${p.from}, ${p.to}) from the DEFAULT partition; add those that arrived or changed since the copy`,
+    addArrivals: step(
+      `WITH arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('d')} FROM ONLY ${source} d WHERE ${inRange} AND NOT EXISTS (${copiedVersion}) RETURNING 1) ` +
+        'SELECT (SELECT count(*) FROM arrived)::int8 AS rows_arrived, ' +
+        `(SELECT count(*) FROM ONLY ${source} d WHERE ${inRange} AND EXISTS (${copiedVersion}))::int8 AS rows_still_copied`,
+      `add the rows of [${p.from}, ${p.to}) that arrived or changed since the copy; count the copied ones still there`,
     ),
+    deleteRows: step(`DELETE FROM ONLY ${source} d WHERE ${inRange}`, `delete the rows of [${p.from}, ${p.to}) from the DEFAULT partition`),
     moveAllRows: step(
       `WITH moved AS (DELETE FROM ONLY ${source} d WHERE ${rangeCondition(target, p, 'd.')} RETURNING ${from('d')}), ` +
         `arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('m')} FROM moved m RETURNING 1) ` +
@@ -122,7 +131,7 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
     ),
     attach: step(`ALTER TABLE ${parent} ATTACH PARTITION ${table} ${boundClause(p)}`, `attach ${p.schema}.${p.name} for [${p.from}, ${p.to})`),
     dropCheck: step(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(BOUNDS_CHECK)}`, 'drop the temporary CHECK (the partition bound enforces it now)'),
-    dropCopiedRows: step(`DROP TABLE IF EXISTS ${copied}`, 'drop the list of copied row versions'),
+    dropCopiedVersions: step(`DROP TABLE IF EXISTS ${versions}`, 'drop the list of copied row versions'),
     dropStandalone: step(`DROP TABLE IF EXISTS ${table}`, 'remove the standalone table a failed move left'),
   };
 }

@@ -35,13 +35,18 @@ async function content(schema: string): Promise<Content> {
   return target.sql(`SET TimeZone = 'UTC'; SELECT id::text, at::text, note, tableoid::regclass::text AS part FROM ${schema}.events ORDER BY id, at, note, part`);
 }
 
-/** Runs createPartitions on `schema`, calling `atLock(k)` (k = 1, 2, ...) when the executor is about to send its k-th LOCK. */
-async function moveWith(schema: string, atLock: (attempt: number) => Promise<void>, events: Array<[string, unknown]> = []) {
+/**
+ * Runs createPartitions on `schema`, calling `atLock(k)` (k = 1, 2, ...) when the executor is about
+ * to send its k-th LOCK, and `atCopy()` before its first copy.
+ */
+async function moveWith(schema: string, atLock: (attempt: number) => Promise<void>, events: Array<[string, unknown]> = [], atCopy = async () => {}) {
   let locks = 0;
+  let copies = 0;
   const log: PartitionLog = {
     async executed(sql) {
       events.push(['executed', sql]);
       if (sql.startsWith('LOCK TABLE')) await atLock((locks += 1));
+      if (sql.startsWith('WITH source AS MATERIALIZED') && (copies += 1) === 1) await atCopy();
     },
     async created(object: CreatedObject) {
       events.push(['created', object]);
@@ -95,6 +100,62 @@ describe('the move path copies before it holds writes', () => {
     expect(await content('change')).toEqual(moved(before, 'change'));
   });
 
+  it('tells apart the rows of transactions still open during the copy: an insert committed after it arrives, a delete committed after it redoes the copy', async () => {
+    await target.sql(scenario('open'));
+    const other = new Database(target.url, { applicationName: 'pgscope-test-open', pool: testConfig().pool });
+    let before: Content = [];
+    try {
+      const result = await other.withClient(async (open) => {
+        const moving = moveWith(
+          'open',
+          async (attempt) => {
+            if (attempt === 1) await open.query('COMMIT');
+            before = await content('open');
+          },
+          [],
+          async () => {
+            await open.query('BEGIN');
+            await open.query("INSERT INTO open.events VALUES (200, '2024-02-25 00:00+00', 'open insert')");
+            await open.query('DELETE FROM open.events WHERE id = 7');
+          },
+        );
+        return moving;
+      });
+      expect(result.created.map((c) => [c.rowsMoved, c.rowsMovedUnderLock])).toEqual([[102, 0]]);
+      expect(result.sql.filter((sql) => sql.startsWith('WITH source AS MATERIALIZED'))).toHaveLength(2);
+      expect(before.some((row) => row.id === '200') && !before.some((row) => row.id === '7')).toBe(true);
+      expect(await content('open')).toEqual(moved(before, 'open'));
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('adds a row of a transaction still open during the copy, committed before the lock, under the lock', async () => {
+    await target.sql(scenario('late'));
+    const other = new Database(target.url, { applicationName: 'pgscope-test-late', pool: testConfig().pool });
+    let before: Content = [];
+    try {
+      const result = await other.withClient(async (open) =>
+        moveWith(
+          'late',
+          async (attempt) => {
+            if (attempt === 1) await open.query('COMMIT');
+            before = await content('late');
+          },
+          [],
+          async () => {
+            await open.query('BEGIN');
+            await open.query("INSERT INTO late.events VALUES (300, '2024-02-26 00:00+00', 'late insert')");
+          },
+        ),
+      );
+      expect(result.created.map((c) => [c.rowsMoved, c.rowsMovedUnderLock])).toEqual([[103, 1]]);
+      expect(await content('late')).toEqual(moved(before, 'late'));
+    } finally {
+      await other.end();
+    }
+  });
+
   it('moves every row while writes wait when copied rows keep changing, and still moves each once', async () => {
     await target.sql(scenario('churn'));
     let before: Content = [];
@@ -119,24 +180,26 @@ describe('the move path copies before it holds writes', () => {
     expect(february!.statements.map((s) => s.sql)).toEqual([
       'CREATE TABLE "planned"."events_2024_02" (LIKE "planned"."events" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING GENERATED)',
       `ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "pgscope_partition_bounds" CHECK ("at" IS NOT NULL AND ${range})`,
-      'CREATE TEMPORARY TABLE IF NOT EXISTS "pgscope_copied_rows" (row_key text NOT NULL)',
-      'TRUNCATE "planned"."events_2024_02", pg_temp."pgscope_copied_rows"',
-      `WITH source AS MATERIALIZED (SELECT d.ctid::text || '/' || d.xmin::text AS pgscope_row_key, d."id", d."at", d."note" FROM ONLY "planned"."events_default" d WHERE ${aliased}), ` +
-        'copied AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT s."id", s."at", s."note" FROM source s), ' +
-        'keys AS (INSERT INTO pg_temp."pgscope_copied_rows" (row_key) SELECT s.pgscope_row_key FROM source s RETURNING 1) SELECT count(*)::int8 AS rows_copied FROM keys',
-      'ANALYZE pg_temp."pgscope_copied_rows"',
+      'CREATE TEMPORARY TABLE IF NOT EXISTS "pgscope_copied_versions" (copied_xmin xid NOT NULL)',
+      'TRUNCATE "planned"."events_2024_02", pg_temp."pgscope_copied_versions"',
+      `WITH source AS MATERIALIZED (SELECT d.xmin AS pgscope_xmin, d."id", d."at", d."note" FROM ONLY "planned"."events_default" d WHERE ${aliased}), ` +
+        'copied AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT s."id", s."at", s."note" FROM source s RETURNING 1), ' +
+        'versions AS (INSERT INTO pg_temp."pgscope_copied_versions" (copied_xmin) SELECT DISTINCT s.pgscope_xmin FROM source s) ' +
+        'SELECT count(*)::int8 AS rows_copied FROM copied',
+      'ANALYZE pg_temp."pgscope_copied_versions"',
       'ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "events_kind_fkey" FOREIGN KEY (id) REFERENCES planned.kinds(id) NOT VALID',
       'ALTER TABLE "planned"."events_2024_02" VALIDATE CONSTRAINT "events_kind_fkey"',
       'BEGIN',
       'LOCK TABLE "planned"."events" IN SHARE ROW EXCLUSIVE MODE',
-      `WITH moved AS (DELETE FROM ONLY "planned"."events_default" d WHERE ${aliased} RETURNING d.ctid::text || '/' || d.xmin::text AS pgscope_row_key, d."id", d."at", d."note"), ` +
-        'arrived AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT m."id", m."at", m."note" FROM moved m ' +
-        'WHERE NOT EXISTS (SELECT FROM pg_temp."pgscope_copied_rows" c WHERE c.row_key = m.pgscope_row_key) RETURNING 1) ' +
-        'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
+      'WITH arrived AS (INSERT INTO "planned"."events_2024_02" ("id", "at", "note") SELECT d."id", d."at", d."note" FROM ONLY "planned"."events_default" d ' +
+        `WHERE ${aliased} AND NOT EXISTS (SELECT FROM pg_temp."pgscope_copied_versions" c WHERE c.copied_xmin = d.xmin) RETURNING 1) ` +
+        'SELECT (SELECT count(*) FROM arrived)::int8 AS rows_arrived, ' +
+        `(SELECT count(*) FROM ONLY "planned"."events_default" d WHERE ${aliased} AND EXISTS (SELECT FROM pg_temp."pgscope_copied_versions" c WHERE c.copied_xmin = d.xmin))::int8 AS rows_still_copied`,
+      `DELETE FROM ONLY "planned"."events_default" d WHERE ${aliased}`,
       `ALTER TABLE "planned"."events" ATTACH PARTITION "planned"."events_2024_02" FOR VALUES FROM ('2024-02-01 00:00:00+00') TO ('2024-03-01 00:00:00+00')`,
       'COMMIT',
       'ALTER TABLE "planned"."events_2024_02" DROP CONSTRAINT IF EXISTS "pgscope_partition_bounds"',
-      'DROP TABLE IF EXISTS pg_temp."pgscope_copied_rows"',
+      'DROP TABLE IF EXISTS pg_temp."pgscope_copied_versions"',
     ]);
     // ATTACH adopts the foreign key validated before the lock: the partition has it once, as the parent's
     await db.withClient((s) => executePartitionPlan(s, p));
