@@ -3,9 +3,9 @@
 // its row-level security nor its replica identity to a partition. Left so, the owner's next
 // `ALTER TABLE parent ADD COLUMN` fails ("must be owner of table ..."), a role granted SELECT on the
 // parent cannot read the partition directly, and logical replication of its UPDATEs and DELETEs
-// behaves differently from its siblings'. So each new partition gets, in the transaction that
-// makes it visible: the parent's owner (its indexes follow), the parent's grants (the privileges the
-// owner granted, to the same grantees, grant options included), RLS enabled and forced as on the
+// behaves differently from its siblings'. So each new partition gets, before it becomes visible:
+// the parent's owner (its indexes follow), the parent's grants (partitionGrants.ts: the privileges
+// the owner granted, to the same grantees, grant options included), RLS enabled and forced as on the
 // parent with the parent's policies (re-created from their deparsed text and checked to deparse the
 // same), and the parent's replica identity (USING INDEX: the partition's index attached to the
 // parent's replica-identity index).
@@ -178,85 +178,6 @@ const step = (sql: string, purpose: string): PlannedStatement => ({ sql, purpose
 export function ownerStatement(dress: ParentDress, table: { schema: string; name: string }): PlannedStatement[] {
   if (!dress.changeOwner) return [];
   return [step(`ALTER TABLE ${qualified(table)} OWNER TO ${quoteIdent(dress.owner)}`, `give ${table.schema}.${table.name} (and its indexes) to the parent's owner`)];
-}
-
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'MAINTAIN']);
-
-export interface AclChangeRow {
-  grantee: string;
-  change: 'GRANT' | 'GRANT_WITH_OPTION' | 'REVOKE' | 'REVOKE_OPTION';
-  privileges: string[];
-}
-
-/**
- * The privileges the owner granted on the parent against those of the new table: $2 is the table
- * (null while planning: a new table starts with its owner's default privileges). Grants recorded
- * under another grantor are left out (they are warned about): pgscope grants as the owner.
- */
-const ACL_CHANGES_SQL = /* SQL */ `
-  WITH desired AS (
-    SELECT
-      g.grantee,
-      g.privilege_type,
-      g.is_grantable
-    FROM pg_class p
-    CROSS JOIN LATERAL aclexplode(coalesce(p.relacl, acldefault('r', p.relowner))) g
-    WHERE p.oid = $1
-      AND g.grantor = p.relowner
-  ),
-  actual AS (
-    SELECT
-      g.grantee,
-      g.privilege_type,
-      g.is_grantable
-    FROM pg_class p
-    LEFT JOIN pg_class t ON t.oid = $2
-    CROSS JOIN LATERAL aclexplode(coalesce(t.relacl, acldefault('r', coalesce(t.relowner, p.relowner)))) g
-    WHERE p.oid = $1
-  ),
-  changes AS (
-    SELECT
-      coalesce(d.grantee, a.grantee) AS grantee_oid,
-      coalesce(d.privilege_type, a.privilege_type) AS privilege,
-      CASE
-        WHEN a.grantee IS NULL AND d.is_grantable THEN 'GRANT_WITH_OPTION'
-        WHEN a.grantee IS NULL THEN 'GRANT'
-        WHEN d.grantee IS NULL THEN 'REVOKE'
-        WHEN d.is_grantable AND NOT a.is_grantable THEN 'GRANT_WITH_OPTION'
-        WHEN a.is_grantable AND NOT d.is_grantable THEN 'REVOKE_OPTION'
-      END AS change
-    FROM desired d
-    FULL JOIN actual a
-      ON a.grantee = d.grantee
-      AND a.privilege_type = d.privilege_type
-  )
-  SELECT
-    CASE WHEN c.grantee_oid = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(c.grantee_oid)) END AS grantee,
-    c.change,
-    array_agg(c.privilege ORDER BY c.privilege) AS privileges
-  FROM changes c
-  WHERE c.change IS NOT NULL
-  GROUP BY 1, 2
-  ORDER BY 2, 1`;
-
-/** What differs between the parent's table privileges and the new table's (`tableOid` null while planning). */
-export async function aclChanges(session: Queryable, dress: ParentDress, tableOid: number | null): Promise<AclChangeRow[]> {
-  return session.query<AclChangeRow>(ACL_CHANGES_SQL, [dress.parentOid, tableOid]);
-}
-
-/** GRANT and REVOKE statements that give `table` the parent's table privileges. */
-export function grantStatements(rows: AclChangeRow[], table: { schema: string; name: string }): PlannedStatement[] {
-  const on = `ON TABLE ${qualified(table)}`;
-  return rows.map((row) => {
-    const privileges = row.privileges.filter((p) => PRIVILEGES.has(p)).join(', ');
-    const sql = {
-      GRANT: `GRANT ${privileges} ${on} TO ${row.grantee}`,
-      GRANT_WITH_OPTION: `GRANT ${privileges} ${on} TO ${row.grantee} WITH GRANT OPTION`,
-      REVOKE: `REVOKE ${privileges} ${on} FROM ${row.grantee}`,
-      REVOKE_OPTION: `REVOKE GRANT OPTION FOR ${privileges} ${on} FROM ${row.grantee}`,
-    }[row.change];
-    return step(sql, row.change.startsWith('GRANT') ? `grant ${row.grantee} what it has on the parent` : `take back from ${row.grantee} what it lacks on the parent`);
-  });
 }
 
 const COMMANDS: Record<PolicyRow['command'], string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };

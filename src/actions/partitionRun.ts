@@ -4,7 +4,8 @@
 import type { Queryable } from '../db/pool.js';
 import type { CreatedObject } from './changeLog.js';
 import { type LockRetryOptions, setLockTimeout, withLockRetries } from './lockRetry.js';
-import { aclChanges, attachedReplicaIndex, grantStatements, ownerStatement, replicaIdentityStatement, rowSecurityStatements, verifyPolicies, type ParentDress } from './partitionOwnership.js';
+import { attachedReplicaIndex, ownerStatement, replicaIdentityStatement, rowSecurityStatements, verifyPolicies, type ParentDress } from './partitionOwnership.js';
+import { aclChanges, grantStatements } from './partitionGrants.js';
 import type { PlannedStatement } from './plan.js';
 
 /** Hears what the executor does: each statement before it is sent, each object before it is created (and its oid after). */
