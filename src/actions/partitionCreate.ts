@@ -11,7 +11,7 @@ import { ErrorCode, PgscopeError } from '../errors.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout, sqlStateOf } from './lockRetry.js';
 import { createByMove, DEFAULT_HOLDS_ROWS, type MoveOutcome } from './partitionMove.js';
 import { unsafeRowMove } from './partitionMoveSafety.js';
-import type { PartitionPlan } from './partitionPlan.js';
+import type { PartitionPlan, PlannedPartition } from './partitionPlan.js';
 import { dressEarly, dressLate, NO_LOG, Runner, tableOid, type PartitionLog } from './partitionRun.js';
 import { createPartitionOf, type PartitionBounds } from './partitionStatements.js';
 
@@ -66,7 +66,7 @@ export async function executePartitionPlan(
   return { created, sql: runner.sql, warnings: runner.warnings };
 }
 
-function createOne(runner: Runner, plan: PartitionPlan, partition: PartitionBounds): Promise<Omit<MoveOutcome, 'rowsCopied'>> {
+function createOne(runner: Runner, plan: PartitionPlan, partition: PlannedPartition): Promise<Omit<MoveOutcome, 'rowsCopied'>> {
   return partition.moveFromDefault && plan.move ? createByMove(runner, plan, plan.move, partition) : createDirect(runner, plan, partition);
 }
 
@@ -85,7 +85,7 @@ function createdMeanwhile(error: unknown, partition: PartitionBounds): PgscopeEr
 }
 
 /** CREATE TABLE ... PARTITION OF and its dress in one transaction; when rows of the range reached the default since planning (23514), the move path. */
-async function createDirect(runner: Runner, plan: PartitionPlan, partition: PartitionBounds): Promise<Omit<MoveOutcome, 'rowsCopied'>> {
+async function createDirect(runner: Runner, plan: PartitionPlan, partition: PlannedPartition): Promise<Omit<MoveOutcome, 'rowsCopied'>> {
   const started = performance.now();
   try {
     await runner.transaction(`create ${partition.schema}.${partition.name}`, async () => {

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { sqlStateOf, withLockRetries } from './lockRetry.js';
 import { foreignKeyStatements, type MovePlan } from './partitionMovePlan.js';
-import type { PartitionPlan } from './partitionPlan.js';
+import type { PartitionPlan, PlannedPartition } from './partitionPlan.js';
 import { dressEarly, dressLate, Runner, tableOid } from './partitionRun.js';
 import { moveStatements, type MoveStatements, type PartitionBounds } from './partitionStatements.js';
 
@@ -36,8 +36,8 @@ export interface MoveOutcome {
 /** A copied row version was updated or deleted after the copy: the copy no longer matches. */
 class CopyOutdated extends Error {}
 
-export async function createByMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PartitionBounds): Promise<MoveOutcome> {
-  const steps = moveStatements(plan, partition);
+export async function createByMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PlannedPartition): Promise<MoveOutcome> {
+  const steps = moveStatements(plan, partition, move.indexes === null);
   const table = { kind: 'table' as const, schema: partition.schema, name: partition.name };
   await runner.log.created(table);
   await runner.run(steps.createStandalone);
@@ -74,7 +74,7 @@ async function dropIfStandalone(runner: Runner, steps: MoveStatements, oid: numb
   }
 }
 
-async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PartitionBounds, steps: MoveStatements, oid: number): Promise<MoveOutcome> {
+async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PlannedPartition, steps: MoveStatements, oid: number): Promise<MoveOutcome> {
   let copyFirst = move.copyFirst;
   let rowsCopied = 0;
   if (copyFirst) await runner.run(steps.createCopiedVersions);
@@ -88,9 +88,10 @@ async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, 
     } else {
       rowsCopied = 0;
     }
-    if (attempt === 1 && copyFirst) {
+    if (attempt === 1) {
+      for (const statement of partition.indexStatements) await runner.run(statement);
       // ADD FOREIGN KEY locks the referenced table against writes for a moment: bounded like any DDL here
-      for (const statement of foreignKeyStatements(move, partition)) {
+      for (const statement of copyFirst ? foreignKeyStatements(move, partition) : []) {
         await withLockRetries({ sql: statement.sql, purpose: statement.purpose }, runner.policy, () => runner.run(statement));
       }
     }

@@ -5,6 +5,7 @@
 // while writes wait), how long writes will wait, and the statements each new partition takes.
 import type { Capabilities } from '../db/capabilities.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
+import { readParentIndexes, type ParentIndex } from './partitionIndexes.js';
 import { assessRowMove, type RowMoveSafety } from './partitionMoveSafety.js';
 import { ownerStatement, replicaIdentityStatement, rowSecurityStatements, type ParentDress } from './partitionOwnership.js';
 import type { PartitionedTarget } from './partitionPlan.js';
@@ -19,6 +20,8 @@ export interface MovePlan {
   underLockBecause: string | null;
   /** The parent's own foreign keys, added (NOT VALID, then VALIDATE) to the new table before the lock. */
   foreignKeys: Array<{ name: string; definition: string }>;
+  /** The parent's indexes, built on the new table after the copy; null: built with it (LIKE ... INCLUDING INDEXES). */
+  indexes: ParentIndex[] | null;
 }
 
 /**
@@ -78,7 +81,7 @@ export async function planMove(session: Queryable, caps: Capabilities, target: P
     : !setup!.may_create_temp
       ? `pgscope's role may not create temporary tables (GRANT TEMPORARY ON DATABASE ${quoteIdent(setup!.database)} TO ${quoteIdent(setup!.role)};)`
       : null;
-  return { safety, copyFirst: underLockBecause === null, underLockBecause, foreignKeys };
+  return { safety, copyFirst: underLockBecause === null, underLockBecause, foreignKeys, indexes: await readParentIndexes(session, target.oid) };
 }
 
 /** The planner's estimate of the DEFAULT partition's rows in [from, to), for ranges too big to count. */
@@ -118,20 +121,22 @@ export function partitionStatements(
   dress: ParentDress,
   grants: PlannedStatement[],
   move: MovePlan | null,
-  p: PartitionBounds,
+  p: PartitionBounds & { indexStatements: PlannedStatement[] },
 ): PlannedStatement[] {
   const dressed = [...ownerStatement(dress, p), ...grants];
   const late = [...rowSecurityStatements(dress, p), ...replicaIdentityStatement(dress, p)];
   if (!p.moveFromDefault || !move) {
     return [step('BEGIN', 'one transaction: create, give to the owner, grant'), createPartitionOf(target, p), ...dressed, ...late, step('COMMIT', 'the partition appears')];
   }
-  const m = moveStatements(target, p);
-  const copy = move.copyFirst ? [m.createCopiedVersions, m.emptyCopy, m.copyRows, m.analyzeCopiedVersions, ...foreignKeyStatements(move, p)] : [];
+  const m = moveStatements(target, p, move.indexes === null);
+  const copy = move.copyFirst ? [m.createCopiedVersions, m.emptyCopy, m.copyRows, m.analyzeCopiedVersions] : [];
   return [
     m.createStandalone,
     ...dressed,
     m.addCheck,
     ...copy,
+    ...p.indexStatements,
+    ...(move.copyFirst ? foreignKeyStatements(move, p) : []),
     step('BEGIN', 'one transaction: lock, move, attach'),
     ...(move.safety.suppress ? [m.suppress] : []),
     m.lockParent,

@@ -14,6 +14,7 @@ import { unsafeRowMove } from './partitionMoveSafety.js';
 import { estimatedRowsInRange, moveWarning, planMove, partitionStatements, writeWaitEstimateMs, type MovePlan } from './partitionMovePlan.js';
 import { namePattern, namingWarnings, partitionName } from './partitionNames.js';
 import { aclChanges, grantStatements } from './partitionGrants.js';
+import { indexStatements } from './partitionIndexes.js';
 import { readParentDress, type ParentDress } from './partitionOwnership.js';
 import { alignmentZone, candidateRanges, inferInterval, localRanges, type PartitionInterval, type TimeKeyType } from './partitionRanges.js';
 import type { PlannedStatement } from './plan.js';
@@ -54,6 +55,8 @@ export interface PlannedPartition {
   moveFromDefault: boolean;
   /** How long writes to the parent are expected to wait while the rows move (null when none move). */
   writeWaitEstimateMs: number | null;
+  /** Should its rows move (now, or because they arrived after planning): the parent's indexes built after the copy. */
+  indexStatements: PlannedStatement[];
   statements: PlannedStatement[];
 }
 
@@ -228,7 +231,7 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   const pattern = namePattern(target.table, interval, siblings);
   const partitionSchema = ranged.at(-1)?.schema ?? target.schema;
   const cap = options.defaultRowsCap ?? DEFAULT_ROWS_CAP;
-  const partitions: Array<Omit<PlannedPartition, 'statements'>> = [];
+  const partitions: Array<Omit<PlannedPartition, 'statements' | 'indexStatements'>> = [];
   for (const range of ranges) {
     const name = partitionName(pattern, range.parts);
     const counted = target.defaultPartition ? await defaultRowsInRange(session, target, range.from_literal, range.to_literal, cap) : { rows: 0, capped: false };
@@ -255,13 +258,16 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   warnings.push(...dress.warnings);
   const acl = await aclChanges(session, dress, null);
   const planned: PlannedPartition[] = [];
+  const reservedNames = new Set(partitions.map((p) => p.name));
   for (const partition of partitions) {
+    const indexes = move?.indexes ? await indexStatements(session, move.indexes, partition, reservedNames) : [];
     if (partition.moveFromDefault && move) {
       const rows = partition.defaultRowsCapped ? Math.max(partition.defaultRows, await estimatedRowsInRange(session, target, partition.from, partition.to)) : partition.defaultRows;
       partition.writeWaitEstimateMs = writeWaitEstimateMs(move, rows);
       warnings.push(moveWarning(target, move, partition));
     }
-    planned.push({ ...partition, statements: partitionStatements(target, dress, grantStatements(acl, partition), move, partition) });
+    const withIndexes = { ...partition, indexStatements: indexes };
+    planned.push({ ...withIndexes, statements: partitionStatements(target, dress, grantStatements(acl, partition), move, withIndexes) });
   }
   return {
     ...target,

@@ -77,7 +77,8 @@ export function createPartitionOf(target: PartitionedTarget, p: PartitionBounds)
   );
 }
 
-export function moveStatements(target: PartitionedTarget, p: PartitionBounds): MoveStatements {
+/** `includeIndexes`: build the parent's indexes on the empty table (when they cannot be built after the copy). */
+export function moveStatements(target: PartitionedTarget, p: PartitionBounds, includeIndexes = false): MoveStatements {
   const table = qualified(p.schema, p.name);
   const parent = qualified(target.schema, target.table);
   const fallback = target.defaultPartition!;
@@ -89,10 +90,11 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds): M
   const copiedVersion = `SELECT FROM ${versions} c WHERE c.copied_xmin = d.xmin`;
   return {
     createStandalone: step(
-      // INCLUDING INDEXES builds the parent's indexes on the new table; ATTACH then adopts them
-      // instead of building them while the parent is locked.
-      `CREATE TABLE ${table} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING GENERATED)`,
-      `create ${p.schema}.${p.name} standalone, with the parent's columns, constraints and indexes`,
+      // The parent's indexes are built on the table after the copy (partitionMovePlan.ts), or here
+      // (INCLUDING INDEXES): either way before the lock, and ATTACH adopts them instead of building
+      // them while writes wait.
+      `CREATE TABLE ${table} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS${includeIndexes ? ' INCLUDING INDEXES' : ''} INCLUDING STORAGE INCLUDING GENERATED)`,
+      `create ${p.schema}.${p.name} standalone, with the parent's columns and constraints${includeIndexes ? ' and indexes' : ''}`,
     ),
     addCheck: step(
       `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(BOUNDS_CHECK)} CHECK (${quoteIdent(target.keyColumn)} IS NOT NULL AND ${rangeCondition(target, p)})`,

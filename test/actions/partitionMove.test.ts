@@ -171,14 +171,15 @@ describe('the move path copies before it holds writes', () => {
     await target.sql(scenario('planned') + `;
       CREATE TABLE planned.kinds (id bigint PRIMARY KEY);
       INSERT INTO planned.kinds SELECT generate_series(0, 100);
-      ALTER TABLE planned.events ADD CONSTRAINT events_kind_fkey FOREIGN KEY (id) REFERENCES planned.kinds`);
+      ALTER TABLE planned.events ADD CONSTRAINT events_kind_fkey FOREIGN KEY (id) REFERENCES planned.kinds;
+      CREATE INDEX events_recent_notes ON planned.events (at DESC, note) WHERE note IS NOT NULL`);
     const p = await db.withClient((s) => planPartitions(s, caps, { schema: 'planned', table: 'events', ahead: 1 }, { now: NOW }));
     const [february] = p.partitions;
     expect(february!.writeWaitEstimateMs).toBe(40);
     const range = `"at" >= '2024-02-01 00:00:00+00'::timestamptz AND "at" < '2024-03-01 00:00:00+00'::timestamptz`;
     const aliased = range.replaceAll('"at"', 'd."at"');
     expect(february!.statements.map((s) => s.sql)).toEqual([
-      'CREATE TABLE "planned"."events_2024_02" (LIKE "planned"."events" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE INCLUDING GENERATED)',
+      'CREATE TABLE "planned"."events_2024_02" (LIKE "planned"."events" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING GENERATED)',
       `ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "pgscope_partition_bounds" CHECK ("at" IS NOT NULL AND ${range})`,
       'CREATE TEMPORARY TABLE IF NOT EXISTS "pgscope_copied_versions" (copied_xmin xid NOT NULL)',
       'TRUNCATE "planned"."events_2024_02", pg_temp."pgscope_copied_versions"',
@@ -187,6 +188,7 @@ describe('the move path copies before it holds writes', () => {
         'versions AS (INSERT INTO pg_temp."pgscope_copied_versions" (copied_xmin) SELECT DISTINCT s.pgscope_xmin FROM source s) ' +
         'SELECT count(*)::int8 AS rows_copied FROM copied',
       'ANALYZE pg_temp."pgscope_copied_versions"',
+      'CREATE INDEX "events_2024_02_at_note_idx" ON "planned"."events_2024_02" USING btree (at DESC, note) WHERE (note IS NOT NULL)',
       'ALTER TABLE "planned"."events_2024_02" ADD CONSTRAINT "events_kind_fkey" FOREIGN KEY (id) REFERENCES planned.kinds(id) NOT VALID',
       'ALTER TABLE "planned"."events_2024_02" VALIDATE CONSTRAINT "events_kind_fkey"',
       'BEGIN',
@@ -201,12 +203,18 @@ describe('the move path copies before it holds writes', () => {
       'ALTER TABLE "planned"."events_2024_02" DROP CONSTRAINT IF EXISTS "pgscope_partition_bounds"',
       'DROP TABLE IF EXISTS pg_temp."pgscope_copied_versions"',
     ]);
-    // ATTACH adopts the foreign key validated before the lock: the partition has it once, as the parent's
+    // ATTACH adopts the foreign key validated and the index built before the lock: the partition has each once, as the parent's
     await db.withClient((s) => executePartitionPlan(s, p));
-    const keys = await target.sql<{ name: string; inherited: boolean }>(
-      "SELECT conname AS name, conparentid <> 0 AS inherited FROM pg_constraint WHERE conrelid = 'planned.events_2024_02'::regclass AND contype = 'f'",
-    );
-    expect(keys).toEqual([{ name: 'events_kind_fkey', inherited: true }]);
+    const adopted = await target.sql<{ name: string; parent: string }>(/* SQL */ `
+      SELECT conname::text AS name, (SELECT conname FROM pg_constraint WHERE oid = c.conparentid)::text AS parent
+      FROM pg_constraint c WHERE conrelid = 'planned.events_2024_02'::regclass AND contype = 'f'
+      UNION ALL
+      SELECT x.indexrelid::regclass::text, (SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = x.indexrelid)
+      FROM pg_index x WHERE x.indrelid = 'planned.events_2024_02'::regclass`);
+    expect(adopted).toEqual([
+      { name: 'events_kind_fkey', parent: 'events_kind_fkey' },
+      { name: 'planned.events_2024_02_at_note_idx', parent: 'planned.events_recent_notes' },
+    ]);
   });
 
   it('records the standalone table in the change log before creating it, and its oid right after', async () => {
