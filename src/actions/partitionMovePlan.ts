@@ -25,15 +25,16 @@ export interface MovePlan {
 }
 
 /**
- * How long writes wait while one range's rows move, from the rows to move: under the lock the rows
- * are deleted from the DEFAULT partition (and, copy first, compared with the copied keys), the new
- * table attached (a scan of the DEFAULT partition). Calibrated with bench/partitions.ts on the
- * 2-core development machine (embedded PostgreSQL 18, bench/REPORT.md): copy first, 10,000 rows
- * held writes ~60 ms and 1,000,000 ~2.5 s; all under the lock ~5 s for 1,000,000.
+ * How long writes wait while one range's rows move, from the rows to move: under the lock the
+ * DEFAULT partition is scanned for the rows that arrived since the copy, its copied rows counted and
+ * deleted, and the new table attached (ATTACH scans the DEFAULT partition once more). Calibrated with
+ * bench/partitions.ts on the 2-core development machine under load (embedded PostgreSQL 18, two
+ * runs, bench/REPORT.md): copy first, ~5,000 rows held writes 20-41 ms, ~500,000 rows 1.3-2.2 s;
+ * every row moved under the lock (main's method before the copy), ~500,000 rows 11-12 s.
  */
 export const WRITE_WAIT_MODEL = {
-  baseMs: 40,
-  perRowMs: { copyFirst: 0.0025, underLock: 0.005 },
+  baseMs: 30,
+  perRowMs: { copyFirst: 0.0035, underLock: 0.012 },
 } as const;
 
 export function writeWaitEstimateMs(plan: MovePlan, rows: number): number {
