@@ -123,13 +123,13 @@ const POLICIES_SQL = /* SQL */ `
   ORDER BY pol.polname`;
 
 /**
- * What a new partition of `parentOid` must carry, read from the parent; refuses (INSUFFICIENT_PRIVILEGE)
- * when pgscope could create the partition but not hand it to the owner.
+ * What a new partition of `parentOid` must carry, read from the parent; when `creating`, refuses
+ * (INSUFFICIENT_PRIVILEGE) if pgscope could create the partition but not hand it to the owner.
  */
-export async function readParentDress(session: Queryable, caps: Capabilities, parentOid: number, partitionSchema: string): Promise<ParentDress> {
+export async function readParentDress(session: Queryable, caps: Capabilities, parentOid: number, partitionSchema: string, creating = true): Promise<ParentDress> {
   const [row] = await session.query<DressRow>(dressSql(caps), [parentOid, partitionSchema]);
   const dress = row!;
-  if (dress.change_owner && !dress.superuser) {
+  if (creating && dress.change_owner && !dress.superuser) {
     const [role] = await session.query<{ role: string }>(/* SQL */ `SELECT current_user AS role`);
     if (!dress.may_become_owner) {
       throw new PgscopeError(

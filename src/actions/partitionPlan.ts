@@ -249,12 +249,12 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   if (partitions.length > 0) warnings.push(...namingWarnings(pattern, partitions[0]!.name));
   await refuseNameClashes(session, partitionSchema, partitions.map((p) => p.name));
   // planned even when no row waits now: rows that reach the default before the create take the move path
-  const move = target.defaultPartition ? await planMove(session, caps, target) : null;
+  const move = target.defaultPartition && partitions.length > 0 ? await planMove(session, caps, target) : null;
   const moving = partitions.filter((p) => p.moveFromDefault);
   if (move?.safety.refusal && moving.length > 0) {
     throw unsafeRowMove(`${target.schema}.${target.table}`, moving.map((p) => `[${p.from}, ${p.to})`), move.safety.refusal);
   }
-  const dress = await readParentDress(session, caps, target.oid, partitionSchema);
+  const dress = await readParentDress(session, caps, target.oid, partitionSchema, partitions.length > 0);
   warnings.push(...dress.warnings);
   const acl = await aclChanges(session, dress, null);
   const planned: PlannedPartition[] = [];

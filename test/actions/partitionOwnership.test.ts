@@ -8,6 +8,7 @@ import { executePartitionPlan } from '../../src/actions/partitionCreate.js';
 import { planPartitions } from '../../src/actions/partitionPlan.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { Database, queryOnce, quoteIdent } from '../../src/db/pool.js';
+import { isPgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
@@ -164,5 +165,23 @@ describe('new partitions take the parent owner, grants, row-level security and r
     expect([direct!.n, viaParent!.n]).toEqual([10, 10]);
     // the clerk's grant option came along: it may pass SELECT on the partition on
     await queryOnce(clerk.url(target.name), `GRANT SELECT ON app.orders_2024_03 TO ${quoteIdent(reader.name)}`);
+  });
+});
+
+describe('an owner that may not own tables where the partitions go', () => {
+  it('is refused while planning (INSUFFICIENT_PRIVILEGE) with the grant, rather than leaving partitions it cannot alter', async () => {
+    const o = quoteIdent(owner.name);
+    await target.sql(/* SQL */ `
+      CREATE SCHEMA shared;
+      GRANT USAGE, CREATE ON SCHEMA shared TO ${quoteIdent(pgscope.name)};
+      GRANT USAGE ON SCHEMA shared TO ${o};
+      CREATE TABLE shared.visits (at date NOT NULL) PARTITION BY RANGE (at);
+      CREATE TABLE shared.visits_2024_01 PARTITION OF shared.visits FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
+      ALTER TABLE shared.visits OWNER TO ${o};
+      ALTER TABLE shared.visits_2024_01 OWNER TO ${o}`);
+    const error = await asPgscope.withClient((s) => planPartitions(s, caps, { schema: 'shared', table: 'visits', ahead: 1 }, { now: NOW })).catch((e: unknown) => e);
+    expect(isPgscopeError(error, 'INSUFFICIENT_PRIVILEGE') && error.message).toContain(`GRANT CREATE ON SCHEMA "shared" TO ${o};`);
+    const [left] = await target.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'shared.visits'::regclass");
+    expect(left!.n).toBe(1);
   });
 });
