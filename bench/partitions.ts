@@ -1,6 +1,10 @@
 // createPartitions with rows waiting in the DEFAULT partition, while one connection keeps inserting
-// single rows into the parent (as an application would): how long the call takes, and how long
-// writes to the parent were held (the longest insert latency seen during the call).
+// single rows into the parent (as an application would): how long the call takes, how long writes
+// to the parent were held (the longest insert latency seen during the call), how many inserts
+// failed, and whether every row is still there exactly once afterwards (by its identity id).
+// Per new partition it also prints what the executor reports: rows moved, rows moved while writes
+// waited, and how long its transaction held writes (the figures WRITE_WAIT_MODEL in
+// src/actions/partitionMovePlan.ts is calibrated on).
 // Run: npx tsx bench/partitions.ts [rows...]   (default 10000 1000000; embedded PostgreSQL 18)
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,6 +51,7 @@ async function measure(url: string, rows: number) {
   const errors: string[] = [];
   let running = true;
   let during = false;
+  let inserted = 0;
   const during_latencies: number[] = [];
   const writer = app.withClient(async (client) => {
     const buckets = ['2024-01-20', '2024-02-20', '2024-03-20', '2024-04-20', '2030-07-01'];
@@ -54,6 +59,7 @@ async function measure(url: string, rows: number) {
       const t0 = performance.now();
       await client
         .query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [`${buckets[n % 5]} 00:00+00`, n])
+        .then(() => (inserted += 1))
         .catch((e: Error) => errors.push(e.message));
       const ms = performance.now() - t0;
       latencies.push(ms);
@@ -79,7 +85,19 @@ async function measure(url: string, rows: number) {
   await writer;
   await Promise.all([db.end(), app.end()]);
   const moved = result.executed.created.reduce((sum, c) => sum + c.rowsMoved, 0);
-  return [
+  // the executor's own account of each partition (absent from executors that do not report it)
+  const perPartition = result.executed.created.map((c) => {
+    const reported = c as { rowsMovedUnderLock?: number; writesHeldMs?: number };
+    return [rows, c.name, c.rowsMoved, reported.rowsMovedUnderLock ?? '-', reported.writesHeldMs ?? '-'];
+  });
+  const [count] = await queryOnce<{ distinct_ids: bigint; all_rows: bigint }>(
+    url,
+    'SELECT count(DISTINCT id)::int8 AS distinct_ids, count(*)::int8 AS all_rows FROM app.activity',
+    [],
+    3_600_000,
+  );
+  const expected = rows + 100 + inserted;
+  const summary = [
     rows,
     moved,
     Math.round(result.planMs),
@@ -89,7 +107,10 @@ async function measure(url: string, rows: number) {
     Math.max(...during_latencies),
     percentile(latencies, 50),
     errors.length,
+    expected - Number(count!.distinct_ids),
+    Number(count!.all_rows - count!.distinct_ids),
   ];
+  return { summary, perPartition };
 }
 
 const server = await startEmbeddedPostgres({ dir, port, throwaway: true, settings: {} } as Parameters<typeof startEmbeddedPostgres>[0]);
@@ -98,10 +119,12 @@ try {
   for (const rows of ROWS) results.push(await measure(server.url(), rows));
   console.log(
     table(
-      ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts'],
-      results,
+      ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts', 'rows lost', 'rows duplicated'],
+      results.map((r) => r.summary),
     ),
   );
+  console.log();
+  console.log(table(['rows in DEFAULT', 'partition', 'rows moved', 'moved while writes waited', 'writes held ms'], results.flatMap((r) => r.perPartition)));
 } finally {
   await server.stop();
   fs.rmSync(dir, { recursive: true, force: true });

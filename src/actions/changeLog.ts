@@ -45,8 +45,8 @@ export type CreatedObject =
       kind: 'table';
       schema: string;
       name: string;
-      /** pg_class oid once created: recovery drops only the table that still has it. */
-      oid?: string;
+      /** pg_class oid, recorded right after CREATE TABLE: recovery drops only the table that still has it. */
+      oid?: number;
     };
 
 /** The columns of a ChangeLogRow, for statements that return entries. */
@@ -94,6 +94,8 @@ export interface ChangePlan {
 /** Lets an executor record each statement as it starts it (so a crash leaves the running one on record). */
 export interface ChangeLogger {
   executed(sql: string): Promise<void>;
+  /** Records an object in the entry's `creates` before it is created, or (same kind, schema and name) completes its record, with its oid. */
+  created(object: CreatedObject): Promise<void>;
 }
 
 /** The parts of the request context a change needs. */
@@ -127,6 +129,34 @@ export interface Finish {
 /** Records that the change started `sql` (so a crash leaves the running statement on record). */
 export async function appendStatement(db: Queryable, id: string, sql: string): Promise<void> {
   await db.query(`UPDATE pgscope.change_log SET statements = array_append(statements, $2) WHERE id = $1`, [id, sql]);
+}
+
+/** Replaces the entry of `creates` with the same kind, schema and name in place, or appends it. */
+const RECORD_CREATED_SQL = /* SQL */ `
+  UPDATE pgscope.change_log
+  SET
+    creates = CASE
+      WHEN creates @> jsonb_build_array(jsonb_build_object('kind', $2::jsonb -> 'kind', 'schema', $2::jsonb -> 'schema', 'name', $2::jsonb -> 'name')) THEN (
+        SELECT
+          jsonb_agg(
+            CASE
+              WHEN e.object ->> 'kind' = $2::jsonb ->> 'kind'
+                AND e.object ->> 'schema' = $2::jsonb ->> 'schema'
+                AND e.object ->> 'name' = $2::jsonb ->> 'name'
+              THEN $2::jsonb
+              ELSE e.object
+            END
+            ORDER BY e.n
+          )
+        FROM jsonb_array_elements(creates) WITH ORDINALITY e(object, n)
+      )
+      ELSE creates || jsonb_build_array($2::jsonb)
+    END
+  WHERE id = $1`;
+
+/** Records an object the change is about to create, or completes its record (its oid) once created. */
+export async function recordCreated(db: Queryable, id: string, object: CreatedObject): Promise<void> {
+  await db.query(RECORD_CREATED_SQL, [id, JSON.stringify(object)]);
 }
 
 const INSERT_SQL = /* SQL */ `

@@ -12,6 +12,7 @@ import {
   finishEntry,
   insertEntry,
   readEntry,
+  recordCreated,
   recordRecovery,
   type ChangeContext,
   type ChangeLogger,
@@ -55,7 +56,9 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
     await finishEntry(db, entry.id, failure(error));
     throw withChangeId(error, entry.id);
   }
-  const run = new ChangeRun(ctx, entry, session, plan.creates ?? [], () => steps.execute(session, plan, logger(ctx, entry.id)));
+  // One list, completed as the change records what it creates: a lost session's cleanup sees it whole.
+  const creates = [...(plan.creates ?? [])];
+  const run = new ChangeRun(ctx, entry, session, creates, () => steps.execute(session, plan, logger(ctx, entry.id, creates)));
   // Tracked whether or not a request waits for it: shutdown interrupts both kinds alike.
   backgroundJobs.start({ changeId: entry.id, interrupt: (ms) => run.interrupt(ms), abandon: () => run.abandon() }, () => run.settled);
   // wait: false: the outcome, failure included, is in the change log, where the client looks.
@@ -65,8 +68,16 @@ export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, req
   return (await readEntry(db, entry.id))!;
 }
 
-function logger(ctx: ChangeContext, id: string): ChangeLogger {
-  return { executed: (sql) => appendStatement(ctx.database, id, sql) };
+function logger(ctx: ChangeContext, id: string, creates: CreatedObject[]): ChangeLogger {
+  return {
+    executed: (sql) => appendStatement(ctx.database, id, sql),
+    created: async (object) => {
+      await recordCreated(ctx.database, id, object);
+      const same = creates.findIndex((o) => o.kind === object.kind && o.schema === object.schema && o.name === object.name);
+      if (same >= 0) creates[same] = object;
+      else creates.push(object);
+    },
+  };
 }
 
 type Result = { ok: true; value: unknown } | { ok: false; error: unknown; lost?: true };

@@ -29,10 +29,15 @@ export function createPartitionsSteps(input: CreatePartitionsInput, caps: Capabi
         await requireOwnership(db, [parent, ...fromDefault], action);
         await requireSchemaCreate(db, partitionPlan.partitions.map((p) => p.schema), action);
       }
-      return { partitionPlan, statements: partitionPlan.statements, target: { schema: partitionPlan.schema, name: partitionPlan.table } };
+      return {
+        partitionPlan,
+        statements: partitionPlan.statements,
+        target: { schema: partitionPlan.schema, name: partitionPlan.table },
+        creates: partitionPlan.creates,
+      };
     },
     async execute(session, plan, log): Promise<CreatePartitionsResult> {
-      return executePartitionPlan(session, plan.partitionPlan, partitionLockRetry(lockTimeoutMs), (sql) => log.executed(sql));
+      return executePartitionPlan(session, plan.partitionPlan, partitionLockRetry(lockTimeoutMs), log);
     },
   };
 }

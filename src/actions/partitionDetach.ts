@@ -4,9 +4,12 @@
 // and inside a transaction block; there a plain DETACH (ACCESS EXCLUSIVE on the parent, for a
 // moment) runs with a short lock_timeout and bounded retries. A concurrent detach interrupted
 // earlier left its partition "detach pending" (pg_inherits.inhdetachpending): finished with FINALIZE.
+// A partition whose range reaches the present or the future still receives the application's rows:
+// whatever olderThan says (a typo, 2099-01-01), it is never detached or dropped (PARTITION_IN_USE).
 import type { Capabilities } from '../db/capabilities.js';
 import { loadPartitions } from '../db/partitions.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout, withLockRetries } from './lockRetry.js';
 import { resolveRangeTable } from './partitionPlan.js';
 import type { PlannedStatement } from './plan.js';
@@ -54,7 +57,15 @@ export interface DetachResult {
 interface ExpiryRow {
   oid: number;
   expired: boolean;
+  /** The upper bound is later than now: rows of the present or the future belong in it. */
+  in_use: boolean;
 }
+
+/**
+ * Now on the bounds' clock: an instant for timestamptz keys; for date and timestamp keys the wall
+ * clock of the session's TimeZone, the zone createPartitions reads such bounds in (partitionRanges.ts).
+ */
+const nowForKey = (keyType: string) => (keyType === 'timestamptz' ? 'now()' : 'LOCALTIMESTAMP');
 
 /** Plans the detaches (and drops) of the partitions older than `input.olderThan`. */
 export async function planDetach(session: Queryable, caps: Capabilities, input: DetachPartitionsInput): Promise<DetachPlan> {
@@ -62,15 +73,18 @@ export async function planDetach(session: Queryable, caps: Capabilities, input: 
   const rows = await loadPartitions(session, caps, [target.oid]);
   const hasDefault = rows.some((r) => r.is_default);
   const candidates = rows.filter((r) => !r.is_default && r.range_to !== null && r.range_to.startsWith("'"));
-  // The upper bound, read in the key's own type, compared with the instant (a date at the session's midnight).
+  // The upper bound, read in the key's own type, compared with the instant (a date at the session's
+  // midnight), and with now on the bounds' clock.
   const expiry = await session.query<ExpiryRow>(
     /* SQL */ `
     SELECT
       r.oid::int AS oid,
-      (btrim(r.upper_bound, '''')::${target.keyType} <= $3::timestamptz) AS expired
+      (btrim(r.upper_bound, '''')::${target.keyType} <= $3::timestamptz) AS expired,
+      (btrim(r.upper_bound, '''')::${target.keyType} > ${nowForKey(target.keyType)}) AS in_use
     FROM unnest($1::oid[], $2::text[]) r(oid, upper_bound)`,
     [candidates.map((r) => r.oid), candidates.map((r) => r.range_to), input.olderThan],
   );
+  refuseInUse(target, expiry.filter((e) => e.expired && e.in_use), candidates, input);
   const expired = new Set(expiry.filter((e) => e.expired).map((e) => e.oid));
   const concurrently = caps.serverVersionNum >= 140000 && !hasDefault;
   const drop = input.drop ?? false;
@@ -85,6 +99,25 @@ export async function planDetach(session: Queryable, caps: Capabilities, input: 
       return { oid: r.oid, schema: r.schema, name: r.name, bound: r.bound, detachPending: r.is_detach_pending, expired: isExpired, statements };
     });
   return { schema: target.schema, table: target.table, concurrently, drop, partitions, statements: partitions.flatMap((p) => p.statements) };
+}
+
+/** PARTITION_IN_USE, before anything runs, when olderThan would take a partition that still receives rows. */
+function refuseInUse(
+  target: { schema: string; table: string },
+  inUse: ExpiryRow[],
+  partitions: Array<{ oid: number; schema: string; name: string }>,
+  input: DetachPartitionsInput,
+): void {
+  if (inUse.length === 0) return;
+  const names = inUse.map((e) => partitions.find((p) => p.oid === e.oid)!).map((p) => `${p.schema}.${p.name}`);
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+  throw new PgscopeError(
+    ErrorCode.PARTITION_IN_USE,
+    `olderThan ${input.olderThan.toISOString()} would ${input.drop ? 'detach and drop' : 'detach'} ${shown} of ${target.schema}.${target.table}, ` +
+      'whose range reaches now or later: the application still writes rows there. ' +
+      'Nothing was changed. Pass an olderThan at or before the start of the current partition.',
+    { partitions: names },
+  );
 }
 
 function detachStatement(parent: string, table: string, name: string, mode: 'finalize' | 'concurrently' | 'plain'): PlannedStatement {

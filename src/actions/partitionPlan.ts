@@ -1,15 +1,24 @@
 // createPartitions, planned: the next time ranges of a range-partitioned table, checked against the
 // catalog, named like their siblings, with the statements that create them. Nothing is executed;
 // partitionCreate.ts runs the plan. Ranges whose rows wait in the DEFAULT partition are created
-// standalone, filled from the default and attached in one short transaction (DESIGN.md, Partitions).
+// standalone, filled from the default and attached in one short transaction (DESIGN.md, Partitions;
+// partitionMovePlan.ts), or refused when moving the rows would look like deletes (UNSAFE_ROW_MOVE).
+// New partitions belong to the parent's owner, with its grants, row-level security and replica
+// identity (partitionOwnership.ts).
 import type { Capabilities } from '../db/capabilities.js';
 import { loadPartitions } from '../db/partitions.js';
 import { quoteIdent, type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError, badInput, notFound } from '../errors.js';
-import { namePattern, partitionName } from './partitionNames.js';
+import type { CreatedObject } from './changeLog.js';
+import { unsafeRowMove } from './partitionMoveSafety.js';
+import { estimatedRowsInRange, moveWarning, planMove, partitionStatements, writeWaitEstimateMs, type MovePlan } from './partitionMovePlan.js';
+import { namePattern, namingWarnings, partitionName } from './partitionNames.js';
+import { aclChanges, grantStatements } from './partitionGrants.js';
+import { indexStatements } from './partitionIndexes.js';
+import { readParentDress, type ParentDress } from './partitionOwnership.js';
 import { alignmentZone, candidateRanges, inferInterval, localRanges, type PartitionInterval, type TimeKeyType } from './partitionRanges.js';
 import type { PlannedStatement } from './plan.js';
-import { defaultRowsInRange, partitionStatements } from './partitionStatements.js';
+import { defaultRowsInRange } from './partitionStatements.js';
 
 export interface CreatePartitionsInput {
   schema: string;
@@ -44,6 +53,10 @@ export interface PlannedPartition {
   defaultRowsCapped: boolean;
   /** Rows of its range wait in the DEFAULT partition: created standalone, rows moved, then attached. */
   moveFromDefault: boolean;
+  /** How long writes to the parent are expected to wait while the rows move (null when none move). */
+  writeWaitEstimateMs: number | null;
+  /** Should its rows move (now, or because they arrived after planning): the parent's indexes built after the copy. */
+  indexStatements: PlannedStatement[];
   statements: PlannedStatement[];
 }
 
@@ -55,7 +68,7 @@ export interface PartitionedTarget {
   keyColumn: string;
   keyType: TimeKeyType;
   /** The DEFAULT partition, if any. */
-  defaultPartition: { schema: string; name: string } | null;
+  defaultPartition: { schema: string; name: string; oid: number } | null;
   /** Columns an INSERT can write (not dropped, not generated), in the parent's order. */
   insertColumns: string[];
 }
@@ -70,6 +83,12 @@ export interface PartitionPlan extends PartitionedTarget {
   /** Every statement, in order (a dry run shows these). */
   statements: PlannedStatement[];
   warnings: string[];
+  /** What new partitions take from the parent: owner, grants, row-level security, replica identity. */
+  dress: ParentDress;
+  /** How rows would leave the DEFAULT partition; null without one. */
+  move: MovePlan | null;
+  /** The standalone tables the move path creates (recorded in the change log before they exist). */
+  creates: CreatedObject[];
 }
 
 interface TargetRow {
@@ -187,7 +206,7 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   await refuseIfPartman(session, base.schema, base.table);
   const rows = await loadPartitions(session, caps, [base.oid]);
   const defaultRow = rows.find((r) => r.is_default);
-  const target: PartitionedTarget = { ...base, defaultPartition: defaultRow ? { schema: defaultRow.schema, name: defaultRow.name } : null };
+  const target: PartitionedTarget = { ...base, defaultPartition: defaultRow ? { schema: defaultRow.schema, name: defaultRow.name, oid: defaultRow.oid } : null };
   const ranged = rows.filter((r) => !r.is_default && r.range_from !== null);
   const bounds = ranged.map((r) => ({ from: unquote(r.range_from), to: unquote(r.range_to) }));
   const zone = await alignmentZone(session, target.keyType, bounds.flatMap((b) => [b.from, b.to]).filter((b): b is string => b !== null));
@@ -211,13 +230,12 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   const siblings = ranged.flatMap((r, i) => (existing[i]?.parts ? [{ name: r.name, parts: existing[i].parts }] : []));
   const pattern = namePattern(target.table, interval, siblings);
   const partitionSchema = ranged.at(-1)?.schema ?? target.schema;
-  const partitions: PlannedPartition[] = [];
+  const cap = options.defaultRowsCap ?? DEFAULT_ROWS_CAP;
+  const partitions: Array<Omit<PlannedPartition, 'statements' | 'indexStatements'>> = [];
   for (const range of ranges) {
     const name = partitionName(pattern, range.parts);
-    const counted = target.defaultPartition
-      ? await defaultRowsInRange(session, target, range.from_literal, range.to_literal, options.defaultRowsCap ?? DEFAULT_ROWS_CAP)
-      : { rows: 0, capped: false };
-    const partition = {
+    const counted = target.defaultPartition ? await defaultRowsInRange(session, target, range.from_literal, range.to_literal, cap) : { rows: 0, capped: false };
+    partitions.push({
       schema: partitionSchema,
       name,
       from: range.from_literal,
@@ -225,26 +243,44 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
       defaultRows: counted.rows,
       defaultRowsCapped: counted.capped,
       moveFromDefault: counted.rows > 0,
-    };
-    partitions.push({ ...partition, statements: partitionStatements(target, partition) });
-    if (partition.moveFromDefault) {
-      // measured (bench/partitions.ts): writes waited ~70 ms for 5,000 rows, ~6.6 s for 500,000
-      warnings.push(
-        `${counted.capped ? 'At least ' : ''}${counted.rows} rows of [${range.from_literal}, ${range.to_literal}) wait in the DEFAULT partition: ` +
-          `they move into ${name} in one transaction, while writes to ${target.schema}.${target.table} wait (reads go on).`,
-      );
-    }
+      writeWaitEstimateMs: null,
+    });
   }
+  if (partitions.length > 0) warnings.push(...namingWarnings(pattern, partitions[0]!.name));
   await refuseNameClashes(session, partitionSchema, partitions.map((p) => p.name));
+  // planned even when no row waits now: rows that reach the default before the create take the move path
+  const move = target.defaultPartition && partitions.length > 0 ? await planMove(session, caps, target) : null;
+  const moving = partitions.filter((p) => p.moveFromDefault);
+  if (move?.safety.refusal && moving.length > 0) {
+    throw unsafeRowMove(`${target.schema}.${target.table}`, moving.map((p) => `[${p.from}, ${p.to})`), move.safety.refusal);
+  }
+  const dress = await readParentDress(session, caps, target.oid, partitionSchema, partitions.length > 0);
+  warnings.push(...dress.warnings);
+  const acl = await aclChanges(session, dress, null);
+  const planned: PlannedPartition[] = [];
+  const reservedNames = new Set(partitions.map((p) => p.name));
+  for (const partition of partitions) {
+    const indexes = move?.indexes ? await indexStatements(session, move.indexes, partition, reservedNames) : [];
+    if (partition.moveFromDefault && move) {
+      const rows = partition.defaultRowsCapped ? Math.max(partition.defaultRows, await estimatedRowsInRange(session, target, partition.from, partition.to)) : partition.defaultRows;
+      partition.writeWaitEstimateMs = writeWaitEstimateMs(move, rows);
+      warnings.push(moveWarning(target, move, partition));
+    }
+    const withIndexes = { ...partition, indexStatements: indexes };
+    planned.push({ ...withIndexes, statements: partitionStatements(target, dress, grantStatements(acl, partition), move, withIndexes) });
+  }
   return {
     ...target,
     interval,
     intervalInferred: !input.interval,
     ahead,
     zone,
-    partitions,
-    statements: partitions.flatMap((p) => p.statements),
+    partitions: planned,
+    statements: planned.flatMap((p) => p.statements),
     warnings,
+    dress,
+    move,
+    creates: planned.filter((p) => p.moveFromDefault).map((p) => ({ kind: 'table', schema: p.schema, name: p.name })),
   };
 }
 

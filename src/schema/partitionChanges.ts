@@ -48,7 +48,16 @@ const PlannedPartitionType = builder.objectRef<PlannedPartition>('PlannedPartiti
     }),
     rowsInDefaultCapped: t.exposeBoolean('defaultRowsCapped', { description: 'The count stopped at its cap: at least that many rows.' }),
     movesRowsFromDefault: t.exposeBoolean('moveFromDefault', {
-      description: 'Created standalone, then rows moved and ATTACHed in one transaction while writes to the parent wait.',
+      description:
+        'Created standalone and filled with a copy of those rows while writes go on; then, in one short transaction while writes to the ' +
+        'parent wait, the rows are deleted from the DEFAULT partition (those that changed since the copy added) and it is ATTACHed.',
+    }),
+    writeWaitEstimateMs: t.float({
+      nullable: true,
+      description:
+        'How long writes to the parent are expected to wait while the rows move, in ms: an estimate from the rows to move, calibrated ' +
+        'by bench/partitions.ts. Null when no row moves.',
+      resolve: (p) => p.writeWaitEstimateMs,
     }),
   }),
 });
@@ -65,8 +74,27 @@ const PartitionCreatePlan = builder.objectRef<PartitionChange>('PartitionCreateP
       description: 'The partitions to create, oldest first; empty when the table is covered already (idempotent).',
       resolve: (p) => p.partitionPlan.partitions,
     }),
+    owner: t.string({
+      description: "The role the new partitions (and their indexes) belong to: the parent's owner. They also get its grants, row-level security and replica identity.",
+      resolve: (p) => p.partitionPlan.dress.owner,
+    }),
+    copiesBeforeLock: t.boolean({
+      description:
+        'Rows waiting in the DEFAULT partition are copied while writes go on, and only those that changed since move while writes wait. ' +
+        'False when every row moves while writes wait (the warnings say why) or no row moves.',
+      resolve: (p) => Boolean(p.partitionPlan.move?.copyFirst) && p.partitionPlan.partitions.some((x) => x.moveFromDefault),
+    }),
+    suppressedOnMove: t.stringList({
+      description:
+        'Foreign keys, triggers and rules that would act on the rows deleted from the DEFAULT partition (an ON DELETE CASCADE, an audit ' +
+        'trigger), kept from acting by session_replication_role = replica in the move transaction. Empty when nothing would act or no row moves.',
+      resolve: (p) => (p.partitionPlan.partitions.some((x) => x.moveFromDefault) ? (p.partitionPlan.move?.safety.suppressed ?? []) : []),
+    }),
     statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
-    warnings: t.stringList({ description: 'Rows to move out of the DEFAULT partition, gaps left alone, ranges already covered.', resolve: (p) => p.partitionPlan.warnings }),
+    warnings: t.stringList({
+      description: 'Rows to move out of the DEFAULT partition and how long writes wait, gaps left alone, names that could not be read, grants not copied.',
+      resolve: (p) => p.partitionPlan.warnings,
+    }),
   }),
 });
 
@@ -80,6 +108,12 @@ const CreatedPartitionType = builder.objectRef<CreatedPartition>('CreatedPartiti
     from: t.exposeString('from', { description: 'Lower bound (inclusive).' }),
     to: t.exposeString('to', { description: 'Upper bound (exclusive).' }),
     rowsMoved: t.exposeInt('rowsMoved', { description: 'Rows moved into it from the DEFAULT partition.' }),
+    rowsMovedUnderLock: t.exposeInt('rowsMovedUnderLock', {
+      description: 'Of those, the rows moved while writes to the parent waited: they arrived or changed after the copy (all of them when there was no copy).',
+    }),
+    writesHeldMs: t.exposeFloat('writesHeldMs', {
+      description: 'How long the transaction that made it a partition held writes to the parent, in ms (from the lock to the commit).',
+    }),
   }),
 });
 
@@ -108,9 +142,13 @@ builder.mutationField('createPartitions', (t) =>
     authScopes: { admin: true },
     description:
       'Creates the next partitions of a range-partitioned table in calendar steps, named like the existing ones, skipping ' +
-      'ranges that exist (idempotent). Rows of a new range waiting in the DEFAULT partition are moved without losing any: the ' +
-      'partition is built standalone with a CHECK, then the rows move and it is ATTACHed in one short transaction while writes ' +
-      'to the parent wait (a lock_timeout bounds every wait). Tables managed by pg_partman are refused. Dry run by default. ' +
+      "ranges that exist (idempotent); they belong to the parent's owner, with its grants, row-level security and replica identity. " +
+      'Rows of a new range waiting in the DEFAULT partition are moved without losing or doubling any: the partition is built ' +
+      'standalone and filled with a copy while writes go on, then in one short transaction, while writes to the parent wait, the ' +
+      'rows are deleted from the DEFAULT partition (those that changed since the copy added) and it is ATTACHed (a lock_timeout ' +
+      'bounds every wait). Foreign keys, triggers and rules that would act on those deletes are kept from acting ' +
+      '(session_replication_role = replica); when that is not possible or a publication would ship the deletes, the request is ' +
+      'refused with UNSAFE_ROW_MOVE and nothing changes. Tables managed by pg_partman are refused. Dry run by default. ' +
       'Recorded in the change log.',
     args: { input: t.arg({ type: CreatePartitionsInput, required: true, description: 'The table, how far ahead, dryRun / wait.' }) },
     resolve: async (_, { input }, ctx) => {
@@ -196,7 +234,8 @@ builder.mutationField('detachPartitions', (t) =>
     description:
       'Retention: detaches the partitions whose upper bound is at or before olderThan, CONCURRENTLY where PostgreSQL allows it ' +
       '(14+, no DEFAULT partition), otherwise with a short lock_timeout and bounded retries; finishes detach-pending ones; drops ' +
-      'the detached tables only when drop is true. Dry run by default. Recorded in the change log.',
+      'the detached tables only when drop is true. A partition whose range reaches now or later is never detached: such an ' +
+      'olderThan is refused with PARTITION_IN_USE and nothing changes. Dry run by default. Recorded in the change log.',
     args: {
       schema: t.arg.string({ description: 'Schema of the partitioned table. Default public.' }),
       table: t.arg.string({ required: true, description: 'A table partitioned BY RANGE on one date, timestamp or timestamptz column.' }),

@@ -60,6 +60,15 @@ const FIXTURE = [
     ...[1, 2, 3, 4].map((m) => `CREATE TABLE r.${t}_2024_0${m} PARTITION OF r.${t} FOR VALUES FROM ('2024-0${m}-01 00:00+00') TO ('2024-0${m + 1}-01 00:00+00')`),
   ]),
   'CREATE TABLE r.withdef_default PARTITION OF r.withdef DEFAULT',
+  // retention on tables in use: monthly partitions from two months ago to next month, a timestamptz and a date key
+  ...['live', 'livedate'].flatMap((t) => [
+    `CREATE TABLE r.${t} (at ${t === 'live' ? 'timestamptz' : 'date'} NOT NULL) PARTITION BY RANGE (at)`,
+    `DO $$ DECLARE m date; BEGIN
+       FOR m IN SELECT generate_series(date_trunc('month', now()) - interval '2 months', date_trunc('month', now()) + interval '1 month', interval '1 month')::date LOOP
+         EXECUTE format('CREATE TABLE r.%I PARTITION OF r.${t} FOR VALUES FROM (%L) TO (%L)', '${t}_' || to_char(m, 'YYYY_MM'), m, (m + interval '1 month')::date);
+       END LOOP;
+     END $$`,
+  ]),
 ].join(';\n');
 
 /** The issue's case: monthly partitions, the DEFAULT partition holding 5,000 rows of February 2024 and 5,000 of March. */
@@ -181,9 +190,12 @@ describe('planPartitions', () => {
       ['logs_2024_03', '2024-03-01 00:00:00+00', '2024-04-01 00:00:00+00', false],
       ['logs_2024_04', '2024-04-01 00:00:00+00', '2024-05-01 00:00:00+00', false],
     ]);
-    expect(p.statements[0]!.sql).toBe(
+    // the owner creates them (no owner to hand them to, no grant to copy): one transaction each
+    expect(p.partitions[0]!.statements.map((s) => s.sql)).toEqual([
+      'BEGIN',
       `CREATE TABLE "m"."logs_2024_02" PARTITION OF "m"."logs" FOR VALUES FROM ('2024-02-01 00:00:00+00') TO ('2024-03-01 00:00:00+00')`,
-    );
+      'COMMIT',
+    ]);
   });
 
   it('steps whole calendar months from Jan 31: February is [Feb 1, Mar 1) in a leap year', async () => {
@@ -237,6 +249,49 @@ describe('planPartitions', () => {
     expect(p.partitions.map((x) => [x.name, x.from, x.to, x.moveFromDefault])).toEqual([
       ['fresh_2024_12', '2024-12-01 00:00:00+00', '2025-01-01 00:00:00+00', false],
       ['fresh_2025_01', '2025-01-01 00:00:00+00', '2025-02-01 00:00:00+00', false],
+    ]);
+  });
+
+  it.each([
+    ['iso_w', 'WEEK', ['x_w2024_50', 'x_w2024_51'], ['x_w2024_52', 'x_w2025_01']],
+    ['iso_yw', 'WEEK', ['x_2024w50', 'x_2024w51'], ['x_2024w52', 'x_2025w01']],
+    ['iso_pyw', 'WEEK', ['x_p2024w50', 'x_p2024w51'], ['x_p2024w52', 'x_p2025w01']],
+    ['iso_plain', 'WEEK', ['x_2024_50', 'x_2024_51'], ['x_2024_52', 'x_2025_01']],
+    ['yyyymm', 'MONTH', ['x_202410', 'x_202411'], ['x_202412']],
+    ['pyyyy_mm', 'MONTH', ['x_p2024_10', 'x_p2024_11'], ['x_p2024_12']],
+    ['yyyy_mm', 'MONTH', ['x_2024_10', 'x_2024_11'], ['x_2024_12']],
+    ['yyyymmdd', 'MONTH', ['x_20241001', 'x_20241101'], ['x_20241201']],
+    ['ymm', 'MONTH', ['x_y2024m10', 'x_y2024m11'], ['x_y2024m12']],
+  ])("names new partitions in the siblings' pattern: %s", async (schema, interval, siblings, expected) => {
+    const starts = interval === 'WEEK' ? ['2024-12-09', '2024-12-16', '2024-12-23'] : ['2024-10-01', '2024-11-01', '2024-12-01'];
+    await target.sql(
+      [`CREATE SCHEMA ${schema}`, `CREATE TABLE ${schema}.x (at date NOT NULL) PARTITION BY RANGE (at)`]
+        .concat(siblings.map((name, i) => `CREATE TABLE ${schema}.${name} PARTITION OF ${schema}.x FOR VALUES FROM ('${starts[i]}') TO ('${starts[i + 1]}')`))
+        .join(';'),
+    );
+    const p = await plan({ schema, table: 'x', ahead: interval === 'WEEK' ? 2 : 1 }, { now: at(interval === 'WEEK' ? '2024-12-18T12:00:00Z' : '2024-11-15T12:00:00Z') });
+    expect(p.partitions.map((x) => x.name)).toEqual(expected);
+    expect(p.warnings).toEqual([]);
+  });
+
+  it('names weekly partitions by ISO week when week 1 reads like January (2024_01), never by month', async () => {
+    await target.sql(
+      "CREATE SCHEMA wk; CREATE TABLE wk.x (at date NOT NULL) PARTITION BY RANGE (at); CREATE TABLE wk.x_2024_01 PARTITION OF wk.x FOR VALUES FROM ('2024-01-01') TO ('2024-01-08')",
+    );
+    const p = await plan({ schema: 'wk', table: 'x', ahead: 2, interval: 'WEEK' }, { now: at('2024-01-03T12:00:00Z') });
+    expect(p.partitions.map((x) => x.name)).toEqual(['x_2024_02', 'x_2024_03']);
+  });
+
+  it('says which names it could not read, and names the new partitions by date instead', async () => {
+    await target.sql(
+      "CREATE SCHEMA odd; CREATE TABLE odd.x (at date NOT NULL) PARTITION BY RANGE (at); CREATE TABLE odd.x_first PARTITION OF odd.x FOR VALUES FROM ('2024-12-09') TO ('2024-12-16'); " +
+        "CREATE TABLE odd.x_second PARTITION OF odd.x FOR VALUES FROM ('2024-12-16') TO ('2024-12-23')",
+    );
+    const p = await plan({ schema: 'odd', table: 'x', ahead: 1 }, { now: at('2024-12-18T12:00:00Z') });
+    expect(p.partitions.map((x) => x.name)).toEqual(['x_2024_12_23']);
+    expect(p.warnings).toEqual([
+      'The names of the latest partitions (x_first, x_second) follow no pattern pgscope reads (dates as 2026_12_07, 20261207 or y2026m12d07; ISO weeks as ' +
+        '2026_w50, 2026w50, 2026_50 or w2026_50; months as 2026_12, 202612 or y2026m12; years as 2026, each with any prefix): new partitions are named like x_2024_12_23.',
     ]);
   });
 
@@ -309,7 +364,9 @@ describe('executePartitionPlan', () => {
     );
     expect(state).toEqual({ standalone: null, waiting: 3n });
     const result = await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy));
-    expect(result.created).toEqual([{ schema: 'm', name: 'busy_2024_02', from: '2024-02-01 00:00:00+00', to: '2024-03-01 00:00:00+00', rowsMoved: 3 }]);
+    expect(result.created.map(({ writesHeldMs: _held, ...c }) => c)).toEqual([
+      { schema: 'm', name: 'busy_2024_02', from: '2024-02-01 00:00:00+00', to: '2024-03-01 00:00:00+00', rowsMoved: 3, rowsMovedUnderLock: 0 },
+    ]);
   });
 
   it('creates weekly partitions on a date key', async () => {
@@ -350,7 +407,9 @@ describe('the DEFAULT partition holds rows of the new ranges', () => {
       // the writer's April rows reached the DEFAULT partition before planning (25 inserts first)
       ['activity_2024_04', true],
     ]);
-    expect(planned.warnings[0]).toMatch(/^50\d\d rows of \[2024-02-01 00:00:00\+00, 2024-03-01 00:00:00\+00\) wait in the DEFAULT partition: they move into activity_2024_02 /);
+    expect(planned.warnings[0]).toMatch(
+      /^50\d\d rows of \[2024-02-01 00:00:00\+00, 2024-03-01 00:00:00\+00\) wait in the DEFAULT partition: they are copied into activity_2024_02 while writes go on; then writes to app.activity wait about \d+ ms /,
+    );
     expect(result.created.map((c) => c.name)).toEqual(['activity_2024_02', 'activity_2024_03', 'activity_2024_04']);
     const [feb, mar] = result.created;
     expect(feb!.rowsMoved).toBeGreaterThanOrEqual(5000);
@@ -413,6 +472,26 @@ describe('detachPartitions', () => {
     expect(result).toEqual({ detached: ['withdef_2024_01'], finalized: [], dropped: [], sql: ['ALTER TABLE "r"."withdef" DETACH PARTITION "r"."withdef_2024_01"'] });
     const [kept] = await target.sql<{ relispartition: boolean }>("SELECT relispartition FROM pg_class WHERE oid = 'r.withdef_2024_01'::regclass");
     expect(kept!.relispartition).toBe(false);
+  });
+
+  it.each(['live', 'livedate'])(
+    '%s: refuses (PARTITION_IN_USE) an olderThan that would take the current or a future partition, changing nothing',
+    async (table) => {
+      const names = (await bounds(`r.${table}`)).map((b) => b.name);
+      expect(names).toHaveLength(4);
+      const error = await detach(table, '2099-01-01T00:00:00Z', true).catch((e: unknown) => e);
+      expect(isPgscopeError(error, 'PARTITION_IN_USE') && error.extensions['partitions']).toEqual(names.slice(2).map((name) => `r.${name}`));
+      expect((error as Error).message).toContain('whose range reaches now or later');
+      expect((await bounds(`r.${table}`)).map((b) => b.name)).toEqual(names);
+    },
+  );
+
+  it('detaches up to the start of the current partition: the past ones only', async () => {
+    const [start] = await target.sql<{ at: Date }>("SELECT date_trunc('month', now()) AS at");
+    const names = (await bounds('r.live')).map((b) => b.name);
+    const { result } = await detach('live', start!.at.toISOString(), true);
+    expect(result.dropped).toEqual(names.slice(0, 2));
+    expect((await bounds('r.live')).map((b) => b.name)).toEqual(names.slice(2));
   });
 
   it('finishes a partition left detach pending by an interrupted DETACH ... CONCURRENTLY', async () => {

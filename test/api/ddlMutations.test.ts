@@ -420,6 +420,13 @@ describe('createPartitions and detachPartitions', () => {
       expect(change.status).toBe('SUCCEEDED');
       expect(created.map((p) => p.name)).toEqual(monthNames(1, 3));
       expect(created[0]!.rowsMoved + created[1]!.rowsMoved).toBeGreaterThanOrEqual(10000);
+      // the standalone tables the move filled were on record (with their oids) while they were not partitions yet
+      const [entry] = await target.sql<{ creates: unknown }>('SELECT creates FROM pgscope.change_log WHERE id = $1', [change.id]);
+      const oids = await target.sql<{ name: string; oid: number }>(
+        'SELECT relname AS name, oid::int AS oid FROM pg_class WHERE relname = ANY ($1::text[]) ORDER BY relname',
+        [monthNames(1, 2)],
+      );
+      expect(entry!.creates).toEqual(oids.map(({ name, oid }) => ({ kind: 'table', schema: 'public', name, oid })));
     } finally {
       writing = false;
       await inserts;
@@ -440,6 +447,34 @@ describe('createPartitions and detachPartitions', () => {
       { token: TEST_ADMIN_TOKEN },
     );
     expect(result.data!.createPartitions.plan).toMatchObject({ partitions: [], statements: [] });
+  });
+
+  it('refuses (PARTITION_IN_USE) to detach and drop partitions whose range reaches now, and changes nothing', async () => {
+    const before = await rowCount();
+    const result = await api.gql(DETACH, { table: 'events', olderThan: '2099-01-01T00:00:00Z', drop: true, dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    expect(errorCodes(result)).toEqual(['PARTITION_IN_USE']);
+    expect(result.errors![0]!.extensions!['partitions']).toEqual(monthNames(0, 3).map((name) => `public.${name}`));
+    expect(await rowCount()).toBe(before);
+    const [parts] = await target.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'events'::regclass");
+    expect(parts!.n).toBe(8);
+  });
+
+  it('refuses (UNSAFE_ROW_MOVE, PUBLICATION) to move rows a publication would delete on its subscribers, dry runs included', async () => {
+    await target.sql(`
+      CREATE TABLE shipments (id bigint, at timestamptz NOT NULL) PARTITION BY RANGE (at);
+      CREATE TABLE shipments_2024_01 PARTITION OF shipments FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-02-01 00:00+00');
+      CREATE TABLE shipments_default PARTITION OF shipments DEFAULT;
+      INSERT INTO shipments SELECT g, date_trunc('month', now()) + g * interval '1 hour' FROM generate_series(1, 50) g;
+      CREATE PUBLICATION shipments_out FOR TABLE shipments`);
+    for (const dryRun of [true, false]) {
+      const result = await api.gql(CREATE_PARTITIONS, { input: { table: 'shipments', dryRun } }, { token: TEST_ADMIN_TOKEN });
+      expect(errorCodes(result)).toEqual(['UNSAFE_ROW_MOVE']);
+      expect(result.errors![0]!.extensions).toMatchObject({ reason: 'PUBLICATION', reasons: ['PUBLICATION'] });
+    }
+    const [left] = await target.sql<{ partitions: number; waiting: number }>(
+      "SELECT (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'shipments'::regclass) AS partitions, (SELECT count(*)::int FROM shipments_default) AS waiting",
+    );
+    expect(left).toEqual({ partitions: 2, waiting: 50 });
   });
 
   it('detaches the partitions older than a date (plain DETACH: the table has a DEFAULT partition)', async () => {
