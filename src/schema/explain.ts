@@ -140,6 +140,7 @@ builder.queryField('explain', (t) =>
         analyze,
         timeoutMs: intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000),
         planTimeoutMs: budgetMs,
+        trust: ctx.config.trust,
       };
       const caps = await ctx.capabilities();
       const run = sql !== null ? explain(ctx.db, caps, { ...request, sql }) : explainQueryId(ctx.db, caps, queryId!, request);
