@@ -1,9 +1,10 @@
 // A plain role that writes code for pgscope to run (issue 12): mallory owns a schema and functions
 // declared IMMUTABLE that are not (PL/pgSQL, so the planner cannot inline them), hidden where
 // planning finds them. Every run of mallory.evil(via) leaves a pg_stat_statements entry
-// "SELECT current_user AS ran_via_<via>" under the role that ran it: shared memory, not a table,
-// so the evidence outlives explain's rolled-back read-only transaction (where an INSERT would fail
-// and roll back) and says whose privileges the function ran with.
+// "SELECT current_user FROM mallory.ran_via_<via>" under the role that ran it: shared memory, not
+// a table, so the evidence outlives explain's rolled-back read-only transaction (where an INSERT
+// would fail and roll back) and says whose privileges the function ran with. One table per way in,
+// since pg_stat_statements tells statements apart by the objects they use, not by their aliases.
 import { queryOnce, quoteIdent } from '../../src/db/pool.js';
 import type { TestDatabase } from './database.js';
 import { createRole, type TestRole } from './roles.js';
@@ -12,15 +13,30 @@ export interface Mallory {
   role: TestRole;
   /** Runs SQL as mallory. */
   run(sql: string): Promise<void>;
-  /** The `via` of every run of mallory.evil (and her other functions) as `role`, sorted. */
+  /** The `via` of every run of mallory.evil (and her other functions) as `role`, sorted, once each. */
   ranVia(role: string): Promise<string[]>;
 }
 
+/** The `via` values mallory.evil accepts. */
+export const VIAS = [
+  'direct_call',
+  'no_argument',
+  'view',
+  'policy',
+  'index_expression',
+  'index_predicate',
+  'column_default',
+  'operator',
+  'lower',
+  'trusted',
+] as const;
+
 // The ways in: a table for each place planning looks, so that each test reaches exactly one.
 const MALLORY_SQL = /* SQL */ `
+  ${VIAS.map((via) => `CREATE TABLE mallory.ran_via_${via} ();`).join('\n  ')}
   CREATE FUNCTION mallory.record(via text) RETURNS int VOLATILE LANGUAGE plpgsql AS $$
   BEGIN
-    EXECUTE format('SELECT current_user AS %I', 'ran_via_' || via);
+    EXECUTE format('SELECT current_user FROM mallory.%I', 'ran_via_' || via);
     RETURN 1;
   END $$;
   CREATE FUNCTION mallory.evil(via text DEFAULT 'no_argument') RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
@@ -56,11 +72,11 @@ const MALLORY_SQL = /* SQL */ `
 
 const RAN_VIA_SQL = /* SQL */ `
   SELECT
-    substring(s.query from 'ran_via_(\\w+)') AS via
+    DISTINCT substring(s.query from 'ran_via_(\\w+)') AS via
   FROM pg_stat_statements s
   WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND s.userid = (SELECT oid FROM pg_roles WHERE rolname = $1)
-    AND s.query LIKE '%ran\\_via\\_%'
+    AND s.query LIKE 'SELECT current\\_user FROM mallory.ran\\_via\\_%'
   ORDER BY
     via`;
 
