@@ -64,6 +64,8 @@ const tables = (report: { recommendations: Array<{ candidate: { schema: string; 
 describe.each(connections)('the advisor as $label', (connection) => {
   let db: Database;
   let caps: Capabilities;
+  /** Statements analyzed while her statement is skipped. */
+  let analyzed: number;
 
   beforeAll(async () => {
     db = new Database(connection.url(), { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '2' }).pool });
@@ -82,7 +84,7 @@ describe.each(connections)('the advisor as $label', (connection) => {
     const report = await recommendIndexes(db, caps, { minImprovement: 0 });
     expect(report.source).toBe(inject('hypopgAvailable') ? 'HYPOPG' : 'HEURISTIC');
     expect(report.skipped).toContainEqual({ candidate: null, queryId: hers, reason: reason() });
-    expect(report.statementsAnalyzed).toBe(1);
+    analyzed = report.statementsAnalyzed;
     expect(tables(report)).toEqual(['public.orders']);
     expect(report.recommendations[0]!.statements.map((s) => s.statement.queryId)).toEqual([ours]);
     expect(await mallory.ranVia(connection.role())).not.toContain('no_argument');
@@ -100,7 +102,7 @@ describe.each(connections)('the advisor as $label', (connection) => {
   it('analyzes and plans it when PGSCOPE_TRUSTED_ROLES names her, and her function runs', async () => {
     const report = await recommendIndexes(db, caps, { minImprovement: 0, trust: { roles: [mallory.role.name], extensions: [] } });
     expect(report.skipped.filter((skip) => skip.queryId === hers)).toEqual([]);
-    expect(report.statementsAnalyzed).toBe(2);
+    expect(report.statementsAnalyzed).toBe(analyzed + 1);
     expect(await mallory.ranVia(connection.role())).toContain('no_argument');
   });
 });
