@@ -125,13 +125,17 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
   fields: (t) => ({
     recommendations: t.field({ type: [IndexRecommendationType], description: 'Best first.', resolve: (r) => r.recommendations }),
     rejected: t.field({ type: [RejectedCandidateType], description: 'Candidates considered and left out, with why.', resolve: (r) => r.rejected }),
-    statementsAnalyzed: t.exposeInt('statementsAnalyzed', { description: 'Statements of the workload that could use an index.' }),
+    statementsAnalyzed: t.exposeInt('statementsAnalyzed', {
+      description: 'Statements of the workload that could use an index (those whose planning could run untrusted code are skipped instead).',
+    }),
     candidatesConsidered: t.exposeInt('candidatesConsidered', { description: 'Candidate indexes costed.' }),
     plansCosted: t.exposeInt('plansCosted', { description: 'Plans (HypoPG) or statement estimates (HEURISTIC) computed.' }),
     source: t.field({ type: AdvisorSourceEnum, description: 'How candidates were costed.', resolve: (r) => r.source }),
     budgetExhausted: t.exposeBoolean('budgetExhausted', { description: 'The costing time budget ran out: some candidates were not costed.' }),
     skipped: t.stringList({
-      description: 'Statements or candidates that could not be costed, with why.',
+      description:
+        'Statements or candidates that could not be costed, with why; first the statements never planned because planning them could run ' +
+        'a function pgscope does not trust (its owner is named: PGSCOPE_TRUSTED_ROLES trusts it).',
       resolve: (r) => r.skipped.map((s) => [s.queryId ? `queryId ${s.queryId}` : null, s.candidate ? `${s.candidate.schema}.${s.candidate.table}` : null, s.reason].filter(Boolean).join(': ')),
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
