@@ -1,5 +1,6 @@
 // Whether EXPLAIN ANALYZE may execute a statement: nothing it runs may act outside the read-only
-// transaction that explain rolls back. The read-only transaction alone does not ensure that: with a
+// transaction that explain rolls back. (Before this, every explain refuses a statement that could
+// run code pgscope does not trust, whatever its volatility: planTrust.ts.) The read-only transaction alone does not ensure that: with a
 // superuser (the demo's role), SELECT pg_create_physical_replication_slot(...), pg_terminate_backend,
 // pg_reload_conf, pg_stat_statements_reset() or pg_read_file(...) all run inside one. So before
 // anything executes, every function the statement can reach is resolved against the catalog:
