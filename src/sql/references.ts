@@ -1,7 +1,7 @@
 // The database objects a statement's text names: functions, operators, types and relations, as
-// written (schema-qualified or not). explain's checks resolve them against the catalog to know what
-// planning (src/db/planTrust.ts) or executing (src/db/explainSafety.ts) the statement could run; the names stay unresolved here, since only the
-// server knows its search_path.
+// written (schema-qualified or not). explain's checks resolve them against the catalog to know
+// what planning (src/db/planTrust.ts) or executing (src/db/explainSafety.ts) the statement could
+// run; the names stay unresolved here, since only the server knows its search_path.
 import type { Node } from 'libpg-query';
 import { walkTree } from './parse.js';
 
