@@ -9,7 +9,7 @@ import { detectCapabilities, type Capabilities } from '../../src/db/capabilities
 import { Database } from '../../src/db/pool.js';
 import { NO_EXTRA_TRUST } from '../../src/db/trust.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
-import { createMallory, type Mallory } from '../harness/mallory.js';
+import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
 let target: TestDatabase;
@@ -42,10 +42,8 @@ beforeAll(async () => {
     await mallory.run(HERS);
     await target.sql(OURS);
   }
-  const queryId = async (text: string) =>
-    (await target.sql<{ query_id: string }>('SELECT queryid::text AS query_id FROM pg_stat_statements WHERE query = $1', [text]))[0]!.query_id;
-  hers = await queryId('SELECT id FROM mallory.orders WHERE customer_id = $1 AND mallory.evil() > $2');
-  ours = await queryId('SELECT id FROM orders WHERE customer_id = $1');
+  hers = await queryIdOf(target, 'SELECT id FROM mallory.orders WHERE customer_id = $1 AND mallory.evil() > $2');
+  ours = await queryIdOf(target, 'SELECT id FROM orders WHERE customer_id = $1');
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
-import { createMallory, type Mallory } from '../harness/mallory.js';
+import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
 
 const EXPLAIN = `query($sql: String, $queryId: ID) { explain(sql: $sql, queryId: $queryId) { totalCost } }`;
 const REPORT = `{ indexAdvisorReport(minImprovement: 0) { skipped recommendations { schema table } } }`;
@@ -46,10 +46,8 @@ beforeAll(async () => {
     await mallory.run(HERS);
     await target.sql(OURS);
   }
-  const queryId = async (text: string) =>
-    (await target.sql<{ query_id: string }>('SELECT queryid::text AS query_id FROM pg_stat_statements WHERE query = $1', [text]))[0]!.query_id;
-  hers = await queryId('SELECT id FROM mallory.orders WHERE customer_id = $1 AND mallory.evil() > $2');
-  ours = await queryId('SELECT id FROM orders WHERE customer_id = $1');
+  hers = await queryIdOf(target, 'SELECT id FROM mallory.orders WHERE customer_id = $1 AND mallory.evil() > $2');
+  ours = await queryIdOf(target, 'SELECT id FROM orders WHERE customer_id = $1');
   api = createTestApp(target.url, { ownSchemaReady: true });
 });
 
@@ -104,9 +102,11 @@ describe('the advisor', () => {
       include: [],
       forQueryIds: [ours, hers],
     });
-    const result = await api.gql<{ applyRecommendation: { statements: unknown[] } }>(APPLY, { id }, { token: TEST_ADMIN_TOKEN });
+    const result = await api.gql<{ applyRecommendation: { statements: Array<{ queryId: string }> } }>(APPLY, { id }, { token: TEST_ADMIN_TOKEN });
     expect(result.errors).toBeUndefined();
-    expect(result.data!.applyRecommendation.statements).toEqual([
+    // in the id's order, which is not the order given
+    const statements = [...result.data!.applyRecommendation.statements].sort((a, b) => (a.queryId === ours ? -1 : b.queryId === ours ? 1 : 0));
+    expect(statements).toEqual([
       { queryId: ours, usesIndex: true, problem: null },
       { queryId: hers, usesIndex: false, problem: expect.stringMatching(/^It could not be planned: planning it could run code pgscope does not trust: /) },
     ]);

@@ -9,7 +9,7 @@ import { Database, queryOnce, quoteIdent } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust.js';
 import { isPgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
-import { createMallory, type Mallory } from '../harness/mallory.js';
+import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
 let target: TestDatabase;
@@ -118,8 +118,8 @@ describe.each(connections)('explain as $label', (connection) => {
   });
 
   it('refuses her statement by queryId', async () => {
-    const [row] = await target.sql<{ query_id: string }>("SELECT queryid::text AS query_id FROM pg_stat_statements WHERE query = 'SELECT mallory.evil()'");
-    const refused = await failure(explainQueryId(db, caps, row!.query_id, { params: null, analyze: false, timeoutMs: 10_000 }));
+    const queryId = await queryIdOf(target, 'SELECT mallory.evil()');
+    const refused = await failure(explainQueryId(db, caps, queryId, { params: null, analyze: false, timeoutMs: 10_000 }));
     expect(refused.extensions).toEqual({ code: 'UNTRUSTED_CODE', function: 'mallory.evil(text)', owner: mallory.role.name });
     expect(await ran()).not.toContain('no_argument');
   });
