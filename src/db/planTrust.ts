@@ -94,29 +94,12 @@ export async function untrustedReaches(db: Queryable, trust: TrustConfig, statem
   if (code.everywhere) return statements.map(() => code.everywhere);
   if (code.objects.length === 0) return statements.map(() => null);
   const references = statements.map(collectReferences);
-  // every distinct name once, whichever statements write it
-  const names = new Map<Category, Map<string, QualifiedName>>(CATEGORIES.map((category) => [category, new Map()]));
-  const key = (name: QualifiedName) => `${name.schema ?? ''}\u0000${name.name}`;
-  for (const found of references) {
-    for (const category of CATEGORIES) {
-      for (const name of namesOf(found, category)) names.get(category)!.set(key(name), name);
-    }
-  }
-  const positions = new Map<Category, Map<string, number>>();
-  const params: unknown[] = [];
-  for (const category of CATEGORIES) {
-    const list = [...names.get(category)!.values()];
-    positions.set(category, new Map(list.map((name, index) => [key(name), index + 1])));
-    params.push(
-      list.map((name) => name.schema),
-      list.map((name) => name.name),
-    );
-  }
-  params.push(
+  const names = distinctNames(references);
+  const rows = await db.query<MeetingRow>(MEETINGS_SQL, [
+    ...names.arrays,
     code.objects.map((object) => object.kind),
     code.objects.map((object) => object.oid),
-  );
-  const rows = await db.query<MeetingRow>(MEETINGS_SQL, params);
+  ]);
   const met = new Map<string, Reach>();
   for (const row of rows) {
     const at = `${row.category}:${row.name}`;
@@ -125,12 +108,30 @@ export async function untrustedReaches(db: Queryable, trust: TrustConfig, statem
   return references.map((found) => {
     for (const category of CATEGORIES) {
       for (const name of namesOf(found, category)) {
-        const reach = met.get(`${category}:${positions.get(category)!.get(key(name))}`);
+        const reach = met.get(`${category}:${names.position(category, name)}`);
         if (reach) return reach;
       }
     }
     return null;
   });
+}
+
+/** Each category's names once, whichever statements write them: the query's arrays, and each name's 1-based place in them. */
+function distinctNames(references: readonly References[]) {
+  const key = (category: Category, name: QualifiedName) => `${category}\u0000${name.schema ?? ''}\u0000${name.name}`;
+  const positions = new Map<string, number>();
+  const arrays = CATEGORIES.flatMap((category) => {
+    const schemas: Array<string | null> = [];
+    const written: string[] = [];
+    for (const name of references.flatMap((found) => namesOf(found, category))) {
+      if (positions.has(key(category, name))) continue;
+      schemas.push(name.schema);
+      written.push(name.name);
+      positions.set(key(category, name), written.length);
+    }
+    return [schemas, written];
+  });
+  return { arrays, position: (category: Category, name: QualifiedName) => positions.get(key(category, name)) };
 }
 
 function namesOf(found: References, category: Category): QualifiedName[] {
