@@ -2,9 +2,12 @@
 // statement asks of each table, the candidate indexes, and those set aside before costing.
 // Costing (whatif.ts, heuristic.ts) and selection take it from here. Catalog reads per workload, not
 // per statement: relations (one query per level of views), distinct values, existing indexes and
-// table sizes.
+// table sizes. First of all, statements whose planning could run code pgscope does not trust are
+// set aside with the reason (src/db/planTrust.ts): they give no candidate and are never planned.
 import type { Capabilities } from '../db/capabilities.js';
+import { clearStatements, type PlanClearance } from '../db/planTrust.js';
 import type { Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import { generateCandidates, type CandidateOptions } from './candidates.js';
 import { checkCoverage, type CoverageOptions } from './coverage.js';
 import { tableAccesses } from './predicates.js';
@@ -13,7 +16,17 @@ import { loadDistinctValues } from './selectivity.js';
 import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement } from './types.js';
 import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
 
-export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues'>, CoverageOptions {}
+export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues'>, CoverageOptions {
+  /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
+  trust?: TrustConfig;
+}
+
+/** A statement of the workload that is not analyzed nor planned, and why. */
+export interface SetAsideStatement {
+  queryId: string;
+  /** A sentence fragment, as costing's skip reasons. */
+  reason: string;
+}
 
 export interface WorkloadAnalysis {
   /** The statements analyzed (those that could use an index), heaviest first. */
@@ -24,6 +37,10 @@ export interface WorkloadAnalysis {
   candidates: CandidateIndex[];
   /** Candidates set aside before costing (covered by an existing index, table too small). */
   rejected: RejectedCandidate[];
+  /** Statements left out because planning them could run code pgscope does not trust. */
+  untrusted: SetAsideStatement[];
+  /** What costing may plan: the statements analyzed. */
+  clearance: PlanClearance;
 }
 
 /** Steps 1-4 on the current database's pg_stat_statements. */
@@ -52,12 +69,22 @@ export async function analyzeStatements(
   return analyzeParsed(db, parsed, options);
 }
 
-async function analyzeParsed(db: Queryable, parsed: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
+async function analyzeParsed(db: Queryable, all: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
+  const clearance = await clearStatements(
+    db,
+    options.trust ?? NO_EXTRA_TRUST,
+    all.map((statement) => ({ sql: statement.query, node: statement.node })),
+  );
+  const untrusted = all.flatMap((statement) => {
+    const reason = clearance.refusal(statement.query);
+    return reason === null ? [] : [{ queryId: statement.queryId, reason }];
+  });
+  const parsed = all.filter((statement) => clearance.refusal(statement.query) === null);
   const catalog = await resolveRelations(db, parsed.map((statement) => statement.node));
   const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
   const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
   const generated = generateCandidates(accesses, { ...options, distinctValues });
   const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
   const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);
-  return { statements, accesses, candidates: kept, rejected };
+  return { statements, accesses, candidates: kept, rejected, untrusted, clearance };
 }

@@ -3,6 +3,9 @@
 // estimated them (heuristic.ts), the statements or candidates that could not be costed with the
 // reason, and how much work was done within the time budget. createCoster picks the path from the
 // target's capabilities (costing.ts): HypoPG when the extension is installed, else the estimate.
+import { clearStatements, type PlanClearance } from '../db/planTrust.js';
+import type { Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST } from '../db/trust.js';
 import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from './types.js';
 
 /** What costing needs: the statements (by queryId) and, for the estimate, how each uses its tables. */
@@ -10,6 +13,16 @@ export interface CostingWorkload {
   statements: readonly WorkloadStatement[];
   /** From the analysis step; the estimate reads them (HypoPG plans the statements themselves). */
   accesses: readonly TableAccess[];
+  /**
+   * Which statements may be planned (the analysis step's, which knows the operator's trust); absent:
+   * costing checks them itself, trusting no one beyond PostgreSQL, superusers and pgscope's own role.
+   */
+  clearance?: PlanClearance;
+}
+
+/** The workload's clearance, or one made on `client` for its statements. */
+export async function clearanceOf(client: Queryable, workload: Pick<CostingWorkload, 'statements' | 'clearance'>): Promise<PlanClearance> {
+  return workload.clearance ?? clearStatements(client, NO_EXTRA_TRUST, workload.statements.map((statement) => ({ sql: statement.query })));
 }
 
 export interface CostingOptions {

@@ -4,10 +4,12 @@
 // analysis step's TableAccess). Same CostedCandidate shape as the what-if path, source HEURISTIC.
 // A candidate is validated as applyIndex would validate it before it is estimated (hypothetical.ts).
 import type { Capabilities } from '../db/capabilities.js';
+import type { PlanClearance } from '../db/planTrust.js';
 import type { Db, Queryable } from '../db/pool.js';
 import {
   Budget,
   budgetReason,
+  clearanceOf,
   DEFAULT_BUDGET_MS,
   DEFAULT_PLAN_TIMEOUT_MS,
   statementsById,
@@ -43,12 +45,14 @@ class Run {
     readonly candidates: readonly CandidateIndex[],
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
+    private readonly clearance: PlanClearance,
   ) {}
 
   async planBefore(statement: WorkloadStatement): Promise<CostNode | null> {
     let outcome = this.plans.get(statement.queryId);
     if (!outcome) {
-      outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs: this.budget.planTimeoutMs(this.planTimeoutMs) });
+      const request = { sql: statement.query, timeoutMs: this.budget.planTimeoutMs(this.planTimeoutMs) };
+      outcome = await planOn(this.client, this.caps, request, this.clearance);
       this.plans.set(statement.queryId, outcome);
       if (outcome.ok) this.plansCosted += 1;
       else this.skipped.push({ candidate: null, queryId: statement.queryId, reason: outcome.reason });
@@ -97,7 +101,10 @@ async function withRun<T>(
   const planTimeoutMs = options.planTimeoutMs ?? DEFAULT_PLAN_TIMEOUT_MS;
   const budget = new Budget(budgetMs);
   return db.withClient(
-    async (client) => work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs)),
+    async (client) => {
+      const clearance = await clearanceOf(client, run.workload);
+      return work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs, clearance));
+    },
     { statementTimeoutMs: planTimeoutMs },
   );
 }

@@ -5,8 +5,11 @@
 // parameters (EXPLAIN (GENERIC_PLAN) on PostgreSQL 16+, PREPARE + force_generic_plan below).
 // Unlike explain(), a statement that cannot be planned is an outcome here, not an error: costing
 // goes on with the other statements on the same session, so every step cleans up after itself.
+// Only statements a PlanClearance lets through are planned: planning runs functions, and a
+// statement that could run code pgscope does not trust is refused before anything reaches the server.
 import { isPgscopeError } from '../errors.js';
 import type { Capabilities } from '../db/capabilities.js';
+import type { PlanClearance } from '../db/planTrust.js';
 import type { Queryable } from '../db/pool.js';
 import { paramCount, parseOneStatement, statementPhrase } from '../sql/parse.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
@@ -61,8 +64,10 @@ export interface PlanRequest {
   timeoutMs: number;
 }
 
-/** Plans `request.sql` on `client` (plain EXPLAIN, generic when it has $n); never throws for the statement's own faults. */
-export async function planOn(client: Queryable, caps: Capabilities, request: PlanRequest): Promise<PlanOutcome> {
+/** Plans `request.sql` on `client` (plain EXPLAIN, generic when it has $n) if `clearance` lets it; never throws for the statement's own faults. */
+export async function planOn(client: Queryable, caps: Capabilities, request: PlanRequest, clearance: PlanClearance): Promise<PlanOutcome> {
+  const refusal = clearance.refusal(request.sql);
+  if (refusal !== null) return { ok: false, reason: refusal };
   // interval $2, as pg_stat_statements writes interval '30 days', does not plan: $2::interval does
   const sql = await castTypedParameters(request.sql);
   let parameters: number;

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { planIndex } from '../actions/indexDefinition.js';
 import type { Capabilities } from '../db/capabilities.js';
 import type { Db, Queryable } from '../db/pool.js';
+import type { TrustConfig } from '../db/trust.js';
 import { isPgscopeError } from '../errors.js';
 import { analyzeWorkload } from './analyze.js';
 import { createCoster } from './costing.js';
@@ -27,6 +28,8 @@ export interface RecommendOptions {
   maxStatements?: number;
   /** Wall-clock budget of the costing, milliseconds. Default 8,000. */
   budgetMs?: number;
+  /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
+  trust?: TrustConfig;
 }
 
 export const DEFAULT_MIN_IMPROVEMENT = 0.1;
@@ -76,7 +79,7 @@ export interface AdvisorReport {
 export async function recommendIndexes(db: Db, caps: Capabilities, options: RecommendOptions = {}): Promise<AdvisorReport> {
   const started = performance.now();
   const minImprovement = options.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
-  const analysis = await analyzeWorkload(db, caps, { limit: options.maxStatements });
+  const analysis = await analyzeWorkload(db, caps, { limit: options.maxStatements, trust: options.trust });
   const wanted = (c: { schema: string; table: string }) =>
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
   const candidates = withPrefixStatements(analysis.candidates.filter(wanted));
@@ -128,7 +131,8 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     plansCosted: costing.plansCosted,
     source: coster.source,
     budgetExhausted: costing.budgetExhausted,
-    skipped: costing.skipped,
+    // statements set aside for trust first: they were neither analyzed nor planned
+    skipped: [...analysis.untrusted.map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
     durationMs: performance.now() - started,
   };
 }

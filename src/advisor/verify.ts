@@ -1,8 +1,11 @@
 // After a recommendation is applied: plan again each statement it was meant to help and look for
 // the new index in the plan. A recommendation that the planner then ignores is reported as such,
-// not hidden: the estimate was wrong, and the user should know before keeping the index.
+// not hidden: the estimate was wrong, and the user should know before keeping the index. A
+// statement whose planning could run code pgscope does not trust is not planned (its problem says why).
 import type { Capabilities } from '../db/capabilities.js';
 import { statementTexts } from '../db/explain.js';
+import { clearStatements } from '../db/planTrust.js';
+import type { TrustConfig } from '../db/trust.js';
 import { describeTopNode, nodesOf, planOn } from './planCost.js';
 import type { Db } from '../db/pool.js';
 
@@ -18,11 +21,18 @@ export interface StatementCheck {
 }
 
 /** Plans each statement (generic plans for $n statements) and says whether it uses one of `indexNames`. */
-export async function checkStatementsUse(db: Db, caps: Capabilities, queryIds: readonly string[], indexNames: ReadonlySet<string>): Promise<StatementCheck[]> {
+export async function checkStatementsUse(
+  db: Db,
+  caps: Capabilities,
+  trust: TrustConfig,
+  queryIds: readonly string[],
+  indexNames: ReadonlySet<string>,
+): Promise<StatementCheck[]> {
   if (queryIds.length === 0) return [];
   const texts = await statementTexts(db, caps, queryIds);
   // the costing's planner: one client, read-only transactions rolled back, the pre-16 generic-plan pitfalls handled
   return db.withClient(async (client) => {
+    const clearance = await clearStatements(client, trust, [...texts.values()].map((sql) => ({ sql })));
     const checks: StatementCheck[] = [];
     for (const queryId of queryIds) {
       const sql = texts.get(queryId);
@@ -30,7 +40,7 @@ export async function checkStatementsUse(db: Db, caps: Capabilities, queryIds: r
         checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: 'pg_stat_statements no longer holds it (evicted or reset).' });
         continue;
       }
-      const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS });
+      const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
       if (!planned.ok) {
         checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: `It could not be planned: ${planned.reason}.` });
         continue;

@@ -8,10 +8,12 @@
 // method is not supported"), so those candidates are estimated from pg_stats instead (HEURISTIC).
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Capabilities } from '../db/capabilities.js';
+import type { PlanClearance } from '../db/planTrust.js';
 import type { Db, Queryable } from '../db/pool.js';
 import {
   Budget,
   budgetReason,
+  clearanceOf,
   DEFAULT_BUDGET_MS,
   DEFAULT_PLAN_TIMEOUT_MS,
   statementsById,
@@ -49,11 +51,12 @@ class Session {
     readonly hypopgSchema: string,
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
+    private readonly clearance: PlanClearance,
   ) {}
 
   async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
     const timeoutMs = this.budget.planTimeoutMs(this.planTimeoutMs);
-    const outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs });
+    const outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs }, this.clearance);
     if (outcome.ok) this.plansCosted += 1;
     return outcome;
   }
@@ -70,7 +73,13 @@ class Session {
   }
 }
 
-async function withSession<T>(db: Db, caps: Capabilities, options: CostingOptions, work: (session: Session) => Promise<T>): Promise<T> {
+async function withSession<T>(
+  db: Db,
+  caps: Capabilities,
+  workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
+  options: CostingOptions,
+  work: (session: Session) => Promise<T>,
+): Promise<T> {
   const schema = caps.hypopg.installed ? caps.hypopg.schema : null;
   if (schema === null) {
     throw new PgscopeError(
@@ -84,7 +93,7 @@ async function withSession<T>(db: Db, caps: Capabilities, options: CostingOption
   // statementTimeoutMs lets the pool's client-side deadline allow the EXPLAINs' own timeouts
   return db.withClient(
     async (client) => {
-      const session = new Session(client, caps, schema, budget, planTimeoutMs);
+      const session = new Session(client, caps, schema, budget, planTimeoutMs, await clearanceOf(client, workload));
       await resetHypothetical(client, schema);
       try {
         return await work(session);
@@ -101,10 +110,10 @@ export async function whatIfCosts(
   db: Db,
   caps: Capabilities,
   candidates: readonly CandidateIndex[],
-  workload: Pick<CostingWorkload, 'statements'>,
+  workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
 ): Promise<WhatIfResult> {
-  return withSession(db, caps, options, async (session) => {
+  return withSession(db, caps, workload, options, async (session) => {
     const byId = statementsById(workload);
     const costed: CostedCandidate[] = [];
     const unsupported: WhatIfResult['unsupported'] = [];
@@ -191,10 +200,10 @@ export async function whatIfSetCost(
   db: Db,
   caps: Capabilities,
   candidates: readonly CandidateIndex[],
-  workload: Pick<CostingWorkload, 'statements'>,
+  workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
 ): Promise<SetCostingResult & { unsupported: number[] }> {
-  return withSession(db, caps, options, async (session) => {
+  return withSession(db, caps, workload, options, async (session) => {
     const byId = statementsById(workload);
     const statements = [...new Map(candidates.flatMap((c) => statementsFor(c, byId, session.skipped)).map((s) => [s.queryId, s])).values()];
     const before = new Map<string, CostNode>();

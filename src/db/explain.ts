@@ -1,7 +1,9 @@
 // How PostgreSQL runs one statement, given as SQL or as a pg_stat_statements queryid: the plan as
 // EXPLAIN (FORMAT JSON) prints it, plus the summary a person reads first. Every EXPLAIN runs in a
-// read-only transaction that is always rolled back. Only EXPLAIN ANALYZE executes the statement,
-// and explain() accepts it only for one read-only SELECT that calls no volatile function (see
+// read-only transaction that is always rolled back. Planning alone runs functions (PostgreSQL folds
+// immutable ones with constant arguments), so no statement is planned that could run code pgscope
+// does not trust (planTrust.ts: UNTRUSTED_CODE). Only EXPLAIN ANALYZE executes the statement, and
+// explain() accepts it only for one read-only SELECT that calls no volatile function (see
 // explainSafety.ts; the resolver also requires the admin token).
 import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../errors.js';
 import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../sql/parse.js';
@@ -15,6 +17,8 @@ import { pgStatStatementsView, staleExtensionError } from './queryStats.js';
 import { unwrapNestedStatement } from './wrappedStatement.js';
 import { castTypedParameters } from '../sql/typedParameters.js';
 import { genericPlanStatements, UNTYPED_PARAMETER } from './genericPlan.js';
+import { assertTrustedToPlan } from './planTrust.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from './trust.js';
 
 export interface ExplainRequest {
   sql: string;
@@ -25,6 +29,8 @@ export interface ExplainRequest {
   timeoutMs: number;
   /** statement_timeout of a plain EXPLAIN (planning only), in milliseconds; absent: the pool's. */
   planTimeoutMs?: number;
+  /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
+  trust?: TrustConfig;
 }
 
 export interface ExplainOutcome {
@@ -199,6 +205,8 @@ async function planDocument(
   request: ExplainRequest,
   parameters: number,
 ): Promise<ExplainDocument> {
+  // Checked on the connection that plans it, so names resolve with the same search_path.
+  await assertTrustedToPlan(client, request.trust ?? NO_EXTRA_TRUST, statement.node);
   const timeoutMs = request.analyze ? request.timeoutMs : request.planTimeoutMs;
   const prepared = mode === 'prepared';
   const settings = [timeoutMs === undefined ? null : String(timeoutMs), prepared ? 'force_generic_plan' : null, prepared ? 'off' : null];
@@ -219,7 +227,6 @@ async function planDocument(
   }
   const prefix = explainPrefix(mode, request.analyze);
   return inReadOnlyTransaction(client, settings, async () => {
-    // Checked on the connection that executes it, so names resolve with the same search_path.
     if (request.analyze) await assertSafeToExecute(client, statement.node);
     return queryPlan(await runUserSql(client, prefix, request.sql, request.params ?? []));
   });

@@ -1,5 +1,6 @@
 // Whether EXPLAIN ANALYZE may execute a statement: nothing it runs may act outside the read-only
-// transaction that explain rolls back. The read-only transaction alone does not ensure that: with a
+// transaction that explain rolls back. (Before this, every explain refuses a statement that could
+// run code pgscope does not trust, whatever its volatility: planTrust.ts.) The read-only transaction alone does not ensure that: with a
 // superuser (the demo's role), SELECT pg_create_physical_replication_slot(...), pg_terminate_backend,
 // pg_reload_conf, pg_stat_statements_reset() or pg_read_file(...) all run inside one. So before
 // anything executes, every function the statement can reach is resolved against the catalog:
@@ -14,65 +15,49 @@ import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { parseOneStatement } from '../sql/parse.js';
 import { collectReferences, type QualifiedName, type References } from '../sql/references.js';
 import type { Queryable } from './pool.js';
+import {
+  attributeFunctionsNamedSql,
+  functionsNamedSql,
+  operatorsNamedSql,
+  relationsNamedSql,
+  typesNamedSql,
+  writtenNamesSql,
+} from './writtenNames.js';
 
 /** Views inside views (and policies, domains) deeper than this are refused rather than followed. */
 const MAX_NESTING = 16;
 
-// Unqualified names resolve through search_path (current_schemas(true) adds pg_catalog and the
-// session's temporary schema): every candidate of that name counts, whichever the server would
-// pick, so an overloaded name with one volatile variant is refused (conservative). Materialized
-// views are not followed: reading one does not run its query. `$10` adds the checks that do not
-// depend on the statement (sorting, grouping, implicit casts, text input of values). A name
-// written pg_temp.x is looked up in the session's own temporary schema, as PostgreSQL does.
-const writtenNames = (schemas: string, names: string) => /* SQL */ `
-    SELECT
-      CASE
-        WHEN w.schema_name = 'pg_temp' THEN (SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema())::text
-        ELSE w.schema_name
-      END AS schema_name,
-      w.name
-    FROM unnest(${schemas}::text[], ${names}::text[]) AS w(schema_name, name)`;
-
+// Names resolve as writtenNames.ts describes: every candidate of a function or operator name
+// counts, whichever the server would pick, so an overloaded name with one volatile variant is
+// refused (conservative). Materialized views are not followed: reading one does not run its query.
+// $10 adds the checks that do not depend on the statement (sorting, grouping, implicit casts, text
+// input of values).
 const RESOLVE_SQL = /* SQL */ `
   WITH RECURSIVE
-  function_name AS (${writtenNames('$1', '$2')}
+  function_name AS (${writtenNamesSql('$1', '$2')}
   ),
-  operator_name AS (${writtenNames('$3', '$4')}
+  operator_name AS (${writtenNamesSql('$3', '$4')}
+  ),
+  attribute_name AS (${writtenNamesSql('$9', '$11')}
   ),
   function_candidate AS (
     SELECT
       p.oid,
       format('%s.%s', n.nspname, p.proname) AS object,
       p.provolatile
-    FROM function_name w
-    JOIN pg_proc p ON p.proname = w.name
+    FROM (${functionsNamedSql('function_name')}
+      UNION${attributeFunctionsNamedSql('attribute_name')}
+    ) f
+    JOIN pg_proc p ON p.oid = f.oid
     JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE p.prokind <> 'p'
-      AND (n.nspname = w.schema_name OR (w.schema_name IS NULL AND n.nspname = ANY (current_schemas(true))))
-    UNION
-    -- t.f is also the call f(t) when f takes one row (composite or pseudo-type) argument
-    SELECT
-      p.oid,
-      format('%s.%s', n.nspname, p.proname),
-      p.provolatile
-    FROM pg_proc p
-    JOIN pg_namespace n ON n.oid = p.pronamespace
-    JOIN pg_type t ON t.oid = p.proargtypes[0]
-    WHERE p.proname = ANY ($9::text[])
-      AND p.pronargs >= 1
-      AND p.pronargs - p.pronargdefaults <= 1
-      AND t.typtype IN ('c', 'p')
-      AND n.nspname = ANY (current_schemas(true))
   ),
-  type_name AS (${writtenNames('$5', '$6')}
+  type_name AS (${writtenNamesSql('$5', '$6')}
   ),
   cast_target(oid) AS (
     SELECT
       t.oid
-    FROM type_name w
-    JOIN pg_type t ON t.typname = w.name
-    JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE n.nspname = w.schema_name OR (w.schema_name IS NULL AND n.nspname = ANY (current_schemas(true)))
+    FROM (${typesNamedSql('type_name')}
+    ) t
     UNION
     -- a cast to a domain is a cast to its base type, then the domain's checks
     SELECT
@@ -81,23 +66,17 @@ const RESOLVE_SQL = /* SQL */ `
     JOIN pg_type d ON d.oid = c.oid
     WHERE d.typbasetype <> 0
   ),
-  relation_name AS (${writtenNames('$7', '$8')}
+  relation_name AS (${writtenNamesSql('$7', '$8')}
   ),
   named_relation(oid) AS (
     SELECT
-      c.oid
-    FROM relation_name w
-    JOIN pg_namespace n ON n.nspname = w.schema_name
-    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.name
-    UNION
-    SELECT
-      to_regclass(quote_ident(w.name))::oid
-    FROM relation_name w
-    WHERE w.schema_name IS NULL
+      r.oid
+    FROM (${relationsNamedSql('relation_name')}
+    ) r
   ),
   -- a table's scan reads its inheritance children and partitions too
   scanned_relation(oid) AS (
-    SELECT oid FROM named_relation WHERE oid IS NOT NULL
+    SELECT oid FROM named_relation
     UNION
     SELECT
       i.inhrelid
@@ -121,12 +100,12 @@ const RESOLVE_SQL = /* SQL */ `
     UNION
     SELECT
       format('operator %s.%s (volatile function %s)', n.nspname, o.oprname, o.oprcode::regproc)
-    FROM operator_name w
-    JOIN pg_operator o ON o.oprname = w.name
+    FROM (${operatorsNamedSql('operator_name')}
+    ) w
+    JOIN pg_operator o ON o.oid = w.oid
     JOIN pg_namespace n ON n.oid = o.oprnamespace
     JOIN pg_proc p ON p.oid = o.oprcode
     WHERE p.provolatile = 'v'
-      AND (n.nspname = w.schema_name OR (w.schema_name IS NULL AND n.nspname = ANY (current_schemas(true))))
     UNION
     SELECT
       format('cast to %s (volatile function %s)', c.casttarget::regtype, c.castfunc::regproc)
@@ -265,8 +244,9 @@ async function resolve(client: Queryable, sources: readonly Source[], global: bo
     names(types),
     schemas(relations),
     names(relations),
-    attributes,
+    attributes.map(() => null),
     global,
+    attributes,
   ]);
 }
 

@@ -95,7 +95,9 @@ builder.queryField('explain', (t) =>
     type: ExplainResult,
     description:
       'The plan of one statement, given as sql or as a pg_stat_statements queryId. Runs in a read-only transaction that is rolled back; ' +
-      'the statement itself is executed only with analyze (admin token, a single SELECT). Without the admin token, planning may take ' +
+      'the statement itself is executed only with analyze (admin token, a single SELECT). Planning runs functions, so a statement that could ' +
+      'run a function pgscope does not trust (not PostgreSQL\'s, a superuser\'s, its own role\'s, nor PGSCOPE_TRUSTED_ROLES\') is refused with ' +
+      'UNTRUSTED_CODE before anything is planned. Without the admin token, planning may take ' +
       'at most PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS (QUERY_TIMEOUT past it). At most PGSCOPE_MAX_EXPENSIVE_FIELDS explains per operation.',
     args: {
       queryId: t.arg.id({ description: 'Explain this statement of pg_stat_statements (see slowQueries). Give queryId or sql, not both.' }),
@@ -141,6 +143,7 @@ builder.queryField('explain', (t) =>
         analyze,
         timeoutMs: intInRange('timeoutMs', args.timeoutMs ?? 10_000, 1, 60_000),
         planTimeoutMs: budgetMs,
+        trust: ctx.config.trust,
       };
       const caps = await ctx.capabilities();
       const run = sql !== null ? explain(ctx.db, caps, { ...request, sql }) : explainQueryId(ctx.db, caps, queryId!, request);

@@ -125,13 +125,17 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
   fields: (t) => ({
     recommendations: t.field({ type: [IndexRecommendationType], description: 'Best first.', resolve: (r) => r.recommendations }),
     rejected: t.field({ type: [RejectedCandidateType], description: 'Candidates considered and left out, with why.', resolve: (r) => r.rejected }),
-    statementsAnalyzed: t.exposeInt('statementsAnalyzed', { description: 'Statements of the workload that could use an index.' }),
+    statementsAnalyzed: t.exposeInt('statementsAnalyzed', {
+      description: 'Statements of the workload that could use an index (those whose planning could run untrusted code are skipped instead).',
+    }),
     candidatesConsidered: t.exposeInt('candidatesConsidered', { description: 'Candidate indexes costed.' }),
     plansCosted: t.exposeInt('plansCosted', { description: 'Plans (HypoPG) or statement estimates (HEURISTIC) computed.' }),
     source: t.field({ type: AdvisorSourceEnum, description: 'How candidates were costed.', resolve: (r) => r.source }),
     budgetExhausted: t.exposeBoolean('budgetExhausted', { description: 'The costing time budget ran out: some candidates were not costed.' }),
     skipped: t.stringList({
-      description: 'Statements or candidates that could not be costed, with why.',
+      description:
+        'Statements or candidates that could not be costed, with why; first the statements never planned because planning them could run ' +
+        'a function pgscope does not trust (its owner is named: PGSCOPE_TRUSTED_ROLES trusts it).',
       resolve: (r) => r.skipped.map((s) => [s.queryId ? `queryId ${s.queryId}` : null, s.candidate ? `${s.candidate.schema}.${s.candidate.table}` : null, s.reason].filter(Boolean).join(': ')),
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
@@ -152,7 +156,7 @@ async function runAdvisor(ctx: Context, args: { minImprovement?: number | null; 
   if (!(minImprovement >= 0 && minImprovement <= 1)) throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
   const limit = intInRange('limit', args.limit ?? 20, 1, 100);
   const caps = await ctx.capabilities();
-  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, schema: args.schema, table: args.table });
+  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, schema: args.schema, table: args.table, trust: ctx.config.trust });
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
   const rows = ids.length ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids }) : [];
   const byId = new Map(rows.map((row) => [row.query_id, row]));

@@ -88,7 +88,7 @@ builder.mutationField('applyRecommendation', (t) =>
       if (change.status !== 'SUCCEEDED') return { change, plan: planned(), statements: null };
       const built = change.outcome as IndexOutcome;
       const names = await indexTreeNames(ctx.db, built.schema, built.name);
-      return { change, plan: planned(), statements: await checkStatementsUse(ctx.db, caps, recommended.forQueryIds, names) };
+      return { change, plan: planned(), statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names) };
     },
   }),
 );

@@ -1,7 +1,7 @@
 // The database objects a statement's text names: functions, operators, types and relations, as
-// written (schema-qualified or not). explain's safety check resolves them against the catalog to
-// know what executing the statement could run; the names stay unresolved here, since only the
-// server knows its search_path.
+// written (schema-qualified or not). explain's checks resolve them against the catalog to know
+// what planning (src/db/planTrust.ts) or executing (src/db/explainSafety.ts) the statement could
+// run; the names stay unresolved here, since only the server knows its search_path.
 import type { Node } from 'libpg-query';
 import { walkTree } from './parse.js';
 
@@ -18,8 +18,13 @@ export interface References {
   operators: QualifiedName[];
   /** Types named by casts and column definitions; a function-style call may also be a cast. */
   types: QualifiedName[];
-  /** Tables, views and other relations in FROM clauses (CTE names included: harmless extras). */
+  /** Tables, views and other relations read or written (CTE names included: harmless extras). */
   relations: QualifiedName[];
+  /**
+   * Targets of INSERT, UPDATE, DELETE and MERGE (also in WITH): writing runs more than reading
+   * (column defaults, rules), so the trust check looks at these twice.
+   */
+  written: QualifiedName[];
   /** Names after a dot (t.x, (row).x): a column, or a call of function x(t) in attribute notation. */
   attributeFunctions: string[];
 }
@@ -35,6 +40,7 @@ export function collectReferences(node: Node): References {
     operators: new Map<string, QualifiedName>(),
     types: new Map<string, QualifiedName>(),
     relations: new Map<string, QualifiedName>(),
+    written: new Map<string, QualifiedName>(),
     attributeFunctions: new Set<string>(),
   };
   for (const name of IMPLICIT_OPERATORS) add(found.operators, { schema: null, name });
@@ -63,8 +69,20 @@ export function collectReferences(node: Node): References {
         add(found.types, qualifiedName(item.names));
         break;
       case 'RangeVar':
-        add(found.relations, { schema: typeof item.schemaname === 'string' ? item.schemaname : null, name: String(item.relname) });
+        add(found.relations, relationName(item));
         break;
+      // the target of a data-modifying statement is a bare RangeVar under "relation"
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt': {
+        const target = item.relation as Record<string, unknown> | undefined;
+        if (typeof target?.relname === 'string') {
+          add(found.relations, relationName(target));
+          add(found.written, relationName(target));
+        }
+        break;
+      }
       case 'ColumnRef': {
         const fields = item.fields as unknown[] | undefined;
         if (fields && fields.length > 1) addAttribute(found.attributeFunctions, fields.at(-1));
@@ -80,6 +98,7 @@ export function collectReferences(node: Node): References {
     operators: [...found.operators.values()],
     types: [...found.types.values()],
     relations: [...found.relations.values()],
+    written: [...found.written.values()],
     attributeFunctions: [...found.attributeFunctions],
   };
 }
@@ -92,6 +111,10 @@ function qualifiedName(list: unknown): QualifiedName | null {
     .filter((part): part is string => part !== undefined);
   if (parts.length === 0) return null;
   return { schema: parts.length > 1 ? parts.at(-2)! : null, name: parts.at(-1)! };
+}
+
+function relationName(rangeVar: Record<string, unknown>): QualifiedName {
+  return { schema: typeof rangeVar.schemaname === 'string' ? rangeVar.schemaname : null, name: String(rangeVar.relname) };
 }
 
 function add(into: Map<string, QualifiedName>, name: QualifiedName | null): void {

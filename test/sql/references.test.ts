@@ -28,8 +28,27 @@ describe('collectReferences', () => {
         { schema: null, name: 'v' },
         { schema: null, name: 'w' },
       ],
+      written: [],
       attributeFunctions: ['total', 'shout'],
     });
+  });
+
+  it('finds the targets of INSERT, UPDATE, DELETE and MERGE, in WITH too, among the relations and as written', async () => {
+    const found = await references(
+      'WITH moved AS (DELETE FROM app.queue RETURNING id) INSERT INTO done SELECT id FROM moved',
+    );
+    expect(found.written).toEqual([
+      { schema: null, name: 'done' },
+      { schema: 'app', name: 'queue' },
+    ]);
+    expect(found.relations).toEqual([
+      { schema: null, name: 'done' },
+      { schema: null, name: 'moved' },
+      { schema: 'app', name: 'queue' },
+    ]);
+    const merged = await references('MERGE INTO stock s USING deliveries d ON s.id = d.id WHEN MATCHED THEN UPDATE SET n = s.n + d.n');
+    expect(merged.written).toEqual([{ schema: null, name: 'stock' }]);
+    expect((await references('UPDATE accounts SET n = 1')).written).toEqual([{ schema: null, name: 'accounts' }]);
   });
 
   it('leaves BETWEEN to the implicit comparisons and finds the functions behind SQL syntax', async () => {
