@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import type { Capabilities } from '../db/capabilities.js';
-import { quoteIdent, type Database, type Queryable, type Session } from '../db/pool.js';
+import { quoteIdent, type Database, type Db, type Queryable, type Session } from '../db/pool.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import type { Credential } from '../http/auth.js';
 import { backgroundJobs } from './jobs.js';
@@ -91,7 +91,7 @@ export interface ChangeLogger {
 /** The parts of the request context a change needs. */
 export interface ChangeContext {
   /** The request's view of the pool: planning runs here (counted, within the request's limits). */
-  db: Queryable;
+  db: Db;
   /** The pool itself: the change log is written here, also after the request returned. */
   database: Database;
   config: Pick<Config, 'ddlLockTimeoutMs'>;
@@ -102,7 +102,7 @@ export interface ChangeContext {
 
 export interface ChangeSteps<P extends ChangePlan> {
   /** Validates the input against the catalog (on the read pool) and builds the statements; executes nothing. */
-  plan(db: Queryable): Promise<P>;
+  plan(db: Db): Promise<P>;
   /** Runs the plan on the DDL session; what it returns is stored as the entry's outcome. */
   execute(session: Session, plan: P, log: ChangeLogger): Promise<unknown>;
 }

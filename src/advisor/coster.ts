@@ -3,6 +3,7 @@
 // estimated them (heuristic.ts), the statements or candidates that could not be costed with the
 // reason, and how much work was done within the time budget. createCoster picks the path from the
 // target's capabilities (costing.ts): HypoPG when the extension is installed, else the estimate.
+import type { TrustConfig } from '../db/trust.js';
 import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from './types.js';
 
 /** What costing needs: the statements (by queryId) and, for the estimate, how each uses its tables. */
@@ -17,6 +18,8 @@ export interface CostingOptions {
   budgetMs?: number;
   /** statement_timeout of each EXPLAIN, milliseconds (default 2,000; never more than the budget left). */
   planTimeoutMs?: number;
+  /** Whose functions a candidate's expressions may call, as applyIndex decides it (Config.trust). Default: none. */
+  trust?: TrustConfig;
 }
 
 export const DEFAULT_BUDGET_MS = 8_000;

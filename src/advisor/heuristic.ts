@@ -5,6 +5,7 @@
 // A candidate is validated as applyIndex would validate it before it is estimated (hypothetical.ts).
 import type { Capabilities } from '../db/capabilities.js';
 import type { Db, Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import {
   Budget,
   budgetReason,
@@ -43,6 +44,7 @@ class Run {
     readonly candidates: readonly CandidateIndex[],
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
+    readonly trust: TrustConfig,
   ) {}
 
   async planBefore(statement: WorkloadStatement): Promise<CostNode | null> {
@@ -97,7 +99,7 @@ async function withRun<T>(
   const planTimeoutMs = options.planTimeoutMs ?? DEFAULT_PLAN_TIMEOUT_MS;
   const budget = new Budget(budgetMs);
   return db.withClient(
-    async (client) => work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs)),
+    async (client) => work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs, options.trust ?? NO_EXTRA_TRUST)),
     { statementTimeoutMs: planTimeoutMs },
   );
 }
@@ -128,7 +130,7 @@ export async function heuristicCosts(
 }
 
 async function estimateOne(run: Run, candidate: CandidateIndex, statements: WorkloadStatement[]): Promise<CostedCandidate | null> {
-  const definition = await candidateDefinition(run.client, candidate, run.caps.serverVersionNum);
+  const definition = await candidateDefinition(run.client, candidate, run.caps.serverVersionNum, run.trust);
   if (!definition.ok) {
     run.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;

@@ -9,6 +9,7 @@
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Capabilities } from '../db/capabilities.js';
 import type { Db, Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import {
   Budget,
   budgetReason,
@@ -49,6 +50,7 @@ class Session {
     readonly hypopgSchema: string,
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
+    readonly trust: TrustConfig,
   ) {}
 
   async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
@@ -84,7 +86,7 @@ async function withSession<T>(db: Db, caps: Capabilities, options: CostingOption
   // statementTimeoutMs lets the pool's client-side deadline allow the EXPLAINs' own timeouts
   return db.withClient(
     async (client) => {
-      const session = new Session(client, caps, schema, budget, planTimeoutMs);
+      const session = new Session(client, caps, schema, budget, planTimeoutMs, options.trust ?? NO_EXTRA_TRUST);
       await resetHypothetical(client, schema);
       try {
         return await work(session);
@@ -137,7 +139,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
     session.skipped.push({ candidate, queryId: null, reason: 'none of the statements it was generated for could be planned' });
     return null;
   }
-  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum);
+  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
   if (!definition.ok) {
     session.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;
@@ -238,7 +240,7 @@ export async function whatIfSetCost(
 async function createAll(session: Session, candidates: readonly CandidateIndex[]) {
   const created: Array<{ name: string; partitioned: boolean; hypothetical: HypotheticalIndex } | null> = [];
   for (const candidate of candidates) {
-    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum);
+    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
     const index = definition.ok ? await createHypothetical(session.client, session.hypopgSchema, definition.definition.sql) : definition;
     if (!index.ok) session.skipped.push({ candidate, queryId: null, reason: index.reason });
     created.push(definition.ok && index.ok ? { ...definition.definition, hypothetical: index.index } : null);

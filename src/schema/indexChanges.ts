@@ -135,7 +135,7 @@ builder.mutationField('applyIndex', (t) =>
         unique: input.unique,
         name: input.name,
       };
-      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs));
+      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust));
       const helpsQueryIds = queryIdList(input.forQueryIds);
       const request = {
         action: 'applyIndex',

@@ -152,7 +152,7 @@ async function runAdvisor(ctx: Context, args: { minImprovement?: number | null; 
   if (!(minImprovement >= 0 && minImprovement <= 1)) throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
   const limit = intInRange('limit', args.limit ?? 20, 1, 100);
   const caps = await ctx.capabilities();
-  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, schema: args.schema, table: args.table });
+  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, schema: args.schema, table: args.table, trust: ctx.config.trust });
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
   const rows = ids.length ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids }) : [];
   const byId = new Map(rows.map((row) => [row.query_id, row]));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexSql, planIndex, type BuildSql, type IndexInput } from '../../src/actions/indexDefinition.js';
 import { partitionedStatements } from '../../src/actions/indexPartitions.js';
 import type { IndexPlan } from '../../src/actions/plan.js';
-import { Database, type Queryable } from '../../src/db/pool.js';
+import { Database, type Db, type Queryable } from '../../src/db/pool.js';
 import { PgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -427,7 +427,8 @@ describe('injection attempts', () => {
     await target.sql(`SELECT pg_stat_statements_reset(0, ${thisDatabase}, 0)`);
     const seen: Array<[string, { code: string; message: string }]> = [];
     const sent: string[] = [];
-    const recording: Queryable = { query: (sql, params) => (sent.push(sql), db.query(sql, params)) };
+    const record = (target: Queryable): Queryable => ({ query: (sql, params) => (sent.push(sql), target.query(sql, params)) });
+    const recording: Db = { ...record(db), withClient: (work) => db.withClient((client) => work(record(client))) };
     for (const [label, input] of cases) {
       const error = await planIndex(recording, { table: 'users', columns: [], ...input }, server).catch((caught: PgscopeError) => caught);
       seen.push([label, { code: (error as PgscopeError).code, message: (error as PgscopeError).message }]);

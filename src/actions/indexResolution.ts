@@ -1,0 +1,179 @@
+// What a requested index resolves to where pgscope builds it: on the DDL session, whose
+// search_path is pg_catalog, pg_temp (DDL_SEARCH_PATH). Read on one connection, in a transaction
+// that is always rolled back, with that search_path set for it:
+// - the code its expressions and predicate run. PostgreSQL's own analysis of them, kept in a
+//   temporary view (no row read, no function run), records in pg_depend every function, operator
+//   and domain they resolve to, except PostgreSQL's own (pinned). An index runs that code as the
+//   table's owner on every write, so each function must be trusted to run as that role
+//   (src/db/trust.ts); a name that does not resolve for its argument types is refused here too;
+// - the table's indexes as pg_get_indexdef prints them under that search_path: a function outside
+//   pg_catalog prints with its schema (public.lower(username)), so an index built with a planted
+//   function never passes for one built with PostgreSQL's own.
+import { DDL_SEARCH_PATH, quoteIdent, type Db, type Queryable } from '../db/pool.js';
+import { translateDefinitionError } from '../db/pgErrors.js';
+import { trustedFunctionSql, trustRemedy, type TrustConfig } from '../db/trust.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
+import { loadIndexes, type ExistingIndexRow } from './indexCatalog.js';
+import { buildingElsewhere, lookupIndex } from './indexCleanup.js';
+import { indexShape, type IndexShape } from './indexIdentity.js';
+import { displayName } from './indexNames.js';
+
+export interface DefinitionRequest {
+  table: { oid: string; schema: string; name: string };
+  /** The keys' expressions and the predicate, as rebuilt from their parse trees (indexExpression.ts). */
+  expressions: string[];
+  predicate: string | null;
+  trust: TrustConfig;
+}
+
+/**
+ * Refuses code its author could not run as the table's owner (UNTRUSTED_CODE) and definitions
+ * PostgreSQL cannot analyze (BAD_USER_INPUT); returns the table's indexes, printed as the DDL
+ * session reads them.
+ */
+export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ExistingIndexRow[]> {
+  return underDdlSearchPath(db, async (client) => {
+    if (request.expressions.length > 0 || request.predicate !== null) {
+      await createProbe(client, request);
+      const [untrusted] = await untrustedRoutines(client, request.table.oid, request.trust);
+      if (untrusted) throw untrustedCode(untrusted, displayName(request.table.schema, request.table.name));
+    }
+    return loadIndexes(client, request.table.oid);
+  });
+}
+
+async function underDdlSearchPath<T>(db: Db, work: (client: Queryable) => Promise<T>): Promise<T> {
+  return db.withClient(async (client) => {
+    await client.query('BEGIN');
+    try {
+      await client.query(/* SQL */ `SELECT set_config('search_path', $1, true)`, [DDL_SEARCH_PATH]);
+      return await work(client);
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
+}
+
+const PROBE = 'pgscope_index_probe';
+
+/** The expressions and predicate over the table, analyzed and kept as a view (rolled back with the transaction). */
+async function createProbe(client: Queryable, request: DefinitionRequest): Promise<void> {
+  const keys = request.expressions.map((sql, position) => `(${sql}) AS k${position + 1}`);
+  const sql = [
+    `CREATE TEMP VIEW ${PROBE} AS SELECT ${keys.length > 0 ? keys.join(', ') : 'true AS k0'}`,
+    `FROM ${quoteIdent(request.table.schema)}.${quoteIdent(request.table.name)}`,
+    ...(request.predicate !== null ? [`WHERE ${request.predicate}`] : []),
+  ].join(' ');
+  try {
+    await client.query(sql);
+  } catch (error) {
+    throw translateDefinitionError(error, "The index's expressions or predicate") ?? error;
+  }
+}
+
+interface UntrustedRow {
+  routine: string;
+  author: string;
+  runner: string;
+}
+
+// The functions the probe's rule depends on, those behind its operators, and those the CHECK
+// constraints of the domains it casts to call (domains over domains followed down); each against
+// every role it would run as: the owner of the table and of each of its partitions.
+const untrustedRoutines = (client: Queryable, tableOid: string, trust: TrustConfig) =>
+  client.query<UntrustedRow>(
+    /* SQL */ `
+    WITH RECURSIVE probe AS (
+      SELECT
+        d.refclassid,
+        d.refobjid
+      FROM pg_depend d
+      JOIN pg_rewrite r ON r.oid = d.objid
+      WHERE d.classid = 'pg_rewrite'::regclass
+        AND r.ev_class = 'pg_temp.${PROBE}'::regclass
+    ),
+    domains AS (
+      SELECT refobjid AS type_oid FROM probe WHERE refclassid = 'pg_type'::regclass
+      UNION
+      SELECT t.typbasetype FROM domains s JOIN pg_type t ON t.oid = s.type_oid WHERE t.typtype = 'd'
+    ),
+    used AS (
+      SELECT refclassid, refobjid FROM probe
+      UNION
+      SELECT
+        d.refclassid,
+        d.refobjid
+      FROM pg_constraint c
+      JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
+      WHERE c.contypid IN (SELECT type_oid FROM domains)
+    ),
+    routines AS (
+      SELECT refobjid AS proc FROM used WHERE refclassid = 'pg_proc'::regclass
+      UNION
+      SELECT o.oprcode FROM used u JOIN pg_operator o ON o.oid = u.refobjid WHERE u.refclassid = 'pg_operator'::regclass
+    ),
+    runners AS (
+      SELECT DISTINCT
+        c.relowner AS runner
+      FROM pg_class c
+      WHERE c.oid = $1::oid
+        OR c.oid IN (SELECT relid FROM pg_partition_tree($1::oid::regclass))
+    )
+    SELECT
+      n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' AS routine,
+      pg_get_userbyid(p.proowner) AS author,
+      pg_get_userbyid(w.runner) AS runner
+    FROM routines x
+    JOIN pg_proc p ON p.oid = x.proc
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+    CROSS JOIN runners w
+    WHERE NOT ${trustedFunctionSql('p.oid', 'w.runner', '$2', '$3')}
+    ORDER BY
+      routine,
+      runner`,
+    [tableOid, trust.roles, trust.extensions],
+  );
+
+function untrustedCode(row: UntrustedRow, table: string): PgscopeError {
+  return new PgscopeError(
+    ErrorCode.UNTRUSTED_CODE,
+    `The function ${row.routine} belongs to role ${row.author}; an index runs it as the owner of ${table} (role ${row.runner}) ` +
+      `on every write. ${trustRemedy(row.author)}.`,
+    { routine: row.routine, owner: row.author },
+  );
+}
+
+/** An existing index identical to the request: valid, or INVALID (left by a failed or interrupted build) and to be built again. */
+export type IdenticalIndex = { valid: true; index: ExistingIndexRow } | { valid: false; index: ExistingIndexRow };
+
+/**
+ * The table's index identical to `shape` (a valid one first), or null. An INVALID one that another
+ * session is building right now is refused (ALREADY_EXISTS, reason BEING_BUILT): pgscope never
+ * touches a build in progress, and cannot tell yet whether it will succeed.
+ */
+export async function findIdentical(
+  db: Queryable,
+  schema: string,
+  indexes: ExistingIndexRow[],
+  shape: string,
+  options: IndexShape,
+): Promise<IdenticalIndex | null> {
+  const identical: ExistingIndexRow[] = [];
+  for (const index of indexes) {
+    if ((await indexShape(index.definition, options)) === shape) identical.push(index);
+  }
+  const valid = identical.find((index) => index.valid);
+  if (valid) return { valid: true, index: valid };
+  const invalid = identical[0];
+  if (!invalid) return null;
+  const state = await lookupIndex(db, schema, invalid.name);
+  if (state && (await buildingElsewhere(db, state, null))) {
+    throw new PgscopeError(
+      ErrorCode.ALREADY_EXISTS,
+      `An index identical to this one, ${displayName(schema, invalid.name)}, is being built by another session right now; ` +
+        'wait until that build ends, then apply again.',
+      { reason: 'BEING_BUILT', schema, name: invalid.name },
+    );
+  }
+  return { valid: false, index: invalid };
+}
