@@ -71,6 +71,10 @@ function normalize(tree: unknown): unknown {
   if (cast?.arg?.A_Const) return normalize(cast.arg);
   const expression = node.A_Expr as Record<string, unknown> | undefined;
   if (expression?.kind === 'AEXPR_IN') return normalize(inAsOperator(expression));
+  // stored, and printed, as NOT (a IS DISTINCT FROM b)
+  if (expression?.kind === 'AEXPR_NOT_DISTINCT') {
+    return normalize({ BoolExpr: { boolop: 'NOT_EXPR', args: [{ A_Expr: { ...expression, kind: 'AEXPR_DISTINCT' } }] } });
+  }
   if (node.A_Const) return { A_Const: constantText(node.A_Const as Record<string, unknown>) };
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
