@@ -221,6 +221,31 @@ describe('an INVALID index identical to the one asked for', () => {
     expect(await indexesOf('members')).toEqual([{ name: 'members_email_key', valid: true }]);
   });
 
+  it('on a partitioned table: the parent left INVALID by hand is dropped with what hangs on it, and the whole tree built again', async () => {
+    await target.sql(`
+      CREATE TABLE visits (at date NOT NULL, page text NOT NULL) PARTITION BY RANGE (at);
+      CREATE TABLE visits_2026_01 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+      CREATE TABLE visits_2026_02 PARTITION OF visits FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+      INSERT INTO visits SELECT date '2026-01-01' + g % 59, 'p' || g % 7 FROM generate_series(1, 500) g;
+      CREATE INDEX visits_page_idx ON ONLY visits (page);
+      CREATE INDEX visits_2026_01_page_idx ON visits_2026_01 (page);
+      ALTER INDEX visits_page_idx ATTACH PARTITION visits_2026_01_page_idx`);
+    expect(await indexesOf('visits')).toEqual([{ name: 'visits_page_idx', valid: false }]);
+    const { applied } = await apply({ table: 'visits', columns: [{ column: 'page' }], dryRun: false });
+    expect(applied!.index).toMatchObject({ name: 'visits_page_idx', valid: true, alreadyExisted: false });
+    expect(applied!.index!.executedSql[0]).toBe('DROP INDEX IF EXISTS "public"."visits_page_idx"');
+    const tree = await target.sql<{ name: string; valid: boolean }>(
+      `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_partition_tree('visits_page_idx') t
+       JOIN pg_class c ON c.oid = t.relid JOIN pg_index i ON i.indexrelid = t.relid ORDER BY t.level, 1`,
+    );
+    // the leaf's old index went with the parent; its new one got the next free name
+    expect(tree).toEqual([
+      { name: 'visits_page_idx', valid: true },
+      { name: 'visits_2026_01_page_idx1', valid: true },
+      { name: 'visits_2026_02_page_idx', valid: true },
+    ]);
+  });
+
   it('is refused while another session builds it', async () => {
     const blocker = new Database(target.url, { applicationName: 'pgscope-test-writer', pool: testConfig().pool });
     try {
