@@ -94,19 +94,21 @@ export async function planIndex(
   const { keys, defaultOpclasses } = await resolveKeyOpclasses(db, method, requested, columns);
   const expressions = [...keys.flatMap((key) => key.expression ?? []), ...(predicate ? [predicate] : [])];
   const warnings = await checkExpressionRoutines(db, expressions);
-  const indexes = await resolveDefinition(db, {
+  const build: BuildSql = (name, on, flags) => createIndexSql({ name, on, method, keys, include, predicate, unique, ...flags });
+  const resolved = await resolveDefinition(db, {
     table: { oid: table.oid, schema, name: input.table },
+    createIndex: (name, on) => build(name, on, {}),
+    columns: [...keys.flatMap((key) => key.column ?? key.expression!.columns), ...include, ...(predicate?.columns ?? [])],
     expressions: keys.flatMap((key) => key.expression?.sql ?? []),
     predicate: predicate?.sql ?? null,
     trust: options.trust ?? NO_EXTRA_TRUST,
   });
 
-  const build: BuildSql = (name, on, flags) => createIndexSql({ name, on, method, keys, include, predicate, unique, ...flags });
   const on = { schema, table: input.table };
   const base = { schema, table: input.table, partitioned: table.relkind === 'p', warnings };
-  // the comparable shape of the requested index, from a statement built with a placeholder name
-  const shape = await indexShape(build('pgscope_candidate', on, {}), { defaultOpclasses });
-  const identical = await findIdentical(db, schema, indexes, shape, { defaultOpclasses });
+  // both sides as PostgreSQL prints them, compared as parse trees
+  const shape = await indexShape(resolved.printed, { defaultOpclasses });
+  const identical = await findIdentical(db, schema, resolved.indexes, shape, { defaultOpclasses });
   if (identical?.valid) {
     const found = { schema, name: identical.index.name, valid: true };
     const definitionSql = identical.index.definition;

@@ -1,14 +1,17 @@
 // Whether an existing index is the one a client asks for. Both sides are CREATE INDEX statements
 // read with the same parser: the existing index as pg_get_indexdef prints it, the new one as
-// planIndex built it. Their parse trees are compared after removing what does not change the
-// index: positions in the text, the names of the index and table, CONCURRENTLY, storage
-// parameters, the tablespace, default directions, NULLS orders and operator classes spelled out,
-// pg_catalog. prefixes, and the casts pg_get_indexdef adds to constants ('pending'::text).
-// So `lower(email)` matches `LOWER( email )`.
+// pg_get_indexdef prints it too, created on an empty temporary table (indexResolution.ts), so
+// implicit casts, IN, BETWEEN and constants' types are written alike on both sides. Their parse
+// trees are compared after removing what does not change the index: positions in the text, the
+// names of the index and table, CONCURRENTLY, storage parameters, the tablespace, default
+// directions, NULLS orders and operator classes spelled out, pg_catalog. prefixes, and the casts
+// pg_get_indexdef adds to constants ('pending'::text).
 //
-// Known misses (they lead to a second index, never to a wrong "identical"): constants the server
-// rewrites (a timestamp literal printed with its time), a COLLATE written inside an expression,
-// and a default operator class named explicitly on an expression.
+// The advisor compares its candidates' keys and predicates, as pgscope writes them, with existing
+// indexes the same way (comparableTree); there, known misses (they lead to a second candidate,
+// never to a wrong "identical") are casts the server adds to columns (lower((name)::text) for a
+// varchar), constants it rewrites (a timestamp literal printed with its time), and a COLLATE
+// written inside an expression.
 import { parseOneStatement } from '../sql/parse.js';
 
 export interface IndexShape {

@@ -6,9 +6,12 @@
 //   and domain they resolve to, except PostgreSQL's own (pinned). An index runs that code as the
 //   table's owner on every write, so each function must be trusted to run as that role
 //   (src/db/trust.ts); a name that does not resolve for its argument types is refused here too;
-// - the table's indexes as pg_get_indexdef prints them under that search_path: a function outside
-//   pg_catalog prints with its schema (public.lower(username)), so an index built with a planted
-//   function never passes for one built with PostgreSQL's own.
+// - the requested index as PostgreSQL prints it, and the table's indexes the same way: the index,
+//   once the code it runs is trusted, is created on an empty temporary table with the columns it
+//   uses (no row, so nothing is computed but constants), and pg_get_indexdef prints both sides with the implicit
+//   casts, the rewritten IN and BETWEEN, the constants' types and the schemas that search_path
+//   calls for. A function outside pg_catalog prints with its schema (public.lower(username)), so an
+//   index built with a planted function never passes for one built with PostgreSQL's own.
 import { DDL_SEARCH_PATH, quoteIdent, type Db, type Queryable } from '../db/pool.js';
 import { translateDefinitionError } from '../db/pgErrors.js';
 import { trustedFunctionSql, trustRemedy, type TrustConfig } from '../db/trust.js';
@@ -20,25 +23,36 @@ import { displayName } from './indexNames.js';
 
 export interface DefinitionRequest {
   table: { oid: string; schema: string; name: string };
+  /** CREATE INDEX of the request, by name, on a table (plain, not CONCURRENTLY). */
+  createIndex: (name: string, on: { schema: string; table: string }) => string;
+  /** The table's columns the index uses (keys, INCLUDE, expressions, predicate), checked to exist. */
+  columns: string[];
   /** The keys' expressions and the predicate, as rebuilt from their parse trees (indexExpression.ts). */
   expressions: string[];
   predicate: string | null;
   trust: TrustConfig;
 }
 
+export interface ResolvedDefinition {
+  /** The requested index as pg_get_indexdef prints it on the DDL session (its name and table are placeholders). */
+  printed: string;
+  /** The table's indexes, printed the same way. */
+  indexes: ExistingIndexRow[];
+}
+
 /**
  * Refuses code its author could not run as the table's owner (UNTRUSTED_CODE) and definitions
- * PostgreSQL cannot analyze (BAD_USER_INPUT); returns the table's indexes, printed as the DDL
- * session reads them.
+ * PostgreSQL refuses (BAD_USER_INPUT: no such function for these argument types, not IMMUTABLE...);
+ * returns the request and the table's indexes, printed as the DDL session reads them.
  */
-export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ExistingIndexRow[]> {
+export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ResolvedDefinition> {
   return underDdlSearchPath(db, async (client) => {
     if (request.expressions.length > 0 || request.predicate !== null) {
       await createProbe(client, request);
       const [untrusted] = await untrustedRoutines(client, request.table.oid, request.trust);
       if (untrusted) throw untrustedCode(untrusted, displayName(request.table.schema, request.table.name));
     }
-    return loadIndexes(client, request.table.oid);
+    return { printed: await printTwin(client, request), indexes: await loadIndexes(client, request.table.oid) };
   });
 }
 
@@ -69,6 +83,45 @@ async function createProbe(client: Queryable, request: DefinitionRequest): Promi
   } catch (error) {
     throw translateDefinitionError(error, "The index's expressions or predicate") ?? error;
   }
+}
+
+const TWIN = 'pgscope_index_twin';
+
+// The columns as the catalog writes them (format_type and quote_ident quote what needs it), with
+// their collation. Not CREATE TABLE ... (LIKE table): that needs SELECT on the table, which the
+// advisor's role may lack.
+const twinColumns = (client: Queryable, tableOid: string, columns: string[]) =>
+  client.query<{ column_sql: string }>(
+    /* SQL */ `
+    SELECT
+      quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+        || CASE
+          WHEN a.attcollation <> 0 THEN ' COLLATE ' || quote_ident(n.nspname) || '.' || quote_ident(c.collname)
+          ELSE ''
+        END AS column_sql
+    FROM pg_attribute a
+    LEFT JOIN pg_collation c ON c.oid = a.attcollation
+    LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
+    WHERE a.attrelid = $1::oid
+      AND a.attname = ANY ($2::text[])
+      AND a.attnum > 0
+      AND NOT a.attisdropped
+    ORDER BY
+      a.attnum`,
+    [tableOid, columns],
+  );
+
+/** The requested index, created on an empty temporary table with the columns it uses, and printed back. */
+async function printTwin(client: Queryable, request: DefinitionRequest): Promise<string> {
+  const columns = await twinColumns(client, request.table.oid, [...new Set(request.columns)]);
+  try {
+    await client.query(`CREATE TEMP TABLE ${TWIN} (${columns.map((column) => column.column_sql).join(', ')})`);
+    await client.query(request.createIndex(`${TWIN}_idx`, { schema: 'pg_temp', table: TWIN }));
+  } catch (error) {
+    throw translateDefinitionError(error, 'The index') ?? error;
+  }
+  const [row] = await client.query<{ definition: string }>(/* SQL */ `SELECT pg_get_indexdef('pg_temp.${TWIN}_idx'::regclass) AS definition`);
+  return row!.definition;
 }
 
 interface UntrustedRow {

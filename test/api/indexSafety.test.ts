@@ -110,6 +110,9 @@ describe('a function planted in public (search_path hijack)', () => {
     // lower(text) over a cast: PostgreSQL's own function, not hers (which takes varchar as it is)
     const [row] = await target.sql<{ definition: string }>("SELECT pg_get_indexdef('accounts_lower_idx'::regclass) AS definition");
     expect(row!.definition).toBe('CREATE INDEX accounts_lower_idx ON public.accounts USING btree (lower((username)::text))');
+    // asked again: that index, recognized through the cast PostgreSQL prints, not a second one
+    const again = await apply({ table: 'accounts', columns: [{ expression: 'lower(username)' }], dryRun: false });
+    expect(again.applied!.index).toMatchObject({ name: 'accounts_lower_idx', valid: true, alreadyExisted: true });
   });
 
   it('operators are written qualified too, as pg_dump writes them', async () => {
