@@ -8,7 +8,7 @@
 // plan that rebuilds an identical INVALID index drops that one first, unless another session
 // builds it by then.
 import { quoteIdent, type Queryable } from '../db/pool.js';
-import { translateIndexBuildError } from '../db/pgErrors.js';
+import { translateDefinitionError, translateIndexBuildError } from '../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
 import { buildingElsewhere, dropLeftoverIndex, lookupIndex } from './indexCleanup.js';
 import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from './lockRetry.js';
@@ -272,7 +272,8 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   if (origin.sqlState === '42P07') {
     return new PgscopeError(ErrorCode.ALREADY_EXISTS, `A relation with the name of ${target} (or of one of its leaf indexes) already exists.`, {}, origin);
   }
-  return error;
+  // what planning would have refused had it been able to analyze the definition (no TEMPORARY privilege)
+  return translateDefinitionError(error, `The index ${target}`) ?? error;
 }
 
 function pgOrigin(error: unknown): { sqlState?: string; serverMessage?: string } {

@@ -5,7 +5,7 @@
 // with the DDL session's search_path, and the code they run checked trusted (indexResolution.ts);
 // an identical valid index makes the plan a no-op, an identical INVALID one is dropped and built
 // again (indexIdentity.ts). Any refusal is a typed error thrown before anything but catalog
-// SELECTs and that rolled-back analysis has reached the server.
+// SELECTs and that rolled-back analysis (a temporary view, table and index) has reached the server.
 import { ErrorCode, PgscopeError, badInput } from '../errors.js';
 import { quoteIdent, type Db, type Queryable } from '../db/pool.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
@@ -99,6 +99,7 @@ export async function planIndex(
     table: { oid: table.oid, schema, name: input.table },
     createIndex: (name, on) => build(name, on, {}),
     columns: [...keys.flatMap((key) => key.column ?? key.expression!.columns), ...include, ...(predicate?.columns ?? [])],
+    foreignRoutines: foreignRoutines(expressions),
     expressions: keys.flatMap((key) => key.expression?.sql ?? []),
     predicate: predicate?.sql ?? null,
     trust: options.trust ?? NO_EXTRA_TRUST,
@@ -106,8 +107,8 @@ export async function planIndex(
 
   const on = { schema, table: input.table };
   const base = { schema, table: input.table, partitioned: table.relkind === 'p', warnings };
-  // both sides as PostgreSQL prints them, compared as parse trees
-  const shape = await indexShape(resolved.printed, { defaultOpclasses });
+  // both sides as PostgreSQL prints them (else the request as built here), compared as parse trees
+  const shape = await indexShape(resolved.printed ?? build('pgscope_candidate', on, {}), { defaultOpclasses });
   const identical = await findIdentical(db, schema, resolved.indexes, shape, { defaultOpclasses });
   if (identical?.valid) {
     const found = { schema, name: identical.index.name, valid: true };
@@ -130,6 +131,15 @@ export async function planIndex(
   // by hand, on a partitioned table, one would write the plain CREATE INDEX (which blocks writes)
   const statements = [...replacing.statements, ...tree.statements];
   return { ...planned, leaves: tree.leaves, statements, definitionSql: build(name, on, {}) };
+}
+
+/** Functions and operators the client named with a schema other than pg_catalog: app.normalize, OPERATOR(app.===). */
+function foreignRoutines(expressions: ParsedExpression[]): string[] {
+  const named = expressions.flatMap((expression) => [
+    ...expression.functions.map((f) => (f.schema !== null && f.schema !== 'pg_catalog' ? `${f.schema}.${f.name}` : [])),
+    ...expression.operators.map((o) => (o.schema !== null && o.schema !== 'pg_catalog' ? `OPERATOR(${o.schema}.${o.name})` : [])),
+  ]);
+  return [...new Set(named.flat())];
 }
 
 /** The statement that drops an identical INVALID index before it is built again, and the warning that says so. */

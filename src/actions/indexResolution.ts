@@ -12,6 +12,10 @@
 //   casts, the rewritten IN and BETWEEN, the constants' types and the schemas that search_path
 //   calls for. A function outside pg_catalog prints with its schema (public.lower(username)), so an
 //   index built with a planted function never passes for one built with PostgreSQL's own.
+// Temporary objects need the TEMPORARY privilege on the database (PUBLIC has it unless revoked)
+// and a primary server. Without them, the request is compared as pgscope writes it, and a
+// function or operator named with a schema other than pg_catalog cannot be checked: refused with
+// the grant that allows it.
 import { DDL_SEARCH_PATH, quoteIdent, type Db, type Queryable } from '../db/pool.js';
 import { translateDefinitionError } from '../db/pgErrors.js';
 import { trustedFunctionSql, trustRemedy, type TrustConfig } from '../db/trust.js';
@@ -27,6 +31,8 @@ export interface DefinitionRequest {
   createIndex: (name: string, on: { schema: string; table: string }) => string;
   /** The table's columns the index uses (keys, INCLUDE, expressions, predicate), checked to exist. */
   columns: string[];
+  /** Functions and operators named with a schema other than pg_catalog, as the client wrote them. */
+  foreignRoutines: string[];
   /** The keys' expressions and the predicate, as rebuilt from their parse trees (indexExpression.ts). */
   expressions: string[];
   predicate: string | null;
@@ -34,8 +40,11 @@ export interface DefinitionRequest {
 }
 
 export interface ResolvedDefinition {
-  /** The requested index as pg_get_indexdef prints it on the DDL session (its name and table are placeholders). */
-  printed: string;
+  /**
+   * The requested index as pg_get_indexdef prints it on the DDL session (its name and table are
+   * placeholders); null where temporary objects cannot be created.
+   */
+  printed: string | null;
   /** The table's indexes, printed the same way. */
   indexes: ExistingIndexRow[];
 }
@@ -47,6 +56,15 @@ export interface ResolvedDefinition {
  */
 export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ResolvedDefinition> {
   return underDdlSearchPath(db, async (client) => {
+    const [where] = await client.query<{ temporary: boolean; role: string; database: string }>(/* SQL */ `
+      SELECT
+        has_database_privilege(current_database(), 'TEMPORARY') AND NOT pg_is_in_recovery() AS temporary,
+        current_user AS role,
+        current_database() AS database`);
+    if (!where!.temporary) {
+      if (request.foreignRoutines.length > 0) throw cannotCheck(request.foreignRoutines, where!);
+      return { printed: null, indexes: await loadIndexes(client, request.table.oid) };
+    }
     if (request.expressions.length > 0 || request.predicate !== null) {
       await createProbe(client, request);
       const [untrusted] = await untrustedRoutines(client, request.table.oid, request.trust);
@@ -186,6 +204,16 @@ const untrustedRoutines = (client: Queryable, tableOid: string, trust: TrustConf
       runner`,
     [tableOid, trust.roles, trust.extensions],
   );
+
+function cannotCheck(routines: string[], where: { role: string; database: string }): PgscopeError {
+  return new PgscopeError(
+    ErrorCode.INSUFFICIENT_PRIVILEGE,
+    `pgscope cannot check who wrote ${routines.join(', ')}: it has PostgreSQL analyze the definition in a temporary view, ` +
+      `which role ${where.role} may not create in database ${where.database} (or the server is a standby). ` +
+      `To allow it: GRANT TEMPORARY ON DATABASE ${quoteIdent(where.database)} TO ${quoteIdent(where.role)};`,
+    { routines },
+  );
+}
 
 function untrustedCode(row: UntrustedRow, table: string): PgscopeError {
   return new PgscopeError(

@@ -299,6 +299,39 @@ describe('a build that fails on the rows', () => {
   });
 });
 
+describe('where pgscope may not create temporary objects', () => {
+  let restricted: TestApp;
+  beforeAll(async () => {
+    await target.sql(`
+      GRANT USAGE ON SCHEMA pgscope TO "${owner.name}";
+      GRANT SELECT, INSERT, UPDATE ON pgscope.change_log TO "${owner.name}";
+      REVOKE TEMPORARY ON DATABASE "${target.name}" FROM PUBLIC`);
+    restricted = createTestApp(owner.url(target.name), { ownSchemaReady: true });
+  });
+  afterAll(async () => {
+    await restricted.close();
+    await target.sql(`GRANT TEMPORARY ON DATABASE "${target.name}" TO PUBLIC`);
+  });
+
+  it("still writes PostgreSQL's own functions qualified", async () => {
+    const { result, applied } = await apply({ table: 'accounts', columns: [{ expression: 'lower(email)' }] }, restricted);
+    expect(result.errors).toBeUndefined();
+    expect(applied!.plan.definition).toBe(
+      'CREATE INDEX CONCURRENTLY "accounts_lower_idx1" ON "public"."accounts" USING "btree" (("pg_catalog"."lower"("email")))',
+    );
+  });
+
+  it('refuses a function of another schema, whose author it cannot check, with the grant that allows it', async () => {
+    const { result } = await apply({ table: 'accounts', columns: [{ expression: 'app.canonical(email)' }] }, restricted);
+    expect(errorCodes(result)).toEqual(['INSUFFICIENT_PRIVILEGE']);
+    expect(result.errors![0]!.message).toBe(
+      'pgscope cannot check who wrote app.canonical: it has PostgreSQL analyze the definition in a temporary view, ' +
+        `which role ${owner.name} may not create in database ${target.name} (or the server is a standby). ` +
+        `To allow it: GRANT TEMPORARY ON DATABASE "${target.name}" TO "${owner.name}";`,
+    );
+  });
+});
+
 /** Waits for `done` to hold (it reads the server's state: an event, not a time). */
 async function waitFor(done: () => Promise<boolean>): Promise<void> {
   while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 20));
