@@ -9,16 +9,15 @@
 import { ErrorCode, PgscopeError, badInput } from '../errors.js';
 import { quoteIdent, type Db, type Queryable } from '../db/pool.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
-import type { IndexPlan, PlannedStatement } from './plan.js';
-import { findMethod, findTable, loadColumns, longTransactions, takenNames, type ExistingIndexRow } from './indexCatalog.js';
+import type { IndexPlan } from './plan.js';
+import { findMethod, findTable, loadColumns, longTransactions, takenNames } from './indexCatalog.js';
 import type { ColumnRow, MethodRow } from './indexCatalog.js';
 import { parseExpression, type ParsedExpression } from './indexExpression.js';
 import { indexShape } from './indexIdentity.js';
 import { checkGivenName, chooseIndexName, displayName, indexColumnNames, lookAlikeHint } from './indexNames.js';
 import { checkExpressionRoutines, resolveKeyOpclasses } from './indexChecks.js';
 import { partitionedStatements } from './indexPartitions.js';
-import { dropIndexSql } from './indexCleanup.js';
-import { findIdentical, resolveDefinition } from './indexResolution.js';
+import { findIdentical, replaceInvalid, resolveDefinition } from './indexResolution.js';
 
 export interface IndexColumnInput {
   column?: string | null;
@@ -99,9 +98,8 @@ export async function planIndex(
     table: { oid: table.oid, schema, name: input.table },
     createIndex: (name, on) => build(name, on, {}),
     columns: [...keys.flatMap((key) => key.column ?? key.expression!.columns), ...include, ...(predicate?.columns ?? [])],
-    foreignRoutines: foreignRoutines(expressions),
-    expressions: keys.flatMap((key) => key.expression?.sql ?? []),
-    predicate: predicate?.sql ?? null,
+    expressions: keys.flatMap((key) => key.expression ?? []),
+    predicate,
     trust: options.trust ?? NO_EXTRA_TRUST,
   });
 
@@ -131,30 +129,6 @@ export async function planIndex(
   // by hand, on a partitioned table, one would write the plain CREATE INDEX (which blocks writes)
   const statements = [...replacing.statements, ...tree.statements];
   return { ...planned, leaves: tree.leaves, statements, definitionSql: build(name, on, {}) };
-}
-
-/** Functions and operators the client named with a schema other than pg_catalog: app.normalize, OPERATOR(app.===). */
-function foreignRoutines(expressions: ParsedExpression[]): string[] {
-  const named = expressions.flatMap((expression) => [
-    ...expression.functions.map((f) => (f.schema !== null && f.schema !== 'pg_catalog' ? `${f.schema}.${f.name}` : [])),
-    ...expression.operators.map((o) => (o.schema !== null && o.schema !== 'pg_catalog' ? `OPERATOR(${o.schema}.${o.name})` : [])),
-  ]);
-  return [...new Set(named.flat())];
-}
-
-/** The statement that drops an identical INVALID index before it is built again, and the warning that says so. */
-function replaceInvalid(schema: string, index: ExistingIndexRow, warnings: string[]) {
-  const name = displayName(schema, index.name);
-  warnings.push(
-    `An index identical to this one, ${name}, exists but is INVALID (a failed or interrupted build left it): ` +
-      'queries do not use it, yet every write maintains it. It is dropped and built again.',
-  );
-  const drop: PlannedStatement = {
-    sql: dropIndexSql(schema, index.name, index.partitioned),
-    purpose: `drop the INVALID index ${name}, to build it again`,
-    outsideTransaction: !index.partitioned,
-  };
-  return { replaces: { schema, name: index.name, partitioned: index.partitioned }, statements: [drop] };
 }
 
 /** CREATE INDEX for this request, with a name, on a table, ONLY and CONCURRENTLY as asked. */

@@ -8,9 +8,9 @@
 //   (src/db/trust.ts); a name that does not resolve for its argument types is refused here too;
 // - the requested index as PostgreSQL prints it, and the table's indexes the same way: the index,
 //   once the code it runs is trusted, is created on an empty temporary table with the columns it
-//   uses (no row, so nothing is computed but constants), and pg_get_indexdef prints both sides with the implicit
-//   casts, the rewritten IN and BETWEEN, the constants' types and the schemas that search_path
-//   calls for. A function outside pg_catalog prints with its schema (public.lower(username)), so an
+//   uses (no row, so nothing is computed but constants), and pg_get_indexdef prints both sides
+//   with the implicit casts, the rewritten IN and BETWEEN, the constants' types and the schemas
+//   that search_path calls for. A function outside pg_catalog prints with its schema (public.lower(username)), so an
 //   index built with a planted function never passes for one built with PostgreSQL's own.
 // Temporary objects need the TEMPORARY privilege on the database (PUBLIC has it unless revoked)
 // and a primary server. Without them, the request is compared as pgscope writes it, and a
@@ -21,9 +21,11 @@ import { translateDefinitionError } from '../db/pgErrors.js';
 import { trustedFunctionSql, trustRemedy, type TrustConfig } from '../db/trust.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { loadIndexes, type ExistingIndexRow } from './indexCatalog.js';
-import { buildingElsewhere, lookupIndex } from './indexCleanup.js';
+import { buildingElsewhere, dropIndexSql, lookupIndex } from './indexCleanup.js';
+import type { ParsedExpression } from './indexExpression.js';
 import { indexShape, type IndexShape } from './indexIdentity.js';
 import { displayName } from './indexNames.js';
+import type { PlannedStatement } from './plan.js';
 
 export interface DefinitionRequest {
   table: { oid: string; schema: string; name: string };
@@ -31,11 +33,9 @@ export interface DefinitionRequest {
   createIndex: (name: string, on: { schema: string; table: string }) => string;
   /** The table's columns the index uses (keys, INCLUDE, expressions, predicate), checked to exist. */
   columns: string[];
-  /** Functions and operators named with a schema other than pg_catalog, as the client wrote them. */
-  foreignRoutines: string[];
   /** The keys' expressions and the predicate, as rebuilt from their parse trees (indexExpression.ts). */
-  expressions: string[];
-  predicate: string | null;
+  expressions: ParsedExpression[];
+  predicate: ParsedExpression | null;
   trust: TrustConfig;
 }
 
@@ -62,7 +62,8 @@ export async function resolveDefinition(db: Db, request: DefinitionRequest): Pro
         current_user AS role,
         current_database() AS database`);
     if (!where!.temporary) {
-      if (request.foreignRoutines.length > 0) throw cannotCheck(request.foreignRoutines, where!);
+      const foreign = foreignRoutines([...request.expressions, ...(request.predicate ? [request.predicate] : [])]);
+      if (foreign.length > 0) throw cannotCheck(foreign, where!);
       return { printed: null, indexes: await loadIndexes(client, request.table.oid) };
     }
     if (request.expressions.length > 0 || request.predicate !== null) {
@@ -90,11 +91,11 @@ const PROBE = 'pgscope_index_probe';
 
 /** The expressions and predicate over the table, analyzed and kept as a view (rolled back with the transaction). */
 async function createProbe(client: Queryable, request: DefinitionRequest): Promise<void> {
-  const keys = request.expressions.map((sql, position) => `(${sql}) AS k${position + 1}`);
+  const keys = request.expressions.map((expression, position) => `(${expression.sql}) AS k${position + 1}`);
   const sql = [
     `CREATE TEMP VIEW ${PROBE} AS SELECT ${keys.length > 0 ? keys.join(', ') : 'true AS k0'}`,
     `FROM ${quoteIdent(request.table.schema)}.${quoteIdent(request.table.name)}`,
-    ...(request.predicate !== null ? [`WHERE ${request.predicate}`] : []),
+    ...(request.predicate !== null ? [`WHERE ${request.predicate.sql}`] : []),
   ].join(' ');
   try {
     await client.query(sql);
@@ -205,6 +206,15 @@ const untrustedRoutines = (client: Queryable, tableOid: string, trust: TrustConf
     [tableOid, trust.roles, trust.extensions],
   );
 
+/** Functions and operators the client named with a schema other than pg_catalog: app.normalize, OPERATOR(app.===). */
+function foreignRoutines(expressions: ParsedExpression[]): string[] {
+  const named = expressions.flatMap((expression) => [
+    ...expression.functions.flatMap((f) => (f.schema !== null && f.schema !== 'pg_catalog' ? [`${f.schema}.${f.name}`] : [])),
+    ...expression.operators.flatMap((o) => (o.schema !== null && o.schema !== 'pg_catalog' ? [`OPERATOR(${o.schema}.${o.name})`] : [])),
+  ]);
+  return [...new Set(named)];
+}
+
 function cannotCheck(routines: string[], where: { role: string; database: string }): PgscopeError {
   return new PgscopeError(
     ErrorCode.INSUFFICIENT_PRIVILEGE,
@@ -257,4 +267,19 @@ export async function findIdentical(
     );
   }
   return { valid: false, index: invalid };
+}
+
+/** The statement that drops an identical INVALID index before it is built again, and the warning that says so. */
+export function replaceInvalid(schema: string, index: ExistingIndexRow, warnings: string[]) {
+  const name = displayName(schema, index.name);
+  warnings.push(
+    `An index identical to this one, ${name}, exists but is INVALID (a failed or interrupted build left it): ` +
+      'queries do not use it, yet every write maintains it. It is dropped and built again.',
+  );
+  const drop: PlannedStatement = {
+    sql: dropIndexSql(schema, index.name, index.partitioned),
+    purpose: `drop the INVALID index ${name}, to build it again`,
+    outsideTransaction: !index.partitioned,
+  };
+  return { replaces: { schema, name: index.name, partitioned: index.partitioned }, statements: [drop] };
 }
