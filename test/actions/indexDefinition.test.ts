@@ -169,6 +169,28 @@ describe('the SQL built', () => {
   });
 });
 
+describe('operator classes outside pg_catalog', () => {
+  it('are written with their schema, which the DDL session (search_path pg_catalog) needs, and recognized once built', async () => {
+    await target.sql(`
+      CREATE OPERATOR CLASS public.int8_plain_ops FOR TYPE int8 USING btree AS
+        OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint8cmp(int8, int8)`);
+    const built = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id', opclass: 'int8_plain_ops' }] }, server);
+    expect(built.statements[0]!.sql).toBe(
+      'CREATE INDEX CONCURRENTLY "roundtrip_id_idx" ON "public"."roundtrip" USING "btree" ("id" "public"."int8_plain_ops")',
+    );
+    const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    try {
+      await session.query(built.statements[0]!.sql);
+    } finally {
+      await session.close();
+    }
+    const again = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id', opclass: 'int8_plain_ops' }] }, server);
+    expect(again.existing).toEqual({ schema: 'public', name: 'roundtrip_id_idx', valid: true });
+    const plain = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id' }] }, server);
+    expect(plain.existing).toBeNull();
+  });
+});
+
 describe('existing indexes', () => {
   it('recognizes an identical index written differently', async () => {
     const result = await planIndex(db, { table: 'accounts', columns: [{ expression: 'LOWER( email )' }] }, server);
