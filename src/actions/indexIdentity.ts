@@ -21,9 +21,7 @@ export interface IndexShape {
 
 /** The comparable form of a CREATE INDEX statement's parse tree. */
 export async function indexShape(definition: string, shape: IndexShape): Promise<string> {
-  const statement = await parseOneStatement(definition);
-  const index = (statement.node as { IndexStmt?: Record<string, unknown> }).IndexStmt;
-  if (!index) throw new Error(`Not a CREATE INDEX statement: ${statement.kind}`);
+  const index = await indexStatement(definition);
   const comparable = {
     method: index.accessMethod ?? 'btree',
     unique: Boolean(index.unique),
@@ -33,6 +31,29 @@ export async function indexShape(definition: string, shape: IndexShape): Promise
     where: index.whereClause ? normalize(index.whereClause) : null,
   };
   return canonicalJson(comparable);
+}
+
+/**
+ * What no way of writing an index changes: its method, uniqueness, number of keys and of INCLUDE
+ * columns, and whether it has a predicate. Two indexes whose outlines differ are never identical.
+ */
+export async function indexOutline(definition: string): Promise<string> {
+  const index = await indexStatement(definition);
+  const count = (list: unknown) => ((list as unknown[] | undefined) ?? []).length;
+  return canonicalJson({
+    method: index.accessMethod ?? 'btree',
+    unique: Boolean(index.unique),
+    keys: count(index.indexParams),
+    include: count(index.indexIncludingParams),
+    partial: Boolean(index.whereClause),
+  });
+}
+
+async function indexStatement(definition: string): Promise<Record<string, unknown>> {
+  const statement = await parseOneStatement(definition);
+  const index = (statement.node as { IndexStmt?: Record<string, unknown> }).IndexStmt;
+  if (!index) throw new Error(`Not a CREATE INDEX statement: ${statement.kind}`);
+  return index;
 }
 
 /**

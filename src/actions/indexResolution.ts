@@ -23,7 +23,7 @@ import { ErrorCode, PgscopeError } from '../errors.js';
 import { loadIndexes, type ExistingIndexRow } from './indexCatalog.js';
 import { buildingElsewhere, dropIndexSql, lookupIndex } from './indexCleanup.js';
 import type { ParsedExpression } from './indexExpression.js';
-import { indexShape, type IndexShape } from './indexIdentity.js';
+import { indexOutline, indexShape, type IndexShape } from './indexIdentity.js';
 import { displayName } from './indexNames.js';
 import type { PlannedStatement } from './plan.js';
 
@@ -42,7 +42,8 @@ export interface DefinitionRequest {
 export interface ResolvedDefinition {
   /**
    * The requested index as pg_get_indexdef prints it on the DDL session (its name and table are
-   * placeholders); null where temporary objects cannot be created.
+   * placeholders); null where temporary objects cannot be created, and where no index of the
+   * table has its outline (none can be identical: the comparison needs no printing).
    */
   printed: string | null;
   /** The table's indexes, printed the same way. */
@@ -55,32 +56,45 @@ export interface ResolvedDefinition {
  * returns the request and the table's indexes, printed as the DDL session reads them.
  */
 export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ResolvedDefinition> {
-  return underDdlSearchPath(db, async (client) => {
-    const [where] = await client.query<{ temporary: boolean; role: string; database: string }>(/* SQL */ `
-      SELECT
-        has_database_privilege(current_database(), 'TEMPORARY') AND NOT pg_is_in_recovery() AS temporary,
-        current_user AS role,
-        current_database() AS database`);
-    if (!where!.temporary) {
+  return underDdlSearchPath(db, async (client, session) => {
+    const indexes = await loadIndexes(client, request.table.oid);
+    if (!session.temporary) {
       const foreign = foreignRoutines([...request.expressions, ...(request.predicate ? [request.predicate] : [])]);
-      if (foreign.length > 0) throw cannotCheck(foreign, where!);
-      return { printed: null, indexes: await loadIndexes(client, request.table.oid) };
+      if (foreign.length > 0) throw cannotCheck(foreign, session);
+      return { printed: null, indexes };
     }
     if (request.expressions.length > 0 || request.predicate !== null) {
       await createProbe(client, request);
       const [untrusted] = await untrustedRoutines(client, request.table.oid, request.trust);
       if (untrusted) throw untrustedCode(untrusted, displayName(request.table.schema, request.table.name));
     }
-    return { printed: await printTwin(client, request), indexes: await loadIndexes(client, request.table.oid) };
+    const outline = await indexOutline(request.createIndex('pgscope_candidate', { schema: request.table.schema, table: request.table.name }));
+    const outlines = await Promise.all(indexes.map((index) => indexOutline(index.definition)));
+    return { printed: outlines.includes(outline) ? await printTwin(client, request) : null, indexes };
   });
 }
 
-async function underDdlSearchPath<T>(db: Db, work: (client: Queryable) => Promise<T>): Promise<T> {
+interface SessionFacts {
+  /** Temporary objects can be created: the TEMPORARY privilege on the database, and a primary server. */
+  temporary: boolean;
+  role: string;
+  database: string;
+}
+
+async function underDdlSearchPath<T>(db: Db, work: (client: Queryable, session: SessionFacts) => Promise<T>): Promise<T> {
   return db.withClient(async (client) => {
     await client.query('BEGIN');
     try {
-      await client.query(/* SQL */ `SELECT set_config('search_path', $1, true)`, [DDL_SEARCH_PATH]);
-      return await work(client);
+      const [session] = await client.query<SessionFacts>(
+        /* SQL */ `
+        SELECT
+          set_config('search_path', $1, true) IS NOT NULL AS path_set,
+          has_database_privilege(current_database(), 'TEMPORARY') AND NOT pg_is_in_recovery() AS temporary,
+          current_user AS role,
+          current_database() AS database`,
+        [DDL_SEARCH_PATH],
+      );
+      return await work(client, session!);
     } finally {
       await client.query('ROLLBACK');
     }
@@ -215,7 +229,7 @@ function foreignRoutines(expressions: ParsedExpression[]): string[] {
   return [...new Set(named)];
 }
 
-function cannotCheck(routines: string[], where: { role: string; database: string }): PgscopeError {
+function cannotCheck(routines: string[], where: SessionFacts): PgscopeError {
   return new PgscopeError(
     ErrorCode.INSUFFICIENT_PRIVILEGE,
     `pgscope cannot check who wrote ${routines.join(', ')}: it has PostgreSQL analyze the definition in a temporary view, ` +
