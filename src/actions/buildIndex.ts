@@ -4,10 +4,13 @@
 // (catalog only, brief lock), a concurrent build per leaf, each leaf's validity checked before
 // ATTACH (ATTACH accepts an invalid leaf, and the parent would then stay invalid), and the
 // parent's validity at the end. Every lock wait is bounded (lock_timeout, bounded retries). When a
-// build fails, what this call created is dropped; an index another session builds never is.
+// build fails, what this call created is dropped; an index another session builds never is. A
+// plan that rebuilds an identical INVALID index drops that one first, unless another session
+// builds it by then.
 import { quoteIdent, type Queryable } from '../db/pool.js';
+import { translateDefinitionError, translateIndexBuildError } from '../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
-import { dropLeftoverIndex, lookupIndex } from './indexCleanup.js';
+import { buildingElsewhere, dropLeftoverIndex, lookupIndex } from './indexCleanup.js';
 import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from './lockRetry.js';
 import type { IndexPlan, PlannedStatement } from './plan.js';
 
@@ -77,6 +80,23 @@ class BuildRun {
     this.created.push({ ...target, partitioned });
   }
 
+  /** Drops the INVALID index the plan builds again (its first statement), if it is still INVALID and nobody builds it. */
+  async replace(target: Target, drop: PlannedStatement): Promise<void> {
+    const state = await lookupIndex(this.session, target.schema, target.name);
+    if (!state) return;
+    const building = !state.valid && (await buildingElsewhere(this.session, state, this.pid));
+    if (state.valid || building) {
+      const what = state.valid ? 'became valid (another session rebuilt it)' : 'is being built by another session';
+      throw new PgscopeError(
+        ErrorCode.ALREADY_EXISTS,
+        `The INVALID index ${target.schema}.${target.name} this change was to build again ${what} since it was planned; nothing was changed. ` +
+          'Apply it again once that build ends.',
+        { reason: state.valid ? 'REBUILT_ELSEWHERE' : 'BEING_BUILT', schema: target.schema, name: target.name },
+      );
+    }
+    await this.run(drop);
+  }
+
   async dropLeftover(target: Target, evenIfValid: boolean): Promise<void> {
     const step = { sql: `DROP INDEX ${quoteIdent(target.schema)}.${quoteIdent(target.name)}`, purpose: `drop the index ${target.schema}.${target.name}` };
     await withLockRetries(step, this.options, async () => {
@@ -120,8 +140,13 @@ export async function buildIndex(session: Queryable, plan: IndexPlan, options: B
   }
   const run = new BuildRun(session, pid, options);
   try {
-    if (plan.partitioned) await buildPartitioned(run, plan);
-    else await buildPlain(run, plan);
+    let steps = plan.statements;
+    if (plan.replaces) {
+      await run.replace(plan.replaces, steps[0]!);
+      steps = steps.slice(1);
+    }
+    if (plan.partitioned) await buildPartitioned(run, plan, steps);
+    else await buildPlain(run, plan, steps);
     const measured = await measureIndex(session, plan.schema, plan.name);
     if (!measured.valid) throw invalidParent(plan);
     return { schema: plan.schema, name: plan.name, executedSql: run.executed, durationMs: performance.now() - started, ...measured, alreadyExisted: false };
@@ -131,9 +156,9 @@ export async function buildIndex(session: Queryable, plan: IndexPlan, options: B
   }
 }
 
-async function buildPlain(run: BuildRun, plan: IndexPlan): Promise<void> {
+async function buildPlain(run: BuildRun, plan: IndexPlan, steps: PlannedStatement[]): Promise<void> {
   const target = { schema: plan.schema, name: plan.name };
-  for (const step of plan.statements) {
+  for (const step of steps) {
     if (PLAIN_CREATE.test(step.sql)) await run.claim(target, false);
     await run.run(step, CONCURRENT_BUILD.test(step.sql) ? target : null);
   }
@@ -143,11 +168,11 @@ async function buildPlain(run: BuildRun, plan: IndexPlan): Promise<void> {
  * The partitioned sequence. Statements are matched to plan.leaves by order: the k-th concurrent
  * build and the k-th ATTACH are those of leaves[k]; the one plain CREATE INDEX is the ON ONLY parent.
  */
-async function buildPartitioned(run: BuildRun, plan: IndexPlan): Promise<void> {
+async function buildPartitioned(run: BuildRun, plan: IndexPlan, steps: PlannedStatement[]): Promise<void> {
   const builds = new Map<number, PlannedStatement>();
   let buildCount = 0;
   let attachCount = 0;
-  for (const step of plan.statements) {
+  for (const step of steps) {
     if (CONCURRENT_BUILD.test(step.sql)) {
       const leaf = leafAt(plan, buildCount);
       builds.set(buildCount, step);
@@ -233,10 +258,9 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   if (isCancelled(error)) {
     return new PgscopeError(ErrorCode.QUERY_TIMEOUT, `The build of ${target} was cancelled by another session (pg_cancel_backend) or by the server.${undone}`, {}, origin);
   }
+  const onRows = translateIndexBuildError(error, target, undone.trim());
+  if (onRows) return onRows;
   if (isPgscopeError(error)) return new PgscopeError(error.code, error.message + (error.code === ErrorCode.ALREADY_EXISTS ? '' : undone), error.extensions, origin);
-  if (origin.sqlState === '23505') {
-    return new PgscopeError(ErrorCode.BAD_USER_INPUT, `The unique index ${target} cannot be built: the table holds duplicate values of its key.${undone}`, {}, origin);
-  }
   if (origin.sqlState === '42P17') {
     return new PgscopeError(
       ErrorCode.BAD_USER_INPUT,
@@ -248,7 +272,8 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   if (origin.sqlState === '42P07') {
     return new PgscopeError(ErrorCode.ALREADY_EXISTS, `A relation with the name of ${target} (or of one of its leaf indexes) already exists.`, {}, origin);
   }
-  return error;
+  // what planning would have refused had it been able to analyze the definition (no TEMPORARY privilege)
+  return translateDefinitionError(error, `The index ${target}`) ?? error;
 }
 
 function pgOrigin(error: unknown): { sqlState?: string; serverMessage?: string } {

@@ -3,7 +3,7 @@
 // change that cannot be recorded is not made: without pgscope's schema, mutations refuse.
 import type { Config } from '../config.js';
 import { readOnlyReplicaRefusal, type Capabilities } from '../db/capabilities.js';
-import { quoteIdent, type Database, type Queryable, type Session } from '../db/pool.js';
+import { quoteIdent, type Database, type Db, type Queryable, type Session } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Credential } from '../http/auth.js';
 import type { PlannedStatement } from './plan.js';
@@ -101,7 +101,7 @@ export interface ChangeLogger {
 /** The parts of the request context a change needs. */
 export interface ChangeContext {
   /** The request's view of the pool: planning runs here (counted, within the request's limits). */
-  db: Queryable;
+  db: Db;
   /** The pool itself: the change log is written here, also after the request returned. */
   database: Database;
   config: Pick<Config, 'ddlLockTimeoutMs'>;
@@ -112,7 +112,7 @@ export interface ChangeContext {
 
 export interface ChangeSteps<P extends ChangePlan> {
   /** Validates the input against the catalog (on the read pool) and builds the statements; executes nothing. */
-  plan(db: Queryable): Promise<P>;
+  plan(db: Db): Promise<P>;
   /** Runs the plan on the DDL session; what it returns is stored as the entry's outcome. */
   execute(session: Session, plan: P, log: ChangeLogger): Promise<unknown>;
 }

@@ -75,6 +75,8 @@ export interface OpclassRow {
   position: number;
   /** The named operator class, or the type's default one when none was named; null: none found. */
   opclass: string | null;
+  /** Its schema (pg_catalog for PostgreSQL's own). */
+  opclass_schema: string | null;
   is_default: boolean | null;
   /** The key's type (null for an expression: unknown before the server analyzes it) fits the class. */
   type_fits: boolean | null;
@@ -101,6 +103,7 @@ export const resolveOpclasses = (db: Queryable, method: string, opclasses: Array
     SELECT
       k.position::int AS position,
       m.opcname AS opclass,
+      m.nspname AS opclass_schema,
       m.opcdefault AS is_default,
       m.type_fits
     FROM unnest($2::text[], $3::oid[]) WITH ORDINALITY AS k(opclass, type_oid, position)
@@ -108,9 +111,11 @@ export const resolveOpclasses = (db: Queryable, method: string, opclasses: Array
     LEFT JOIN LATERAL (
       SELECT
         o.opcname,
+        n.nspname,
         o.opcdefault,
         ${TYPE_FITS} AS type_fits
       FROM pg_opclass o
+      JOIN pg_namespace n ON n.oid = o.opcnamespace
       JOIN pg_am a ON a.oid = o.opcmethod
       WHERE a.amname = $1
         AND pg_opclass_is_visible(o.oid)
@@ -132,11 +137,13 @@ export interface RoutineRow {
   candidates: number;
   immutable: number;
   aggregate: boolean;
+  /** For a name given without a schema: the other schemas that have a routine of that name. */
+  elsewhere: string[] | null;
 }
 
-// Every candidate a name could resolve to (search_path for unqualified names, a function's
-// argument count allowing defaults and VARIADIC): the server picks one by argument types, which
-// are not known before it analyzes the expression.
+// Every candidate a name could resolve to (a function's argument count allowing defaults and
+// VARIADIC): the server picks one by argument types, which are not known before it analyzes the
+// expression. A name without a schema is looked up in pg_catalog alone, as on the DDL session.
 export const checkRoutines = (
   db: Queryable,
   functions: Array<{ schema: string | null; name: string; args: number }>,
@@ -149,32 +156,48 @@ export const checkRoutines = (
       'function' AS kind,
       count(p.oid)::int AS candidates,
       count(p.oid) FILTER (WHERE p.provolatile = 'i')::int AS immutable,
-      COALESCE(bool_or(p.prokind IN ('a', 'w')), false) AS aggregate
+      COALESCE(bool_or(p.prokind IN ('a', 'w')), false) AS aggregate,
+      (
+        SELECT array_agg(DISTINCT n.nspname::text ORDER BY n.nspname::text)
+        FROM pg_proc o
+        JOIN pg_namespace n ON n.oid = o.pronamespace
+        WHERE w.schema_name IS NULL
+          AND o.proname = w.name
+          AND n.nspname <> 'pg_catalog'
+      ) AS elsewhere
     FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS w(schema_name, name, args, position)
     LEFT JOIN pg_proc p
       ON p.proname = w.name
-      AND p.pronamespace IN (
-        SELECT oid FROM pg_namespace WHERE nspname = w.schema_name OR (w.schema_name IS NULL AND nspname = ANY (current_schemas(true)))
-      )
+      AND p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = COALESCE(w.schema_name, 'pg_catalog'))
       AND (p.pronargs = w.args OR (p.pronargs > w.args AND p.pronargs - p.pronargdefaults <= w.args) OR p.provariadic <> 0)
     GROUP BY
-      w.position
+      w.position,
+      w.schema_name,
+      w.name
     UNION ALL
     SELECT
       w.position::int,
       'operator',
       count(o.oid)::int,
       count(o.oid) FILTER (WHERE p.provolatile = 'i')::int,
-      false
+      false,
+      (
+        SELECT array_agg(DISTINCT n.nspname::text ORDER BY n.nspname::text)
+        FROM pg_operator e
+        JOIN pg_namespace n ON n.oid = e.oprnamespace
+        WHERE w.schema_name IS NULL
+          AND e.oprname = w.name
+          AND n.nspname <> 'pg_catalog'
+      )
     FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS w(schema_name, name, position)
     LEFT JOIN pg_operator o
       ON o.oprname = w.name
-      AND o.oprnamespace IN (
-        SELECT oid FROM pg_namespace WHERE nspname = w.schema_name OR (w.schema_name IS NULL AND nspname = ANY (current_schemas(true)))
-      )
+      AND o.oprnamespace = (SELECT oid FROM pg_namespace WHERE nspname = COALESCE(w.schema_name, 'pg_catalog'))
     LEFT JOIN pg_proc p ON p.oid = o.oprcode
     GROUP BY
-      w.position
+      w.position,
+      w.schema_name,
+      w.name
     ORDER BY
       kind,
       position`,
@@ -191,6 +214,8 @@ export interface ExistingIndexRow {
   name: string;
   definition: string;
   valid: boolean;
+  /** An index of a partitioned table (relkind I): dropped without CONCURRENTLY. */
+  partitioned: boolean;
 }
 
 export const loadIndexes = (db: Queryable, tableOid: string) =>
@@ -199,7 +224,8 @@ export const loadIndexes = (db: Queryable, tableOid: string) =>
     SELECT
       i.relname AS name,
       pg_get_indexdef(i.oid) AS definition,
-      x.indisvalid AS valid
+      x.indisvalid AS valid,
+      i.relkind = 'I' AS partitioned
     FROM pg_index x
     JOIN pg_class i ON i.oid = x.indexrelid
     WHERE x.indrelid = $1::oid

@@ -8,6 +8,7 @@ import { planIndex, type IndexInput } from './indexDefinition.js';
 import type { DdlEventHandler, LockRetryOptions } from './lockRetry.js';
 import type { IndexPlan } from './plan.js';
 import { requireOwnership, requireSchemaCreate } from './privileges.js';
+import type { TrustConfig } from '../db/trust.js';
 
 /** Lock waits of index DDL: the configured lock_timeout per attempt, then 3 retries 0.5, 1 and 2 s later. */
 export function indexLockRetry(lockTimeoutMs: number): LockRetryOptions {
@@ -47,11 +48,14 @@ export function indexOutcome(built: BuildOutcome): IndexOutcome {
   return { ...built, sizeBytes: String(built.sizeBytes) };
 }
 
-/** applyIndex: validate `input` against the catalog, then build it CONCURRENTLY (or return the identical index). */
-export function applyIndexSteps(input: IndexInput, server: { versionNum: number }, lockTimeoutMs: number): ChangeSteps<IndexChange> {
+/**
+ * applyIndex: validate `input` against the catalog, then build it CONCURRENTLY (or return the
+ * identical index). `trust`: whose functions its expressions may run (Config.trust).
+ */
+export function applyIndexSteps(input: IndexInput, server: { versionNum: number }, lockTimeoutMs: number, trust: TrustConfig): ChangeSteps<IndexChange> {
   return {
     async plan(db) {
-      const index = await planIndex(db, input, server);
+      const index = await planIndex(db, input, server, { trust });
       if (!index.existing) {
         const tables = [{ schema: index.schema, name: index.table }, ...index.leaves.map((leaf) => ({ schema: leaf.schema, name: leaf.table }))];
         await requireOwnership(db, tables, `create an index on ${index.schema}.${index.table}`);

@@ -10,10 +10,17 @@ import { displayName, lookAlikeHint } from './indexNames.js';
 
 /**
  * BAD_USER_INPUT unless each named operator class exists for `method` and fits its column, and each
- * plain column's type has a default one. Returns the operator classes that are their type's
- * default (naming one is the same as naming none, for the identity check).
+ * plain column's type has a default one. Returns the keys with the schema of each named operator
+ * class (the DDL session finds only pg_catalog's without it), and the operator classes that are
+ * their type's default (naming one is the same as naming none, for the identity check), named as
+ * the identity check reads them: pg_catalog's without their schema.
  */
-export async function resolveKeyOpclasses(db: Queryable, method: string, keys: IndexKey[], columns: ColumnRow[]): Promise<Set<string>> {
+export async function resolveKeyOpclasses(
+  db: Queryable,
+  method: string,
+  keys: IndexKey[],
+  columns: ColumnRow[],
+): Promise<{ keys: IndexKey[]; defaultOpclasses: Set<string> }> {
   const typeOf = new Map(columns.map((column) => [column.name, column]));
   const rows = await resolveOpclasses(
     db,
@@ -22,6 +29,7 @@ export async function resolveKeyOpclasses(db: Queryable, method: string, keys: I
     keys.map((key) => (key.column !== null ? typeOf.get(key.column)!.type_oid : null)),
   );
   const defaults = new Set<string>();
+  const resolved = [...keys];
   for (const row of rows) {
     const key = keys[row.position - 1]!;
     const column = key.column !== null ? typeOf.get(key.column)! : null;
@@ -37,9 +45,11 @@ export async function resolveKeyOpclasses(db: Queryable, method: string, keys: I
       const which = `Column ${displayName(column.name)} of type ${column.type}`;
       throw badInput(`${which} has no default operator class for access method ${method}; name one.`);
     }
-    if (row.is_default && row.opclass !== null) defaults.add(row.opclass);
+    const schema = row.opclass_schema === 'pg_catalog' ? null : row.opclass_schema;
+    if (key.opclass !== null) resolved[row.position - 1] = { ...key, opclassSchema: schema };
+    if (row.is_default && row.opclass !== null) defaults.add(schema === null ? row.opclass : `${schema}.${row.opclass}`);
   }
-  return defaults;
+  return { keys: resolved, defaultOpclasses: defaults };
 }
 
 /**
@@ -57,6 +67,14 @@ export async function checkExpressionRoutines(db: Queryable, expressions: Parsed
     const routine = row.kind === 'function' ? functions[row.position - 1]! : operators[row.position - 1]!;
     const label = row.kind === 'function' ? `function ${displayName(...qualifiedParts(routine))}` : `operator ${routine.name}`;
     const args = 'args' in routine ? ` with ${routine.args} argument${routine.args === 1 ? '' : 's'}` : '';
+    if (row.candidates === 0 && routine.schema === null && row.elsewhere) {
+      const [schema] = row.elsewhere;
+      const spelled = row.kind === 'function' ? `${schema}.${routine.name}` : `OPERATOR(${schema}.${routine.name})`;
+      const where = row.elsewhere.length === 1 ? `schema ${schema}` : `schemas ${row.elsewhere.join(', ')}`;
+      throw badInput(
+        `The ${label}${args} does not exist in pg_catalog, where names without a schema are looked up; it exists in ${where}: write ${spelled}.`,
+      );
+    }
     if (row.candidates === 0) throw badInput(`The ${label}${args} does not exist${lookAlikeHint(routine.name)}.`);
     if (row.aggregate) throw badInput(`The ${label} is an aggregate or window function; an index expression is computed from one row.`);
     if (row.immutable === 0) {

@@ -1,18 +1,23 @@
 // applyIndex's planner: from a client's index request to the statements that build it, nothing
 // executed. Every name is looked up in the catalog (bind parameters only) and quoted; expressions
-// and predicates are parsed and rebuilt from their parse trees (indexExpression.ts); an identical
-// existing index makes the plan a no-op (indexIdentity.ts). Any refusal is a typed error thrown
-// before a single statement other than a catalog SELECT has reached the server.
+// and predicates are parsed and rebuilt from their parse trees, every function and operator
+// schema-qualified (indexExpression.ts), then analyzed by the server in a rolled-back transaction
+// with the DDL session's search_path, and the code they run checked trusted (indexResolution.ts);
+// an identical valid index makes the plan a no-op, an identical INVALID one is dropped and built
+// again (indexIdentity.ts). Any refusal is a typed error thrown before anything but catalog
+// SELECTs and that rolled-back analysis (a temporary view, table and index) has reached the server.
 import { ErrorCode, PgscopeError, badInput } from '../errors.js';
-import { quoteIdent, type Queryable } from '../db/pool.js';
+import { quoteIdent, type Db, type Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import type { IndexPlan } from './plan.js';
-import { findMethod, findTable, loadColumns, loadIndexes, longTransactions, takenNames } from './indexCatalog.js';
+import { findMethod, findTable, loadColumns, longTransactions, takenNames } from './indexCatalog.js';
 import type { ColumnRow, MethodRow } from './indexCatalog.js';
 import { parseExpression, type ParsedExpression } from './indexExpression.js';
 import { indexShape } from './indexIdentity.js';
 import { checkGivenName, chooseIndexName, displayName, indexColumnNames, lookAlikeHint } from './indexNames.js';
 import { checkExpressionRoutines, resolveKeyOpclasses } from './indexChecks.js';
 import { partitionedStatements } from './indexPartitions.js';
+import { findIdentical, replaceInvalid, resolveDefinition } from './indexResolution.js';
 
 export interface IndexColumnInput {
   column?: string | null;
@@ -42,6 +47,8 @@ export interface IndexKey {
   direction: 'ASC' | 'DESC' | null;
   nulls: 'FIRST' | 'LAST' | null;
   opclass: string | null;
+  /** The operator class's schema when it is not pg_catalog (resolveKeyOpclasses). */
+  opclassSchema?: string | null;
 }
 
 /** INDEX_MAX_KEYS: key and INCLUDE columns together. */
@@ -53,15 +60,18 @@ export const LONG_TRANSACTION_SECONDS = 60;
 export interface PlanOptions {
   /** Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS). */
   longTransactionSeconds?: number;
+  /** Whose functions an index may run besides those trust.ts trusts by rule (Config.trust). Default: none. */
+  trust?: TrustConfig;
 }
 
 /**
  * The plan for `input`: validated, SQL built, nothing executed. Refusals: BAD_USER_INPUT (with the
- * reason), ALREADY_EXISTS (the name is taken by something else), UNSUPPORTED (PostgreSQL 14.0-14.3).
- * An identical existing index gives a plan with `existing` set and no statements.
+ * reason), ALREADY_EXISTS (the name is taken by something else, or another session builds the
+ * identical index), UNTRUSTED_CODE, UNSUPPORTED (PostgreSQL 14.0-14.3). An identical valid index
+ * gives a plan with `existing` set and no statements; an identical INVALID one, `replaces`.
  */
 export async function planIndex(
-  db: Queryable,
+  db: Db,
   input: IndexInput,
   server: { versionNum: number },
   options: PlanOptions = {},
@@ -71,41 +81,54 @@ export async function planIndex(
   const method = input.method ?? 'btree';
   const unique = Boolean(input.unique);
   // what needs no catalog first: these refusals send nothing at all to the server
-  const keys = await readKeys(input);
+  const requested = await readKeys(input);
   const predicate = input.where == null ? null : await parseExpression(input.where, 'the predicate (where)');
   if (input.name != null) checkGivenName(input.name, 'index name');
 
   const table = await resolveTable(db, schema, input.table);
   const columns = await loadColumns(db, table.oid);
-  const include = checkColumns(input, keys, predicate, columns);
+  const include = checkColumns(input, requested, predicate, columns);
   const am = await resolveMethod(db, method);
-  checkMethod(am, keys, include, unique);
-  const defaultOpclasses = await resolveKeyOpclasses(db, method, keys, columns);
+  checkMethod(am, requested, include, unique);
+  const { keys, defaultOpclasses } = await resolveKeyOpclasses(db, method, requested, columns);
   const expressions = [...keys.flatMap((key) => key.expression ?? []), ...(predicate ? [predicate] : [])];
   const warnings = await checkExpressionRoutines(db, expressions);
-
   const build: BuildSql = (name, on, flags) => createIndexSql({ name, on, method, keys, include, predicate, unique, ...flags });
+  const resolved = await resolveDefinition(db, {
+    table: { oid: table.oid, schema, name: input.table },
+    createIndex: (name, on) => build(name, on, {}),
+    columns: [...keys.flatMap((key) => key.column ?? key.expression!.columns), ...include, ...(predicate?.columns ?? [])],
+    expressions: keys.flatMap((key) => key.expression ?? []),
+    predicate,
+    trust: options.trust ?? NO_EXTRA_TRUST,
+  });
+
   const on = { schema, table: input.table };
   const base = { schema, table: input.table, partitioned: table.relkind === 'p', warnings };
-  // the comparable shape of the requested index, from a statement built with a placeholder name
-  const shape = await indexShape(build('pgscope_candidate', on, {}), { defaultOpclasses });
-  const existing = await findIdentical(db, table.oid, shape, defaultOpclasses);
-  if (existing) {
-    const found = { schema, name: existing.name, valid: existing.valid };
-    return { ...base, name: existing.name, leaves: [], statements: [], definitionSql: existing.definition, existing: found };
+  // both sides as PostgreSQL prints them (else the request as built here), compared as parse trees
+  const shape = await indexShape(resolved.printed ?? build('pgscope_candidate', on, {}), { defaultOpclasses });
+  const identical = await findIdentical(db, schema, resolved.indexes, shape, { defaultOpclasses });
+  if (identical?.valid) {
+    const found = { schema, name: identical.index.name, valid: true };
+    const definitionSql = identical.index.definition;
+    return { ...base, name: found.name, leaves: [], statements: [], definitionSql, existing: found, replaces: null };
   }
 
-  const name = await chooseName(db, table, input, keys, include);
+  const name = identical ? identical.index.name : await chooseName(db, table, input, keys, include);
+  const replacing = identical ? replaceInvalid(schema, identical.index, warnings) : { replaces: null, statements: [] };
   warnings.push(...(await longTransactionWarnings(db, options.longTransactionSeconds ?? LONG_TRANSACTION_SECONDS)));
+  const planned = { ...base, name, existing: null, replaces: replacing.replaces };
   if (table.relkind !== 'p') {
     const sql = build(name, on, { concurrently: true });
     const purpose = `build index ${displayName(schema, name)} on ${displayName(schema, input.table)} without blocking writes`;
-    return { ...base, name, leaves: [], statements: [{ sql, purpose, outsideTransaction: true }], definitionSql: sql, existing: null };
+    const statements = [...replacing.statements, { sql, purpose, outsideTransaction: true }];
+    return { ...planned, leaves: [], statements, definitionSql: sql };
   }
   const request = { ...on, oid: table.oid, schemaOid: table.schemaOid, name, unique, keys, include };
   const tree = await partitionedStatements(db, { ...request, columnNames: derivedColumnNames(keys, include) }, build);
   // by hand, on a partitioned table, one would write the plain CREATE INDEX (which blocks writes)
-  return { ...base, name, leaves: tree.leaves, statements: tree.statements, definitionSql: build(name, on, {}), existing: null };
+  const statements = [...replacing.statements, ...tree.statements];
+  return { ...planned, leaves: tree.leaves, statements, definitionSql: build(name, on, {}) };
 }
 
 /** CREATE INDEX for this request, with a name, on a table, ONLY and CONCURRENTLY as asked. */
@@ -233,13 +256,6 @@ async function chooseName(db: Queryable, table: ResolvedTable, input: IndexInput
   return input.name;
 }
 
-async function findIdentical(db: Queryable, tableOid: string, shape: string, defaultOpclasses: ReadonlySet<string>) {
-  for (const index of await loadIndexes(db, tableOid)) {
-    if ((await indexShape(index.definition, { defaultOpclasses })) === shape) return index;
-  }
-  return null;
-}
-
 async function longTransactionWarnings(db: Queryable, seconds: number): Promise<string[]> {
   const [row] = await longTransactions(db, seconds);
   if (!row || row.transactions === 0) return [];
@@ -267,7 +283,7 @@ export function createIndexSql(parts: CreateIndexParts): string {
   const keys = parts.keys.map((key) =>
     [
       key.column !== null ? quoteIdent(key.column) : `(${key.expression!.sql})`,
-      key.opclass !== null ? quoteIdent(key.opclass) : null,
+      key.opclass === null ? null : key.opclassSchema ? `${quoteIdent(key.opclassSchema)}.${quoteIdent(key.opclass)}` : quoteIdent(key.opclass),
       key.direction,
       key.nulls !== null ? `NULLS ${key.nulls}` : null,
     ]

@@ -5,6 +5,13 @@
 // second statement, a star, an aggregate's ORDER BY or FILTER, a window) is refused with the reason,
 // so text a client smuggles in has no way through: it is either a node of that list or an error.
 // Names the tree mentions (columns, functions, operators) are returned for the catalog checks.
+//
+// Every function and operator is written schema-qualified: one named without a schema is written
+// as PostgreSQL's own (pg_catalog.lower, OPERATOR(pg_catalog.->>)), which is what it resolves to
+// on the DDL session (search_path pg_catalog, pg_temp, see DDL_SEARCH_PATH), so the definition
+// means the same wherever it is run. BETWEEN is written as the two comparisons PostgreSQL turns
+// it into. IN, IS DISTINCT FROM, NULLIF and CASE x WHEN have no qualified spelling: their
+// operator is looked up by the server, in pg_catalog on the DDL session.
 import type { Node } from 'libpg-query';
 import { badInput, isPgscopeError } from '../errors.js';
 import { quoteIdent } from '../db/pool.js';
@@ -223,7 +230,7 @@ function functionCall(value: Record<string, unknown>, found: Found, what: string
     throw badInput(`${capitalize(what)} passes arguments by name to ${name.name}; pass them by position.`);
   }
   found.functions.push({ ...name, args: args.length });
-  return `${qualifiedSql(name)}(${list(args)})`;
+  return `${qualifiedSql({ schema: name.schema ?? 'pg_catalog', name: name.name })}(${list(args)})`;
 }
 
 const OPERATOR_CHARACTERS = /^[+\-*/<>=~!@#%^&|`?]{1,63}$/;
@@ -239,7 +246,7 @@ function operatorExpression(
   // BETWEEN's name is its keyword; the other kinds name an operator, written out below
   const between = String(value.kind).includes('BETWEEN');
   if (!between && !OPERATOR_CHARACTERS.test(name.name)) throw badInput(`${capitalize(what)} uses an operator pgscope cannot read.`);
-  const op = name.schema === null ? name.name : `OPERATOR(${quoteIdent(name.schema)}.${name.name})`;
+  const op = qualifiedOperator(name);
   const left = value.lexpr ? sub(value.lexpr) : null;
   switch (value.kind) {
     case 'AEXPR_OP':
@@ -264,16 +271,41 @@ function operatorExpression(
     case 'AEXPR_BETWEEN':
     case 'AEXPR_NOT_BETWEEN':
     case 'AEXPR_BETWEEN_SYM':
-    case 'AEXPR_NOT_BETWEEN_SYM': {
-      found.operators.push({ schema: null, name: '>=' }, { schema: null, name: '<=' });
-      const [low, high] = listItems(value.rexpr);
-      const keyword = String(value.kind).replace('AEXPR_', '').replace('NOT_', 'NOT ').replace('_SYM', ' SYMMETRIC');
-      return `(${left} ${keyword} ${sub(low)} AND ${sub(high)})`;
-    }
+    case 'AEXPR_NOT_BETWEEN_SYM':
+      return betweenComparisons(String(value.kind), left!, listItems(value.rexpr).map(sub), found);
     default:
       const kind = String(value.kind).replace('AEXPR_', '');
       throw badInput(`${capitalize(what)} uses a ${kind} expression pgscope does not accept; use an operator or a function call.`);
   }
+}
+
+/**
+ * BETWEEN as PostgreSQL's parser rewrites it (transformAExprBetween), each comparison qualified:
+ * x >= a AND x <= b; NOT: x < a OR x > b; SYMMETRIC: either order of the bounds.
+ */
+function betweenComparisons(kind: string, x: string, bounds: string[], found: Found): string {
+  const [low, high] = bounds as [string, string];
+  const compare = (op: string, bound: string) => {
+    found.operators.push({ schema: null, name: op });
+    return `(${x} ${qualifiedOperator({ schema: null, name: op })} ${bound})`;
+  };
+  const inside = (a: string, b: string) => `(${compare('>=', a)} AND ${compare('<=', b)})`;
+  const outside = (a: string, b: string) => `(${compare('<', a)} OR ${compare('>', b)})`;
+  switch (kind) {
+    case 'AEXPR_BETWEEN':
+      return inside(low, high);
+    case 'AEXPR_NOT_BETWEEN':
+      return outside(low, high);
+    case 'AEXPR_BETWEEN_SYM':
+      return `(${inside(low, high)} OR ${inside(high, low)})`;
+    default:
+      return `(${outside(low, high)} AND ${outside(high, low)})`;
+  }
+}
+
+/** OPERATOR(schema.op), pg_catalog's when the client named no schema (pg_dump writes them so). */
+function qualifiedOperator(name: QualifiedName): string {
+  return `OPERATOR(${quoteIdent(name.schema ?? 'pg_catalog')}.${name.name})`;
 }
 
 /** The items of a List node (IN and BETWEEN keep their operands in one). */

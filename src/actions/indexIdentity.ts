@@ -1,14 +1,17 @@
 // Whether an existing index is the one a client asks for. Both sides are CREATE INDEX statements
 // read with the same parser: the existing index as pg_get_indexdef prints it, the new one as
-// planIndex built it. Their parse trees are compared after removing what does not change the
-// index: positions in the text, the names of the index and table, CONCURRENTLY, storage
-// parameters, the tablespace, default directions, NULLS orders and operator classes spelled out,
-// pg_catalog. prefixes, and the casts pg_get_indexdef adds to constants ('pending'::text).
-// So `lower(email)` matches `LOWER( email )`.
+// pg_get_indexdef prints it too, created on an empty temporary table (indexResolution.ts), so
+// implicit casts, IN, BETWEEN and constants' types are written alike on both sides. Their parse
+// trees are compared after removing what does not change the index: positions in the text, the
+// names of the index and table, CONCURRENTLY, storage parameters, the tablespace, default
+// directions, NULLS orders and operator classes spelled out, pg_catalog. prefixes, and the casts
+// pg_get_indexdef adds to constants ('pending'::text).
 //
-// Known misses (they lead to a second index, never to a wrong "identical"): constants the server
-// rewrites (a timestamp literal printed with its time), a COLLATE written inside an expression,
-// and a default operator class named explicitly on an expression.
+// The advisor compares its candidates' keys and predicates, as pgscope writes them, with existing
+// indexes the same way (comparableTree); there, known misses (they lead to a second candidate,
+// never to a wrong "identical") are casts the server adds to columns (lower((name)::text) for a
+// varchar), constants it rewrites (a timestamp literal printed with its time), and a COLLATE
+// written inside an expression.
 import { parseOneStatement } from '../sql/parse.js';
 
 export interface IndexShape {
@@ -18,9 +21,7 @@ export interface IndexShape {
 
 /** The comparable form of a CREATE INDEX statement's parse tree. */
 export async function indexShape(definition: string, shape: IndexShape): Promise<string> {
-  const statement = await parseOneStatement(definition);
-  const index = (statement.node as { IndexStmt?: Record<string, unknown> }).IndexStmt;
-  if (!index) throw new Error(`Not a CREATE INDEX statement: ${statement.kind}`);
+  const index = await indexStatement(definition);
   const comparable = {
     method: index.accessMethod ?? 'btree',
     unique: Boolean(index.unique),
@@ -30,6 +31,29 @@ export async function indexShape(definition: string, shape: IndexShape): Promise
     where: index.whereClause ? normalize(index.whereClause) : null,
   };
   return canonicalJson(comparable);
+}
+
+/**
+ * What no way of writing an index changes: its method, uniqueness, number of keys and of INCLUDE
+ * columns, and whether it has a predicate. Two indexes whose outlines differ are never identical.
+ */
+export async function indexOutline(definition: string): Promise<string> {
+  const index = await indexStatement(definition);
+  const count = (list: unknown) => ((list as unknown[] | undefined) ?? []).length;
+  return canonicalJson({
+    method: index.accessMethod ?? 'btree',
+    unique: Boolean(index.unique),
+    keys: count(index.indexParams),
+    include: count(index.indexIncludingParams),
+    partial: Boolean(index.whereClause),
+  });
+}
+
+async function indexStatement(definition: string): Promise<Record<string, unknown>> {
+  const statement = await parseOneStatement(definition);
+  const index = (statement.node as { IndexStmt?: Record<string, unknown> }).IndexStmt;
+  if (!index) throw new Error(`Not a CREATE INDEX statement: ${statement.kind}`);
+  return index;
 }
 
 /**
@@ -71,6 +95,10 @@ function normalize(tree: unknown): unknown {
   if (cast?.arg?.A_Const) return normalize(cast.arg);
   const expression = node.A_Expr as Record<string, unknown> | undefined;
   if (expression?.kind === 'AEXPR_IN') return normalize(inAsOperator(expression));
+  // stored, and printed, as NOT (a IS DISTINCT FROM b)
+  if (expression?.kind === 'AEXPR_NOT_DISTINCT') {
+    return normalize({ BoolExpr: { boolop: 'NOT_EXPR', args: [{ A_Expr: { ...expression, kind: 'AEXPR_DISTINCT' } }] } });
+  }
   if (node.A_Const) return { A_Const: constantText(node.A_Const as Record<string, unknown>) };
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {

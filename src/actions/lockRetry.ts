@@ -2,8 +2,12 @@
 // for its lock, every later query on that table waits behind it. So each statement runs with a
 // short lock_timeout, and a statement that times out (55P03) is retried a bounded number of times
 // with a growing pause, then given up with LOCK_TIMEOUT.
+import { sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
+
+/** Read where SQLSTATEs are read (db/pgErrors.ts); re-exported for the executors that retry on them. */
+export { sqlStateOf };
 
 export interface LockRetryOptions {
   /** lock_timeout of each attempt, milliseconds. */
@@ -32,11 +36,6 @@ export const DEFAULT_LOCK_RETRY: LockRetryOptions = { lockTimeoutMs: 2_000, retr
 const MAX_RETRY_DELAY_MS = 10_000;
 
 /** The SQLSTATE of a server error, whether the pool translated it (PgscopeError.sqlState) or not. */
-export function sqlStateOf(error: unknown): string | undefined {
-  if (isPgscopeError(error)) return error.sqlState;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /** True for the error of a statement that waited past lock_timeout (55P03, lock_not_available). */
 export function isLockTimeout(error: unknown): boolean {

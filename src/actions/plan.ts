@@ -26,8 +26,13 @@ export interface IndexPlan {
   statements: PlannedStatement[];
   /** The single statement a person would run by hand on a plain table: CREATE INDEX CONCURRENTLY ... */
   definitionSql: string;
-  /** An identical index already exists: nothing to build (idempotent apply). */
+  /** An identical valid index already exists: nothing to build (idempotent apply). */
   existing: { schema: string; name: string; valid: boolean } | null;
+  /**
+   * An identical index exists but is INVALID: the first statement drops it (unless another
+   * session builds it by then), the others build it anew under its name.
+   */
+  replaces: { schema: string; name: string; partitioned: boolean } | null;
   /** Things to know before running it (long-running transactions that CIC will wait for ...). */
   warnings: string[];
 }

@@ -5,7 +5,7 @@
 // target's capabilities (costing.ts): HypoPG when the extension is installed, else the estimate.
 import { clearStatements, type PlanClearance } from '../db/planTrust.js';
 import type { Queryable } from '../db/pool.js';
-import { NO_EXTRA_TRUST } from '../db/trust.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from './types.js';
 
 /** What costing needs: the statements (by queryId) and, for the estimate, how each uses its tables. */
@@ -21,8 +21,12 @@ export interface CostingWorkload {
 }
 
 /** The workload's clearance, or one made on `client` for its statements. */
-export async function clearanceOf(client: Queryable, workload: Pick<CostingWorkload, 'statements' | 'clearance'>): Promise<PlanClearance> {
-  return workload.clearance ?? clearStatements(client, NO_EXTRA_TRUST, workload.statements.map((statement) => ({ sql: statement.query })));
+export async function clearanceOf(
+  client: Queryable,
+  workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
+  trust: TrustConfig = NO_EXTRA_TRUST,
+): Promise<PlanClearance> {
+  return workload.clearance ?? clearStatements(client, trust, workload.statements.map((statement) => ({ sql: statement.query })));
 }
 
 export interface CostingOptions {
@@ -30,6 +34,8 @@ export interface CostingOptions {
   budgetMs?: number;
   /** statement_timeout of each EXPLAIN, milliseconds (default 2,000; never more than the budget left). */
   planTimeoutMs?: number;
+  /** Whose functions a candidate's expressions may call, as applyIndex decides it (Config.trust). Default: none. */
+  trust?: TrustConfig;
 }
 
 export const DEFAULT_BUDGET_MS = 8_000;

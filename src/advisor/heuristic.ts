@@ -6,6 +6,7 @@
 import type { Capabilities } from '../db/capabilities.js';
 import type { PlanClearance } from '../db/planTrust.js';
 import type { Db, Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import {
   Budget,
   budgetReason,
@@ -46,6 +47,7 @@ class Run {
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
     private readonly clearance: PlanClearance,
+    readonly trust: TrustConfig,
   ) {}
 
   async planBefore(statement: WorkloadStatement): Promise<CostNode | null> {
@@ -102,8 +104,9 @@ async function withRun<T>(
   const budget = new Budget(budgetMs);
   return db.withClient(
     async (client) => {
-      const clearance = await clearanceOf(client, run.workload);
-      return work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs, clearance));
+      const clearance = await clearanceOf(client, run.workload, options.trust);
+      const trust = options.trust ?? NO_EXTRA_TRUST;
+      return work(new Run(client, caps, await costSettings(client), run.workload, run.candidates, budget, planTimeoutMs, clearance, trust));
     },
     { statementTimeoutMs: planTimeoutMs },
   );
@@ -135,7 +138,7 @@ export async function heuristicCosts(
 }
 
 async function estimateOne(run: Run, candidate: CandidateIndex, statements: WorkloadStatement[]): Promise<CostedCandidate | null> {
-  const definition = await candidateDefinition(run.client, candidate, run.caps.serverVersionNum);
+  const definition = await candidateDefinition(run.client, candidate, run.caps.serverVersionNum, run.trust);
   if (!definition.ok) {
     run.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;

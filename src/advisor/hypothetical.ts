@@ -4,7 +4,8 @@
 // session. Both costing paths validate through here, so a candidate that could not be applied is
 // never costed, and both name it as it would be built.
 import { isPgscopeError } from '../errors.js';
-import { quoteIdent, type Queryable } from '../db/pool.js';
+import { quoteIdent, type Db, type Queryable } from '../db/pool.js';
+import type { TrustConfig } from '../db/trust.js';
 import { planIndex } from '../actions/indexDefinition.js';
 import type { CandidateIndex } from './types.js';
 
@@ -33,11 +34,16 @@ export const indexInput = (candidate: CandidateIndex) => ({
 // quoteIdent: the prefix is pgscope's own text, so this anchored pattern matches it exactly.
 const NAMED_PREFIX = /^CREATE (UNIQUE )?INDEX (CONCURRENTLY )?"(?:[^"]|"")*" ON /;
 
-/** The candidate's validated definition; a candidate applyIndex would refuse gives the refusal as the reason. */
-export async function candidateDefinition(db: Queryable, candidate: CandidateIndex, versionNum: number): Promise<DefinitionOutcome> {
+/**
+ * The candidate's validated definition; a candidate applyIndex would refuse gives the refusal as
+ * the reason. `client` is the costing run's connection, outside any transaction: planIndex's
+ * analysis runs its rolled-back transaction there.
+ */
+export async function candidateDefinition(client: Queryable, candidate: CandidateIndex, versionNum: number, trust: TrustConfig): Promise<DefinitionOutcome> {
+  const connection: Db = { query: (sql, params) => client.query(sql, params), withClient: (work) => work(client) };
   try {
     // longTransactionSeconds only shapes warnings, which costing does not show
-    const plan = await planIndex(db, indexInput(candidate), { versionNum }, { longTransactionSeconds: 86_400 });
+    const plan = await planIndex(connection, indexInput(candidate), { versionNum }, { longTransactionSeconds: 86_400, trust });
     if (plan.existing) return { ok: false, reason: `an identical index exists already (${plan.existing.name})` };
     const sql = plan.definitionSql.replace(NAMED_PREFIX, (_match, unique: string | undefined) => `CREATE ${unique ?? ''}INDEX ON `);
     if (sql === plan.definitionSql) throw new Error(`Unexpected index definition from planIndex: ${plan.definitionSql.slice(0, 40)}`);

@@ -84,7 +84,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
   const candidates = withPrefixStatements(analysis.candidates.filter(wanted));
   const coster = createCoster(db, caps);
-  const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs });
+  const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs, trust: options.trust });
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
   const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
   const writes = await loadTableWrites(db, candidates);
@@ -98,7 +98,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   for (const chosen of selection.selected) {
     if (recommendations.length >= (options.limit ?? DEFAULT_LIMIT)) break;
     const { candidate } = chosen.costed;
-    const planned = await validated(db, caps, candidate);
+    const planned = await validated(db, caps, candidate, options.trust);
     if ('problem' in planned) {
       rejected.push({ candidate, reason: 'INVALID_DEFINITION', detail: planned.problem });
       continue;
@@ -138,9 +138,14 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
 }
 
 /** The candidate through applyIndex's planner: the SQL applyRecommendation will run, or why it cannot. */
-async function validated(db: Queryable, caps: Capabilities, candidate: CandidateIndex): Promise<{ name: string; sql: string } | { problem: string }> {
+async function validated(
+  db: Db,
+  caps: Capabilities,
+  candidate: CandidateIndex,
+  trust: TrustConfig | undefined,
+): Promise<{ name: string; sql: string } | { problem: string }> {
   try {
-    const plan = await planIndex(db, { ...candidate, columns: candidate.keys }, { versionNum: caps.serverVersionNum });
+    const plan = await planIndex(db, { ...candidate, columns: candidate.keys }, { versionNum: caps.serverVersionNum }, { trust });
     if (plan.existing) return { problem: `An identical index exists already: ${plan.existing.schema}.${plan.existing.name}.` };
     return { name: plan.name, sql: plan.definitionSql };
   } catch (error) {

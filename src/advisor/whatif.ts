@@ -10,6 +10,7 @@ import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Capabilities } from '../db/capabilities.js';
 import type { PlanClearance } from '../db/planTrust.js';
 import type { Db, Queryable } from '../db/pool.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../db/trust.js';
 import {
   Budget,
   budgetReason,
@@ -52,6 +53,7 @@ class Session {
     readonly budget: Budget,
     private readonly planTimeoutMs: number,
     private readonly clearance: PlanClearance,
+    readonly trust: TrustConfig,
   ) {}
 
   async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
@@ -93,7 +95,7 @@ async function withSession<T>(
   // statementTimeoutMs lets the pool's client-side deadline allow the EXPLAINs' own timeouts
   return db.withClient(
     async (client) => {
-      const session = new Session(client, caps, schema, budget, planTimeoutMs, await clearanceOf(client, workload));
+      const session = new Session(client, caps, schema, budget, planTimeoutMs, await clearanceOf(client, workload, options.trust), options.trust ?? NO_EXTRA_TRUST);
       await resetHypothetical(client, schema);
       try {
         return await work(session);
@@ -146,7 +148,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
     session.skipped.push({ candidate, queryId: null, reason: 'none of the statements it was generated for could be planned' });
     return null;
   }
-  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum);
+  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
   if (!definition.ok) {
     session.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;
@@ -247,7 +249,7 @@ export async function whatIfSetCost(
 async function createAll(session: Session, candidates: readonly CandidateIndex[]) {
   const created: Array<{ name: string; partitioned: boolean; hypothetical: HypotheticalIndex } | null> = [];
   for (const candidate of candidates) {
-    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum);
+    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
     const index = definition.ok ? await createHypothetical(session.client, session.hypopgSchema, definition.definition.sql) : definition;
     if (!index.ok) session.skipped.push({ candidate, queryId: null, reason: index.reason });
     created.push(definition.ok && index.ok ? { ...definition.definition, hypothetical: index.index } : null);

@@ -1,7 +1,7 @@
 // PostgreSQL's and the driver's errors, turned into the typed errors a client can act on. The one
 // place where SQLSTATEs are read; callers that know more (explain) reword what this returns.
 import type { PoolConfig } from '../config.js';
-import { ErrorCode, PgscopeError } from '../errors.js';
+import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
 
 /**
  * How long past statement_timeout the client waits for an answer. The server cancels a statement
@@ -106,6 +106,88 @@ export function endsConnection(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const severity = (error as { severity?: unknown }).severity;
   return severity === 'FATAL' || severity === 'PANIC' || isConnectionFailure(error, (error as { code?: unknown }).code);
+}
+
+/** The SQLSTATE of a server error, whether the pool translated it (PgscopeError.sqlState) or not. */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (isPgscopeError(error)) return error.sqlState;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * An index definition PostgreSQL's parse analysis refuses (class 42: no function or operator of
+ * that name takes those argument types, a predicate that is not boolean...; class 22: a constant
+ * that does not convert; 0A: a construct not supported there): BAD_USER_INPUT with the server's
+ * reason. Analysis reads no row, so the reason names only what the client wrote, types and
+ * functions. Undefined for any other error.
+ */
+export function translateDefinitionError(error: unknown, what: string): PgscopeError | undefined {
+  const state = sqlStateOf(error);
+  if (!state || !/^(42|22|0A)/.test(state) || state === '42501' || !(error instanceof Error)) return undefined;
+  const message = isPgscopeError(error) ? (error.serverMessage ?? error.message) : error.message;
+  const hint = (error as { hint?: unknown }).hint;
+  const advice = typeof hint === 'string' && hint !== '' ? ` ${hint}` : '';
+  return new PgscopeError(ErrorCode.BAD_USER_INPUT, `${what} cannot be used as written: ${message} (SQLSTATE ${state}).${advice}`, { sqlState: state }, {
+    sqlState: state,
+    serverMessage: error.message,
+  });
+}
+
+// What a row can make an index build fail with: the meaning of the SQLSTATE, never the server's
+// message (its text and DETAIL quote the row: 'invalid input syntax for type integer: "abc"').
+const ROW_FAILURES: Record<string, string> = {
+  '22001': 'a value too long for its type',
+  '22003': 'a number out of range',
+  '22004': 'a null value where none is allowed',
+  '22007': 'a date or time in an invalid format',
+  '22008': 'a date or time out of range',
+  '22011': 'a substring out of range',
+  '22012': 'division by zero',
+  '22015': 'an interval out of range',
+  '22018': 'a value that cannot be cast',
+  '2201B': 'an invalid regular expression',
+  '2201E': 'an invalid argument for a logarithm',
+  '2201F': 'an invalid argument for a power function',
+  '22021': 'a character not valid in the encoding',
+  '22023': 'an invalid parameter value',
+  '22025': 'an invalid escape sequence',
+  '2202E': 'an array subscript out of range',
+  '22P02': 'text that is not valid input for its type',
+  '22P05': 'a character that has no equivalent in the encoding',
+  '22030': 'a duplicate JSON object key',
+  '22032': 'invalid JSON text',
+  '23502': 'a null value where a NOT NULL domain forbids it',
+  '23514': 'a value a CHECK constraint refuses',
+};
+
+/**
+ * A build that failed on the table's rows (class 22, data exception; class 23, integrity
+ * constraint violation: duplicates for a unique index, a domain's CHECK): INDEX_BUILD_FAILED,
+ * saying what failed, on which index, what `aftermath` was, and what to do. Undefined for any other error.
+ */
+export function translateIndexBuildError(error: unknown, index: string, aftermath: string): PgscopeError | undefined {
+  const state = sqlStateOf(error);
+  if (!state || !/^2[23]/.test(state)) return undefined;
+  const origin = { sqlState: state, serverMessage: error instanceof Error ? error.message : undefined };
+  if (state === '23505') {
+    return new PgscopeError(
+      ErrorCode.INDEX_BUILD_FAILED,
+      `The unique index ${index} could not be built: the table holds rows with equal values of its key (SQLSTATE 23505). ` +
+        `${aftermath} Remove or change the duplicate rows, then apply it again; or build the index without unique.`,
+      { sqlState: state },
+      origin,
+    );
+  }
+  const failure = ROW_FAILURES[state] ?? (state.startsWith('22') ? 'a data exception' : 'an integrity constraint violation');
+  return new PgscopeError(
+    ErrorCode.INDEX_BUILD_FAILED,
+    `The index ${index} could not be built: for some row of the table its expression or predicate ` +
+      `fails with ${failure} (SQLSTATE ${state}). ${aftermath} ` +
+      'Change the expression so that it holds for every row (or leave those rows out with a predicate), then apply it again.',
+    { sqlState: state },
+    origin,
+  );
 }
 
 function isConnectionFailure(error: Error, code: unknown): boolean {

@@ -46,6 +46,14 @@ export interface SessionOptions {
   lockTimeoutMs: number;
 }
 
+/**
+ * search_path of every DDL session. An unqualified name in what pgscope runs there resolves to
+ * PostgreSQL's own objects, never to one a user planted in a schema others may create in: a
+ * `public.lower(varchar)` would otherwise beat `pg_catalog.lower(text)` for a varchar column.
+ * pg_temp last, so that even a temporary table cannot stand in for a relation.
+ */
+export const DDL_SEARCH_PATH = 'pg_catalog, pg_temp';
+
 /** One dedicated connection (see Database.openSession). */
 export interface Session extends Queryable {
   /** Its backend's process id (pg_stat_activity.pid, pg_stat_progress_create_index.pid). */
@@ -263,8 +271,9 @@ export class Database implements Db {
 
   /**
    * Opens one dedicated connection outside the pool, for DDL: a build may take an hour, so its
-   * statement_timeout is off (and no client-side deadline), while lock_timeout stays short. The
-   * caller closes it; `pid` is its backend, recorded so a change can be found after a crash.
+   * statement_timeout is off (and no client-side deadline), while lock_timeout stays short; its
+   * search_path is DDL_SEARCH_PATH. The caller closes it; `pid` is its backend, recorded so a
+   * change can be found after a crash.
    */
   async openSession(options: SessionOptions): Promise<Session> {
     const client = new pg.Client({
@@ -288,12 +297,13 @@ export class Database implements Db {
             set_config('statement_timeout', '0', false),
             set_config('lock_timeout', $1, false),
             set_config('idle_in_transaction_session_timeout', '60000', false),
+            set_config('search_path', $2, false),
             -- PostgreSQL 14+: a build whose pgscope died is cancelled within a second, not left running unowned
             CASE
               WHEN current_setting('server_version_num')::int >= 140000
                 THEN set_config('client_connection_check_interval', '1000', false)
             END`,
-          [String(options.lockTimeoutMs)],
+          [String(options.lockTimeoutMs), DDL_SEARCH_PATH],
         ),
       );
       return this.session(client, row!.pid, options);

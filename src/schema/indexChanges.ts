@@ -26,8 +26,10 @@ const IndexKeyInput = builder.inputType('IndexKeyInput', {
     column: t.string({ description: 'A column of the table, as the catalog names it (case-sensitive).' }),
     expression: t.string({
       description:
-        "One expression over the table's columns: lower(email), (details ->> 'page'). Parsed by PostgreSQL's parser and rebuilt; " +
-        'anything else (several statements, subqueries, other tables, volatile functions) is BAD_USER_INPUT.',
+        "One expression over the table's columns: lower(email), (details ->> 'page'). Parsed by PostgreSQL's parser and rebuilt, " +
+        'every function and operator schema-qualified (pg_catalog when none is named: name a function of another schema with ' +
+        "it, app.normalize(email); its author must be trusted to run as the table's owner, else UNTRUSTED_CODE); anything else " +
+        '(several statements, subqueries, other tables, volatile functions) is BAD_USER_INPUT.',
     }),
     direction: t.field({ type: IndexKeyDirection, description: 'ASC (default) or DESC.' }),
     nulls: t.field({ type: IndexNullsOrder, description: 'NULLS FIRST or LAST; the default follows the direction.' }),
@@ -44,7 +46,7 @@ const ApplyIndexInput = builder.inputType('ApplyIndexInput', {
     method: t.string({ description: 'Access method: btree (default), gin, gist, hash, brin, spgist.' }),
     where: t.string({ description: "Partial-index predicate, one boolean expression over the table's columns: status = 'pending'." }),
     include: t.stringList({ description: 'Columns stored in the index without being keys (INCLUDE), for index-only scans.' }),
-    unique: t.boolean({ description: 'A unique index (fails with BAD_USER_INPUT when the rows hold duplicates). Default false.' }),
+    unique: t.boolean({ description: 'A unique index (fails with INDEX_BUILD_FAILED when the rows hold duplicates). Default false.' }),
     name: t.string({ description: 'Name of the index; default derived like PostgreSQL does (users_email_idx).' }),
     forQueryIds: t.idList({
       description: 'pg_stat_statements queryids the index is meant to speed up: the change log shows their mean time before and after.',
@@ -69,7 +71,9 @@ export const IndexChangePlan = builder.objectRef<IndexChange>('IndexChangePlan')
       resolve: (p) => p.index.partitioned,
     }),
     alreadyExists: t.boolean({
-      description: 'An identical index exists already: nothing runs and applyIndex returns it (applying twice is safe).',
+      description:
+        'An identical valid index exists already: nothing runs and applyIndex returns it (applying twice is safe). An identical ' +
+        'INVALID one is not this: the statements drop it and build it again.',
       resolve: (p) => p.index.existing !== null,
     }),
     statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
@@ -119,8 +123,10 @@ builder.mutationField('applyIndex', (t) =>
     description:
       'Builds an index without blocking writes: CREATE INDEX CONCURRENTLY on its own DDL session (no statement timeout, a short ' +
       'lock_timeout with bounded retries); on a partitioned table ON ONLY the parent, one concurrent build per partition and ' +
-      'ATTACH, each checked valid. A failed or cancelled build drops what it left. An identical existing index is returned, not ' +
-      'duplicated; another index with that name is ALREADY_EXISTS. Refused on PostgreSQL 14.0-14.3 (concurrent builds could ' +
+      'ATTACH, each checked valid; the session\'s search_path is pg_catalog, pg_temp. A failed or cancelled build drops what it ' +
+      'left; rows that make it fail give INDEX_BUILD_FAILED. An identical valid index is returned, not duplicated; an identical ' +
+      'INVALID one is dropped and built again (ALREADY_EXISTS, reason BEING_BUILT, while another session builds it); another ' +
+      'index with that name is ALREADY_EXISTS. Refused on PostgreSQL 14.0-14.3 (concurrent builds could ' +
       'corrupt indexes there). Dry run by default. Recorded in the change log.',
     args: { input: t.arg({ type: ApplyIndexInput, required: true, description: 'The index, and dryRun / wait.' }) },
     resolve: async (_, { input }, ctx) => {
@@ -138,7 +144,7 @@ builder.mutationField('applyIndex', (t) =>
         unique: input.unique,
         name: input.name,
       };
-      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs));
+      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust));
       const request = {
         action: 'applyIndex',
         target: { schema: input.schema ?? 'public', name: input.name ?? null },

@@ -75,7 +75,7 @@ builder.mutationField('applyRecommendation', (t) =>
         where: recommended.where,
         include: recommended.include,
       };
-      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs));
+      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust));
       const request = {
         action: 'applyRecommendation',
         target: { schema: recommended.schema, name: null },

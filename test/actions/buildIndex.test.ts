@@ -122,11 +122,12 @@ describe('buildIndex on a plain table', () => {
     expect(await indexesOn(target, 'slowt')).toEqual([{ name: 'slowt_key_idx', valid: true }]);
   });
 
-  it('drops the INVALID index a unique build over duplicates leaves, with BAD_USER_INPUT', async () => {
+  it('drops the INVALID index a unique build over duplicates leaves, with INDEX_BUILD_FAILED', async () => {
     const { error } = await settle(build(plainPlan('dupes', 'dupes_v_key', '"v"', true)));
-    expect(error).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(error).toMatchObject({ code: 'INDEX_BUILD_FAILED', extensions: { code: 'INDEX_BUILD_FAILED', sqlState: '23505' } });
     expect((error as Error).message).toBe(
-      'The unique index public.dupes_v_key cannot be built: the table holds duplicate values of its key. What the build had created was dropped.',
+      'The unique index public.dupes_v_key could not be built: the table holds rows with equal values of its key (SQLSTATE 23505). ' +
+        'What the build had created was dropped. Remove or change the duplicate rows, then apply it again; or build the index without unique.',
     );
     expect(await indexesOn(target, 'dupes')).toEqual([]);
   });
@@ -177,7 +178,7 @@ describe('buildIndex on a partitioned table', () => {
   it('undoes the parent and the leaves it built when one leaf fails', async () => {
     const plan = partitionedPlan('ev', 'ev_at_key', '"at"', EV_LEAVES, true);
     const { error } = await settle(build(plan));
-    expect(error).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(error).toMatchObject({ code: 'INDEX_BUILD_FAILED' });
     const left = await target.sql<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relname LIKE 'ev%at_key' ORDER BY relname");
     expect(left).toEqual([]);
     expect((await indexesOn(target, 'ev')).map((i) => i.name)).toEqual(['ev_kind_idx']);

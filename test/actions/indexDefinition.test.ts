@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexSql, planIndex, type BuildSql, type IndexInput } from '../../src/actions/indexDefinition.js';
 import { partitionedStatements } from '../../src/actions/indexPartitions.js';
 import type { IndexPlan } from '../../src/actions/plan.js';
-import { Database, type Queryable } from '../../src/db/pool.js';
+import { Database, type Db, type Queryable } from '../../src/db/pool.js';
 import { PgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -76,12 +76,12 @@ describe('the SQL built', () => {
       { columns: [{ column: 'created_at', direction: 'DESC', nulls: 'LAST' }] },
       'CREATE INDEX CONCURRENTLY "users_created_at_idx" ON "public"."users" USING "btree" ("created_at" DESC NULLS LAST)',
     ],
-    ['lower(email)', { columns: [{ expression: 'lower(email)' }] }, 'CREATE INDEX CONCURRENTLY "users_lower_idx" ON "public"."users" USING "btree" (("lower"("email")))'],
-    ["(data->>'k')", { columns: [{ expression: "(data->>'k')" }] }, `CREATE INDEX CONCURRENTLY "users_expr_idx" ON "public"."users" USING "btree" ((("data" ->> 'k')))`],
+    ['lower(email)', { columns: [{ expression: 'lower(email)' }] }, 'CREATE INDEX CONCURRENTLY "users_lower_idx" ON "public"."users" USING "btree" (("pg_catalog"."lower"("email")))'],
+    ["(data->>'k')", { columns: [{ expression: "(data->>'k')" }] }, `CREATE INDEX CONCURRENTLY "users_expr_idx" ON "public"."users" USING "btree" ((("data" OPERATOR("pg_catalog".->>) 'k')))`],
     [
       'a partial index',
       { columns: [{ column: 'created_at' }], where: "status = 'pending'" },
-      `CREATE INDEX CONCURRENTLY "users_created_at_idx" ON "public"."users" USING "btree" ("created_at") WHERE ("status" = 'pending')`,
+      `CREATE INDEX CONCURRENTLY "users_created_at_idx" ON "public"."users" USING "btree" ("created_at") WHERE ("status" OPERATOR("pg_catalog".=) 'pending')`,
     ],
     [
       'INCLUDE',
@@ -97,7 +97,7 @@ describe('the SQL built', () => {
     [
       'a given name, a backslash in a string, a bare column as expression',
       { columns: [{ expression: 'Nick' }], where: "email LIKE '%\\_%' AND data ? 'x' -- a comment", name: 'Nick Idx' },
-      `CREATE INDEX CONCURRENTLY "Nick Idx" ON "public"."users" USING "btree" ("nick") WHERE (("email" ~~ E'%\\\\_%') AND ("data" ? 'x'))`,
+      `CREATE INDEX CONCURRENTLY "Nick Idx" ON "public"."users" USING "btree" ("nick") WHERE (("email" OPERATOR("pg_catalog".~~) E'%\\\\_%') AND ("data" OPERATOR("pg_catalog".?) 'x'))`,
     ],
   ];
   it.each(cases)('%s', async (_label, input, sql) => {
@@ -128,7 +128,7 @@ describe('the SQL built', () => {
       expect(again).toMatchObject({ existing: { schema: 'public', name: built.name, valid: true }, statements: [] });
     }
     expect(sqls.slice(-3)).toEqual([
-      `CREATE INDEX CONCURRENTLY "roundtrip_expr_date_trunc_idx" ON "public"."roundtrip" USING "btree" (((("data" ->> 'n'))::"pg_catalog"."int4"), ("date_trunc"('month', "pg_catalog"."timezone"('UTC', "created_at"))))`,
+      `CREATE INDEX CONCURRENTLY "roundtrip_expr_date_trunc_idx" ON "public"."roundtrip" USING "btree" (((("data" OPERATOR("pg_catalog".->>) 'n'))::"pg_catalog"."int4"), ("pg_catalog"."date_trunc"('month', "pg_catalog"."timezone"('UTC', "created_at"))))`,
       'Some variants of the function date_trunc are not IMMUTABLE; PostgreSQL refuses the index (before building anything) if the one its argument types select is one of them.',
       'Some variants of the function pg_catalog.timezone are not IMMUTABLE; PostgreSQL refuses the index (before building anything) if the one its argument types select is one of them.',
     ]);
@@ -142,21 +142,17 @@ describe('the SQL built', () => {
   });
 
   it('rebuilds every accepted kind of node as SQL the server reads the same way', async () => {
-    const built = await planIndex(
-      db,
-      {
-        table: 'roundtrip',
-        columns: [{ expression: "CASE WHEN status IS NOT DISTINCT FROM 'a' THEN coalesce(email, '') ELSE greatest(email, 'z') END" }],
-        where: `id BETWEEN -5 AND 10 AND NOT (status IS NULL) AND (email <> '') IS TRUE AND id = ANY (ARRAY[1, 2]) AND nullif(status, 'x') IS NOT NULL AND data @> '{"a": 1}' AND email COLLATE "C" > 'm'`,
-        name: 'roundtrip_every_node',
-      },
-      server,
-    );
+    const input = {
+      columns: [{ expression: "CASE WHEN status IS NOT DISTINCT FROM 'a' THEN coalesce(email, '') ELSE greatest(email, 'z') END" }],
+      where: `id BETWEEN -5 AND 10 AND NOT (status IS NULL) AND (email <> '') IS TRUE AND id = ANY (ARRAY[1, 2]) AND nullif(status, 'x') IS NOT NULL AND data @> '{"a": 1}' AND email COLLATE "C" > 'm'`,
+    };
+    const built = await planIndex(db, { table: 'roundtrip', ...input, name: 'roundtrip_every_node' }, server);
     expect(built.statements[0]!.sql).toBe(
       'CREATE INDEX CONCURRENTLY "roundtrip_every_node" ON "public"."roundtrip" USING "btree" (' +
         `((CASE WHEN ("status" IS NOT DISTINCT FROM 'a') THEN COALESCE("email", '') ELSE GREATEST("email", 'z') END))) ` +
-        `WHERE (("id" BETWEEN (-5) AND (10)) AND (NOT ("status" IS NULL)) AND (("email" <> '') IS TRUE) AND ("id" = ANY (ARRAY[(1), (2)])) ` +
-        `AND (NULLIF("status", 'x') IS NOT NULL) AND ("data" @> '{"a": 1}') AND (("email" COLLATE "C") > 'm'))`,
+        `WHERE ((("id" OPERATOR("pg_catalog".>=) (-5)) AND ("id" OPERATOR("pg_catalog".<=) (10))) AND (NOT ("status" IS NULL)) ` +
+        `AND (("email" OPERATOR("pg_catalog".<>) '') IS TRUE) AND ("id" OPERATOR("pg_catalog".=) ANY (ARRAY[(1), (2)])) ` +
+        `AND (NULLIF("status", 'x') IS NOT NULL) AND ("data" OPERATOR("pg_catalog".@>) '{"a": 1}') AND (("email" COLLATE "C") OPERATOR("pg_catalog".>) 'm'))`,
     );
     await target.sql(built.statements[0]!.sql);
     const [row] = await target.sql("SELECT pg_get_indexdef('roundtrip_every_node'::regclass) AS definition");
@@ -164,10 +160,34 @@ describe('the SQL built', () => {
       definition:
         'CREATE INDEX roundtrip_every_node ON public.roundtrip USING btree ((\nCASE\n' +
         "    WHEN (NOT (status IS DISTINCT FROM 'a'::text)) THEN COALESCE(email, ''::text)\n" +
-        "    ELSE GREATEST(email, 'z'::text)\nEND)) WHERE (((id >= '-5'::integer) AND (id <= 10)) AND (NOT (status IS NULL)) " +
+        "    ELSE GREATEST(email, 'z'::text)\nEND)) WHERE ((id >= '-5'::integer) AND (id <= 10) AND (NOT (status IS NULL)) " +
         "AND ((email <> ''::text) IS TRUE) AND (id = ANY (ARRAY[1, 2])) AND (NULLIF(status, 'x'::text) IS NOT NULL) " +
         `AND (data @> '{"a": 1}'::jsonb) AND ((email COLLATE "C") > 'm'::text))`,
     });
+    const again = await planIndex(db, { table: 'roundtrip', columns: input.columns, where: input.where }, server);
+    expect(again.existing).toEqual({ schema: 'public', name: 'roundtrip_every_node', valid: true });
+  });
+});
+
+describe('operator classes outside pg_catalog', () => {
+  it('are written with their schema, which the DDL session (search_path pg_catalog) needs, and recognized once built', async () => {
+    await target.sql(`
+      CREATE OPERATOR CLASS public.int8_plain_ops FOR TYPE int8 USING btree AS
+        OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 btint8cmp(int8, int8)`);
+    const built = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id', opclass: 'int8_plain_ops' }] }, server);
+    expect(built.statements[0]!.sql).toBe(
+      'CREATE INDEX CONCURRENTLY "roundtrip_id_idx" ON "public"."roundtrip" USING "btree" ("id" "public"."int8_plain_ops")',
+    );
+    const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
+    try {
+      await session.query(built.statements[0]!.sql);
+    } finally {
+      await session.close();
+    }
+    const again = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id', opclass: 'int8_plain_ops' }] }, server);
+    expect(again.existing).toEqual({ schema: 'public', name: 'roundtrip_id_idx', valid: true });
+    const plain = await planIndex(db, { table: 'roundtrip', columns: [{ column: 'id' }] }, server);
+    expect(plain.existing).toBeNull();
   });
 });
 
@@ -183,6 +203,7 @@ describe('existing indexes', () => {
       statements: [],
       definitionSql: 'CREATE INDEX accounts_lower_email ON public.accounts USING btree (lower(email))',
       existing: { schema: 'public', name: 'accounts_lower_email', valid: true },
+      replaces: null,
       warnings: [],
     });
     const partial = await planIndex(
@@ -427,7 +448,8 @@ describe('injection attempts', () => {
     await target.sql(`SELECT pg_stat_statements_reset(0, ${thisDatabase}, 0)`);
     const seen: Array<[string, { code: string; message: string }]> = [];
     const sent: string[] = [];
-    const recording: Queryable = { query: (sql, params) => (sent.push(sql), db.query(sql, params)) };
+    const record = (target: Queryable): Queryable => ({ query: (sql, params) => (sent.push(sql), target.query(sql, params)) });
+    const recording: Db = { ...record(db), withClient: (work) => db.withClient((client) => work(record(client))) };
     for (const [label, input] of cases) {
       const error = await planIndex(recording, { table: 'users', columns: [], ...input }, server).catch((caught: PgscopeError) => caught);
       seen.push([label, { code: (error as PgscopeError).code, message: (error as PgscopeError).message }]);

@@ -163,7 +163,7 @@ describe('analyzeStatements: one shape per case', () => {
   it('OR: each branch its own candidate', async () => {
     expect(await candidates('SELECT * FROM customers WHERE email = $1 OR lower(username) = $2')).toEqual([
       'customers btree(email) [q1]',
-      'customers btree("lower"("username")) [q1]',
+      'customers btree("pg_catalog"."lower"("username")) [q1]',
     ]);
     // a branch that asks nothing indexable makes the OR useless to an index
     expect(await candidates('SELECT * FROM customers WHERE email = $1 OR username <> $2')).toEqual([]);
@@ -189,12 +189,12 @@ describe('analyzeStatements: one shape per case', () => {
 
   it('lower(email) = gives an expression key, written as applyIndex writes it', async () => {
     expect(await candidates('SELECT * FROM customers c WHERE lower(c.email) = lower($1)')).toEqual([
-      'customers btree("lower"("email")) [q1]',
+      'customers btree("pg_catalog"."lower"("email")) [q1]',
     ]);
   });
 
   it('->> with a constant key gives an expression key; with a parameter key, nothing', async () => {
-    expect(await candidates("SELECT * FROM orders WHERE details ->> 'page' = $1")).toEqual([`orders btree(("details" ->> 'page')) [q1]`]);
+    expect(await candidates("SELECT * FROM orders WHERE details ->> 'page' = $1")).toEqual([`orders btree(("details" OPERATOR("pg_catalog".->>) 'page')) [q1]`]);
     expect(await candidates('SELECT * FROM orders WHERE details ->> $1 = $2')).toEqual([]);
   });
 
@@ -202,7 +202,7 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates("SELECT * FROM orders WHERE status = 'pending' ORDER BY created_at LIMIT 10")).toEqual([
       'orders btree(status) [q1]',
       'orders btree(status, created_at) [q1]',
-      `orders btree(created_at) WHERE ("status" = 'pending') [q1]`,
+      `orders btree(created_at) WHERE ("status" OPERATOR("pg_catalog".=) 'pending') [q1]`,
     ]);
     expect(await candidates('SELECT * FROM orders WHERE customer_id = $1 AND deleted_at IS NULL')).toEqual([
       'orders btree(customer_id) [q1]',
@@ -215,7 +215,7 @@ describe('analyzeStatements: one shape per case', () => {
     const sql = "SELECT * FROM orders WHERE status <> 'done' AND deleted_at IS NOT NULL ORDER BY created_at DESC LIMIT 10";
     expect(await candidates(sql)).toEqual([
       'orders btree(created_at DESC) [q1]',
-      `orders btree(created_at DESC) WHERE ("status" <> 'done') AND ("deleted_at" IS NOT NULL) [q1]`,
+      `orders btree(created_at DESC) WHERE ("status" OPERATOR("pg_catalog".<>) 'done') AND ("deleted_at" IS NOT NULL) [q1]`,
     ]);
     expect(await candidates('SELECT * FROM customers WHERE NOT is_active AND email = $1')).toEqual([
       'customers btree(is_active) [q1]',
@@ -259,7 +259,7 @@ describe('analyzeStatements: one shape per case', () => {
       // a simple view is merged: its WHERE (is_active = true) joins the query's conditions
       'customers btree(email) [q3]',
       'customers btree(email, is_active) [q3]',
-      'customers btree(email) WHERE ("is_active" = true) [q3]',
+      'customers btree(email) WHERE ("is_active" OPERATOR("pg_catalog".=) true) [q3]',
     ]);
     // a view that groups is read as a query of its own
     expect(await candidates('SELECT * FROM customer_totals WHERE customer_id = $1')).toEqual([
@@ -316,12 +316,12 @@ describe('candidates are what applyIndex takes', () => {
       definitions.push(plan.definitionSql);
     }
     expect(definitions).toEqual([
-      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')))`,
-      `CREATE INDEX CONCURRENTLY "orders_expr_status_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "status")`,
-      `CREATE INDEX CONCURRENTLY "orders_expr_status_created_at_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "status", "created_at" DESC NULLS LAST)`,
-      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page'))) WHERE ("status" = 'pending')`,
-      `CREATE INDEX CONCURRENTLY "orders_expr_created_at_idx" ON "public"."orders" USING "btree" ((("details" ->> 'page')), "created_at" DESC NULLS LAST) WHERE ("status" = 'pending')`,
-      `CREATE INDEX CONCURRENTLY "customers_lower_idx" ON "public"."customers" USING "btree" (("lower"("email")))`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" OPERATOR("pg_catalog".->>) 'page')))`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_status_idx" ON "public"."orders" USING "btree" ((("details" OPERATOR("pg_catalog".->>) 'page')), "status")`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_status_created_at_idx" ON "public"."orders" USING "btree" ((("details" OPERATOR("pg_catalog".->>) 'page')), "status", "created_at" DESC NULLS LAST)`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_idx" ON "public"."orders" USING "btree" ((("details" OPERATOR("pg_catalog".->>) 'page'))) WHERE ("status" OPERATOR("pg_catalog".=) 'pending')`,
+      `CREATE INDEX CONCURRENTLY "orders_expr_created_at_idx" ON "public"."orders" USING "btree" ((("details" OPERATOR("pg_catalog".->>) 'page')), "created_at" DESC NULLS LAST) WHERE ("status" OPERATOR("pg_catalog".=) 'pending')`,
+      `CREATE INDEX CONCURRENTLY "customers_lower_idx" ON "public"."customers" USING "btree" (("pg_catalog"."lower"("email")))`,
       `CREATE INDEX CONCURRENTLY "templates_config_idx" ON "public"."templates" USING "gin" ("config" "jsonb_path_ops")`,
       // a partitioned parent: planIndex builds it per partition; this is the statement one would write by hand
       `CREATE INDEX "logs_user_id_idx" ON "public"."logs" USING "btree" ("user_id")`,
@@ -372,7 +372,7 @@ describe('analyzeStatements: candidates already served or not worth it', () => {
       'covered btree(account_id, created_at DESC) [q3] COVERED_BY_EXISTING by covered_account_created',
       'covered gin(doc jsonb_path_ops) [q4] COVERED_BY_EXISTING by covered_doc',
       // printed by PostgreSQL as ((doc ->> 'kind'::text)): compared as parse trees
-      `covered btree(("doc" ->> 'kind')) [q5] COVERED_BY_EXISTING by covered_doc_kind`,
+      `covered btree(("doc" OPERATOR("pg_catalog".->>) 'kind')) [q5] COVERED_BY_EXISTING by covered_doc_kind`,
     ]);
   });
 
@@ -382,7 +382,7 @@ describe('analyzeStatements: candidates already served or not worth it', () => {
       'SELECT * FROM covered WHERE created_at = $1 AND account_id > $2',
     ]);
     expect(result.candidates.map(line)).toEqual([
-      'covered btree("lower"("code")) [q1]',
+      'covered btree("pg_catalog"."lower"("code")) [q1]',
       'covered btree(created_at) [q2]',
       'covered btree(created_at, account_id) [q2]',
     ]);

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe('openSession', () => {
-  it('has no statement timeout, its own lock timeout and name, and takes no pooled connection', async () => {
+  it('has no statement timeout, its own lock timeout and name, a search_path of pg_catalog only, and takes no pooled connection', async () => {
     const session = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1234 });
     try {
       const [row] = await session.query<Record<string, unknown>>(/* SQL */ `
@@ -25,8 +25,9 @@ describe('openSession', () => {
           current_setting('statement_timeout') AS statement_timeout,
           current_setting('lock_timeout') AS lock_timeout,
           current_setting('application_name') AS application_name,
+          current_setting('search_path') AS search_path,
           pg_backend_pid() AS pid`);
-      expect(row).toEqual({ statement_timeout: '0', lock_timeout: '1234ms', application_name: 'pgscope-ddl', pid: session.pid });
+      expect(row).toEqual({ statement_timeout: '0', lock_timeout: '1234ms', application_name: 'pgscope-ddl', search_path: 'pg_catalog, pg_temp', pid: session.pid });
       expect(db.counters().total).toBe(0);
     } finally {
       await session.close();
