@@ -6,6 +6,7 @@ import {
   type ServerConnectionsRow,
 } from '../db/connections.js';
 import type { PoolCounters } from '../db/pool.js';
+import type { SharedReadCounters } from '../db/sharedReads.js';
 import { builder } from './builder.js';
 
 const ConnectionCount = builder.objectRef<ConnectionCountRow>('ConnectionCount').implement({
@@ -65,6 +66,21 @@ const ServerConnections = builder.objectRef<ServerConnectionsRow>('ServerConnect
   }),
 });
 
+const SharedReadStatus = builder.objectRef<SharedReadCounters>('SharedReadStatus').implement({
+  description:
+    'Reads shared between requests: an identical statement already in flight is joined, not sent again (PGSCOPE_READ_COALESCING), ' +
+    'and answers may be kept for PGSCOPE_READ_CACHE_MS.',
+  fields: (t) => ({
+    coalesced: t.expose('coalesced', {
+      type: 'BigInt',
+      description: "Reads since start answered by another request's identical round trip (no pool wait, no statement of their own).",
+    }),
+    cached: t.expose('cached', { type: 'BigInt', description: 'Reads since start answered from the read cache.' }),
+    waiting: t.exposeInt('waiting', { description: "Reads waiting now for another request's identical round trip." }),
+    cacheEntries: t.exposeInt('cacheEntries', { description: 'Answers held in the read cache now.' }),
+  }),
+});
+
 const PoolStatus = builder.objectRef<PoolCounters>('PoolStatus').implement({
   description: "pgscope's own connection pool (one pg.Pool per target) and the server's connection usage.",
   fields: (t) => ({
@@ -79,6 +95,11 @@ const PoolStatus = builder.objectRef<PoolCounters>('PoolStatus').implement({
     }),
     idleErrors: t.exposeInt('idleErrors', {
       description: 'Idle connections that failed since start (network drops, server restarts) and were replaced.',
+    }),
+    reads: t.field({
+      type: SharedReadStatus,
+      description: 'Identical reads shared between requests, and the read cache.',
+      resolve: (_, __, ctx) => ctx.sharedReads.counters(),
     }),
     server: t.field({
       type: ServerConnections,
