@@ -30,7 +30,7 @@ export interface Context {
   db: Db;
   /**
    * SQL statements this request ran (reported in the response's `extensions`): a statement
-   * answered by another request's identical round trip or by the cache counts too (the request
+   * answered by an identical round trip already in flight or by the cache counts too (the request
    * asked for it and got its rows), so the count does not depend on what else was running.
    */
   stats: { statements: number };

@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
 
 /**
  * Reports how many SQL statements the request ran, as `extensions.sqlStatements`; when some were
- * answered by another request's identical round trip or by the read cache, how many
+ * answered by an identical round trip already in flight or by the read cache, how many
  * (`sqlStatementsShared`); when some came from the cache, the age of the oldest (`readCacheAgeMs`).
  */
 function useStatementCount(): Plugin<Context> {

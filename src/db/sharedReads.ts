@@ -16,7 +16,7 @@ export interface RequestReads {
   share: boolean;
   /** Also take answers from the read cache, and keep the answers of the statements it sends. */
   cache: boolean;
-  /** Statements of this request answered by another request's round trip or by the cache. */
+  /** Statements of this request answered by an identical round trip already in flight, or by the cache. */
   shared: number;
   /** When (SharedReads' clock) the oldest cached answer this request used was asked of the database. */
   oldestCachedAt: number | undefined;
@@ -28,11 +28,11 @@ export function requestReads(): RequestReads {
 
 /** Since start, for poolStatus. */
 export interface SharedReadCounters {
-  /** Reads answered by another request's round trip. */
+  /** Reads answered by an identical round trip already in flight (another request's, or another field's of the same request). */
   coalesced: number;
   /** Reads answered from the cache. */
   cached: number;
-  /** Reads waiting now for another request's round trip. */
+  /** Reads waiting now for an identical round trip they joined. */
   waiting: number;
   /** Answers held in the cache now. */
   cacheEntries: number;

@@ -73,10 +73,10 @@ const SharedReadStatus = builder.objectRef<SharedReadCounters>('SharedReadStatus
   fields: (t) => ({
     coalesced: t.expose('coalesced', {
       type: 'BigInt',
-      description: "Reads since start answered by another request's identical round trip (no pool wait, no statement of their own).",
+      description: 'Reads since start answered by an identical round trip already in flight (no pool wait, no statement of their own).',
     }),
     cached: t.expose('cached', { type: 'BigInt', description: 'Reads since start answered from the read cache.' }),
-    waiting: t.exposeInt('waiting', { description: "Reads waiting now for another request's identical round trip." }),
+    waiting: t.exposeInt('waiting', { description: 'Reads waiting now for an identical round trip already in flight.' }),
     cacheEntries: t.exposeInt('cacheEntries', { description: 'Answers held in the read cache now.' }),
   }),
 });
