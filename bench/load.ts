@@ -14,9 +14,11 @@ import { Database } from '../src/db/pool.js';
 import { loadReferenceWorkload } from '../src/demo/load.js';
 import { loadQueryMix, seededRandom } from '../src/demo/workload.js';
 import { freshDatabase } from './advisorDb.js';
+import { fillStatements as fillApplicationTables } from './api.js';
 import { percentile, table } from './lib.js';
 
 const LOAD_DB = 'bench_load';
+const APPLICATION_TABLES = 200;
 /** What a dashboard polls: the slowest statements, and the biggest tables with their counters. */
 export const DASHBOARD = /* GraphQL */ `
   query Dashboard {
@@ -97,7 +99,8 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
     `### load: ${clients} dashboard clients polling slowQueries + tables, default pool`,
     '',
     `A real pgscope process (src/index.ts, the default pool on this machine: min ${pool.min}, max ${pool.max}, ${pool.connectionTimeoutMs} ms connection timeout) ` +
-      `over HTTP on 127.0.0.1; the reference workload at scale ${scale}, pg_stat_statements filled by its query mix. ` +
+      `over HTTP on 127.0.0.1; the reference workload at scale ${scale} and its query mix, plus ${APPLICATION_TABLES} small tables with 5 statements each ` +
+      `(over ${(APPLICATION_TABLES * 5).toLocaleString('en-US')} statements in pg_stat_statements). ` +
       `${clients} clients, each sending the dashboard operation (slowQueries(limit: 20) + tables(first: 20, orderBy: TOTAL_SIZE) with 8 fields per table: 3 SQL statements) again as soon as it is answered, ` +
       `${seconds} s per mode in two halves, in the order off on cache cache on off, a fresh process per half. ` +
       'Answers/s: requests answered without error. Errors: requests answered with that code. Peak connections: pg_stat_activity rows of application_name pgscope, sampled every 100 ms. ' +
@@ -107,12 +110,17 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
   ].join('\n');
 }
 
-/** Runs every statement of the reference mix a few times, so that slowQueries has statements to list. */
+/**
+ * What a dashboard looks at in an application's database: the reference mix run a few times, and
+ * 200 more tables with 5 statements each (about 1,000 statements for slowQueries to rank, 200 tables
+ * for tables(orderBy: TOTAL_SIZE) to measure).
+ */
 async function fillStatements(url: string, scale: number): Promise<void> {
   const db = new Database(url, { applicationName: 'pgscope-bench-fill', pool: loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '2' }).pool });
   const random = seededRandom(7);
   try {
     for (const script of loadQueryMix(scale)) for (let i = 0; i < 20; i += 1) await db.query(script.sql, script.draw(random));
+    await fillApplicationTables(db, APPLICATION_TABLES);
   } finally {
     await db.end();
   }
