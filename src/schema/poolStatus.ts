@@ -91,7 +91,9 @@ const PoolStatus = builder.objectRef<PoolCounters>('PoolStatus').implement({
     checkedOut: t.exposeInt('checkedOut', { description: 'Connections running a statement now.' }),
     waiting: t.exposeInt('waiting', { description: 'Requests waiting for a connection.' }),
     timeouts: t.exposeInt('timeouts', {
-      description: 'Requests that gave up waiting for a connection since start (each answered POOL_EXHAUSTED).',
+      description:
+        'Statements that gave up waiting for a connection since start, each answering POOL_EXHAUSTED to every request ' +
+        'that waited for it (identical reads wait once: see reads).',
     }),
     idleErrors: t.exposeInt('idleErrors', {
       description: 'Idle connections that failed since start (network drops, server restarts) and were replaced.',

@@ -1,6 +1,7 @@
 // The shared-read layer on its own, over a real pool: executions are counted below it (a
 // statement-counting view of the pool), reads started in the same tick are in flight together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPgscopeError } from '../../src/errors.js';
 import { countStatements, Database } from '../../src/db/pool.js';
 import { requestReads, shareReads, SharedReads, type RequestReads } from '../../src/db/sharedReads.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
@@ -69,6 +70,26 @@ describe('shared reads', () => {
     await reader.query(huge);
     await reader.query(huge);
     expect(executed.statements).toBe(4);
+  });
+
+  it('wait for a connection once: POOL_EXHAUSTED for every reader of the round trip, one timeout', async () => {
+    // the timeout also bounds opening the connection the test holds: long enough for a busy machine
+    const small = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '2000' }).pool });
+    try {
+      let release!: () => void;
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const busy = small.withClient(() => new Promise<void>((resolve) => ((release = resolve), holding())));
+      await Promise.race([held, busy]);
+      const reads = new SharedReads({ cacheMs: 0 });
+      const failed = await Promise.allSettled(Array.from({ length: 5 }, () => shareReads(small, reads, { ...requestReads(), share: true }).query('SELECT 1 AS n')));
+      release();
+      await busy;
+      expect(failed.map((result) => result.status === 'rejected' && isPgscopeError(result.reason, 'POOL_EXHAUSTED'))).toEqual(Array(5).fill(true));
+      expect(small.counters().timeouts).toBe(1);
+    } finally {
+      await small.end();
+    }
   });
 
   it('go straight to the database when the request shares nothing (mutations, coalescing off)', async () => {
