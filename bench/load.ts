@@ -19,6 +19,8 @@ import { percentile, table } from './lib.js';
 
 const LOAD_DB = 'bench_load';
 const APPLICATION_TABLES = 200;
+/** Each half starts with this long of load that is not measured (see runClients). */
+const WARM_UP_SECONDS = 3;
 /** What a dashboard polls: the slowest statements, and the biggest tables with their counters. */
 export const DASHBOARD = /* GraphQL */ `
   query Dashboard {
@@ -39,7 +41,7 @@ interface Half {
   latenciesMs: number[];
   errors: Map<string, number>;
   peakConnections: number;
-  statements: number;
+  statementsPerRequest: number;
   load: number;
 }
 
@@ -91,7 +93,7 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
       percentile(latencies, 99),
       [...errors].map(([code, count]) => `${code} ${count}`).join(', ') || '0',
       Math.max(...h.map((half) => half.peakConnections)),
-      sum(h.map((half) => half.statements)) / requests,
+      sum(h.map((half) => half.statementsPerRequest)) / h.length,
       sum(h.map((half) => half.load)) / h.length,
     ];
   });
@@ -102,9 +104,9 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
       `over HTTP on 127.0.0.1; the reference workload at scale ${scale} and its query mix, plus ${APPLICATION_TABLES} small tables with 5 statements each ` +
       `(over ${(APPLICATION_TABLES * 5).toLocaleString('en-US')} statements in pg_stat_statements). ` +
       `${clients} clients, each sending the dashboard operation (slowQueries(limit: 20) + tables(first: 20, orderBy: TOTAL_SIZE) with 8 fields per table: 3 SQL statements) again as soon as it is answered, ` +
-      `${seconds} s per mode in two halves, in the order off on cache cache on off, a fresh process per half. ` +
+      `${seconds} s per mode in two halves, in the order off on cache cache on off, a fresh process per half, each half after ${WARM_UP_SECONDS} s of the same load not measured (requests sent in it are not counted). ` +
       'Answers/s: requests answered without error. Errors: requests answered with that code. Peak connections: pg_stat_activity rows of application_name pgscope, sampled every 100 ms. ' +
-      'Statements per request: executions in pg_stat_statements for the database / requests. Load avg: the 1-minute load average after each half, averaged.',
+      'Statements per request: executions in pg_stat_statements for the database / requests sent, warm-up included. Load avg: the 1-minute load average after each half, averaged.',
     '',
     table(['mode', 'requests', 'answers/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak connections', 'statements per request', 'load avg'], rows),
   ].join('\n');
@@ -130,12 +132,11 @@ async function measureHalf(url: string, monitor: Database, env: Record<string, s
   const pgscope = await startPgscope(url, env);
   const sampler = sampleConnections(monitor);
   try {
-    await runClients(pgscope.endpoint, 4, 1); // warm-up: connections, prepared statements, JIT
+    // statements per request over every request of the half, warm-up included: all of them end before the count
     const before = await executions(monitor);
-    sampler.reset();
-    const result = await runClients(pgscope.endpoint, clients, seconds);
-    const statements = (await executions(monitor)) - before;
-    return { ...result, peakConnections: sampler.peak(), statements, load: os.loadavg()[0]! };
+    const result = await runClients(pgscope.endpoint, clients, WARM_UP_SECONDS, seconds);
+    const statementsPerRequest = ((await executions(monitor)) - before) / result.sent;
+    return { ...result, peakConnections: sampler.peak(), statementsPerRequest, load: os.loadavg()[0]! };
   } finally {
     await sampler.stop();
     await pgscope.stop();
@@ -167,7 +168,6 @@ function sampleConnections(monitor: Database) {
   })();
   return {
     peak: () => peak,
-    reset: () => (peak = 0),
     stop: async () => {
       stopped = true;
       await loop;
@@ -175,27 +175,37 @@ function sampleConnections(monitor: Database) {
   };
 }
 
-async function runClients(endpoint: string, clients: number, seconds: number) {
+/**
+ * `clients` loops for `warmUpSeconds` (connections opened, statements prepared, code compiled:
+ * every client's first request pays for it), then `seconds` measured: only requests sent after
+ * the warm-up count in the latencies, errors and throughput; `sent` counts them all.
+ */
+async function runClients(endpoint: string, clients: number, warmUpSeconds: number, seconds: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const body = JSON.stringify({ query: DASHBOARD });
   const latenciesMs: number[] = [];
   const errors = new Map<string, number>();
   let answered = 0;
+  let lastAnswer = 0;
+  let sent = 0;
   const count = (code: string) => errors.set(code, (errors.get(code) ?? 0) + 1);
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
+  const measureFrom = performance.now() + warmUpSeconds * 1000;
+  const deadline = measureFrom + seconds * 1000;
   const client = async () => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       const codes = await post(endpoint, agent, body);
-      latenciesMs.push(performance.now() - t0);
+      sent += 1;
+      if (t0 < measureFrom) continue;
+      lastAnswer = performance.now();
+      latenciesMs.push(lastAnswer - t0);
       if (codes.length === 0) answered += 1;
       for (const code of new Set(codes)) count(code);
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
   agent.destroy();
-  return { requests: latenciesMs.length, answered, seconds: (performance.now() - started) / 1000, latenciesMs, errors };
+  return { sent, requests: latenciesMs.length, answered, seconds: (lastAnswer - measureFrom) / 1000, latenciesMs, errors };
 }
 
 /** POSTs the operation; resolves with the error codes of the answer (none: a full answer). */
