@@ -1,6 +1,6 @@
 // npm run bench [-- section ...]: runs the benchmarks against a throwaway embedded PostgreSQL
 // (or BENCH_DATABASE_URL, a database the benchmark may fill with tables), prints the report and
-// writes it to bench/REPORT.md. Sections: api, tables, advisor. Seconds per measurement: BENCH_SECONDS
+// writes it to bench/REPORT.md. Sections: api, tables, advisor, load. Seconds per measurement: BENCH_SECONDS
 // (the advisor section has its own settings, see bench/advisor.ts). BENCH_PG_BINDIR: another server
 // build for the throwaway server (e.g. /usr/lib/postgresql/15/bin, with HypoPG when installed);
 // BENCH_PG_PORT its port (default: a free one).
@@ -12,12 +12,14 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../src/embedded/serv
 import { queryOnce } from '../src/db/pool.js';
 import { benchAdvisor } from './advisor.js';
 import { benchApi } from './api.js';
+import { benchLoad } from './load.js';
 import { benchTables } from './tables.js';
 
 const SECTIONS: Record<string, (url: string, seconds: number, log: (line: string) => void) => Promise<string>> = {
   api: benchApi,
   tables: benchTables,
   advisor: benchAdvisor,
+  load: benchLoad,
 };
 
 const requested = process.argv.slice(2);

@@ -60,6 +60,21 @@ export interface LimitsConfig {
   requestConcurrency: number;
 }
 
+/** How reads of query operations share work (src/db/sharedReads.ts). */
+export interface ReadsConfig {
+  /**
+   * An identical read (same statement, same parameters) already running for another request is
+   * joined instead of sent again: one pool wait and one round trip for all its waiters. Default true.
+   */
+  coalescing: boolean;
+  /**
+   * Milliseconds a read's answer is kept and given to identical reads of query operations whose
+   * root fields all allow it (cumulative statistics, not live activity); 0 turns the cache off.
+   * Answers are at most this old plus one statement's duration. Default 0.
+   */
+  cacheMs: number;
+}
+
 export interface Config {
   /** Target database. Absent: pgscope starts an embedded PostgreSQL with demo data. */
   databaseUrl: string | undefined;
@@ -90,6 +105,7 @@ export interface Config {
    */
   trust: TrustConfig;
   limits: LimitsConfig;
+  reads: ReadsConfig;
   /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
   slowQueryMs: number;
   /** Seconds between automatic query-stat snapshots for history; 0 turns it off. Default 0. */
@@ -152,6 +168,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxExpensiveFields: read.integer('PGSCOPE_MAX_EXPENSIVE_FIELDS', 3, { min: 1, max: 100 }),
       anonymousExplainTimeoutMs: read.integer('PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS', 2_000, { min: 100, max: HOUR_MS }),
       requestConcurrency: read.integer('PGSCOPE_REQUEST_CONCURRENCY', 4, { min: 1, max: 1000 }),
+    },
+    reads: {
+      coalescing: read.boolean('PGSCOPE_READ_COALESCING', true),
+      cacheMs: read.integer('PGSCOPE_READ_CACHE_MS', 0, { min: 0, max: MINUTE_MS }),
     },
     pool: {
       min: poolMin,

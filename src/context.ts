@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
 import { countStatements, type Database, type Db } from './db/pool.js';
 import { limitConcurrency } from './db/requestLimits.js';
+import { requestReads, shareReads, type RequestReads, type SharedReads } from './db/sharedReads.js';
 import { credentialOf, type Credential } from './http/auth.js';
 
 /** Long-lived services shared by every request. */
@@ -15,11 +16,27 @@ export interface AppDeps {
   ownSchemaReady: boolean;
 }
 
+/** What the app adds to AppDeps for every request (src/yoga.ts). */
+export interface AppServices extends AppDeps {
+  /** Identical reads in flight and the read cache, shared by every request. */
+  sharedReads: SharedReads;
+}
+
 export interface Context {
-  /** Runs SQL through the pool, counting statements for this request, at most limits.requestConcurrency at once. */
+  /**
+   * Runs SQL through the pool, counting statements for this request, at most
+   * limits.requestConcurrency at once, sharing identical reads as `reads` allows.
+   */
   db: Db;
-  /** SQL statements this request ran (reported in the response's `extensions`). */
+  /**
+   * SQL statements this request ran (reported in the response's `extensions`): a statement
+   * answered by an identical round trip already in flight or by the cache counts too (the request
+   * asked for it and got its rows), so the count does not depend on what else was running.
+   */
   stats: { statements: number };
+  /** How this request shares reads (set when its operation starts) and how many it shared. */
+  reads: RequestReads;
+  sharedReads: SharedReads;
   config: Config;
   database: Database;
   capabilities(): Promise<Capabilities>;
@@ -32,12 +49,15 @@ export interface Context {
   credential: Credential;
 }
 
-export function createContext(deps: AppDeps, request: Request): Context {
+export function createContext(deps: AppServices, request: Request): Context {
   const stats = { statements: 0 };
+  const reads = requestReads();
   const credential = credentialOf(request.headers.get('authorization'), deps.config);
   return {
-    db: limitConcurrency(countStatements(deps.database, stats), deps.config.limits.requestConcurrency),
+    db: limitConcurrency(countStatements(shareReads(deps.database, deps.sharedReads, reads), stats), deps.config.limits.requestConcurrency),
     stats,
+    reads,
+    sharedReads: deps.sharedReads,
     config: deps.config,
     database: deps.database,
     capabilities: () => deps.capabilities.get(),

@@ -1,10 +1,12 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
+import { SharedReads } from './db/sharedReads.js';
 import { useAccessControl } from './http/access.js';
 import { useGraphiQLPage } from './graphiql.js';
 import { limitPlugins } from './limits.js';
 import { useNulGuard } from './nulGuard.js';
+import { useReadSharing } from './readSharing.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */
@@ -42,12 +44,15 @@ export type App = YogaServerInstance<Record<string, never>, Context>;
 export interface AppOptions {
   /** Yoga's logger; tests pass false to keep expected errors out of their output. */
   logging?: boolean;
+  /** The clock of the read cache, milliseconds on a monotonic scale (tests move it by hand). Default performance.now. */
+  now?: () => number;
 }
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
+  const services = { ...deps, sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }) };
   return createYoga<Record<string, never>, Context>({
     schema,
-    context: ({ request }) => createContext(deps, request),
+    context: ({ request }) => createContext(services, request),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
@@ -70,6 +75,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
           return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
         },
       }),
+      useReadSharing(deps.config.reads),
       useStatementCount(),
       useNulGuard(),
       useGraphiQLPage({ title: 'pgscope', defaultQuery: EXAMPLE_OPERATION, endpoint: '/graphql' }),
@@ -77,14 +83,21 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   });
 }
 
-/** Reports how many SQL statements the request ran, as `extensions.sqlStatements`. */
+/**
+ * Reports how many SQL statements the request ran, as `extensions.sqlStatements`; when some were
+ * answered by an identical round trip already in flight or by the read cache, how many
+ * (`sqlStatementsShared`); when some came from the cache, the age of the oldest (`readCacheAgeMs`).
+ */
 function useStatementCount(): Plugin<Context> {
   return {
     onExecute: () => ({
       onExecuteDone: ({ args, result, setResult }) => {
         if (isAsyncIterable(result)) return;
-        const { stats } = args.contextValue as Context;
-        setResult({ ...result, extensions: { ...result.extensions, sqlStatements: stats.statements } });
+        const { stats, reads, sharedReads } = args.contextValue as Context;
+        const extensions: Record<string, unknown> = { ...result.extensions, sqlStatements: stats.statements };
+        if (reads.shared > 0) extensions.sqlStatementsShared = reads.shared;
+        if (reads.oldestCachedAt !== undefined) extensions.readCacheAgeMs = sharedReads.ageMs(reads.oldestCachedAt);
+        setResult({ ...result, extensions });
       },
     }),
   };

@@ -23,6 +23,11 @@ describe('loadConfig', () => {
     });
     expect(config.embedded.port).toBe(54329);
     expect(config.embedded.demoScale).toBe(0.5);
+    expect(config.reads).toEqual({ coalescing: true, cacheMs: 0 });
+  });
+
+  it('reads how reads are shared', () => {
+    expect(loadConfig({ PGSCOPE_READ_COALESCING: 'false', PGSCOPE_READ_CACHE_MS: '1500' }).reads).toEqual({ coalescing: false, cacheMs: 1500 });
   });
 
   it('reads every variable', () => {
@@ -52,6 +57,8 @@ describe('loadConfig', () => {
     [{ PGSCOPE_POOL_MIN: '5', PGSCOPE_POOL_MAX: '2' }, 'PGSCOPE_POOL_MIN must not exceed PGSCOPE_POOL_MAX (2), got 5'],
     [{ PGSCOPE_SLOW_QUERY_MS: '-1' }, 'PGSCOPE_SLOW_QUERY_MS must be at least 0, got -1'],
     [{ PGSCOPE_PREPARED_STATEMENTS: 'maybe' }, 'PGSCOPE_PREPARED_STATEMENTS must be true or false, got "maybe"'],
+    [{ PGSCOPE_READ_CACHE_MS: '60001' }, 'PGSCOPE_READ_CACHE_MS must be at most 60000, got 60001'],
+    [{ PGSCOPE_READ_COALESCING: 'sometimes' }, 'PGSCOPE_READ_COALESCING must be true or false, got "sometimes"'],
     // Past Node's timer limit (2^31 - 1 ms) a timeout turns into 1 ms and every query fails.
     [{ PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '99999999999999' }, 'PGSCOPE_POOL_CONNECTION_TIMEOUT_MS must be at most 600000, got 99999999999999'],
     // Past PostgreSQL's integer settings the session SET fails: "ready", then every request fails.

@@ -93,7 +93,7 @@ export interface PoolCounters {
   idle: number;
   checkedOut: number;
   waiting: number;
-  /** Requests that gave up waiting for a connection since start (POOL_EXHAUSTED). */
+  /** Statements that gave up waiting for a connection since start (POOL_EXHAUSTED, for every request sharing one). */
   timeouts: number;
   /** Connections that failed while idle since start (network drops, server restarts). */
   idleErrors: number;

@@ -12,6 +12,7 @@ import {
   type TableCacheRow,
 } from '../db/cache.js';
 import { intInRange } from './args.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const CacheStatusEnum = builder.enumType('CacheStatus', {
@@ -107,6 +108,7 @@ const CacheHitRatios = builder.objectRef<CacheTotalsRow>('CacheHitRatios').imple
 
 builder.queryField('cacheHitRatios', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: CacheHitRatios,
     description: 'How well shared_buffers serves the current database: heap and index hit ratios overall and per table, with thresholds.',
     resolve: (_, __, ctx) => cacheTotals(ctx.db),

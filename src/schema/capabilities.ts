@@ -1,4 +1,5 @@
 import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState, type InstalledExtension } from '../db/capabilities.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').implement({
@@ -88,6 +89,7 @@ const CapabilitiesRef = builder.objectRef<Capabilities>('Capabilities').implemen
 
 builder.queryField('capabilities', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: CapabilitiesRef,
     description: 'Server version, extensions, privileges, and which fields are degraded and why, so a client can adapt.',
     resolve: (_, __, ctx) => ctx.capabilities(),

@@ -1,5 +1,6 @@
 import { assertSchemaExists, findTable } from '../db/catalog.js';
 import { indexFindings, IndexFindingKinds, type IndexFinding as IndexFindingRow, type IndexFindingKind, type IndexFindingReason } from '../db/indexFindings.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
 
@@ -132,6 +133,7 @@ export const IndexFinding = builder.objectRef<IndexFindingRow>('IndexFinding').i
 
 builder.queryField('indexFindings', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: [IndexFinding],
     description:
       'Invalid, unused, duplicate and redundant indexes and foreign keys without a supporting index, ordered by schema, ' +

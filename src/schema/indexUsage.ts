@@ -2,6 +2,7 @@ import { assertSchemaExists, findTable } from '../db/catalog.js';
 import type { Context } from '../context.js';
 import { loadIndexes, type IndexConstraintType, type IndexRow } from '../db/indexes.js';
 import { notFound } from '../errors.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
@@ -85,6 +86,7 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
 
 builder.queryField('indexUsage', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: [IndexUsage],
     description:
       'Indexes with their usage, ordered by schema, table and index name. Without arguments: every index outside the ' +

@@ -9,6 +9,7 @@ import {
   type PartitionStrategy,
 } from '../db/partitions.js';
 import { badInput, notFound } from '../errors.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const PartitionStrategyEnum = builder.enumType('PartitionStrategy', {
@@ -150,6 +151,7 @@ async function partitionedTableNamed(ctx: Context, schema: string | null | undef
 
 builder.queryField('partitions', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: [PartitionInfo],
     description:
       'The partitions of a partitioned table, by lower bound (the default partition last). A table that is not partitioned is BAD_USER_INPUT.',
@@ -166,6 +168,7 @@ builder.queryField('partitions', (t) =>
 
 builder.queryField('partitionedTable', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: PartitionedTable,
     description: 'Partitioning of one table: strategy, key, default partition, pending detaches, missing indexes and coverage.',
     args: {

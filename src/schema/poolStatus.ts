@@ -6,6 +6,7 @@ import {
   type ServerConnectionsRow,
 } from '../db/connections.js';
 import type { PoolCounters } from '../db/pool.js';
+import type { SharedReadCounters } from '../db/sharedReads.js';
 import { builder } from './builder.js';
 
 const ConnectionCount = builder.objectRef<ConnectionCountRow>('ConnectionCount').implement({
@@ -65,6 +66,21 @@ const ServerConnections = builder.objectRef<ServerConnectionsRow>('ServerConnect
   }),
 });
 
+const SharedReadStatus = builder.objectRef<SharedReadCounters>('SharedReadStatus').implement({
+  description:
+    'Reads shared between requests: an identical statement already in flight is joined, not sent again (PGSCOPE_READ_COALESCING), ' +
+    'and answers may be kept for PGSCOPE_READ_CACHE_MS.',
+  fields: (t) => ({
+    coalesced: t.expose('coalesced', {
+      type: 'BigInt',
+      description: 'Reads since start answered by an identical round trip already in flight (no pool wait, no statement of their own).',
+    }),
+    cached: t.expose('cached', { type: 'BigInt', description: 'Reads since start answered from the read cache.' }),
+    waiting: t.exposeInt('waiting', { description: 'Reads waiting now for an identical round trip already in flight.' }),
+    cacheEntries: t.exposeInt('cacheEntries', { description: 'Answers held in the read cache now.' }),
+  }),
+});
+
 const PoolStatus = builder.objectRef<PoolCounters>('PoolStatus').implement({
   description: "pgscope's own connection pool (one pg.Pool per target) and the server's connection usage.",
   fields: (t) => ({
@@ -75,10 +91,17 @@ const PoolStatus = builder.objectRef<PoolCounters>('PoolStatus').implement({
     checkedOut: t.exposeInt('checkedOut', { description: 'Connections running a statement now.' }),
     waiting: t.exposeInt('waiting', { description: 'Requests waiting for a connection.' }),
     timeouts: t.exposeInt('timeouts', {
-      description: 'Requests that gave up waiting for a connection since start (each answered POOL_EXHAUSTED).',
+      description:
+        'Statements that gave up waiting for a connection since start, each answering POOL_EXHAUSTED to every request ' +
+        'that waited for it (identical reads wait once: see reads).',
     }),
     idleErrors: t.exposeInt('idleErrors', {
       description: 'Idle connections that failed since start (network drops, server restarts) and were replaced.',
+    }),
+    reads: t.field({
+      type: SharedReadStatus,
+      description: 'Identical reads shared between requests, and the read cache.',
+      resolve: (_, __, ctx) => ctx.sharedReads.counters(),
     }),
     server: t.field({
       type: ServerConnections,

@@ -6,6 +6,7 @@ import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, isPgscopeError } from '../errors.js';
 import type { Context } from '../context.js';
 import { intInRange, nonNegative } from './args.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const QueryStatsSnapshot = builder.objectRef<QueryStatsSnapshotRow>('QueryStatsSnapshot').implement({
@@ -197,6 +198,7 @@ builder.mutationField('captureQueryStats', (t) =>
 
 builder.queryField('queryStatsWindow', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: QueryStatsWindow,
     description:
       'What was slow between since and until (default: now), from the snapshots of captureQueryStats: each statement counts ' +
@@ -231,6 +233,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 builder.queryField('queryStatsHistory', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: QueryStatsHistory,
     description:
       "One statement's calls and time between consecutive snapshots from since to until, for charts. The first interval starts " +

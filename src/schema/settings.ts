@@ -2,6 +2,7 @@ import { badInput } from '../errors.js';
 import { reviewSettings, type Severity, type SettingAdvice, type StorageKind } from '../advisor/settings.js';
 import { readSettingsSnapshot } from '../db/settings.js';
 import { intInRange } from './args.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const SeverityEnum = builder.enumType('AdviceSeverity', {
@@ -71,6 +72,7 @@ function machineMemory(value: bigint | null | undefined): number | null {
 
 builder.queryField('settingsReview', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: [SettingAdviceRef],
     description:
       'Reviews the settings that matter most for performance (memory, planner costs, connections, autovacuum, statistics), ' +

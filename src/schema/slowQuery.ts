@@ -1,6 +1,7 @@
 import { isPgscopeError } from '../errors.js';
 import { slowQueries, SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
 import { intInRange, nonNegative } from './args.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 
 const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
@@ -69,6 +70,7 @@ export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement(
 
 builder.queryField('slowQueries', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: [SlowQuery],
     description:
       'Statements of the current database from pg_stat_statements whose mean time is at least minMeanTimeMs, ' +

@@ -15,6 +15,7 @@ import {
 } from '../db/tables.js';
 import { badInput, notFound } from '../errors.js';
 import { intInRange } from './args.js';
+import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
@@ -222,6 +223,7 @@ function decodeCursor(cursor: string, orderBy: TableOrder): TablePageKey {
 
 builder.queryField('tables', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: TableConnection,
     description:
       'Tables with their statistics, one page at a time. Keyset pagination: tables added or dropped meanwhile do not shift ' +
@@ -263,6 +265,7 @@ builder.queryField('tables', (t) =>
 
 builder.queryField('table', (t) =>
   t.field({
+    extensions: READ_CACHE,
     type: Table,
     description: 'One table with its statistics (NOT_FOUND when absent).',
     args: {

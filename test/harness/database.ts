@@ -52,18 +52,18 @@ export interface TestApp {
 export interface GqlResult<Data> {
   data?: Data | null;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, unknown> }>;
-  extensions?: { sqlStatements?: number };
+  extensions?: { sqlStatements?: number; sqlStatementsShared?: number; readCacheAgeMs?: number };
 }
 
 export function createTestApp(
   url: string,
-  options: { env?: Record<string, string>; ownSchemaReady?: boolean; database?: Database } = {},
+  options: { env?: Record<string, string>; ownSchemaReady?: boolean; database?: Database; now?: () => number } = {},
 ): TestApp {
   const config = testConfig({ PGSCOPE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
   const database = options.database ?? new Database(url, { applicationName: 'pgscope-test', pool: config.pool, warn: () => undefined });
   const app = createApp(
     { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: options.ownSchemaReady ?? false },
-    { logging: false },
+    { logging: false, now: options.now },
   );
   return {
     app,
