@@ -125,7 +125,7 @@ describe('SIGTERM while a build waits for an old transaction', () => {
     let id: string;
     try {
       await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      await session.query('SELECT count(*) FROM items');
+      await session.query('SELECT count(*) FROM public.items');
       const port = await startedPort(first);
       const change = await applyIndex(port, '{ column: "email" }, { column: "id" }');
       id = change.id;

@@ -98,7 +98,7 @@ async function openWriter(id: number) {
   const database = new Database(urlForDatabase(server!.url(), DATABASE), { applicationName: 'pgscope-test-writer', pool: testConfig().pool });
   const writer = await database.openSession({ applicationName: 'pgscope-test-writer', lockTimeoutMs: 1_000 });
   await writer.query('BEGIN');
-  await writer.query(`INSERT INTO items VALUES ($1, 'writer@example.com', 'writer', 'w')`, [id]);
+  await writer.query(`INSERT INTO public.items VALUES ($1, 'writer@example.com', 'writer', 'w')`, [id]);
   return {
     async commit() {
       // a server restart ended it already
