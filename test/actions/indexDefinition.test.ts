@@ -8,6 +8,7 @@ import type { IndexPlan } from '../../src/actions/plan.js';
 import { Database, type Db, type Queryable } from '../../src/db/pool.js';
 import { PgscopeError } from '../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 let target: TestDatabase;
 let db: Database;
@@ -445,7 +446,7 @@ describe('injection attempts', () => {
 
   it('refuses each one with BAD_USER_INPUT, and no DDL reaches the server', async () => {
     const thisDatabase = "(SELECT oid FROM pg_database WHERE datname = current_database())";
-    await target.sql(`SELECT pg_stat_statements_reset(0, ${thisDatabase}, 0)`);
+    await target.sql(RESET_THIS_DATABASE_STATEMENTS);
     const seen: Array<[string, { code: string; message: string }]> = [];
     const sent: string[] = [];
     const record = (target: Queryable): Queryable => ({ query: (sql, params) => (sent.push(sql), target.query(sql, params)) });

@@ -9,6 +9,7 @@ import { captureQueryStats } from '../../src/db/queryHistory.js';
 import { Database } from '../../src/db/pool.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
 const CHANGE = 'change { id status statements errorCode errorMessage tokenName dryRun outcome }';
@@ -92,7 +93,7 @@ async function ddlSeen(): Promise<string[]> {
     `SELECT query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
      WHERE d.datname = current_database() AND query ~* '^\\s*(CREATE|DROP|ALTER)\\s' ORDER BY query`,
   );
-  await target.sql('SELECT pg_stat_statements_reset()');
+  await target.sql(RESET_THIS_DATABASE_STATEMENTS);
   return rows.map((row) => row.query);
 }
 
@@ -255,7 +256,7 @@ describe('applyIndex', () => {
         const started = await apply({ table: 'users', columns: [{ column: 'email' }], dryRun: false, wait: false });
         const change = started.data!.applyIndex.change;
         expect(change.status).toBe('RUNNING');
-        const [build] = await poll(() => target.sql<{ pid: number }>('SELECT pid FROM pg_stat_progress_create_index'), (rows) => rows.length > 0);
+        const [build] = await poll(() => target.sql<{ pid: number }>('SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()'), (rows) => rows.length > 0);
         await target.sql('SELECT pg_cancel_backend($1)', [build!.pid]);
         await client.query('COMMIT');
         const entry = await settled(change.id);

@@ -1,6 +1,7 @@
 // Bad input gets a typed error and internals never reach the client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, type TestApp, type TestDatabase } from '../harness/database.js';
+import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 let target: TestDatabase;
 let api: TestApp;
@@ -29,7 +30,7 @@ describe('typed errors', () => {
   });
 
   it('answers the root fields that worked next to the error of the one that failed', async () => {
-    await target.sql('SELECT pg_stat_statements_reset()');
+    await target.sql(RESET_THIS_DATABASE_STATEMENTS);
     await target.sql('SELECT 42 AS answer');
     const result = await api.gql<{ slowQueries: Array<{ query: string }> | null; explain: null }>(
       '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query } explain(sql: "SELECT * FROM no_such_table") { totalCost } }',

@@ -231,7 +231,8 @@ const sessionQuery = (api: TestApp, applicationName: string) =>
     const result = await api.gql<{ activity: Array<{ query: string }> }>('query ($name: String) { activity(applicationName: $name) { query } }', {
       name: applicationName,
     });
-    return result.data!.activity.find((row) => !row.query.startsWith('SET') && !row.query.startsWith('BEGIN'))?.query;
+    // '' is a connection that has not sent its first statement yet
+    return result.data!.activity.find((row) => row.query !== '' && !row.query.startsWith('SET') && !row.query.startsWith('BEGIN'))?.query;
   });
 
 describe('live statement texts', () => {

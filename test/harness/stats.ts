@@ -86,3 +86,10 @@ export async function runAndFlushStats(url: string, statements: string[]): Promi
 /** Session settings that make the planner use only sequential scans, or only plain index scans. */
 export const ONLY_SEQ_SCANS = ['SET enable_indexscan = off', 'SET enable_indexonlyscan = off', 'SET enable_bitmapscan = off'];
 export const ONLY_INDEX_SCANS = ['SET enable_seqscan = off', 'SET enable_bitmapscan = off', 'SET enable_indexonlyscan = off'];
+
+/**
+ * pg_stat_statements_reset for the current database only. The argument-less call empties the view
+ * for every database of the server, and so for the test files running next to this one.
+ */
+export const RESET_THIS_DATABASE_STATEMENTS =
+  'SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)';
