@@ -1,4 +1,5 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
+import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
 import { SharedReads } from './db/sharedReads.js';
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       useStatementCount(),
       useNulGuard(),
       useGraphiQLPage({ title: 'pgscope', defaultQuery: EXAMPLE_OPERATION, endpoint: '/graphql' }),
+      useNoParserInternals(),
     ],
   });
 }
@@ -100,5 +102,24 @@ function useStatementCount(): Plugin<Context> {
         setResult({ ...result, extensions });
       },
     }),
+  };
+}
+
+/**
+ * Yoga's JSON body parser attaches its own error to a malformed body (`extensions.originalError`:
+ * the JavaScript error's name and a message quoting the body). The client gets the message and
+ * the code only.
+ */
+function useNoParserInternals(): Plugin<Context> {
+  return {
+    onResultProcess: ({ result, setResult }) => {
+      if (isAsyncIterable(result) || Array.isArray(result) || !result.errors?.some((error) => error.extensions?.originalError)) return;
+      const errors = result.errors.map((error) => {
+        if (!error.extensions?.originalError) return error;
+        const { originalError: _internal, ...extensions } = error.extensions;
+        return new GraphQLError(error.message, { extensions });
+      });
+      setResult({ ...result, errors });
+    },
   };
 }

@@ -193,7 +193,8 @@ builder.mutationField('dropIndex', (t) =>
     description:
       'Drops an index without blocking the application: DROP INDEX CONCURRENTLY, or for a partitioned index a plain DROP INDEX ' +
       'under a short lock_timeout with bounded retries. Refuses an index that backs a primary key, unique or exclusion ' +
-      'constraint or a foreign key (INDEX_BACKS_CONSTRAINT) and the index of a single partition. Dry run by default. Recorded in the change log.',
+      'constraint or a foreign key (INDEX_BACKS_CONSTRAINT), a unique index that keeps duplicates out without a constraint or the ' +
+      "table's replica identity index (INDEX_PROTECTED), and the index of a single partition. Dry run by default. Recorded in the change log.",
     args: {
       schema: t.arg.string({ description: 'Schema of the index. Default public.' }),
       name: t.arg.string({ required: true, description: 'Name of the index.' }),

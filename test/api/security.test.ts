@@ -242,6 +242,12 @@ describe('content types', () => {
     });
   });
 
+  it('answers a body that is not JSON with 400 and the parser\'s message kept to itself', async () => {
+    const response = await post(open, { accept: 'application/graphql-response+json' }, undefined, '{"query":"{ poolStatus { max } ');
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+  });
+
   it('runs no mutation over GET', async () => {
     const response = await open.app.fetch(`http://localhost/graphql?query=${encodeURIComponent('mutation { captureQueryStats { id } }')}`, {
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
