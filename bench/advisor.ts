@@ -23,21 +23,13 @@ import {
   statementCounts,
   waitForIndexBuilds,
 } from './advisorDb.js';
-import { advisorReport, type Configuration, type RecommendTiming } from './advisorReport.js';
+import { advisorReport, type AdvisorSettings, type Configuration, type RecommendTiming } from './advisorReport.js';
 import { mixDatabase, referenceMix, runMix, summarize, type MixResult } from './mix.js';
 import { sleep } from './lib.js';
 import { createSyntheticTables, runSyntheticStatements } from './synthetic.js';
 
 const REFERENCE_DB = 'bench_advisor';
 const SYNTHETIC_DB = 'bench_advisor_synthetic';
-
-export interface AdvisorSettings {
-  seconds: number;
-  clients: number;
-  scale: number;
-  syntheticRows: number;
-  quick: boolean;
-}
 
 export function advisorSettings(env: Record<string, string | undefined> = process.env): AdvisorSettings {
   const quick = env.BENCH_ADVISOR_QUICK === '1';

@@ -2,9 +2,10 @@
 // "primary keys only" reset between configurations, index bytes, and pg_stat_statements of one
 // database. The bench owns these throwaway databases, so plain DDL (not CONCURRENTLY) is fine.
 import fs from 'node:fs';
-import { queryOnce, quoteIdent, type Queryable } from '../src/db/pool.js';
+import { queryOnce, type Queryable } from '../src/db/pool.js';
 import { DEMO_DIR } from '../src/demo/load.js';
 import { sleep } from './lib.js';
+import { quoteIdent } from '../src/sql/quote.js';
 
 const DDL_TIMEOUT_MS = 3_600_000;
 

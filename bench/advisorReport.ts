@@ -2,9 +2,17 @@
 // measured in this run, P95 per statement, what (b) applied, and the timing of indexRecommendations.
 import type { Script } from '../src/demo/workload.js';
 import type { Recommendation } from './advisorApi.js';
-import type { AdvisorSettings } from './advisor.js';
 import { percentile, table } from './lib.js';
 import { SLOW_MS, type MixResult, type MixSummary } from './mix.js';
+
+/** How the advisor bench was run (bench/advisor.ts reads it from the environment). */
+export interface AdvisorSettings {
+  seconds: number;
+  clients: number;
+  scale: number;
+  syntheticRows: number;
+  quick: boolean;
+}
 
 export interface Configuration {
   key: 'a' | 'b' | 'c';

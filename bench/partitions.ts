@@ -4,12 +4,12 @@
 // failed, and whether every row is still there exactly once afterwards (by its identity id).
 // Per new partition it also prints what the executor reports: rows moved, rows moved while writes
 // waited, and how long its transaction held writes (the figures WRITE_WAIT_MODEL in
-// src/actions/partitionMovePlan.ts is calibrated on).
+// src/actions/partition/movePlan.ts is calibrated on).
 // Run: npx tsx bench/partitions.ts [rows...]   (default 10000 1000000; embedded PostgreSQL 18)
 import fs from 'node:fs';
 import path from 'node:path';
-import { executePartitionPlan } from '../src/actions/partitionCreate.js';
-import { planPartitions } from '../src/actions/partitionPlan.js';
+import { executePartitionPlan } from '../src/actions/partition/create.js';
+import { planPartitions } from '../src/actions/partition/plan.js';
 import { loadConfig } from '../src/config.js';
 import { detectCapabilities } from '../src/db/capabilities.js';
 import { Database, queryOnce } from '../src/db/pool.js';

@@ -1,4 +1,4 @@
-// Prints the GraphQL schema, sorted, to schema.graphql (committed; test/schema.test.ts fails on drift).
+// Prints the GraphQL schema, sorted, to schema.graphql (committed; test/schema/print.test.ts fails on drift).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { printedSchema } from '../src/schema/print.js';

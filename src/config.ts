@@ -2,8 +2,7 @@
 // Every option below is documented in README.md ("Configuration") with the same words.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import type { TrustConfig } from './db/trust.js';
-import { isLoopbackName } from './http/hosts.js';
+import { isIP } from 'node:net';
 
 export interface PoolConfig {
   /** Connections kept open when idle (the guide's "base" capacity). Default: cores x 2 + 1. */
@@ -50,7 +49,7 @@ export interface LimitsConfig {
   maxAliases: number;
   /** Most lexical tokens in one operation. Default 3000. */
   maxTokens: number;
-  /** Highest estimated cost of one operation (graphql-armor's weights, list sizes not multiplied; see src/limits.ts). Default 5000. */
+  /** Highest estimated cost of one operation (graphql-armor's weights, list sizes not multiplied; see src/http/limits.ts). Default 5000. */
   maxCost: number;
   /** Most expensive fields (explain, index recommendations) in one operation. Default 3. */
   maxExpensiveFields: number;
@@ -101,7 +100,7 @@ export interface Config {
   /**
    * Whose functions pgscope lets PostgreSQL run while planning (explain, the advisor) and in the
    * indexes it builds, besides PostgreSQL's own, superusers' and roles that already hold the
-   * privileges of the role they would run as (src/db/trust.ts). Default: none.
+   * privileges of the role they would run as (src/db/trust/rule.ts). Default: none.
    */
   trust: TrustConfig;
   limits: LimitsConfig;
@@ -315,4 +314,29 @@ function checkRange(name: string, value: number, { min, max }: Range): number {
   if (min !== undefined && value < min) throw new ConfigError(name, `must be at least ${min}, got ${value}`);
   if (max !== undefined && value > max) throw new ConfigError(name, `must be at most ${max}, got ${value}`);
   return value;
+}
+
+/** Which of pgscope's tokens a request carried, by name (what the change log records, never the secret). */
+export type Credential = 'admin' | 'read' | 'unknown' | 'none';
+
+/** The operator's trust, from the configuration (names as the catalog spells them). */
+export interface TrustConfig {
+  /** Roles whose functions may run as pgscope's role (PGSCOPE_TRUSTED_ROLES). */
+  roles: readonly string[];
+  /** Extensions whose member functions may run as pgscope's role (PGSCOPE_TRUSTED_EXTENSIONS). */
+  extensions: readonly string[];
+}
+
+export const NO_EXTRA_TRUST: TrustConfig = { roles: [], extensions: [] };
+
+/** localhost, *.localhost (RFC 6761: always loopback; browsers never ask DNS), 127.0.0.0/8 and ::1. */
+export function isLoopbackName(name: string): boolean {
+  const host = unbracket(name.toLowerCase());
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1');
+}
+
+export function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }

@@ -39,7 +39,7 @@ export const ErrorCode = {
   INDEX_BACKS_CONSTRAINT: 'INDEX_BACKS_CONSTRAINT',
   /** The index keeps data correct without a constraint (a unique index, the replica identity): `extensions.reason` says which. */
   INDEX_PROTECTED: 'INDEX_PROTECTED',
-  /** The statement or definition uses a function or operator whose author pgscope does not trust (src/db/trust.ts). */
+  /** The statement or definition uses a function or operator whose author pgscope does not trust (src/db/trust/rule.ts). */
   UNTRUSTED_CODE: 'UNTRUSTED_CODE',
   /** Moving rows out of the DEFAULT partition would look like deletes to something (foreign keys, triggers, rules, replication). */
   UNSAFE_ROW_MOVE: 'UNSAFE_ROW_MOVE',

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
-import { startCapture } from './db/queryHistory.js';
+import { startCapture } from './db/history/snapshots.js';
 import { recoverInterruptedChanges } from './actions/recovery.js';
 import { backgroundJobs } from './actions/jobs.js';
 import { summarizeLeftovers } from './actions/leftovers.js';

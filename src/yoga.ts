@@ -4,10 +4,10 @@ import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaS
 import { createContext, type AppDeps, type Context } from './context.js';
 import { SharedReads } from './db/sharedReads.js';
 import { useAccessControl } from './http/access.js';
-import { useGraphiQLPage } from './graphiql.js';
-import { limitPlugins } from './limits.js';
-import { useNulGuard } from './nulGuard.js';
-import { useReadSharing } from './readSharing.js';
+import { useGraphiQLPage } from './http/graphiql.js';
+import { limitPlugins } from './http/limits.js';
+import { useNulGuard } from './http/nulGuard.js';
+import { useReadSharing } from './http/readSharing.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Kind, parse, print, validate, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { operationLimitErrors } from '../src/limits.js';
+import { operationLimitErrors } from '../src/http/limits.js';
 import { EXAMPLE_OPERATION } from '../src/yoga.js';
 import { schema } from '../src/schema/index.js';
 

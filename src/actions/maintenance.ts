@@ -2,10 +2,11 @@
 // pg_stat_statements. Both are planned on the read pool (catalog checks, privileges) and run on
 // the DDL session.
 import { findTable } from '../db/catalog.js';
-import { quoteIdent, type Queryable } from '../db/pool.js';
+import { type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { ChangeLogger, ChangePlan, ChangeSteps } from './changeLog.js';
 import { requireOwnership } from './privileges.js';
+import { quoteIdent } from '../sql/quote.js';
 
 /** Kinds ANALYZE accepts: tables, partitioned tables, materialized views, foreign tables. */
 const ANALYZABLE: Record<string, string> = { r: 'table', p: 'partitioned table', m: 'materialized view', f: 'foreign table' };

@@ -1,7 +1,7 @@
 // What the DDL mutations agree on: a change is first planned (validated against the catalog, SQL
 // built with quoted identifiers, nothing executed), then executed on a dedicated DDL session. A dry
-// run returns the plan. The planners (indexDefinition.ts, partitionPlan.ts) and the executors
-// (buildIndex.ts, partitionCreate.ts) meet here; the change log records both.
+// run returns the plan. The planners (actions/index/definition.ts, actions/partition/plan.ts) and the executors
+// (actions/index/build.ts, actions/partition/create.ts) meet here; the change log records both.
 
 /** One statement a change runs, in order, and why (shown in dry runs and the change log). */
 export interface PlannedStatement {

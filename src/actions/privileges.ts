@@ -2,8 +2,9 @@
 // role). A change whose statements the server would refuse halfway is refused while planning, with
 // the GRANT that allows it, so that a dry run already tells. ANALYZE needs it most: on a table it
 // may not analyze, PostgreSQL only warns and skips, and the change would look done.
-import { quoteIdent, type Queryable } from '../db/pool.js';
+import { type Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
+import { quoteIdent } from '../sql/quote.js';
 
 interface OwnerRow {
   schema: string;

@@ -1,21 +1,21 @@
 // The index advisor, end to end: the workload's statements and what they ask of each table
-// (analyze.ts), candidates costed with HypoPG or estimated from pg_stats (costing.ts), a greedy
+// (advisor/analysis/analyze.ts), candidates costed with HypoPG or estimated from pg_stats (advisor/costing/createCoster.ts), a greedy
 // selection over the whole workload (select.ts), then each chosen index validated by applyIndex's
 // own planner, so that its SQL is exactly what applyRecommendation would run.
 import { performance } from 'node:perf_hooks';
-import { planIndex } from '../actions/indexDefinition.js';
+import { planIndex } from '../actions/index/definition.js';
 import type { Capabilities } from '../db/capabilities.js';
 import type { Db, Queryable } from '../db/pool.js';
-import type { TrustConfig } from '../db/trust.js';
 import { isPgscopeError } from '../errors.js';
-import { analyzeWorkload } from './analyze.js';
-import { createCoster } from './costing.js';
-import type { CostingSkip } from './coster.js';
+import { analyzeWorkload } from './analysis/analyze.js';
+import { createCoster } from './costing/createCoster.js';
+import type { CostingSkip } from './costing/coster.js';
 import { encodeRecommendationId } from './recommendationId.js';
 import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
 import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
 import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
+import { type TrustConfig } from '../config.js';
 
 export interface RecommendOptions {
   /** The share of a statement's cost an index must save on it to count (0 to 1). Default 0.1. */

@@ -1,7 +1,7 @@
 // A recommendation's id is its definition, encoded: no state on the server, so an id stays valid
 // across restarts and after other recommendations were applied. Decoding trusts nothing: the id
 // comes back from a client, so its shape is checked here and every name and expression is checked
-// again against the catalog by applyIndex's planner (src/actions/indexDefinition.ts) on apply.
+// again against the catalog by applyIndex's planner (src/actions/index/definition.ts) on apply.
 import { badInput } from '../errors.js';
 import { isQueryId } from '../db/queryIds.js';
 import type { CandidateIndex, CandidateKey } from './types.js';

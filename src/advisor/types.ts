@@ -2,7 +2,7 @@
 // workload -> predicates (per table, from the parse tree) -> candidates -> coverage by existing
 // indexes -> costing (HypoPG what-if, or the pg_stats fallback) -> selection -> recommendations.
 // A candidate is shaped like applyIndex's input, so that a recommendation is applied by the same
-// planner and executor as a hand-written index (src/actions/indexDefinition.ts, buildIndex.ts).
+// planner and executor as a hand-written index (src/actions/index/definition.ts, actions/index/build.ts).
 
 /** One statement of the workload, from pg_stat_statements. */
 export interface WorkloadStatement {
@@ -85,7 +85,7 @@ export interface CandidateKey extends KeyRef {
   opclass: string | null;
 }
 
-/** A possible index, before costing. Fields mirror src/actions/indexDefinition.ts IndexInput. */
+/** A possible index, before costing. Fields mirror src/actions/index/definition.ts IndexInput. */
 export interface CandidateIndex {
   schema: string;
   table: string;

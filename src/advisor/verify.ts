@@ -3,11 +3,11 @@
 // not hidden: the estimate was wrong, and the user should know before keeping the index. A
 // statement whose planning could run code pgscope does not trust is not planned (its problem says why).
 import type { Capabilities } from '../db/capabilities.js';
-import { statementTexts } from '../db/explain.js';
-import { clearStatements } from '../db/planTrust.js';
-import type { TrustConfig } from '../db/trust.js';
-import { describeTopNode, nodesOf, planOn } from './planCost.js';
+import { statementTexts } from '../db/explain/explain.js';
+import { clearStatements } from '../db/trust/statementTrust.js';
+import { describeTopNode, nodesOf, planOn } from './costing/planCost.js';
 import type { Db } from '../db/pool.js';
+import { type TrustConfig } from '../config.js';
 
 export interface StatementCheck {
   queryId: string;

@@ -456,8 +456,3 @@ export async function queryOnce<Row>(url: string, sql: string, params: readonly 
     await client.end();
   }
 }
-
-/** Escapes an identifier for SQL text (callers validate it against the catalog first). */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}

@@ -1,11 +1,12 @@
 // Settings review: the server settings that matter most for performance, read from pg_settings as
 // pgscope's own sessions see them (database and role overrides included), with the evidence the
 // advice needs (temporary files, connections, large tables, pg_stat_statements evictions), and the
-// rules in src/advisor/settings.ts turn them into advice. SQL cannot see the machine's memory or
+// rules in src/review/settings.ts turn them into advice. SQL cannot see the machine's memory or
 // disks, so the caller may pass them. pgscope's sessions SET only timeouts, none of the settings reviewed.
 import type { Capabilities } from './capabilities.js';
-import { quoteIdent, type Queryable } from './pool.js';
+import { type Queryable } from './pool.js';
 import { OUTSIDE_SYSTEM_SCHEMAS } from './schemaFilter.js';
+import { quoteIdent } from '../sql/quote.js';
 
 export const REVIEWED_SETTINGS = [
   'shared_buffers',

@@ -10,7 +10,7 @@
 // one database role, so the same statement answers the same for all of them.
 import type { Db, Queryable } from './pool.js';
 
-/** How one request may share reads, decided when its operation starts (src/readSharing.ts). */
+/** How one request may share reads, decided when its operation starts (src/http/readSharing.ts). */
 export interface RequestReads {
   /** Join identical statements already in flight. */
   share: boolean;
@@ -186,3 +186,6 @@ function tagged(this: Record<string, unknown>, name: string, value: unknown): un
   if (typeof value === 'string') return `string:${value}`;
   return value;
 }
+
+/** The field extension that lets a root Query field's statements be answered from the read cache. */
+export const READ_CACHE = { readCache: true } as const;

@@ -3,8 +3,9 @@
 // first start, or a database a user names (scripts/load-demo.ts).
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Database, queryOnce, quoteIdent } from '../db/pool.js';
+import { Database, queryOnce } from '../db/pool.js';
 import { progressLine } from '../progress.js';
+import { quoteIdent } from '../sql/quote.js';
 
 export const DEMO_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
 export const DEMO_DATABASE = 'pgscope_demo';

@@ -7,7 +7,8 @@
 // The background workload keeps the superuser: it plays the application, not pgscope.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { Database, queryOnce, quoteIdent } from '../db/pool.js';
+import { Database, queryOnce } from '../db/pool.js';
+import { quoteIdent } from '../sql/quote.js';
 
 export const DEMO_ROLE = 'pgscope';
 /** Owns the demo's tables, as an application's owner role would; the demo role is a member. */

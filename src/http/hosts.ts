@@ -5,17 +5,10 @@
 // through DNS) are safe; any other name must be listed in PGSCOPE_ALLOWED_HOSTS.
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { isLoopbackName, unbracket } from '../config.js';
 
 /** The addresses that mean "every interface" when bound. */
 const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]', '']);
-
-/** localhost, *.localhost (RFC 6761: always loopback; browsers never ask DNS), 127.0.0.0/8 and ::1. */
-export function isLoopbackName(name: string): boolean {
-  const host = unbracket(name.toLowerCase());
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1');
-}
 
 export function isWildcardAddress(address: string): boolean {
   return WILDCARD_ADDRESSES.has(address.trim());
@@ -61,8 +54,4 @@ function machineAddresses(): Set<string> {
   const addresses = Object.values(networkInterfaces()).flatMap((infos) => (infos ?? []).map((info) => info.address.toLowerCase()));
   // Link-local IPv6 addresses carry a zone (fe80::1%eth0) that a Host header cannot.
   return new Set(addresses.map((address) => address.replace(/%.*$/, '')));
-}
-
-function unbracket(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }

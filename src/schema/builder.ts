@@ -4,7 +4,8 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
-import { adminRefusal } from '../http/auth.js';
+import type { Credential } from '../config.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -47,3 +48,29 @@ export const builder = new SchemaBuilder<{
     beforeArgOptions: { description: 'Return items before this cursor.' },
   },
 });
+
+const SEND_ADMIN_TOKEN = 'send the header "Authorization: Bearer <PGSCOPE_ADMIN_TOKEN>"';
+
+/**
+ * Why a request may not run a mutation or an admin-only field. No admin token configured: the
+ * feature is switched off (FORBIDDEN, with how to switch it on). Otherwise the request did not
+ * prove it is the admin (UNAUTHENTICATED): no token, a wrong one, or the read token, which
+ * authenticates reads only.
+ */
+export function adminRefusal(adminToken: string | undefined, credential: Credential): PgscopeError {
+  if (!adminToken) {
+    return new PgscopeError(
+      ErrorCode.FORBIDDEN,
+      'Mutations and admin-only fields are disabled: no admin token is configured. Set PGSCOPE_ADMIN_TOKEN ' +
+        `(16+ characters, e.g. from openssl rand -hex 24), restart pgscope, and ${SEND_ADMIN_TOKEN}.`,
+      { reason: 'MUTATIONS_DISABLED' },
+    );
+  }
+  const why = {
+    admin: 'This needs the admin token',
+    none: 'This needs the admin token',
+    unknown: 'The token is not the admin token',
+    read: 'The read token only reads; this needs the admin token',
+  }[credential];
+  return new PgscopeError(ErrorCode.UNAUTHENTICATED, `${why}: ${SEND_ADMIN_TOKEN}.`);
+}

@@ -12,8 +12,8 @@ import {
   type TableCacheRow,
 } from '../db/cache.js';
 import { intInRange } from './args.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const CacheStatusEnum = builder.enumType('CacheStatus', {
   description: `How a cache hit ratio compares with the thresholds (warn below ${CACHE_WARN_BELOW}, good above ${CACHE_GOOD_ABOVE}).`,

@@ -1,6 +1,6 @@
 import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState, type InstalledExtension } from '../db/capabilities.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').implement({
   description: 'An extension pgscope uses, as installed in the target database.',

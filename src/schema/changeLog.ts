@@ -3,7 +3,7 @@
 import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
 import type { Context } from '../context.js';
 import { badInput, notFound } from '../errors.js';
-import { changeEffect, type EffectWindow, type StatementEffect } from '../db/changeEffect.js';
+import { changeEffect, type EffectWindow, type StatementEffect } from '../db/history/changeEffect.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
 

@@ -1,5 +1,5 @@
-import { explain, explainQueryId, type ExplainOutcome } from '../db/explain.js';
-import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/planSummary.js';
+import { explain, explainQueryId, type ExplainOutcome } from '../db/explain/explain.js';
+import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/explain/planSummary.js';
 import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';

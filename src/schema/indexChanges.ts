@@ -3,8 +3,8 @@
 // it ran, the index as built.
 import type { ChangeLogRow } from '../actions/changeLog.js';
 import { recordChange } from '../actions/changeRun.js';
-import type { IndexInput } from '../actions/indexDefinition.js';
-import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/indexChange.js';
+import type { IndexInput } from '../actions/index/definition.js';
+import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/index/change.js';
 import { builder } from './builder.js';
 import { ChangeLogEntry } from './changeLog.js';
 import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';

@@ -1,8 +1,9 @@
 import { assertSchemaExists, findTable } from '../db/catalog.js';
-import { indexFindings, IndexFindingKinds, type IndexFinding as IndexFindingRow, type IndexFindingKind, type IndexFindingReason } from '../db/indexFindings.js';
-import { READ_CACHE } from '../readSharing.js';
+import { IndexFindingKinds, type IndexFindingKind, type IndexFindingReason } from '../db/indexFindings.js';
 import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
+import { READ_CACHE } from '../db/sharedReads.js';
+import { indexFindings, type IndexFinding as IndexFindingRow } from '../review/indexFindings.js';
 
 const IndexFindingKindEnum = builder.enumType('IndexFindingKind', {
   description: 'What is wrong with an index, or missing.',

@@ -2,8 +2,8 @@ import { assertSchemaExists, findTable } from '../db/catalog.js';
 import type { Context } from '../context.js';
 import { loadIndexes, type IndexConstraintType, type IndexRow } from '../db/indexes.js';
 import { notFound } from '../errors.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
   description: 'The kind of table constraint an index enforces.',

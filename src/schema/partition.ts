@@ -9,8 +9,8 @@ import {
   type PartitionStrategy,
 } from '../db/partitions.js';
 import { badInput, notFound } from '../errors.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const PartitionStrategyEnum = builder.enumType('PartitionStrategy', {
   description: 'How a partitioned table splits its rows (PARTITION BY ...).',

@@ -2,11 +2,11 @@
 // (src/actions/changeLog.ts), with the plan in the payload and what was done once it ran.
 import type { ChangeLogRow } from '../actions/changeLog.js';
 import { recordChange } from '../actions/changeRun.js';
-import type { CreatePartitionsResult } from '../actions/partitionCreate.js';
-import type { DetachResult } from '../actions/partitionDetach.js';
-import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type PartitionChange } from '../actions/partitionChange.js';
-import { DEFAULT_AHEAD, MAX_AHEAD, type PlannedPartition } from '../actions/partitionPlan.js';
-import type { PlannedDetach } from '../actions/partitionDetach.js';
+import type { CreatePartitionsResult } from '../actions/partition/create.js';
+import type { DetachResult } from '../actions/partition/detach.js';
+import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type PartitionChange } from '../actions/partition/change.js';
+import { DEFAULT_AHEAD, MAX_AHEAD, type PlannedPartition } from '../actions/partition/plan.js';
+import type { PlannedDetach } from '../actions/partition/detach.js';
 import { builder } from './builder.js';
 import { ChangeLogEntry } from './changeLog.js';
 import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';

@@ -3,7 +3,7 @@
 // help planned again: does the planner use it?
 import type { ChangeLogRow } from '../actions/changeLog.js';
 import { recordChange } from '../actions/changeRun.js';
-import { applyIndexSteps, type IndexChange, type IndexOutcome } from '../actions/indexChange.js';
+import { applyIndexSteps, type IndexChange, type IndexOutcome } from '../actions/index/change.js';
 import { decodeRecommendationId } from '../advisor/recommendationId.js';
 import { checkStatementsUse, indexTreeNames, type StatementCheck } from '../advisor/verify.js';
 import { builder } from './builder.js';

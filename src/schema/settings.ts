@@ -1,9 +1,9 @@
 import { badInput } from '../errors.js';
-import { reviewSettings, type Severity, type SettingAdvice, type StorageKind } from '../advisor/settings.js';
+import { reviewSettings, type Severity, type SettingAdvice, type StorageKind } from '../review/settings.js';
 import { readSettingsSnapshot } from '../db/settings.js';
 import { intInRange } from './args.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const SeverityEnum = builder.enumType('AdviceSeverity', {
   description: 'How much a piece of settings advice matters.',

@@ -1,8 +1,8 @@
 import { isPgscopeError } from '../errors.js';
 import { slowQueries, SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
 import { intInRange, nonNegative } from './args.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
   description: 'Sort order of slowQueries, always largest first.',

@@ -15,10 +15,10 @@ import {
 } from '../db/tables.js';
 import { badInput, notFound } from '../errors.js';
 import { intInRange } from './args.js';
-import { READ_CACHE } from '../readSharing.js';
 import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
+import { READ_CACHE } from '../db/sharedReads.js';
 
 const TableKindEnum = builder.enumType('TableKind', {
   description: 'What kind of relation a table is.',

@@ -1,6 +1,6 @@
 // The database objects a statement's text names: functions, operators, types and relations, as
 // written (schema-qualified or not). explain's checks resolve them against the catalog to know
-// what planning (src/db/planTrust.ts) or executing (src/db/explainSafety.ts) the statement could
+// what planning (src/db/trust/statementTrust.ts) or executing (src/db/explain/safety.ts) the statement could
 // run; the names stay unresolved here, since only the server knows its search_path.
 import type { Node } from 'libpg-query';
 import { walkTree } from './parse.js';

@@ -1,8 +1,9 @@
 // Shared by the index build tests: IndexPlans written by hand (the planner is tested on its own),
 // a build slowed down on purpose, a lock held by another session, and polling for an event.
 import type { IndexPlan, PlannedStatement } from '../../src/actions/plan.js';
-import { quoteIdent, type Database } from '../../src/db/pool.js';
+import { type Database } from '../../src/db/pool.js';
 import type { TestDatabase } from '../harness/database.js';
+import { quoteIdent } from '../../src/sql/quote.js';
 
 /**
  * A build that takes seconds on a tiny table: slow_key() sleeps 20 ms per row while knob.slow is

@@ -7,10 +7,10 @@ import { recommendIndexes } from '../../src/advisor/recommend.js';
 import { checkStatementsUse } from '../../src/advisor/verify.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { Database } from '../../src/db/pool.js';
-import { NO_EXTRA_TRUST } from '../../src/db/trust.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { NO_EXTRA_TRUST } from '../../src/config.js';
 
 let target: TestDatabase;
 let mallory: Mallory;

@@ -3,12 +3,13 @@
 // other access method), partitioned indexes, a build in progress, and a pg_monitor-only role.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
-import { indexFindings, IndexFindingKinds, type FindingScope, type IndexFinding } from '../../src/db/indexFindings.js';
+import { IndexFindingKinds, type FindingScope } from '../../src/db/indexFindings.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { flushStats, ONLY_INDEX_SCANS, runAndFlushStats, waitForPublishedStats } from '../harness/stats.js';
+import { indexFindings, type IndexFinding } from '../../src/review/indexFindings.js';
 
 let target: TestDatabase;
 let monitor: TestRole;

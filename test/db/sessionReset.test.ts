@@ -3,7 +3,7 @@
 // transaction) must not reach the next request on that connection.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
-import { explain } from '../../src/db/explain.js';
+import { explain } from '../../src/db/explain/explain.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 

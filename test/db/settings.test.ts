@@ -2,11 +2,11 @@
 // PostgreSQL lets a database override, the test server's own values (read here with SQL) for the
 // rest, a table of 1.2M rows for the autovacuum advice, and a sort that spills to temporary files.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { formatBytes, memorySetting, reviewSettings, type ReviewInput } from '../../src/advisor/settings.js';
+import { formatBytes, memorySetting, reviewSettings, type ReviewInput } from '../../src/review/settings.js';
 import type { SettingRow, SettingsSnapshot } from '../../src/db/settings.js';
-import { quoteIdent } from '../../src/db/pool.js';
 import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { quoteIdent } from '../../src/sql/quote.js';
 
 const MB = 1024 ** 2;
 const GB = 1024 ** 3;

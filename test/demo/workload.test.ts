@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
-import { indexFindings, IndexFindingKinds } from '../../src/db/indexFindings.js';
+import { IndexFindingKinds } from '../../src/db/indexFindings.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { slowQueries } from '../../src/db/queryStats.js';
@@ -14,6 +14,7 @@ import { DEMO_OWNER_ROLE, DEMO_ROLE, ensureDemoRole } from '../../src/demo/role.
 import { loadQueryMix, parseScript, pickWeighted, QUERY_MIX, seededRandom, startWorkload } from '../../src/demo/workload.js';
 import { adminUrl, createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { urlForDatabase } from '../harness/urls.js';
+import { indexFindings } from '../../src/review/indexFindings.js';
 
 const SCALE = 0.01;
 let target: TestDatabase;

@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { CapabilitiesCache } from '../../src/db/capabilities.js';
-import { Database, queryOnce, quoteIdent } from '../../src/db/pool.js';
+import { Database, queryOnce } from '../../src/db/pool.js';
 import { createApp, type App } from '../../src/yoga.js';
 import { TEMPLATE_DATABASE, urlForDatabase } from './urls.js';
+import { quoteIdent } from '../../src/sql/quote.js';
 
 export interface TestDatabase {
   name: string;

@@ -5,9 +5,10 @@
 // a table, so the evidence outlives explain's rolled-back read-only transaction (where an INSERT
 // would fail and roll back) and says whose privileges the function ran with. One table per way in,
 // since pg_stat_statements tells statements apart by the objects they use, not by their aliases.
-import { queryOnce, quoteIdent } from '../../src/db/pool.js';
+import { queryOnce } from '../../src/db/pool.js';
 import type { TestDatabase } from './database.js';
 import { createRole, type TestRole } from './roles.js';
+import { quoteIdent } from '../../src/sql/quote.js';
 
 export interface Mallory {
   role: TestRole;

@@ -1,7 +1,8 @@
 // Login roles for privilege tests (roles are cluster-wide: unique names, dropped after use).
 import { randomBytes } from 'node:crypto';
-import { queryOnce, quoteIdent } from '../../src/db/pool.js';
+import { queryOnce } from '../../src/db/pool.js';
 import { adminUrl } from './database.js';
+import { quoteIdent } from '../../src/sql/quote.js';
 
 export interface TestRole {
   name: string;

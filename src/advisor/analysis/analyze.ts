@@ -1,0 +1,90 @@
+// The advisor's analysis, steps 1-4 in one call: the workload from pg_stat_statements, what each
+// statement asks of each table, the candidate indexes, and those set aside before costing.
+// Costing (advisor/costing/hypopg/whatIfCoster.ts, advisor/costing/estimate/estimateCoster.ts) and selection take it from here. Catalog reads per workload, not
+// per statement: relations (one query per level of views), distinct values, existing indexes and
+// table sizes. First of all, statements whose planning could run code pgscope does not trust are
+// set aside with the reason (src/db/trust/statementTrust.ts): they give no candidate and are never planned.
+import type { Capabilities } from '../../db/capabilities.js';
+import { clearStatements, type PlanClearance } from '../../db/trust/statementTrust.js';
+import type { Queryable } from '../../db/pool.js';
+import { generateCandidates, type CandidateOptions } from '../candidates/candidates.js';
+import { checkCoverage, type CoverageOptions } from '../candidates/coverage.js';
+import { tableAccesses } from './predicates.js';
+import { resolveRelations, tableArrays } from './relations.js';
+import { loadDistinctValues } from '../candidates/selectivity.js';
+import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement } from '../types.js';
+import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
+import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
+
+export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues'>, CoverageOptions {
+  /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
+  trust?: TrustConfig;
+}
+
+/** A statement of the workload that is not analyzed nor planned, and why. */
+export interface SetAsideStatement {
+  queryId: string;
+  /** A sentence fragment, as costing's skip reasons. */
+  reason: string;
+}
+
+export interface WorkloadAnalysis {
+  /** The statements analyzed (those that could use an index), heaviest first. */
+  statements: WorkloadStatement[];
+  /** What each statement asks of each table, in statement order. */
+  accesses: TableAccess[];
+  /** Candidates worth costing, deduplicated, in the order the heaviest statements ask for them. */
+  candidates: CandidateIndex[];
+  /** Candidates set aside before costing (covered by an existing index, table too small). */
+  rejected: RejectedCandidate[];
+  /** Statements left out because planning them could run code pgscope does not trust. */
+  untrusted: SetAsideStatement[];
+  /** What costing may plan: the statements analyzed. */
+  clearance: PlanClearance;
+}
+
+/** Steps 1-4 on the current database's pg_stat_statements. */
+export async function analyzeWorkload(
+  db: Queryable,
+  caps: Capabilities,
+  options: AnalyzeOptions = {},
+): Promise<WorkloadAnalysis> {
+  return analyzeParsed(db, await loadWorkload(db, caps, options), options);
+}
+
+/**
+ * Steps 2-4 on statements given as pg_stat_statements would give them (tests, the synthetic
+ * benchmark workload); those that cannot use an index are dropped as loadWorkload drops them.
+ */
+export async function analyzeStatements(
+  db: Queryable,
+  statements: readonly WorkloadStatement[],
+  options: AnalyzeOptions = {},
+): Promise<WorkloadAnalysis> {
+  const parsed: ParsedWorkloadStatement[] = [];
+  for (const statement of statements) {
+    const one = await parseWorkloadStatement(statement);
+    if (one) parsed.push(one);
+  }
+  return analyzeParsed(db, parsed, options);
+}
+
+async function analyzeParsed(db: Queryable, all: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
+  const clearance = await clearStatements(
+    db,
+    options.trust ?? NO_EXTRA_TRUST,
+    all.map((statement) => ({ sql: statement.query, node: statement.node })),
+  );
+  const untrusted = all.flatMap((statement) => {
+    const reason = clearance.refusal(statement.query);
+    return reason === null ? [] : [{ queryId: statement.queryId, reason }];
+  });
+  const parsed = all.filter((statement) => clearance.refusal(statement.query) === null);
+  const catalog = await resolveRelations(db, parsed.map((statement) => statement.node));
+  const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
+  const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
+  const generated = generateCandidates(accesses, { ...options, distinctValues });
+  const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
+  const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);
+  return { statements, accesses, candidates: kept, rejected, untrusted, clearance };
+}

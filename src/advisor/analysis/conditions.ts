@@ -1,0 +1,194 @@
+// One WHERE / JOIN ON condition, read as what it asks of each table: equality (=, IN, = ANY),
+// ranges (<, <=, >, >=, BETWEEN), IS NULL, jsonb containment and key existence, join keys
+// (a = between columns of two tables gives an equality key on each side, the inner side being
+// the planner's choice), constant predicates kept for partial indexes, and OR at the top of one
+// table's conditions (each branch read on its own). Everything else asks nothing indexable.
+import type { Node } from 'libpg-query';
+import type { KeyPredicate, KeyUse } from '../types.js';
+import { deparse, isConstant, operand, type Operand, type Scope, type ScopeEntry } from './scope.js';
+
+/** Where the conditions of one query level go, per FROM entry. */
+export interface ConditionSink {
+  filter(entry: ScopeEntry, predicate: KeyPredicate, partialPredicate: string | null): void;
+  join(entry: ScopeEntry, predicate: KeyPredicate): void;
+  /** A condition no index searches by, but that a partial index can have as its predicate (status <> 'done'). */
+  partial(entry: ScopeEntry, predicate: string | null): void;
+  /** An OR whose branches all ask something of `entry` alone: each branch's predicates. */
+  or(entry: ScopeEntry, branches: KeyPredicate[][]): void;
+}
+
+const RANGE_OPERATORS = new Set(['<', '<=', '>', '>=']);
+const EXISTS_OPERATORS = new Set(['?', '?|', '?&']);
+
+/** The AND-ed parts of a condition (nested ANDs flattened). */
+export function conjuncts(node: Node | undefined | null): Node[] {
+  if (!node) return [];
+  const bool = (node as { BoolExpr?: { boolop: string; args: Node[] } }).BoolExpr;
+  if (bool?.boolop === 'AND_EXPR') return bool.args.flatMap(conjuncts);
+  return [node];
+}
+
+/** Reads every conjunct of `condition` into `sink`. */
+export function readCondition(condition: Node | undefined | null, scope: Scope, sink: ConditionSink): void {
+  for (const part of conjuncts(condition)) readConjunct(part, scope, sink);
+}
+
+function readConjunct(node: Node, scope: Scope, sink: ConditionSink): void {
+  const expression = (node as { A_Expr?: Record<string, unknown> }).A_Expr;
+  if (expression) return readOperator(expression, node, scope, sink);
+  const nullTest = (node as { NullTest?: { arg: Node; nulltesttype: string } }).NullTest;
+  if (nullTest) return readNullTest(nullTest.arg, nullTest.nulltesttype === 'IS_NULL', node, scope, sink);
+  const bool = (node as { BoolExpr?: { boolop: string; args: Node[] } }).BoolExpr;
+  if (bool?.boolop === 'OR_EXPR') return readOr(bool.args, scope, sink);
+  if (bool?.boolop === 'NOT_EXPR') return readBooleanColumn(bool.args[0]!, node, scope, sink);
+  const sublink = (node as { SubLink?: { subLinkType: string; testexpr?: Node; operName?: unknown } }).SubLink;
+  if (sublink?.subLinkType === 'ANY_SUBLINK' && sublink.testexpr && (!sublink.operName || operatorName(sublink.operName) === '=')) {
+    // x IN (SELECT ...) is a semi-join: x is a join key (the subquery itself is read as a query of its own)
+    const side = operand(sublink.testexpr, scope);
+    if (side.kind === 'KEY') sink.join(side.entry, { ...side.key, use: 'EQUALITY' });
+    return;
+  }
+  readBooleanColumn(node, node, scope, sink);
+}
+
+/**
+ * IS NULL and IS NOT NULL are written without a constant, so pg_stat_statements keeps them: both
+ * make a partial index predicate (WHERE deleted_at IS NULL); IS NULL is also a key a B-tree searches.
+ */
+function readNullTest(arg: Node, isNull: boolean, node: Node, scope: Scope, sink: ConditionSink): void {
+  const side = operand(arg, scope);
+  if (side.kind !== 'KEY') return;
+  if (isNull) sink.filter(side.entry, { ...side.key, use: 'IS_NULL', inPartialPredicate: true }, deparse(node));
+  else sink.partial(side.entry, deparse(node));
+}
+
+/** WHERE is_active, WHERE NOT is_deleted: a boolean column alone is "= true" (or false), a constant pg_stat_statements keeps. */
+function readBooleanColumn(column: Node, node: Node, scope: Scope, sink: ConditionSink): void {
+  const side = (column as { ColumnRef?: unknown }).ColumnRef ? operand(column, scope) : null;
+  if (side?.kind !== 'KEY' || columnType(side) !== 'boolean') return;
+  sink.filter(side.entry, { ...side.key, use: 'EQUALITY', inPartialPredicate: true }, deparse(node));
+}
+
+function readOperator(expression: Record<string, unknown>, node: Node, scope: Scope, sink: ConditionSink): void {
+  const name = operatorName(expression.name);
+  const left = expression.lexpr as Node | undefined;
+  const right = expression.rexpr as Node | undefined;
+  if (!left || !right || name === null) return;
+  switch (expression.kind) {
+    case 'AEXPR_OP':
+      return readComparison(name, left, right, node, scope, sink);
+    case 'AEXPR_IN':
+    case 'AEXPR_OP_ANY':
+      // x IN (...) and x = ANY ($1) are equality for an index; NOT IN (<>) is not
+      if (name === '=') readKeyed(operand(left, scope), 'EQUALITY', sink);
+      return;
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_BETWEEN_SYM':
+      readKeyed(operand(left, scope), 'RANGE', sink);
+      return;
+  }
+}
+
+function readComparison(name: string, leftNode: Node, rightNode: Node, node: Node, scope: Scope, sink: ConditionSink): void {
+  const left = operand(leftNode, scope);
+  const right = operand(rightNode, scope);
+  if (name === '@>' || name === '<@') {
+    // the indexed jsonb column is the container: col @> value, or value <@ col
+    const container = name === '@>' ? left : right;
+    if (isJsonb(container) && (name === '@>' ? right : left).kind === 'VALUE') readKeyed(container, 'JSONB_CONTAINS', sink);
+    return;
+  }
+  if (EXISTS_OPERATORS.has(name)) {
+    if (isJsonb(left) && right.kind === 'VALUE') readKeyed(left, 'JSONB_EXISTS', sink);
+    return;
+  }
+  if (name === '<>') return readExclusion(left, right, rightNode, node, sink);
+  if (name !== '=' && !RANGE_OPERATORS.has(name)) return;
+  const use: KeyUse = name === '=' ? 'EQUALITY' : 'RANGE';
+  if (left.kind === 'KEY' && right.kind === 'VALUE') return readValueComparison(left, use, rightNode, node, sink);
+  if (right.kind === 'KEY' && left.kind === 'VALUE') return readValueComparison(right, use, leftNode, node, sink);
+  if (use === 'EQUALITY') readJoin(left, right, sink);
+}
+
+/** key = value: a constant value also makes a partial index predicate (status = 'pending'). */
+function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, use: KeyUse, value: Node, node: Node, sink: ConditionSink): void {
+  const partial = use === 'EQUALITY' && isConstant(value) ? deparse(node) : null;
+  sink.filter(key.entry, { ...key.key, use, ...(partial ? { inPartialPredicate: true } : {}) }, partial);
+}
+
+/**
+ * @> and ? also exist for arrays, ranges and hstore, whose indexes are other operator classes or
+ * methods: only a jsonb column counts (an expression's type is not known here; it is taken as jsonb).
+ */
+function isJsonb(side: Operand): side is Extract<Operand, { kind: 'KEY' }> {
+  if (side.kind !== 'KEY') return false;
+  return side.key.column === null || columnType(side) === 'jsonb';
+}
+
+/** The type of a plain column key (format_type's name), undefined for an expression. */
+function columnType(side: Extract<Operand, { kind: 'KEY' }>): string | undefined {
+  const table = side.entry.table!;
+  return side.key.column === null ? undefined : table.columnTypes[table.columns.indexOf(side.key.column)];
+}
+
+/** key <> constant (also written !=): no index searches by it, a partial index can exclude those rows. */
+function readExclusion(left: Operand, right: Operand, rightNode: Node, node: Node, sink: ConditionSink): void {
+  if (left.kind === 'KEY' && right.kind === 'VALUE' && isConstant(rightNode)) sink.partial(left.entry, deparse(node));
+}
+
+function readKeyed(side: Operand, use: KeyUse, sink: ConditionSink): void {
+  if (side.kind === 'KEY') sink.filter(side.entry, { ...side.key, use }, null);
+}
+
+/** a.x = b.y: a join key on each table side (a subquery's or CTE's side has no index to build). */
+function readJoin(left: Operand, right: Operand, sink: ConditionSink): void {
+  const leftEntry = left.kind === 'OTHER' ? left.entry : left.kind === 'KEY' ? left.entry : null;
+  const rightEntry = right.kind === 'OTHER' ? right.entry : right.kind === 'KEY' ? right.entry : null;
+  if (!leftEntry || !rightEntry || leftEntry === rightEntry) return;
+  if (left.kind === 'KEY') sink.join(left.entry, { ...left.key, use: 'EQUALITY' });
+  if (right.kind === 'KEY') sink.join(right.entry, { ...right.key, use: 'EQUALITY' });
+}
+
+/**
+ * An OR helps an index only when every branch asks something of the same table (a BitmapOr of
+ * one index scan per branch); then each branch becomes its own access. Join keys inside a branch
+ * are not followed: the planner cannot use them per branch.
+ */
+function readOr(branches: Node[], scope: Scope, sink: ConditionSink): void {
+  let only: ScopeEntry | null = null;
+  const read: KeyPredicate[][] = [];
+  for (const branch of branches) {
+    const found: KeyPredicate[] = [];
+    let usable = true;
+    const branchSink: ConditionSink = {
+      filter(entry, predicate) {
+        if (only !== null && entry !== only) usable = false;
+        only = entry;
+        // a constant inside one branch does not hold for the others: not a partial predicate
+        const { inPartialPredicate: _inPartialPredicate, ...plain } = predicate;
+        found.push(plain);
+      },
+      join() {
+        usable = false;
+      },
+      // a partial predicate inside one branch does not hold for the others; it searches nothing either
+      partial() {},
+      or() {
+        usable = false;
+      },
+    };
+    readCondition(branch, scope, branchSink);
+    // a branch that asks nothing indexable makes the whole OR a sequential scan
+    if (!usable || found.length === 0) return;
+    read.push(found);
+  }
+  if (only !== null) sink.or(only, read);
+}
+
+function operatorName(list: unknown): string | null {
+  const parts = ((list as Array<{ String?: { sval: string } }>) ?? []).map((part) => part.String?.sval);
+  const last = parts.at(-1);
+  // OPERATOR(pg_catalog.=) is still =; another schema's operator is not the built-in one
+  if (last === undefined || (parts.length > 1 && parts[0] !== 'pg_catalog')) return null;
+  return last;
+}

@@ -1,0 +1,133 @@
+// Which table an expression of a statement belongs to. A query level's FROM items are its scope
+// (aliases, schema-qualified names, unqualified columns found through the tables' column lists);
+// a subquery sees the levels around it (correlated references). An expression over the columns
+// of one table is a key of that table: a plain column, or an expression rebuilt by applyIndex's
+// own deparser (so that a candidate over it passes planIndex); one over no column is a value
+// (parameters, constants, now(), functions of those).
+import type { Node } from 'libpg-query';
+import { deparseExpressionNode } from '../../sql/indexExpression.js';
+import type { KeyRef } from '../types.js';
+import type { ResolvedRelation } from './relations.js';
+
+/** One FROM item of a query level. */
+export interface ScopeEntry {
+  /** Unique over the statement: accumulators are keyed by it. */
+  id: number;
+  /** The name the level refers to it by: its alias, else the relation's name. */
+  alias: string;
+  /** The relation's own name (matches a schema.table.column reference). */
+  relationName: string | null;
+  /** A table an index can go on; null for a subquery, CTE, function or a view (opaque here). */
+  table: ResolvedRelation | null;
+}
+
+export interface Scope {
+  entries: ScopeEntry[];
+  parent: Scope | null;
+}
+
+/** What one side of a comparison is. */
+export type Operand =
+  | { kind: 'KEY'; entry: ScopeEntry; key: KeyRef }
+  | { kind: 'VALUE' }
+  // columns of several entries, of an opaque entry, a key with a parameter in it (col ->> $1), unknown columns
+  | { kind: 'OTHER'; entry: ScopeEntry | null };
+
+type Fields = Array<{ String?: { sval: string }; A_Star?: unknown }>;
+
+/** The entry a column reference (fields as the parser gives them) belongs to, searching outwards. */
+export function resolveColumn(fields: Fields, scope: Scope | null): ScopeEntry | null {
+  const names = fields.map((field) => field.String?.sval ?? null);
+  if (names.some((name) => name === null)) return null;
+  const column = names.at(-1)!;
+  const qualifier = names.length >= 2 ? names.at(-2)! : null;
+  for (let level = scope; level; level = level.parent) {
+    if (qualifier !== null) {
+      // t.col by alias; s.t.col by the relation's own name
+      const byName = level.entries.find((entry) => (names.length === 2 ? entry.alias : entry.relationName) === qualifier);
+      if (byName) return byName;
+      continue;
+    }
+    const owners = level.entries.filter((entry) => entry.table?.columns.includes(column));
+    if (owners.length === 1) return owners[0]!;
+    if (owners.length > 1) return null; // ambiguous: PostgreSQL would refuse it
+    // not a column of a table here: an opaque entry (subquery, CTE) of this level may have it
+    const opaque = level.entries.find((entry) => entry.table === null);
+    if (opaque) return opaque;
+  }
+  return null;
+}
+
+/** Column references and parameters of an expression, not looking into subqueries. */
+function scan(node: unknown, found: { columns: Fields[]; params: number; sublinks: number }): void {
+  if (Array.isArray(node)) {
+    for (const item of node) scan(item, found);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  for (const [key, value] of Object.entries(node)) {
+    if (key === 'ColumnRef') found.columns.push((value as { fields: Fields }).fields);
+    else if (key === 'ParamRef') found.params += 1;
+    else if (key === 'SubLink') found.sublinks += 1;
+    else scan(value, found);
+  }
+}
+
+/** Classifies one operand of a comparison. */
+export function operand(node: Node, scope: Scope): Operand {
+  const found = { columns: [] as Fields[], params: 0, sublinks: 0 };
+  scan(node, found);
+  // a subquery's value is a value for the table compared with it (correlated or not)
+  if (found.columns.length === 0) return { kind: 'VALUE' };
+  if (found.sublinks > 0) return { kind: 'OTHER', entry: null };
+  const entries = new Set(found.columns.map((fields) => resolveColumn(fields, scope)));
+  if (entries.size !== 1 || entries.has(null)) return { kind: 'OTHER', entry: null };
+  const entry = [...entries][0]!;
+  if (!entry.table || found.params > 0) return { kind: 'OTHER', entry };
+  const key = keyOf(node);
+  return key ? { kind: 'KEY', entry, key } : { kind: 'OTHER', entry };
+}
+
+/** A plain column, or the expression rebuilt over unqualified columns; null if applyIndex would refuse it. */
+export function keyOf(node: Node): KeyRef | null {
+  const ref = (node as { ColumnRef?: { fields: Fields } }).ColumnRef;
+  if (ref) {
+    const column = ref.fields.at(-1)?.String?.sval;
+    return column === undefined ? null : { column, expression: null };
+  }
+  const expression = deparse(node);
+  return expression === null ? null : { column: null, expression };
+}
+
+/** SQL text for an expression or predicate over one table's columns, as applyIndex writes it; null if refused. */
+export function deparse(node: Node): string | null {
+  try {
+    return deparseExpressionNode(unqualified(node) as Node, 'the expression').sql;
+  } catch {
+    return null;
+  }
+}
+
+/** A copy of the tree with t.col and s.t.col written as col (an index expression names bare columns). */
+function unqualified(tree: unknown): unknown {
+  if (Array.isArray(tree)) return tree.map(unqualified);
+  if (tree === null || typeof tree !== 'object') return tree;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(tree)) {
+    if (key === 'ColumnRef') {
+      const fields = (value as { fields: Fields }).fields;
+      out[key] = { ...(value as object), fields: fields.slice(-1) };
+    } else {
+      out[key] = unqualified(value);
+    }
+  }
+  return out;
+}
+
+/** A constant written in the statement ('pending', true, 42, '2024-01-01'::date), not a parameter. */
+export function isConstant(node: Node): boolean {
+  const cast = (node as { TypeCast?: { arg?: Node } }).TypeCast;
+  if (cast?.arg) return isConstant(cast.arg);
+  const constant = (node as { A_Const?: { isnull?: boolean } }).A_Const;
+  return constant !== undefined && !constant.isnull;
+}

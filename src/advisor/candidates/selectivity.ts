@@ -1,0 +1,69 @@
+// Distinct values per column from pg_stats, so that candidates put the most selective equality key
+// first. One query for all the workload's tables. A partitioned parent has statistics only after a
+// manual ANALYZE (autovacuum never analyzes parents): without them its keys stay as written.
+import type { Queryable } from '../../db/pool.js';
+import type { KeyRef } from '../types.js';
+
+interface DistinctRow {
+  schema: string;
+  table: string;
+  column: string;
+  distinct_values: number;
+}
+
+/**
+ * n_distinct is a count when positive and minus a fraction of the rows when negative (-1: unique);
+ * rows are the table's estimate, summed over the leaves for a partitioned parent. A parent's own
+ * rows are those with inherited = true (over its partitions), a plain table's inherited = false.
+ */
+const DISTINCT_SQL = /* SQL */ `
+  WITH wanted AS (
+    SELECT
+      w.schema,
+      w.name,
+      t.oid,
+      t.relkind = 'p' AS partitioned
+    FROM unnest($1::text[], $2::text[]) AS w(schema, name)
+    JOIN pg_namespace n ON n.nspname = w.schema
+    JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+  ),
+  sized AS (
+    SELECT
+      wanted.*,
+      CASE
+        WHEN wanted.partitioned THEN (
+          SELECT sum(greatest(c.reltuples, 0))
+          FROM pg_partition_tree(wanted.oid) AS tree
+          JOIN pg_class c ON c.oid = tree.relid
+          WHERE tree.isleaf
+        )
+        ELSE (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = wanted.oid)
+      END::float8 AS rows
+    FROM wanted
+  )
+  SELECT
+    sized.schema,
+    sized.name AS table,
+    s.attname::text AS column,
+    CASE
+      WHEN s.n_distinct >= 0 THEN s.n_distinct
+      ELSE -s.n_distinct * sized.rows
+    END::float8 AS distinct_values
+  FROM sized
+  JOIN pg_stats s ON s.schemaname = sized.schema
+    AND s.tablename = sized.name
+    AND s.inherited = sized.partitioned
+  ORDER BY
+    sized.schema,
+    sized.name,
+    s.attname`;
+
+export type DistinctValues = (schema: string, table: string, key: KeyRef) => number | undefined;
+
+/** A lookup of distinct values per plain column of the tables (expressions: unknown). */
+export async function loadDistinctValues(db: Queryable, [schemas, tables]: [string[], string[]]): Promise<DistinctValues> {
+  if (tables.length === 0) return () => undefined;
+  const rows = await db.query<DistinctRow>(DISTINCT_SQL, [schemas, tables]);
+  const found = new Map(rows.map((row) => [JSON.stringify([row.schema, row.table, row.column]), row.distinct_values]));
+  return (schema, table, key) => (key.column === null ? undefined : found.get(JSON.stringify([schema, table, key.column])));
+}
