@@ -80,7 +80,9 @@ export async function benchAdvisor(url: string, _seconds: number, log: (line: st
     const result = await runMix(db, scripts, { clients: settings.clients, seconds: halfSeconds, seed: 1_000 * half });
     loads[key].push(os.loadavg()[0]!);
     const summary = summarize(result);
-    log(`advisor: ${LABELS[key]}, half ${half}: p95 ${summary.p95Ms.toFixed(1)} ms, ${summary.statementsPerSecond.toFixed(0)} statements/s`);
+    log(
+      `advisor: ${LABELS[key]}, half ${half}: p95 ${summary.p95Ms.toFixed(1)} ms, ${summary.statementsPerSecond.toFixed(0)} statements/s`,
+    );
     halves[key].push(result);
   };
 
@@ -223,7 +225,12 @@ async function timeRecommendations(client: AdvisorClient, admin: Queryable, work
 }
 
 /** The synthetic workload: 50 tables, 500 distinct statements run 3 times each, then one timed request. */
-async function timeSynthetic(url: string, settings: AdvisorSettings, missing: string | undefined, log: (line: string) => void): Promise<RecommendTiming> {
+async function timeSynthetic(
+  url: string,
+  settings: AdvisorSettings,
+  missing: string | undefined,
+  log: (line: string) => void,
+): Promise<RecommendTiming> {
   const workload = `synthetic (50 tables x ${settings.syntheticRows.toLocaleString('en-US')} rows)`;
   log(`advisor: building the ${workload} workload ...`);
   const synthetic = await freshDatabase(url, SYNTHETIC_DB);

@@ -77,7 +77,10 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   });
   const database = new Database(url, { applicationName: 'pgscope-bench-advisor', pool: config.pool });
   const migration = await migrateOwnSchema(database);
-  const app = createApp({ config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: migration.ok }, { logging: false });
+  const app = createApp(
+    { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: migration.ok },
+    { logging: false },
+  );
 
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}) => {
     const response = await app.fetch('http://127.0.0.1/graphql', {
@@ -85,7 +88,11 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
     });
-    const body = (await response.json()) as { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }>; extensions?: { sqlStatements?: number } };
+    const body = (await response.json()) as {
+      data?: T;
+      errors?: Array<{ message: string; extensions?: { code?: string } }>;
+      extensions?: { sqlStatements?: number };
+    };
     if (body.errors?.length) {
       throw new Error(`GraphQL errors: ${body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; ')}`);
     }
@@ -136,7 +143,10 @@ export function readAdvisorSchema(introspected: IntrospectedSchema): AdvisorSche
     if (absent.length > 0) recommendationsMissing = `IndexRecommendation lacks ${absent.join(', ')}`;
   }
   const isLeaf = (f: FieldInfo) => f.args.length === 0 && ['SCALAR', 'ENUM'].includes(innerKind(f.type));
-  const leaves = (typeName: string | null) => fieldsOf(typeName).filter(isLeaf).map((f) => f.name);
+  const leaves = (typeName: string | null) =>
+    fieldsOf(typeName)
+      .filter(isLeaf)
+      .map((f) => f.name);
   const payload = mutation ? fieldsOf(namedType(mutation.type)) : [];
   const parts = payload.flatMap((f) => {
     if (isLeaf(f)) return [f.name];

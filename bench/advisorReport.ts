@@ -82,9 +82,22 @@ function configurationTable(configurations: Configuration[]): string {
   const rows = configurations.map((c) => {
     if (!c.result) return [c.label, c.unavailable ?? 'n/a', '', '', '', '', '', '', ''];
     const { summary, mix, indexBytes, loadAverage } = c.result;
-    return [c.label, mix.statements, summary.statementsPerSecond, summary.p50Ms, summary.p95Ms, percent(summary.slowShare), indexBytes / MB, mix.errors, loadAverage];
+    return [
+      c.label,
+      mix.statements,
+      summary.statementsPerSecond,
+      summary.p50Ms,
+      summary.p95Ms,
+      percent(summary.slowShare),
+      indexBytes / MB,
+      mix.errors,
+      loadAverage,
+    ];
   });
-  return table(['configuration', 'statements', 'statements/s', 'P50 ms', 'P95 ms', `over ${SLOW_MS} ms`, 'index MB (non-PK)', 'errors', 'load avg'], rows);
+  return table(
+    ['configuration', 'statements', 'statements/s', 'P50 ms', 'P95 ms', `over ${SLOW_MS} ms`, 'index MB (non-PK)', 'errors', 'load avg'],
+    rows,
+  );
 }
 
 function errorLines(configurations: Configuration[]): string[] {
@@ -100,14 +113,21 @@ function errorLines(configurations: Configuration[]): string[] {
 function targetTable(configurations: Configuration[]): string {
   const [a, b, c] = (['a', 'b', 'c'] as const).map((key) => configurations.find((x) => x.key === key)?.result);
   const row = (name: string, target: string, value: number | undefined, met?: (v: number) => boolean, show = ratio) =>
-    value === undefined || !Number.isFinite(value) ? [name, target, 'not measured', ''] : [name, target, show(value), met ? (met(value) ? 'yes' : 'NO') : ''];
+    value === undefined || !Number.isFinite(value)
+      ? [name, target, 'not measured', '']
+      : [name, target, show(value), met ? (met(value) ? 'yes' : 'NO') : ''];
   const bytes = (v: number) => `${(v * 100).toFixed(0)} % of (c)`;
   return table(
     ['ratio (this run)', 'target', 'measured', 'met'],
     [
       row('P95 (a) / (b)', '>= 10x', a && b ? a.summary.p95Ms / b.summary.p95Ms : undefined, (v) => v >= 10),
       row('P95 (b) / (c)', '<= 1.2x', b && c ? b.summary.p95Ms / c.summary.p95Ms : undefined, (v) => v <= 1.2),
-      row('throughput (c) / (b)', '<= 1.2x', b && c ? c.summary.statementsPerSecond / b.summary.statementsPerSecond : undefined, (v) => v <= 1.2),
+      row(
+        'throughput (c) / (b)',
+        '<= 1.2x',
+        b && c ? c.summary.statementsPerSecond / b.summary.statementsPerSecond : undefined,
+        (v) => v <= 1.2,
+      ),
       row('index bytes (b) / (c)', '<= 100 %', b && c ? b.indexBytes / c.indexBytes : undefined, (v) => v <= 1, bytes),
       row('P95 (a) / (c), for reference', 'the guide: about 200x', a && c ? a.summary.p95Ms / c.summary.p95Ms : undefined),
     ],
@@ -145,12 +165,33 @@ function timingTable(timings: RecommendTiming[], hypopg: string | null): string 
   const rows = timings.map((t) =>
     t.unavailable
       ? [t.workload, t.statements ?? '', t.unavailable, '', '', '', '', '']
-      : [t.workload, t.statements ?? '', t.seconds!, met(t.seconds!), t.recommendations?.length ?? '', t.sqlStatements ?? '', t.whatIfPlans ?? '', t.hypotheticalIndexes ?? ''],
+      : [
+          t.workload,
+          t.statements ?? '',
+          t.seconds!,
+          met(t.seconds!),
+          t.recommendations?.length ?? '',
+          t.sqlStatements ?? '',
+          t.whatIfPlans ?? '',
+          t.hypotheticalIndexes ?? '',
+        ],
   );
   return [
     'indexRecommendations (all arguments default), one request each (target: under 10 s with HypoPG). Statements: what pg_stat_statements held for the database; ' +
       'what-if plans and hypothetical indexes: the EXPLAIN and hypopg_create_index calls pg_stat_statements counted during the request.',
     '',
-    table(['workload', 'statements', 'seconds', 'under 10 s', 'recommendations', 'SQL statements in the request', 'what-if plans', 'hypothetical indexes'], rows),
+    table(
+      [
+        'workload',
+        'statements',
+        'seconds',
+        'under 10 s',
+        'recommendations',
+        'SQL statements in the request',
+        'what-if plans',
+        'hypothetical indexes',
+      ],
+      rows,
+    ),
   ].join('\n');
 }

@@ -88,7 +88,16 @@ export async function benchApi(url: string, seconds: number, log: (line: string)
     const p95 = [percentile(raw.latenciesMs, 95), percentile(viaApi.latenciesMs, 95)];
     rows.push(
       [concurrency, 'raw SQL (same pool)', p50[0]!, p95[0]!, throughput(raw), '', '', ''],
-      [concurrency, 'slowQueries over HTTP', p50[1]!, p95[1]!, throughput(viaApi), `${(p50[1]! / p50[0]!).toFixed(2)}x`, `${(p95[1]! / p95[0]!).toFixed(2)}x`, `${(throughput(viaApi) / throughput(raw)).toFixed(2)}x`],
+      [
+        concurrency,
+        'slowQueries over HTTP',
+        p50[1]!,
+        p95[1]!,
+        throughput(viaApi),
+        `${(p50[1]! / p50[0]!).toFixed(2)}x`,
+        `${(p95[1]! / p95[0]!).toFixed(2)}x`,
+        `${(throughput(viaApi) / throughput(raw)).toFixed(2)}x`,
+      ],
     );
   }
   agent.destroy();

@@ -58,14 +58,19 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
   log(`load: the reference workload at scale ${scale} into database ${LOAD_DB} ...`);
   const target = await freshDatabase(url, LOAD_DB);
   await loadReferenceWorkload(target.url, scale, log);
-  const monitor = new Database(url, { applicationName: 'pgscope-bench-monitor', pool: loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '1' }).pool });
+  const monitor = new Database(url, {
+    applicationName: 'pgscope-bench-monitor',
+    pool: loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '1' }).pool,
+  });
   const halves: Record<Mode, Half[]> = { off: [], on: [], cache: [] };
   try {
     await fillStatements(target.url, scale);
     for (const mode of ORDER) {
       log(`load: ${mode}, half ${halves[mode].length + 1}: ${clients} clients for ${seconds / 2} s ...`);
       const half = await measureHalf(target.url, monitor, envOf[mode], clients, seconds / 2);
-      log(`load: ${mode}: ${(half.answered / half.seconds).toFixed(0)} answers/s, p95 ${percentile(half.latenciesMs, 95).toFixed(0)} ms, errors ${[...half.errors].join(' ') || 'none'}, peak ${half.peakConnections} connections`);
+      log(
+        `load: ${mode}: ${(half.answered / half.seconds).toFixed(0)} answers/s, p95 ${percentile(half.latenciesMs, 95).toFixed(0)} ms, errors ${[...half.errors].join(' ') || 'none'}, peak ${half.peakConnections} connections`,
+      );
       halves[mode].push(half);
     }
   } finally {
@@ -108,7 +113,10 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
       'Answers/s: requests answered without error. Errors: requests answered with that code. Peak connections: pg_stat_activity rows of application_name pgscope, sampled every 100 ms. ' +
       'Statements per request: executions in pg_stat_statements for the database / requests sent, warm-up included. Load avg: the 1-minute load average after each half, averaged.',
     '',
-    table(['mode', 'requests', 'answers/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak connections', 'statements per request', 'load avg'], rows),
+    table(
+      ['mode', 'requests', 'answers/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak connections', 'statements per request', 'load avg'],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -118,7 +126,10 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
  * for tables(orderBy: TOTAL_SIZE) to measure).
  */
 async function fillStatements(url: string, scale: number): Promise<void> {
-  const db = new Database(url, { applicationName: 'pgscope-bench-fill', pool: loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '2' }).pool });
+  const db = new Database(url, {
+    applicationName: 'pgscope-bench-fill',
+    pool: loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '2' }).pool,
+  });
   const random = seededRandom(7);
   try {
     for (const script of loadQueryMix(scale)) for (let i = 0; i < 20; i += 1) await db.query(script.sql, script.draw(random));
@@ -161,7 +172,9 @@ function sampleConnections(monitor: Database) {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const [row] = await monitor.query<{ count: number }>(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'pgscope'`);
+      const [row] = await monitor.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'pgscope'`,
+      );
       peak = Math.max(peak, row!.count);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

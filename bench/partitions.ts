@@ -21,7 +21,12 @@ const ROWS = counts.length > 0 ? counts : [10_000, 1_000_000];
 const dir = path.resolve(process.env.PGSCOPE_BENCH_DIR ?? '.bench-pg');
 const port = Number(process.env.PGSCOPE_EMBEDDED_PORT ?? 0);
 const poolFor = (lockTimeoutMs: number) =>
-  loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '2', PGSCOPE_STATEMENT_TIMEOUT_MS: '3600000', PGSCOPE_LOCK_TIMEOUT_MS: String(lockTimeoutMs) }).pool;
+  loadConfig({
+    PGSCOPE_POOL_MIN: '0',
+    PGSCOPE_POOL_MAX: '2',
+    PGSCOPE_STATEMENT_TIMEOUT_MS: '3600000',
+    PGSCOPE_LOCK_TIMEOUT_MS: String(lockTimeoutMs),
+  }).pool;
 
 const fixture = (rows: number) => /* SQL */ `
   DROP SCHEMA IF EXISTS app CASCADE;
@@ -58,7 +63,10 @@ async function measure(url: string, rows: number) {
     for (let n = 0; running; n++) {
       const t0 = performance.now();
       await client
-        .query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [`${buckets[n % 5]} 00:00+00`, n])
+        .query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [
+          `${buckets[n % 5]} 00:00+00`,
+          n,
+        ])
         .then(() => (inserted += 1))
         .catch((e: Error) => errors.push(e.message));
       const ms = performance.now() - t0;
@@ -119,12 +127,29 @@ try {
   for (const rows of ROWS) results.push(await measure(server.url(), rows));
   console.log(
     table(
-      ['rows in DEFAULT', 'rows moved', 'plan ms', 'createPartitions ms', 'inserts during', 'p50 insert ms during', 'max insert ms during', 'p50 insert ms overall', 'failed inserts', 'rows lost', 'rows duplicated'],
+      [
+        'rows in DEFAULT',
+        'rows moved',
+        'plan ms',
+        'createPartitions ms',
+        'inserts during',
+        'p50 insert ms during',
+        'max insert ms during',
+        'p50 insert ms overall',
+        'failed inserts',
+        'rows lost',
+        'rows duplicated',
+      ],
       results.map((r) => r.summary),
     ),
   );
   console.log();
-  console.log(table(['rows in DEFAULT', 'partition', 'rows moved', 'moved while writes waited', 'writes held ms'], results.flatMap((r) => r.perPartition)));
+  console.log(
+    table(
+      ['rows in DEFAULT', 'partition', 'rows moved', 'moved while writes waited', 'writes held ms'],
+      results.flatMap((r) => r.perPartition),
+    ),
+  );
 } finally {
   await server.stop();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -78,7 +78,12 @@ function replaceSections(previous: string, header: string, fresh: string[]): str
   let report = previous.trimEnd();
   for (const text of fresh) {
     const [title, ...rest] = text.split('\n');
-    const marked = [title, '', `_Measured in a separate run (${header.split('\n')[0]!.replace(/^## pgscope benchmarks, /, '')}): ${facts}_`, ...rest].join('\n');
+    const marked = [
+      title,
+      '',
+      `_Measured in a separate run (${header.split('\n')[0]!.replace(/^## pgscope benchmarks, /, '')}): ${facts}_`,
+      ...rest,
+    ].join('\n');
     const name = /^### (\w+):/.exec(title!)?.[1];
     const block = new RegExp(`^### ${name}:[\\s\\S]*?(?=^### |(?![\\s\\S]))`, 'm');
     report = name && block.test(report) ? report.replace(block, `${marked}\n\n`).trimEnd() : `${report}\n\n${marked}`;

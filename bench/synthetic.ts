@@ -57,7 +57,10 @@ const SHAPES: Shape[] = [
     sql: (t) => `SELECT * FROM ${t} WHERE account_id = $1 AND created_at >= $2`,
     params: (r) => [pick(r, 5000), new Date(Date.UTC(2025, pick(r, 11), 1))],
   },
-  { sql: (t) => `SELECT id, created_at FROM ${t} WHERE status = $1 ORDER BY created_at DESC LIMIT 20`, params: (r) => [['pending', 'active'][pick(r, 2) - 1]] },
+  {
+    sql: (t) => `SELECT id, created_at FROM ${t} WHERE status = $1 ORDER BY created_at DESC LIMIT 20`,
+    params: (r) => [['pending', 'active'][pick(r, 2) - 1]],
+  },
   { sql: (t) => `SELECT count(*) FROM ${t} WHERE attrs @> $1::jsonb`, params: (r) => [JSON.stringify({ kind: `k${pick(r, 200) - 1}` })] },
   {
     // No aliases: PostgreSQL 18 jumbles a table reference by its alias (not its OID), so the same
@@ -67,8 +70,14 @@ const SHAPES: Shape[] = [
   },
   { sql: (t) => `SELECT id FROM ${t} WHERE lower(email) = $1`, params: (r, rows) => [`user${pick(r, rows)}@example.com`] },
   { sql: (t) => `SELECT id, status FROM ${t} WHERE attrs ->> 'region' = $1 AND amount > $2`, params: (r) => [`r${pick(r, 20) - 1}`, 990] },
-  { sql: (t) => `SELECT * FROM ${t} WHERE created_at < $1 ORDER BY created_at LIMIT 10`, params: (r) => [new Date(Date.UTC(2025, 0, pick(r, 28)))] },
-  { sql: (t) => `SELECT id FROM ${t} WHERE parent_id = ANY($1::bigint[]) ORDER BY id`, params: (r, rows) => [[pick(r, rows), pick(r, rows), pick(r, rows)]] },
+  {
+    sql: (t) => `SELECT * FROM ${t} WHERE created_at < $1 ORDER BY created_at LIMIT 10`,
+    params: (r) => [new Date(Date.UTC(2025, 0, pick(r, 28)))],
+  },
+  {
+    sql: (t) => `SELECT id FROM ${t} WHERE parent_id = ANY($1::bigint[]) ORDER BY id`,
+    params: (r, rows) => [[pick(r, rows), pick(r, rows), pick(r, rows)]],
+  },
 ];
 
 /** Runs each of the 500 statements `times` times; returns how many executions ran. */

@@ -63,7 +63,11 @@ export async function benchTables(url: string, seconds: number, log: (line: stri
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: OPERATION, variables: { first } }),
     });
-    const body = (await response.json()) as { errors?: unknown[]; data: { tables: { edges: unknown[] } }; extensions: { sqlStatements: number } };
+    const body = (await response.json()) as {
+      errors?: unknown[];
+      data: { tables: { edges: unknown[] } };
+      extensions: { sqlStatements: number };
+    };
     if (body.errors) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
     return { ms: performance.now() - started, statements: body.extensions.sqlStatements, tables: body.data.tables.edges.length };
   };
@@ -82,14 +86,20 @@ export async function benchTables(url: string, seconds: number, log: (line: stri
     const deadline = performance.now() + seconds * 1000;
     while (samples.length < 3 || (performance.now() < deadline && samples.length < 50)) samples.push(await request(n));
     const statements = new Set(samples.map((s) => s.statements));
-    const p50 = percentile(samples.map((s) => s.ms), 50);
+    const p50 = percentile(
+      samples.map((s) => s.ms),
+      50,
+    );
     baseline ??= { n, p50 };
     rows.push([
       n,
       samples[0]!.tables,
       [...statements].join(', '),
       p50,
-      percentile(samples.map((s) => s.ms), 95),
+      percentile(
+        samples.map((s) => s.ms),
+        95,
+      ),
       (p50 / n) * 1000,
       `${(n / baseline.n).toFixed(0)}x`,
       `${(p50 / baseline.p50).toFixed(1)}x`,
@@ -100,7 +110,7 @@ export async function benchTables(url: string, seconds: number, log: (line: stri
   return [
     '### tables: one request for N tables with stats and indexes',
     '',
-    'tables(first: N) with 13 stat fields and each table\'s 2 indexes (6 fields), through app.fetch. Targets: statements per request constant in N; latency growing no faster than N.',
+    "tables(first: N) with 13 stat fields and each table's 2 indexes (6 fields), through app.fetch. Targets: statements per request constant in N; latency growing no faster than N.",
     '',
     table(['N tables', 'returned', 'SQL statements per request', 'p50 ms', 'p95 ms', 'µs per table', 'N growth', 'p50 growth'], rows),
   ].join('\n');

@@ -15,7 +15,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-if (!url || !/^postgres(ql)?:\/\//.test(url)) fail('usage: npm run demo:load -- postgresql://user:password@host:5432/database [scale] [--replace]');
+if (!url || !/^postgres(ql)?:\/\//.test(url))
+  fail('usage: npm run demo:load -- postgresql://user:password@host:5432/database [scale] [--replace]');
 if (!Number.isFinite(scale) || scale <= 0 || scale > 100) fail(`scale must be a number above 0 and at most 100, got "${scaleText}"`);
 
 const existing = await queryOnce<{ name: string }>(

@@ -199,7 +199,10 @@ export function loadConfig(env: Env = process.env): Config {
 /** With one value for both, the read token would run mutations: every reader would be an admin. */
 function checkTokensDiffer(config: Config): void {
   if (config.adminToken === undefined || config.adminToken !== config.readToken) return;
-  throw new ConfigError('PGSCOPE_ADMIN_TOKEN', 'must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations');
+  throw new ConfigError(
+    'PGSCOPE_ADMIN_TOKEN',
+    'must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations',
+  );
 }
 
 /** Statement texts and activity are sensitive: serving them to a network without a token must be a decision. */
@@ -268,7 +271,10 @@ class EnvReader {
   list(name: string, pattern: RegExp, example: string): string[] {
     const raw = this.raw(name);
     if (raw === undefined) return [];
-    const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const items = raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
     const bad = items.find((item) => !pattern.test(item));
     if (bad !== undefined) throw new ConfigError(name, `must be a comma-separated list, each ${example}; got "${bad}"`);
     return items;
@@ -286,7 +292,10 @@ class EnvReader {
     }
     const raw = this.raw(name);
     if (raw !== undefined && /[\s\u0000-\u001f\u007f]/.test(raw)) {
-      throw new ConfigError(name, 'must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"');
+      throw new ConfigError(
+        name,
+        'must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"',
+      );
     }
     if (raw !== undefined && raw.length < 16) {
       throw new ConfigError(name, `must be at least 16 characters long (got ${raw.length}); generate one with: openssl rand -hex 24`);

@@ -74,8 +74,7 @@ export class PgscopeError extends GraphQLError {
 export const badInput = (message: string, details?: Record<string, unknown>) =>
   new PgscopeError(ErrorCode.BAD_USER_INPUT, message, details);
 
-export const notFound = (message: string, details?: Record<string, unknown>) =>
-  new PgscopeError(ErrorCode.NOT_FOUND, message, details);
+export const notFound = (message: string, details?: Record<string, unknown>) => new PgscopeError(ErrorCode.NOT_FOUND, message, details);
 
 export function isPgscopeError(error: unknown, code?: ErrorCode): error is PgscopeError {
   return error instanceof PgscopeError && (code === undefined || error.code === code);

@@ -56,12 +56,16 @@ async function main(): Promise<void> {
 
   let ownSchemaReady = false;
   if (target.adminToken && server.in_recovery) {
-    warn('pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.');
+    warn(
+      'pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.',
+    );
   } else if (target.adminToken) {
     const migration = await migrateOwnSchema(database);
     ownSchemaReady = migration.ok;
     if (!migration.ok) {
-      warn(`pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`);
+      warn(
+        `pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`,
+      );
     }
   }
   if (ownSchemaReady) await recoverChanges(database, config);
@@ -72,7 +76,10 @@ async function main(): Promise<void> {
   // One grace for requests and changes, from the signal on; then changes still running are
   // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.
   cleanups.unshift(async () => {
-    await Promise.all([closeServer(httpServer, config.shutdownGraceMs), backgroundJobs.stop(config.shutdownGraceMs, SHUTDOWN_WIND_DOWN_MS)]);
+    await Promise.all([
+      closeServer(httpServer, config.shutdownGraceMs),
+      backgroundJobs.stop(config.shutdownGraceMs, SHUTDOWN_WIND_DOWN_MS),
+    ]);
   });
   forceExitAfterMs = config.shutdownGraceMs + SHUTDOWN_WIND_DOWN_MS + FORCE_EXIT_MARGIN_MS;
 
@@ -83,7 +90,12 @@ async function main(): Promise<void> {
     cleanups.unshift(() => capture.stop());
   }
   if (target.demo && config.embedded.workloadRate > 0) {
-    const workload: Workload = startWorkload(target.demo.url(DEMO_DATABASE), config.embedded.demoScale, config.embedded.workloadRate, warnUnlessStopping);
+    const workload: Workload = startWorkload(
+      target.demo.url(DEMO_DATABASE),
+      config.embedded.demoScale,
+      config.embedded.workloadRate,
+      warnUnlessStopping,
+    );
     cleanups.unshift(() => workload.stop());
   }
   printBanner(config, (httpServer.address() as AddressInfo).port, target, server);
@@ -182,8 +194,10 @@ function withoutSecretsOf(url: string, text: string): string {
 function listen(server: http.Server, config: Config): Promise<http.Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') reject(new StartError(`PORT ${config.port} is already in use on ${config.host}; set PORT to a free port.`));
-      else if (error.code === 'EACCES') reject(new StartError(`PORT ${config.port} needs privileges this process does not have; use a port above 1023.`));
+      if (error.code === 'EADDRINUSE')
+        reject(new StartError(`PORT ${config.port} is already in use on ${config.host}; set PORT to a free port.`));
+      else if (error.code === 'EACCES')
+        reject(new StartError(`PORT ${config.port} needs privileges this process does not have; use a port above 1023.`));
       else reject(error);
     });
     server.listen(config.port, config.host, () => resolve(server));

@@ -27,7 +27,10 @@ describe('loadConfig', () => {
   });
 
   it('reads how reads are shared', () => {
-    expect(loadConfig({ PGSCOPE_READ_COALESCING: 'false', PGSCOPE_READ_CACHE_MS: '1500' }).reads).toEqual({ coalescing: false, cacheMs: 1500 });
+    expect(loadConfig({ PGSCOPE_READ_COALESCING: 'false', PGSCOPE_READ_CACHE_MS: '1500' }).reads).toEqual({
+      coalescing: false,
+      cacheMs: 1500,
+    });
   });
 
   it('reads every variable', () => {
@@ -52,7 +55,10 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, 'PORT must be at most 65535, got 70000'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL; expected postgresql://user:password@host:5432/database'],
     [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must start with postgresql:// (got mysql://...)'],
-    [{ PGSCOPE_ADMIN_TOKEN: 'short' }, 'PGSCOPE_ADMIN_TOKEN must be at least 16 characters long (got 5); generate one with: openssl rand -hex 24'],
+    [
+      { PGSCOPE_ADMIN_TOKEN: 'short' },
+      'PGSCOPE_ADMIN_TOKEN must be at least 16 characters long (got 5); generate one with: openssl rand -hex 24',
+    ],
     [{ PGSCOPE_POOL_MAX: '0' }, 'PGSCOPE_POOL_MAX must be at least 1, got 0'],
     [{ PGSCOPE_POOL_MIN: '5', PGSCOPE_POOL_MAX: '2' }, 'PGSCOPE_POOL_MIN must not exceed PGSCOPE_POOL_MAX (2), got 5'],
     [{ PGSCOPE_SLOW_QUERY_MS: '-1' }, 'PGSCOPE_SLOW_QUERY_MS must be at least 0, got -1'],
@@ -60,7 +66,10 @@ describe('loadConfig', () => {
     [{ PGSCOPE_READ_CACHE_MS: '60001' }, 'PGSCOPE_READ_CACHE_MS must be at most 60000, got 60001'],
     [{ PGSCOPE_READ_COALESCING: 'sometimes' }, 'PGSCOPE_READ_COALESCING must be true or false, got "sometimes"'],
     // Past Node's timer limit (2^31 - 1 ms) a timeout turns into 1 ms and every query fails.
-    [{ PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '99999999999999' }, 'PGSCOPE_POOL_CONNECTION_TIMEOUT_MS must be at most 600000, got 99999999999999'],
+    [
+      { PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '99999999999999' },
+      'PGSCOPE_POOL_CONNECTION_TIMEOUT_MS must be at most 600000, got 99999999999999',
+    ],
     // Past PostgreSQL's integer settings the session SET fails: "ready", then every request fails.
     [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '99999999999' }, 'PGSCOPE_STATEMENT_TIMEOUT_MS must be at most 3600000, got 99999999999'],
     [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '0' }, 'PGSCOPE_STATEMENT_TIMEOUT_MS must be at least 100, got 0'],
@@ -91,8 +100,14 @@ describe('tokens', () => {
 
   it.each([
     // Read as unset, a blank admin token switched mutations off and a blank read token opened reads, silently.
-    [{ PGSCOPE_ADMIN_TOKEN: '   ' }, 'PGSCOPE_ADMIN_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset'],
-    [{ PGSCOPE_READ_TOKEN: '\t \n' }, 'PGSCOPE_READ_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset'],
+    [
+      { PGSCOPE_ADMIN_TOKEN: '   ' },
+      'PGSCOPE_ADMIN_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset',
+    ],
+    [
+      { PGSCOPE_READ_TOKEN: '\t \n' },
+      'PGSCOPE_READ_TOKEN is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset',
+    ],
     [
       { PGSCOPE_ADMIN_TOKEN: 'tok 0123456789 abcdef' },
       'PGSCOPE_ADMIN_TOKEN must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"',
@@ -102,7 +117,10 @@ describe('tokens', () => {
       'PGSCOPE_READ_TOKEN must not contain spaces or control characters: clients send it as one word, "Authorization: Bearer <token>"',
     ],
     // The read token would have run mutations.
-    [{ PGSCOPE_ADMIN_TOKEN: TOKEN, PGSCOPE_READ_TOKEN: ` ${TOKEN}` }, 'PGSCOPE_ADMIN_TOKEN must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations'],
+    [
+      { PGSCOPE_ADMIN_TOKEN: TOKEN, PGSCOPE_READ_TOKEN: ` ${TOKEN}` },
+      'PGSCOPE_ADMIN_TOKEN must differ from PGSCOPE_READ_TOKEN: with the same value, every reader could run mutations',
+    ],
   ])('refuses %o with exactly this line (no token quoted)', (env, message) => {
     const thrown = (() => {
       try {
@@ -116,7 +134,10 @@ describe('tokens', () => {
   });
 
   it('takes a token without the spaces around it (a trailing newline from a secrets file), and an empty one as unset', () => {
-    expect(loadConfig({ PGSCOPE_ADMIN_TOKEN: `${TOKEN}\n`, PGSCOPE_READ_TOKEN: ` read-${TOKEN} ` })).toMatchObject({ adminToken: TOKEN, readToken: `read-${TOKEN}` });
+    expect(loadConfig({ PGSCOPE_ADMIN_TOKEN: `${TOKEN}\n`, PGSCOPE_READ_TOKEN: ` read-${TOKEN} ` })).toMatchObject({
+      adminToken: TOKEN,
+      readToken: `read-${TOKEN}`,
+    });
     expect(loadConfig({ PGSCOPE_ADMIN_TOKEN: '', PGSCOPE_READ_TOKEN: '' })).toMatchObject({ adminToken: undefined, readToken: undefined });
   });
 });

@@ -23,20 +23,18 @@ describe('README examples', () => {
   });
 
   const examples = [...blocks, ...curlQueries, EXAMPLE_OPERATION].flatMap(operations);
-  it.each(examples.map((document) => [print(document).replace(/\s+/g, ' ').slice(0, 80), document] as const))(
-    'validates against the schema: %s',
-    (_, document) => {
-      expect(validate(schema, document).map((error) => error.message)).toEqual([]);
-    },
-  );
+  it.each(
+    examples.map((document) => [print(document).replace(/\s+/g, ' ').slice(0, 80), document] as const),
+  )('validates against the schema: %s', (_, document) => {
+    expect(validate(schema, document).map((error) => error.message)).toEqual([]);
+  });
 
   const limits = loadConfig({}).limits;
-  it.each(examples.map((document) => [print(document).replace(/\s+/g, ' ').slice(0, 80), document] as const))(
-    'stays within the default limits: %s',
-    (_, document) => {
-      expect(() => parse(print(document), { maxTokens: limits.maxTokens })).not.toThrow();
-      expect(operationLimitErrors(schema, document, limits).map((error) => error.message)).toEqual([]);
-      expect(print(document).length).toBeLessThan(limits.maxBodyBytes);
-    },
-  );
+  it.each(
+    examples.map((document) => [print(document).replace(/\s+/g, ' ').slice(0, 80), document] as const),
+  )('stays within the default limits: %s', (_, document) => {
+    expect(() => parse(print(document), { maxTokens: limits.maxTokens })).not.toThrow();
+    expect(operationLimitErrors(schema, document, limits).map((error) => error.message)).toEqual([]);
+    expect(print(document).length).toBeLessThan(limits.maxBodyBytes);
+  });
 });

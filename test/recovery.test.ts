@@ -23,7 +23,13 @@ afterAll(async () => {
 });
 
 function start(env: Record<string, string> = {}) {
-  return startServerProcess({ DATABASE_URL: target.url, PORT: '0', PGSCOPE_ADMIN_TOKEN: TOKEN, PGSCOPE_DDL_LOCK_TIMEOUT_MS: '60000', ...env });
+  return startServerProcess({
+    DATABASE_URL: target.url,
+    PORT: '0',
+    PGSCOPE_ADMIN_TOKEN: TOKEN,
+    PGSCOPE_DDL_LOCK_TIMEOUT_MS: '60000',
+    ...env,
+  });
 }
 
 async function applyIndex(port: number, columns: string): Promise<{ id: string; status: string; sessionPid: number }> {
@@ -53,13 +59,18 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Pro
 }
 
 const indexState = async (name = 'items_email_idx') =>
-  target.sql<{ valid: boolean }>('SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1', [name]);
+  target.sql<{ valid: boolean }>(
+    'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1',
+    [name],
+  );
 
 describe('a build running while pgscope is killed', () => {
   it('leaves no INVALID index of its own after the next start, and the change log says what happened', async () => {
     const first = start();
     const port = await startedPort(first);
-    const [{ version }] = (await target.sql<{ version: number }>("SELECT current_setting('server_version_num')::int AS version")) as [{ version: number }];
+    const [{ version }] = (await target.sql<{ version: number }>("SELECT current_setting('server_version_num')::int AS version")) as [
+      { version: number },
+    ];
     // an open writer holds the concurrent build in "waiting for writers before build": it is surely running when killed
     const writer = new Database(target.url, { applicationName: 'pgscope-test-writer', pool: testConfig().pool });
     try {
@@ -69,7 +80,9 @@ describe('a build running while pgscope is killed', () => {
         const change = await applyIndex(port, '{ column: "email" }');
         expect(change.status).toBe('RUNNING');
         const pid = change.sessionPid;
-        expect(await waitUntil(async () => (await target.sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0)).toBe(true);
+        expect(
+          await waitUntil(async () => (await target.sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0),
+        ).toBe(true);
 
         first.child.kill('SIGKILL');
         expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -97,7 +110,9 @@ describe('a build running while pgscope is killed', () => {
       );
       expect(entry!.status).toBe('INTERRUPTED');
       if (version >= 140000) {
-        expect(second.output()).toContain('(applyIndex) was interrupted by an earlier stop; dropped the INVALID index it left: public.items_email_idx');
+        expect(second.output()).toContain(
+          '(applyIndex) was interrupted by an earlier stop; dropped the INVALID index it left: public.items_email_idx',
+        );
         expect(entry!.error_message).toContain('public.items_email_idx: dropped');
         expect(await indexState()).toEqual([]);
       } else {
@@ -137,7 +152,9 @@ describe('SIGTERM while a build waits for an old transaction', () => {
       expect(await first.exited).toEqual({ code: 0, signal: null });
       // the bound shutdown promises, with room for a loaded machine
       expect(Date.now() - signalled).toBeLessThan(GRACE_MS + WIND_DOWN_MS + 5_000);
-      expect(first.output()).toContain(`pgscope: change ${id} (applyIndex) was interrupted by the stop; left for the next start: public.items_email_id_idx.`);
+      expect(first.output()).toContain(
+        `pgscope: change ${id} (applyIndex) was interrupted by the stop; left for the next start: public.items_email_id_idx.`,
+      );
       const [entry] = await target.sql<{ status: string; error_message: string; outcome: unknown }>(
         'SELECT status, error_message, outcome FROM pgscope.change_log WHERE id = $1',
         [id],
@@ -162,7 +179,10 @@ describe('SIGTERM while a build waits for an old transaction', () => {
         `pgscope: change ${id} (applyIndex) had ended INTERRUPTED with what it created left behind; dropped the INVALID index it left: public.items_email_id_idx`,
       );
       expect(await indexState('items_email_id_idx')).toEqual([]);
-      const [entry] = await target.sql<{ status: string; error_message: string }>('SELECT status, error_message FROM pgscope.change_log WHERE id = $1', [id]);
+      const [entry] = await target.sql<{ status: string; error_message: string }>(
+        'SELECT status, error_message FROM pgscope.change_log WHERE id = $1',
+        [id],
+      );
       expect(entry).toEqual({
         status: 'INTERRUPTED',
         error_message:

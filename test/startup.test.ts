@@ -44,7 +44,10 @@ describe('start-up failures: one clear line and a non-zero exit', () => {
     [{ PORT: 'abc' }, 'pgscope: PORT must be a whole number, got "abc"'],
     [{ PGSCOPE_STATEMENT_TIMEOUT_MS: '99999999999' }, 'pgscope: PGSCOPE_STATEMENT_TIMEOUT_MS must be at most 3600000, got 99999999999'],
     [{ DATABASE_URL: 'mysql://app@db/shop' }, 'pgscope: DATABASE_URL must start with postgresql:// (got mysql://...)'],
-    [{ DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/shop' }, 'pgscope: cannot connect to postgresql://app:***@127.0.0.1:1/shop: connect ECONNREFUSED 127.0.0.1:1'],
+    [
+      { DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/shop' },
+      'pgscope: cannot connect to postgresql://app:***@127.0.0.1:1/shop: connect ECONNREFUSED 127.0.0.1:1',
+    ],
     [
       { DATABASE_URL: 'postgresql://app@127.0.0.1:1/shop?password=secret&sslpassword=keysecret&sslmode=disable' },
       'pgscope: cannot connect to postgresql://app@127.0.0.1:1/shop?password=***&sslpassword=***&sslmode=disable: connect ECONNREFUSED 127.0.0.1:1',
@@ -113,7 +116,8 @@ describe('with an admin token of the operator and the password in the query stri
         body: {
           errors: [
             {
-              message: 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
+              message:
+                'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
               extensions: { code: 'BAD_USER_INPUT', reason: 'MALFORMED_HOST' },
             },
           ],
@@ -147,14 +151,25 @@ describe('stopping with a request in flight', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       // A second or so of work that explain(analyze) accepts (pg_sleep is volatile: refused).
-      body: JSON.stringify({ query: '{ explain(sql: "SELECT count(*) AS shutdown_probe FROM generate_series(1, 10000000)", analyze: true) { analyzed } }' }),
+      body: JSON.stringify({
+        query: '{ explain(sql: "SELECT count(*) AS shutdown_probe FROM generate_series(1, 10000000)", analyze: true) { analyzed } }',
+      }),
     });
     // SIGTERM once the statement runs on the server: the request is then surely in flight.
-    while ((await target.sql(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%shutdown_probe%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'`)).length === 0) {
+    while (
+      (
+        await target.sql(
+          `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%shutdown_probe%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'`,
+        )
+      ).length === 0
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     server.child.kill('SIGTERM');
-    expect(await (await response).json()).toEqual({ data: { explain: { analyzed: true } }, extensions: { sqlStatements: expect.any(Number) } });
+    expect(await (await response).json()).toEqual({
+      data: { explain: { analyzed: true } },
+      extensions: { sqlStatements: expect.any(Number) },
+    });
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.output()).toContain('pgscope: stopped.');
     expect(server.output()).not.toContain('were cut off');
@@ -168,7 +183,9 @@ describe('with mutations enabled on a role that may not create the pgscope schem
     try {
       const output = await server.waitFor('Press Ctrl-C to stop.');
       const port = bannerPort(output);
-      expect(output).toMatch(/pgscope: warning: could not create or migrate the pgscope schema \(.*permission denied.*\)\. Reads work; the change log is unavailable\./);
+      expect(output).toMatch(
+        /pgscope: warning: could not create or migrate the pgscope schema \(.*permission denied.*\)\. Reads work; the change log is unavailable\./,
+      );
       const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0) { queryId } capabilities { degraded { feature } } }');
       expect(result.errors).toBeUndefined();
       const features = (result.data!.capabilities as { degraded: Array<{ feature: string }> }).degraded.map((d) => d.feature);
@@ -208,13 +225,15 @@ describe('the embedded demo database', () => {
     expect(output).toMatch(/Admin token: {3}demo-[0-9a-f]{24}/);
     // the banner's URL is pgscope's own least-privilege role, not the superuser
     const demoUrl = /Demo database: (postgresql:\/\/\S+)/.exec(output)![1]!;
-    expect(await queryOnce(demoUrl, 'SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user')).toEqual([
-      { name: 'pgscope', superuser: false },
-    ]);
+    expect(
+      await queryOnce(demoUrl, 'SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user'),
+    ).toEqual([{ name: 'pgscope', superuser: false }]);
     let calls = 0;
     for (let attempt = 0; attempt < 50 && calls < 7; attempt += 1) {
       const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');
-      calls = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) => /FROM (users|activity_logs|workflow_templates|audit_trails)/.test(row.query)).length;
+      calls = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) =>
+        /FROM (users|activity_logs|workflow_templates|audit_trails)/.test(row.query),
+      ).length;
       if (calls < 7) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(calls).toBe(7);

@@ -33,7 +33,11 @@ const say = (line: string) => console.warn(line);
  * Plans, records and runs one change. Returns its entry: PLANNED for a dry run, SUCCEEDED when it
  * ran, RUNNING with wait: false. A failure is recorded (FAILED, with its code), then thrown.
  */
-export async function recordChange<P extends ChangePlan>(ctx: ChangeContext, request: ChangeRequest, steps: ChangeSteps<P>): Promise<ChangeLogRow> {
+export async function recordChange<P extends ChangePlan>(
+  ctx: ChangeContext,
+  request: ChangeRequest,
+  steps: ChangeSteps<P>,
+): Promise<ChangeLogRow> {
   if (!ctx.ownSchemaReady) throw changeLogUnavailable(await ctx.capabilities());
   const db = ctx.database;
   let plan: P;
@@ -192,12 +196,20 @@ class ChangeRun {
   /** Writes the entry's end, waiting for the database while it is unreachable (until pgscope exits). */
   private async close(finish: Finish): Promise<boolean> {
     let waited = false;
-    const written = await untilReachable(() => finishEntry(this.ctx.database, this.entry.id, finish), this.abandoned.signal, () => {
-      waited = true;
-      say(`pgscope: change ${this.label} ended ${finish.status}, but the database does not answer; its entry is written as soon as it does.`);
-    });
+    const written = await untilReachable(
+      () => finishEntry(this.ctx.database, this.entry.id, finish),
+      this.abandoned.signal,
+      () => {
+        waited = true;
+        say(
+          `pgscope: change ${this.label} ended ${finish.status}, but the database does not answer; its entry is written as soon as it does.`,
+        );
+      },
+    );
     if (!written.done) {
-      say(`pgscope: change ${this.label} stays RUNNING in the change log: the database did not answer before pgscope stopped. The next start marks it INTERRUPTED and drops what it left.`);
+      say(
+        `pgscope: change ${this.label} stays RUNNING in the change log: the database did not answer before pgscope stopped. The next start marks it INTERRUPTED and drops what it left.`,
+      );
     } else if (waited) {
       say(`pgscope: change ${this.label}: entry written (${finish.status}), the database answers again.`);
     }
@@ -206,7 +218,9 @@ class ChangeRun {
 
   /** INTERRUPTED, with what the change created and where it stands: gone, or left for the next start. */
   private async closeInterrupted(durationMs: number): Promise<void> {
-    const checked = this.creates.length ? await untilReachable(() => createdStates(this.ctx.database, this.creates), this.abandoned.signal) : undefined;
+    const checked = this.creates.length
+      ? await untilReachable(() => createdStates(this.ctx.database, this.creates), this.abandoned.signal)
+      : undefined;
     const states = checked?.done ? checked.value : undefined;
     const stopped = 'pgscope stopped while the change ran; its statement was cancelled.';
     const message = states ? `${stopped} What it was creating: ${describeStates(states)}.` : stopped;
@@ -219,7 +233,9 @@ class ChangeRun {
     });
     const left = (states ?? []).filter((object) => isLeftover(object.state));
     if (recorded && left.length) {
-      say(`pgscope: change ${this.label} was interrupted by the stop; left for the next start: ${left.map((o) => `${o.schema}.${o.name}`).join(', ')}.`);
+      say(
+        `pgscope: change ${this.label} was interrupted by the stop; left for the next start: ${left.map((o) => `${o.schema}.${o.name}`).join(', ')}.`,
+      );
     }
   }
 
@@ -233,7 +249,9 @@ class ChangeRun {
     };
     const leftovers = await cleanUpAfterLoss(this.ctx.database, this.backend, this.creates, options);
     if (!leftovers) {
-      say(`pgscope: change ${this.label}: pgscope stopped before it could clean up after the lost session; the next start drops what the change left.`);
+      say(
+        `pgscope: change ${this.label}: pgscope stopped before it could clean up after the lost session; the next start drops what the change left.`,
+      );
       return;
     }
     const sentence = `After the session was lost, pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`;

@@ -88,7 +88,11 @@ export async function dropLeftovers(
   for (const object of created) {
     if (object.kind !== 'index') continue;
     const parent = object.leafOf ? await lookupIndex(session, object.leafOf.schema, object.leafOf.name) : null;
-    candidates.push({ schema: object.schema, name: object.name, evenIfValid: options.validLeaves && Boolean(object.leafOf) && !parent?.valid });
+    candidates.push({
+      schema: object.schema,
+      name: object.name,
+      evenIfValid: options.validLeaves && Boolean(object.leafOf) && !parent?.valid,
+    });
   }
   const indexes = await dropInterruptedBuilds(session, candidates, { lockTimeoutMs: options.lockTimeoutMs });
   const results: Leftover[] = indexes.map((build) => ({ kind: 'index', ...build }));
@@ -102,7 +106,13 @@ type TableObject = Extract<CreatedObject, { kind: 'table' }>;
 
 /** The table, if it is still the standalone copy: checked again under its lock, then dropped (no CASCADE). */
 async function dropStandaloneTable(session: Queryable, table: TableObject): Promise<Leftover> {
-  const result = (outcome: Leftover['outcome'], sql: string | null = null): Leftover => ({ kind: 'table', schema: table.schema, name: table.name, outcome, sql });
+  const result = (outcome: Leftover['outcome'], sql: string | null = null): Leftover => ({
+    kind: 'table',
+    schema: table.schema,
+    name: table.name,
+    outcome,
+    sql,
+  });
   const state = async () => (await createdStates(session, [table]))[0]!.state;
   const before = await state();
   if (before !== 'STANDALONE') return result(before === 'ABSENT' || before === 'REPLACED' ? before : 'NOT_STANDALONE');
@@ -145,7 +155,10 @@ const TABLE_LOCKED_WORDS = 'locked by other sessions past the lock timeout (left
 /** "public.a_idx: dropped; public.t: ..." */
 export function describeLeftovers(leftovers: readonly Leftover[]): string {
   return leftovers
-    .map((left) => `${left.schema}.${left.name}: ${left.kind === 'table' && left.outcome === 'LOCKED' ? TABLE_LOCKED_WORDS : OUTCOME_WORDS[left.outcome]}`)
+    .map(
+      (left) =>
+        `${left.schema}.${left.name}: ${left.kind === 'table' && left.outcome === 'LOCKED' ? TABLE_LOCKED_WORDS : OUTCOME_WORDS[left.outcome]}`,
+    )
     .join('; ');
 }
 

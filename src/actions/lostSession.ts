@@ -26,7 +26,11 @@ export function isUnreachable(error: unknown): boolean {
  * Runs `attempt` until it succeeds. While the database is unreachable it tries again every second
  * (`onUnreachable` hears the first failure), until `signal` aborts; other errors are thrown.
  */
-export async function untilReachable<T>(attempt: () => Promise<T>, signal: AbortSignal, onUnreachable?: (error: unknown) => void): Promise<Attempted<T>> {
+export async function untilReachable<T>(
+  attempt: () => Promise<T>,
+  signal: AbortSignal,
+  onUnreachable?: (error: unknown) => void,
+): Promise<Attempted<T>> {
   for (let tries = 0; !signal.aborted; tries += 1) {
     try {
       return { done: true, value: await attempt() };

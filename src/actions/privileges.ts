@@ -25,7 +25,12 @@ export interface Relation {
  * member of the owning role); `maintainSuffices`: the MAINTAIN privilege (PostgreSQL 17+) or the
  * database's ownership also allow it, as for ANALYZE.
  */
-export async function requireOwnership(db: Queryable, relations: readonly Relation[], action: string, maintainSuffices = false): Promise<void> {
+export async function requireOwnership(
+  db: Queryable,
+  relations: readonly Relation[],
+  action: string,
+  maintainSuffices = false,
+): Promise<void> {
   if (relations.length === 0) return;
   const rows = await db.query<OwnerRow>(
     /* SQL */ `

@@ -36,7 +36,10 @@ export async function recoverInterruptedChanges(database: Database, options: Rec
     const leftovers = change.creates.length ? await cleanUp(database, change, change.creates, { ...options, validLeaves: true }) : [];
     reports.push({ change, endedAs: 'RUNNING', leftovers });
   }
-  for (const { leftovers: objects, ...change } of await changesWithLeftovers(database, interrupted.map((change) => change.id))) {
+  for (const { leftovers: objects, ...change } of await changesWithLeftovers(
+    database,
+    interrupted.map((change) => change.id),
+  )) {
     // a change that ended and recorded so may have finished some indexes: only INVALID ones go
     const leftovers = await cleanUp(database, change, objects, { ...options, validLeaves: false });
     reports.push({ change, endedAs: change.status, leftovers });
@@ -68,9 +71,14 @@ async function cleanUp(
   } finally {
     await session.close();
   }
-  await recordRecovery(database, change.id, `At the next start pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`, {
-    recovery: leftovers,
-  });
+  await recordRecovery(
+    database,
+    change.id,
+    `At the next start pgscope checked what the change had created: ${describeLeftovers(leftovers)}.`,
+    {
+      recovery: leftovers,
+    },
+  );
   return leftovers;
 }
 
@@ -79,7 +87,10 @@ async function cleanUp(
  * (LEFTOVER_STATES). An object a later change also creates is that
  * change's now; a change refused with ALREADY_EXISTS created nothing under the name it was refused.
  */
-async function changesWithLeftovers(database: Database, exceptIds: string[]): Promise<Array<ChangeLogRow & { leftovers: CreatedObject[] }>> {
+async function changesWithLeftovers(
+  database: Database,
+  exceptIds: string[],
+): Promise<Array<ChangeLogRow & { leftovers: CreatedObject[] }>> {
   return database.query<ChangeLogRow & { leftovers: CreatedObject[] }>(
     /* SQL */ `
     SELECT

@@ -91,7 +91,9 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   const selection = selectIndexes({ costed: costing.costed, calls, writes, minImprovement });
 
   const rejected: RejectedIndex[] = [
-    ...analysis.rejected.filter((r) => wanted(r.candidate)).map((r) => ({ candidate: r.candidate, reason: r.reason, detail: coveredDetail(r) })),
+    ...analysis.rejected
+      .filter((r) => wanted(r.candidate))
+      .map((r) => ({ candidate: r.candidate, reason: r.reason, detail: coveredDetail(r) })),
     ...selection.rejected,
   ];
   const recommendations: Recommendation[] = [];
@@ -155,7 +157,8 @@ async function validated(
 }
 
 function coveredDetail(rejected: { reason: RejectionReason; coveredBy: string | null; candidate: CandidateIndex }): string {
-  if (rejected.reason === 'COVERED_BY_EXISTING' && rejected.coveredBy) return `The existing index ${rejected.candidate.schema}.${rejected.coveredBy} serves these keys already.`;
+  if (rejected.reason === 'COVERED_BY_EXISTING' && rejected.coveredBy)
+    return `The existing index ${rejected.candidate.schema}.${rejected.coveredBy} serves these keys already.`;
   if (rejected.reason === 'TABLE_TOO_SMALL') return 'The table is small enough that a sequential scan is as fast.';
   return rejected.reason;
 }

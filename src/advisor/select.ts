@@ -63,7 +63,11 @@ function helped(costed: CostedCandidate, best: ReadonlyMap<string, number>, minI
   });
 }
 
-function gain(costed: CostedCandidate, input: SelectionInput, best: ReadonlyMap<string, number>): { benefit: number; helps: StatementCost[] } {
+function gain(
+  costed: CostedCandidate,
+  input: SelectionInput,
+  best: ReadonlyMap<string, number>,
+): { benefit: number; helps: StatementCost[] } {
   const helps = helped(costed, best, input.minImprovement);
   const benefit = helps.reduce((sum, cost) => {
     const current = best.get(cost.queryId) ?? cost.before.totalCost;
@@ -127,12 +131,20 @@ export function selectIndexes(input: SelectionInput): Selection {
 function rejection(costed: CostedCandidate, input: SelectionInput): SelectionRejection {
   const { candidate } = costed;
   if (!costed.perStatement.some((cost) => cost.after.usesCandidate)) {
-    return { candidate, reason: 'NOT_USED_BY_PLANNER', detail: 'With the index in place the planner still chose other plans for every statement.' };
+    return {
+      candidate,
+      reason: 'NOT_USED_BY_PLANNER',
+      detail: 'With the index in place the planner still chose other plans for every statement.',
+    };
   }
   const alone = gain(costed, input, new Map());
   if (alone.helps.length === 0) {
     const threshold = Math.round(input.minImprovement * 100);
-    return { candidate, reason: 'IMPROVEMENT_TOO_SMALL', detail: `It saves less than ${threshold}% of the cost of each statement it serves.` };
+    return {
+      candidate,
+      reason: 'IMPROVEMENT_TOO_SMALL',
+      detail: `It saves less than ${threshold}% of the cost of each statement it serves.`,
+    };
   }
   const overhead = writeOverhead(candidate, input.writes);
   if (alone.benefit <= overhead) {

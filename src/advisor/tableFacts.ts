@@ -8,7 +8,10 @@ import { tableKey } from './select.js';
  * Rows written per table since its statistics were reset: inserts, updates that were not HOT
  * (a HOT update touches no index) and deletes, summed over the partitions of a partitioned table.
  */
-export async function loadTableWrites(db: Queryable, tables: ReadonlyArray<{ schema: string; table: string }>): Promise<Map<string, number>> {
+export async function loadTableWrites(
+  db: Queryable,
+  tables: ReadonlyArray<{ schema: string; table: string }>,
+): Promise<Map<string, number>> {
   const distinct = [...new Map(tables.map((t) => [tableKey(t), t])).values()];
   if (distinct.length === 0) return new Map();
   const rows = await db.query<{ schema: string; table: string; writes: number }>(

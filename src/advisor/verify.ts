@@ -32,12 +32,22 @@ export async function checkStatementsUse(
   const texts = await statementTexts(db, caps, queryIds);
   // the costing's planner: one client, read-only transactions rolled back, the pre-16 generic-plan pitfalls handled
   return db.withClient(async (client) => {
-    const clearance = await clearStatements(client, trust, [...texts.values()].map((sql) => ({ sql })));
+    const clearance = await clearStatements(
+      client,
+      trust,
+      [...texts.values()].map((sql) => ({ sql })),
+    );
     const checks: StatementCheck[] = [];
     for (const queryId of queryIds) {
       const sql = texts.get(queryId);
       if (sql === undefined) {
-        checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: 'pg_stat_statements no longer holds it (evicted or reset).' });
+        checks.push({
+          queryId,
+          usesIndex: false,
+          totalCost: null,
+          topNode: null,
+          problem: 'pg_stat_statements no longer holds it (evicted or reset).',
+        });
         continue;
       }
       const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
@@ -46,7 +56,13 @@ export async function checkStatementsUse(
         continue;
       }
       const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
-      checks.push({ queryId, usesIndex: used, totalCost: planned.plan['Total Cost'], topNode: describeTopNode(planned.plan), problem: null });
+      checks.push({
+        queryId,
+        usesIndex: used,
+        totalCost: planned.plan['Total Cost'],
+        topNode: describeTopNode(planned.plan),
+        problem: null,
+      });
     }
     return checks;
   });

@@ -153,7 +153,12 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
     canCreateSchema: row.can_create_schema,
     readOnlyReplica: row.in_recovery,
     pgStatStatementsPreloaded:
-      row.preload_libraries === null ? null : row.preload_libraries.split(',').map((name) => name.trim().replace(/"/g, '')).includes('pg_stat_statements'),
+      row.preload_libraries === null
+        ? null
+        : row.preload_libraries
+            .split(',')
+            .map((name) => name.trim().replace(/"/g, ''))
+            .includes('pg_stat_statements'),
     pgStatStatementsReadable: pgStatStatements.installed && (await viewAnswers(db, pgStatStatements.schema!)),
     pgStatStatements,
     pgStatStatementsColumns: new Set(row.pgss_columns ?? []),
@@ -226,8 +231,10 @@ export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: bo
   if (!caps.pgStatStatementsReadable) {
     degraded.push({
       feature: 'slowQueries',
-      reason: caps.pgStatStatements.installed ? 'pg_stat_statements is installed but its library is not loaded.' : 'pg_stat_statements is not installed in this database.',
-      remedy: "Add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements.",
+      reason: caps.pgStatStatements.installed
+        ? 'pg_stat_statements is installed but its library is not loaded.'
+        : 'pg_stat_statements is not installed in this database.',
+      remedy: 'Add pg_stat_statements to shared_preload_libraries, restart PostgreSQL, then run CREATE EXTENSION pg_stat_statements.',
     });
   }
   if (!caps.canReadAllStats) {
@@ -263,7 +270,9 @@ export function degradedFeatures(caps: Capabilities, app: { mutationsEnabled: bo
       remedy: 'Set PGSCOPE_ADMIN_TOKEN and restart pgscope; snapshots come from captureQueryStats or PGSCOPE_CAPTURE_INTERVAL_S.',
     });
   } else if (!app.ownSchemaReady) {
-    const reason = caps.canCreateSchema ? "pgscope's schema could not be migrated; see the server log." : `Role "${caps.role}" may not create the pgscope schema.`;
+    const reason = caps.canCreateSchema
+      ? "pgscope's schema could not be migrated; see the server log."
+      : `Role "${caps.role}" may not create the pgscope schema.`;
     const remedy = `GRANT CREATE ON DATABASE ${caps.database} TO ${caps.role}; then restart pgscope.`;
     degraded.push({ feature: 'changeLog', reason, remedy });
     degraded.push({ feature: 'history', reason: `${reason} captureQueryStats, queryStatsWindow and queryStatsHistory need it.`, remedy });

@@ -41,7 +41,13 @@ export async function findTable(db: Queryable, schema: string | null | undefined
   return findRelation(db, schema, name, TABLE_KINDS, 'table');
 }
 
-async function findRelation(db: Queryable, schema: string | null | undefined, name: string, kinds: string[], noun: string): Promise<Relation> {
+async function findRelation(
+  db: Queryable,
+  schema: string | null | undefined,
+  name: string,
+  kinds: string[],
+  noun: string,
+): Promise<Relation> {
   const [row] = await db.query<Omit<Relation, 'qualified'>>(FIND_RELATION_SQL, [name, schema ?? null, kinds]);
   if (!row) {
     const where = schema ? `in schema "${schema}"` : 'on the search_path';

@@ -81,7 +81,10 @@ export async function loadIndexBuilds(db: Queryable): Promise<IndexBuild[]> {
  * counter has a total yet (initializing, or hidden from pgscope's role).
  */
 export function progressRatio(row: IndexBuildRow): number | null {
-  const phase = fraction(row.blocks_done, row.blocks_total) ?? fraction(row.tuples_done, row.tuples_total) ?? fraction(row.lockers_done, row.lockers_total);
+  const phase =
+    fraction(row.blocks_done, row.blocks_total) ??
+    fraction(row.tuples_done, row.tuples_total) ??
+    fraction(row.lockers_done, row.lockers_total);
   const partitionsTotal = Number(row.partitions_total ?? 0);
   if (partitionsTotal > 0) {
     const done = Math.min(partitionsTotal, Number(row.partitions_done ?? 0) + (phase ?? 0));

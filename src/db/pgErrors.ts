@@ -34,10 +34,20 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
   const code = (error as { code?: unknown }).code;
   const origin = { sqlState: typeof code === 'string' ? code : undefined, serverMessage: error.message };
   if (code === '57014' && /statement timeout/.test(error.message)) {
-    return new PgscopeError(ErrorCode.QUERY_TIMEOUT, `The statement was cancelled after ${pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`, {}, origin);
+    return new PgscopeError(
+      ErrorCode.QUERY_TIMEOUT,
+      `The statement was cancelled after ${pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`,
+      {},
+      origin,
+    );
   }
   if (code === '57014') {
-    return new PgscopeError(ErrorCode.QUERY_TIMEOUT, 'The statement was cancelled by another session (pg_cancel_backend) or by the server.', {}, origin);
+    return new PgscopeError(
+      ErrorCode.QUERY_TIMEOUT,
+      'The statement was cancelled by another session (pg_cancel_backend) or by the server.',
+      {},
+      origin,
+    );
   }
   if (code === '55P03') {
     return new PgscopeError(
@@ -56,7 +66,12 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
     );
   }
   if (code === '25001') {
-    return new PgscopeError(ErrorCode.BAD_USER_INPUT, 'The statement cannot run inside the transaction pgscope runs it in (SQLSTATE 25001).', {}, origin);
+    return new PgscopeError(
+      ErrorCode.BAD_USER_INPUT,
+      'The statement cannot run inside the transaction pgscope runs it in (SQLSTATE 25001).',
+      {},
+      origin,
+    );
   }
   if (code === '55000' && /pg_stat_statements/.test(error.message)) {
     return new PgscopeError(
@@ -67,7 +82,12 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
     );
   }
   if (code === '55000') {
-    return new PgscopeError(ErrorCode.UNSUPPORTED, 'The database is not in the state this needs (SQLSTATE 55000: object not in prerequisite state).', {}, origin);
+    return new PgscopeError(
+      ErrorCode.UNSUPPORTED,
+      'The database is not in the state this needs (SQLSTATE 55000: object not in prerequisite state).',
+      {},
+      origin,
+    );
   }
   if (code === '42501') {
     return new PgscopeError(
@@ -128,10 +148,15 @@ export function translateDefinitionError(error: unknown, what: string): PgscopeE
   const message = isPgscopeError(error) ? (error.serverMessage ?? error.message) : error.message;
   const hint = (error as { hint?: unknown }).hint;
   const advice = typeof hint === 'string' && hint !== '' ? ` ${hint}` : '';
-  return new PgscopeError(ErrorCode.BAD_USER_INPUT, `${what} cannot be used as written: ${message} (SQLSTATE ${state}).${advice}`, { sqlState: state }, {
-    sqlState: state,
-    serverMessage: error.message,
-  });
+  return new PgscopeError(
+    ErrorCode.BAD_USER_INPUT,
+    `${what} cannot be used as written: ${message} (SQLSTATE ${state}).${advice}`,
+    { sqlState: state },
+    {
+      sqlState: state,
+      serverMessage: error.message,
+    },
+  );
 }
 
 // What a row can make an index build fail with: the meaning of the SQLSTATE, never the server's

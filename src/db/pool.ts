@@ -4,7 +4,14 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { PoolConfig } from '../config.js';
-import { CLIENT_DEADLINE_MARGIN_MS, CLIENT_DEADLINE_MESSAGE, endsConnection, POOL_TIMEOUT_MESSAGE, translateDdlError, translatePgError } from './pgErrors.js';
+import {
+  CLIENT_DEADLINE_MARGIN_MS,
+  CLIENT_DEADLINE_MESSAGE,
+  endsConnection,
+  POOL_TIMEOUT_MESSAGE,
+  translateDdlError,
+  translatePgError,
+} from './pgErrors.js';
 
 /** Anything that runs one SQL statement with bind parameters and returns its rows. */
 export interface Queryable {

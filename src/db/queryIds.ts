@@ -20,7 +20,9 @@ export function isQueryId(value: string): boolean {
 export function queryIdArgument(argument: string, value: string | number): string {
   const text = String(value);
   if (!isQueryId(text)) {
-    throw badInput(`${argument} must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "${text}".`, { argument });
+    throw badInput(`${argument} must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "${text}".`, {
+      argument,
+    });
   }
   return BigInt(text).toString();
 }

@@ -189,7 +189,13 @@ export function staleExtensionError(error: unknown, caps: Capabilities): unknown
 export async function slowQueries(db: Queryable, caps: Capabilities, filter: SlowQueryFilter): Promise<SlowQueryRow[]> {
   const sql = slowQueriesSql(caps);
   try {
-    const rows = await db.query<SlowQueryRow>(sql, [filter.minMeanTimeMs, filter.minCalls, SlowQueryOrder[filter.orderBy], filter.limit, filter.queryIds ?? null]);
+    const rows = await db.query<SlowQueryRow>(sql, [
+      filter.minMeanTimeMs,
+      filter.minCalls,
+      SlowQueryOrder[filter.orderBy],
+      filter.limit,
+      filter.queryIds ?? null,
+    ]);
     return await withMaskedTexts(rows);
   } catch (error) {
     throw staleExtensionError(error, caps);

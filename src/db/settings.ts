@@ -180,9 +180,7 @@ async function statementDeallocations(db: Queryable, caps: Capabilities): Promis
   const [major = 0, minor = 0] = (ext.version ?? '0').split('.').map(Number);
   if (major * 100 + minor < 109) return 'BEFORE_1_9';
   try {
-    const [row] = await db.query<{ dealloc: bigint }>(
-      /* SQL */ `SELECT dealloc FROM ${quoteIdent(ext.schema!)}.pg_stat_statements_info`,
-    );
+    const [row] = await db.query<{ dealloc: bigint }>(/* SQL */ `SELECT dealloc FROM ${quoteIdent(ext.schema!)}.pg_stat_statements_info`);
     return row!.dealloc;
   } catch {
     // Dropped or unloaded since detection: the review still answers, without this evidence.

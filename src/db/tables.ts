@@ -261,7 +261,9 @@ export interface TablePageFilter {
 }
 
 /** Where the previous page ended: the sort key of its last row and that row's OID. */
-export type TablePageKey = { orderBy: 'NAME'; schema: string; name: string; oid: number } | { orderBy: Exclude<TableOrder, 'NAME'>; key: string; oid: number };
+export type TablePageKey =
+  | { orderBy: 'NAME'; schema: string; name: string; oid: number }
+  | { orderBy: Exclude<TableOrder, 'NAME'>; key: string; oid: number };
 
 export interface TablePageRow {
   oid: number;

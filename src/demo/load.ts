@@ -23,7 +23,11 @@ const loadedMarker = (scale: number) => `pgscope demo database, revision 3, scal
  * Makes sure the demo database exists on the embedded server and is completely loaded.
  * Returns true when it loaded data now (first start, or the earlier load was interrupted).
  */
-export async function ensureDemoDatabase(serverUrl: (database?: string) => string, scale: number, log: (line: string) => void): Promise<boolean> {
+export async function ensureDemoDatabase(
+  serverUrl: (database?: string) => string,
+  scale: number,
+  log: (line: string) => void,
+): Promise<boolean> {
   const [existing] = await queryOnce<{ comment: string | null }>(
     serverUrl(),
     /* SQL */ `
@@ -62,7 +66,15 @@ export async function loadReferenceWorkload(url: string, scale: number, log: (li
   const started = Date.now();
   const db = new Database(url, {
     applicationName: 'pgscope-demo-loader',
-    pool: { min: 0, max: 2, idleTimeoutMs: 1_000, connectionTimeoutMs: 10_000, maxLifetimeSeconds: 0, statementTimeoutMs: 0, lockTimeoutMs: 10_000, },
+    pool: {
+      min: 0,
+      max: 2,
+      idleTimeoutMs: 1_000,
+      connectionTimeoutMs: 10_000,
+      maxLifetimeSeconds: 0,
+      statementTimeoutMs: 0,
+      lockTimeoutMs: 10_000,
+    },
   });
   const progress = progressLine(log);
   try {
@@ -71,7 +83,10 @@ export async function loadReferenceWorkload(url: string, scale: number, log: (li
     const blocks = dataBlocks(scale);
     const steps = blocks.length + 1 + DEMO_TABLES.length;
     let done = 0;
-    const step = () => progress(`Loading demo data at scale ${scale} (${Math.round(200_000 * scale).toLocaleString('en-US')} users, ${Math.round(2_000_000 * scale).toLocaleString('en-US')} activity rows): ${++done}/${steps}`);
+    const step = () =>
+      progress(
+        `Loading demo data at scale ${scale} (${Math.round(200_000 * scale).toLocaleString('en-US')} users, ${Math.round(2_000_000 * scale).toLocaleString('en-US')} activity rows): ${++done}/${steps}`,
+      );
     await runTwoAtATime(blocks, async (block) => {
       await db.query(block);
       step();

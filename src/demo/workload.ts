@@ -114,7 +114,15 @@ export function startWorkload(url: string, scale: number, ratePerSecond: number,
   const random = seededRandom(42);
   const db = new Database(url, {
     applicationName: 'pgscope-demo-workload',
-    pool: { min: 0, max: 2, idleTimeoutMs: 10_000, connectionTimeoutMs: 10_000, maxLifetimeSeconds: 3_600, statementTimeoutMs: 30_000, lockTimeoutMs: 5_000 },
+    pool: {
+      min: 0,
+      max: 2,
+      idleTimeoutMs: 10_000,
+      connectionTimeoutMs: 10_000,
+      maxLifetimeSeconds: 3_600,
+      statementTimeoutMs: 30_000,
+      lockTimeoutMs: 5_000,
+    },
     warn: () => undefined,
   });
   let stopped = false;
@@ -136,7 +144,15 @@ export function startWorkload(url: string, scale: number, ratePerSecond: number,
     inFlight.add(execution);
   };
   const warmUp = scripts.reduce<Promise<void>>(
-    (previous, script) => previous.then(() => (stopped ? undefined : db.query(script.sql, script.draw(random)).then(() => undefined, () => undefined))),
+    (previous, script) =>
+      previous.then(() =>
+        stopped
+          ? undefined
+          : db.query(script.sql, script.draw(random)).then(
+              () => undefined,
+              () => undefined,
+            ),
+      ),
     Promise.resolve(),
   );
   let timer: NodeJS.Timeout | undefined;

@@ -13,7 +13,9 @@ export async function packagedBinDir(): Promise<string> {
     const binaries = (await import(name)) as { postgres: string };
     binDir = path.dirname(binaries.postgres);
   } catch {
-    throw new Error(`The embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${name}) are not installed. Run npm install, or set DATABASE_URL to use your own server.`);
+    throw new Error(
+      `The embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${name}) are not installed. Run npm install, or set DATABASE_URL to use your own server.`,
+    );
   }
   restoreLibrarySymlinks(path.dirname(binDir));
   return binDir;
@@ -40,7 +42,9 @@ export function restoreLibrarySymlinks(nativeDir: string): void {
     try {
       fs.symlinkSync(path.relative(path.dirname(linkPath), inNative(source)), linkPath);
     } catch (error) {
-      throw new Error(`The embedded PostgreSQL package is incomplete (${target} is missing) and could not be repaired: ${(error as Error).message}. Reinstall with npm install.`);
+      throw new Error(
+        `The embedded PostgreSQL package is incomplete (${target} is missing) and could not be repaired: ${(error as Error).message}. Reinstall with npm install.`,
+      );
     }
   }
 }

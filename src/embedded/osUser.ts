@@ -15,7 +15,9 @@ export interface OsUser {
 export function ensureOsUser(name: string): OsUser {
   const lookup = () => spawnSync('id', ['-u', name], { encoding: 'utf8' });
   if (lookup().status !== 0) {
-    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { encoding: 'utf8' });
+    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', name], {
+      encoding: 'utf8',
+    });
     if (created.status !== 0) {
       throw new Error(`PostgreSQL cannot run as root and creating the OS user "${name}" failed: ${created.stderr.trim()}`);
     }

@@ -63,7 +63,10 @@ export function cacheName(binDir: string): string {
         return `${sub}/${name}:${stat.size}:${stat.mtimeMs}`;
       });
   });
-  const hash = createHash('sha256').update([binDir, ...listing].join('\n')).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update([binDir, ...listing].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
   return `postgresql-${serverVersion(binDir)}-${hash}`;
 }
 
@@ -136,7 +139,13 @@ export interface PlacedData {
  * OS user cannot reach it and it is the default (`movable`), a folder under `dataRoot` named after
  * the project instead, reused by every later start; a folder the user chose fails instead.
  */
-export function placeDataDir(dir: string, runAs: OsUser | undefined, movable: boolean, dataRoot: string, log: (line: string) => void): PlacedData {
+export function placeDataDir(
+  dir: string,
+  runAs: OsUser | undefined,
+  movable: boolean,
+  dataRoot: string,
+  log: (line: string) => void,
+): PlacedData {
   const existed = fs.existsSync(dir);
   fs.mkdirSync(dir, { recursive: true });
   if (!runAs) return { dir };
@@ -157,7 +166,11 @@ export function placeDataDir(dir: string, runAs: OsUser | undefined, movable: bo
 
 /** "<project folder name>-<hash of the full path>": readable in a listing, distinct for two clones of one project. */
 export function dataFolderName(dir: string): string {
-  const project = path.basename(path.dirname(dir)).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '') || 'pgscope';
+  const project =
+    path
+      .basename(path.dirname(dir))
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^\.+/, '') || 'pgscope';
   return `${project}-${createHash('sha256').update(dir).digest('hex').slice(0, 8)}`;
 }
 
@@ -168,7 +181,9 @@ export function placementNotes(placed: { runAs?: string; binaries: PlacedBinarie
     notes.push(`data in ${placed.data.dir}, because ${placed.data.movedFrom} cannot be reached by the OS user ${placed.runAs}`);
   }
   if (placed.binaries.copiedFrom) {
-    notes.push(`binaries copied to ${placed.binaries.binDir}, because ${placed.binaries.copiedFrom} cannot be reached by the OS user ${placed.runAs}`);
+    notes.push(
+      `binaries copied to ${placed.binaries.binDir}, because ${placed.binaries.copiedFrom} cannot be reached by the OS user ${placed.runAs}`,
+    );
   }
   return notes;
 }

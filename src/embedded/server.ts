@@ -218,7 +218,9 @@ function assertPortFree(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', () =>
-      reject(new Error(`Port ${port} on 127.0.0.1 is already in use; set PGSCOPE_EMBEDDED_PORT to a free port for the embedded PostgreSQL.`)),
+      reject(
+        new Error(`Port ${port} on 127.0.0.1 is already in use; set PGSCOPE_EMBEDDED_PORT to a free port for the embedded PostgreSQL.`),
+      ),
     );
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
@@ -262,7 +264,13 @@ function stopChild(child: ChildProcess): Promise<void> {
 function tail(file: string): string {
   try {
     const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
-    return lines.filter((line) => /FATAL|ERROR|PANIC/.test(line)).slice(-2).join(' ') || (lines.at(-1) ?? '');
+    return (
+      lines
+        .filter((line) => /FATAL|ERROR|PANIC/.test(line))
+        .slice(-2)
+        .join(' ') ||
+      (lines.at(-1) ?? '')
+    );
   } catch {
     return 'no log';
   }

@@ -31,7 +31,9 @@ export function useAccessControl(config: AccessConfig): Plugin {
       if (requestHostNames(request).some((value) => hostNameOf(value) === null)) return endResponse(malformedHost());
       if (OPEN_PATHS.has(url.pathname)) return;
       const refusal =
-        refuseHost(request, config) ?? refuseOrigin(request, granted(request)) ?? (request.method === 'OPTIONS' ? null : refuseContentType(request));
+        refuseHost(request, config) ??
+        refuseOrigin(request, granted(request)) ??
+        (request.method === 'OPTIONS' ? null : refuseContentType(request));
       if (refusal) return endResponse(refusal);
       if (request.method === 'OPTIONS') endResponse(preflight(granted(request)));
     },
@@ -74,9 +76,14 @@ function requestHostNames(request: Request): string[] {
  * answered 400 on every path (/health included), as HTTP/1.1 requires (RFC 9112, section 3.2).
  */
 export function malformedHost(): Response {
-  return refusal(400, ErrorCode.BAD_USER_INPUT, 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".', {
-    reason: 'MALFORMED_HOST',
-  });
+  return refusal(
+    400,
+    ErrorCode.BAD_USER_INPUT,
+    'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
+    {
+      reason: 'MALFORMED_HOST',
+    },
+  );
 }
 
 /** A Host that is not pgscope's own: the request came through a name pgscope does not answer to. */
@@ -97,9 +104,14 @@ function refuseOrigin(request: Request, grantedOrigin: string | null): Response 
   if (origin === null || grantedOrigin !== null || sameHost(origin, request)) return null;
   // A preflight is answered (without a grant) so the browser reports a CORS failure, not a network error.
   if (request.method === 'OPTIONS') return preflight(null);
-  return refusal(403, ErrorCode.FORBIDDEN, 'Cross-origin requests are refused: list the page\'s origin in PGSCOPE_CORS_ORIGINS to allow it.', {
-    reason: 'ORIGIN_NOT_ALLOWED',
-  });
+  return refusal(
+    403,
+    ErrorCode.FORBIDDEN,
+    "Cross-origin requests are refused: list the page's origin in PGSCOPE_CORS_ORIGINS to allow it.",
+    {
+      reason: 'ORIGIN_NOT_ALLOWED',
+    },
+  );
 }
 
 /** The page was served by pgscope itself (GraphiQL): its origin names the host the request is for. Schemes may differ behind a TLS proxy. */

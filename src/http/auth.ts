@@ -17,7 +17,10 @@ export function tokenMatches(given: string | undefined, expected: string | undef
   return a.length === b.length ? timingSafeEqual(a, b) : !timingSafeEqual(b, b);
 }
 
-export function credentialOf(header: string | null, tokens: { adminToken?: string | undefined; readToken?: string | undefined }): Credential {
+export function credentialOf(
+  header: string | null,
+  tokens: { adminToken?: string | undefined; readToken?: string | undefined },
+): Credential {
   const token = bearerToken(header);
   if (!token) return 'none';
   if (tokenMatches(token, tokens.adminToken)) return 'admin';

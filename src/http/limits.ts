@@ -53,11 +53,15 @@ export function tooComplex(message: string, variable: string): PgscopeError {
 }
 
 function tooDeep(what: string): PgscopeError {
-  return new PgscopeError(ErrorCode.QUERY_TOO_COMPLEX, `${what} are nested more than ${MAX_VALUE_DEPTH} levels deep; pgscope's inputs need 3.`, {
-    limit: 'the value nesting limit',
-    // Refused before the operation is even parsed, whatever the Accept header: no GraphQL request ran.
-    http: { status: 400, spec: false },
-  });
+  return new PgscopeError(
+    ErrorCode.QUERY_TOO_COMPLEX,
+    `${what} are nested more than ${MAX_VALUE_DEPTH} levels deep; pgscope's inputs need 3.`,
+    {
+      limit: 'the value nesting limit',
+      // Refused before the operation is even parsed, whatever the Accept header: no GraphQL request ran.
+      http: { status: 400, spec: false },
+    },
+  );
 }
 
 function tooLarge(maxBytes: number): PgscopeError {
@@ -116,7 +120,10 @@ async function readAtMost(stream: ReadableStream<Uint8Array>, maxBytes: number):
 function useOperationLimits(limits: LimitsConfig): Plugin {
   return {
     onParams({ params }) {
-      for (const [name, value] of [['Variable values', params.variables], ['Extensions', params.extensions]] as const) {
+      for (const [name, value] of [
+        ['Variable values', params.variables],
+        ['Extensions', params.extensions],
+      ] as const) {
         if (nestedDeeperThan(value, MAX_VALUE_DEPTH)) throw tooDeep(name);
       }
     },
@@ -125,7 +132,10 @@ function useOperationLimits(limits: LimitsConfig): Plugin {
         // Selections nest up to maxDepth, each with its arguments' parentheses, and values up to MAX_VALUE_DEPTH.
         const maxNesting = 2 * limits.maxDepth + MAX_VALUE_DEPTH;
         if (nestedDeeperInSource(source, maxNesting, limits.maxTokens)) {
-          throw tooComplex(`The operation nests brackets more than ${maxNesting} levels deep; split it or flatten its values.`, 'PGSCOPE_MAX_DEPTH');
+          throw tooComplex(
+            `The operation nests brackets more than ${maxNesting} levels deep; split it or flatten its values.`,
+            'PGSCOPE_MAX_DEPTH',
+          );
         }
         return parseWithinTokens(source, options, limits.maxTokens);
       });
@@ -179,7 +189,10 @@ function parseWithinTokens(source: Parameters<typeof parse>[0], options: Paramet
     return parse(source, { ...options, maxTokens });
   } catch (error) {
     if (error instanceof GraphQLError && /contains more th\w+ \d+ tokens/.test(error.message)) {
-      throw tooComplex(`The operation has more than ${maxTokens} tokens (PGSCOPE_MAX_TOKENS); split it into smaller operations.`, 'PGSCOPE_MAX_TOKENS');
+      throw tooComplex(
+        `The operation has more than ${maxTokens} tokens (PGSCOPE_MAX_TOKENS); split it into smaller operations.`,
+        'PGSCOPE_MAX_TOKENS',
+      );
     }
     throw error;
   }
@@ -231,7 +244,8 @@ function costRule(maxCost: number): ValidationRule {
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.FRAGMENT_SPREAD) cost += fragmentCost(selection.name.value);
         else if (selection.kind === Kind.INLINE_FRAGMENT) cost += selectionsCost(selection.selectionSet);
-        else if (selection.name.value === '__schema') continue; // introspection: GraphiQL's is deep by nature
+        else if (selection.name.value === '__schema')
+          continue; // introspection: GraphiQL's is deep by nature
         else cost += selection.selectionSet ? 2 + 1.5 * selectionsCost(selection.selectionSet) : 1;
       }
       return cost;
@@ -242,7 +256,10 @@ function costRule(maxCost: number): ValidationRule {
         if (cost > maxCost) {
           const found = cost > 1e9 ? 'more than a billion' : String(Math.round(cost));
           context.reportError(
-            tooComplex(`The operation's estimated cost is ${found}; the limit is ${maxCost} (PGSCOPE_MAX_COST). Select fewer or less nested fields.`, 'PGSCOPE_MAX_COST'),
+            tooComplex(
+              `The operation's estimated cost is ${found}; the limit is ${maxCost} (PGSCOPE_MAX_COST). Select fewer or less nested fields.`,
+              'PGSCOPE_MAX_COST',
+            ),
           );
         }
       },
@@ -321,6 +338,9 @@ function useShortErrorMessages(): Plugin {
 export function shortMessage(message: string): string {
   // pgscope's own messages quote several names in one sentence: leave ordinary lengths alone.
   if (message.length <= LONGEST_MESSAGE) return message;
-  const cut = message.replace(/"((?:[^"\\]|\\.){81,})"/g, (_, quoted: string) => `"${quoted.slice(0, LONGEST_QUOTED)}..." (${quoted.length} characters)`);
+  const cut = message.replace(
+    /"((?:[^"\\]|\\.){81,})"/g,
+    (_, quoted: string) => `"${quoted.slice(0, LONGEST_QUOTED)}..." (${quoted.length} characters)`,
+  );
   return cut.length > LONGEST_MESSAGE ? `${cut.slice(0, LONGEST_MESSAGE)}...` : cut;
 }

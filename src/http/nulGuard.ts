@@ -30,7 +30,9 @@ function nulInDocument(document: DocumentNode): Location | undefined {
     StringValue(node, _key, parent, _path, ancestors) {
       if (found || !node.value.includes('\u0000')) return;
       // The nearest enclosing argument names it (a string may sit deep inside an input object).
-      const argument = [...ancestors, parent].reverse().find((ancestor) => isNode(ancestor) && ancestor.kind === Kind.ARGUMENT) as ArgumentNode | undefined;
+      const argument = [...ancestors, parent].reverse().find((ancestor) => isNode(ancestor) && ancestor.kind === Kind.ARGUMENT) as
+        | ArgumentNode
+        | undefined;
       const name = argument?.name.value;
       found = name ? { label: `Argument ${name}`, details: { argument: name } } : { label: 'A string in the operation', details: {} };
     },

@@ -33,13 +33,15 @@ function explain(row: IndexFindingRow, seesAllBuilds: boolean): string {
         (row.suggested_sql?.startsWith('REINDEX')
           ? ' It is attached to a partitioned index, so it cannot be dropped alone: rebuild it.'
           : ' Drop it, then create it again (for a unique index, remove the duplicate values first).') +
-        (seesAllBuilds ? '' : " pgscope's role cannot see other roles' index builds (grant pg_read_all_stats): make sure no session is still building it.")
+        (seesAllBuilds
+          ? ''
+          : " pgscope's role cannot see other roles' index builds (grant pg_read_all_stats): make sure no session is still building it.")
       );
     case 'PARTITIONS_NOT_ATTACHED':
       return `Partitioned index ${index} is invalid: some partitions have no valid index attached to it (CREATE INDEX ... ON ONLY without the per-partition steps). Create the index on those partitions (CONCURRENTLY), then ALTER INDEX ${index} ATTACH PARTITION each one; partitionedTable(...).missingIndexes lists them.`;
     case 'NO_SCANS':
       return `Index ${index} (${row.size_pretty}) has not been scanned ${statsPeriod(row)}.${recentStats(row)} Scans on standby servers are counted there, not here: check them before dropping it.${
-        row.has_expressions ? ' Its expressions have statistics that may still improve the planner\'s row estimates.' : ''
+        row.has_expressions ? " Its expressions have statistics that may still improve the planner's row estimates." : ''
       }${partitioned}`;
     case 'IDENTICAL_DEFINITION':
       return `Index ${index} has the same definition as ${covering} (access method, key columns and expressions, operator classes, collations, order, predicate and INCLUDE columns): one of them is enough, ${row.size_pretty} would be freed.${constraint}${partitioned}`;
@@ -63,7 +65,8 @@ function explain(row: IndexFindingRow, seesAllBuilds: boolean): string {
 }
 
 function statsPeriod(row: IndexFindingRow): string {
-  if (row.stats_age_days === null) return "since this database's statistics began (they were never reset, so how long that is cannot be told)";
+  if (row.stats_age_days === null)
+    return "since this database's statistics began (they were never reset, so how long that is cannot be told)";
   return `since statistics were reset ${row.stats_age_days.toFixed(1)} days ago`;
 }
 

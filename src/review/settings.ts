@@ -50,7 +50,12 @@ const count = (value: number | bigint) => value.toLocaleString('en-US');
 
 /** "128 MB", "16 GB", "20.5 MB": binary units, as PostgreSQL uses them. */
 export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['TB', 1024 ** 4], ['GB', GB], ['MB', MB], ['kB', KB]] as const) {
+  for (const [unit, size] of [
+    ['TB', 1024 ** 4],
+    ['GB', GB],
+    ['MB', MB],
+    ['kB', KB],
+  ] as const) {
     if (bytes >= size) return `${oneDecimal(bytes / size)} ${unit}`;
   }
   return `${bytes} B`;
@@ -89,7 +94,10 @@ const sharedBuffers: Rule = (setting, _, { machineMemoryBytes: ram }) => {
   }
   const target = memorySetting(ram * 0.25);
   const tooMuch = share > 0.4 ? ', and more than 40% rarely works better' : '';
-  return warning(`${head}; with ${formatBytes(ram)} of RAM the usual starting point is 25% (${formatBytes(target.bytes!)})${tooMuch} (PostgreSQL manual).`, target);
+  return warning(
+    `${head}; with ${formatBytes(ram)} of RAM the usual starting point is 25% (${formatBytes(target.bytes!)})${tooMuch} (PostgreSQL manual).`,
+    target,
+  );
 };
 
 const effectiveCacheSize: Rule = (setting, _, { machineMemoryBytes: ram }) => {
@@ -103,12 +111,21 @@ const effectiveCacheSize: Rule = (setting, _, { machineMemoryBytes: ram }) => {
   if (share >= 0.5 && share <= 0.75) return ok(`${head}, ${percent(share)} of ${formatBytes(ram)} of RAM: within the usual 50% to 75%.`);
   const target = memorySetting(ram * 0.75);
   if (share < 0.5) {
-    return warning(`${head}; with ${formatBytes(ram)} of RAM ${rule}: ${range}. Set too low, the planner underestimates caching and avoids index scans.`, target);
+    return warning(
+      `${head}; with ${formatBytes(ram)} of RAM ${rule}: ${range}. Set too low, the planner underestimates caching and avoids index scans.`,
+      target,
+    );
   }
   if (share > 1) {
-    return warning(`${head}, more than the machine's ${formatBytes(ram)} of RAM, so the planner overestimates caching; ${rule}: ${range}.`, target);
+    return warning(
+      `${head}, more than the machine's ${formatBytes(ram)} of RAM, so the planner overestimates caching; ${rule}: ${range}.`,
+      target,
+    );
   }
-  return info(`${head}, ${percent(share)} of ${formatBytes(ram)} of RAM: above the usual 50% to 75% (${range}), fine only if little else runs on the machine.`, target);
+  return info(
+    `${head}, ${percent(share)} of ${formatBytes(ram)} of RAM: above the usual 50% to 75% (${range}), fine only if little else runs on the machine.`,
+    target,
+  );
 };
 
 const workMem: Rule = (setting, snapshot, { machineMemoryBytes: ram }) => {
@@ -126,7 +143,10 @@ const workMem: Rule = (setting, snapshot, { machineMemoryBytes: ram }) => {
     `25% of ${formatBytes(ram)} of RAM shared by max_connections ${connections} ` +
     `(about ${formatBytes(ceiling.bytes!)} each, a common rule of thumb)`;
   if (bytesOf(setting) > ceiling.bytes!) {
-    return warning(`${head}, above ${rule}: every sort or hash of every session may take work_mem, so many busy sessions could exhaust memory.`, ceiling);
+    return warning(
+      `${head}, above ${rule}: every sort or hash of every session may take work_mem, so many busy sessions could exhaust memory.`,
+      ceiling,
+    );
   }
   if (spilled && bytesOf(setting) < ceiling.bytes!) {
     return info(`${head}; ${spilled}. Raising it toward ${rule} keeps more of them in memory.`, ceiling);
@@ -196,7 +216,9 @@ const maxConnections: Rule = (setting, snapshot, { poolConnections, pgscopePoolM
   }
   const open = snapshot.evidence.client_connections;
   if (open / Math.max(usable, 1) > 0.8) {
-    return warning(`${head}, and ${open} client connections are open now (${percent(open / usable)}): new ones may soon be refused; ${poolText}.`);
+    return warning(
+      `${head}, and ${open} client connections are open now (${percent(open / usable)}): new ones may soon be refused; ${poolText}.`,
+    );
   }
   if (poolConnections === null) {
     return info(`${head}; ${poolText}. Pass poolConnections (your applications' pool sizes, summed) to check them against it.`);
@@ -247,7 +269,9 @@ const statementsMax: Rule = (setting, { statementsDeallocated: evicted }) => {
     return info(`${head}. pg_stat_statements is not installed in this database, so pgscope cannot tell whether entries were evicted.`);
   }
   if (evicted === 'BEFORE_1_9') {
-    return info(`${head}. Evictions are counted from pg_stat_statements 1.9 (PostgreSQL 14) on, so pgscope cannot tell whether statistics were lost.`);
+    return info(
+      `${head}. Evictions are counted from pg_stat_statements 1.9 (PostgreSQL 14) on, so pgscope cannot tell whether statistics were lost.`,
+    );
   }
   if (evicted === 0n) return ok(`${head} and no entry was evicted since its statistics were reset.`);
   const raiseTo = String(2 * (setting.value_number ?? 5000));

@@ -1,10 +1,4 @@
-import {
-  activity,
-  blockedQueries,
-  type BlockedQuery as BlockedQueryRow,
-  type SessionRow,
-  type SessionState,
-} from '../db/activity.js';
+import { activity, blockedQueries, type BlockedQuery as BlockedQueryRow, type SessionRow, type SessionState } from '../db/activity.js';
 import { redactLiveText } from '../sql/redact.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
@@ -53,7 +47,11 @@ const Session = builder.objectRef<SessionRow>('Session').implement({
       nullable: true,
       description: `Process kind: "client backend" for connections, else e.g. "autovacuum worker", "walsender". ${HIDDEN}`,
     }),
-    backendStart: t.expose('backend_start', { type: 'DateTime', nullable: true, description: `When the process started (connection time). ${HIDDEN}` }),
+    backendStart: t.expose('backend_start', {
+      type: 'DateTime',
+      nullable: true,
+      description: `When the process started (connection time). ${HIDDEN}`,
+    }),
     transactionStart: t.expose('transaction_start', {
       type: 'DateTime',
       nullable: true,
@@ -91,7 +89,8 @@ const Session = builder.objectRef<SessionRow>('Session').implement({
       description: 'Statement id, the same as SlowQuery.queryId; null before PostgreSQL 14, with compute_query_id off, or when hidden.',
     }),
     blockedBy: t.exposeIntList('blocked_by', {
-      description: 'Pids of the sessions holding the lock this one waits for (pg_blocking_pids); 0 is a prepared transaction. Empty when not blocked.',
+      description:
+        'Pids of the sessions holding the lock this one waits for (pg_blocking_pids); 0 is a prepared transaction. Empty when not blocked.',
     }),
   }),
 });
@@ -102,10 +101,14 @@ const BlockedQuery = builder.objectRef<BlockedQueryRow>('BlockedQuery').implemen
     session: t.field({ type: Session, description: 'The waiting session.', resolve: (row) => row }),
     lockType: t.exposeString('lock_type', {
       nullable: true,
-      description: 'Kind of lock awaited (pg_locks.locktype): relation, transactionid (a row another transaction changed), tuple, advisory...',
+      description:
+        'Kind of lock awaited (pg_locks.locktype): relation, transactionid (a row another transaction changed), tuple, advisory...',
     }),
     lockMode: t.exposeString('lock_mode', { nullable: true, description: 'Mode requested, e.g. AccessShareLock, RowExclusiveLock.' }),
-    lockSchema: t.exposeString('lock_schema', { nullable: true, description: 'Schema of the locked relation; null when the lock is not on a relation of this database.' }),
+    lockSchema: t.exposeString('lock_schema', {
+      nullable: true,
+      description: 'Schema of the locked relation; null when the lock is not on a relation of this database.',
+    }),
     lockRelation: t.exposeString('lock_relation', {
       nullable: true,
       description: 'Name of the locked table or index; null when the lock is not on a relation of this database.',

@@ -49,7 +49,10 @@ const CacheRatio = builder.objectRef<BlockCounts>('CacheRatio').implement({
 });
 
 const heap = (row: TableCacheRow | CacheTotalsRow): BlockCounts => ({ blocks_hit: row.heap_blocks_hit, blocks_read: row.heap_blocks_read });
-const index = (row: TableCacheRow | CacheTotalsRow): BlockCounts => ({ blocks_hit: row.index_blocks_hit, blocks_read: row.index_blocks_read });
+const index = (row: TableCacheRow | CacheTotalsRow): BlockCounts => ({
+  blocks_hit: row.index_blocks_hit,
+  blocks_read: row.index_blocks_read,
+});
 
 const TableCacheRatio = builder.objectRef<TableCacheRow>('TableCacheRatio').implement({
   description: 'Cache hit ratios of one table (a leaf partition counts as a table) and of its indexes.',

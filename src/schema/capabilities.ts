@@ -1,4 +1,10 @@
-import { degradedFeatures, type Capabilities, type DegradedFeature, type ExtensionState, type InstalledExtension } from '../db/capabilities.js';
+import {
+  degradedFeatures,
+  type Capabilities,
+  type DegradedFeature,
+  type ExtensionState,
+  type InstalledExtension,
+} from '../db/capabilities.js';
 import { builder } from './builder.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 
@@ -7,8 +13,8 @@ const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').imp
   fields: (t) => ({
     installed: t.exposeBoolean('installed', { description: 'CREATE EXTENSION was run in this database.' }),
     version: t.exposeString('version', { nullable: true, description: 'Installed version, e.g. "1.10".' }),
-    schema: t.exposeString('schema', { nullable: true, description: 'Schema holding the extension\'s objects.' }),
-    available: t.exposeBoolean('available', { description: 'The server has the extension\'s files, so CREATE EXTENSION would work.' }),
+    schema: t.exposeString('schema', { nullable: true, description: "Schema holding the extension's objects." }),
+    available: t.exposeBoolean('available', { description: "The server has the extension's files, so CREATE EXTENSION would work." }),
   }),
 });
 
@@ -75,7 +81,8 @@ const CapabilitiesRef = builder.objectRef<Capabilities>('Capabilities').implemen
         '(FORBIDDEN, reason READ_ONLY_REPLICA). Point DATABASE_URL at the primary to make changes.',
     }),
     mutationsEnabled: t.boolean({
-      description: 'An admin token is configured and the target accepts writes (not a read-only replica), so mutations can run (with that token).',
+      description:
+        'An admin token is configured and the target accepts writes (not a read-only replica), so mutations can run (with that token).',
       resolve: (caps, __, ctx) => ctx.config.adminToken !== undefined && !caps.readOnlyReplica,
     }),
     degraded: t.field({

@@ -38,7 +38,8 @@ const StatementEffectType = builder.objectRef<StatementEffect>('StatementEffect'
     before: t.field({
       type: EffectWindowType,
       nullable: true,
-      description: 'From the first snapshot of the day before the change to the last one before it; null until two exist (or after a reset).',
+      description:
+        'From the first snapshot of the day before the change to the last one before it; null until two exist (or after a reset).',
       resolve: (effect) => effect.before,
     }),
     after: t.field({
@@ -56,14 +57,24 @@ const StatementEffectType = builder.objectRef<StatementEffect>('StatementEffect'
 });
 
 export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').implement({
-  description: "One change pgscope planned or made, from its own table pgscope.change_log: who asked, what, the SQL, the outcome.",
+  description: 'One change pgscope planned or made, from its own table pgscope.change_log: who asked, what, the SQL, the outcome.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Entry id; later requests have larger ids.' }),
     requestedAt: t.expose('requested_at', { type: 'DateTime', description: 'When the change was asked for (database server clock).' }),
-    finishedAt: t.expose('finished_at', { type: 'DateTime', nullable: true, description: 'When it finished; null while RUNNING and for dry runs.' }),
+    finishedAt: t.expose('finished_at', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it finished; null while RUNNING and for dry runs.',
+    }),
     action: t.exposeString('action', { description: 'The mutation: analyzeTable, resetQueryStats, ...' }),
-    targetSchema: t.exposeString('target_schema', { nullable: true, description: 'Schema of the object changed; null when the change has none.' }),
-    targetName: t.exposeString('target_name', { nullable: true, description: 'Name of the object changed; null when the change has none.' }),
+    targetSchema: t.exposeString('target_schema', {
+      nullable: true,
+      description: 'Schema of the object changed; null when the change has none.',
+    }),
+    targetName: t.exposeString('target_name', {
+      nullable: true,
+      description: 'Name of the object changed; null when the change has none.',
+    }),
     statements: t.exposeStringList('statements', {
       description: 'For a dry run, the SQL it would run; otherwise the SQL executed, in order (each recorded as it started).',
     }),
@@ -73,7 +84,12 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
     errorMessage: t.exposeString('error_message', { nullable: true, description: 'Why it failed or was interrupted.' }),
     tokenName: t.exposeString('actor', { description: 'Which token asked, by name (admin); never the token itself.' }),
     input: t.expose('input', { type: 'JSON', description: 'The arguments of the mutation, as sent.' }),
-    outcome: t.expose('outcome', { type: 'JSON', nullable: true, description: 'What the change did (per action), once it SUCCEEDED; for an INTERRUPTED change, what start-up recovery did with what it left.' }),
+    outcome: t.expose('outcome', {
+      type: 'JSON',
+      nullable: true,
+      description:
+        'What the change did (per action), once it SUCCEEDED; for an INTERRUPTED change, what start-up recovery did with what it left.',
+    }),
     durationMs: t.exposeFloat('duration_ms', {
       nullable: true,
       description: 'Milliseconds its execution took on the DDL session; null for dry runs and while RUNNING.',
@@ -89,7 +105,9 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
         'For each of helpsQueryIds, its calls and mean time before and after the change, measured from the query-statistics ' +
         'history once snapshots exist on both sides. Empty when the change named no statements or has not SUCCEEDED.',
       resolve: (entry, _, ctx) =>
-        entry.status === 'SUCCEEDED' && entry.finished_at ? changeEffect(ctx.db, entry.helps_query_ids, entry.requested_at, entry.finished_at) : [],
+        entry.status === 'SUCCEEDED' && entry.finished_at
+          ? changeEffect(ctx.db, entry.helps_query_ids, entry.requested_at, entry.finished_at)
+          : [],
     }),
   }),
 });

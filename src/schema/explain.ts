@@ -28,7 +28,8 @@ const SequentialScanRef = builder.objectRef<SequentialScan>('SequentialScan').im
       description: "Size of the table's heap, which the scan reads, in bytes; null when the table could not be found.",
     }),
     large: t.exposeBoolean('large', {
-      description: 'The table has more than 10,000 rows or more than 8 MB: a scan worth avoiding when the statement is frequent or selective.',
+      description:
+        'The table has more than 10,000 rows or more than 8 MB: a scan worth avoiding when the statement is frequent or selective.',
     }),
   }),
 });
@@ -40,11 +41,16 @@ const RowMisestimateRef = builder.objectRef<RowMisestimate>('RowMisestimate').im
   fields: (t) => ({
     nodeType: t.exposeString('nodeType', { description: 'The node, as PostgreSQL names it, e.g. "Seq Scan", "Hash Join".' }),
     schema: t.exposeString('schema', { nullable: true, description: "The scanned table's schema; null for nodes that scan no table." }),
-    table: t.exposeString('table', { nullable: true, description: 'The scanned table; null for nodes that scan no table (joins, sorts...).' }),
+    table: t.exposeString('table', {
+      nullable: true,
+      description: 'The scanned table; null for nodes that scan no table (joins, sorts...).',
+    }),
     estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expected, per loop.' }),
     actualRows: t.exposeFloat('actualRows', { description: 'Rows measured, per loop.' }),
     loops: t.exposeFloat('loops', { description: 'Times the node ran.' }),
-    factor: t.exposeFloat('factor', { description: 'The larger of estimated/actual and actual/estimated (each at least 1 row), 10 or more.' }),
+    factor: t.exposeFloat('factor', {
+      description: 'The larger of estimated/actual and actual/estimated (each at least 1 row), 10 or more.',
+    }),
     underestimated: t.exposeBoolean('underestimated', { description: 'True when more rows came than expected, false when fewer.' }),
   }),
 });
@@ -69,7 +75,9 @@ const ExplainSummaryRef = builder.objectRef<ExplainSummary>('ExplainSummary').im
 const ExplainResult = builder.objectRef<ExplainOutcome>('ExplainResult').implement({
   description: 'The plan PostgreSQL chose for one statement, and a summary of it.',
   fields: (t) => ({
-    statement: t.exposeString('statement', { description: "The statement explained: the sql argument, or pg_stat_statements' text for queryId." }),
+    statement: t.exposeString('statement', {
+      description: "The statement explained: the sql argument, or pg_stat_statements' text for queryId.",
+    }),
     queryId: t.exposeID('queryId', { nullable: true, description: 'The queryId argument; null when sql was given.' }),
     plan: t.expose('plan', {
       type: 'JSON',
@@ -80,12 +88,19 @@ const ExplainResult = builder.objectRef<ExplainOutcome>('ExplainResult').impleme
     genericPlan: t.exposeBoolean('genericPlan', {
       description: 'The statement has $n parameters and no params were given: the plan was made without their values.',
     }),
-    analyzed: t.exposeBoolean('analyzed', { description: 'The statement was executed (EXPLAIN ANALYZE) and the plan holds measured rows and times.' }),
-    totalCost: t.exposeFloat('totalCost', { description: "The planner's total cost estimate of the root node, in its abstract cost units." }),
+    analyzed: t.exposeBoolean('analyzed', {
+      description: 'The statement was executed (EXPLAIN ANALYZE) and the plan holds measured rows and times.',
+    }),
+    totalCost: t.exposeFloat('totalCost', {
+      description: "The planner's total cost estimate of the root node, in its abstract cost units.",
+    }),
     estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expects the statement to return.' }),
     actualRows: t.exposeFloat('actualRows', { nullable: true, description: 'Rows it returned; null unless analyzed.' }),
     planningTimeMs: t.exposeFloat('planningTimeMs', { nullable: true, description: 'Planning time, in milliseconds.' }),
-    executionTimeMs: t.exposeFloat('executionTimeMs', { nullable: true, description: 'Execution time, in milliseconds; null unless analyzed.' }),
+    executionTimeMs: t.exposeFloat('executionTimeMs', {
+      nullable: true,
+      description: 'Execution time, in milliseconds; null unless analyzed.',
+    }),
     summary: t.expose('summary', { type: ExplainSummaryRef, description: 'What to look at first: sequential scans, misestimates, notes.' }),
   }),
 });
@@ -96,12 +111,14 @@ builder.queryField('explain', (t) =>
     description:
       'The plan of one statement, given as sql or as a pg_stat_statements queryId. Runs in a read-only transaction that is rolled back; ' +
       'the statement itself is executed only with analyze (admin token, a single SELECT). Planning runs functions, so a statement that could ' +
-      'run a function pgscope does not trust (not PostgreSQL\'s, a superuser\'s, its own role\'s, nor PGSCOPE_TRUSTED_ROLES\') is refused with ' +
+      "run a function pgscope does not trust (not PostgreSQL's, a superuser's, its own role's, nor PGSCOPE_TRUSTED_ROLES') is refused with " +
       'UNTRUSTED_CODE before anything is planned. Without the admin token, planning may take ' +
       'at most PGSCOPE_ANONYMOUS_EXPLAIN_TIMEOUT_MS (QUERY_TIMEOUT past it). At most PGSCOPE_MAX_EXPENSIVE_FIELDS explains per operation.',
     args: {
       queryId: t.arg.id({ description: 'Explain this statement of pg_stat_statements (see slowQueries). Give queryId or sql, not both.' }),
-      sql: t.arg.string({ description: 'Explain this one statement: SELECT, INSERT, UPDATE, DELETE or MERGE. Give sql or queryId, not both.' }),
+      sql: t.arg.string({
+        description: 'Explain this one statement: SELECT, INSERT, UPDATE, DELETE or MERGE. Give sql or queryId, not both.',
+      }),
       params: t.arg({
         type: ['String'],
         required: { list: false, items: false },

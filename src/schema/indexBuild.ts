@@ -28,7 +28,10 @@ const IndexBuild = builder.objectRef<IndexBuildRow>('IndexBuild').implement({
         'Phase as PostgreSQL names it: initializing, waiting for writers before build, building index: scanning table, ' +
         `building index: sorting live tuples, building index: loading tuples in tree, index validation: ..., waiting for old snapshots ... ${HIDDEN}`,
     }),
-    lockersTotal: t.expose('lockers_total', counter('Sessions the build must wait for in a waiting phase (older transactions); 0 otherwise.')),
+    lockersTotal: t.expose(
+      'lockers_total',
+      counter('Sessions the build must wait for in a waiting phase (older transactions); 0 otherwise.'),
+    ),
     lockersDone: t.expose('lockers_done', counter('Of lockersTotal, those already waited for.')),
     currentLockerPid: t.exposeInt('current_locker_pid', {
       nullable: true,
@@ -45,7 +48,11 @@ const IndexBuild = builder.objectRef<IndexBuildRow>('IndexBuild').implement({
       nullable: true,
       description: `When the building session's transaction started (a concurrent build runs several). ${HIDDEN}`,
     }),
-    queryStart: t.expose('query_start', { type: 'DateTime', nullable: true, description: `When the building statement started. ${HIDDEN}` }),
+    queryStart: t.expose('query_start', {
+      type: 'DateTime',
+      nullable: true,
+      description: `When the building statement started. ${HIDDEN}`,
+    }),
     durationMs: t.exposeFloat('duration_ms', { nullable: true, description: `Milliseconds since queryStart. ${HIDDEN}` }),
     waitEventType: t.exposeString('wait_event_type', {
       nullable: true,
@@ -55,7 +62,7 @@ const IndexBuild = builder.objectRef<IndexBuildRow>('IndexBuild').implement({
     progressRatio: t.exposeFloat('progress_ratio', {
       nullable: true,
       description:
-        'Estimated fraction done, 0 to 1, for a progress bar: the current phase\'s blocks, tuples or lockers done of total; for a ' +
+        "Estimated fraction done, 0 to 1, for a progress bar: the current phase's blocks, tuples or lockers done of total; for a " +
         'partitioned table, (partitionsDone + that fraction) / partitionsTotal. A concurrent build goes through several phases, so ' +
         'the bar restarts with each one: show phase beside it. Null when no counter has a total yet.',
     }),

@@ -21,7 +21,7 @@ const IndexNullsOrder = builder.enumType('IndexNullsOrder', {
 });
 
 const IndexKeyInput = builder.inputType('IndexKeyInput', {
-  description: 'One key of the index: a column, or an expression over the table\'s columns (exactly one of the two).',
+  description: "One key of the index: a column, or an expression over the table's columns (exactly one of the two).",
   fields: (t) => ({
     column: t.string({ description: 'A column of the table, as the catalog names it (case-sensitive).' }),
     expression: t.string({
@@ -61,7 +61,10 @@ export const IndexChangePlan = builder.objectRef<IndexChange>('IndexChangePlan')
   fields: (t) => ({
     schema: t.string({ description: 'Schema of the index (that of its table).', resolve: (p) => p.index.schema }),
     table: t.string({ description: 'The table.', resolve: (p) => p.index.table }),
-    name: t.string({ description: 'Name of the index (given or derived); that of the identical index when one exists.', resolve: (p) => p.index.existing?.name ?? p.index.name }),
+    name: t.string({
+      description: 'Name of the index (given or derived); that of the identical index when one exists.',
+      resolve: (p) => p.index.existing?.name ?? p.index.name,
+    }),
     definition: t.string({
       description: 'The index as one CREATE INDEX CONCURRENTLY statement, as a person would run it on a plain table.',
       resolve: (p) => p.index.definitionSql,
@@ -89,11 +92,17 @@ export const BuiltIndex = builder.objectRef<IndexOutcome>('BuiltIndex').implemen
   fields: (t) => ({
     schema: t.exposeString('schema', { description: 'Schema of the index.' }),
     name: t.exposeString('name', { description: 'Name of the index.' }),
-    sizeBytes: t.field({ type: 'BigInt', description: 'Its size on disk; summed over the partitions for a partitioned index.', resolve: (o) => BigInt(o.sizeBytes) }),
+    sizeBytes: t.field({
+      type: 'BigInt',
+      description: 'Its size on disk; summed over the partitions for a partitioned index.',
+      resolve: (o) => BigInt(o.sizeBytes),
+    }),
     valid: t.exposeBoolean('valid', { description: 'PostgreSQL marks it valid: the planner may use it.' }),
     alreadyExisted: t.exposeBoolean('alreadyExisted', { description: 'It was there already; nothing was built.' }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the build took on the DDL session.' }),
-    executedSql: t.exposeStringList('executedSql', { description: 'The statements executed, in order (lock-timeout retries and cleanup included).' }),
+    executedSql: t.exposeStringList('executedSql', {
+      description: 'The statements executed, in order (lock-timeout retries and cleanup included).',
+    }),
   }),
 });
 
@@ -105,12 +114,17 @@ interface ApplyIndexResult {
 const ApplyIndexPayload = builder.objectRef<ApplyIndexResult>('ApplyIndexPayload').implement({
   description: 'What applyIndex planned or did.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL executed, duration, who asked.',
+      resolve: (r) => r.change,
+    }),
     plan: t.field({ type: IndexChangePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     index: t.field({
       type: BuiltIndex,
       nullable: true,
-      description: 'The index, once built: null for a dry run and for wait: false (poll changeLogEntry; its outcome holds the same fields).',
+      description:
+        'The index, once built: null for a dry run and for wait: false (poll changeLogEntry; its outcome holds the same fields).',
       resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as IndexOutcome) : null),
     }),
   }),
@@ -123,7 +137,7 @@ builder.mutationField('applyIndex', (t) =>
     description:
       'Builds an index without blocking writes: CREATE INDEX CONCURRENTLY on its own DDL session (no statement timeout, a short ' +
       'lock_timeout with bounded retries); on a partitioned table ON ONLY the parent, one concurrent build per partition and ' +
-      'ATTACH, each checked valid; the session\'s search_path is pg_catalog, pg_temp. A failed or cancelled build drops what it ' +
+      "ATTACH, each checked valid; the session's search_path is pg_catalog, pg_temp. A failed or cancelled build drops what it " +
       'left; rows that make it fail give INDEX_BUILD_FAILED. An identical valid index is returned, not duplicated; an identical ' +
       'INVALID one is dropped and built again (ALREADY_EXISTS, reason BEING_BUILT, while another session builds it); another ' +
       'index with that name is ALREADY_EXISTS. Refused on PostgreSQL 14.0-14.3 (concurrent builds could ' +
@@ -144,7 +158,9 @@ builder.mutationField('applyIndex', (t) =>
         unique: input.unique,
         name: input.name,
       };
-      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust));
+      const { steps, planned } = keepingPlan(
+        applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust),
+      );
       const request = {
         action: 'applyIndex',
         target: { schema: input.schema ?? 'public', name: input.name ?? null },
@@ -181,7 +197,11 @@ interface DropIndexResult {
 const DropIndexPayload = builder.objectRef<DropIndexResult>('DropIndexPayload').implement({
   description: 'What dropIndex planned or did.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL executed, duration, who asked.',
+      resolve: (r) => r.change,
+    }),
     plan: t.field({ type: DropIndexPlan, description: 'What runs.', resolve: (r) => r.plan }),
   }),
 });

@@ -26,13 +26,18 @@ const IndexFindingReasonEnum = builder.enumType('IndexFindingReason', {
     BUILD_FAILED: { description: 'INVALID: a concurrent build or reindex failed or was cancelled and left it behind.' },
     PARTITIONS_NOT_ATTACHED: { description: 'INVALID: a partitioned index that some partitions have no valid index attached to.' },
     NO_SCANS: { description: 'UNUSED: zero scans since the statistics were reset (see evidence.statsAgeDays).' },
-    IDENTICAL_DEFINITION: { description: 'DUPLICATE: same access method, keys, operator classes, collations, order, predicate and INCLUDE.' },
+    IDENTICAL_DEFINITION: {
+      description: 'DUPLICATE: same access method, keys, operator classes, collations, order, predicate and INCLUDE.',
+    },
     SAME_KEYS_AS_UNIQUE_INDEX: { description: 'DUPLICATE: a non-unique copy of a unique index.' },
-    SAME_KEYS_REVERSED: { description: 'DUPLICATE: a btree whose key is another\'s read backwards (every ASC/DESC and NULLS order flipped).' },
-    LEADING_PREFIX_OF_OTHER: { description: 'REDUNDANT: its key is a leading prefix of the covering index\'s key.' },
+    SAME_KEYS_REVERSED: {
+      description: "DUPLICATE: a btree whose key is another's read backwards (every ASC/DESC and NULLS order flipped).",
+    },
+    LEADING_PREFIX_OF_OTHER: { description: "REDUNDANT: its key is a leading prefix of the covering index's key." },
     FEWER_INCLUDED_COLUMNS: { description: 'REDUNDANT: same key as the covering index, which includes all of its INCLUDE columns.' },
     NO_LEADING_INDEX: {
-      description: "MISSING_FK_INDEX: no valid index has the foreign key's columns as its leading keys (partial: only with `column IS NOT NULL` on them).",
+      description:
+        "MISSING_FK_INDEX: no valid index has the foreign key's columns as its leading keys (partial: only with `column IS NOT NULL` on them).",
     },
   } satisfies Record<IndexFindingReason, unknown>,
 });
@@ -61,8 +66,7 @@ const IndexFindingEvidence = builder.objectRef<IndexFindingRow>('IndexFindingEvi
     }),
     statsAgeDays: t.exposeFloat('stats_age_days', {
       nullable: true,
-      description:
-        'Days since statsResetAt: how long "0 scans" has been watched. Null when the statistics were never reset (unknown).',
+      description: 'Days since statsResetAt: how long "0 scans" has been watched. Null when the statistics were never reset (unknown).',
     }),
     tableSeqScans: t.expose('table_seq_scans', {
       type: 'BigInt',
@@ -138,9 +142,9 @@ builder.queryField('indexFindings', (t) =>
     type: [IndexFinding],
     description:
       'Invalid, unused, duplicate and redundant indexes and foreign keys without a supporting index, ordered by schema, ' +
-      'table and kind. Without schema or table: every schema except the system ones and pgscope\'s own schema `pgscope` (name it to see it).',
+      "table and kind. Without schema or table: every schema except the system ones and pgscope's own schema `pgscope` (name it to see it).",
     args: {
-      schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
+      schema: t.arg.string({ description: "Only this schema (NOT_FOUND if it does not exist); with table, the table's schema." }),
       table: t.arg.string({ description: 'Only this table (NOT_FOUND if absent); looked up on the search_path without schema.' }),
       kinds: t.arg({ type: [IndexFindingKindEnum], description: 'Only these kinds. Default: all.' }),
       includePartitions: t.arg.boolean({
@@ -156,7 +160,12 @@ builder.queryField('indexFindings', (t) =>
         return indexFindings(ctx.db, caps, { tableOids: [table.oid], schema: null, includePartitions: true, kinds });
       }
       if (args.schema) await assertSchemaExists(ctx.db, args.schema);
-      return indexFindings(ctx.db, caps, { tableOids: null, schema: args.schema ?? null, includePartitions: args.includePartitions ?? true, kinds });
+      return indexFindings(ctx.db, caps, {
+        tableOids: null,
+        schema: args.schema ?? null,
+        includePartitions: args.includePartitions ?? true,
+        kinds,
+      });
     },
   }),
 );

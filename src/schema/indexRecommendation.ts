@@ -1,5 +1,11 @@
 // indexRecommendations and indexAdvisorReport: the advisor (src/advisor/recommend.ts) as GraphQL.
-import { recommendIndexes, type AdvisorReport, type Recommendation, type RecommendedStatement, type RejectedIndex } from '../advisor/recommend.js';
+import {
+  recommendIndexes,
+  type AdvisorReport,
+  type Recommendation,
+  type RecommendedStatement,
+  type RejectedIndex,
+} from '../advisor/recommend.js';
 import type { CandidateKey } from '../advisor/types.js';
 import { slowQueries, type SlowQueryRow } from '../db/queryStats.js';
 import type { Context } from '../context.js';
@@ -13,7 +19,9 @@ const AdvisorSourceEnum = builder.enumType('AdvisorSource', {
   description: 'How the advisor costed an index.',
   values: {
     HYPOPG: { description: 'HypoPG: the planner planned each statement with the index present as a hypothetical index.' },
-    HEURISTIC: { description: 'Without HypoPG: an estimate from pg_stats (null fraction, distinct values, correlation) and the table sizes.' },
+    HEURISTIC: {
+      description: 'Without HypoPG: an estimate from pg_stats (null fraction, distinct values, correlation) and the table sizes.',
+    },
   },
 });
 
@@ -57,12 +65,19 @@ const RecommendedStatementType = builder.objectRef<StatementShape>('RecommendedS
       description: 'The statement as slowQueries reports it; null when pg_stat_statements no longer holds it.',
       resolve: (s) => s.slow,
     }),
-    calls: t.field({ type: 'BigInt', description: 'Calls counted by pg_stat_statements.', resolve: (s) => BigInt(Math.round(s.statement.calls)) }),
+    calls: t.field({
+      type: 'BigInt',
+      description: 'Calls counted by pg_stat_statements.',
+      resolve: (s) => BigInt(Math.round(s.statement.calls)),
+    }),
     meanTimeMs: t.float({ description: 'Its mean execution time now.', resolve: (s) => s.statement.meanTimeMs }),
     costBefore: t.float({ description: "The planner's estimated total cost today.", resolve: (s) => s.before.totalCost }),
     costAfter: t.float({ description: 'The estimated total cost with the index.', resolve: (s) => s.after.totalCost }),
     planBefore: t.string({ description: 'The top of the plan today ("Seq Scan on users").', resolve: (s) => s.before.topNode }),
-    planAfter: t.string({ description: 'The top of the plan with the index ("Index Scan using ... on users").', resolve: (s) => s.after.topNode }),
+    planAfter: t.string({
+      description: 'The top of the plan with the index ("Index Scan using ... on users").',
+      resolve: (s) => s.after.topNode,
+    }),
     usesIndex: t.boolean({ description: 'The plan with the index uses it.', resolve: (s) => s.after.usesCandidate }),
   }),
 });
@@ -78,16 +93,27 @@ const IndexRecommendationType = builder.objectRef<RecommendationShape>('IndexRec
       description: 'Stable id: it encodes the definition, stays valid across restarts and other applies; pass it to applyRecommendation.',
     }),
     schema: t.string({ description: 'Schema of the table.', resolve: (r) => r.candidate.schema }),
-    table: t.string({ description: 'The table (the parent, for a partitioned table: one index for all partitions).', resolve: (r) => r.candidate.table }),
+    table: t.string({
+      description: 'The table (the parent, for a partitioned table: one index for all partitions).',
+      resolve: (r) => r.candidate.table,
+    }),
     name: t.exposeString('name', { description: 'The name applyRecommendation gives it.' }),
     method: t.string({ description: 'Access method: btree or gin.', resolve: (r) => r.candidate.method }),
     keys: t.field({ type: [IndexKeyType], description: 'Its keys, in order.', resolve: (r) => r.candidate.keys }),
     where: t.string({ nullable: true, description: 'Partial-index predicate; null for a full index.', resolve: (r) => r.candidate.where }),
     include: t.stringList({ description: 'INCLUDE columns (for index-only scans).', resolve: (r) => r.candidate.include }),
-    sql: t.exposeString('sql', { description: 'A runnable CREATE INDEX CONCURRENTLY statement, names checked against the catalog and quoted.' }),
+    sql: t.exposeString('sql', {
+      description: 'A runnable CREATE INDEX CONCURRENTLY statement, names checked against the catalog and quoted.',
+    }),
     sizeBytes: t.field({ type: 'BigInt', description: 'Estimated size on disk.', resolve: (r) => BigInt(Math.round(r.sizeBytes)) }),
-    statements: t.field({ type: [RecommendedStatementType], description: 'The statements it helps, heaviest first.', resolve: (r) => r.statements }),
-    benefit: t.exposeFloat('benefit', { description: 'Estimated benefit: calls x cost saved per call, over its statements (planner cost units).' }),
+    statements: t.field({
+      type: [RecommendedStatementType],
+      description: 'The statements it helps, heaviest first.',
+      resolve: (r) => r.statements,
+    }),
+    benefit: t.exposeFloat('benefit', {
+      description: 'Estimated benefit: calls x cost saved per call, over its statements (planner cost units).',
+    }),
     writeOverhead: t.exposeFloat('writeOverhead', {
       description: 'Estimated cost of keeping it up to date: rows written to the table x the cost per row (same units as benefit).',
     }),
@@ -124,19 +150,31 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
   description: 'The advisor run in full: recommendations, the candidates it rejected with why, and how much it looked at.',
   fields: (t) => ({
     recommendations: t.field({ type: [IndexRecommendationType], description: 'Best first.', resolve: (r) => r.recommendations }),
-    rejected: t.field({ type: [RejectedCandidateType], description: 'Candidates considered and left out, with why.', resolve: (r) => r.rejected }),
+    rejected: t.field({
+      type: [RejectedCandidateType],
+      description: 'Candidates considered and left out, with why.',
+      resolve: (r) => r.rejected,
+    }),
     statementsAnalyzed: t.exposeInt('statementsAnalyzed', {
-      description: 'Statements of the workload that could use an index (those whose planning could run untrusted code are skipped instead).',
+      description:
+        'Statements of the workload that could use an index (those whose planning could run untrusted code are skipped instead).',
     }),
     candidatesConsidered: t.exposeInt('candidatesConsidered', { description: 'Candidate indexes costed.' }),
     plansCosted: t.exposeInt('plansCosted', { description: 'Plans (HypoPG) or statement estimates (HEURISTIC) computed.' }),
     source: t.field({ type: AdvisorSourceEnum, description: 'How candidates were costed.', resolve: (r) => r.source }),
-    budgetExhausted: t.exposeBoolean('budgetExhausted', { description: 'The costing time budget ran out: some candidates were not costed.' }),
+    budgetExhausted: t.exposeBoolean('budgetExhausted', {
+      description: 'The costing time budget ran out: some candidates were not costed.',
+    }),
     skipped: t.stringList({
       description:
         'Statements or candidates that could not be costed, with why; first the statements never planned because planning them could run ' +
         'a function pgscope does not trust (its owner is named: PGSCOPE_TRUSTED_ROLES trusts it).',
-      resolve: (r) => r.skipped.map((s) => [s.queryId ? `queryId ${s.queryId}` : null, s.candidate ? `${s.candidate.schema}.${s.candidate.table}` : null, s.reason].filter(Boolean).join(': ')),
+      resolve: (r) =>
+        r.skipped.map((s) =>
+          [s.queryId ? `queryId ${s.queryId}` : null, s.candidate ? `${s.candidate.schema}.${s.candidate.table}` : null, s.reason]
+            .filter(Boolean)
+            .join(': '),
+        ),
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
   }),
@@ -151,14 +189,26 @@ const advisorArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0])
   table: t.arg.string({ description: 'Only this table.' }),
 });
 
-async function runAdvisor(ctx: Context, args: { minImprovement?: number | null; limit?: number | null; schema?: string | null; table?: string | null }): Promise<ReportShape> {
+async function runAdvisor(
+  ctx: Context,
+  args: { minImprovement?: number | null; limit?: number | null; schema?: string | null; table?: string | null },
+): Promise<ReportShape> {
   const minImprovement = args.minImprovement ?? 0.1;
-  if (!(minImprovement >= 0 && minImprovement <= 1)) throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
+  if (!(minImprovement >= 0 && minImprovement <= 1))
+    throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
   const limit = intInRange('limit', args.limit ?? 20, 1, 100);
   const caps = await ctx.capabilities();
-  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, schema: args.schema, table: args.table, trust: ctx.config.trust });
+  const report = await recommendIndexes(ctx.db, caps, {
+    minImprovement,
+    limit,
+    schema: args.schema,
+    table: args.table,
+    trust: ctx.config.trust,
+  });
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
-  const rows = ids.length ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids }) : [];
+  const rows = ids.length
+    ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids })
+    : [];
   const byId = new Map(rows.map((row) => [row.query_id, row]));
   const recommendations = await Promise.all(
     report.recommendations.map(async (r) => ({
@@ -178,7 +228,7 @@ builder.queryField('indexRecommendations', (t) =>
   t.field({
     type: [IndexRecommendationType],
     description:
-      'Indexes the workload needs, best first, found from pg_stat_statements: each statement parsed by PostgreSQL\'s parser, ' +
+      "Indexes the workload needs, best first, found from pg_stat_statements: each statement parsed by PostgreSQL's parser, " +
       'candidates costed with HypoPG (or estimated from pg_stats without it), selected over the whole workload on benefit minus ' +
       'write overhead. Expensive: counts toward PGSCOPE_MAX_EXPENSIVE_FIELDS.',
     args: advisorArgs(t),

@@ -25,7 +25,7 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     return oids.map((oid) => byOid.get(oid) ?? notFound('The index no longer exists (it was dropped while the request ran).'));
   },
   fields: (t) => ({
-    schema: t.exposeString('schema', { description: 'Schema of the table (an index always lives in its table\'s schema).' }),
+    schema: t.exposeString('schema', { description: "Schema of the table (an index always lives in its table's schema)." }),
     table: t.exposeString('table', { description: 'The indexed table.' }),
     indexName: t.exposeString('index_name', { description: 'Name of the index.' }),
     scans: t.expose('scans', { type: 'BigInt', description: 'Index scans started (pg_stat_all_indexes.idx_scan).' }),
@@ -73,9 +73,9 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     }),
     foreignKeys: t.exposeStringList('foreign_keys', {
       description:
-        "Foreign keys of the table whose checks this index serves when referenced rows are deleted or updated, as PostgreSQL " +
+        'Foreign keys of the table whose checks this index serves when referenced rows are deleted or updated, as PostgreSQL ' +
         "plans those checks: the index is valid, its leading key columns are the key's columns (any order) with an operator " +
-        'class that has the key\'s equality, and it has no predicate, or only `column IS NOT NULL` on those columns.',
+        "class that has the key's equality, and it has no predicate, or only `column IS NOT NULL` on those columns.",
     }),
     supportsForeignKey: t.boolean({
       description: 'Serves at least one foreign key of its table (see foreignKeys): dropping it makes those checks scan the table.',
@@ -90,9 +90,9 @@ builder.queryField('indexUsage', (t) =>
     type: [IndexUsage],
     description:
       'Indexes with their usage, ordered by schema, table and index name. Without arguments: every index outside the ' +
-      'system schemas and pgscope\'s own schema `pgscope` (name it to see it). Counters run since the statistics were last reset.',
+      "system schemas and pgscope's own schema `pgscope` (name it to see it). Counters run since the statistics were last reset.",
     args: {
-      schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist); with table, the table\'s schema.' }),
+      schema: t.arg.string({ description: "Only this schema (NOT_FOUND if it does not exist); with table, the table's schema." }),
       table: t.arg.string({
         description: 'Only the indexes of this table (NOT_FOUND if absent); looked up on the search_path when schema is not given.',
       }),

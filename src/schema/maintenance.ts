@@ -24,7 +24,11 @@ const AnalyzeTablePayload = builder.objectRef<ChangePayload>('AnalyzeTablePayloa
 const ResetQueryStatsPayload = builder.objectRef<ChangePayload>('ResetQueryStatsPayload').implement({
   description: 'What resetQueryStats planned or did.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL, duration.', resolve: (payload) => payload.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL, duration.',
+      resolve: (payload) => payload.change,
+    }),
   }),
 });
 

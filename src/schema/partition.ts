@@ -24,11 +24,12 @@ const PartitionStrategyEnum = builder.enumType('PartitionStrategy', {
 export const PartitionInfo = builder.objectRef<PartitionRow>('PartitionInfo').implement({
   description: 'One partition of a partitioned table. Sizes and rows of a sub-partitioned partition are summed over its leaves.',
   fields: (t) => ({
-    schema: t.exposeString('schema', { description: 'Schema of the partition (it may differ from its parent\'s).' }),
+    schema: t.exposeString('schema', { description: "Schema of the partition (it may differ from its parent's)." }),
     name: t.exposeString('name', { description: 'Name of the partition.' }),
     isDefault: t.exposeBoolean('is_default', { description: 'The DEFAULT partition: it takes the rows no other partition accepts.' }),
     bound: t.exposeString('bound', {
-      description: 'Its partition bound as PostgreSQL prints it: FOR VALUES FROM (...) TO (...), FOR VALUES IN (...), WITH (MODULUS ...), or DEFAULT.',
+      description:
+        'Its partition bound as PostgreSQL prints it: FOR VALUES FROM (...) TO (...), FOR VALUES IN (...), WITH (MODULUS ...), or DEFAULT.',
     }),
     rangeFrom: t.exposeString('range_from', {
       nullable: true,
@@ -43,7 +44,7 @@ export const PartitionInfo = builder.objectRef<PartitionRow>('PartitionInfo').im
       nullable: true,
       description:
         'Range partitions keyed by one date or timestamp column: the inclusive lower bound as an instant (a date or timestamp ' +
-        'without time zone is read in the server session\'s TimeZone). Null for MINVALUE and other keys.',
+        "without time zone is read in the server session's TimeZone). Null for MINVALUE and other keys.",
     }),
     to: t.expose('to_at', {
       type: 'DateTime',
@@ -81,7 +82,8 @@ const PartitionIndexGap = builder.objectRef<PartitionedTableRow['missing_indexes
 
 /** Loaded by table OID, so that Table.partitioning for many tables is one statement. */
 export const PartitionedTable = builder.loadableObject('PartitionedTable', {
-  description: 'How a partitioned table is partitioned, and what needs attention: default rows, pending detaches, missing indexes, coverage.',
+  description:
+    'How a partitioned table is partitioned, and what needs attention: default rows, pending detaches, missing indexes, coverage.',
   load: async (oids: number[], ctx: Context): Promise<(PartitionedTableRow | Error)[]> => {
     const rows = await loadPartitionedTables(ctx.db, await ctx.capabilities(), oids);
     const byOid = new Map(rows.map((row) => [row.oid, row]));
@@ -93,7 +95,10 @@ export const PartitionedTable = builder.loadableObject('PartitionedTable', {
     strategy: t.field({ type: PartitionStrategyEnum, description: 'RANGE, LIST or HASH.', resolve: (row) => row.strategy }),
     key: t.exposeString('key', { description: 'The partition key as declared, e.g. RANGE ("timestamp") (pg_get_partkeydef).' }),
     partitionCount: t.exposeInt('partition_count', { description: 'Direct partitions, the default and detach-pending ones included.' }),
-    defaultPartition: t.exposeString('default_partition_name', { nullable: true, description: 'Name of the DEFAULT partition; null if there is none.' }),
+    defaultPartition: t.exposeString('default_partition_name', {
+      nullable: true,
+      description: 'Name of the DEFAULT partition; null if there is none.',
+    }),
     defaultPartitionRows: t.expose('default_partition_rows', {
       type: 'BigInt',
       nullable: true,
@@ -106,7 +111,8 @@ export const PartitionedTable = builder.loadableObject('PartitionedTable', {
       description: `True when defaultPartitionRows was counted; false when it is the statistics' estimate (the partition exceeds ${DEFAULT_PARTITION_COUNT_MAX_BYTES / 1024 / 1024} MB or pgscope's role may not read it). Null without a default partition.`,
     }),
     detachPendingPartitions: t.exposeStringList('detach_pending_partitions', {
-      description: 'Partitions left half-detached by an interrupted DETACH ... CONCURRENTLY: finish each with DETACH PARTITION ... FINALIZE.',
+      description:
+        'Partitions left half-detached by an interrupted DETACH ... CONCURRENTLY: finish each with DETACH PARTITION ... FINALIZE.',
     }),
     missingIndexes: t.field({
       type: [PartitionIndexGap],
@@ -173,7 +179,10 @@ builder.queryField('partitionedTable', (t) =>
     description: 'Partitioning of one table: strategy, key, default partition, pending detaches, missing indexes and coverage.',
     args: {
       schema: t.arg.string({ description: 'Schema of the table; without it the table is looked up on the search_path.' }),
-      table: t.arg.string({ required: true, description: 'The partitioned table (NOT_FOUND if absent, BAD_USER_INPUT if not partitioned).' }),
+      table: t.arg.string({
+        required: true,
+        description: 'The partitioned table (NOT_FOUND if absent, BAD_USER_INPUT if not partitioned).',
+      }),
     },
     resolve: async (_, args, ctx) => (await partitionedTableNamed(ctx, args.schema, args.table)).oid,
   }),

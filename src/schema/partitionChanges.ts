@@ -67,15 +67,23 @@ const PartitionCreatePlan = builder.objectRef<PartitionChange>('PartitionCreateP
   fields: (t) => ({
     schema: t.string({ description: 'Schema of the partitioned table.', resolve: (p) => p.partitionPlan.schema }),
     table: t.string({ description: 'The partitioned table.', resolve: (p) => p.partitionPlan.table }),
-    interval: t.field({ type: PartitionIntervalEnum, description: 'The period of each partition.', resolve: (p) => p.partitionPlan.interval }),
-    intervalInferred: t.boolean({ description: 'The interval was inferred from the existing partitions.', resolve: (p) => p.partitionPlan.intervalInferred }),
+    interval: t.field({
+      type: PartitionIntervalEnum,
+      description: 'The period of each partition.',
+      resolve: (p) => p.partitionPlan.interval,
+    }),
+    intervalInferred: t.boolean({
+      description: 'The interval was inferred from the existing partitions.',
+      resolve: (p) => p.partitionPlan.intervalInferred,
+    }),
     partitions: t.field({
       type: [PlannedPartitionType],
       description: 'The partitions to create, oldest first; empty when the table is covered already (idempotent).',
       resolve: (p) => p.partitionPlan.partitions,
     }),
     owner: t.string({
-      description: "The role the new partitions (and their indexes) belong to: the parent's owner. They also get its grants, row-level security and replica identity.",
+      description:
+        "The role the new partitions (and their indexes) belong to: the parent's owner. They also get its grants, row-level security and replica identity.",
       resolve: (p) => p.partitionPlan.dress.owner,
     }),
     copiesBeforeLock: t.boolean({
@@ -92,7 +100,8 @@ const PartitionCreatePlan = builder.objectRef<PartitionChange>('PartitionCreateP
     }),
     statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
     warnings: t.stringList({
-      description: 'Rows to move out of the DEFAULT partition and how long writes wait, gaps left alone, names that could not be read, grants not copied.',
+      description:
+        'Rows to move out of the DEFAULT partition and how long writes wait, gaps left alone, names that could not be read, grants not copied.',
       resolve: (p) => p.partitionPlan.warnings,
     }),
   }),
@@ -109,7 +118,8 @@ const CreatedPartitionType = builder.objectRef<CreatedPartition>('CreatedPartiti
     to: t.exposeString('to', { description: 'Upper bound (exclusive).' }),
     rowsMoved: t.exposeInt('rowsMoved', { description: 'Rows moved into it from the DEFAULT partition.' }),
     rowsMovedUnderLock: t.exposeInt('rowsMovedUnderLock', {
-      description: 'Of those, the rows moved while writes to the parent waited: they arrived or changed after the copy (all of them when there was no copy).',
+      description:
+        'Of those, the rows moved while writes to the parent waited: they arrived or changed after the copy (all of them when there was no copy).',
     }),
     writesHeldMs: t.exposeFloat('writesHeldMs', {
       description: 'How long the transaction that made it a partition held writes to the parent, in ms (from the lock to the commit).',
@@ -125,7 +135,11 @@ interface CreatePartitionsResultShape {
 const CreatePartitionsPayload = builder.objectRef<CreatePartitionsResultShape>('CreatePartitionsPayload').implement({
   description: 'What createPartitions planned or did.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL executed, duration, who asked.',
+      resolve: (r) => r.change,
+    }),
     plan: t.field({ type: PartitionCreatePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     created: t.field({
       type: [CreatedPartitionType],
@@ -155,7 +169,12 @@ builder.mutationField('createPartitions', (t) =>
       const caps = await ctx.capabilities();
       const dryRun = input.dryRun ?? true;
       const wait = input.wait ?? true;
-      const definition = { schema: input.schema ?? 'public', table: input.table, ahead: input.ahead ?? DEFAULT_AHEAD, interval: input.interval ?? null };
+      const definition = {
+        schema: input.schema ?? 'public',
+        table: input.table,
+        ahead: input.ahead ?? DEFAULT_AHEAD,
+        interval: input.interval ?? null,
+      };
       const { steps, planned } = keepingPlan(createPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
       const request = {
         action: 'createPartitions',
@@ -179,7 +198,9 @@ const PlannedDetachType = builder.objectRef<PlannedDetach>('PlannedDetach').impl
     detachPending: t.exposeBoolean('detachPending', {
       description: 'An interrupted DETACH ... CONCURRENTLY left it half-detached: finished with DETACH ... FINALIZE.',
     }),
-    expired: t.exposeBoolean('expired', { description: 'Its upper bound is at or before olderThan (a pending one is finished even if not).' }),
+    expired: t.exposeBoolean('expired', {
+      description: 'Its upper bound is at or before olderThan (a pending one is finished even if not).',
+    }),
   }),
 });
 
@@ -194,7 +215,11 @@ const PartitionDetachPlan = builder.objectRef<DetachChange>('PartitionDetachPlan
       resolve: (p) => p.detachPlan.concurrently,
     }),
     drop: t.boolean({ description: 'The detached tables are dropped too.', resolve: (p) => p.detachPlan.drop }),
-    partitions: t.field({ type: [PlannedDetachType], description: 'The partitions, oldest first.', resolve: (p) => p.detachPlan.partitions }),
+    partitions: t.field({
+      type: [PlannedDetachType],
+      description: 'The partitions, oldest first.',
+      resolve: (p) => p.detachPlan.partitions,
+    }),
     statements: t.field({ type: [PlannedStatementType], description: 'The statements, in order.', resolve: (p) => p.statements }),
   }),
 });
@@ -216,7 +241,11 @@ interface DetachPartitionsResultShape {
 const DetachPartitionsPayload = builder.objectRef<DetachPartitionsResultShape>('DetachPartitionsPayload').implement({
   description: 'What detachPartitions planned or did.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry: status, SQL executed, duration, who asked.', resolve: (r) => r.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry: status, SQL executed, duration, who asked.',
+      resolve: (r) => r.change,
+    }),
     plan: t.field({ type: PartitionDetachPlan, description: 'What runs, in order.', resolve: (r) => r.plan }),
     result: t.field({
       type: DetachResultType,
@@ -240,7 +269,10 @@ builder.mutationField('detachPartitions', (t) =>
       schema: t.arg.string({ description: 'Schema of the partitioned table. Default public.' }),
       table: t.arg.string({ required: true, description: 'A table partitioned BY RANGE on one date, timestamp or timestamptz column.' }),
       olderThan: t.arg({ type: 'DateTime', required: true, description: 'Partitions entirely before this instant go.' }),
-      drop: t.arg.boolean({ description: 'Drop the detached tables too. Default false: they stay as standalone tables.', defaultValue: false }),
+      drop: t.arg.boolean({
+        description: 'Drop the detached tables too. Default false: they stay as standalone tables.',
+        defaultValue: false,
+      }),
       dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
       wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
     },

@@ -17,21 +17,19 @@ const ConnectionCount = builder.objectRef<ConnectionCountRow>('ConnectionCount')
   }),
 });
 
-const IdleTransaction = builder
-  .objectRef<{ pid: number; applicationName: string; idleSeconds: number }>('IdleTransaction')
-  .implement({
-    description: 'A session that opened a transaction and went idle: it holds its locks and its snapshot blocks vacuum.',
-    fields: (t) => ({
-      pid: t.exposeInt('pid', { description: 'Backend process id (for pg_terminate_backend).' }),
-      applicationName: t.exposeString('applicationName', { description: 'The session\'s application_name.' }),
-      idleSeconds: t.exposeFloat('idleSeconds', { description: 'Seconds since the transaction went idle.' }),
-    }),
-  });
+const IdleTransaction = builder.objectRef<{ pid: number; applicationName: string; idleSeconds: number }>('IdleTransaction').implement({
+  description: 'A session that opened a transaction and went idle: it holds its locks and its snapshot blocks vacuum.',
+  fields: (t) => ({
+    pid: t.exposeInt('pid', { description: 'Backend process id (for pg_terminate_backend).' }),
+    applicationName: t.exposeString('applicationName', { description: "The session's application_name." }),
+    idleSeconds: t.exposeFloat('idleSeconds', { description: 'Seconds since the transaction went idle.' }),
+  }),
+});
 
 const ServerConnections = builder.objectRef<ServerConnectionsRow>('ServerConnections').implement({
   description: 'Connections as the PostgreSQL server counts them, all clients included.',
   fields: (t) => ({
-    maxConnections: t.exposeInt('max_connections', { description: 'The server\'s max_connections setting.' }),
+    maxConnections: t.exposeInt('max_connections', { description: "The server's max_connections setting." }),
     reservedConnections: t.exposeInt('reserved_connections', {
       description: 'Slots reserved for superusers and pg_use_reserved_connections (not usable by applications).',
     }),

@@ -28,7 +28,8 @@ const QueryStatsSnapshot = builder.objectRef<QueryStatsSnapshotRow>('QueryStatsS
     }),
     resetSincePrevious: t.exposeBoolean('reset_since_previous', {
       nullable: true,
-      description: 'pg_stat_statements was reset as a whole since the previous snapshot; null for the first snapshot and before PostgreSQL 14.',
+      description:
+        'pg_stat_statements was reset as a whole since the previous snapshot; null for the first snapshot and before PostgreSQL 14.',
     }),
     deallocationsSincePrevious: t.expose('deallocations_since_previous', {
       type: 'BigInt',
@@ -119,7 +120,10 @@ const QueryStatsWindow = builder.objectRef<QueryStatsWindowResult>('QueryStatsWi
       description: 'End: the latest snapshot at or before until; without until, now (the live view).',
     }),
     fromSnapshotId: t.exposeID('from_snapshot_id', { description: 'The snapshot the window starts at.' }),
-    toSnapshotId: t.exposeID('to_snapshot_id', { nullable: true, description: 'The snapshot the window ends at; null when it ends at the live view.' }),
+    toSnapshotId: t.exposeID('to_snapshot_id', {
+      nullable: true,
+      description: 'The snapshot the window ends at; null when it ends at the live view.',
+    }),
     resetDetected: t.exposeBoolean('reset_detected', {
       description: 'Counters restarted inside the window, for everything (statsResetAt) or for some statements (restartedStatements).',
     }),
@@ -146,10 +150,14 @@ const QueryStatsWindow = builder.objectRef<QueryStatsWindowResult>('QueryStatsWi
     }),
     notes: t.field({
       type: ['String'],
-      description: 'What limits this comparison, in plain words (resets, evictions, hidden statements, a shorter window). Empty when nothing does.',
+      description:
+        'What limits this comparison, in plain words (resets, evictions, hidden statements, a shorter window). Empty when nothing does.',
       resolve: async (window, _, ctx) => windowNotes(window, await ctx.capabilities()),
     }),
-    statements: t.expose('statements', { type: [QueryStatsDelta], description: 'Statements active inside the window, largest first by orderBy.' }),
+    statements: t.expose('statements', {
+      type: [QueryStatsDelta],
+      description: 'Statements active inside the window, largest first by orderBy.',
+    }),
   }),
 });
 
@@ -159,15 +167,24 @@ const QueryStatsInterval = builder.objectRef<QueryStatsIntervalRow>('QueryStatsI
     from: t.expose('from_time', { type: 'DateTime', description: 'The earlier snapshot.' }),
     to: t.expose('to_time', { type: 'DateTime', description: 'The later snapshot.' }),
     tracked: t.exposeBoolean('tracked', {
-      description: 'pg_stat_statements held the statement at the later snapshot; false: not run yet, or evicted (its calls are then unknown, shown as 0).',
+      description:
+        'pg_stat_statements held the statement at the later snapshot; false: not run yet, or evicted (its calls are then unknown, shown as 0).',
     }),
-    restarted: t.exposeBoolean('restarted', { description: 'Its counters restarted in this interval (reset, or evicted and back): it counts from the restart.' }),
+    restarted: t.exposeBoolean('restarted', {
+      description: 'Its counters restarted in this interval (reset, or evicted and back): it counts from the restart.',
+    }),
     calls: t.expose('calls', { type: 'BigInt', description: 'Executions in this interval.' }),
     totalTimeMs: t.exposeFloat('total_time_ms', { description: 'Execution time in this interval, in milliseconds.' }),
-    meanTimeMs: t.exposeFloat('mean_time_ms', { nullable: true, description: 'Mean execution time per call in this interval, in milliseconds; null without calls.' }),
+    meanTimeMs: t.exposeFloat('mean_time_ms', {
+      nullable: true,
+      description: 'Mean execution time per call in this interval, in milliseconds; null without calls.',
+    }),
     rows: t.expose('rows', { type: 'BigInt', description: 'Rows returned or affected in this interval.' }),
     sharedBlocksHit: t.expose('shared_blocks_hit', { type: 'BigInt', description: 'Blocks found in shared_buffers in this interval.' }),
-    sharedBlocksRead: t.expose('shared_blocks_read', { type: 'BigInt', description: 'Blocks read from the OS (page cache or disk) in this interval.' }),
+    sharedBlocksRead: t.expose('shared_blocks_read', {
+      type: 'BigInt',
+      description: 'Blocks read from the OS (page cache or disk) in this interval.',
+    }),
     tempBlocksWritten: t.expose('temp_blocks_written', { type: 'BigInt', description: 'Temporary blocks written in this interval.' }),
   }),
 });
@@ -207,11 +224,18 @@ builder.queryField('queryStatsWindow', (t) =>
       'that old, at the oldest one (notes say so). NOT_FOUND when no snapshot exists yet.',
     args: {
       since: t.arg({ type: 'DateTime', required: true, description: 'Start of the window; must be in the past.' }),
-      until: t.arg({ type: 'DateTime', description: 'End of the window, after since; the latest snapshot at or before it is used. Default: now, from the live view.' }),
-      minMeanTimeMs: t.arg.float({
-        description: 'Only statements whose mean time inside the window is at least this many milliseconds. Default: PGSCOPE_SLOW_QUERY_MS (100).',
+      until: t.arg({
+        type: 'DateTime',
+        description: 'End of the window, after since; the latest snapshot at or before it is used. Default: now, from the live view.',
       }),
-      minCalls: t.arg.int({ description: 'Only statements run at least this many times inside the window (1 or more). Default 1.', defaultValue: 1 }),
+      minMeanTimeMs: t.arg.float({
+        description:
+          'Only statements whose mean time inside the window is at least this many milliseconds. Default: PGSCOPE_SLOW_QUERY_MS (100).',
+      }),
+      minCalls: t.arg.int({
+        description: 'Only statements run at least this many times inside the window (1 or more). Default 1.',
+        defaultValue: 1,
+      }),
       orderBy: t.arg({ type: QueryStatsDeltaOrderEnum, description: 'Sort key. Default TOTAL_TIME.', defaultValue: 'TOTAL_TIME' }),
       limit: t.arg.int({ description: 'Most statements returned, 1 to 1000. Default 20.', defaultValue: 20 }),
     },
@@ -259,7 +283,8 @@ function inThePast(name: string, value: Date): Date {
 }
 
 function after(name: string, value: Date, start: Date): Date {
-  if (value <= start) throw badInput(`${name} must be after since (${start.toISOString()}), got ${value.toISOString()}.`, { argument: name });
+  if (value <= start)
+    throw badInput(`${name} must be after since (${start.toISOString()}), got ${value.toISOString()}.`, { argument: name });
   return value;
 }
 

@@ -15,10 +15,16 @@ const StatementCheckType = builder.objectRef<StatementCheck>('StatementIndexChec
   description: 'One statement the index was meant to help, planned again after the build.',
   fields: (t) => ({
     queryId: t.exposeID('queryId', { description: 'pg_stat_statements queryid.' }),
-    usesIndex: t.exposeBoolean('usesIndex', { description: 'The new plan uses the index (or one of its partitions\' indexes).' }),
-    totalCost: t.exposeFloat('totalCost', { nullable: true, description: "The new plan's estimated total cost; null when it could not be planned." }),
+    usesIndex: t.exposeBoolean('usesIndex', { description: "The new plan uses the index (or one of its partitions' indexes)." }),
+    totalCost: t.exposeFloat('totalCost', {
+      nullable: true,
+      description: "The new plan's estimated total cost; null when it could not be planned.",
+    }),
     topNode: t.exposeString('topNode', { nullable: true, description: 'The top of the new plan: "Limit", "Index Scan using ... on ...".' }),
-    problem: t.exposeString('problem', { nullable: true, description: 'Why the statement could not be planned again (evicted from pg_stat_statements ...).' }),
+    problem: t.exposeString('problem', {
+      nullable: true,
+      description: 'Why the statement could not be planned again (evicted from pg_stat_statements ...).',
+    }),
   }),
 });
 
@@ -31,7 +37,11 @@ interface ApplyRecommendationResult {
 const ApplyRecommendationPayload = builder.objectRef<ApplyRecommendationResult>('ApplyRecommendationPayload').implement({
   description: 'What applyRecommendation planned or did, and whether the statements it was for now use the index.',
   fields: (t) => ({
-    change: t.field({ type: ChangeLogEntry, description: 'The change-log entry (its effect shows the measured before/after).', resolve: (r) => r.change }),
+    change: t.field({
+      type: ChangeLogEntry,
+      description: 'The change-log entry (its effect shows the measured before/after).',
+      resolve: (r) => r.change,
+    }),
     plan: t.field({ type: IndexChangePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     index: t.field({
       type: BuiltIndex,
@@ -75,7 +85,9 @@ builder.mutationField('applyRecommendation', (t) =>
         where: recommended.where,
         include: recommended.include,
       };
-      const { steps, planned } = keepingPlan(applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust));
+      const { steps, planned } = keepingPlan(
+        applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust),
+      );
       const request = {
         action: 'applyRecommendation',
         target: { schema: recommended.schema, name: null },
@@ -88,7 +100,11 @@ builder.mutationField('applyRecommendation', (t) =>
       if (change.status !== 'SUCCEEDED') return { change, plan: planned(), statements: null };
       const built = change.outcome as IndexOutcome;
       const names = await indexTreeNames(ctx.db, built.schema, built.name);
-      return { change, plan: planned(), statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names) };
+      return {
+        change,
+        plan: planned(),
+        statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names),
+      };
     },
   }),
 );

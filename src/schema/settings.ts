@@ -23,10 +23,12 @@ const StorageKindEnum = builder.enumType('StorageKind', {
 });
 
 const SettingAdviceRef = builder.objectRef<SettingAdvice>('SettingAdvice').implement({
-  description: 'One server setting as pgscope\'s sessions see it, with advice and the reason for it.',
+  description: "One server setting as pgscope's sessions see it, with advice and the reason for it.",
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Setting name, as in pg_settings and postgresql.conf.' }),
-    value: t.exposeString('value', { description: 'Current value in the setting\'s unit (pg_settings.setting), e.g. "16384" for 16384 x 8kB.' }),
+    value: t.exposeString('value', {
+      description: 'Current value in the setting\'s unit (pg_settings.setting), e.g. "16384" for 16384 x 8kB.',
+    }),
     unit: t.exposeString('unit', { nullable: true, description: 'Unit of value, e.g. "8kB", "kB", "ms"; null for unitless settings.' }),
     display: t.exposeString('display', { description: 'The value as SHOW prints it, e.g. "128MB".' }),
     valueBytes: t.expose('value_bytes', {
@@ -43,7 +45,8 @@ const SettingAdviceRef = builder.objectRef<SettingAdvice>('SettingAdvice').imple
     reason: t.exposeString('reason', { description: 'The finding, the rule applied and its source, in full sentences.' }),
     recommended: t.exposeString('recommended', {
       nullable: true,
-      description: 'A value to set (ready for ALTER SYSTEM or postgresql.conf, e.g. "4GB"); null when nothing needs to change or it cannot be computed.',
+      description:
+        'A value to set (ready for ALTER SYSTEM or postgresql.conf, e.g. "4GB"); null when nothing needs to change or it cannot be computed.',
     }),
     recommendedBytes: t.expose('recommended_bytes', {
       type: 'BigInt',

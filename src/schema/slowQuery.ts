@@ -18,8 +18,7 @@ const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
 });
 
 export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement({
-  description:
-    'A normalized statement from pg_stat_statements in the current database, summed over the roles that ran it.',
+  description: 'A normalized statement from pg_stat_statements in the current database, summed over the roles that ran it.',
   fields: (t) => ({
     queryId: t.exposeID('query_id', { description: 'pg_stat_statements queryid: stable for a statement shape on one server.' }),
     query: t.exposeString('query', { description: 'The normalized statement text, constants replaced by $1, $2...' }),

@@ -113,15 +113,22 @@ Table.implement({
     lastSeqScanAt: t.expose('last_seq_scan_at', when('Last sequential scan; null if never, and always null before PostgreSQL 16.')),
     lastVacuumAt: t.expose('last_vacuum_at', when('Last manual VACUUM; null if never.')),
     lastAutovacuumAt: t.expose('last_autovacuum_at', when('Last VACUUM by autovacuum; null if never.')),
-    lastAnalyzeAt: t.expose('last_analyze_at', when('Last manual ANALYZE; null if never (always null for a partitioned table before PostgreSQL 14).')),
-    lastAutoanalyzeAt: t.expose('last_autoanalyze_at', when('Last ANALYZE by autovacuum; null if never (always, for a partitioned table).')),
+    lastAnalyzeAt: t.expose(
+      'last_analyze_at',
+      when('Last manual ANALYZE; null if never (always null for a partitioned table before PostgreSQL 14).'),
+    ),
+    lastAutoanalyzeAt: t.expose(
+      'last_autoanalyze_at',
+      when('Last ANALYZE by autovacuum; null if never (always, for a partitioned table).'),
+    ),
     vacuumCount: t.expose('vacuum_count', bigint('Manual VACUUMs.')),
     autovacuumCount: t.expose('autovacuum_count', bigint('VACUUMs by autovacuum.')),
     analyzeCount: t.expose('analyze_count', bigint('Manual ANALYZEs.')),
     autoanalyzeCount: t.expose('autoanalyze_count', bigint('ANALYZEs by autovacuum.')),
     autovacuumEnabled: t.exposeBoolean('autovacuum_enabled', {
       nullable: true,
-      description: 'Autovacuum processes this table (the autovacuum setting and the table\'s autovacuum_enabled option); null for a partitioned or foreign table.',
+      description:
+        "Autovacuum processes this table (the autovacuum setting and the table's autovacuum_enabled option); null for a partitioned or foreign table.",
     }),
     autoAnalyzeThreshold: t.exposeFloat('auto_analyze_threshold', {
       nullable: true,
@@ -228,7 +235,7 @@ builder.queryField('tables', (t) =>
     description:
       'Tables with their statistics, one page at a time. Keyset pagination: tables added or dropped meanwhile do not shift ' +
       'the next page (a metric that changes between requests can move a table, though). ' +
-      'Without schema: every schema except the system ones and pgscope\'s own schema `pgscope` (name it to see it). Statistics of all the tables of a page load in one statement.',
+      "Without schema: every schema except the system ones and pgscope's own schema `pgscope` (name it to see it). Statistics of all the tables of a page load in one statement.",
     args: {
       schema: t.arg.string({ description: 'Only this schema (NOT_FOUND if it does not exist).' }),
       first: t.arg.int({ description: 'Tables per page, 1 to 5000. Default 50.', defaultValue: 50 }),

@@ -51,8 +51,7 @@ export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
  */
 const MAX_TREE_DEPTH = 3_000;
 
-const tooComplex = () =>
-  badInput('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
+const tooComplex = () => badInput('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
 
 /** Deepest nesting of objects and arrays, counted without recursion (the tree may be deeper than the stack). */
 function treeDepth(tree: unknown): number {
@@ -143,7 +142,13 @@ const STATEMENT_NAMES: Record<string, string> = {
 
 /** A readable SQL name for a statement node type: "UpdateStmt" -> "UPDATE". */
 export function statementName(kind: string): string {
-  return STATEMENT_NAMES[kind] ?? kind.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+  return (
+    STATEMENT_NAMES[kind] ??
+    kind
+      .replace(/Stmt$/, '')
+      .replace(/([a-z])([A-Z])/g, '$1 $2')
+      .toUpperCase()
+  );
 }
 
 /** "an UPDATE statement", "a CREATE TABLE statement": for messages. */

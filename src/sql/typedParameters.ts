@@ -6,7 +6,25 @@
 import { loadModule, scanSync, type ScanToken } from 'libpg-query';
 
 /** Type names the grammar reserves as keywords; any other type name is an identifier. */
-const TYPE_KEYWORDS = new Set(['interval', 'timestamp', 'time', 'int', 'integer', 'smallint', 'bigint', 'numeric', 'decimal', 'dec', 'real', 'float', 'boolean', 'char', 'character', 'varchar', 'bit']);
+const TYPE_KEYWORDS = new Set([
+  'interval',
+  'timestamp',
+  'time',
+  'int',
+  'integer',
+  'smallint',
+  'bigint',
+  'numeric',
+  'decimal',
+  'dec',
+  'real',
+  'float',
+  'boolean',
+  'char',
+  'character',
+  'varchar',
+  'bit',
+]);
 
 let loaded: Promise<void> | undefined;
 const lexerReady = () => (loaded ??= loadModule());
@@ -48,6 +66,12 @@ function typeNameStart(tokens: ScanToken[], i: number, source: (token: ScanToken
   if (previous.tokenName !== 'UNKNOWN') return null;
   if (TYPE_KEYWORDS.has(word(i - 1))) return i - 1;
   // timestamp with time zone $1, time without time zone $1
-  if (word(i - 1) === 'zone' && word(i - 2) === 'time' && ['with', 'without'].includes(word(i - 3)) && ['timestamp', 'time'].includes(word(i - 4))) return i - 4;
+  if (
+    word(i - 1) === 'zone' &&
+    word(i - 2) === 'time' &&
+    ['with', 'without'].includes(word(i - 3)) &&
+    ['timestamp', 'time'].includes(word(i - 4))
+  )
+    return i - 4;
   return null;
 }

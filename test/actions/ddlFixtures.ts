@@ -33,7 +33,18 @@ const cic = (schema: string, table: string, name: string, keys: string, unique =
 /** The plan of a plain table's index: one CREATE INDEX CONCURRENTLY. `keys` is SQL (test-owned). */
 export function plainPlan(table: string, name: string, keys: string, unique = false): IndexPlan {
   const statement = cic('public', table, name, keys, unique);
-  return { schema: 'public', table, name, partitioned: false, leaves: [], statements: [statement], definitionSql: statement.sql, existing: null, replaces: null, warnings: [] };
+  return {
+    schema: 'public',
+    table,
+    name,
+    partitioned: false,
+    leaves: [],
+    statements: [statement],
+    definitionSql: statement.sql,
+    existing: null,
+    replaces: null,
+    warnings: [],
+  };
 }
 
 /** The plan of a partitioned table's index: ON ONLY parent, then per leaf its concurrent build and ATTACH. */

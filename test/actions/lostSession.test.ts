@@ -36,7 +36,8 @@ const ownerUrl = (proxyPort = port) => {
   url.port = String(proxyPort);
   return url.toString();
 };
-const sql = <Row = Record<string, unknown>>(text: string, params: unknown[] = []) => queryOnce<Row>(urlForDatabase(server!.url(), DATABASE), text, params);
+const sql = <Row = Record<string, unknown>>(text: string, params: unknown[] = []) =>
+  queryOnce<Row>(urlForDatabase(server!.url(), DATABASE), text, params);
 const newApp = (url: string) =>
   createTestApp(url, { ownSchemaReady: true, env: { PGSCOPE_DDL_LOCK_TIMEOUT_MS: '30000', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '1000' } });
 
@@ -45,10 +46,13 @@ beforeAll(async () => {
   await start();
   await queryOnce(server!.url(), `CREATE ROLE ${ROLE} LOGIN PASSWORD '${PASSWORD}'`);
   await queryOnce(server!.url(), `CREATE DATABASE ${DATABASE} OWNER ${ROLE}`);
-  await queryOnce(ownerUrl(), `
+  await queryOnce(
+    ownerUrl(),
+    `
     CREATE TABLE items (id int PRIMARY KEY, email text NOT NULL, note text NOT NULL, code text NOT NULL);
     INSERT INTO items SELECT g, 'item' || g || '@example.com', 'note ' || g, 'c' || g FROM generate_series(1, 20000) g;
-    ANALYZE items`);
+    ANALYZE items`,
+  );
   const owner = new Database(ownerUrl(), { applicationName: 'pgscope-test', pool: testConfig().pool });
   expect(await migrateOwnSchema(owner)).toMatchObject({ ok: true });
   await owner.end();
@@ -88,14 +92,19 @@ const indexes = () =>
   sql<{ name: string; valid: boolean }>(
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'items'::regclass ORDER BY 1`,
   );
-const building = (pid: number) => waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0 ? true : undefined));
-const backendGone = (pid: number) => waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0 ? true : undefined));
+const building = (pid: number) =>
+  waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0 ? true : undefined));
+const backendGone = (pid: number) =>
+  waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0 ? true : undefined));
 const said = (text: string) => waitFor(async () => (warnings.some((line) => line.includes(text)) ? true : undefined));
 
 /** An open transaction that wrote to items: a concurrent build waits for it ("waiting for writers before build"). */
 async function openWriter(id: number) {
   // a session of its own (not a pooled client): it survives the server's restart without an unhandled error
-  const database = new Database(urlForDatabase(server!.url(), DATABASE), { applicationName: 'pgscope-test-writer', pool: testConfig().pool });
+  const database = new Database(urlForDatabase(server!.url(), DATABASE), {
+    applicationName: 'pgscope-test-writer',
+    pool: testConfig().pool,
+  });
   const writer = await database.openSession({ applicationName: 'pgscope-test-writer', lockTimeoutMs: 1_000 });
   await writer.query('BEGIN');
   await writer.query(`INSERT INTO public.items VALUES ($1, 'writer@example.com', 'writer', 'w')`, [id]);
@@ -116,7 +125,11 @@ const RECOVERED = (name: string) => ({
 describe('a build whose database session is lost', () => {
   it('PostgreSQL restarts: the entry leaves RUNNING once the server is back, and no INVALID index remains', async () => {
     const writer = await openWriter(-1);
-    const result = await api.gql<{ applyIndex: { change: { id: string; status: string; sessionPid: number } } }>(APPLY, { column: 'email', wait: false }, admin);
+    const result = await api.gql<{ applyIndex: { change: { id: string; status: string; sessionPid: number } } }>(
+      APPLY,
+      { column: 'email', wait: false },
+      admin,
+    );
     const { id, status, sessionPid } = result.data!.applyIndex.change;
     expect(status).toBe('RUNNING');
     await building(sessionPid);
@@ -133,16 +146,22 @@ describe('a build whose database session is lost', () => {
     });
     expect(closed).toMatchObject({ status: 'FAILED', errorCode: 'DATABASE_UNAVAILABLE', outcome: RECOVERED('items_email_idx') });
     expect(closed.errorMessage).toContain("The change's database session was lost while it ran");
-    expect(closed.errorMessage).toContain('After the session was lost, pgscope checked what the change had created: public.items_email_idx: dropped.');
+    expect(closed.errorMessage).toContain(
+      'After the session was lost, pgscope checked what the change had created: public.items_email_idx: dropped.',
+    );
     await backgroundJobs.settled(id);
     expect(await indexes()).toEqual([{ name: 'items_pkey', valid: true }]);
-    expect(warnings).toContain(`pgscope: change ${id} (applyIndex) after its lost session: dropped the INVALID index it left: public.items_email_idx.`);
+    expect(warnings).toContain(
+      `pgscope: change ${id} (applyIndex) after its lost session: dropped the INVALID index it left: public.items_email_idx.`,
+    );
   });
 
   it('the backend is terminated: the waiting client hears DATABASE_UNAVAILABLE at once, and the leftover is dropped', async () => {
     const writer = await openWriter(-2);
     const request = api.gql<{ applyIndex: unknown }>(APPLY, { column: 'note', wait: true }, admin);
-    const pid = await waitFor(async () => (await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass"))[0]?.pid);
+    const pid = await waitFor(
+      async () => (await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass"))[0]?.pid,
+    );
 
     await sql('SELECT pg_terminate_backend($1)', [pid]);
     const response = await request;
@@ -162,7 +181,11 @@ describe('a build whose database session is lost', () => {
     const remote = newApp(ownerUrl(proxy.port));
     try {
       const writer = await openWriter(-3);
-      const result = await remote.gql<{ applyIndex: { change: { id: string; sessionPid: number } } }>(APPLY, { column: 'code', wait: false }, admin);
+      const result = await remote.gql<{ applyIndex: { change: { id: string; sessionPid: number } } }>(
+        APPLY,
+        { column: 'code', wait: false },
+        admin,
+      );
       const { id, sessionPid } = result.data!.applyIndex.change;
       await building(sessionPid);
 
@@ -172,7 +195,11 @@ describe('a build whose database session is lost', () => {
       await backendGone(sessionPid);
       await writer.commit();
       await backgroundJobs.settled(id);
-      expect(await entry(remote, id)).toMatchObject({ status: 'FAILED', errorCode: 'DATABASE_UNAVAILABLE', outcome: RECOVERED('items_code_idx') });
+      expect(await entry(remote, id)).toMatchObject({
+        status: 'FAILED',
+        errorCode: 'DATABASE_UNAVAILABLE',
+        outcome: RECOVERED('items_code_idx'),
+      });
       expect(await indexes()).toEqual([{ name: 'items_pkey', valid: true }]);
     } finally {
       await remote.close();

@@ -28,7 +28,11 @@ afterAll(async () => {
   await target?.drop();
 });
 
-const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value, error: undefined }), (error: unknown) => ({ value: undefined, error }));
+const settle = <T>(promise: Promise<T>) =>
+  promise.then(
+    (value) => ({ value, error: undefined }),
+    (error: unknown) => ({ value: undefined, error }),
+  );
 
 /** A change-log entry as a change that ended this way would have left it (session gone). */
 async function entry(status: string, errorCode: string | null, creates: unknown[]): Promise<string> {
@@ -44,10 +48,12 @@ const index = (name: string) => ({ kind: 'index', schema: 'public', name });
 const table = (name: string, oid?: string) => ({ kind: 'table', schema: 'public', name, ...(oid ? { oid } : {}) });
 const recover = () => recoverInterruptedChanges(owner, { lockTimeoutMs: 1_000, graceMs: 0 });
 const read = async (id: string) =>
-  (await target.sql<{ status: string; error_message: string | null; outcome: Record<string, unknown> | null }>(
-    'SELECT status, error_message, outcome FROM pgscope.change_log WHERE id = $1',
-    [id],
-  ))[0]!;
+  (
+    await target.sql<{ status: string; error_message: string | null; outcome: Record<string, unknown> | null }>(
+      'SELECT status, error_message, outcome FROM pgscope.change_log WHERE id = $1',
+      [id],
+    )
+  )[0]!;
 
 describe('changes that ended FAILED or INTERRUPTED with INVALID indexes left', () => {
   it('drops the INVALID index at the next start, and leaves what is not theirs to drop', async () => {
@@ -73,7 +79,11 @@ describe('changes that ended FAILED or INTERRUPTED with INVALID indexes left', (
     await entry('SUCCEEDED', null, [index('dupes_retaken_idx')]);
 
     await setSlow(target, true);
-    const building = settle(other.withClient((s) => s.query('CREATE INDEX CONCURRENTLY slowt_other_idx ON public.slowt (public.slow_key(v))'), { statementTimeoutMs: 0 }));
+    const building = settle(
+      other.withClient((s) => s.query('CREATE INDEX CONCURRENTLY slowt_other_idx ON public.slowt (public.slow_key(v))'), {
+        statementTimeoutMs: 0,
+      }),
+    );
     const pid = await buildInPhase(target, 'slowt', 'building index: scanning table');
     const elsewhere = await entry('FAILED', 'LOCK_TIMEOUT', [index('slowt_other_idx')]);
 
@@ -91,7 +101,15 @@ describe('changes that ended FAILED or INTERRUPTED with INVALID indexes left', (
     expect(recorded.status).toBe('FAILED');
     expect(recorded.error_message).toBe('At the next start pgscope checked what the change had created: public.dupes_failed_idx: dropped.');
     expect(recorded.outcome).toEqual({
-      recovery: [{ kind: 'index', schema: 'public', name: 'dupes_failed_idx', outcome: 'DROPPED', sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."dupes_failed_idx"' }],
+      recovery: [
+        {
+          kind: 'index',
+          schema: 'public',
+          name: 'dupes_failed_idx',
+          outcome: 'DROPPED',
+          sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."dupes_failed_idx"',
+        },
+      ],
     });
     for (const untouched of [kept, refused, retaken]) expect((await read(untouched)).outcome).toBeNull();
 
@@ -119,7 +137,8 @@ describe('the standalone table of a partition not yet attached', () => {
       CREATE VIEW ev_2026_09_rows AS SELECT * FROM ev_2026_09;
       CREATE TABLE ev_2026_11 (LIKE ev);
       CREATE TABLE ev_2026_12 (LIKE ev)`);
-    const oid = async (name: string) => (await target.sql<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [`public.${name}`]))[0]!.oid;
+    const oid = async (name: string) =>
+      (await target.sql<{ oid: string }>('SELECT $1::regclass::oid::text AS oid', [`public.${name}`]))[0]!.oid;
     const oldOid = await oid('ev_2026_06');
     await target.sql('DROP TABLE ev_2026_06; CREATE TABLE ev_2026_06 (LIKE ev)');
     const running = await entry('RUNNING', null, [
@@ -150,7 +169,9 @@ describe('the standalone table of a partition not yet attached', () => {
       ],
       [failed, 'FAILED', [['table', 'ev_2026_12', 'DROPPED']]],
     ]);
-    const tables = await target.sql<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relname LIKE 'ev_2026%' AND relkind = 'r' ORDER BY relname");
+    const tables = await target.sql<{ name: string }>(
+      "SELECT relname AS name FROM pg_class WHERE relname LIKE 'ev_2026%' AND relkind = 'r' ORDER BY relname",
+    );
     expect(tables.map((t) => t.name)).toEqual(['ev_2026_06', 'ev_2026_07', 'ev_2026_08', 'ev_2026_09']);
     const recorded = await read(running);
     expect(recorded.status).toBe('INTERRUPTED');
@@ -164,9 +185,17 @@ describe('the standalone table of a partition not yet attached', () => {
     );
     // ev_2026_09 is still standalone: each start tries again (the view may be gone), and says it once in the entry
     const again = await recover();
-    expect(again.map((r) => [r.change.id, r.endedAs, r.leftovers.map((left) => [left.name, left.outcome])])).toEqual([[running, 'INTERRUPTED', [['ev_2026_09', 'IN_USE']]]]);
-    expect((await read(running)).error_message).toBe(recorded.error_message + ' At the next start pgscope checked what the change had created: public.ev_2026_09: other objects depend on it, a view or a foreign key (left alone; drop it by hand once they are gone).');
+    expect(again.map((r) => [r.change.id, r.endedAs, r.leftovers.map((left) => [left.name, left.outcome])])).toEqual([
+      [running, 'INTERRUPTED', [['ev_2026_09', 'IN_USE']]],
+    ]);
+    expect((await read(running)).error_message).toBe(
+      recorded.error_message +
+        ' At the next start pgscope checked what the change had created: public.ev_2026_09: other objects depend on it, a view or a foreign key (left alone; drop it by hand once they are gone).',
+    );
     await recover();
-    expect((await read(running)).error_message).toBe(recorded.error_message + ' At the next start pgscope checked what the change had created: public.ev_2026_09: other objects depend on it, a view or a foreign key (left alone; drop it by hand once they are gone).');
+    expect((await read(running)).error_message).toBe(
+      recorded.error_message +
+        ' At the next start pgscope checked what the change had created: public.ev_2026_09: other objects depend on it, a view or a foreign key (left alone; drop it by hand once they are gone).',
+    );
   });
 });

@@ -30,7 +30,8 @@ beforeAll(async () => {
   target = await createTestDatabase('advisor_oracle');
   await loadReferenceWorkload(target.url, SCALE, () => undefined);
   // primary keys only: every index that backs no constraint goes (the planted problems too)
-  await target.sql(`
+  await target
+    .sql(`
     DO $$
     DECLARE r record;
     BEGIN
@@ -47,10 +48,11 @@ beforeAll(async () => {
       END LOOP;
     END $$;
     CREATE EXTENSION IF NOT EXISTS hypopg;
-    ANALYZE`).catch(async () => {
-    // no HypoPG on this server: the same without it
-    await target.sql('ANALYZE');
-  });
+    ANALYZE`)
+    .catch(async () => {
+      // no HypoPG on this server: the same without it
+      await target.sql('ANALYZE');
+    });
   // steady state: the bulk load is history, not the write rate the indexes will pay for
   await target.sql('SELECT pg_stat_reset()');
   const db = new Database(target.url, { applicationName: 'pgscope-test-workload', pool: testConfig().pool });
@@ -90,7 +92,8 @@ describe('the advisor on the reference workload', () => {
   }, 120_000);
 
   it('costs B-trees with HypoPG where the server has it; GIN (which HypoPG cannot simulate) and everything else from pg_stats', () => {
-    for (const r of recommendations) expect([r.method, r.source]).toEqual([r.method, hypopg && r.method === 'btree' ? 'HYPOPG' : 'HEURISTIC']);
+    for (const r of recommendations)
+      expect([r.method, r.source]).toEqual([r.method, hypopg && r.method === 'btree' ? 'HYPOPG' : 'HEURISTIC']);
   });
 
   it("finds the guide's strategic indexes the query mix needs", () => {
@@ -124,7 +127,13 @@ describe('the advisor on the reference workload', () => {
 
   it('applies the partitioned-table recommendation through the API, and its statements then use the index on the partitions', async () => {
     const recommendation = recommendations.find((r) => r.table === 'activity_logs' && r.keys[0]!.column === 'user_id')!;
-    const result = await api.gql<{ applyRecommendation: { change: { status: string }; index: { valid: boolean }; statements: Array<{ usesIndex: boolean; problem: string | null }> } }>(
+    const result = await api.gql<{
+      applyRecommendation: {
+        change: { status: string };
+        index: { valid: boolean };
+        statements: Array<{ usesIndex: boolean; problem: string | null }>;
+      };
+    }>(
       'mutation($id: ID!) { applyRecommendation(id: $id, dryRun: false) { change { status } index { valid } statements { usesIndex problem } } }',
       { id: recommendation.id },
       { token: TEST_ADMIN_TOKEN },
@@ -133,6 +142,8 @@ describe('the advisor on the reference workload', () => {
     expect(result.data!.applyRecommendation.change.status).toBe('SUCCEEDED');
     expect(result.data!.applyRecommendation.index.valid).toBe(true);
     expect(result.data!.applyRecommendation.statements.length).toBeGreaterThan(0);
-    expect(result.data!.applyRecommendation.statements).toEqual(result.data!.applyRecommendation.statements.map(() => ({ usesIndex: true, problem: null })));
+    expect(result.data!.applyRecommendation.statements).toEqual(
+      result.data!.applyRecommendation.statements.map(() => ({ usesIndex: true, problem: null })),
+    );
   });
 });

@@ -34,13 +34,28 @@ describe('recommendation ids', () => {
   it.each([
     ['another prefix', 'abc'],
     ['not JSON', 'rec1:!!!'],
-    ['a method pgscope never recommends', forged({ s: 'public', t: 't', m: 'evil', k: [['a', null, null, null, null]], w: null, i: [], q: [] })],
-    ['a key with both a column and an expression', forged({ s: 'public', t: 't', m: 'btree', k: [['a', 'lower(a)', null, null, null]], w: null, i: [], q: [] })],
+    [
+      'a method pgscope never recommends',
+      forged({ s: 'public', t: 't', m: 'evil', k: [['a', null, null, null, null]], w: null, i: [], q: [] }),
+    ],
+    [
+      'a key with both a column and an expression',
+      forged({ s: 'public', t: 't', m: 'btree', k: [['a', 'lower(a)', null, null, null]], w: null, i: [], q: [] }),
+    ],
     ['no keys', forged({ s: 'public', t: 't', m: 'btree', k: [], w: null, i: [], q: [] })],
-    ['a query id that is not a number', forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['1; DROP'] })],
+    [
+      'a query id that is not a number',
+      forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['1; DROP'] }),
+    ],
     // pg_stat_statements' queryid is an int8: such an id built the index, then broke every read of changeLog { effect }
-    ['a query id past int8', forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['99999999999999999999'] })],
-    ['a query id one past int8', forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['9223372036854775808'] })],
+    [
+      'a query id past int8',
+      forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['99999999999999999999'] }),
+    ],
+    [
+      'a query id one past int8',
+      forged({ s: 'public', t: 't', m: 'btree', k: [['a', null, null, null, null]], w: null, i: [], q: ['9223372036854775808'] }),
+    ],
     ['an id too long', `rec1:${'A'.repeat(9000)}`],
   ])('refuses %s with BAD_USER_INPUT', (_, id) => {
     let error: unknown;

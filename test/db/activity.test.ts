@@ -2,7 +2,15 @@
 // holder (a transaction left open after LOCK TABLE), a query blocked behind it, and an idle one.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Database, queryOnce } from '../../src/db/pool.js';
-import { adminUrl, createTestApp, createTestDatabase, errorCodes, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  adminUrl,
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
 const SLEEP_SQL = 'SELECT pg_sleep(60)';
@@ -25,7 +33,11 @@ let blocked: Promise<unknown>;
 
 const withApplication = (name: string) => `${target.url}${target.url.includes('?') ? '&' : '?'}application_name=${name}`;
 /** Settles with the outcome, so a statement cancelled in afterAll is not an unhandled rejection. */
-const outcome = (promise: Promise<unknown>) => promise.then((rows) => ({ rows }), (error: unknown) => ({ error }));
+const outcome = (promise: Promise<unknown>) =>
+  promise.then(
+    (rows) => ({ rows }),
+    (error: unknown) => ({ error }),
+  );
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   for (let attempt = 0; attempt < 300; attempt += 1) {
@@ -236,7 +248,14 @@ describe('blockedQueries', () => {
     waitingMs: inject('pgMajorVersion') >= 14 ? expect.any(Number) : null,
     blockerPids: [holderPid],
     blockers: [
-      { pid: holderPid, applicationName: 'h3-lock-holder', state: 'IDLE_IN_TRANSACTION', query: LOCK_SQL, blockedBy: [], queryVisible: true },
+      {
+        pid: holderPid,
+        applicationName: 'h3-lock-holder',
+        state: 'IDLE_IN_TRANSACTION',
+        query: LOCK_SQL,
+        blockedBy: [],
+        queryVisible: true,
+      },
     ],
   });
 

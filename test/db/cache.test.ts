@@ -134,7 +134,11 @@ describe('cacheHitRatios', () => {
     expect(result.errors).toBeUndefined();
     const { cold, warm, hot, indexed, archived } = expectedTables();
     // 8 kB pages: cache_warm 89, cache_cold 45, cache_indexed_pkey 30, cache_hot 23 blocks read
-    expect(pages.cache_warm! > pages.cache_cold! && pages.cache_cold! > pages.cache_indexed_pkey! && pages.cache_indexed_pkey! > pages.cache_hot!).toBe(true);
+    expect(
+      pages.cache_warm! > pages.cache_cold! &&
+        pages.cache_cold! > pages.cache_indexed_pkey! &&
+        pages.cache_indexed_pkey! > pages.cache_hot!,
+    ).toBe(true);
     expect(result.data!.cacheHitRatios.tables).toEqual([warm, cold, indexed, hot, archived]);
   });
 

@@ -11,7 +11,18 @@ let plain: TestRole;
 const pools: Database[] = [];
 
 function connect(url: string) {
-  const db = new Database(url, { applicationName: 'pgscope-test', pool: { min: 0, max: 2, idleTimeoutMs: 1000, connectionTimeoutMs: 5000, maxLifetimeSeconds: 0, statementTimeoutMs: 5000, lockTimeoutMs: 1000 } });
+  const db = new Database(url, {
+    applicationName: 'pgscope-test',
+    pool: {
+      min: 0,
+      max: 2,
+      idleTimeoutMs: 1000,
+      connectionTimeoutMs: 5000,
+      maxLifetimeSeconds: 0,
+      statementTimeoutMs: 5000,
+      lockTimeoutMs: 1000,
+    },
+  });
   pools.push(db);
   return db;
 }
@@ -81,13 +92,17 @@ describe('detectCapabilities', () => {
   it('degrades for a role without pg_monitor and names the grant', async () => {
     const caps = await detectCapabilities(connect(plain.url(withExtensions.name)));
     expect(caps).toMatchObject({ isMonitor: false, canReadAllStats: false, pgStatStatementsPreloaded: null });
-    const otherRoles = degradedFeatures(caps, { mutationsEnabled: false, ownSchemaReady: false }).find((d) => d.feature === 'slowQueries.otherRoles');
+    const otherRoles = degradedFeatures(caps, { mutationsEnabled: false, ownSchemaReady: false }).find(
+      (d) => d.feature === 'slowQueries.otherRoles',
+    );
     expect(otherRoles?.remedy).toBe(`GRANT pg_read_all_stats TO ${plain.name}; (or pg_monitor, which includes it).`);
   });
 
   it('answers through GraphQL with the degraded features', async () => {
     const api = createTestApp(withExtensions.url);
-    const result = await api.gql<{ capabilities: { database: string; pgStatStatements: { installed: boolean }; degraded: Array<{ feature: string }> } }>(
+    const result = await api.gql<{
+      capabilities: { database: string; pgStatStatements: { installed: boolean }; degraded: Array<{ feature: string }> };
+    }>(
       '{ capabilities { database pgStatStatements { installed version } mutationsEnabled privileges { role superuser } degraded { feature reason remedy } } }',
     );
     await api.close();

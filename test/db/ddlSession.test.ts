@@ -27,7 +27,13 @@ describe('openSession', () => {
           current_setting('application_name') AS application_name,
           current_setting('search_path') AS search_path,
           pg_backend_pid() AS pid`);
-      expect(row).toEqual({ statement_timeout: '0', lock_timeout: '1234ms', application_name: 'pgscope-ddl', search_path: 'pg_catalog, pg_temp', pid: session.pid });
+      expect(row).toEqual({
+        statement_timeout: '0',
+        lock_timeout: '1234ms',
+        application_name: 'pgscope-ddl',
+        search_path: 'pg_catalog, pg_temp',
+        pid: session.pid,
+      });
       expect(db.counters().total).toBe(0);
     } finally {
       await session.close();
@@ -35,7 +41,10 @@ describe('openSession', () => {
   });
 
   it('runs past the read pool statement timeout', async () => {
-    const short = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '100' }).pool });
+    const short = new Database(target.url, {
+      applicationName: 'pgscope-test',
+      pool: testConfig({ PGSCOPE_STATEMENT_TIMEOUT_MS: '100' }).pool,
+    });
     const session = await short.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
     try {
       await expect(short.query('SELECT pg_sleep(0.3)')).rejects.toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
@@ -83,6 +92,14 @@ describe('openSession', () => {
     const lost = session.lost.then(() => 'lost');
     // close() resolves once the connection has ended: had that counted as lost, `lost` would win the race
     await session.close();
-    expect(await Promise.race([lost, session.query('SELECT 1').then(() => 'answered', () => 'refused, as closed')])).toBe('refused, as closed');
+    expect(
+      await Promise.race([
+        lost,
+        session.query('SELECT 1').then(
+          () => 'answered',
+          () => 'refused, as closed',
+        ),
+      ]),
+    ).toBe('refused, as closed');
   });
 });

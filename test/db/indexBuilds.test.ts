@@ -30,7 +30,9 @@ beforeAll(async () => {
   )) as [{ blocks: bigint }];
   await setSlow(target, true);
   building = builder
-    .withClient((session) => session.query('CREATE INDEX CONCURRENTLY slowt_key_idx ON public.slowt (public.slow_key(v))'), { statementTimeoutMs: 0 })
+    .withClient((session) => session.query('CREATE INDEX CONCURRENTLY slowt_key_idx ON public.slowt (public.slow_key(v))'), {
+      statementTimeoutMs: 0,
+    })
     .catch((error: unknown) => error);
   builderPid = await buildInPhase(target, 'slowt', PHASE);
 });
@@ -65,11 +67,19 @@ describe('loadIndexBuilds', () => {
     expect(build.progress_ratio).toBe(Number(build.blocks_done) / Number(tableBlocks));
   });
 
-  it('shows only the pid of another role\'s build to a role without pg_monitor', async () => {
+  it("shows only the pid of another role's build to a role without pg_monitor", async () => {
     const restricted = new Database(plain.url(target.name), { applicationName: 'pgscope-test-plain', pool: testConfig().pool });
     try {
       const [build] = await loadIndexBuilds(restricted);
-      expect(build).toMatchObject({ pid: builderPid, schema: null, table: null, index_name: null, phase: null, blocks_total: null, progress_ratio: null });
+      expect(build).toMatchObject({
+        pid: builderPid,
+        schema: null,
+        table: null,
+        index_name: null,
+        phase: null,
+        blocks_total: null,
+        progress_ratio: null,
+      });
     } finally {
       await restricted.end();
     }
@@ -78,16 +88,26 @@ describe('loadIndexBuilds', () => {
 
 describe('progressRatio', () => {
   const row = (counters: Partial<IndexBuildRow>): IndexBuildRow =>
-    ({ blocks_done: null, blocks_total: null, tuples_done: null, tuples_total: null, lockers_done: null, lockers_total: null, partitions_done: null, partitions_total: null, ...counters }) as IndexBuildRow;
+    ({
+      blocks_done: null,
+      blocks_total: null,
+      tuples_done: null,
+      tuples_total: null,
+      lockers_done: null,
+      lockers_total: null,
+      partitions_done: null,
+      partitions_total: null,
+      ...counters,
+    }) as IndexBuildRow;
 
-  it('is the current phase\'s fraction on a plain table, from blocks, else tuples, else lockers', () => {
+  it("is the current phase's fraction on a plain table, from blocks, else tuples, else lockers", () => {
     expect(progressRatio(row({ blocks_done: 3n, blocks_total: 4n }))).toBe(0.75);
     expect(progressRatio(row({ blocks_done: 0n, blocks_total: 0n, tuples_done: 1n, tuples_total: 5n }))).toBe(0.2);
     expect(progressRatio(row({ lockers_done: 1n, lockers_total: 2n }))).toBe(0.5);
     expect(progressRatio(row({ blocks_total: 0n, tuples_total: 0n }))).toBeNull();
   });
 
-  it('counts finished partitions plus the current one\'s fraction on a partitioned table', () => {
+  it("counts finished partitions plus the current one's fraction on a partitioned table", () => {
     expect(progressRatio(row({ partitions_done: 1n, partitions_total: 4n, blocks_done: 1n, blocks_total: 2n }))).toBe(0.375);
     expect(progressRatio(row({ partitions_done: 2n, partitions_total: 4n }))).toBe(0.5);
   });

@@ -89,10 +89,12 @@ beforeAll(async () => {
   // failed concurrent builds over duplicate values leave invalid indexes behind; their builds scanned
   // the tables: those scans are counted before the tests read the counters
   await db.withClient(async (client) => {
-    await expect(client.query('CREATE UNIQUE INDEX CONCURRENTLY order_lines_unique ON fnd.order_lines (order_id)')).rejects.toThrow(/could not create unique index/);
-    await expect(client.query('CREATE UNIQUE INDEX CONCURRENTLY invalid_children_unique ON fkp.invalid_children (parent_id)')).rejects.toThrow(
+    await expect(client.query('CREATE UNIQUE INDEX CONCURRENTLY order_lines_unique ON fnd.order_lines (order_id)')).rejects.toThrow(
       /could not create unique index/,
     );
+    await expect(
+      client.query('CREATE UNIQUE INDEX CONCURRENTLY invalid_children_unique ON fkp.invalid_children (parent_id)'),
+    ).rejects.toThrow(/could not create unique index/);
     await flushStats(client);
   });
   await waitForPublishedStats(target.url);
@@ -106,7 +108,14 @@ afterAll(async () => {
 
 const fnd: FindingScope = { tableOids: null, schema: 'fnd', includePartitions: true, kinds: IndexFindingKinds };
 const summary = (rows: IndexFinding[]) =>
-  rows.map((row) => [row.table, row.kind, row.reason_code, row.index_name ?? row.foreign_key_name, row.covering_index_name, row.suggested_sql]);
+  rows.map((row) => [
+    row.table,
+    row.kind,
+    row.reason_code,
+    row.index_name ?? row.foreign_key_name,
+    row.covering_index_name,
+    row.suggested_sql,
+  ]);
 
 describe('indexFindings', () => {
   it('finds every problem of the fixture, and only those, in a stable order', async () => {
@@ -115,14 +124,42 @@ describe('indexFindings', () => {
       ['customers', 'UNUSED', 'NO_SCANS', 'customers_email_lower_again', null, 'DROP INDEX CONCURRENTLY fnd.customers_email_lower_again;'],
       ['customers', 'UNUSED', 'NO_SCANS', 'customers_email_pattern', null, 'DROP INDEX CONCURRENTLY fnd.customers_email_pattern;'],
       ['customers', 'UNUSED', 'NO_SCANS', 'customers_email_plain', null, 'DROP INDEX CONCURRENTLY fnd.customers_email_plain;'],
-      ['customers', 'DUPLICATE', 'IDENTICAL_DEFINITION', 'customers_email_lower_again', 'customers_email_lower', 'DROP INDEX CONCURRENTLY fnd.customers_email_lower_again;'],
-      ['customers', 'DUPLICATE', 'SAME_KEYS_AS_UNIQUE_INDEX', 'customers_email_plain', 'customers_email_unique', 'DROP INDEX CONCURRENTLY fnd.customers_email_plain;'],
+      [
+        'customers',
+        'DUPLICATE',
+        'IDENTICAL_DEFINITION',
+        'customers_email_lower_again',
+        'customers_email_lower',
+        'DROP INDEX CONCURRENTLY fnd.customers_email_lower_again;',
+      ],
+      [
+        'customers',
+        'DUPLICATE',
+        'SAME_KEYS_AS_UNIQUE_INDEX',
+        'customers_email_plain',
+        'customers_email_unique',
+        'DROP INDEX CONCURRENTLY fnd.customers_email_plain;',
+      ],
       ['events', 'INVALID', 'PARTITIONS_NOT_ATTACHED', 'events_at_only', null, null],
       ['events', 'UNUSED', 'NO_SCANS', 'events_id', null, 'DROP INDEX fnd.events_id;'],
       ['events_2024', 'UNUSED', 'NO_SCANS', 'events_2024_id_copy', null, 'DROP INDEX CONCURRENTLY fnd.events_2024_id_copy;'],
-      ['events_2024', 'DUPLICATE', 'IDENTICAL_DEFINITION', 'events_2024_id_copy', 'events_2024_id_idx', 'DROP INDEX CONCURRENTLY fnd.events_2024_id_copy;'],
+      [
+        'events_2024',
+        'DUPLICATE',
+        'IDENTICAL_DEFINITION',
+        'events_2024_id_copy',
+        'events_2024_id_idx',
+        'DROP INDEX CONCURRENTLY fnd.events_2024_id_copy;',
+      ],
       ['order_lines', 'INVALID', 'BUILD_FAILED', 'order_lines_unique', null, 'DROP INDEX CONCURRENTLY fnd.order_lines_unique;'],
-      ['order_lines', 'MISSING_FK_INDEX', 'NO_LEADING_INDEX', 'order_lines_order_id_fkey', null, 'CREATE INDEX CONCURRENTLY ON fnd.order_lines (order_id);'],
+      [
+        'order_lines',
+        'MISSING_FK_INDEX',
+        'NO_LEADING_INDEX',
+        'order_lines_order_id_fkey',
+        null,
+        'CREATE INDEX CONCURRENTLY ON fnd.order_lines (order_id);',
+      ],
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_created', null, 'DROP INDEX CONCURRENTLY fnd.orders_created;'],
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_open_created', null, 'DROP INDEX CONCURRENTLY fnd.orders_open_created;'],
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_status', null, 'DROP INDEX CONCURRENTLY fnd.orders_status;'],
@@ -130,28 +167,86 @@ describe('indexFindings', () => {
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_status_desc', null, 'DROP INDEX CONCURRENTLY fnd.orders_status_desc;'],
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_status_desc_created', null, 'DROP INDEX CONCURRENTLY fnd.orders_status_desc_created;'],
       ['orders', 'UNUSED', 'NO_SCANS', 'orders_status_hash', null, 'DROP INDEX CONCURRENTLY fnd.orders_status_hash;'],
-      ['orders', 'DUPLICATE', 'SAME_KEYS_REVERSED', 'orders_status_desc', 'orders_status', 'DROP INDEX CONCURRENTLY fnd.orders_status_desc;'],
-      ['orders', 'REDUNDANT', 'FEWER_INCLUDED_COLUMNS', 'orders_customer_incl', 'orders_customer_incl_more', 'DROP INDEX CONCURRENTLY fnd.orders_customer_incl;'],
-      ['orders', 'REDUNDANT', 'LEADING_PREFIX_OF_OTHER', 'orders_status', 'orders_status_created', 'DROP INDEX CONCURRENTLY fnd.orders_status;'],
+      [
+        'orders',
+        'DUPLICATE',
+        'SAME_KEYS_REVERSED',
+        'orders_status_desc',
+        'orders_status',
+        'DROP INDEX CONCURRENTLY fnd.orders_status_desc;',
+      ],
+      [
+        'orders',
+        'REDUNDANT',
+        'FEWER_INCLUDED_COLUMNS',
+        'orders_customer_incl',
+        'orders_customer_incl_more',
+        'DROP INDEX CONCURRENTLY fnd.orders_customer_incl;',
+      ],
+      [
+        'orders',
+        'REDUNDANT',
+        'LEADING_PREFIX_OF_OTHER',
+        'orders_status',
+        'orders_status_created',
+        'DROP INDEX CONCURRENTLY fnd.orders_status;',
+      ],
     ]);
   });
 
   it('never calls an index that serves a foreign key unused, and drops the standalone duplicate of an attached index', async () => {
     const findings = await indexFindings(db, caps, { ...fnd, schema: 'fkp' });
     expect(summary(findings)).toEqual([
-      ['invalid_children', 'INVALID', 'BUILD_FAILED', 'invalid_children_unique', null, 'DROP INDEX CONCURRENTLY fkp.invalid_children_unique;'],
-      ['invalid_children', 'MISSING_FK_INDEX', 'NO_LEADING_INDEX', 'invalid_children_parent_id_fkey', null, 'CREATE INDEX CONCURRENTLY ON fkp.invalid_children (parent_id);'],
+      [
+        'invalid_children',
+        'INVALID',
+        'BUILD_FAILED',
+        'invalid_children_unique',
+        null,
+        'DROP INDEX CONCURRENTLY fkp.invalid_children_unique;',
+      ],
+      [
+        'invalid_children',
+        'MISSING_FK_INDEX',
+        'NO_LEADING_INDEX',
+        'invalid_children_parent_id_fkey',
+        null,
+        'CREATE INDEX CONCURRENTLY ON fkp.invalid_children (parent_id);',
+      ],
       ['measures', 'UNUSED', 'NO_SCANS', 'measures_id', null, 'DROP INDEX fkp.measures_id;'],
-      ['measures_2024', 'DUPLICATE', 'IDENTICAL_DEFINITION', 'measures_2024_id_standalone', 'measures_2024_id_attached', 'DROP INDEX CONCURRENTLY fkp.measures_2024_id_standalone;'],
-      ['other_children', 'UNUSED', 'NO_SCANS', 'other_children_parent_active', null, 'DROP INDEX CONCURRENTLY fkp.other_children_parent_active;'],
-      ['other_children', 'MISSING_FK_INDEX', 'NO_LEADING_INDEX', 'other_children_parent_id_fkey', null, 'CREATE INDEX CONCURRENTLY ON fkp.other_children (parent_id);'],
+      [
+        'measures_2024',
+        'DUPLICATE',
+        'IDENTICAL_DEFINITION',
+        'measures_2024_id_standalone',
+        'measures_2024_id_attached',
+        'DROP INDEX CONCURRENTLY fkp.measures_2024_id_standalone;',
+      ],
+      [
+        'other_children',
+        'UNUSED',
+        'NO_SCANS',
+        'other_children_parent_active',
+        null,
+        'DROP INDEX CONCURRENTLY fkp.other_children_parent_active;',
+      ],
+      [
+        'other_children',
+        'MISSING_FK_INDEX',
+        'NO_LEADING_INDEX',
+        'other_children_parent_id_fkey',
+        null,
+        'CREATE INDEX CONCURRENTLY ON fkp.other_children (parent_id);',
+      ],
     ]);
     const [scans] = await target.sql<{ standalone: bigint; attached: bigint }>(
       "SELECT pg_stat_get_numscans('fkp.measures_2024_id_standalone'::regclass) AS standalone, pg_stat_get_numscans('fkp.measures_2024_id_attached'::regclass) AS attached",
     );
     // reported whatever the scans say: the attached copy cannot be dropped on its own
     expect(scans).toEqual({ standalone: 1n, attached: 0n });
-    expect(findings.find((row) => row.kind === 'MISSING_FK_INDEX')!.reason).toContain('a partial one counts only when its predicate is these columns IS NOT NULL');
+    expect(findings.find((row) => row.kind === 'MISSING_FK_INDEX')!.reason).toContain(
+      'a partial one counts only when its predicate is these columns IS NOT NULL',
+    );
   });
 
   it('gives the evidence: scans, size, statistics age', async () => {
@@ -238,7 +333,12 @@ describe('indexFindings', () => {
           if (findings.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
         }
         expect(findings).toHaveLength(1);
-        expect(findings[0]).toMatchObject({ index_name: 'busy_a', reason_code: 'BUILD_IN_PROGRESS', build_command: 'CREATE INDEX CONCURRENTLY', suggested_sql: null });
+        expect(findings[0]).toMatchObject({
+          index_name: 'busy_a',
+          reason_code: 'BUILD_IN_PROGRESS',
+          build_command: 'CREATE INDEX CONCURRENTLY',
+          suggested_sql: null,
+        });
         expect(findings[0]!.build_pid).toEqual(expect.any(Number));
         expect(findings[0]!.reason).toContain('do not touch it');
         await writer.query('ROLLBACK');

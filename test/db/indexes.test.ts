@@ -69,7 +69,9 @@ beforeAll(async () => {
   caps = await detectCapabilities(db);
   await runAndFlushStats(target.url, [...FIXTURE, ...FOREIGN_KEY_FIXTURE]);
   // a failed concurrent build leaves an invalid index behind
-  await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY orders_status_unique ON idx.orders (status)')).rejects.toThrow(/could not create unique index/);
+  await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY orders_status_unique ON idx.orders (status)')).rejects.toThrow(
+    /could not create unique index/,
+  );
   await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY invalid_children_unique ON fkx.invalid_children (parent_id)')).rejects.toThrow(
     /could not create unique index/,
   );
@@ -84,12 +86,19 @@ afterAll(async () => {
 const byName = (rows: IndexRow[]) => new Map(rows.map((row) => [row.index_name, row]));
 const oidOf = async (name: string) => (await target.sql<{ oid: number }>('SELECT $1::regclass::oid AS oid', [name]))[0]!.oid;
 const relationSize = async (...names: string[]) =>
-  (await target.sql<{ bytes: bigint }>('SELECT sum(pg_relation_size(r::regclass))::int8 AS bytes FROM unnest($1::text[]) r', [names]))[0]!.bytes;
+  (await target.sql<{ bytes: bigint }>('SELECT sum(pg_relation_size(r::regclass))::int8 AS bytes FROM unnest($1::text[]) r', [names]))[0]!
+    .bytes;
 
 describe('loadIndexes', () => {
   it('describes each index of a table: definition, columns, flags, constraint, foreign keys', async () => {
     const indexes = byName(await loadIndexes(db, caps, { tableOids: [await oidOf('idx.orders')] }));
-    expect([...indexes.keys()]).toEqual(['orders_customer_status', 'orders_lower_status', 'orders_open', 'orders_pkey', 'orders_status_unique']);
+    expect([...indexes.keys()]).toEqual([
+      'orders_customer_status',
+      'orders_lower_status',
+      'orders_open',
+      'orders_pkey',
+      'orders_status_unique',
+    ]);
     expect(indexes.get('orders_customer_status')).toMatchObject({
       schema: 'idx',
       table: 'orders',
@@ -108,17 +117,36 @@ describe('loadIndexes', () => {
       foreign_keys: ['orders_customer_id_fkey'],
       parent_index_name: null,
     });
-    expect(indexes.get('orders_open')).toMatchObject({ key_columns: ['created_at'], predicate: "(status = 'open'::text)", foreign_keys: [] });
+    expect(indexes.get('orders_open')).toMatchObject({
+      key_columns: ['created_at'],
+      predicate: "(status = 'open'::text)",
+      foreign_keys: [],
+    });
     expect(indexes.get('orders_lower_status')!.key_columns).toEqual(['lower(status)']);
-    expect(indexes.get('orders_pkey')).toMatchObject({ is_unique: true, is_primary: true, constraint_name: 'orders_pkey', constraint_type: 'PRIMARY_KEY' });
+    expect(indexes.get('orders_pkey')).toMatchObject({
+      is_unique: true,
+      is_primary: true,
+      constraint_name: 'orders_pkey',
+      constraint_type: 'PRIMARY_KEY',
+    });
     expect(indexes.get('orders_status_unique')).toMatchObject({ is_unique: true, is_valid: false, constraint_type: null });
   });
 
   it('names unique and exclusion constraints', async () => {
     const customers = byName(await loadIndexes(db, caps, { tableOids: [await oidOf('idx.customers')] }));
-    expect(customers.get('customers_email_key')).toMatchObject({ is_unique: true, is_primary: false, constraint_type: 'UNIQUE', constraint_name: 'customers_email_key' });
+    expect(customers.get('customers_email_key')).toMatchObject({
+      is_unique: true,
+      is_primary: false,
+      constraint_type: 'UNIQUE',
+      constraint_name: 'customers_email_key',
+    });
     const [exclusion] = await loadIndexes(db, caps, { tableOids: [await oidOf('idx.rooms')] });
-    expect(exclusion).toMatchObject({ index_name: 'rooms_during_excl', access_method: 'gist', is_unique: false, constraint_type: 'EXCLUSION' });
+    expect(exclusion).toMatchObject({
+      index_name: 'rooms_during_excl',
+      access_method: 'gist',
+      is_unique: false,
+      constraint_type: 'EXCLUSION',
+    });
   });
 
   it('counts scans, tuples and size', async () => {

@@ -61,11 +61,15 @@ async function cancelledDetach(): Promise<void> {
       // the first transaction of DETACH CONCURRENTLY commits the pending mark, then it waits for the reader
       let pending = false;
       for (let attempt = 0; attempt < 200 && !pending; attempt += 1) {
-        const [row] = await db.query<{ pending: boolean }>("SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = 'pt.metrics_2'::regclass");
+        const [row] = await db.query<{ pending: boolean }>(
+          "SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = 'pt.metrics_2'::regclass",
+        );
         pending = row!.pending;
         if (!pending) await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      await db.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'");
+      await db.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'",
+      );
       expect(await detach).toBeInstanceOf(Error);
       await reader.query('ROLLBACK');
     });
@@ -108,9 +112,15 @@ describe('loadPartitions', () => {
     const months = await expectedMonths();
     expect(partitions).toHaveLength(14);
     expect(partitions.slice(0, 13).map(({ name, bound, from_at, to_at }) => ({ name, bound, from_at, to_at }))).toEqual(months);
-    expect(partitions.slice(0, 13).every((p) => !p.is_default && !p.is_detach_pending && !p.is_partitioned && p.missing_indexes.length === 0)).toBe(true);
+    expect(
+      partitions.slice(0, 13).every((p) => !p.is_default && !p.is_detach_pending && !p.is_partitioned && p.missing_indexes.length === 0),
+    ).toBe(true);
     const current = partitions.find((p) => p.name === months[11]!.name)!;
-    expect(current).toMatchObject({ row_estimate: 3n, live_tuples: 3n, range_from: `'${months[11]!.bound.match(/FROM \('(.*?)'\)/)![1]}'` });
+    expect(current).toMatchObject({
+      row_estimate: 3n,
+      live_tuples: 3n,
+      range_from: `'${months[11]!.bound.match(/FROM \('(.*?)'\)/)![1]}'`,
+    });
     expect(partitions[13]).toMatchObject({
       name: 'activity_logs_default',
       is_default: true,
@@ -133,7 +143,9 @@ describe('loadPartitions', () => {
       ['readings_eu', "FOR VALUES IN ('eu')", false, 2n, []],
       ['readings_us', "FOR VALUES IN ('us')", false, 3n, ['readings_sensor']],
     ]);
-    const [size] = await target.sql<{ bytes: bigint }>("SELECT (pg_total_relation_size('pt.readings_asia_0') + pg_total_relation_size('pt.readings_asia_1'))::int8 AS bytes");
+    const [size] = await target.sql<{ bytes: bigint }>(
+      "SELECT (pg_total_relation_size('pt.readings_asia_0') + pg_total_relation_size('pt.readings_asia_1'))::int8 AS bytes",
+    );
     expect(partitions[0]!.size_bytes).toBe(size!.bytes);
     expect(partitions.every((p) => p.range_from === null && p.from_at === null)).toBe(true);
   });
@@ -161,7 +173,8 @@ describe('loadPartitions', () => {
 });
 
 describe('loadPartitionedTables', () => {
-  const load = async (name: string, on: Database = db): Promise<PartitionedTableRow> => (await loadPartitionedTables(on, caps, [await oidOf(name)]))[0]!;
+  const load = async (name: string, on: Database = db): Promise<PartitionedTableRow> =>
+    (await loadPartitionedTables(on, caps, [await oidOf(name)]))[0]!;
 
   it('gives strategy, key, default partition rows and how far ahead the months reach', async () => {
     const activity = await load('activity_logs');
@@ -201,9 +214,19 @@ describe('loadPartitionedTables', () => {
       covered_until: null,
       coverage_ahead_days: null,
     });
-    expect(await load('pt.metrics')).toMatchObject({ strategy: 'RANGE', is_time_range: false, detach_pending_partitions: DETACH_CONCURRENTLY ? ['metrics_2'] : [], covered_until: null });
+    expect(await load('pt.metrics')).toMatchObject({
+      strategy: 'RANGE',
+      is_time_range: false,
+      detach_pending_partitions: DETACH_CONCURRENTLY ? ['metrics_2'] : [],
+      covered_until: null,
+    });
     expect(await load('pt.buckets')).toMatchObject({ strategy: 'HASH', key: 'HASH (id)', partition_count: 2 });
-    expect(await load('pt.ticks')).toMatchObject({ is_time_range: true, coverage_unbounded: true, covered_until: null, coverage_ahead_days: null });
+    expect(await load('pt.ticks')).toMatchObject({
+      is_time_range: true,
+      coverage_unbounded: true,
+      covered_until: null,
+      coverage_ahead_days: null,
+    });
     expect(await loadPartitionedTables(db, caps, [await oidOf('pt.buckets_0')])).toEqual([]);
   });
 
@@ -212,7 +235,9 @@ describe('loadPartitionedTables', () => {
     try {
       const activity = await load('activity_logs', asMonitor);
       expect(activity).toMatchObject({ default_partition_rows: 7n, default_partition_rows_exact: false, partition_count: 14 });
-      expect(await loadPartitions(asMonitor, caps, [await oidOf('pt.readings')])).toEqual(await loadPartitions(db, caps, [await oidOf('pt.readings')]));
+      expect(await loadPartitions(asMonitor, caps, [await oidOf('pt.readings')])).toEqual(
+        await loadPartitions(db, caps, [await oidOf('pt.readings')]),
+      );
     } finally {
       await asMonitor.end();
     }

@@ -55,7 +55,7 @@ describe('Database (the tuned pool)', () => {
   it.each([
     ['a statement past max_stack_depth (54001)', `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`, 'BAD_USER_INPUT'],
     ['an object not in the needed state (55000)', "SELECT currval('pool_seq')", 'UNSUPPORTED'],
-    ['a transaction statement out of place (25001)', "BEGIN; SELECT 1; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", 'BAD_USER_INPUT'],
+    ['a transaction statement out of place (25001)', 'BEGIN; SELECT 1; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'BAD_USER_INPUT'],
   ])('answers %s with a typed error', async (_, sql, code) => {
     await target.sql('CREATE SEQUENCE IF NOT EXISTS pool_seq');
     const error = await pool()

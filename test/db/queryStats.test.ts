@@ -77,7 +77,20 @@ describe('slowQueries', () => {
     expect(sql).toContain(exec ? 'sum(total_exec_time)' : 'sum(total_time)');
     const legacy: Capabilities = {
       ...caps,
-      pgStatStatementsColumns: new Set(['userid', 'dbid', 'queryid', 'query', 'calls', 'total_time', 'min_time', 'max_time', 'mean_time', 'stddev_time', 'rows', 'blk_read_time']),
+      pgStatStatementsColumns: new Set([
+        'userid',
+        'dbid',
+        'queryid',
+        'query',
+        'calls',
+        'total_time',
+        'min_time',
+        'max_time',
+        'mean_time',
+        'stddev_time',
+        'rows',
+        'blk_read_time',
+      ]),
     };
     const legacySql = slowQueriesSql(legacy);
     expect(legacySql).toContain('sum(total_time)');

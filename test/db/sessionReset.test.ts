@@ -17,7 +17,10 @@ beforeAll(async () => {
     CREATE TABLE orders (id int NOT NULL, customer_id int NOT NULL);
     INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, 20000) g;
     ANALYZE orders;`);
-  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1', PGSCOPE_STATEMENT_TIMEOUT_MS: '4321' }).pool });
+  db = new Database(target.url, {
+    applicationName: 'pgscope-test',
+    pool: testConfig({ PGSCOPE_POOL_MAX: '1', PGSCOPE_STATEMENT_TIMEOUT_MS: '4321' }).pool,
+  });
 });
 
 afterAll(async () => {
@@ -57,7 +60,9 @@ describe('Database.withClient', () => {
       cursors: 0,
     });
     const inside = await db.withClient(async (client) => {
-      await client.query("SELECT set_config('enable_seqscan', 'off', false), set_config('work_mem', '77MB', false), set_config('statement_timeout', '0', false)");
+      await client.query(
+        "SELECT set_config('enable_seqscan', 'off', false), set_config('work_mem', '77MB', false), set_config('statement_timeout', '0', false)",
+      );
       await client.query('SELECT pg_advisory_lock(4242)');
       await client.query('CREATE TEMP TABLE scratch (id int)');
       await client.query('LISTEN pgscope_reset_test');
@@ -81,7 +86,9 @@ describe('Database.withClient', () => {
     });
     // ...and the next borrower of the same connection sees none of it.
     expect(await db.query<Session>(SESSION_SQL)).toEqual([fresh]);
-    expect(await target.sql("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).toEqual([{ held: 0 }]);
+    expect(await target.sql("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).toEqual([
+      { held: 0 },
+    ]);
   });
 
   it('rolls back a failed transaction a borrower caught and left behind', async () => {
@@ -110,7 +117,9 @@ describe('Database.withClient', () => {
       })
       .catch((error: Error) => error.message);
     expect(failed).toBe('work failed');
-    const [after] = await db.query<{ pid: number; enable_seqscan: string }>("SELECT pg_backend_pid() AS pid, current_setting('enable_seqscan') AS enable_seqscan");
+    const [after] = await db.query<{ pid: number; enable_seqscan: string }>(
+      "SELECT pg_backend_pid() AS pid, current_setting('enable_seqscan') AS enable_seqscan",
+    );
     expect(after!.pid).not.toBe(before!.pid);
     expect(after!.enable_seqscan).toBe('on');
   });
@@ -121,7 +130,9 @@ describe('Database.withClient', () => {
     const sql = 'SELECT * FROM orders WHERE customer_id = 42';
     if (!caps.hypopg.installed) {
       // Without HypoPG the reset's HypoPG step finds no hypopg_reset and does nothing.
-      expect((await explain(db, caps, { sql, params: null, analyze: false, timeoutMs: 10_000 })).plan[0].Plan['Node Type']).toBe('Seq Scan');
+      expect((await explain(db, caps, { sql, params: null, analyze: false, timeoutMs: 10_000 })).plan[0].Plan['Node Type']).toBe(
+        'Seq Scan',
+      );
       return;
     }
     const inside = await db.withClient(async (client) => {

@@ -15,7 +15,15 @@ let target: TestDatabase;
 let monitor: TestRole;
 let api: TestApp;
 /** The test server's own values (shared_buffers and max_connections cannot be set per database). */
-let server: { shared_buffers: number; block_size: number; max_connections: number; reserved: number; pgss_max: number; temp_files: number; temp_bytes: number };
+let server: {
+  shared_buffers: number;
+  block_size: number;
+  max_connections: number;
+  reserved: number;
+  pgss_max: number;
+  temp_files: number;
+  temp_bytes: number;
+};
 
 /** Before PostgreSQL 15 the statistics collector receives counters a little later. */
 async function waitForTempFiles(): Promise<void> {
@@ -237,7 +245,8 @@ function expectedStatementsMax(dealloc: number | null): Partial<Advice> {
     };
   }
   // the server's pg_stat_statements is shared with the other test files: evictions depend on them
-  if (dealloc === 0) return { severity: 'OK', reason: `${head} and no entry was evicted since its statistics were reset.`, recommended: null };
+  if (dealloc === 0)
+    return { severity: 'OK', reason: `${head} and no entry was evicted since its statistics were reset.`, recommended: null };
   return {
     severity: 'WARNING',
     reason: `${head} and the least-used entries were evicted ${dealloc.toLocaleString('en-US')} times since its statistics were reset, losing their statistics. Raise it, e.g. to ${2 * server.pgss_max} (needs a restart).`,
@@ -284,7 +293,11 @@ describe('settingsReview', () => {
   it('says which input is missing when memory, storage or pools are not given', async () => {
     const advice = await review(api, '');
     for (const name of ['shared_buffers', 'effective_cache_size', 'work_mem', 'maintenance_work_mem']) {
-      expect(advice.get(name)).toMatchObject({ severity: 'INFO', recommended: null, reason: expect.stringMatching(/pass machineMemoryBytes/i) });
+      expect(advice.get(name)).toMatchObject({
+        severity: 'INFO',
+        recommended: null,
+        reason: expect.stringMatching(/pass machineMemoryBytes/i),
+      });
     }
     expect(advice.get('shared_buffers')!.reason).toBe(
       `shared_buffers is ${formatBytes(server.shared_buffers)}. The usual starting point is 25% of the machine's RAM (PostgreSQL manual); pass machineMemoryBytes to compare.`,
@@ -335,7 +348,10 @@ describe('settingsReview', () => {
   it.each([
     ['machineMemoryBytes: -1', 'machineMemoryBytes must be from 134217728 (128 MB) to 70368744177664 (64 TB) bytes, got -1.'],
     ['machineMemoryBytes: 16384', 'machineMemoryBytes must be from 134217728 (128 MB) to 70368744177664 (64 TB) bytes, got 16384.'],
-    ['machineMemoryBytes: "1152921504606846976"', 'machineMemoryBytes must be from 134217728 (128 MB) to 70368744177664 (64 TB) bytes, got 1152921504606846976.'],
+    [
+      'machineMemoryBytes: "1152921504606846976"',
+      'machineMemoryBytes must be from 134217728 (128 MB) to 70368744177664 (64 TB) bytes, got 1152921504606846976.',
+    ],
     ['poolConnections: -1', 'poolConnections must be a whole number from 0 to 262143, got -1.'],
     ['poolConnections: 300000', 'poolConnections must be a whole number from 0 to 262143, got 300000.'],
   ])('rejects %s', async (args, message) => {
@@ -388,7 +404,8 @@ describe('reviewSettings rules', () => {
     });
     expect(one(snapshot([memory('shared_buffers', 8 * GB)]), 'shared_buffers')).toMatchObject({
       severity: 'WARNING',
-      reason: 'shared_buffers is 8 GB; with 16 GB of RAM the usual starting point is 25% (4 GB), and more than 40% rarely works better (PostgreSQL manual).',
+      reason:
+        'shared_buffers is 8 GB; with 16 GB of RAM the usual starting point is 25% (4 GB), and more than 40% rarely works better (PostgreSQL manual).',
       recommended: '4GB',
       recommended_bytes: BigInt(4 * GB),
     });
@@ -434,7 +451,9 @@ describe('reviewSettings rules', () => {
       row_estimate: 2_000_000n,
       total: 7,
     }));
-    expect(one(snapshot([setting('autovacuum_vacuum_scale_factor', '0.1')], { largeTables }), 'autovacuum_vacuum_scale_factor').reason).toBe(
+    expect(
+      one(snapshot([setting('autovacuum_vacuum_scale_factor', '0.1')], { largeTables }), 'autovacuum_vacuum_scale_factor').reason,
+    ).toBe(
       "autovacuum_vacuum_scale_factor is 0.1: autovacuum waits until 10% of a table's rows are dead. 7 tables of 1,000,000 rows or more " +
         'use this global value (s.a, s.b, s.c, s.d, s."E" and 2 more); give such tables their own, e.g. ALTER TABLE s.a SET (autovacuum_vacuum_scale_factor = 0.01).',
     );
@@ -453,7 +472,8 @@ describe('reviewSettings rules', () => {
     });
     expect(one(snapshot([max], { statementsDeallocated: 'NOT_INSTALLED' }), 'pg_stat_statements.max')).toMatchObject({
       severity: 'INFO',
-      reason: 'pg_stat_statements.max is 5000. pg_stat_statements is not installed in this database, so pgscope cannot tell whether entries were evicted.',
+      reason:
+        'pg_stat_statements.max is 5000. pg_stat_statements is not installed in this database, so pgscope cannot tell whether entries were evicted.',
     });
   });
 

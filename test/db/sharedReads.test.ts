@@ -23,7 +23,8 @@ function setUp(cacheMs = 0) {
   const executed = { statements: 0 };
   let now = 0;
   const reads = new SharedReads({ cacheMs, now: () => now });
-  const request = (options: Partial<RequestReads> = {}) => shareReads(countStatements(database, executed), reads, { ...requestReads(), share: true, ...options });
+  const request = (options: Partial<RequestReads> = {}) =>
+    shareReads(countStatements(database, executed), reads, { ...requestReads(), share: true, ...options });
   return { executed, reads, request, setNow: (value: number) => (now = value) };
 }
 
@@ -47,7 +48,10 @@ describe('shared reads', () => {
 
   it('share an error with the readers of its round trip only', async () => {
     const { executed, reads, request } = setUp(60_000);
-    const failed = await Promise.allSettled([request({ cache: true }).query('SELECT 1 / $1 AS n', [0]), request({ cache: true }).query('SELECT 1 / $1 AS n', [0])]);
+    const failed = await Promise.allSettled([
+      request({ cache: true }).query('SELECT 1 / $1 AS n', [0]),
+      request({ cache: true }).query('SELECT 1 / $1 AS n', [0]),
+    ]);
     expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     expect((failed[0] as PromiseRejectedResult).reason).toBe((failed[1] as PromiseRejectedResult).reason);
     await expect(request({ cache: true }).query('SELECT 1 / $1 AS n', [0])).rejects.toThrow('division by zero');
@@ -74,7 +78,10 @@ describe('shared reads', () => {
 
   it('wait for a connection once: POOL_EXHAUSTED for every reader of the round trip, one timeout', async () => {
     // the timeout also bounds opening the connection the test holds: long enough for a busy machine
-    const small = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '2000' }).pool });
+    const small = new Database(target.url, {
+      applicationName: 'pgscope-test',
+      pool: testConfig({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '2000' }).pool,
+    });
     try {
       let release!: () => void;
       let holding!: () => void;
@@ -82,10 +89,14 @@ describe('shared reads', () => {
       const busy = small.withClient(() => new Promise<void>((resolve) => ((release = resolve), holding())));
       await Promise.race([held, busy]);
       const reads = new SharedReads({ cacheMs: 0 });
-      const failed = await Promise.allSettled(Array.from({ length: 5 }, () => shareReads(small, reads, { ...requestReads(), share: true }).query('SELECT 1 AS n')));
+      const failed = await Promise.allSettled(
+        Array.from({ length: 5 }, () => shareReads(small, reads, { ...requestReads(), share: true }).query('SELECT 1 AS n')),
+      );
       release();
       await busy;
-      expect(failed.map((result) => result.status === 'rejected' && isPgscopeError(result.reason, 'POOL_EXHAUSTED'))).toEqual(Array(5).fill(true));
+      expect(failed.map((result) => result.status === 'rejected' && isPgscopeError(result.reason, 'POOL_EXHAUSTED'))).toEqual(
+        Array(5).fill(true),
+      );
       expect(small.counters().timeouts).toBe(1);
     } finally {
       await small.end();

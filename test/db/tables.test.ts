@@ -95,7 +95,14 @@ describe('loadTables', () => {
   it('counts sequential and index scans', async () => {
     const before = await load('shop.orders');
     const count = 'SELECT count(*) FROM shop.orders';
-    await runAndFlushStats(target.url, [...ONLY_SEQ_SCANS, count, count, count, ...ONLY_INDEX_SCANS, 'SELECT note FROM shop.orders WHERE id = 500']);
+    await runAndFlushStats(target.url, [
+      ...ONLY_SEQ_SCANS,
+      count,
+      count,
+      count,
+      ...ONLY_INDEX_SCANS,
+      'SELECT note FROM shop.orders WHERE id = 500',
+    ]);
     const after = await load('shop.orders');
     expect(after.seq_scans - before.seq_scans).toBe(3n);
     expect(after.seq_tuples_read - before.seq_tuples_read).toBe(2700n);
@@ -114,14 +121,25 @@ describe('loadTables', () => {
     expect(events.autovacuum_enabled).toBeNull();
     expect(events.auto_analyze_threshold).toBeNull();
     const partition = await load('shop.events_2024');
-    expect(partition).toMatchObject({ kind: 'r', is_partition: true, parent_oid: events.oid, parent_schema: 'shop', parent_name: 'events', row_estimate: 150n });
+    expect(partition).toMatchObject({
+      kind: 'r',
+      is_partition: true,
+      parent_oid: events.oid,
+      parent_schema: 'shop',
+      parent_name: 'events',
+      row_estimate: 150n,
+    });
   });
 
   it('flags stale statistics, honouring per-table autovacuum settings', async () => {
     expect((await load('shop.never_analyzed')).stale_statistics_reason).toBe('NEVER_ANALYZED');
     expect((await load('shop.never_analyzed')).row_estimate).toBe(inject('pgMajorVersion') >= 14 ? null : 0n);
     const tuned = await load('shop.tuned');
-    expect(tuned).toMatchObject({ auto_analyze_threshold: 5, modifications_since_analyze: 6n, stale_statistics_reason: 'MODIFIED_PAST_THRESHOLD' });
+    expect(tuned).toMatchObject({
+      auto_analyze_threshold: 5,
+      modifications_since_analyze: 6n,
+      stale_statistics_reason: 'MODIFIED_PAST_THRESHOLD',
+    });
     // empty and never modified: nothing to analyze
     expect((await load('shop.empty_table')).stale_statistics_reason).toBeNull();
   });
@@ -171,9 +189,10 @@ describe('tablePage', () => {
       names.push(...rows.map((row) => row.name));
       const last = rows.at(-1);
       if (rows.length < filter.limit || !last) return names;
-      after = filter.orderBy === 'NAME'
-        ? { orderBy: 'NAME' as const, schema: last.schema, name: last.name, oid: last.oid }
-        : { orderBy: filter.orderBy, key: last.sort_key!, oid: last.oid };
+      after =
+        filter.orderBy === 'NAME'
+          ? { orderBy: 'NAME' as const, schema: last.schema, name: last.name, oid: last.oid }
+          : { orderBy: filter.orderBy, key: last.sort_key!, oid: last.oid };
     }
   }
 
@@ -181,7 +200,16 @@ describe('tablePage', () => {
     const names = ['empty_table', 'events', 'never_analyzed', 'order_count', 'orders', 'tuned'];
     expect((await tablePage(db, shop, null)).map((row) => row.name)).toEqual(names);
     const withPartitions = await tablePage(db, { ...shop, includePartitions: true }, null);
-    expect(withPartitions.map((row) => row.name)).toEqual(['empty_table', 'events', 'events_2024', 'events_2025', 'never_analyzed', 'order_count', 'orders', 'tuned']);
+    expect(withPartitions.map((row) => row.name)).toEqual([
+      'empty_table',
+      'events',
+      'events_2024',
+      'events_2025',
+      'never_analyzed',
+      'order_count',
+      'orders',
+      'tuned',
+    ]);
     expect(await countTables(db, shop)).toBe(6);
     expect(await countTables(db, { ...shop, includePartitions: true })).toBe(8);
   });
@@ -196,7 +224,10 @@ describe('tablePage', () => {
   it('orders metrics largest first with exact keys, ties by OID', async () => {
     const bySize = await tablePage(db, { ...shop, orderBy: 'TOTAL_SIZE' }, null);
     expect(bySize[0]).toMatchObject({ name: 'orders', sort_key: String(await sizeOf('pg_total_relation_size', 'shop.orders')) });
-    expect(bySize[1]).toMatchObject({ name: 'events', sort_key: String(await sizeOf('pg_total_relation_size', 'shop.events_2024', 'shop.events_2025')) });
+    expect(bySize[1]).toMatchObject({
+      name: 'events',
+      sort_key: String(await sizeOf('pg_total_relation_size', 'shop.events_2024', 'shop.events_2025')),
+    });
     const byDead = await tablePage(db, { ...shop, orderBy: 'DEAD_TUPLES' }, null);
     expect(byDead[0]).toMatchObject({ name: 'orders', sort_key: '100' });
     const ties = byDead.slice(1);
@@ -223,7 +254,13 @@ describe('tablePage', () => {
       expect(everything.filter((row) => row.schema === 'pgscope')).toEqual([]);
       expect(await countTables(db, { schema: null, includePartitions: false })).toBe(everything.length);
       const own = await tablePage(db, { ...shop, schema: 'pgscope', limit: 500 }, null);
-      expect(own.map((row) => row.name)).toEqual(['change_log', 'migrations', 'query_stats_sample', 'query_stats_snapshot', 'query_stats_text']);
+      expect(own.map((row) => row.name)).toEqual([
+        'change_log',
+        'migrations',
+        'query_stats_sample',
+        'query_stats_snapshot',
+        'query_stats_text',
+      ]);
     } finally {
       await target.sql('DROP SCHEMA pgscope CASCADE');
     }

@@ -65,7 +65,12 @@ describe('the planted index problems', () => {
   it('shows one of each kind in indexFindings, and nothing else', async () => {
     const db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
     try {
-      const findings = await indexFindings(db, await detectCapabilities(db), { tableOids: null, schema: null, includePartitions: false, kinds: IndexFindingKinds });
+      const findings = await indexFindings(db, await detectCapabilities(db), {
+        tableOids: null,
+        schema: null,
+        includePartitions: false,
+        kinds: IndexFindingKinds,
+      });
       expect(findings.map((row) => [row.table, row.kind, row.index_name ?? row.foreign_key_name, row.covering_index_name])).toEqual([
         ['activity_logs', 'MISSING_FK_INDEX', 'activity_logs_user_id_fkey', null],
         ['audit_trails', 'UNUSED', 'audit_trails_entity', null],
@@ -91,7 +96,7 @@ describe("pgscope's role on the demo database", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is the README role: no superuser, pg_monitor, pg_read_all_data, CREATE on the database, member of the tables\' owner role; the same password on every start', async () => {
+  it("is the README role: no superuser, pg_monitor, pg_read_all_data, CREATE on the database, member of the tables' owner role; the same password on every start", async () => {
     const serverUrl = (database = 'postgres') => urlForDatabase(adminUrl(), database);
     const passwordFile = path.join(dir, 'role.json');
     const url = await ensureDemoRole(serverUrl, target.name, passwordFile);
@@ -125,9 +130,14 @@ describe("pgscope's role on the demo database", () => {
     const asRole = new Database(url, { applicationName: 'pgscope-test', pool: testConfig().pool });
     try {
       expect(await migrateOwnSchema(asRole)).toMatchObject({ ok: true });
-      const kinds = (await indexFindings(asRole, await detectCapabilities(asRole), { tableOids: null, schema: null, includePartitions: false, kinds: IndexFindingKinds })).map(
-        (row) => row.kind,
-      );
+      const kinds = (
+        await indexFindings(asRole, await detectCapabilities(asRole), {
+          tableOids: null,
+          schema: null,
+          includePartitions: false,
+          kinds: IndexFindingKinds,
+        })
+      ).map((row) => row.kind);
       expect(kinds).toEqual(['MISSING_FK_INDEX', 'UNUSED', 'UNUSED', 'REDUNDANT', 'UNUSED', 'UNUSED', 'DUPLICATE', 'UNUSED']);
     } finally {
       await asRole.end();
@@ -148,13 +158,15 @@ describe('the query mix', () => {
       "\\set h random(1, 7000)\nSELECT count(*) FROM t WHERE ts >= now() - (:h || ' hours')::interval AND ts < now() - ((:h - 1) || ' hours')::interval;",
       1,
     );
-    expect(script.sql).toBe("SELECT count(*) FROM t WHERE ts >= now() - ($1::int || ' hours')::interval AND ts < now() - (($1::int - 1) || ' hours')::interval");
+    expect(script.sql).toBe(
+      "SELECT count(*) FROM t WHERE ts >= now() - ($1::int || ' hours')::interval AND ts < now() - (($1::int - 1) || ' hours')::interval",
+    );
     const values = Array.from({ length: 100 }, () => script.draw(seededRandom(7))[0]!);
     expect(values.every((value) => value >= 1 && value <= 7000)).toBe(true);
   });
 
   it('scales random bounds with :scale', () => {
-    const script = parseScript('login', 40, "\\set uid random(1, 200000 * :scale)\nSELECT 1 WHERE :uid > 0;", 0.01);
+    const script = parseScript('login', 40, '\\set uid random(1, 200000 * :scale)\nSELECT 1 WHERE :uid > 0;', 0.01);
     const random = seededRandom(1);
     const drawn = Array.from({ length: 500 }, () => script.draw(random)[0]!);
     expect(Math.max(...drawn)).toBeLessThanOrEqual(2000);
@@ -181,7 +193,13 @@ describe('the query mix', () => {
     const rows = await slowQueries(db, await detectCapabilities(db), { minMeanTimeMs: 0, minCalls: 1, orderBy: 'CALLS', limit: 100 });
     await db.end();
     const texts = rows.map((row) => row.query);
-    for (const table of ['FROM users WHERE email', 'FROM users WHERE username', 'FROM activity_logs WHERE user_id', 'FROM workflow_templates', 'FROM audit_trails']) {
+    for (const table of [
+      'FROM users WHERE email',
+      'FROM users WHERE username',
+      'FROM activity_logs WHERE user_id',
+      'FROM workflow_templates',
+      'FROM audit_trails',
+    ]) {
       expect(texts.some((text) => text.includes(table))).toBe(true);
     }
   });

@@ -153,7 +153,10 @@ describe('npm start in a private folder, with no setting', () => {
     const defaultDir = path.join(clone, '.pgscope');
     // As root the data goes to the real /var/lib/pgscope: removed below.
     const moved = path.join(DEFAULT_ROOTS.data, dataFolderName(defaultDir));
-    const server = startServerProcess({ PORT: '0', PGSCOPE_EMBEDDED_PORT: '0', PGSCOPE_DEMO_SCALE: '0.01', PGSCOPE_DEMO_WORKLOAD_RATE: '0' }, { cwd: clone });
+    const server = startServerProcess(
+      { PORT: '0', PGSCOPE_EMBEDDED_PORT: '0', PGSCOPE_DEMO_SCALE: '0.01', PGSCOPE_DEMO_WORKLOAD_RATE: '0' },
+      { cwd: clone },
+    );
     try {
       const output = await server.waitFor('Press Ctrl-C to stop.', 120_000);
       if (runsAsRoot) {

@@ -46,7 +46,11 @@ export interface TestApp {
   database: Database;
   config: Config;
   /** POSTs a GraphQL operation through app.fetch (no port). */
-  gql<Data = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, options?: { token?: string }): Promise<GqlResult<Data>>;
+  gql<Data = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { token?: string },
+  ): Promise<GqlResult<Data>>;
   close(): Promise<void>;
 }
 

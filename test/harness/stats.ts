@@ -40,11 +40,15 @@ export async function waitForPublishedStats(url: string): Promise<void> {
   try {
     await db.withClient(async (client) => {
       // as text: a JS Date would drop the microseconds
-      const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [{ flushed_at: string }];
+      const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [
+        { flushed_at: string },
+      ];
       for (let attempt = 0; attempt < 100; attempt += 1) {
         await client.query('SELECT pg_stat_clear_snapshot()');
         // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
-        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published', [flushed_at]);
+        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published', [
+          flushed_at,
+        ]);
         if (row!.published) return;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

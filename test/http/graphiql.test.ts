@@ -83,7 +83,7 @@ describe('GraphiQL assets', () => {
     expect(plain.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(plain.headers.get('content-encoding')).toBeNull();
     const source = await bytes(plain);
-    expect(source.toString()).toContain('ReactDOM.createRoot(document.getElementById(\'graphiql\'))');
+    expect(source.toString()).toContain("ReactDOM.createRoot(document.getElementById('graphiql'))");
     expect(source.toString()).not.toContain('sourceMappingURL');
 
     const br = await get(script, { 'accept-encoding': 'gzip, deflate, br' });

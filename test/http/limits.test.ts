@@ -70,7 +70,12 @@ describe('operation limits', () => {
   const refusal = async (query: string, variables?: Record<string, unknown>) => {
     counter.reset();
     const result = await api.gql(query, variables);
-    return { codes: errorCodes(result), limits: result.errors?.map((error) => error.extensions?.limit), statements: counter.statements, result };
+    return {
+      codes: errorCodes(result),
+      limits: result.errors?.map((error) => error.extensions?.limit),
+      statements: counter.statements,
+      result,
+    };
   };
 
   it("lets GraphiQL's introspection query through", async () => {
@@ -119,7 +124,11 @@ describe('operation limits', () => {
 
   it('refuses 20 aliased explains on the expensive-field limit, without any SQL', async () => {
     const { codes, limits, statements } = await refusal(aliases(20, 'explain(sql: "SELECT 1") { totalCost }'));
-    expect({ codes, limits, statements }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_EXPENSIVE_FIELDS'], statements: 0 });
+    expect({ codes, limits, statements }).toEqual({
+      codes: ['QUERY_TOO_COMPLEX'],
+      limits: ['PGSCOPE_MAX_EXPENSIVE_FIELDS'],
+      statements: 0,
+    });
   });
 
   it('counts explains in fragments once per spread', async () => {
@@ -151,7 +160,9 @@ describe('operation limits', () => {
   });
 
   it('does not echo a 50,000-character variable value (graphql-js quotes it twice)', async () => {
-    const { codes, statements, result } = await refusal('query ($n: Int) { slowQueries(limit: $n) { queryId } }', { n: 'x'.repeat(50_000) });
+    const { codes, statements, result } = await refusal('query ($n: Int) { slowQueries(limit: $n) { queryId } }', {
+      n: 'x'.repeat(50_000),
+    });
     const quoted = `"${'x'.repeat(80)}..." (50000 characters)`;
     expect({ codes, statements }).toEqual({ codes: [undefined], statements: 0 });
     expect(result.errors![0]!.message).toBe(`Variable "$n" got invalid value ${quoted}; Int cannot represent non-integer value: ${quoted}`);
@@ -181,7 +192,8 @@ describe('value nesting', () => {
     const value = kind === 'arrays' ? `${'['.repeat(levels)}${']'.repeat(levels)}` : `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
     return `{"query":"{ poolStatus { max } }","variables":{"x":${value}}}`;
   };
-  const viaFetch = (body: string) => api.app.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const viaFetch = (body: string) =>
+    api.app.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const viaHttp = (body: string) => fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   // 5,000 levels overflowed the stack of the NUL guard (a 500) once the operation ran.
@@ -281,7 +293,13 @@ describe('body limit', () => {
   /** POSTs 20 MB over a real connection; the server answers before the client could send it all. */
   const postTwentyMegabytes = (headers: Record<string, string>) =>
     new Promise<{ status: number | undefined; body: string; sent: number }>((resolve, reject) => {
-      const request = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', ...headers } });
+      const request = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/graphql',
+        headers: { 'content-type': 'application/json', ...headers },
+      });
       const chunk = Buffer.alloc(64 * 1024, ' ');
       let sent = 0;
       const pump = () => {
@@ -337,7 +355,9 @@ describe('statements in flight per request', () => {
     counter.reset();
     const [wide, other] = await Promise.all([
       // twelve different limits: identical statements would share one round trip (src/db/sharedReads.ts)
-      api.gql<Record<string, unknown[]>>(`{ ${Array.from({ length: 12 }, (_, i) => `a${i}: slowQueries(minMeanTimeMs: 0, limit: ${i + 1}) { queryId }`).join(' ')} }`),
+      api.gql<Record<string, unknown[]>>(
+        `{ ${Array.from({ length: 12 }, (_, i) => `a${i}: slowQueries(minMeanTimeMs: 0, limit: ${i + 1}) { queryId }`).join(' ')} }`,
+      ),
       api.gql<{ poolStatus: { max: number } }>('{ poolStatus { max } }'),
     ]);
     expect(errorCodes(wide)).toEqual([]);
@@ -370,7 +390,11 @@ describe('explain without the admin token', () => {
   it("gives the connection back with the pool's statement_timeout", async () => {
     const explained = await api.gql('{ a: explain(sql: "SELECT 1") { estimatedRows } b: explain(sql: "SELECT 2") { estimatedRows } }');
     expect(explained.data).toEqual({ a: { estimatedRows: 1 }, b: { estimatedRows: 1 } });
-    const timeouts = await Promise.all([1, 2].map(() => api.database.withClient((client) => client.query<{ timeout: string }>("SELECT current_setting('statement_timeout') AS timeout"))));
+    const timeouts = await Promise.all(
+      [1, 2].map(() =>
+        api.database.withClient((client) => client.query<{ timeout: string }>("SELECT current_setting('statement_timeout') AS timeout")),
+      ),
+    );
     expect(timeouts.flat().map((row) => row.timeout)).toEqual(['10s', '10s']);
   });
 });

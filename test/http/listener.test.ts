@@ -67,10 +67,15 @@ describe('HTTP endpoints', () => {
     const response = await fetch(`${base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
-      body: JSON.stringify({ query: '{ poolStatus { max total idle waiting } slowQueries(limit: 5, minMeanTimeMs: 0) { queryId query calls meanTimeMs } }' }),
+      body: JSON.stringify({
+        query: '{ poolStatus { max total idle waiting } slowQueries(limit: 5, minMeanTimeMs: 0) { queryId query calls meanTimeMs } }',
+      }),
     });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { data: { poolStatus: Record<string, number>; slowQueries: unknown[] }; extensions: { sqlStatements: number } };
+    const body = (await response.json()) as {
+      data: { poolStatus: Record<string, number>; slowQueries: unknown[] };
+      extensions: { sqlStatements: number };
+    };
     expect(body.data.poolStatus.max).toBe(4);
     expect(body.data.poolStatus.waiting).toBe(0);
     expect(Array.isArray(body.data.slowQueries)).toBe(true);

@@ -5,7 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, type Queryable } from '../../src/db/pool.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type GqlResult, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type GqlResult,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 
 const CLIENTS = 8;
 const SLOW = (limit: number) => `{ slowQueries(minMeanTimeMs: 0, limit: ${limit}) { query calls } }`;
@@ -72,7 +81,11 @@ async function holdTheOnlyConnection(database: Database): Promise<{ release: () 
 
 /** A one-connection pool whose requests wait as long as the test needs. */
 const gatedApp = (env: Record<string, string> = {}, now?: () => number) =>
-  createTestApp(target.url, { env: { PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '60000', ...env }, ownSchemaReady: true, now });
+  createTestApp(target.url, {
+    env: { PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '60000', ...env },
+    ownSchemaReady: true,
+    now,
+  });
 
 describe('identical reads in flight', () => {
   it('run once for all their requests: one pool wait, one execution, the same rows', async () => {
@@ -82,7 +95,9 @@ describe('identical reads in flight', () => {
       const before = await slowQueriesExecutions();
       const gate = await holdTheOnlyConnection(api.database);
       const answers = Array.from({ length: CLIENTS }, () => api.gql(SLOW(20)) as Promise<SlowAnswer>);
-      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: 1, reads: { waiting: CLIENTS - 1 } }), { timeout: 20_000 });
+      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: 1, reads: { waiting: CLIENTS - 1 } }), {
+        timeout: 20_000,
+      });
       await gate.release();
       const results = await Promise.all(answers);
 
@@ -124,7 +139,9 @@ describe('identical reads in flight', () => {
       const gate = await holdTheOnlyConnection(api.database);
       const five = Array.from({ length: CLIENTS / 2 }, () => api.gql(SLOW(5)) as Promise<SlowAnswer>);
       const six = Array.from({ length: CLIENTS / 2 }, () => api.gql(SLOW(6)) as Promise<SlowAnswer>);
-      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: 2, reads: { waiting: CLIENTS - 2 } }), { timeout: 20_000 });
+      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: 2, reads: { waiting: CLIENTS - 2 } }), {
+        timeout: 20_000,
+      });
       await gate.release();
 
       expect((await Promise.all(five)).map((result) => result.data!.slowQueries.length)).toEqual(Array(CLIENTS / 2).fill(5));
@@ -192,7 +209,9 @@ describe('identical reads in flight', () => {
       const gate = await holdTheOnlyConnection(api.database);
       const changes = Array.from({ length: CLIENTS }, () => api.gql(analyze, {}, { token: TEST_ADMIN_TOKEN }));
       // every mutation waits for a connection of its own
-      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: CLIENTS, reads: { waiting: 0 } }), { timeout: 20_000 });
+      await vi.waitFor(async () => expect(await counters(api)).toMatchObject({ waiting: CLIENTS, reads: { waiting: 0 } }), {
+        timeout: 20_000,
+      });
       await gate.release();
       const results = await Promise.all(changes);
 

@@ -54,7 +54,9 @@ describe('CORS without PGSCOPE_CORS_ORIGINS', () => {
   });
 
   it('refuses a cross-origin GET too (it needs no preflight)', async () => {
-    const response = await open.app.fetch('http://localhost/graphql?query=%7BpoolStatus%7Bmax%7D%7D', { headers: { origin: 'https://evil.example' } });
+    const response = await open.app.fetch('http://localhost/graphql?query=%7BpoolStatus%7Bmax%7D%7D', {
+      headers: { origin: 'https://evil.example' },
+    });
     expect(response.status).toBe(403);
     expect(corsHeaders(response)).toEqual([]);
   });
@@ -62,7 +64,11 @@ describe('CORS without PGSCOPE_CORS_ORIGINS', () => {
   it('answers a preflight without any grant', async () => {
     const response = await open.app.fetch('http://localhost/graphql', {
       method: 'OPTIONS',
-      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'https://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(response.status).toBe(204);
     expect(corsHeaders(response)).toEqual([]);
@@ -88,7 +94,11 @@ describe('CORS with PGSCOPE_CORS_ORIGINS', () => {
   it('answers its preflight with the methods and headers pgscope needs', async () => {
     const response = await withCors.app.fetch('http://localhost/graphql', {
       method: 'OPTIONS',
-      headers: { origin: DASHBOARD, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: DASHBOARD,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     expect(response.status).toBe(204);
     expect(Object.fromEntries([...response.headers].filter(([name]) => name.startsWith('access-control-')))).toEqual({
@@ -122,13 +132,15 @@ describe('Host header (DNS rebinding)', () => {
     expect(response.status).toBe(421);
   });
 
-  it.each(['http://localhost/graphql', 'http://127.0.0.1:4000/graphql', 'http://[::1]:4000/graphql', 'http://app.localhost/graphql'])(
-    'accepts the loopback name in %s',
-    async (url) => {
-      const response = await post(open, {}, url);
-      expect(response.status).toBe(200);
-    },
-  );
+  it.each([
+    'http://localhost/graphql',
+    'http://127.0.0.1:4000/graphql',
+    'http://[::1]:4000/graphql',
+    'http://app.localhost/graphql',
+  ])('accepts the loopback name in %s', async (url) => {
+    const response = await post(open, {}, url);
+    expect(response.status).toBe(200);
+  });
 
   it('accepts a name from PGSCOPE_ALLOWED_HOSTS', async () => {
     const api = createTestApp(target.url, { env: { PGSCOPE_ALLOWED_HOSTS: 'pgscope.internal' } });
@@ -144,7 +156,9 @@ describe('Host header (DNS rebinding)', () => {
     const bound = createTestApp(target.url, { env: { HOST: '10.1.2.3', PGSCOPE_ALLOW_ANONYMOUS_READS: 'true' } });
     const everywhere = createTestApp(target.url, { env: { HOST: '0.0.0.0', PGSCOPE_READ_TOKEN: READ_TOKEN } });
     // A non-loopback address when the machine has one (loopback names pass anyway).
-    const ipv4 = Object.values(networkInterfaces()).flatMap((infos) => infos ?? []).filter((info) => info.family === 'IPv4');
+    const ipv4 = Object.values(networkInterfaces())
+      .flatMap((infos) => infos ?? [])
+      .filter((info) => info.family === 'IPv4');
     const address = (ipv4.find((info) => !info.internal) ?? ipv4[0]!).address;
     const auth = { authorization: `Bearer ${READ_TOKEN}` };
     try {
@@ -176,7 +190,8 @@ describe('Host header (DNS rebinding)', () => {
 /** Hosts a broken or hostile client sends: spaces, an unclosed bracket, longer than a DNS name, a non-ASCII (Latin-1) byte. */
 const MALFORMED_HOSTS = ['local host', 'a b:4000', '[::1', `${'a'.repeat(254)}:4000`, 'ex\u00e4mple.com'];
 const MALFORMED_HOST_ERROR = {
-  message: 'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
+  message:
+    'The request names no valid host (Host header or request line): send the name (and port) it is for, e.g. "Host: localhost:4000".',
   extensions: { code: 'BAD_USER_INPUT', reason: 'MALFORMED_HOST' },
 };
 
@@ -195,11 +210,14 @@ describe('over real HTTP', () => {
   /** A raw request: fetch() would not let a test choose the Host header. */
   function raw(path: string, headers: Record<string, string>): Promise<{ status: number; type: string | undefined; body: string }> {
     return new Promise((resolve, reject) => {
-      const request = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
-        let body = '';
-        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        response.on('end', () => resolve({ status: response.statusCode!, type: response.headers['content-type'], body }));
-      });
+      const request = http.request(
+        { host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+        (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode!, type: response.headers['content-type'], body }));
+        },
+      );
       request.on('error', reject);
       request.end(OPERATION);
     });
@@ -231,7 +249,10 @@ describe('content types', () => {
     ['text/plain', OPERATION],
     ['text/plain;charset=UTF-8', OPERATION],
     ['application/x-www-form-urlencoded', 'query=%7BpoolStatus%7Bmax%7D%7D'],
-    ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"{poolStatus{max}}"}\r\n--x--\r\n'],
+    [
+      'multipart/form-data; boundary=x',
+      '--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"{poolStatus{max}}"}\r\n--x--\r\n',
+    ],
     ['application/graphql', '{ poolStatus { max } }'],
   ])('refuses a POST of %s (a page can send it without a preflight)', async (type, body) => {
     const response = await post(open, { 'content-type': type }, undefined, body);
@@ -242,7 +263,7 @@ describe('content types', () => {
     });
   });
 
-  it('answers a body that is not JSON with 400 and the parser\'s message kept to itself', async () => {
+  it("answers a body that is not JSON with 400 and the parser's message kept to itself", async () => {
     const response = await post(open, { accept: 'application/graphql-response+json' }, undefined, '{"query":"{ poolStatus { max } ');
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_REQUEST' } }] });

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecommendationId } from '../../src/advisor/recommendationId.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 
 const APPLY = `mutation($id: ID!, $dryRun: Boolean) {
   applyRecommendation(id: $id, dryRun: $dryRun) {
@@ -29,7 +37,9 @@ beforeAll(async () => {
     INSERT INTO orders SELECT g, g % 5000, g FROM generate_series(1, 100000) g;
     ANALYZE orders`);
   for (let i = 0; i < 3; i++) await target.sql('SELECT id, total FROM orders WHERE customer_id = $1', [i]);
-  const [row] = await target.sql<{ queryid: string }>("SELECT queryid::text AS queryid FROM pg_stat_statements WHERE query LIKE 'SELECT id, total FROM orders WHERE customer_id = $1%'");
+  const [row] = await target.sql<{ queryid: string }>(
+    "SELECT queryid::text AS queryid FROM pg_stat_statements WHERE query LIKE 'SELECT id, total FROM orders WHERE customer_id = $1%'",
+  );
   queryId = row!.queryid;
   api = createTestApp(target.url, { ownSchemaReady: true });
 });
@@ -50,7 +60,14 @@ const recommendation = (table = 'orders') =>
     forQueryIds: [queryId],
   });
 
-type Payload = { applyRecommendation: { change: Record<string, unknown>; plan: Record<string, unknown>; index: Record<string, unknown> | null; statements: unknown[] | null } };
+type Payload = {
+  applyRecommendation: {
+    change: Record<string, unknown>;
+    plan: Record<string, unknown>;
+    index: Record<string, unknown> | null;
+    statements: unknown[] | null;
+  };
+};
 
 describe('applyRecommendation', () => {
   it('is a dry run unless told otherwise', async () => {
@@ -68,7 +85,10 @@ describe('applyRecommendation', () => {
     const result = await api.gql<Payload>(APPLY, { id: recommendation(), dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(result.errors).toBeUndefined();
     expect(result.data!.applyRecommendation).toMatchObject({
-      change: { status: 'SUCCEEDED', statements: ['CREATE INDEX CONCURRENTLY "orders_customer_id_idx" ON "public"."orders" USING "btree" ("customer_id")'] },
+      change: {
+        status: 'SUCCEEDED',
+        statements: ['CREATE INDEX CONCURRENTLY "orders_customer_id_idx" ON "public"."orders" USING "btree" ("customer_id")'],
+      },
       index: { name: 'orders_customer_id_idx', valid: true, alreadyExisted: false },
       statements: [{ queryId, usesIndex: true, topNode: expect.stringMatching(/(Index|Bitmap Heap) Scan/), problem: null }],
     });
@@ -102,10 +122,9 @@ describe('applyRecommendation', () => {
     });
     const result = await api.gql(APPLY, { id: forged, dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
-    expect(await target.sql("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'orders'::regclass ORDER BY 1")).toEqual([
-      { name: 'orders_customer_id_idx' },
-      { name: 'orders_pkey' },
-    ]);
+    expect(
+      await target.sql("SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = 'orders'::regclass ORDER BY 1"),
+    ).toEqual([{ name: 'orders_customer_id_idx' }, { name: 'orders_pkey' }]);
   });
 
   it('needs the admin token', async () => {

@@ -8,7 +8,15 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { captureQueryStats } from '../../src/db/history/snapshots.js';
 import { Database } from '../../src/db/pool.js';
 import { createRole, type TestRole } from '../harness/roles.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
@@ -73,11 +81,13 @@ afterAll(async () => {
 });
 
 const apply = (input: Record<string, unknown>, token: string | undefined = TEST_ADMIN_TOKEN) =>
-  api.gql<{ applyIndex: { change: Change; plan: Record<string, unknown> & { statements: Array<{ sql: string }> }; index: Record<string, unknown> | null } }>(
-    APPLY,
-    { input },
-    { token },
-  );
+  api.gql<{
+    applyIndex: {
+      change: Change;
+      plan: Record<string, unknown> & { statements: Array<{ sql: string }> };
+      index: Record<string, unknown> | null;
+    };
+  }>(APPLY, { input }, { token });
 
 async function indexesOf(table: string): Promise<Array<{ name: string; valid: boolean }>> {
   return target.sql(
@@ -166,18 +176,30 @@ describe("pgscope's role must own the table", () => {
     expect(errorCodes(index)).toEqual(['INSUFFICIENT_PRIVILEGE']);
     expect(index.errors![0]!.message).toContain(`GRANT "${owner.name}" TO "${role.name}";`);
     // a superuser's table: membership would hand over everything it owns, so the remedy differs
-    const analyze = await roleApi.gql('mutation { analyzeTable(table: "users", dryRun: false) { change { status } } }', {}, { token: TEST_ADMIN_TOKEN });
+    const analyze = await roleApi.gql(
+      'mutation { analyzeTable(table: "users", dryRun: false) { change { status } } }',
+      {},
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(errorCodes(analyze)).toEqual(['INSUFFICIENT_PRIVILEGE']);
     expect(analyze.errors![0]!.message).toContain('They belong to a superuser');
   });
 
   it('plans once the role is a member of the owner role', async () => {
     await target.sql(`GRANT "${owner.name}" TO "${role.name}"`);
-    const index = await roleApi.gql<{ applyIndex: { change: Change } }>(APPLY, { input: { table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
+    const index = await roleApi.gql<{ applyIndex: { change: Change } }>(
+      APPLY,
+      { input: { table: 'owned', columns: [{ column: 'id' }] } },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(index.errors).toBeUndefined();
     expect(index.data!.applyIndex.change.status).toBe('PLANNED');
     // owning the table is not enough where the role may not create in the table's schema
-    const locked = await roleApi.gql(APPLY, { input: { schema: 'locked', table: 'owned', columns: [{ column: 'id' }] } }, { token: TEST_ADMIN_TOKEN });
+    const locked = await roleApi.gql(
+      APPLY,
+      { input: { schema: 'locked', table: 'owned', columns: [{ column: 'id' }] } },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(errorCodes(locked)).toEqual(['INSUFFICIENT_PRIVILEGE']);
     expect(locked.errors![0]!.message).toContain(`GRANT CREATE ON SCHEMA "locked" TO "${role.name}";`);
   });
@@ -256,7 +278,10 @@ describe('applyIndex', () => {
         const started = await apply({ table: 'users', columns: [{ column: 'email' }], dryRun: false, wait: false });
         const change = started.data!.applyIndex.change;
         expect(change.status).toBe('RUNNING');
-        const [build] = await poll(() => target.sql<{ pid: number }>('SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()'), (rows) => rows.length > 0);
+        const [build] = await poll(
+          () => target.sql<{ pid: number }>('SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()'),
+          (rows) => rows.length > 0,
+        );
         await target.sql('SELECT pg_cancel_backend($1)', [build!.pid]);
         await client.query('COMMIT');
         const entry = await settled(change.id);
@@ -316,7 +341,11 @@ describe('query ids', () => {
   const EFFECTS = 'query { changeLog(first: 100) { edges { node { id effect { queryId query before { calls } after { calls } } } } } }';
   type Effects = { changeLog: { edges: Array<{ node: { id: string; effect: Array<Record<string, unknown>> } }> } };
 
-  it.each(['99999999999999999999', '9223372036854775808', '12ab'])('refuses forQueryIds %s with BAD_USER_INPUT, recording and building nothing', async (id) => {
+  it.each([
+    '99999999999999999999',
+    '9223372036854775808',
+    '12ab',
+  ])('refuses forQueryIds %s with BAD_USER_INPUT, recording and building nothing', async (id) => {
     const [before] = await target.sql<{ n: number }>('SELECT count(*)::int AS n FROM pgscope.change_log');
     const result = await apply({ table: 'users', columns: [{ column: 'created_at' }, { column: 'id' }], forQueryIds: [id], dryRun: false });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
@@ -357,10 +386,16 @@ describe('dropIndex', () => {
   });
 
   it('refuses a unique index that backs no constraint: recorded FAILED, nothing run, duplicates still refused', async () => {
-    await target.sql('CREATE TABLE coupons (code text); CREATE UNIQUE INDEX coupons_code_uq ON coupons (code); INSERT INTO coupons VALUES ($$WELCOME$$)');
+    await target.sql(
+      'CREATE TABLE coupons (code text); CREATE UNIQUE INDEX coupons_code_uq ON coupons (code); INSERT INTO coupons VALUES ($$WELCOME$$)',
+    );
     const result = await api.gql(DROP, { name: 'coupons_code_uq', dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'INDEX_PROTECTED', reason: 'UNIQUE' });
-    const entry = await api.gql<{ changeLogEntry: Change }>(ENTRY, { id: result.errors![0]!.extensions!['changeId'] }, { token: TEST_ADMIN_TOKEN });
+    const entry = await api.gql<{ changeLogEntry: Change }>(
+      ENTRY,
+      { id: result.errors![0]!.extensions!['changeId'] },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(entry.data!.changeLogEntry).toMatchObject({ status: 'FAILED', errorCode: 'INDEX_PROTECTED', statements: [] });
     expect(await indexesOf('coupons')).toEqual([{ name: 'coupons_code_uq', valid: true }]);
     await expect(target.sql("INSERT INTO coupons VALUES ('WELCOME')")).rejects.toMatchObject({ code: '23505' });
@@ -374,7 +409,11 @@ describe('dropIndex', () => {
     );
     expect(planned.data!.dropIndex.change.status).toBe('PLANNED');
     expect(planned.data!.dropIndex.plan.statements).toEqual([{ sql: 'DROP INDEX CONCURRENTLY "public"."users_email_idx"' }]);
-    const dropped = await api.gql<{ dropIndex: { change: Change } }>(DROP, { name: 'users_email_idx', dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    const dropped = await api.gql<{ dropIndex: { change: Change } }>(
+      DROP,
+      { name: 'users_email_idx', dryRun: false },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(dropped.data!.dropIndex.change.status).toBe('SUCCEEDED');
     expect((await indexesOf('users')).map((index) => index.name)).toEqual(['users_created_at_idx', 'users_pkey', 'users_status_idx']);
   });
@@ -406,16 +445,20 @@ describe('createPartitions and detachPartitions', () => {
     let writing = true;
     const inserts = (async () => {
       while (writing) {
-        await writer.query("INSERT INTO events (at, payload) VALUES (date_trunc('month', now()) + interval '1 month' + random() * interval '50 days', 'live')");
+        await writer.query(
+          "INSERT INTO events (at, payload) VALUES (date_trunc('month', now()) + interval '1 month' + random() * interval '50 days', 'live')",
+        );
         inserted += 1;
       }
     })();
     try {
-      const result = await api.gql<{ createPartitions: { change: Change; plan: { partitions: Array<{ name: string }> }; created: Array<{ name: string; rowsMoved: number }> } }>(
-        CREATE_PARTITIONS,
-        { input: { table: 'events', dryRun: false } },
-        { token: TEST_ADMIN_TOKEN },
-      );
+      const result = await api.gql<{
+        createPartitions: {
+          change: Change;
+          plan: { partitions: Array<{ name: string }> };
+          created: Array<{ name: string; rowsMoved: number }>;
+        };
+      }>(CREATE_PARTITIONS, { input: { table: 'events', dryRun: false } }, { token: TEST_ADMIN_TOKEN });
       expect(result.errors).toBeUndefined();
       const { change, created } = result.data!.createPartitions;
       expect(change.status).toBe('SUCCEEDED');
@@ -452,7 +495,11 @@ describe('createPartitions and detachPartitions', () => {
 
   it('refuses (PARTITION_IN_USE) to detach and drop partitions whose range reaches now, and changes nothing', async () => {
     const before = await rowCount();
-    const result = await api.gql(DETACH, { table: 'events', olderThan: '2099-01-01T00:00:00Z', drop: true, dryRun: false }, { token: TEST_ADMIN_TOKEN });
+    const result = await api.gql(
+      DETACH,
+      { table: 'events', olderThan: '2099-01-01T00:00:00Z', drop: true, dryRun: false },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(errorCodes(result)).toEqual(['PARTITION_IN_USE']);
     expect(result.errors![0]!.extensions!['partitions']).toEqual(monthNames(0, 3).map((name) => `public.${name}`));
     expect(await rowCount()).toBe(before);
@@ -480,15 +527,16 @@ describe('createPartitions and detachPartitions', () => {
 
   it('detaches the partitions older than a date (plain DETACH: the table has a DEFAULT partition)', async () => {
     const olderThan = (await target.sql<{ at: Date }>("SELECT date_trunc('month', now()) - interval '1 month' AS at"))[0]!.at.toISOString();
-    const result = await api.gql<{ detachPartitions: { change: Change; plan: { concurrently: boolean }; result: { detached: string[]; dropped: string[] } } }>(
-      DETACH,
-      { table: 'events', olderThan, dryRun: false },
-      { token: TEST_ADMIN_TOKEN },
-    );
+    const result = await api.gql<{
+      detachPartitions: { change: Change; plan: { concurrently: boolean }; result: { detached: string[]; dropped: string[] } };
+    }>(DETACH, { table: 'events', olderThan, dryRun: false }, { token: TEST_ADMIN_TOKEN });
     expect(result.errors).toBeUndefined();
     expect(result.data!.detachPartitions.plan.concurrently).toBe(false);
     expect(result.data!.detachPartitions.result).toEqual({ detached: monthNames(-3, -2), dropped: [] });
-    const [standalone] = await target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = $1 AND NOT relispartition`, [monthNames(-3, -3)[0]]);
+    const [standalone] = await target.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_class WHERE relname = $1 AND NOT relispartition`,
+      [monthNames(-3, -3)[0]],
+    );
     expect(standalone!.n).toBe(1);
   });
 });

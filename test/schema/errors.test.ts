@@ -52,7 +52,9 @@ describe('typed errors', () => {
     const stale = await api.gql('{ slowQueries { queryId } }');
     expect(errorCodes(stale)).toEqual(['EXTENSION_NOT_LOADED']);
     expect(JSON.stringify(stale)).not.toMatch(/relation|SELECT|does not exist/);
-    const capabilities = await api.gql<{ capabilities: { pgStatStatements: { installed: boolean } } }>('{ capabilities { pgStatStatements { installed } } }');
+    const capabilities = await api.gql<{ capabilities: { pgStatStatements: { installed: boolean } } }>(
+      '{ capabilities { pgStatStatements { installed } } }',
+    );
     expect(capabilities.data!.capabilities.pgStatStatements.installed).toBe(false);
     await target.sql('CREATE EXTENSION pg_stat_statements');
   });
@@ -67,7 +69,10 @@ describe('input PostgreSQL cannot take', () => {
   ])('refuses a NUL character before any SQL: %s', async (query, variables, label, details) => {
     const result = await api.gql(query, variables);
     expect(result.errors).toEqual([
-      { message: `${label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`, extensions: { code: 'BAD_USER_INPUT', ...details } },
+      {
+        message: `${label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`,
+        extensions: { code: 'BAD_USER_INPUT', ...details },
+      },
     ]);
     expect(result.data).toBeUndefined();
   });
@@ -76,7 +81,9 @@ describe('input PostgreSQL cannot take', () => {
     const sql = `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`;
     const result = await api.gql('query ($sql: String) { explain(sql: $sql) { totalCost } }', { sql });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
-    expect(result.errors![0]!.message).toBe('The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.');
+    expect(result.errors![0]!.message).toBe(
+      'The statement is too complex: its expressions nest too deeply to parse. Simplify it, or split it.',
+    );
   });
 
   // Both reach PostgreSQL's 25001 and 55000 only when run; explain(analyze) refuses them first,
@@ -86,7 +93,11 @@ describe('input PostgreSQL cannot take', () => {
     ["SELECT currval('errors_seq')", 'pg_catalog.currval'],
   ])('refuses EXPLAIN ANALYZE of %s before running it', async (sql, fn) => {
     await target.sql('CREATE SEQUENCE IF NOT EXISTS errors_seq');
-    const result = await api.gql('query ($sql: String) { explain(sql: $sql, analyze: true) { totalCost } }', { sql }, { token: TEST_ADMIN_TOKEN });
+    const result = await api.gql(
+      'query ($sql: String) { explain(sql: $sql, analyze: true) { totalCost } }',
+      { sql },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(errorCodes(result)).toEqual(['UNSAFE_STATEMENT']);
     expect(result.errors![0]!.message).toContain(`volatile function ${fn}`);
   });

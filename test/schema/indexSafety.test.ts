@@ -8,7 +8,15 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust/rule.js';
 import { createRole, type TestRole } from '../harness/roles.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 
 const APPLY = `mutation($input: ApplyIndexInput!) {
   applyIndex(input: $input) {
@@ -20,7 +28,13 @@ const APPLY = `mutation($input: ApplyIndexInput!) {
 
 interface Applied {
   change: { id: string; status: string; statements: string[]; errorCode: string | null; errorMessage: string | null };
-  plan: { name: string; definition: string; alreadyExists: boolean; statements: Array<{ sql: string; purpose: string }>; warnings: string[] };
+  plan: {
+    name: string;
+    definition: string;
+    alreadyExists: boolean;
+    statements: Array<{ sql: string; purpose: string }>;
+    warnings: string[];
+  };
   index: { name: string; valid: boolean; alreadyExisted: boolean; executedSql: string[] } | null;
 }
 
@@ -56,7 +70,10 @@ beforeAll(async () => {
      CREATE FUNCTION app.same(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 OPERATOR(pg_catalog.=) $2 $$;
      CREATE OPERATOR app.=== (LEFTARG = text, RIGHTARG = text, FUNCTION = app.same)`,
   );
-  await queryOnce(owner.url(target.name), `CREATE FUNCTION app.canonical(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.btrim($1) $$`);
+  await queryOnce(
+    owner.url(target.name),
+    `CREATE FUNCTION app.canonical(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.btrim($1) $$`,
+  );
   api = createTestApp(target.url, { ownSchemaReady: true });
 });
 
@@ -100,7 +117,8 @@ describe('a function planted in public (search_path hijack)', () => {
   });
 
   it('the plan shows pg_catalog.lower, and neither the build nor a later write ever calls hers', async () => {
-    const definition = 'CREATE INDEX CONCURRENTLY "accounts_lower_idx" ON "public"."accounts" USING "btree" (("pg_catalog"."lower"("username")))';
+    const definition =
+      'CREATE INDEX CONCURRENTLY "accounts_lower_idx" ON "public"."accounts" USING "btree" (("pg_catalog"."lower"("username")))';
     const planned = await apply({ table: 'accounts', columns: [{ expression: 'lower(username)' }] });
     expect(planned.applied!.plan).toMatchObject({ definition, statements: [{ sql: definition }] });
     const built = await apply({ table: 'accounts', columns: [{ expression: 'lower(username)' }], dryRun: false });
@@ -178,7 +196,9 @@ describe('functions of other schemas', () => {
 
 describe('an INVALID index identical to the one asked for', () => {
   const failedUniqueBuild = async () => {
-    await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY members_email_key ON members (email)')).rejects.toThrow(/could not create unique index/);
+    await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY members_email_key ON members (email)')).rejects.toThrow(
+      /could not create unique index/,
+    );
     expect(await indexesOf('members')).toEqual([{ name: 'members_email_key', valid: false }]);
   };
   beforeAll(async () => {
@@ -211,7 +231,11 @@ describe('an INVALID index identical to the one asked for', () => {
         '(SQLSTATE 23505). What the build had created was dropped. ' +
         'Remove or change the duplicate rows, then apply it again; or build the index without unique.',
     );
-    expect(await entry(String(result.errors![0]!.extensions!.changeId))).toMatchObject({ status: 'FAILED', error_code: 'INDEX_BUILD_FAILED', error_message: message });
+    expect(await entry(String(result.errors![0]!.extensions!.changeId))).toMatchObject({
+      status: 'FAILED',
+      error_code: 'INDEX_BUILD_FAILED',
+      error_message: message,
+    });
     expect(await indexesOf('members')).toEqual([]);
   });
 
@@ -260,7 +284,11 @@ describe('an INVALID index identical to the one asked for', () => {
           () => null,
           (error: unknown) => error,
         );
-        await waitFor(async () => (await target.sql(`SELECT 1 FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('members_id_email_idx')`)).length > 0);
+        await waitFor(
+          async () =>
+            (await target.sql(`SELECT 1 FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('members_id_email_idx')`))
+              .length > 0,
+        );
         const { result } = await apply({ table: 'members', columns: [{ column: 'id' }, { column: 'email' }], dryRun: false });
         expect(errorCodes(result)).toEqual(['ALREADY_EXISTS']);
         expect(result.errors![0]!.extensions!.reason).toBe('BEING_BUILT');
@@ -294,7 +322,10 @@ describe('a build that fails on the rows', () => {
         'with division by zero (SQLSTATE 22012). What the build had created was dropped. ' +
         'Change the expression so that it holds for every row (or leave those rows out with a predicate), then apply it again.',
     );
-    expect(await entry(String(result.errors![0]!.extensions!.changeId))).toMatchObject({ status: 'FAILED', error_code: 'INDEX_BUILD_FAILED' });
+    expect(await entry(String(result.errors![0]!.extensions!.changeId))).toMatchObject({
+      status: 'FAILED',
+      error_code: 'INDEX_BUILD_FAILED',
+    });
     expect(await indexesOf('ledger')).toEqual([]);
   });
 });

@@ -5,11 +5,20 @@ import { markInterruptedChanges } from '../../src/actions/changeLog.js';
 import { backgroundJobs } from '../../src/actions/jobs.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
-const ANALYZE = 'mutation($dryRun: Boolean!, $wait: Boolean) { analyzeTable(table: "measurements", dryRun: $dryRun, wait: $wait) { change { ...entry } } }';
+const ANALYZE =
+  'mutation($dryRun: Boolean!, $wait: Boolean) { analyzeTable(table: "measurements", dryRun: $dryRun, wait: $wait) { change { ...entry } } }';
 const RESET = 'mutation($dryRun: Boolean!) { resetQueryStats(dryRun: $dryRun) { change { ...entry } } }';
 const ENTRY_FIELDS = /* GraphQL */ `
   fragment entry on ChangeLogEntry {
@@ -263,7 +272,11 @@ describe('the DDL session and wait: false', () => {
       await release();
     }
     await backgroundJobs.settled(change.id);
-    expect(await entry(change.id)).toMatchObject({ status: 'SUCCEEDED', statements: [ANALYZE_SQL], outcome: { kind: 'partitioned table' } });
+    expect(await entry(change.id)).toMatchObject({
+      status: 'SUCCEEDED',
+      statements: [ANALYZE_SQL],
+      outcome: { kind: 'partitioned table' },
+    });
   });
 
   it('marks a background change INTERRUPTED when pgscope stops before it finished', async () => {
@@ -286,7 +299,9 @@ describe('resetQueryStats', () => {
   let monitorApi: TestApp;
   beforeAll(async () => {
     monitor = await createRole('mutations_monitor', ['pg_monitor']);
-    await target.sql(`GRANT USAGE ON SCHEMA pgscope TO "${monitor.name}"; GRANT SELECT, INSERT, UPDATE ON pgscope.change_log TO "${monitor.name}"`);
+    await target.sql(
+      `GRANT USAGE ON SCHEMA pgscope TO "${monitor.name}"; GRANT SELECT, INSERT, UPDATE ON pgscope.change_log TO "${monitor.name}"`,
+    );
     monitorApi = createTestApp(monitor.url(target.name), { ownSchemaReady: true });
   });
   afterAll(async () => {
@@ -300,7 +315,10 @@ describe('resetQueryStats', () => {
       const result = await reset(monitorApi, dryRun, TEST_ADMIN_TOKEN);
       expect(errorCodes(result)).toEqual(['INSUFFICIENT_PRIVILEGE']);
       expect(result.errors![0]!.message).toContain(`GRANT EXECUTE ON FUNCTION "public".pg_stat_statements_reset TO "${monitor.name}";`);
-      expect(await entry(result.errors![0]!.extensions!['changeId'] as string)).toMatchObject({ status: 'FAILED', errorCode: 'INSUFFICIENT_PRIVILEGE' });
+      expect(await entry(result.errors![0]!.extensions!['changeId'] as string)).toMatchObject({
+        status: 'FAILED',
+        errorCode: 'INSUFFICIENT_PRIVILEGE',
+      });
     }
     expect((await statementTrace()).marker).toBe(true);
   });
@@ -328,7 +346,9 @@ describe('changeLog', () => {
   type Page = { changeLog: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
 
   it('pages through every entry, newest first, each once', async () => {
-    const expected = (await target.sql<{ id: string }>('SELECT id::text AS id FROM pgscope.change_log c ORDER BY c.id DESC')).map((row) => row.id);
+    const expected = (await target.sql<{ id: string }>('SELECT id::text AS id FROM pgscope.change_log c ORDER BY c.id DESC')).map(
+      (row) => row.id,
+    );
     expect(expected.length).toBe(10);
     const seen: string[] = [];
     let after: string | null = null;

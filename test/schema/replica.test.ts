@@ -88,17 +88,24 @@ describe('on a hot standby', () => {
           readOnlyReplica: true,
           mutationsEnabled: false,
           degraded: expect.arrayContaining([
-            { feature: 'mutations', reason: 'The target is a read-only replica (a hot standby): it accepts no writes. pgscope makes no changes there.', remedy },
+            {
+              feature: 'mutations',
+              reason: 'The target is a read-only replica (a hot standby): it accepts no writes. pgscope makes no changes there.',
+              remedy,
+            },
             {
               feature: 'history',
-              reason: 'The target is a read-only replica (a hot standby): it accepts no writes. Query-statistics snapshots cannot be written.',
+              reason:
+                'The target is a read-only replica (a hot standby): it accepts no writes. Query-statistics snapshots cannot be written.',
               remedy,
             },
           ]),
         },
       },
     });
-    const features = (result.data as { capabilities: { degraded: Array<{ feature: string }> } }).capabilities.degraded.map((d) => d.feature);
+    const features = (result.data as { capabilities: { degraded: Array<{ feature: string }> } }).capabilities.degraded.map(
+      (d) => d.feature,
+    );
     expect(features).not.toContain('changeLog');
   });
 

@@ -46,7 +46,9 @@ describe('when the database goes away', () => {
     await server!.stop();
     const down = await api.gql('{ slowQueries(minMeanTimeMs: 0) { queryId } }');
     expect(errorCodes(down)).toEqual(['DATABASE_UNAVAILABLE']);
-    expect(down.errors![0]!.message).toBe('The database cannot be reached right now. pgscope reconnects by itself when it is back; retry later.');
+    expect(down.errors![0]!.message).toBe(
+      'The database cannot be reached right now. pgscope reconnects by itself when it is back; retry later.',
+    );
     expect(JSON.stringify(down)).not.toContain(String(port));
     const pool = await api.gql<{ poolStatus: { max: number } }>('{ poolStatus { max waiting } }');
     expect(pool.data!.poolStatus.max).toBe(4);

@@ -8,7 +8,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
-import { adminUrl, createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
+import {
+  adminUrl,
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../harness/database.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
 const ROLE = `r_redact_${randomBytes(3).toString('hex')}`;
@@ -33,7 +42,8 @@ beforeAll(async () => {
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
   earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
-  for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql']) fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
+  for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql'])
+    fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
   expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
   await target.sql(
     `INSERT INTO pgscope.query_stats_text (dbid, queryid, query, last_seen_at)
@@ -70,7 +80,9 @@ describe('migrations 3 and 6', () => {
     expect(await target.sql('SELECT query FROM pgscope.query_stats_text WHERE queryid = 42')).toEqual([
       { query: "ALTER ROLE legacy PASSWORD '***' VALID UNTIL ***" },
     ]);
-    expect(await target.sql('SELECT queryid::int, query FROM pgscope.query_stats_text WHERE queryid IN (43, 44, 45) ORDER BY queryid')).toEqual([
+    expect(
+      await target.sql('SELECT queryid::int, query FROM pgscope.query_stats_text WHERE queryid IN (43, 44, 45) ORDER BY queryid'),
+    ).toEqual([
       { queryid: 43, query: "SET app.api_token = '***'" },
       { queryid: 44, query: "DO '***'" },
       { queryid: 45, query: "SELECT * FROM cards WHERE number = '***' AND note = '***' AND id = $1 AND t2.c3 = '***'" },
@@ -83,7 +95,11 @@ describe('role passwords in pg_stat_statements', () => {
   const roleTexts = (texts: string[]) => texts.filter((text) => text.includes(ROLE)).sort();
 
   it('keeps them in clear in the view (what pgscope must not pass on)', async () => {
-    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>('mutation { captureQueryStats { capturedAt } }', {}, admin);
+    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>(
+      'mutation { captureQueryStats { capturedAt } }',
+      {},
+      admin,
+    );
     firstCapture = capture.data!.captureQueryStats.capturedAt;
     await target.sql(`CREATE ROLE ${ROLE} PASSWORD 'sekret123'`);
     await target.sql(`ALTER ROLE ${ROLE} PASSWORD 'sekret456'`);
@@ -114,14 +130,19 @@ describe('role passwords in pg_stat_statements', () => {
     const statements = window.data!.queryStatsWindow.statements;
     expect(roleTexts(statements.map((row) => row.query))).toEqual(expected);
     const alter = statements.find((row) => row.query === expected[0])!;
-    const history = await api.gql<{ queryStatsHistory: { query: string } }>('query ($id: ID!) { queryStatsHistory(queryId: $id) { query } }', {
-      id: alter.queryId,
-    });
+    const history = await api.gql<{ queryStatsHistory: { query: string } }>(
+      'query ($id: ID!) { queryStatsHistory(queryId: $id) { query } }',
+      {
+        id: alter.queryId,
+      },
+    );
     expect(history.data!.queryStatsHistory.query).toBe(expected[0]);
   });
 
   it('explain(queryId) does not quote them in its refusal', async () => {
-    const [row] = await target.sql<{ id: string }>(`SELECT queryid::text AS id FROM pg_stat_statements WHERE query LIKE 'ALTER ROLE ${ROLE}%'`);
+    const [row] = await target.sql<{ id: string }>(
+      `SELECT queryid::text AS id FROM pg_stat_statements WHERE query LIKE 'ALTER ROLE ${ROLE}%'`,
+    );
     const result = await api.gql('query ($id: ID!) { explain(queryId: $id) { statement } }', { id: row!.id });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
     expect(JSON.stringify(result)).not.toContain('sekret');
@@ -141,8 +162,18 @@ describe('every statement kind', () => {
       'DECLARE k_declare',
       'DECLARE k_declare CURSOR WITH HOLD FOR SELECT * FROM cards WHERE number = $1',
     ],
-    ['CREATE TABLE AS', `CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = '${CARD}'`, 'k_ctas', 'CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = $1'],
-    ['COPY', `COPY (SELECT * FROM cards WHERE number = '${CARD}' AND 'k_copy' <> '') TO '/dev/null'`, 'COPY (', 'COPY (SELECT * FROM cards WHERE number = $1 AND $2 <> $3) TO $4'],
+    [
+      'CREATE TABLE AS',
+      `CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = '${CARD}'`,
+      'k_ctas',
+      'CREATE TABLE k_ctas AS SELECT * FROM cards WHERE number = $1',
+    ],
+    [
+      'COPY',
+      `COPY (SELECT * FROM cards WHERE number = '${CARD}' AND 'k_copy' <> '') TO '/dev/null'`,
+      'COPY (',
+      'COPY (SELECT * FROM cards WHERE number = $1 AND $2 <> $3) TO $4',
+    ],
     ['DO', `DO $$ BEGIN PERFORM set_config('app.k_do', '${TOKEN}', false); END $$`, 'DO $', 'DO $1'],
     [
       'PREPARE and EXECUTE',
@@ -154,11 +185,31 @@ describe('every statement kind', () => {
     ['ALTER SYSTEM', `ALTER SYSTEM SET application_name = '${TOKEN}'`, 'ALTER SYSTEM SET', 'ALTER SYSTEM SET application_name = $1'],
     ['CALL', `CALL k_remember('${TOKEN}', ${CARD})`, 'CALL k_remember', 'CALL k_remember($1, $2)'],
     ['COMMENT', `COMMENT ON TABLE cards IS '${TOKEN}'`, 'COMMENT ON TABLE cards', 'COMMENT ON TABLE cards IS $1'],
-    ['CREATE VIEW', `CREATE VIEW k_view AS SELECT * FROM cards WHERE number = '${CARD}'`, 'k_view', 'CREATE VIEW k_view AS SELECT * FROM cards WHERE number = $1'],
+    [
+      'CREATE VIEW',
+      `CREATE VIEW k_view AS SELECT * FROM cards WHERE number = '${CARD}'`,
+      'k_view',
+      'CREATE VIEW k_view AS SELECT * FROM cards WHERE number = $1',
+    ],
     ['NOTIFY', `NOTIFY k_channel, '${TOKEN}'`, 'k_channel', 'NOTIFY k_channel, $1'],
-    ['ALTER TABLE with a default', `ALTER TABLE cards ALTER number SET DEFAULT '${TOKEN}'`, 'SET DEFAULT', 'ALTER TABLE cards ALTER number SET DEFAULT $1'],
-    ['CREATE SEQUENCE with options', `CREATE SEQUENCE k_sequence START ${CARD} INCREMENT 7`, 'k_sequence', 'CREATE SEQUENCE k_sequence START $1 INCREMENT $2'],
-    ['EXPLAIN', `EXPLAIN SELECT * FROM cards WHERE number = '${CARD}' AND 'k_explain' <> ''`, 'EXPLAIN ', 'EXPLAIN SELECT * FROM cards WHERE number = $1 AND $2 <> $3'],
+    [
+      'ALTER TABLE with a default',
+      `ALTER TABLE cards ALTER number SET DEFAULT '${TOKEN}'`,
+      'SET DEFAULT',
+      'ALTER TABLE cards ALTER number SET DEFAULT $1',
+    ],
+    [
+      'CREATE SEQUENCE with options',
+      `CREATE SEQUENCE k_sequence START ${CARD} INCREMENT 7`,
+      'k_sequence',
+      'CREATE SEQUENCE k_sequence START $1 INCREMENT $2',
+    ],
+    [
+      'EXPLAIN',
+      `EXPLAIN SELECT * FROM cards WHERE number = '${CARD}' AND 'k_explain' <> ''`,
+      'EXPLAIN ',
+      'EXPLAIN SELECT * FROM cards WHERE number = $1 AND $2 <> $3',
+    ],
   ];
   const shown = (texts: string[], marker: string) => [...new Set(texts.filter((text) => text.includes(marker)))];
   const leaks = (texts: string[]) => texts.filter((text) => text.includes(TOKEN) || text.includes(CARD));
@@ -166,7 +217,11 @@ describe('every statement kind', () => {
 
   beforeAll(async () => {
     await target.sql('CREATE PROCEDURE k_remember(secret text, card bigint) LANGUAGE sql AS $$ SELECT 1 $$');
-    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>('mutation { captureQueryStats { capturedAt } }', {}, admin);
+    const capture = await api.gql<{ captureQueryStats: { capturedAt: string } }>(
+      'mutation { captureQueryStats { capturedAt } }',
+      {},
+      admin,
+    );
     since = capture.data!.captureQueryStats.capturedAt;
   });
 
@@ -174,7 +229,9 @@ describe('every statement kind', () => {
 
   it.each(KINDS)('%s: slowQueries masks its constants', async (_, statement, marker, expected) => {
     await target.sql(statement);
-    const result = await api.gql<{ slowQueries: Array<{ query: string }> }>('{ slowQueries(minMeanTimeMs: 0, minCalls: 0, limit: 1000) { query } }');
+    const result = await api.gql<{ slowQueries: Array<{ query: string }> }>(
+      '{ slowQueries(minMeanTimeMs: 0, minCalls: 0, limit: 1000) { query } }',
+    );
     const texts = result.data!.slowQueries.map((row) => row.query);
     expect(shown(texts, marker)).toEqual([expected]);
     expect(leaks(texts)).toEqual([]);
@@ -190,7 +247,11 @@ describe('every statement kind', () => {
     );
     const returned = window.data!.queryStatsWindow.statements.map((row) => row.query);
     for (const [, , marker, expected] of KINDS) {
-      expect({ marker, stored: shown(stored, marker), returned: shown(returned, marker) }).toEqual({ marker, stored: [expected], returned: [expected] });
+      expect({ marker, stored: shown(stored, marker), returned: shown(returned, marker) }).toEqual({
+        marker,
+        stored: [expected],
+        returned: [expected],
+      });
     }
     expect(leaks(stored)).toEqual([]);
     expect(leaks(returned)).toEqual([]);
@@ -199,7 +260,11 @@ describe('every statement kind', () => {
 
 /** Runs `statements` on a session of its own and keeps it open until release(). */
 function holdSession(applicationName: string, statements: string[]) {
-  const session = new Database(target.url, { applicationName, pool: testConfig({ PGSCOPE_LOCK_TIMEOUT_MS: '60000' }).pool, warn: () => undefined });
+  const session = new Database(target.url, {
+    applicationName,
+    pool: testConfig({ PGSCOPE_LOCK_TIMEOUT_MS: '60000' }).pool,
+    warn: () => undefined,
+  });
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const done = session
@@ -233,9 +298,12 @@ async function waitFor<T>(ask: () => Promise<T | undefined>): Promise<T> {
  */
 const sessionQuery = (api: TestApp, applicationName: string, verb: string) =>
   waitFor(async () => {
-    const result = await api.gql<{ activity: Array<{ query: string }> }>('query ($name: String) { activity(applicationName: $name) { query } }', {
-      name: applicationName,
-    });
+    const result = await api.gql<{ activity: Array<{ query: string }> }>(
+      'query ($name: String) { activity(applicationName: $name) { query } }',
+      {
+        name: applicationName,
+      },
+    );
     return result.data!.activity.find((row) => row.query.startsWith(verb))?.query;
   });
 

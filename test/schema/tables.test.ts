@@ -138,8 +138,14 @@ describe('tables', () => {
   });
 
   it('sorts by a metric, largest first, ties by OID', async () => {
-    await runAndFlushStats(target.url, ['SELECT count(*) FROM batch.t07', 'SELECT count(*) FROM batch.t07', 'SELECT count(*) FROM batch.t03']);
-    const result = await api.gql<TablesData>('{ tables(schema: "batch", first: 3, orderBy: SEQ_SCANS) { edges { node { name seqScans } } } }');
+    await runAndFlushStats(target.url, [
+      'SELECT count(*) FROM batch.t07',
+      'SELECT count(*) FROM batch.t07',
+      'SELECT count(*) FROM batch.t03',
+    ]);
+    const result = await api.gql<TablesData>(
+      '{ tables(schema: "batch", first: 3, orderBy: SEQ_SCANS) { edges { node { name seqScans } } } }',
+    );
     const [first, second, third] = result.data!.tables.edges.map((edge) => edge.node);
     expect(first!.name).toBe('t07');
     expect(second!.name).toBe('t03');
@@ -150,7 +156,11 @@ describe('tables', () => {
   it.each([
     ['{ tables(first: 0) { edges { cursor } } }', 'BAD_USER_INPUT', 'first must be a whole number from 1 to 5000, got 0.'],
     ['{ tables(first: 5001) { edges { cursor } } }', 'BAD_USER_INPUT', 'first must be a whole number from 1 to 5000, got 5001.'],
-    ['{ tables(after: "bm9wZQ") { edges { cursor } } }', 'BAD_USER_INPUT', 'after is not a cursor of tables(orderBy: NAME): pass the endCursor of the previous page, with the same orderBy.'],
+    [
+      '{ tables(after: "bm9wZQ") { edges { cursor } } }',
+      'BAD_USER_INPUT',
+      'after is not a cursor of tables(orderBy: NAME): pass the endCursor of the previous page, with the same orderBy.',
+    ],
     ['{ tables(schema: "nope") { edges { cursor } } }', 'NOT_FOUND', 'No schema named "nope".'],
     ['{ table(schema: "batch", name: "nope") { name } }', 'NOT_FOUND', 'No table named "nope" in schema "batch".'],
   ])('%s is %s', async (query, code, message) => {
@@ -162,22 +172,49 @@ describe('tables', () => {
   it('refuses a cursor of another order', async () => {
     const byName = await api.gql<TablesData>('{ tables(schema: "batch", first: 1) { pageInfo { endCursor } } }');
     const cursor = byName.data!.tables.pageInfo.endCursor;
-    const result = await api.gql('query ($after: String) { tables(schema: "batch", after: $after, orderBy: TOTAL_SIZE) { edges { cursor } } }', { after: cursor });
+    const result = await api.gql(
+      'query ($after: String) { tables(schema: "batch", after: $after, orderBy: TOTAL_SIZE) { edges { cursor } } }',
+      { after: cursor },
+    );
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
   });
 
   it('answers table(schema, name) with its parent for a partition', async () => {
-    const result = await api.gql<{ table: Record<string, unknown> }>('{ table(schema: "parted", name: "logs_default") { name isPartition parent { name kind } } }');
+    const result = await api.gql<{ table: Record<string, unknown> }>(
+      '{ table(schema: "parted", name: "logs_default") { name isPartition parent { name kind } } }',
+    );
     expect(result.data!.table).toEqual({ name: 'logs_default', isPartition: true, parent: { name: 'logs', kind: 'PARTITIONED_TABLE' } });
   });
 });
 
 describe('indexUsage, indexFindings, partitions', () => {
   it('answers indexUsage with the contract fields, filtered by table', async () => {
-    const result = await api.gql<{ indexUsage: unknown[] }>('{ indexUsage(schema: "batch", table: "t01") { schema table indexName scans sizeBytes definition isUnique isValid supportsForeignKey } }');
+    const result = await api.gql<{ indexUsage: unknown[] }>(
+      '{ indexUsage(schema: "batch", table: "t01") { schema table indexName scans sizeBytes definition isUnique isValid supportsForeignKey } }',
+    );
     expect(result.data!.indexUsage).toEqual([
-      { schema: 'batch', table: 't01', indexName: 't01_pkey', scans: 0, sizeBytes: 16384, definition: 'CREATE UNIQUE INDEX t01_pkey ON batch.t01 USING btree (id)', isUnique: true, isValid: true, supportsForeignKey: false },
-      { schema: 'batch', table: 't01', indexName: 't01_v', scans: 0, sizeBytes: 16384, definition: 'CREATE INDEX t01_v ON batch.t01 USING btree (v)', isUnique: false, isValid: true, supportsForeignKey: false },
+      {
+        schema: 'batch',
+        table: 't01',
+        indexName: 't01_pkey',
+        scans: 0,
+        sizeBytes: 16384,
+        definition: 'CREATE UNIQUE INDEX t01_pkey ON batch.t01 USING btree (id)',
+        isUnique: true,
+        isValid: true,
+        supportsForeignKey: false,
+      },
+      {
+        schema: 'batch',
+        table: 't01',
+        indexName: 't01_v',
+        scans: 0,
+        sizeBytes: 16384,
+        definition: 'CREATE INDEX t01_v ON batch.t01 USING btree (v)',
+        isUnique: false,
+        isValid: true,
+        supportsForeignKey: false,
+      },
     ]);
   });
 
@@ -208,7 +245,15 @@ describe('indexUsage, indexFindings, partitions', () => {
     }`);
     expect(result.errors).toBeUndefined();
     expect(result.data!.partitions).toEqual([
-      { name: 'logs_2024', isDefault: false, bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", rowEstimate: 1, from: expect.any(String), to: expect.any(String), isDetachPending: false },
+      {
+        name: 'logs_2024',
+        isDefault: false,
+        bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+        rowEstimate: 1,
+        from: expect.any(String),
+        to: expect.any(String),
+        isDetachPending: false,
+      },
       { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: 2, from: null, to: null, isDetachPending: false },
     ]);
     expect(result.data!.partitionedTable).toEqual({
@@ -266,7 +311,10 @@ describe('indexUsage, indexFindings, partitions', () => {
   it('works for a role that has only pg_monitor', async () => {
     const asMonitor = createTestApp(monitor.url(target.name));
     try {
-      const result = await asMonitor.gql<{ tables: TablesData['tables']; partitionedTable: { defaultPartitionRows: number; defaultPartitionRowsExact: boolean } }>(`{
+      const result = await asMonitor.gql<{
+        tables: TablesData['tables'];
+        partitionedTable: { defaultPartitionRows: number; defaultPartitionRowsExact: boolean };
+      }>(`{
         tables(schema: "parted") { edges { node { name sizeBytes indexes { indexName } partitions { name } } } }
         partitionedTable(schema: "parted", table: "logs") { defaultPartitionRows defaultPartitionRowsExact }
         indexFindings(schema: "parted") { kind }

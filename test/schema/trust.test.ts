@@ -80,9 +80,13 @@ describe('explain without the admin token', () => {
 
 describe('the advisor', () => {
   it('lists her statement among the skipped, with why, and recommends for the others', async () => {
-    const result = await api.gql<{ indexAdvisorReport: { skipped: string[]; recommendations: Array<{ schema: string; table: string }> } }>(REPORT, undefined, {
-      token: TEST_ADMIN_TOKEN,
-    });
+    const result = await api.gql<{ indexAdvisorReport: { skipped: string[]; recommendations: Array<{ schema: string; table: string }> } }>(
+      REPORT,
+      undefined,
+      {
+        token: TEST_ADMIN_TOKEN,
+      },
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data!.indexAdvisorReport.skipped).toContain(
       `queryId ${hers}: planning it could run code pgscope does not trust: it calls function mallory.evil(text), owned by role ${mallory.role.name} ` +
@@ -102,13 +106,23 @@ describe('the advisor', () => {
       include: [],
       forQueryIds: [ours, hers],
     });
-    const result = await api.gql<{ applyRecommendation: { statements: Array<{ queryId: string }> } }>(APPLY, { id }, { token: TEST_ADMIN_TOKEN });
+    const result = await api.gql<{ applyRecommendation: { statements: Array<{ queryId: string }> } }>(
+      APPLY,
+      { id },
+      { token: TEST_ADMIN_TOKEN },
+    );
     expect(result.errors).toBeUndefined();
     // in the id's order, which is not the order given
-    const statements = [...result.data!.applyRecommendation.statements].sort((a, b) => (a.queryId === ours ? -1 : b.queryId === ours ? 1 : 0));
+    const statements = [...result.data!.applyRecommendation.statements].sort((a, b) =>
+      a.queryId === ours ? -1 : b.queryId === ours ? 1 : 0,
+    );
     expect(statements).toEqual([
       { queryId: ours, usesIndex: true, problem: null },
-      { queryId: hers, usesIndex: false, problem: expect.stringMatching(/^It could not be planned: planning it could run code pgscope does not trust: /) },
+      {
+        queryId: hers,
+        usesIndex: false,
+        problem: expect.stringMatching(/^It could not be planned: planning it could run code pgscope does not trust: /),
+      },
     ]);
     expect(await ranAsPgscope()).toEqual([]);
   });

@@ -108,7 +108,10 @@ describe('readOnlySelectProblem and isSingleSelect', () => {
     ['CREATE TABLE copy (id int)', 'it is a CREATE TABLE statement, not a SELECT'],
     ['EXPLAIN SELECT 1', 'it is an EXPLAIN statement, not a SELECT'],
     ['WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone', 'it contains a data-modifying DELETE in a WITH query'],
-    ["WITH x AS (SELECT 1), moved AS (INSERT INTO log SELECT 'x' RETURNING *) SELECT * FROM x", 'it contains a data-modifying INSERT in a WITH query'],
+    [
+      "WITH x AS (SELECT 1), moved AS (INSERT INTO log SELECT 'x' RETURNING *) SELECT * FROM x",
+      'it contains a data-modifying INSERT in a WITH query',
+    ],
     ['SELECT * INTO orders_copy FROM orders', 'SELECT INTO creates a table'],
     ['SELECT * FROM orders FOR UPDATE', 'FOR UPDATE/SHARE locks rows'],
     ['SELECT id FROM orders UNION SELECT id FROM (SELECT id FROM archived_orders FOR SHARE) a', 'FOR UPDATE/SHARE locks rows'],

@@ -4,11 +4,17 @@ import { maskAllLiterals, maskByPattern, maskLiterals, redactLiveText } from '..
 describe('maskLiterals on texts pg_stat_statements keeps as sent (utility statements)', () => {
   it.each([
     ["ALTER ROLE x PASSWORD 'sekret456'", 'ALTER ROLE x PASSWORD $1'],
-    ["create user x with login encrypted password 'a''b' valid until '2030-01-01'", 'create user x with login encrypted password $1 valid until $2'],
+    [
+      "create user x with login encrypted password 'a''b' valid until '2030-01-01'",
+      'create user x with login encrypted password $1 valid until $2',
+    ],
     ["ALTER SERVER s OPTIONS (SET password 'sekret')", 'ALTER SERVER s OPTIONS (SET password $1)'],
     ["CREATE SUBSCRIPTION s CONNECTION 'host=db password=sekret' PUBLICATION p", 'CREATE SUBSCRIPTION s CONNECTION $1 PUBLICATION p'],
     ["SET app.api_token = 'tok_live_51H8'", 'SET app.api_token = $1'],
-    ["DECLARE c CURSOR FOR SELECT * FROM cards WHERE card = '4111111111111111'", 'DECLARE c CURSOR FOR SELECT * FROM cards WHERE card = $1'],
+    [
+      "DECLARE c CURSOR FOR SELECT * FROM cards WHERE card = '4111111111111111'",
+      'DECLARE c CURSOR FOR SELECT * FROM cards WHERE card = $1',
+    ],
     ["DO $$ BEGIN PERFORM set_config('app.k', 'tok', false); END $$", 'DO $1'],
     ["CALL remember('tok_live_call', 42)", 'CALL remember($1, $2)'],
     ['CREATE SEQUENCE s START 4111111111111111', 'CREATE SEQUENCE s START $1'],

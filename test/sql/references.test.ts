@@ -34,9 +34,7 @@ describe('collectReferences', () => {
   });
 
   it('finds the targets of INSERT, UPDATE, DELETE and MERGE, in WITH too, among the relations and as written', async () => {
-    const found = await references(
-      'WITH moved AS (DELETE FROM app.queue RETURNING id) INSERT INTO done SELECT id FROM moved',
-    );
+    const found = await references('WITH moved AS (DELETE FROM app.queue RETURNING id) INSERT INTO done SELECT id FROM moved');
     expect(found.written).toEqual([
       { schema: null, name: 'done' },
       { schema: 'app', name: 'queue' },

@@ -73,10 +73,14 @@ class BuildRun {
   /** Refuses to build over an index of the same name: it is not this run's to replace or drop. */
   async claim(target: Target, partitioned: boolean): Promise<void> {
     if (await lookupIndex(this.session, target.schema, target.name)) {
-      throw new PgscopeError(ErrorCode.ALREADY_EXISTS, `An index named ${target.schema}.${target.name} already exists; choose another name.`, {
-        schema: target.schema,
-        name: target.name,
-      });
+      throw new PgscopeError(
+        ErrorCode.ALREADY_EXISTS,
+        `An index named ${target.schema}.${target.name} already exists; choose another name.`,
+        {
+          schema: target.schema,
+          name: target.name,
+        },
+      );
     }
     this.created.push({ ...target, partitioned });
   }
@@ -99,7 +103,10 @@ class BuildRun {
   }
 
   async dropLeftover(target: Target, evenIfValid: boolean): Promise<void> {
-    const step = { sql: `DROP INDEX ${quoteIdent(target.schema)}.${quoteIdent(target.name)}`, purpose: `drop the index ${target.schema}.${target.name}` };
+    const step = {
+      sql: `DROP INDEX ${quoteIdent(target.schema)}.${quoteIdent(target.name)}`,
+      purpose: `drop the index ${target.schema}.${target.name}`,
+    };
     await withLockRetries(step, this.options, async () => {
       const sql = await dropLeftoverIndex(this.session, { ...target, ownPid: this.pid, evenIfValid }, this.options.onProgress);
       if (sql) this.executed.push(sql);
@@ -137,7 +144,14 @@ export async function buildIndex(session: Queryable, plan: IndexPlan, options: B
   const pid = await prepareDdlSession(session, options.lockTimeoutMs);
   if (plan.existing) {
     const measured = await measureIndex(session, plan.existing.schema, plan.existing.name);
-    return { schema: plan.existing.schema, name: plan.existing.name, executedSql: [], durationMs: performance.now() - started, ...measured, alreadyExisted: true };
+    return {
+      schema: plan.existing.schema,
+      name: plan.existing.name,
+      executedSql: [],
+      durationMs: performance.now() - started,
+      ...measured,
+      alreadyExisted: true,
+    };
   }
   const run = new BuildRun(session, pid, options);
   try {
@@ -150,7 +164,14 @@ export async function buildIndex(session: Queryable, plan: IndexPlan, options: B
     else await buildPlain(run, plan, steps);
     const measured = await measureIndex(session, plan.schema, plan.name);
     if (!measured.valid) throw invalidParent(plan);
-    return { schema: plan.schema, name: plan.name, executedSql: run.executed, durationMs: performance.now() - started, ...measured, alreadyExisted: false };
+    return {
+      schema: plan.schema,
+      name: plan.name,
+      executedSql: run.executed,
+      durationMs: performance.now() - started,
+      ...measured,
+      alreadyExisted: false,
+    };
   } catch (error) {
     const leftovers = await run.cleanup();
     throw buildError(error, plan, leftovers);
@@ -237,7 +258,8 @@ async function measureIndex(session: Queryable, schema: string, name: string): P
       AND c.relname = $2`,
     [schema, name],
   );
-  if (!row) throw new PgscopeError(ErrorCode.NOT_FOUND, `The index ${schema}.${name} vanished during its build (dropped by another session?).`);
+  if (!row)
+    throw new PgscopeError(ErrorCode.NOT_FOUND, `The index ${schema}.${name} vanished during its build (dropped by another session?).`);
   return { valid: row.valid, sizeBytes: row.size_bytes };
 }
 
@@ -257,11 +279,17 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   const origin = isPgscopeError(error) ? { sqlState: error.sqlState, serverMessage: error.serverMessage } : pgOrigin(error);
   const target = `${plan.schema}.${plan.name}`;
   if (isCancelled(error)) {
-    return new PgscopeError(ErrorCode.QUERY_TIMEOUT, `The build of ${target} was cancelled by another session (pg_cancel_backend) or by the server.${undone}`, {}, origin);
+    return new PgscopeError(
+      ErrorCode.QUERY_TIMEOUT,
+      `The build of ${target} was cancelled by another session (pg_cancel_backend) or by the server.${undone}`,
+      {},
+      origin,
+    );
   }
   const onRows = translateIndexBuildError(error, target, undone.trim());
   if (onRows) return onRows;
-  if (isPgscopeError(error)) return new PgscopeError(error.code, error.message + (error.code === ErrorCode.ALREADY_EXISTS ? '' : undone), error.extensions, origin);
+  if (isPgscopeError(error))
+    return new PgscopeError(error.code, error.message + (error.code === ErrorCode.ALREADY_EXISTS ? '' : undone), error.extensions, origin);
   if (origin.sqlState === '42P17') {
     return new PgscopeError(
       ErrorCode.BAD_USER_INPUT,
@@ -271,7 +299,12 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
     );
   }
   if (origin.sqlState === '42P07') {
-    return new PgscopeError(ErrorCode.ALREADY_EXISTS, `A relation with the name of ${target} (or of one of its leaf indexes) already exists.`, {}, origin);
+    return new PgscopeError(
+      ErrorCode.ALREADY_EXISTS,
+      `A relation with the name of ${target} (or of one of its leaf indexes) already exists.`,
+      {},
+      origin,
+    );
   }
   // what planning would have refused had it been able to analyze the definition (no TEMPORARY privilege)
   return translateDefinitionError(error, `The index ${target}`) ?? error;

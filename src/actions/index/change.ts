@@ -41,7 +41,10 @@ function recordStatements(log: ChangeLogger): DdlEventHandler {
 function createdBy(plan: IndexPlan): CreatedObject[] {
   if (plan.existing) return [];
   const index = { schema: plan.schema, name: plan.name };
-  return [{ kind: 'index', ...index }, ...plan.leaves.map((leaf) => ({ kind: 'index' as const, schema: leaf.schema, name: leaf.indexName, leafOf: index }))];
+  return [
+    { kind: 'index', ...index },
+    ...plan.leaves.map((leaf) => ({ kind: 'index' as const, schema: leaf.schema, name: leaf.indexName, leafOf: index })),
+  ];
 }
 
 export function indexOutcome(built: BuildOutcome): IndexOutcome {
@@ -52,14 +55,26 @@ export function indexOutcome(built: BuildOutcome): IndexOutcome {
  * applyIndex: validate `input` against the catalog, then build it CONCURRENTLY (or return the
  * identical index). `trust`: whose functions its expressions may run (Config.trust).
  */
-export function applyIndexSteps(input: IndexInput, server: { versionNum: number }, lockTimeoutMs: number, trust: TrustConfig): ChangeSteps<IndexChange> {
+export function applyIndexSteps(
+  input: IndexInput,
+  server: { versionNum: number },
+  lockTimeoutMs: number,
+  trust: TrustConfig,
+): ChangeSteps<IndexChange> {
   return {
     async plan(db) {
       const index = await planIndex(db, input, server, { trust });
       if (!index.existing) {
-        const tables = [{ schema: index.schema, name: index.table }, ...index.leaves.map((leaf) => ({ schema: leaf.schema, name: leaf.table }))];
+        const tables = [
+          { schema: index.schema, name: index.table },
+          ...index.leaves.map((leaf) => ({ schema: leaf.schema, name: leaf.table })),
+        ];
         await requireOwnership(db, tables, `create an index on ${index.schema}.${index.table}`);
-        await requireSchemaCreate(db, tables.map((table) => table.schema), `create an index on ${index.schema}.${index.table}`);
+        await requireSchemaCreate(
+          db,
+          tables.map((table) => table.schema),
+          `create an index on ${index.schema}.${index.table}`,
+        );
       }
       const target = index.existing ?? { schema: index.schema, name: index.name };
       return { index, statements: index.statements, target, creates: createdBy(index) };

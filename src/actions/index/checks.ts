@@ -35,7 +35,9 @@ export async function resolveKeyOpclasses(
     const column = key.column !== null ? typeOf.get(key.column)! : null;
     if (key.opclass !== null && row.opclass === null) {
       const hint = lookAlikeHint(key.opclass);
-      throw badInput(`Operator class ${displayName(key.opclass)} does not exist for access method ${method}${hint}.`, { opclass: key.opclass });
+      throw badInput(`Operator class ${displayName(key.opclass)} does not exist for access method ${method}${hint}.`, {
+        opclass: key.opclass,
+      });
     }
     if (key.opclass !== null && row.type_fits === false) {
       const which = `column ${displayName(column!.name)} of type ${column!.type}`;

@@ -61,12 +61,7 @@ export interface PlanOptions {
  * identical index), UNTRUSTED_CODE, UNSUPPORTED (PostgreSQL 14.0-14.3). An identical valid index
  * gives a plan with `existing` set and no statements; an identical INVALID one, `replaces`.
  */
-export async function planIndex(
-  db: Db,
-  input: IndexInput,
-  server: { versionNum: number },
-  options: PlanOptions = {},
-): Promise<IndexPlan> {
+export async function planIndex(db: Db, input: IndexInput, server: { versionNum: number }, options: PlanOptions = {}): Promise<IndexPlan> {
   refuseBrokenConcurrentBuilds(server.versionNum);
   const schema = input.schema ?? 'public';
   const method = input.method ?? 'btree';
@@ -142,7 +137,8 @@ async function readKeys(input: IndexInput): Promise<IndexKey[]> {
     const given = (column.column != null ? 1 : 0) + (column.expression != null ? 1 : 0);
     if (given !== 1) throw badInput(`Column ${index + 1} of the index must give exactly one of column and expression.`);
     // GraphQL enums already restrict them; other callers may not
-    if (column.direction != null && !['ASC', 'DESC'].includes(column.direction)) throw badInput(`Column ${index + 1}: direction is ASC or DESC.`);
+    if (column.direction != null && !['ASC', 'DESC'].includes(column.direction))
+      throw badInput(`Column ${index + 1}: direction is ASC or DESC.`);
     if (column.nulls != null && !['FIRST', 'LAST'].includes(column.nulls)) throw badInput(`Column ${index + 1}: nulls is FIRST or LAST.`);
     let expression = column.expression == null ? null : await parseExpression(column.expression, `expression ${index + 1}`);
     if (expression && expression.columns.length === 0) {
@@ -173,7 +169,10 @@ async function resolveTable(db: Queryable, schema: string, table: string): Promi
   if (!row.table_oid) throw badInput(`Table ${displayName(schema, table)} does not exist${lookAlikeHint(table)}.`, { schema, table });
   if (row.relkind !== 'r' && row.relkind !== 'p') {
     const kind = RELKIND_PHRASES[row.relkind!] ?? 'not a table';
-    throw badInput(`${displayName(schema, table)} is ${kind}; applyIndex builds indexes on tables and partitioned tables.`, { schema, table });
+    throw badInput(`${displayName(schema, table)} is ${kind}; applyIndex builds indexes on tables and partitioned tables.`, {
+      schema,
+      table,
+    });
   }
   return { oid: row.table_oid, schemaOid: row.schema_oid, relkind: row.relkind };
 }
@@ -211,7 +210,9 @@ async function resolveMethod(db: Queryable, method: string): Promise<MethodRow> 
   const [row] = await findMethod(db, method);
   if (row) return row;
   const hint = lookAlikeHint(method);
-  throw badInput(`Index access method ${displayName(method)} does not exist${hint}; use btree, hash, gin, gist, brin or spgist.`, { method });
+  throw badInput(`Index access method ${displayName(method)} does not exist${hint}; use btree, hash, gin, gist, brin or spgist.`, {
+    method,
+  });
 }
 
 function checkMethod(am: MethodRow, keys: IndexKey[], include: string[], unique: boolean): void {
@@ -271,7 +272,11 @@ export function createIndexSql(parts: CreateIndexParts): string {
   const keys = parts.keys.map((key) =>
     [
       key.column !== null ? quoteIdent(key.column) : `(${key.expression!.sql})`,
-      key.opclass === null ? null : key.opclassSchema ? `${quoteIdent(key.opclassSchema)}.${quoteIdent(key.opclass)}` : quoteIdent(key.opclass),
+      key.opclass === null
+        ? null
+        : key.opclassSchema
+          ? `${quoteIdent(key.opclassSchema)}.${quoteIdent(key.opclass)}`
+          : quoteIdent(key.opclass),
       key.direction,
       key.nulls !== null ? `NULLS ${key.nulls}` : null,
     ]

@@ -67,7 +67,11 @@ export async function planDropIndex(db: Queryable, input: { schema: string; name
   }
   const qualified = `${quoteIdent(input.schema)}.${quoteIdent(input.name)}`;
   const statement: PlannedStatement = facts.partitioned
-    ? { sql: `DROP INDEX ${qualified}`, purpose: `drop the partitioned index ${input.schema}.${input.name} and its partitions' indexes`, outsideTransaction: false }
+    ? {
+        sql: `DROP INDEX ${qualified}`,
+        purpose: `drop the partitioned index ${input.schema}.${input.name} and its partitions' indexes`,
+        outsideTransaction: false,
+      }
     : { sql: `DROP INDEX CONCURRENTLY ${qualified}`, purpose: `drop the index ${input.schema}.${input.name}`, outsideTransaction: true };
   return { schema: input.schema, name: input.name, table: facts.table, partitioned: facts.partitioned, statements: [statement] };
 }

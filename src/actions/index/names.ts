@@ -23,7 +23,8 @@ export function checkGivenName(name: string, what: string): void {
   }
   if (/\p{Cc}/u.test(name)) throw badInput(`The ${what} contains a control character.`);
   // legal once quoted, but scripts and tools that splice names into SQL trip over them
-  if (/["'`;\\]/.test(name)) throw badInput(`The ${what} contains a quote, backslash or semicolon; choose a plain name (letters, digits, _).`);
+  if (/["'`;\\]/.test(name))
+    throw badInput(`The ${what} contains a quote, backslash or semicolon; choose a plain name (letters, digits, _).`);
 }
 
 /** The names PostgreSQL gives the key and INCLUDE columns of an index: numbered when they repeat. */

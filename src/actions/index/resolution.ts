@@ -70,7 +70,9 @@ export async function resolveDefinition(db: Db, request: DefinitionRequest): Pro
       const [untrusted] = await untrustedRoutines(client, request.table.oid, request.trust);
       if (untrusted) throw untrustedCode(untrusted, displayName(request.table.schema, request.table.name));
     }
-    const outline = await indexOutline(request.createIndex('pgscope_candidate', { schema: request.table.schema, table: request.table.name }));
+    const outline = await indexOutline(
+      request.createIndex('pgscope_candidate', { schema: request.table.schema, table: request.table.name }),
+    );
     const outlines = await Promise.all(indexes.map((index) => indexOutline(index.definition)));
     return { printed: outlines.includes(outline) ? await printTwin(client, request) : null, indexes };
   });
@@ -155,7 +157,9 @@ async function printTwin(client: Queryable, request: DefinitionRequest): Promise
   } catch (error) {
     throw translateDefinitionError(error, 'The index') ?? error;
   }
-  const [row] = await client.query<{ definition: string }>(/* SQL */ `SELECT pg_get_indexdef('pg_temp.${TWIN}_idx'::regclass) AS definition`);
+  const [row] = await client.query<{ definition: string }>(
+    /* SQL */ `SELECT pg_get_indexdef('pg_temp.${TWIN}_idx'::regclass) AS definition`,
+  );
   return row!.definition;
 }
 

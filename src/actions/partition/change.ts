@@ -18,16 +18,25 @@ export interface PartitionChange extends ChangePlan {
   partitionPlan: PartitionPlan;
 }
 
-export function createPartitionsSteps(input: CreatePartitionsInput, caps: Capabilities, lockTimeoutMs: number): ChangeSteps<PartitionChange> {
+export function createPartitionsSteps(
+  input: CreatePartitionsInput,
+  caps: Capabilities,
+  lockTimeoutMs: number,
+): ChangeSteps<PartitionChange> {
   return {
     async plan(db) {
       const partitionPlan = await planPartitions(db, caps, input);
       const parent = { schema: partitionPlan.schema, name: partitionPlan.table };
-      const fromDefault = partitionPlan.partitions.some((p) => p.moveFromDefault) && partitionPlan.defaultPartition ? [partitionPlan.defaultPartition] : [];
+      const fromDefault =
+        partitionPlan.partitions.some((p) => p.moveFromDefault) && partitionPlan.defaultPartition ? [partitionPlan.defaultPartition] : [];
       if (partitionPlan.partitions.length > 0) {
         const action = `create partitions of ${parent.schema}.${parent.name}`;
         await requireOwnership(db, [parent, ...fromDefault], action);
-        await requireSchemaCreate(db, partitionPlan.partitions.map((p) => p.schema), action);
+        await requireSchemaCreate(
+          db,
+          partitionPlan.partitions.map((p) => p.schema),
+          action,
+        );
       }
       return {
         partitionPlan,
@@ -50,8 +59,12 @@ export function detachPartitionsSteps(input: DetachPartitionsInput, caps: Capabi
   return {
     async plan(db) {
       const detachPlan = await planDetach(db, caps, input);
-      const relations = [{ schema: detachPlan.schema, name: detachPlan.table }, ...detachPlan.partitions.map((p) => ({ schema: p.schema, name: p.name }))];
-      if (detachPlan.partitions.length > 0) await requireOwnership(db, relations, `detach partitions of ${detachPlan.schema}.${detachPlan.table}`);
+      const relations = [
+        { schema: detachPlan.schema, name: detachPlan.table },
+        ...detachPlan.partitions.map((p) => ({ schema: p.schema, name: p.name })),
+      ];
+      if (detachPlan.partitions.length > 0)
+        await requireOwnership(db, relations, `detach partitions of ${detachPlan.schema}.${detachPlan.table}`);
       return { detachPlan, statements: detachPlan.statements, target: { schema: detachPlan.schema, name: detachPlan.table } };
     },
     async execute(session, plan, log): Promise<DetachResult> {

@@ -97,7 +97,8 @@ async function createDirect(runner: Runner, plan: PartitionPlan, partition: Plan
     return { rowsMoved: 0, rowsMovedUnderLock: 0, writesHeldMs: performance.now() - started };
   } catch (error) {
     if (sqlStateOf(error) !== DEFAULT_HOLDS_ROWS || !plan.move) throw error;
-    if (plan.move.safety.refusal) throw unsafeRowMove(`${plan.schema}.${plan.table}`, [`[${partition.from}, ${partition.to})`], plan.move.safety.refusal);
+    if (plan.move.safety.refusal)
+      throw unsafeRowMove(`${plan.schema}.${plan.table}`, [`[${partition.from}, ${partition.to})`], plan.move.safety.refusal);
     return createByMove(runner, plan, plan.move, { ...partition, moveFromDefault: true });
   }
 }

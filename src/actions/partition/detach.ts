@@ -85,7 +85,12 @@ export async function planDetach(session: Queryable, caps: Capabilities, input: 
     FROM unnest($1::oid[], $2::text[]) r(oid, upper_bound)`,
     [candidates.map((r) => r.oid), candidates.map((r) => r.range_to), input.olderThan],
   );
-  refuseInUse(target, expiry.filter((e) => e.expired && e.in_use), candidates, input);
+  refuseInUse(
+    target,
+    expiry.filter((e) => e.expired && e.in_use),
+    candidates,
+    input,
+  );
   const expired = new Set(expiry.filter((e) => e.expired).map((e) => e.oid));
   const concurrently = caps.serverVersionNum >= 140000 && !hasDefault;
   const drop = input.drop ?? false;
@@ -95,11 +100,29 @@ export async function planDetach(session: Queryable, caps: Capabilities, input: 
     .map((r): PlannedDetach => {
       const table = `${quoteIdent(r.schema)}.${quoteIdent(r.name)}`;
       const isExpired = expired.has(r.oid);
-      const statements: PlannedStatement[] = [detachStatement(parent, table, r.name, r.is_detach_pending ? 'finalize' : concurrently ? 'concurrently' : 'plain')];
-      if (drop && isExpired) statements.push({ sql: `DROP TABLE ${table}`, purpose: `drop the detached ${r.schema}.${r.name}`, outsideTransaction: false });
-      return { oid: r.oid, schema: r.schema, name: r.name, bound: r.bound, detachPending: r.is_detach_pending, expired: isExpired, statements };
+      const statements: PlannedStatement[] = [
+        detachStatement(parent, table, r.name, r.is_detach_pending ? 'finalize' : concurrently ? 'concurrently' : 'plain'),
+      ];
+      if (drop && isExpired)
+        statements.push({ sql: `DROP TABLE ${table}`, purpose: `drop the detached ${r.schema}.${r.name}`, outsideTransaction: false });
+      return {
+        oid: r.oid,
+        schema: r.schema,
+        name: r.name,
+        bound: r.bound,
+        detachPending: r.is_detach_pending,
+        expired: isExpired,
+        statements,
+      };
     });
-  return { schema: target.schema, table: target.table, concurrently, drop, partitions, statements: partitions.flatMap((p) => p.statements) };
+  return {
+    schema: target.schema,
+    table: target.table,
+    concurrently,
+    drop,
+    partitions,
+    statements: partitions.flatMap((p) => p.statements),
+  };
 }
 
 /** PARTITION_IN_USE, before anything runs, when olderThan would take a partition that still receives rows. */
@@ -173,7 +196,9 @@ export async function executeDetachPlan(
     result.detached.push(partition.name);
     if (finalized) result.finalized.push(partition.name);
     if (dropTable) {
-      await withLockRetries({ sql: dropTable.sql, purpose: `drop ${partition.schema}.${partition.name}` }, policy, () => run(dropTable.sql));
+      await withLockRetries({ sql: dropTable.sql, purpose: `drop ${partition.schema}.${partition.name}` }, policy, () =>
+        run(dropTable.sql),
+      );
       result.dropped.push(partition.name);
     }
   }

@@ -82,9 +82,9 @@ export function grantStatements(rows: AclChangeRow[], table: { schema: string; n
       REVOKE: `REVOKE ${privileges} ${on} FROM ${row.grantee}`,
       REVOKE_OPTION: `REVOKE GRANT OPTION FOR ${privileges} ${on} FROM ${row.grantee}`,
     }[row.change];
-    const purpose = row.change.startsWith('GRANT') ? `grant ${row.grantee} what it has on the parent` : `take back from ${row.grantee} what it lacks on the parent`;
+    const purpose = row.change.startsWith('GRANT')
+      ? `grant ${row.grantee} what it has on the parent`
+      : `take back from ${row.grantee} what it lacks on the parent`;
     return { sql, purpose, outsideTransaction: false };
   });
 }
-
-

@@ -91,8 +91,15 @@ const VARIANTS = 20;
  * The statements that build `indexes` on `table`, their names free in its schema and not in
  * `reserved` (names this plan gives already; the chosen ones are added to it).
  */
-export async function indexStatements(session: Queryable, indexes: ParentIndex[], table: { schema: string; name: string }, reserved: Set<string>): Promise<PlannedStatement[]> {
-  const wanted = indexes.map((index) => Array.from({ length: VARIANTS }, (_, k) => makeObjectName(table.name, index.columns, k === 0 ? index.label : `${index.label}${k}`)));
+export async function indexStatements(
+  session: Queryable,
+  indexes: ParentIndex[],
+  table: { schema: string; name: string },
+  reserved: Set<string>,
+): Promise<PlannedStatement[]> {
+  const wanted = indexes.map((index) =>
+    Array.from({ length: VARIANTS }, (_, k) => makeObjectName(table.name, index.columns, k === 0 ? index.label : `${index.label}${k}`)),
+  );
   const taken = await session.query<{ name: string }>(
     /* SQL */ `
     SELECT

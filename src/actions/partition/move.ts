@@ -57,7 +57,9 @@ export async function createByMove(runner: Runner, plan: PartitionPlan, move: Mo
     await withLockRetries(step, runner.policy, () => runner.run(steps.dropCheck));
   } catch {
     // Harmless where it is (the partition bound says the same); only a later ALTER would notice it.
-    runner.warnings.push(`The temporary CHECK ${partition.name}.pgscope_partition_bounds could not be dropped; drop it later (ALTER TABLE ... DROP CONSTRAINT).`);
+    runner.warnings.push(
+      `The temporary CHECK ${partition.name}.pgscope_partition_bounds could not be dropped; drop it later (ALTER TABLE ... DROP CONSTRAINT).`,
+    );
   }
   if (move.copyFirst) await runner.run(steps.dropCopiedVersions);
   return outcome;
@@ -66,7 +68,10 @@ export async function createByMove(runner: Runner, plan: PartitionPlan, move: Mo
 /** After a failure: the table goes unless it became a partition (then the rows it holds are the table's). */
 async function dropIfStandalone(runner: Runner, steps: MoveStatements, oid: number): Promise<void> {
   try {
-    const [row] = await runner.session.query<{ standalone: boolean }>(/* SQL */ `SELECT NOT relispartition AS standalone FROM pg_class WHERE oid = $1`, [oid]);
+    const [row] = await runner.session.query<{ standalone: boolean }>(
+      /* SQL */ `SELECT NOT relispartition AS standalone FROM pg_class WHERE oid = $1`,
+      [oid],
+    );
     if (row?.standalone) await runner.run(steps.dropStandalone);
     await runner.run(steps.dropCopiedVersions);
   } catch {
@@ -74,7 +79,14 @@ async function dropIfStandalone(runner: Runner, steps: MoveStatements, oid: numb
   }
 }
 
-async function copyAndMove(runner: Runner, plan: PartitionPlan, move: MovePlan, partition: PlannedPartition, steps: MoveStatements, oid: number): Promise<MoveOutcome> {
+async function copyAndMove(
+  runner: Runner,
+  plan: PartitionPlan,
+  move: MovePlan,
+  partition: PlannedPartition,
+  steps: MoveStatements,
+  oid: number,
+): Promise<MoveOutcome> {
   let copyFirst = move.copyFirst;
   let rowsCopied = 0;
   if (copyFirst) await runner.run(steps.createCopiedVersions);

@@ -83,7 +83,13 @@ export async function planMove(session: Queryable, caps: Capabilities, target: P
     : !setup!.may_create_temp
       ? `pgscope's role may not create temporary tables (GRANT TEMPORARY ON DATABASE ${quoteIdent(setup!.database)} TO ${quoteIdent(setup!.role)};)`
       : null;
-  return { safety, copyFirst: underLockBecause === null, underLockBecause, foreignKeys, indexes: await readParentIndexes(session, target.oid) };
+  return {
+    safety,
+    copyFirst: underLockBecause === null,
+    underLockBecause,
+    foreignKeys,
+    indexes: await readParentIndexes(session, target.oid),
+  };
 }
 
 /** The planner's estimate of the DEFAULT partition's rows in [from, to), for ranges too big to count. */
@@ -108,7 +114,10 @@ const step = (sql: string, purpose: string): PlannedStatement => ({ sql, purpose
 export function foreignKeyStatements(move: MovePlan, p: { schema: string; name: string }): PlannedStatement[] {
   const table = `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`;
   return move.foreignKeys.flatMap((fk) => [
-    step(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`, `the parent's foreign key ${fk.name}, so ATTACH adopts it instead of checking it while writes wait`),
+    step(
+      `ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition} NOT VALID`,
+      `the parent's foreign key ${fk.name}, so ATTACH adopts it instead of checking it while writes wait`,
+    ),
     step(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`, `check the copied rows against ${fk.name} while writes go on`),
   ]);
 }
@@ -128,7 +137,13 @@ export function partitionStatements(
   const dressed = [...ownerStatement(dress, p), ...grants];
   const late = [...rowSecurityStatements(dress, p), ...replicaIdentityStatement(dress, p)];
   if (!p.moveFromDefault || !move) {
-    return [step('BEGIN', 'one transaction: create, give to the owner, grant'), createPartitionOf(target, p), ...dressed, ...late, step('COMMIT', 'the partition appears')];
+    return [
+      step('BEGIN', 'one transaction: create, give to the owner, grant'),
+      createPartitionOf(target, p),
+      ...dressed,
+      ...late,
+      step('COMMIT', 'the partition appears'),
+    ];
   }
   const m = moveStatements(target, p, move.indexes === null);
   const copy = move.copyFirst ? [m.createCopiedVersions, m.emptyCopy, m.copyRows, m.analyzeCopiedVersions] : [];

@@ -138,7 +138,12 @@ export interface MoveEnds {
 export async function assessRowMove(session: Queryable, caps: Capabilities, ends: MoveEnds): Promise<RowMoveSafety> {
   const { parent, defaultPartition: fallback } = ends;
   const actors = await session.query<ActorRow>(ACTORS_SQL, [fallback.oid]);
-  const publications = await session.query<{ name: string }>(PUBLICATIONS_SQL, [parent.schema, parent.name, fallback.schema, fallback.name]);
+  const publications = await session.query<{ name: string }>(PUBLICATIONS_SQL, [
+    parent.schema,
+    parent.name,
+    fallback.schema,
+    fallback.name,
+  ]);
   const slots = await session.query<{ name: string; plugin: string }>(DECODING_SLOTS_SQL);
   const [privilege] = await session.query<{ role: string; allowed: boolean }>(canSuppressSql(caps));
 
@@ -154,7 +159,8 @@ export async function assessRowMove(session: Queryable, caps: Capabilities, ends
         remedy: 'make that foreign key reference the partitioned table instead',
       });
     } else if (actor.enabled === 'A' || (actor.enabled === 'R' && suppress)) {
-      const when = actor.enabled === 'A' ? 'enabled ALWAYS' : 'enabled REPLICA (it fires in the replica mode that would keep the others quiet)';
+      const when =
+        actor.enabled === 'A' ? 'enabled ALWAYS' : 'enabled REPLICA (it fires in the replica mode that would keep the others quiet)';
       problems.push({
         reason: actor.kind,
         text: `${actor.description} is ${when}: it would act on every moved row`,

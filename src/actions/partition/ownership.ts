@@ -127,7 +127,13 @@ const POLICIES_SQL = /* SQL */ `
  * What a new partition of `parentOid` must carry, read from the parent; when `creating`, refuses
  * (INSUFFICIENT_PRIVILEGE) if pgscope could create the partition but not hand it to the owner.
  */
-export async function readParentDress(session: Queryable, caps: Capabilities, parentOid: number, partitionSchema: string, creating = true): Promise<ParentDress> {
+export async function readParentDress(
+  session: Queryable,
+  caps: Capabilities,
+  parentOid: number,
+  partitionSchema: string,
+  creating = true,
+): Promise<ParentDress> {
   const [row] = await session.query<DressRow>(dressSql(caps), [parentOid, partitionSchema]);
   const dress = row!;
   if (creating && dress.change_owner && !dress.superuser) {
@@ -156,7 +162,8 @@ export async function readParentDress(session: Queryable, caps: Capabilities, pa
         'only those roles can make them; grant them on the new partitions as those roles if direct access needs them.',
     );
   }
-  if (dress.column_privileges) warnings.push('Column privileges of the parent are not copied to the new partitions (only table privileges are).');
+  if (dress.column_privileges)
+    warnings.push('Column privileges of the parent are not copied to the new partitions (only table privileges are).');
   return {
     parentOid,
     owner: dress.owner,
@@ -178,7 +185,12 @@ const step = (sql: string, purpose: string): PlannedStatement => ({ sql, purpose
 
 export function ownerStatement(dress: ParentDress, table: { schema: string; name: string }): PlannedStatement[] {
   if (!dress.changeOwner) return [];
-  return [step(`ALTER TABLE ${qualified(table)} OWNER TO ${quoteIdent(dress.owner)}`, `give ${table.schema}.${table.name} (and its indexes) to the parent's owner`)];
+  return [
+    step(
+      `ALTER TABLE ${qualified(table)} OWNER TO ${quoteIdent(dress.owner)}`,
+      `give ${table.schema}.${table.name} (and its indexes) to the parent's owner`,
+    ),
+  ];
 }
 
 const COMMANDS: Record<PolicyRow['command'], string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', '*': 'ALL' };
@@ -188,7 +200,8 @@ export function rowSecurityStatements(dress: ParentDress, table: { schema: strin
   const name = qualified(table);
   const statements: PlannedStatement[] = [];
   if (dress.rowSecurity) statements.push(step(`ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`, 'row-level security, as on the parent'));
-  if (dress.forceRowSecurity) statements.push(step(`ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`, "row-level security for the owner too, as on the parent"));
+  if (dress.forceRowSecurity)
+    statements.push(step(`ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`, 'row-level security for the owner too, as on the parent'));
   for (const policy of dress.policies) {
     const using = policy.using_expr === null ? '' : ` USING (${policy.using_expr})`;
     const check = policy.check_expr === null ? '' : ` WITH CHECK (${policy.check_expr})`;
@@ -204,7 +217,11 @@ export function rowSecurityStatements(dress: ParentDress, table: { schema: strin
 }
 
 /** The replica identity statement; for USING INDEX, `indexName` is the partition's index of the parent's (predicted while planning). */
-export function replicaIdentityStatement(dress: ParentDress, table: { schema: string; name: string }, indexName?: string): PlannedStatement[] {
+export function replicaIdentityStatement(
+  dress: ParentDress,
+  table: { schema: string; name: string },
+  indexName?: string,
+): PlannedStatement[] {
   const name = qualified(table);
   const purpose = "the parent's replica identity (logical replication of its UPDATEs and DELETEs)";
   switch (dress.replicaIdentity) {
@@ -214,7 +231,12 @@ export function replicaIdentityStatement(dress: ParentDress, table: { schema: st
       return [step(`ALTER TABLE ${name} REPLICA IDENTITY NOTHING`, purpose)];
     case 'i': {
       const index = indexName ?? makeObjectName(table.name, dress.replicaIndex?.columns ?? [], dress.replicaIndex?.label ?? 'idx');
-      return [step(`ALTER TABLE ${name} REPLICA IDENTITY USING INDEX ${quoteIdent(index)}`, `${purpose}: the partition's index of the parent's replica-identity index`)];
+      return [
+        step(
+          `ALTER TABLE ${name} REPLICA IDENTITY USING INDEX ${quoteIdent(index)}`,
+          `${purpose}: the partition's index of the parent's replica-identity index`,
+        ),
+      ];
     }
     default:
       return [];
@@ -241,7 +263,12 @@ export async function attachedReplicaIndex(session: Queryable, dress: ParentDres
  * The copied policies deparse exactly as the parent's (same names, commands, roles, expressions):
  * otherwise the copy means something else, and the transaction is rolled back.
  */
-export async function verifyPolicies(session: Queryable, dress: ParentDress, table: { schema: string; name: string }, tableOid: number): Promise<void> {
+export async function verifyPolicies(
+  session: Queryable,
+  dress: ParentDress,
+  table: { schema: string; name: string },
+  tableOid: number,
+): Promise<void> {
   if (dress.policies.length === 0) return;
   const copied = await session.query<PolicyRow>(POLICIES_SQL, [tableOid]);
   if (JSON.stringify(copied) === JSON.stringify(dress.policies)) return;

@@ -131,7 +131,11 @@ const SUPPORTED =
   '(PARTITION BY RANGE (created_at)).';
 
 /** The table, checked: it exists and is range-partitioned on one time column. */
-export async function resolveRangeTable(session: Queryable, schema: string, table: string): Promise<Omit<PartitionedTarget, 'defaultPartition'>> {
+export async function resolveRangeTable(
+  session: Queryable,
+  schema: string,
+  table: string,
+): Promise<Omit<PartitionedTarget, 'defaultPartition'>> {
   const [row] = await session.query<TargetRow>(TARGET_SQL, [schema, table]);
   if (!row) throw notFound(`There is no table ${schema}.${table}.`, { schema, table });
   if (row.relkind !== 'p') throw badInput(`${schema}.${table} is not a partitioned table. ${SUPPORTED}`);
@@ -189,16 +193,28 @@ function checkInput(input: CreatePartitionsInput): number {
 const unquote = (bound: string | null): string | null => (bound && bound.startsWith("'") ? bound.slice(1, -1).replace(/''/g, "'") : null);
 
 /** Plans the partitions that make `input.table` cover up to `ahead` periods after the current one. */
-export async function planPartitions(session: Queryable, caps: Capabilities, input: CreatePartitionsInput, options: PlanOptions = {}): Promise<PartitionPlan> {
+export async function planPartitions(
+  session: Queryable,
+  caps: Capabilities,
+  input: CreatePartitionsInput,
+  options: PlanOptions = {},
+): Promise<PartitionPlan> {
   const ahead = checkInput(input);
   const base = await resolveRangeTable(session, input.schema, input.table);
   await refuseIfPartman(session, base.schema, base.table);
   const rows = await loadPartitions(session, caps, [base.oid]);
   const defaultRow = rows.find((r) => r.is_default);
-  const target: PartitionedTarget = { ...base, defaultPartition: defaultRow ? { schema: defaultRow.schema, name: defaultRow.name, oid: defaultRow.oid } : null };
+  const target: PartitionedTarget = {
+    ...base,
+    defaultPartition: defaultRow ? { schema: defaultRow.schema, name: defaultRow.name, oid: defaultRow.oid } : null,
+  };
   const ranged = rows.filter((r) => !r.is_default && r.range_from !== null);
   const bounds = ranged.map((r) => ({ from: unquote(r.range_from), to: unquote(r.range_to) }));
-  const zone = await alignmentZone(session, target.keyType, bounds.flatMap((b) => [b.from, b.to]).filter((b): b is string => b !== null));
+  const zone = await alignmentZone(
+    session,
+    target.keyType,
+    bounds.flatMap((b) => [b.from, b.to]).filter((b): b is string => b !== null),
+  );
   const existing = await localRanges(session, target.keyType, zone, bounds);
   const inferred = await inferInterval(
     session,
@@ -207,14 +223,24 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   const interval = input.interval ?? inferred;
   if (!interval) {
     const why = ranged.length === 0 ? 'it has no range partition yet' : 'its partitions are not whole days, weeks, months or years';
-    throw badInput(`The interval of ${target.schema}.${target.table} cannot be inferred: ${why}. Pass interval (DAY, WEEK, MONTH or YEAR).`);
+    throw badInput(
+      `The interval of ${target.schema}.${target.table} cannot be inferred: ${why}. Pass interval (DAY, WEEK, MONTH or YEAR).`,
+    );
   }
   const warnings: string[] = [];
   if (existing.some((r) => r.hi === null)) {
     warnings.push(`${target.schema}.${target.table} has a partition up to MAXVALUE: every future range is covered already.`);
   }
-  const { ranges, skippedGaps } = await candidateRanges(session, { type: target.keyType, zone, interval, ahead, now: options.now ?? null, existing });
-  for (const gap of skippedGaps) warnings.push(`No partition covers [${gap.lo}, ${gap.hi}); left alone (an old gap, or not a whole ${interval.toLowerCase()}).`);
+  const { ranges, skippedGaps } = await candidateRanges(session, {
+    type: target.keyType,
+    zone,
+    interval,
+    ahead,
+    now: options.now ?? null,
+    existing,
+  });
+  for (const gap of skippedGaps)
+    warnings.push(`No partition covers [${gap.lo}, ${gap.hi}); left alone (an old gap, or not a whole ${interval.toLowerCase()}).`);
 
   const siblings = ranged.flatMap((r, i) => (existing[i]?.parts ? [{ name: r.name, parts: existing[i].parts }] : []));
   const pattern = namePattern(target.table, interval, siblings);
@@ -223,7 +249,9 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   const partitions: Array<Omit<PlannedPartition, 'statements' | 'indexStatements'>> = [];
   for (const range of ranges) {
     const name = partitionName(pattern, range.parts);
-    const counted = target.defaultPartition ? await defaultRowsInRange(session, target, range.from_literal, range.to_literal, cap) : { rows: 0, capped: false };
+    const counted = target.defaultPartition
+      ? await defaultRowsInRange(session, target, range.from_literal, range.to_literal, cap)
+      : { rows: 0, capped: false };
     partitions.push({
       schema: partitionSchema,
       name,
@@ -236,12 +264,20 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
     });
   }
   if (partitions.length > 0) warnings.push(...namingWarnings(pattern, partitions[0]!.name));
-  await refuseNameClashes(session, partitionSchema, partitions.map((p) => p.name));
+  await refuseNameClashes(
+    session,
+    partitionSchema,
+    partitions.map((p) => p.name),
+  );
   // planned even when no row waits now: rows that reach the default before the create take the move path
   const move = target.defaultPartition && partitions.length > 0 ? await planMove(session, caps, target) : null;
   const moving = partitions.filter((p) => p.moveFromDefault);
   if (move?.safety.refusal && moving.length > 0) {
-    throw unsafeRowMove(`${target.schema}.${target.table}`, moving.map((p) => `[${p.from}, ${p.to})`), move.safety.refusal);
+    throw unsafeRowMove(
+      `${target.schema}.${target.table}`,
+      moving.map((p) => `[${p.from}, ${p.to})`),
+      move.safety.refusal,
+    );
   }
   const dress = await readParentDress(session, caps, target.oid, partitionSchema, partitions.length > 0);
   warnings.push(...dress.warnings);
@@ -251,7 +287,9 @@ export async function planPartitions(session: Queryable, caps: Capabilities, inp
   for (const partition of partitions) {
     const indexes = move?.indexes ? await indexStatements(session, move.indexes, partition, reservedNames) : [];
     if (partition.moveFromDefault && move) {
-      const rows = partition.defaultRowsCapped ? Math.max(partition.defaultRows, await estimatedRowsInRange(session, target, partition.from, partition.to)) : partition.defaultRows;
+      const rows = partition.defaultRowsCapped
+        ? Math.max(partition.defaultRows, await estimatedRowsInRange(session, target, partition.from, partition.to))
+        : partition.defaultRows;
       partition.writeWaitEstimateMs = writeWaitEstimateMs(move, rows);
       warnings.push(moveWarning(target, move, partition));
     }

@@ -4,7 +4,14 @@
 import type { Queryable } from '../../db/pool.js';
 import type { CreatedObject } from '../changeLog.js';
 import { type LockRetryOptions, setLockTimeout, withLockRetries } from '../lockRetry.js';
-import { attachedReplicaIndex, ownerStatement, replicaIdentityStatement, rowSecurityStatements, verifyPolicies, type ParentDress } from './ownership.js';
+import {
+  attachedReplicaIndex,
+  ownerStatement,
+  replicaIdentityStatement,
+  rowSecurityStatements,
+  verifyPolicies,
+  type ParentDress,
+} from './ownership.js';
 import { aclChanges, grantStatements } from './grants.js';
 import type { PlannedStatement } from '../plan.js';
 

@@ -105,7 +105,10 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds, in
       `CREATE TEMPORARY TABLE IF NOT EXISTS ${quoteIdent(COPIED_VERSIONS)} (copied_xmin xid NOT NULL)`,
       'remember which row versions the copy took (by the transactions that wrote them)',
     ),
-    emptyCopy: step(`TRUNCATE ${table}, ${versions}`, 'start the copy from empty tables (a copy is redone when copied rows changed before the lock)'),
+    emptyCopy: step(
+      `TRUNCATE ${table}, ${versions}`,
+      'start the copy from empty tables (a copy is redone when copied rows changed before the lock)',
+    ),
     copyRows: step(
       `WITH source AS MATERIALIZED (SELECT d.xmin AS ${ROW_XMIN}, ${from('d')} FROM ONLY ${source} d WHERE ${inRange}), ` +
         `copied AS (INSERT INTO ${table} (${columns}) SELECT ${from('s')} FROM source s RETURNING 1), ` +
@@ -118,7 +121,10 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds, in
       'SET LOCAL session_replication_role = replica',
       'keep foreign keys, triggers and rules from acting on the rows deleted from the DEFAULT partition (this transaction only)',
     ),
-    lockParent: step(`LOCK TABLE ${parent} IN SHARE ROW EXCLUSIVE MODE`, `hold writes to ${target.schema}.${target.table} until the commit (reads go on)`),
+    lockParent: step(
+      `LOCK TABLE ${parent} IN SHARE ROW EXCLUSIVE MODE`,
+      `hold writes to ${target.schema}.${target.table} until the commit (reads go on)`,
+    ),
     addArrivals: step(
       `WITH arrived AS (INSERT INTO ${table} (${columns}) SELECT ${from('d')} FROM ONLY ${source} d WHERE ${inRange} AND NOT EXISTS (${copiedVersion}) RETURNING 1) ` +
         'SELECT (SELECT count(*) FROM arrived)::int8 AS rows_arrived, ' +
@@ -132,8 +138,14 @@ export function moveStatements(target: PartitionedTarget, p: PartitionBounds, in
         'SELECT (SELECT count(*) FROM moved)::int8 AS rows_deleted, (SELECT count(*) FROM arrived)::int8 AS rows_arrived',
       `move the rows of [${p.from}, ${p.to}) from the DEFAULT partition ${fallback.schema}.${fallback.name}`,
     ),
-    attach: step(`ALTER TABLE ${parent} ATTACH PARTITION ${table} ${boundClause(p)}`, `attach ${p.schema}.${p.name} for [${p.from}, ${p.to})`),
-    dropCheck: step(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(BOUNDS_CHECK)}`, 'drop the temporary CHECK (the partition bound enforces it now)'),
+    attach: step(
+      `ALTER TABLE ${parent} ATTACH PARTITION ${table} ${boundClause(p)}`,
+      `attach ${p.schema}.${p.name} for [${p.from}, ${p.to})`,
+    ),
+    dropCheck: step(
+      `ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${quoteIdent(BOUNDS_CHECK)}`,
+      'drop the temporary CHECK (the partition bound enforces it now)',
+    ),
     dropCopiedVersions: step(`DROP TABLE IF EXISTS ${versions}`, 'drop the list of copied row versions'),
     dropStandalone: step(`DROP TABLE IF EXISTS ${table}`, 'remove the standalone table a failed move left'),
   };

@@ -44,11 +44,7 @@ export interface WorkloadAnalysis {
 }
 
 /** Steps 1-4 on the current database's pg_stat_statements. */
-export async function analyzeWorkload(
-  db: Queryable,
-  caps: Capabilities,
-  options: AnalyzeOptions = {},
-): Promise<WorkloadAnalysis> {
+export async function analyzeWorkload(db: Queryable, caps: Capabilities, options: AnalyzeOptions = {}): Promise<WorkloadAnalysis> {
   return analyzeParsed(db, await loadWorkload(db, caps, options), options);
 }
 
@@ -80,7 +76,10 @@ async function analyzeParsed(db: Queryable, all: ParsedWorkloadStatement[], opti
     return reason === null ? [] : [{ queryId: statement.queryId, reason }];
   });
   const parsed = all.filter((statement) => clearance.refusal(statement.query) === null);
-  const catalog = await resolveRelations(db, parsed.map((statement) => statement.node));
+  const catalog = await resolveRelations(
+    db,
+    parsed.map((statement) => statement.node),
+  );
   const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
   const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
   const generated = generateCandidates(accesses, { ...options, distinctValues });

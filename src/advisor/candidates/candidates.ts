@@ -50,9 +50,8 @@ const keyId = (key: KeyRef) => JSON.stringify([key.column, key.expression]);
 
 function btreeCandidates(access: TableAccess, options: CandidateOptions): CandidateIndex[] {
   const maxColumns = options.maxColumns ?? DEFAULT_MAX_COLUMNS;
-  const equality = orderBySelectivity(
-    unique(access.predicates.filter((p) => p.use === 'EQUALITY' || p.use === 'IS_NULL')),
-    (key) => options.distinctValues?.(access.schema, access.table, key),
+  const equality = orderBySelectivity(unique(access.predicates.filter((p) => p.use === 'EQUALITY' || p.use === 'IS_NULL')), (key) =>
+    options.distinctValues?.(access.schema, access.table, key),
   );
   const equal = new Set(equality.map(keyId));
   const ranges = unique(access.predicates.filter((p) => p.use === 'RANGE' && !equal.has(keyId(p))));

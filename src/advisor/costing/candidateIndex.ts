@@ -40,7 +40,12 @@ const NAMED_PREFIX = /^CREATE (UNIQUE )?INDEX (CONCURRENTLY )?"(?:[^"]|"")*" ON 
  * the reason. `client` is the costing run's connection, outside any transaction: planIndex's
  * analysis runs its rolled-back transaction there.
  */
-export async function candidateDefinition(client: Queryable, candidate: CandidateIndex, versionNum: number, trust: TrustConfig): Promise<DefinitionOutcome> {
+export async function candidateDefinition(
+  client: Queryable,
+  candidate: CandidateIndex,
+  versionNum: number,
+  trust: TrustConfig,
+): Promise<DefinitionOutcome> {
   const connection: Db = { query: (sql, params) => client.query(sql, params), withClient: (work) => work(client) };
   try {
     // longTransactionSeconds only shapes warnings, which costing does not show

@@ -26,7 +26,14 @@ export async function clearanceOf(
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   trust: TrustConfig = NO_EXTRA_TRUST,
 ): Promise<PlanClearance> {
-  return workload.clearance ?? clearStatements(client, trust, workload.statements.map((statement) => ({ sql: statement.query })));
+  return (
+    workload.clearance ??
+    clearStatements(
+      client,
+      trust,
+      workload.statements.map((statement) => ({ sql: statement.query })),
+    )
+  );
 }
 
 export interface CostingOptions {

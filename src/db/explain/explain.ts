@@ -96,7 +96,12 @@ const statementsByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */
     userid`;
 
 /** Explains the statement pg_stat_statements knows as `queryId` in the current database. */
-export async function explainQueryId(db: Db, caps: Capabilities, queryId: string, request: Omit<ExplainRequest, 'sql'>): Promise<ExplainOutcome> {
+export async function explainQueryId(
+  db: Db,
+  caps: Capabilities,
+  queryId: string,
+  request: Omit<ExplainRequest, 'sql'>,
+): Promise<ExplainOutcome> {
   const sql = await statementText(db, caps, queryId);
   try {
     return { ...(await explain(db, caps, { ...request, sql })), queryId, statement: await maskLiterals(sql) };
@@ -105,7 +110,8 @@ export async function explainQueryId(db: Db, caps: Capabilities, queryId: string
     // The client did not write this text: say where it came from.
     const { code: _code, ...details } = error.extensions;
     // The parser's message quotes the text near the error: not when that text holds a constant.
-    const reason = (await maskLiterals(sql)) !== sql ? 'explain takes one SELECT, INSERT, UPDATE, DELETE or MERGE statement.' : error.message;
+    const reason =
+      (await maskLiterals(sql)) !== sql ? 'explain takes one SELECT, INSERT, UPDATE, DELETE or MERGE statement.' : error.message;
     throw badInput(`The text pg_stat_statements keeps for queryId ${queryId} cannot be explained: ${reason}`, details);
   }
 }
@@ -117,7 +123,10 @@ async function statementText(db: Queryable, caps: Capabilities, given: string): 
     const others = caps.canReadAllStats
       ? ''
       : ` Role "${caps.role}" sees only its own statements there; GRANT pg_read_all_stats TO ${caps.role} to explain other roles' statements.`;
-    throw notFound(`pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`, { queryId });
+    throw notFound(
+      `pg_stat_statements has no statement with queryId ${queryId} in database "${caps.database}" (it may have been evicted or reset).${others}`,
+      { queryId },
+    );
   }
   return text;
 }
@@ -135,7 +144,9 @@ export async function statementTexts(db: Queryable, caps: Capabilities, queryIds
     .catch((error: unknown) => {
       throw staleExtensionError(error, caps);
     });
-  const texts = await Promise.all(rows.map(async (row) => [row.query_id, await castTypedParameters(await unwrapNestedStatement(row.query))] as const));
+  const texts = await Promise.all(
+    rows.map(async (row) => [row.query_id, await castTypedParameters(await unwrapNestedStatement(row.query))] as const),
+  );
   return new Map(texts);
 }
 
@@ -143,10 +154,11 @@ export async function statementTexts(db: Queryable, caps: Capabilities, queryIds
 export async function explain(db: Db, caps: Capabilities, request: ExplainRequest): Promise<ExplainOutcome> {
   const statement = await parseOneStatement(request.sql);
   const parameters = checkRequest(statement, request);
-  const mode: PlanMode =
-    request.params !== null || parameters === 0 ? 'direct' : caps.serverVersionNum >= 160000 ? 'generic' : 'prepared';
+  const mode: PlanMode = request.params !== null || parameters === 0 ? 'direct' : caps.serverVersionNum >= 160000 ? 'generic' : 'prepared';
   const plan = await db
-    .withClient((client) => planDocument(client, statement, mode, request, parameters), { statementTimeoutMs: request.analyze ? request.timeoutMs : undefined })
+    .withClient((client) => planDocument(client, statement, mode, request, parameters), {
+      statementTimeoutMs: request.analyze ? request.timeoutMs : undefined,
+    })
     .catch((error: unknown) => {
       throw clearerError(error, request, caps);
     });
@@ -177,9 +189,12 @@ function checkRequest(statement: ParsedStatement, request: ExplainRequest): numb
   }
   const parameters = paramCount(statement.node);
   if (request.params !== null && request.params.length !== parameters) {
-    throw badInput(`The statement has ${parameters} parameter(s) ($1 to $${parameters}) but params has ${request.params.length} value(s).`, {
-      argument: 'params',
-    });
+    throw badInput(
+      `The statement has ${parameters} parameter(s) ($1 to $${parameters}) but params has ${request.params.length} value(s).`,
+      {
+        argument: 'params',
+      },
+    );
   }
   if (request.analyze) {
     const problem = readOnlySelectProblem(statement);

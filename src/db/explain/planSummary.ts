@@ -89,7 +89,11 @@ const TABLE_SIZES_SQL = /* SQL */ `
     c.relname`;
 
 /** Sequential scans with their tables' sizes (one extra statement), misestimates and notes. */
-export async function summarizePlan(db: Queryable, plan: ExplainDocument, how: { mode: PlanMode; analyzed: boolean }): Promise<ExplainSummary> {
+export async function summarizePlan(
+  db: Queryable,
+  plan: ExplainDocument,
+  how: { mode: PlanMode; analyzed: boolean },
+): Promise<ExplainSummary> {
   const nodes = [...planNodes(plan[0].Plan)];
   const scans = nodes.filter((node) => node['Node Type'] === 'Seq Scan' && node['Relation Name'] !== undefined);
   const sizes = await tableSizes(db, scans);
@@ -109,10 +113,15 @@ function* planNodes(node: PlanNode): Generator<PlanNode> {
 const tableKey = (schema: string | undefined, table: string | undefined) => JSON.stringify([schema, table]);
 
 async function tableSizes(db: Queryable, scans: PlanNode[]): Promise<Map<string, TableSizeRow>> {
-  const wanted = new Map(scans.filter((node) => node.Schema !== undefined).map((node) => [tableKey(node.Schema, node['Relation Name']), node]));
+  const wanted = new Map(
+    scans.filter((node) => node.Schema !== undefined).map((node) => [tableKey(node.Schema, node['Relation Name']), node]),
+  );
   if (wanted.size === 0) return new Map();
   const nodes = [...wanted.values()];
-  const rows = await db.query<TableSizeRow>(TABLE_SIZES_SQL, [nodes.map((node) => node.Schema), nodes.map((node) => node['Relation Name'])]);
+  const rows = await db.query<TableSizeRow>(TABLE_SIZES_SQL, [
+    nodes.map((node) => node.Schema),
+    nodes.map((node) => node['Relation Name']),
+  ]);
   return new Map(rows.map((row) => [tableKey(row.schema, row.table_name), row]));
 }
 

@@ -104,7 +104,12 @@ const EFFECT_SQL = /* SQL */ `
  * `finishedAt`, in their order. They come from a stored row: one that is no queryid (written
  * before pgscope checked them) gets no measurement rather than failing the whole read.
  */
-export async function changeEffect(db: Queryable, queryIds: readonly string[], requestedAt: Date, finishedAt: Date): Promise<StatementEffect[]> {
+export async function changeEffect(
+  db: Queryable,
+  queryIds: readonly string[],
+  requestedAt: Date,
+  finishedAt: Date,
+): Promise<StatementEffect[]> {
   const measurable = [...new Set(queryIds.filter(isQueryId))];
   const rows = measurable.length === 0 ? [] : await db.query<EffectRow>(EFFECT_SQL, [measurable, requestedAt, finishedAt]);
   // Stored masked since migration 6; masked again on the way out, whatever wrote them.

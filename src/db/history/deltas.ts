@@ -278,7 +278,9 @@ export async function queryStatsWindow(db: Queryable, caps: Capabilities, reques
   const { from_snapshot_id: fromId, from_time: from, to_time: to } = summary;
   if (fromId === null || from === null) throw noSnapshotYet(caps);
   if (to === null || to <= from) {
-    throw notFound(`No snapshot was captured after ${from.toISOString()} and at or before ${request.until!.toISOString()}: there is no interval to compare.`);
+    throw notFound(
+      `No snapshot was captured after ${from.toISOString()} and at or before ${request.until!.toISOString()}: there is no interval to compare.`,
+    );
   }
   return {
     ...summary,

@@ -233,7 +233,8 @@ export function startCapture(
     } catch (error) {
       const problem = error instanceof Error ? error.message : String(error);
       // One line per new problem, not one per interval.
-      if (problem !== lastProblem) warn(`pgscope: query-statistics capture failed, retrying every ${config.captureIntervalSeconds} s: ${problem}`);
+      if (problem !== lastProblem)
+        warn(`pgscope: query-statistics capture failed, retrying every ${config.captureIntervalSeconds} s: ${problem}`);
       lastProblem = problem;
     }
   };

@@ -131,7 +131,10 @@ export async function findUntrustedCode(db: Queryable, trust: TrustConfig): Prom
   for (let round = 0; frontier.length > 0; round += 1) {
     if (round === MAX_ROUNDS) {
       const { culprit } = frontier[0]!.reach;
-      return { objects: [...found.values()], everywhere: everywhere ?? { culprit, within: `objects that depend on it more than ${MAX_ROUNDS} levels deep` } };
+      return {
+        objects: [...found.values()],
+        everywhere: everywhere ?? { culprit, within: `objects that depend on it more than ${MAX_ROUNDS} levels deep` },
+      };
     }
     const rows = await dependentsOf(db, frontier);
     const next: ReachingObject[] = [];

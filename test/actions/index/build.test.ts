@@ -35,8 +35,13 @@ const EV_LEAVES = ['ev_2026_01', 'ev_2026_02', 'ev_2026_03', 'ev_default'];
 const OPTIONS: BuildOptions = { lockTimeoutMs: 200, retries: 2, retryDelayMs: 20 };
 
 /** buildIndex on a dedicated connection without statement_timeout, as the DDL session runs it. */
-const build = (plan: IndexPlan, options: BuildOptions = OPTIONS) => db.withClient((session) => buildIndex(session, plan, options), { statementTimeoutMs: 0 });
-const settle = <T>(promise: Promise<T>) => promise.then((value) => ({ value, error: undefined }), (error: unknown) => ({ value: undefined, error }));
+const build = (plan: IndexPlan, options: BuildOptions = OPTIONS) =>
+  db.withClient((session) => buildIndex(session, plan, options), { statementTimeoutMs: 0 });
+const settle = <T>(promise: Promise<T>) =>
+  promise.then(
+    (value) => ({ value, error: undefined }),
+    (error: unknown) => ({ value: undefined, error }),
+  );
 
 beforeAll(async () => {
   target = await createTestDatabase('build_index');
@@ -60,7 +65,13 @@ describe('buildIndex on a plain table', () => {
       "SELECT pg_get_indexdef('public.items_code_idx'::regclass) AS definition, pg_relation_size('public.items_code_idx') AS size",
     );
     expect(facts!.definition).toBe('CREATE INDEX items_code_idx ON public.items USING btree (code)');
-    expect(outcome).toMatchObject({ schema: 'public', name: 'items_code_idx', valid: true, alreadyExisted: false, sizeBytes: BigInt(facts!.size) });
+    expect(outcome).toMatchObject({
+      schema: 'public',
+      name: 'items_code_idx',
+      valid: true,
+      alreadyExisted: false,
+      sizeBytes: BigInt(facts!.size),
+    });
     expect(outcome.executedSql).toEqual(['CREATE INDEX CONCURRENTLY "items_code_idx" ON "public"."items" USING btree ("code")']);
   });
 
@@ -74,7 +85,10 @@ describe('buildIndex on a plain table', () => {
   });
 
   it('returns the existing index of an idempotent plan without building anything', async () => {
-    const plan = { ...plainPlan('items', 'items_code_again', '"code"'), existing: { schema: 'public', name: 'items_code_idx', valid: true } };
+    const plan = {
+      ...plainPlan('items', 'items_code_again', '"code"'),
+      existing: { schema: 'public', name: 'items_code_idx', valid: true },
+    };
     const outcome = await build(plan);
     expect(outcome).toMatchObject({ name: 'items_code_idx', executedSql: [], valid: true, alreadyExisted: true });
   });
@@ -82,7 +96,9 @@ describe('buildIndex on a plain table', () => {
   it('gives up with LOCK_TIMEOUT when the table stays locked through every retry, leaving nothing behind', async () => {
     const holder = await holdLock(other, 'LOCK TABLE items IN SHARE ROW EXCLUSIVE MODE');
     const events: DdlEvent[] = [];
-    const { error } = await settle(build(plainPlan('items', 'items_locked_idx', '"id", "code"'), { ...OPTIONS, retries: 1, onProgress: (e) => void events.push(e) }));
+    const { error } = await settle(
+      build(plainPlan('items', 'items_locked_idx', '"id", "code"'), { ...OPTIONS, retries: 1, onProgress: (e) => void events.push(e) }),
+    );
     await holder.release();
     expect(error).toMatchObject({ code: 'LOCK_TIMEOUT', extensions: { code: 'LOCK_TIMEOUT', attempts: 2, lockTimeoutMs: 200 } });
     expect(events.map((e) => e.kind)).toEqual(['start', 'retry', 'start']);
@@ -148,7 +164,11 @@ describe('buildIndex on a partitioned table', () => {
       { name: 'ev_2026_03_kind_idx', valid: true },
       { name: 'ev_default_kind_idx', valid: true },
     ]);
-    expect(outcome).toMatchObject({ name: 'ev_kind_idx', valid: true, sizeBytes: leaves.reduce((sum, leaf) => sum + BigInt(leaf.size), 0n) });
+    expect(outcome).toMatchObject({
+      name: 'ev_kind_idx',
+      valid: true,
+      sizeBytes: leaves.reduce((sum, leaf) => sum + BigInt(leaf.size), 0n),
+    });
     expect(outcome.executedSql).toEqual(plan.statements.map((s) => s.sql));
   });
 
@@ -188,7 +208,11 @@ describe('buildIndex on a partitioned table', () => {
 describe('dropInterruptedBuilds', () => {
   it('never drops an index another session is building, and drops it once that build died', async () => {
     await setSlow(target, true);
-    const building = settle(other.withClient((session) => session.query('CREATE INDEX CONCURRENTLY slowt_other_idx ON public.slowt (public.slow_key(v))'), { statementTimeoutMs: 0 }));
+    const building = settle(
+      other.withClient((session) => session.query('CREATE INDEX CONCURRENTLY slowt_other_idx ON public.slowt (public.slow_key(v))'), {
+        statementTimeoutMs: 0,
+      }),
+    );
     const pid = await buildInPhase(target, 'slowt', 'building index: scanning table');
     const candidates = [
       { schema: 'public', name: 'slowt_other_idx' },
@@ -206,7 +230,14 @@ describe('dropInterruptedBuilds', () => {
     expect((await building).error).toMatchObject({ code: 'QUERY_TIMEOUT' });
     await setSlow(target, false);
     const after = await db.withClient((session) => dropInterruptedBuilds(session, candidates.slice(0, 1)), { statementTimeoutMs: 0 });
-    expect(after).toEqual([{ schema: 'public', name: 'slowt_other_idx', outcome: 'DROPPED', sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."slowt_other_idx"' }]);
+    expect(after).toEqual([
+      {
+        schema: 'public',
+        name: 'slowt_other_idx',
+        outcome: 'DROPPED',
+        sql: 'DROP INDEX CONCURRENTLY IF EXISTS "public"."slowt_other_idx"',
+      },
+    ]);
     expect(await indexesOn(target, 'slowt')).toEqual([{ name: 'slowt_key_idx', valid: true }]);
   });
 
@@ -216,10 +247,14 @@ describe('dropInterruptedBuilds', () => {
     expect(await indexesOn(target, 'dupes')).toEqual([{ name: 'dupes_v_bad', valid: false }]);
     const candidates = [{ schema: 'public', name: 'dupes_v_bad' }];
     const holder = await holdLock(other, 'LOCK TABLE dupes IN SHARE ROW EXCLUSIVE MODE');
-    const locked = await settle(db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), { statementTimeoutMs: 0 }));
+    const locked = await settle(
+      db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), { statementTimeoutMs: 0 }),
+    );
     await holder.release();
     expect(locked.value?.map((r) => r.outcome)).toEqual(['LOCKED']);
-    const after = await db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), { statementTimeoutMs: 0 });
+    const after = await db.withClient((session) => dropInterruptedBuilds(session, candidates, { lockTimeoutMs: 100 }), {
+      statementTimeoutMs: 0,
+    });
     expect(after.map((r) => r.outcome)).toEqual(['DROPPED']);
     expect(await indexesOn(target, 'dupes')).toEqual([]);
   });

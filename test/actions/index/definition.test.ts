@@ -72,14 +72,26 @@ const only = (result: Pick<IndexPlan, 'statements'>) => result.statements.map((s
 
 describe('the SQL built', () => {
   const cases: Array<[string, Partial<IndexInput>, string]> = [
-    ['a plain column', { columns: [{ column: 'email' }] }, 'CREATE INDEX CONCURRENTLY "users_email_idx" ON "public"."users" USING "btree" ("email")'],
+    [
+      'a plain column',
+      { columns: [{ column: 'email' }] },
+      'CREATE INDEX CONCURRENTLY "users_email_idx" ON "public"."users" USING "btree" ("email")',
+    ],
     [
       'DESC NULLS LAST',
       { columns: [{ column: 'created_at', direction: 'DESC', nulls: 'LAST' }] },
       'CREATE INDEX CONCURRENTLY "users_created_at_idx" ON "public"."users" USING "btree" ("created_at" DESC NULLS LAST)',
     ],
-    ['lower(email)', { columns: [{ expression: 'lower(email)' }] }, 'CREATE INDEX CONCURRENTLY "users_lower_idx" ON "public"."users" USING "btree" (("pg_catalog"."lower"("email")))'],
-    ["(data->>'k')", { columns: [{ expression: "(data->>'k')" }] }, `CREATE INDEX CONCURRENTLY "users_expr_idx" ON "public"."users" USING "btree" ((("data" OPERATOR("pg_catalog".->>) 'k')))`],
+    [
+      'lower(email)',
+      { columns: [{ expression: 'lower(email)' }] },
+      'CREATE INDEX CONCURRENTLY "users_lower_idx" ON "public"."users" USING "btree" (("pg_catalog"."lower"("email")))',
+    ],
+    [
+      "(data->>'k')",
+      { columns: [{ expression: "(data->>'k')" }] },
+      `CREATE INDEX CONCURRENTLY "users_expr_idx" ON "public"."users" USING "btree" ((("data" OPERATOR("pg_catalog".->>) 'k')))`,
+    ],
     [
       'a partial index',
       { columns: [{ column: 'created_at' }], where: "status = 'pending'" },
@@ -95,7 +107,11 @@ describe('the SQL built', () => {
       { columns: [{ column: 'data', opclass: 'jsonb_path_ops' }], method: 'gin' },
       'CREATE INDEX CONCURRENTLY "users_data_idx" ON "public"."users" USING "gin" ("data" "jsonb_path_ops")',
     ],
-    ['unique', { columns: [{ column: 'email' }], unique: true }, 'CREATE UNIQUE INDEX CONCURRENTLY "users_email_idx" ON "public"."users" USING "btree" ("email")'],
+    [
+      'unique',
+      { columns: [{ column: 'email' }], unique: true },
+      'CREATE UNIQUE INDEX CONCURRENTLY "users_email_idx" ON "public"."users" USING "btree" ("email")',
+    ],
     [
       'a given name, a backslash in a string, a bare column as expression',
       { columns: [{ expression: 'Nick' }], where: "email LIKE '%\\_%' AND data ? 'x' -- a comment", name: 'Nick Idx' },
@@ -210,11 +226,20 @@ describe('existing indexes', () => {
     });
     const partial = await planIndex(
       db,
-      { table: 'accounts', columns: [{ column: 'created_at', direction: 'DESC' as const, nulls: 'LAST' as const }], where: "(status='pending')", name: 'other' },
+      {
+        table: 'accounts',
+        columns: [{ column: 'created_at', direction: 'DESC' as const, nulls: 'LAST' as const }],
+        where: "(status='pending')",
+        name: 'other',
+      },
       server,
     );
     expect(partial.existing).toEqual({ schema: 'public', name: 'accounts_pending', valid: true });
-    const listed = await planIndex(db, { table: 'accounts', columns: [{ column: 'id' }], where: "status in ('new','open') and email not in ('x')" }, server);
+    const listed = await planIndex(
+      db,
+      { table: 'accounts', columns: [{ column: 'id' }], where: "status in ('new','open') and email not in ('x')" },
+      server,
+    );
     expect(listed.existing).toEqual({ schema: 'public', name: 'accounts_open', valid: true });
   });
 
@@ -223,7 +248,8 @@ describe('existing indexes', () => {
     expect(different.existing).toBeNull();
     expect(await refusal({ table: 'accounts', columns: [{ column: 'email' }], name: 'accounts_lower_email' })).toEqual({
       code: 'ALREADY_EXISTS',
-      message: 'public.accounts_lower_email already exists: it is an index with another definition on this table. Choose another name, or drop it first.',
+      message:
+        'public.accounts_lower_email already exists: it is an index with another definition on this table. Choose another name, or drop it first.',
     });
     expect(await refusal({ columns: [{ column: 'email' }], name: 'accounts' })).toEqual({
       code: 'ALREADY_EXISTS',
@@ -261,7 +287,10 @@ describe('partitioned tables', () => {
       [attach('events_default_kind_idx'), false],
     ]);
     for (const statement of result.statements) await target.sql(statement.sql);
-    const rows = await target.sql('SELECT indexrelid::regclass::text AS name, indisvalid AS valid FROM pg_index WHERE indexrelid::regclass::text LIKE $1 ORDER BY 1', ['events%kind_idx']);
+    const rows = await target.sql(
+      'SELECT indexrelid::regclass::text AS name, indisvalid AS valid FROM pg_index WHERE indexrelid::regclass::text LIKE $1 ORDER BY 1',
+      ['events%kind_idx'],
+    );
     expect(rows).toEqual([
       { name: 'events_2026_01_kind_idx', valid: true },
       { name: 'events_2026_02_kind_idx', valid: true },
@@ -285,7 +314,8 @@ describe('partitioned tables', () => {
     );
     const keys = [{ column: 'v', expression: null, direction: null, nulls: null, opclass: null }];
     const on = { schema: 'public', table: 'trees', oid: table!.oid, schemaOid: table!.schema_oid, name: 'trees_v_idx', unique: false };
-    const build: BuildSql = (name, where, flags) => createIndexSql({ name, on: where, method: 'btree', keys, include: [], predicate: null, unique: false, ...flags });
+    const build: BuildSql = (name, where, flags) =>
+      createIndexSql({ name, on: where, method: 'btree', keys, include: [], predicate: null, unique: false, ...flags });
     const result = await partitionedStatements(db, { ...on, keys, include: [], columnNames: ['v'] }, build, true);
     expect(only(result)).toEqual([
       ['CREATE INDEX "trees_v_idx" ON ONLY "public"."trees" USING "btree" ("v")', false],
@@ -318,7 +348,11 @@ describe('partitioned tables', () => {
 describe('refusals', () => {
   const cases: Array<[string, Partial<IndexInput>, { code: string; message: string }]> = [
     ['no key', { columns: [] }, bad('An index needs at least one column or expression.')],
-    ['column and expression', { columns: [{ column: 'email', expression: 'lower(email)' }] }, bad('Column 1 of the index must give exactly one of column and expression.')],
+    [
+      'column and expression',
+      { columns: [{ column: 'email', expression: 'lower(email)' }] },
+      bad('Column 1 of the index must give exactly one of column and expression.'),
+    ],
     ['a missing schema', { schema: 'nope', columns: [{ column: 'email' }] }, bad('Schema nope does not exist.')],
     ['a missing table', { table: 'nope', columns: [{ column: 'email' }] }, bad('Table public.nope does not exist.')],
     [
@@ -329,16 +363,56 @@ describe('refusals', () => {
     ['a missing column', { columns: [{ column: 'mail' }] }, bad('Column mail (column 1) does not exist in table public.users.')],
     ['a dropped column', { columns: [{ column: 'gone' }] }, bad('Column gone (column 1) does not exist in table public.users.')],
     ['a system column', { columns: [{ expression: 'ctid' }] }, bad('Column ctid (column 1) does not exist in table public.users.')],
-    ['a missing INCLUDE column', { columns: [{ column: 'email' }], include: ['nope'] }, bad('Column nope (INCLUDE) does not exist in table public.users.')],
-    ['a missing predicate column', { columns: [{ column: 'email' }], where: 'nope > 1' }, bad('Column nope (in the predicate) does not exist in table public.users.')],
-    ['a missing method', { columns: [{ column: 'email' }], method: 'bogus' }, bad('Index access method bogus does not exist; use btree, hash, gin, gist, brin or spgist.')],
-    ['a unique hash index', { columns: [{ column: 'email' }], method: 'hash', unique: true }, bad('A hash index cannot be unique; only btree indexes can.')],
-    ['INCLUDE on gin', { columns: [{ column: 'data' }], method: 'gin', include: ['id'] }, bad('A gin index cannot have INCLUDE columns; btree, gist and spgist indexes can.')],
-    ['two hash columns', { columns: [{ column: 'email' }, { column: 'id' }], method: 'hash' }, bad('A hash index has a single column; this one has 2.')],
-    ['DESC on gin', { columns: [{ column: 'data', direction: 'DESC' }], method: 'gin' }, bad('A gin index has no order: ASC, DESC, NULLS FIRST and NULLS LAST apply to btree indexes.')],
-    ['a missing opclass', { columns: [{ column: 'email', opclass: 'nope_ops' }] }, bad('Operator class nope_ops does not exist for access method btree.')],
-    ['an opclass of another type', { columns: [{ column: 'id', opclass: 'text_pattern_ops' }] }, bad('Operator class text_pattern_ops does not accept column id of type bigint.')],
-    ['no default opclass', { columns: [{ column: 'email' }], method: 'gin' }, bad('Column email of type text has no default operator class for access method gin; name one.')],
+    [
+      'a missing INCLUDE column',
+      { columns: [{ column: 'email' }], include: ['nope'] },
+      bad('Column nope (INCLUDE) does not exist in table public.users.'),
+    ],
+    [
+      'a missing predicate column',
+      { columns: [{ column: 'email' }], where: 'nope > 1' },
+      bad('Column nope (in the predicate) does not exist in table public.users.'),
+    ],
+    [
+      'a missing method',
+      { columns: [{ column: 'email' }], method: 'bogus' },
+      bad('Index access method bogus does not exist; use btree, hash, gin, gist, brin or spgist.'),
+    ],
+    [
+      'a unique hash index',
+      { columns: [{ column: 'email' }], method: 'hash', unique: true },
+      bad('A hash index cannot be unique; only btree indexes can.'),
+    ],
+    [
+      'INCLUDE on gin',
+      { columns: [{ column: 'data' }], method: 'gin', include: ['id'] },
+      bad('A gin index cannot have INCLUDE columns; btree, gist and spgist indexes can.'),
+    ],
+    [
+      'two hash columns',
+      { columns: [{ column: 'email' }, { column: 'id' }], method: 'hash' },
+      bad('A hash index has a single column; this one has 2.'),
+    ],
+    [
+      'DESC on gin',
+      { columns: [{ column: 'data', direction: 'DESC' }], method: 'gin' },
+      bad('A gin index has no order: ASC, DESC, NULLS FIRST and NULLS LAST apply to btree indexes.'),
+    ],
+    [
+      'a missing opclass',
+      { columns: [{ column: 'email', opclass: 'nope_ops' }] },
+      bad('Operator class nope_ops does not exist for access method btree.'),
+    ],
+    [
+      'an opclass of another type',
+      { columns: [{ column: 'id', opclass: 'text_pattern_ops' }] },
+      bad('Operator class text_pattern_ops does not accept column id of type bigint.'),
+    ],
+    [
+      'no default opclass',
+      { columns: [{ column: 'email' }], method: 'gin' },
+      bad('Column email of type text has no default operator class for access method gin; name one.'),
+    ],
     [
       'now()',
       { columns: [{ column: 'email' }], where: "created_at > now() - interval '30 days'" },
@@ -347,18 +421,44 @@ describe('refusals', () => {
       ),
     ],
     ['an unknown function', { columns: [{ expression: 'nope(email)' }] }, bad('The function nope with 1 argument does not exist.')],
-    ['an aggregate', { columns: [{ expression: 'max(id)' }] }, bad('The function max is an aggregate or window function; an index expression is computed from one row.')],
-    ['count(*)', { columns: [{ expression: 'count(*)' }] }, bad('Expression 1 cannot contain an aggregate (count); an index expression is computed from one row.')],
+    [
+      'an aggregate',
+      { columns: [{ expression: 'max(id)' }] },
+      bad('The function max is an aggregate or window function; an index expression is computed from one row.'),
+    ],
+    [
+      'count(*)',
+      { columns: [{ expression: 'count(*)' }] },
+      bad('Expression 1 cannot contain an aggregate (count); an index expression is computed from one row.'),
+    ],
     ['a window', { columns: [{ expression: 'rank() OVER ()' }] }, bad('Expression 1 cannot contain a window function (rank).')],
     [
       'a subquery',
       { columns: [{ column: 'email' }], where: 'id IN (SELECT id FROM accounts)' },
       bad("The predicate (where) cannot contain a subquery; an index accepts a single expression over the table's columns."),
     ],
-    ['a qualified column', { columns: [{ expression: 'users.email' }] }, bad('Expression 1 must name columns by their name alone (no table prefix, no star).')],
-    ['a parameter', { columns: [{ column: 'email' }], where: 'id = $1' }, bad("The predicate (where) cannot contain a parameter ($n); an index accepts a single expression over the table's columns.")],
-    ['CURRENT_DATE', { columns: [{ column: 'email' }], where: 'created_at > CURRENT_DATE' }, bad("The predicate (where) cannot contain CURRENT_DATE, CURRENT_TIMESTAMP, CURRENT_USER or the like (not immutable); an index accepts a single expression over the table's columns.")],
-    ['a constant expression', { columns: [{ expression: "'x'" }] }, bad('Expression 1 refers to no column of the table: its value would be the same for every row.')],
+    [
+      'a qualified column',
+      { columns: [{ expression: 'users.email' }] },
+      bad('Expression 1 must name columns by their name alone (no table prefix, no star).'),
+    ],
+    [
+      'a parameter',
+      { columns: [{ column: 'email' }], where: 'id = $1' },
+      bad("The predicate (where) cannot contain a parameter ($n); an index accepts a single expression over the table's columns."),
+    ],
+    [
+      'CURRENT_DATE',
+      { columns: [{ column: 'email' }], where: 'created_at > CURRENT_DATE' },
+      bad(
+        "The predicate (where) cannot contain CURRENT_DATE, CURRENT_TIMESTAMP, CURRENT_USER or the like (not immutable); an index accepts a single expression over the table's columns.",
+      ),
+    ],
+    [
+      'a constant expression',
+      { columns: [{ expression: "'x'" }] },
+      bad('Expression 1 refers to no column of the table: its value would be the same for every row.'),
+    ],
     ['an empty predicate', { columns: [{ column: 'email' }], where: ' ' }, bad('The predicate (where) is empty.')],
   ];
   it.each(cases)('%s', async (_label, input, expected) => {
@@ -383,7 +483,10 @@ describe('refusals', () => {
         const pid = own!.pid;
         // wait for the transaction to be older than a second, as seen from another session
         for (;;) {
-          const [row] = await target.sql<{ old: boolean }>("SELECT now() - xact_start > interval '1 second' AS old FROM pg_stat_activity WHERE pid = $1", [pid]);
+          const [row] = await target.sql<{ old: boolean }>(
+            "SELECT now() - xact_start > interval '1 second' AS old FROM pg_stat_activity WHERE pid = $1",
+            [pid],
+          );
           if (row?.old) break;
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
@@ -401,7 +504,11 @@ describe('refusals', () => {
 
 describe('injection attempts', () => {
   const cases: Array<[string, Partial<IndexInput>, string]> = [
-    ['a table with a statement', { table: 'users; DROP TABLE users', columns: [{ column: 'email' }] }, 'Table public."users; DROP TABLE users" does not exist.'],
+    [
+      'a table with a statement',
+      { table: 'users; DROP TABLE users', columns: [{ column: 'email' }] },
+      'Table public."users; DROP TABLE users" does not exist.',
+    ],
     [
       'a column closing the list',
       { columns: [{ column: 'email") WITH (fillfactor=10' }] },
@@ -446,7 +553,7 @@ describe('injection attempts', () => {
   ];
 
   it('refuses each one with BAD_USER_INPUT, and no DDL reaches the server', async () => {
-    const thisDatabase = "(SELECT oid FROM pg_database WHERE datname = current_database())";
+    const thisDatabase = '(SELECT oid FROM pg_database WHERE datname = current_database())';
     await target.sql(RESET_THIS_DATABASE_STATEMENTS);
     const seen: Array<[string, { code: string; message: string }]> = [];
     const sent: string[] = [];
@@ -460,8 +567,12 @@ describe('injection attempts', () => {
     // what pgscope sent: catalog SELECTs only, the client's text in bind parameters, never in the SQL
     expect(sent.length).toBeGreaterThan(0);
     expect(sent.filter((sql) => !/^\s*SELECT\b/.test(sql) || /DROP|fillfactor|us\u0435rs/.test(sql))).toEqual([]);
-    const statements = await target.sql<{ query: string }>(`SELECT query FROM pg_stat_statements WHERE dbid = ${thisDatabase} ORDER BY query`);
-    expect(statements.filter((row) => /^\s*(CREATE|DROP|ALTER)\b/i.test(row.query) || /DROP TABLE|fillfactor/i.test(row.query))).toEqual([]);
+    const statements = await target.sql<{ query: string }>(
+      `SELECT query FROM pg_stat_statements WHERE dbid = ${thisDatabase} ORDER BY query`,
+    );
+    expect(statements.filter((row) => /^\s*(CREATE|DROP|ALTER)\b/i.test(row.query) || /DROP TABLE|fillfactor/i.test(row.query))).toEqual(
+      [],
+    );
     // the catalog look-ups themselves were recorded: the filter above had something to look at
     expect(statements.some((row) => row.query.includes('FROM pg_namespace n'))).toBe(true);
     expect(await target.sql("SELECT to_regclass('public.users') IS NOT NULL AS present")).toEqual([{ present: true }]);

@@ -30,7 +30,7 @@ const FIXTURE = [
   'CREATE UNIQUE INDEX accounts_id_uq ON accounts (id)',
   'ALTER TABLE accounts REPLICA IDENTITY USING INDEX accounts_id_uq',
   // a partitioned primary key (two levels down) and a partitioned unique index without a constraint
-  "CREATE TABLE ledger (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)",
+  'CREATE TABLE ledger (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region)',
   "CREATE TABLE ledger_eu PARTITION OF ledger FOR VALUES IN ('eu') PARTITION BY RANGE (id)",
   'CREATE TABLE ledger_eu_low PARTITION OF ledger_eu FOR VALUES FROM (0) TO (1000)',
   'CREATE TABLE tickets (id int) PARTITION BY RANGE (id)',
@@ -40,7 +40,11 @@ const FIXTURE = [
 
 const OPTIONS = { lockTimeoutMs: 200, retries: 1, retryDelayMs: 20 };
 const plan = (name: string) => planDropIndex(db, { schema: 'public', name });
-const settle = <T>(promise: Promise<T>) => promise.then(() => undefined, (error: unknown) => error);
+const settle = <T>(promise: Promise<T>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 beforeAll(async () => {
   target = await createTestDatabase('drop_index');
@@ -108,14 +112,21 @@ describe('planDropIndex refusals', () => {
   it('refuses the replica identity index with INDEX_PROTECTED, reason REPLICA_IDENTITY, saying what to change first', async () => {
     const error = await settle(plan('accounts_id_uq'));
     expect(error).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'REPLICA_IDENTITY', table: 'accounts' } });
-    expect((error as Error).message).toContain('Change the replica identity first (ALTER TABLE "public"."accounts" REPLICA IDENTITY DEFAULT');
+    expect((error as Error).message).toContain(
+      'Change the replica identity first (ALTER TABLE "public"."accounts" REPLICA IDENTITY DEFAULT',
+    );
   });
 
   it("refuses a partitioned unique index and its partition's index with reason UNIQUE", async () => {
-    expect(await settle(plan('tickets_id_uq'))).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'UNIQUE', table: 'tickets' } });
+    expect(await settle(plan('tickets_id_uq'))).toMatchObject({
+      code: 'INDEX_PROTECTED',
+      extensions: { reason: 'UNIQUE', table: 'tickets' },
+    });
     const leaf = await settle(plan('tickets_low_id_idx'));
     expect(leaf).toMatchObject({ code: 'INDEX_PROTECTED', extensions: { reason: 'UNIQUE', table: 'tickets_low' } });
-    expect((leaf as Error).message).toContain("drop the index yourself (with its partitioned index public.tickets_id_uq: a partition's index cannot go alone).");
+    expect((leaf as Error).message).toContain(
+      "drop the index yourself (with its partitioned index public.tickets_id_uq: a partition's index cannot go alone).",
+    );
   });
 
   it('plans the drop of a unique index when an identical one stays (the duplicate indexFindings reports), and of an INVALID one', async () => {
@@ -123,8 +134,12 @@ describe('planDropIndex refusals', () => {
     // a unique build that failed on duplicates leaves an INVALID index: it guarantees nothing
     await target.sql('CREATE TABLE imports (v int); INSERT INTO imports VALUES (1), (1)');
     await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY imports_v_uq ON imports (v)')).rejects.toMatchObject({ code: '23505' });
-    expect((await plan('accounts_code_uq2')).statements.map((statement) => statement.sql)).toEqual(['DROP INDEX CONCURRENTLY "public"."accounts_code_uq2"']);
-    expect((await plan('imports_v_uq')).statements.map((statement) => statement.sql)).toEqual(['DROP INDEX CONCURRENTLY "public"."imports_v_uq"']);
+    expect((await plan('accounts_code_uq2')).statements.map((statement) => statement.sql)).toEqual([
+      'DROP INDEX CONCURRENTLY "public"."accounts_code_uq2"',
+    ]);
+    expect((await plan('imports_v_uq')).statements.map((statement) => statement.sql)).toEqual([
+      'DROP INDEX CONCURRENTLY "public"."imports_v_uq"',
+    ]);
     await target.sql('DROP INDEX accounts_code_uq2');
   });
 
@@ -135,7 +150,8 @@ describe('planDropIndex refusals', () => {
 });
 
 describe('dropIndex', () => {
-  const run = (name: string) => plan(name).then((p) => db.withClient((session) => dropIndex(session, p, OPTIONS), { statementTimeoutMs: 0 }));
+  const run = (name: string) =>
+    plan(name).then((p) => db.withClient((session) => dropIndex(session, p, OPTIONS), { statementTimeoutMs: 0 }));
 
   it('drops an ordinary index CONCURRENTLY', async () => {
     const outcome = await run('orders_user_idx');
@@ -143,7 +159,7 @@ describe('dropIndex', () => {
     expect((await indexesOn(target, 'orders')).map((i) => i.name)).toEqual(['orders_id_idx']);
   });
 
-  it('drops a partitioned index with a plain DROP INDEX, its partitions\' indexes with it', async () => {
+  it("drops a partitioned index with a plain DROP INDEX, its partitions' indexes with it", async () => {
     const outcome = await run('ev_kind_idx');
     expect(outcome.executedSql).toEqual(['DROP INDEX "public"."ev_kind_idx"']);
     const left = await target.sql("SELECT relname FROM pg_class WHERE relname LIKE 'ev%kind_idx'");

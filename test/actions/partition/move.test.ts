@@ -32,14 +32,21 @@ type Content = Array<{ id: string; at: string; note: string; part: string }>;
 
 /** Every row of the table with the partition holding it, duplicates included. */
 async function content(schema: string): Promise<Content> {
-  return target.sql(`SET TimeZone = 'UTC'; SELECT id::text, at::text, note, tableoid::regclass::text AS part FROM ${schema}.events ORDER BY id, at, note, part`);
+  return target.sql(
+    `SET TimeZone = 'UTC'; SELECT id::text, at::text, note, tableoid::regclass::text AS part FROM ${schema}.events ORDER BY id, at, note, part`,
+  );
 }
 
 /**
  * Runs createPartitions on `schema`, calling `atLock(k)` (k = 1, 2, ...) when the executor is about
  * to send its k-th LOCK, and `atCopy()` before its first copy.
  */
-async function moveWith(schema: string, atLock: (attempt: number) => Promise<void>, events: Array<[string, unknown]> = [], atCopy = async () => {}) {
+async function moveWith(
+  schema: string,
+  atLock: (attempt: number) => Promise<void>,
+  events: Array<[string, unknown]> = [],
+  atCopy = async () => {},
+) {
   let locks = 0;
   let copies = 0;
   const log: PartitionLog = {
@@ -53,7 +60,8 @@ async function moveWith(schema: string, atLock: (attempt: number) => Promise<voi
     },
   };
   return db.withClient(
-    async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema, table: 'events', ahead: 1 }, { now: NOW }), undefined, log),
+    async (s) =>
+      executePartitionPlan(s, await planPartitions(s, caps, { schema, table: 'events', ahead: 1 }, { now: NOW }), undefined, log),
     { statementTimeoutMs: 0 },
   );
 }
@@ -78,7 +86,9 @@ describe('the move path copies before it holds writes', () => {
     await target.sql(scenario('arrive'));
     let before: Content = [];
     const result = await moveWith('arrive', async () => {
-      await target.sql("INSERT INTO arrive.events VALUES (101, '2024-02-20 00:00+00', 'arrived'), (102, '2024-02-21 00:00+00', 'arrived'), (0, '2024-02-15 00:00+00', 'twin')");
+      await target.sql(
+        "INSERT INTO arrive.events VALUES (101, '2024-02-20 00:00+00', 'arrived'), (102, '2024-02-21 00:00+00', 'arrived'), (0, '2024-02-15 00:00+00', 'twin')",
+      );
       before = await content('arrive');
     });
     expect(result.created.map((c) => [c.name, c.rowsMoved, c.rowsMovedUnderLock])).toEqual([['events_2024_02', 105, 3]]);
@@ -90,7 +100,10 @@ describe('the move path copies before it holds writes', () => {
     await target.sql(scenario('change'));
     let before: Content = [];
     const result = await moveWith('change', async (attempt) => {
-      if (attempt === 1) await target.sql("UPDATE change.events SET note = 'updated' WHERE id = 5; DELETE FROM change.events WHERE ctid = (SELECT min(ctid) FROM change.events_default WHERE id = 0)");
+      if (attempt === 1)
+        await target.sql(
+          "UPDATE change.events SET note = 'updated' WHERE id = 5; DELETE FROM change.events WHERE ctid = (SELECT min(ctid) FROM change.events_default WHERE id = 0)",
+        );
       before = await content('change');
     });
     expect(result.created.map((c) => [c.rowsMoved, c.rowsMovedUnderLock])).toEqual([[101, 0]]);
@@ -168,11 +181,14 @@ describe('the move path copies before it holds writes', () => {
   });
 
   it("plans the copy, the parent's foreign keys and the short transaction, in order, with the expected write wait", async () => {
-    await target.sql(scenario('planned') + `;
+    await target.sql(
+      scenario('planned') +
+        `;
       CREATE TABLE planned.kinds (id bigint PRIMARY KEY);
       INSERT INTO planned.kinds SELECT generate_series(0, 100);
       ALTER TABLE planned.events ADD CONSTRAINT events_kind_fkey FOREIGN KEY (id) REFERENCES planned.kinds;
-      CREATE INDEX events_recent_notes ON planned.events (at DESC, note) WHERE note IS NOT NULL`);
+      CREATE INDEX events_recent_notes ON planned.events (at DESC, note) WHERE note IS NOT NULL`,
+    );
     const p = await db.withClient((s) => planPartitions(s, caps, { schema: 'planned', table: 'events', ahead: 1 }, { now: NOW }));
     const [february] = p.partitions;
     // WRITE_WAIT_MODEL: 30 ms + 102 rows x 0.0035 ms
@@ -222,7 +238,9 @@ describe('the move path copies before it holds writes', () => {
     await target.sql(scenario('logged'));
     const events: Array<[string, unknown]> = [];
     await moveWith('logged', async () => undefined, events);
-    const create = events.findIndex(([kind, sql]) => kind === 'executed' && String(sql).startsWith('CREATE TABLE "logged"."events_2024_02"'));
+    const create = events.findIndex(
+      ([kind, sql]) => kind === 'executed' && String(sql).startsWith('CREATE TABLE "logged"."events_2024_02"'),
+    );
     const [oid] = await target.sql<{ oid: number }>("SELECT 'logged.events_2024_02'::regclass::oid::int AS oid");
     expect(events.slice(create - 1, create + 2)).toEqual([
       ['created', { kind: 'table', schema: 'logged', name: 'events_2024_02' }],

@@ -67,12 +67,19 @@ async function state(name: string): Promise<State> {
 }
 
 async function createPartitions(db: Database, schema: string) {
-  return db.withClient(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema, table: 'events', ahead: 1 }, { now: NOW })), {
-    statementTimeoutMs: 0,
-  });
+  return db.withClient(
+    async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema, table: 'events', ahead: 1 }, { now: NOW })),
+    {
+      statementTimeoutMs: 0,
+    },
+  );
 }
 
-const refusal = (db: Database, schema: string) => createPartitions(db, schema).then(() => null, (error: unknown) => error);
+const refusal = (db: Database, schema: string) =>
+  createPartitions(db, schema).then(
+    () => null,
+    (error: unknown) => error,
+  );
 
 beforeAll(async () => {
   target = await createTestDatabase('partition_move_safety');
@@ -87,7 +94,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([superuser.end(), asPgscope.end()]);
   await target.drop();
-  if (GRANT_SET_ON_PARAMETER) await queryOnce(adminUrl(), `REVOKE SET ON PARAMETER session_replication_role FROM ${quoteIdent(pgscope.name)}`);
+  if (GRANT_SET_ON_PARAMETER)
+    await queryOnce(adminUrl(), `REVOKE SET ON PARAMETER session_replication_role FROM ${quoteIdent(pgscope.name)}`);
   // one after the other: concurrent DROP ROLEs of members of one another fail ("tuple concurrently deleted")
   await pgscope.drop();
   await owner.drop();
@@ -97,7 +105,10 @@ describe('a foreign key ON DELETE CASCADE and an AFTER DELETE audit trigger on t
   it('refuses the least-privilege role (UNSAFE_ROW_MOVE, CANNOT_SUPPRESS) with the grant that allows it, and changes nothing', async () => {
     await target.sql(scenario('cascade'));
     const error = await refusal(asPgscope, 'cascade');
-    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions).toMatchObject({ reason: 'CANNOT_SUPPRESS', reasons: ['CANNOT_SUPPRESS'] });
+    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions).toMatchObject({
+      reason: 'CANNOT_SUPPRESS',
+      reasons: ['CANNOT_SUPPRESS'],
+    });
     const message = (error as Error).message;
     expect(message).toContain('Rows of [2024-02-01 00:00:00+00, 2024-03-01 00:00:00+00) wait in the DEFAULT partition of cascade.events');
     expect(message).toContain('foreign key event_notes_event_id_event_at_fkey of cascade.event_notes (ON DELETE CASCADE)');
@@ -111,12 +122,16 @@ describe('a foreign key ON DELETE CASCADE and an AFTER DELETE audit trigger on t
   });
 
   it('moves the rows without firing either once the role may set session_replication_role (a superuser before PostgreSQL 15)', async () => {
-    if (GRANT_SET_ON_PARAMETER) await queryOnce(adminUrl(), `GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(pgscope.name)}`);
+    if (GRANT_SET_ON_PARAMETER)
+      await queryOnce(adminUrl(), `GRANT SET ON PARAMETER session_replication_role TO ${quoteIdent(pgscope.name)}`);
     const db = GRANT_SET_ON_PARAMETER ? asPgscope : superuser;
     const planned = await db.withClient((s) => planPartitions(s, caps, { schema: 'cascade', table: 'events', ahead: 1 }, { now: NOW }));
     expect(planned.move!.safety).toEqual({
       suppress: true,
-      suppressed: ['foreign key event_notes_event_id_event_at_fkey of cascade.event_notes (ON DELETE CASCADE)', 'row trigger events_audit on cascade.events_default (AFTER DELETE)'],
+      suppressed: [
+        'foreign key event_notes_event_id_event_at_fkey of cascade.event_notes (ON DELETE CASCADE)',
+        'row trigger events_audit on cascade.events_default (AFTER DELETE)',
+      ],
       refusal: null,
     });
     expect(planned.warnings.join('\n')).toContain(
@@ -146,14 +161,25 @@ describe('as a superuser (suppression allowed)', () => {
   });
 
   it('keeps a DO ALSO rule of the DEFAULT partition from running', async () => {
-    await target.sql(scenario('ruled', 'CASCADE', "CREATE RULE audit_rule AS ON DELETE TO ruled.events_default DO ALSO INSERT INTO ruled.audit VALUES ('rule', old.id)"));
+    await target.sql(
+      scenario(
+        'ruled',
+        'CASCADE',
+        "CREATE RULE audit_rule AS ON DELETE TO ruled.events_default DO ALSO INSERT INTO ruled.audit VALUES ('rule', old.id)",
+      ),
+    );
     const result = await createPartitions(superuser, 'ruled');
     expect(result.created.map((c) => c.rowsMoved)).toEqual([500]);
     expect(await state('ruled')).toEqual({ february: 'ruled.events_2024_02', waiting: 0, notes: 500, audited: 0 });
   });
 
   it.each([
-    ['always_trigger', 'TRIGGER', 'ALTER TABLE always_trigger.events ENABLE ALWAYS TRIGGER events_audit', 'row trigger events_audit on always_trigger.events_default (AFTER DELETE) is enabled ALWAYS'],
+    [
+      'always_trigger',
+      'TRIGGER',
+      'ALTER TABLE always_trigger.events ENABLE ALWAYS TRIGGER events_audit',
+      'row trigger events_audit on always_trigger.events_default (AFTER DELETE) is enabled ALWAYS',
+    ],
     [
       'replica_trigger',
       'TRIGGER',
@@ -182,14 +208,20 @@ describe('as a superuser (suppression allowed)', () => {
   });
 
   it('moves rows of a table whose publication does not publish deletes', async () => {
-    await target.sql(scenario('inserts_only', 'CASCADE', "CREATE PUBLICATION inserts_only_events FOR TABLE inserts_only.events WITH (publish = 'insert')"));
+    await target.sql(
+      scenario('inserts_only', 'CASCADE', "CREATE PUBLICATION inserts_only_events FOR TABLE inserts_only.events WITH (publish = 'insert')"),
+    );
     const result = await createPartitions(superuser, 'inserts_only');
     expect(result.created.map((c) => c.rowsMoved)).toEqual([500]);
   });
 
   it('refuses a foreign key to the DEFAULT partition itself: the moved rows would leave what it references', async () => {
     await target.sql(
-      scenario('direct', 'CASCADE', 'CREATE TABLE direct.default_notes (event_id bigint, event_at timestamptz, FOREIGN KEY (event_id, event_at) REFERENCES direct.events_default)'),
+      scenario(
+        'direct',
+        'CASCADE',
+        'CREATE TABLE direct.default_notes (event_id bigint, event_at timestamptz, FOREIGN KEY (event_id, event_at) REFERENCES direct.events_default)',
+      ),
     );
     const error = await refusal(superuser, 'direct');
     expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions['reason']).toBe('FOREIGN_KEY');
@@ -200,7 +232,13 @@ describe('as a superuser (suppression allowed)', () => {
   });
 
   it('leaves ranges without waiting rows alone: a trigger enabled ALWAYS does not stop them', async () => {
-    await target.sql(scenario('empty_range', 'CASCADE', 'ALTER TABLE empty_range.events ENABLE ALWAYS TRIGGER events_audit; DELETE FROM empty_range.events'));
+    await target.sql(
+      scenario(
+        'empty_range',
+        'CASCADE',
+        'ALTER TABLE empty_range.events ENABLE ALWAYS TRIGGER events_audit; DELETE FROM empty_range.events',
+      ),
+    );
     const result = await createPartitions(superuser, 'empty_range');
     expect(result.created.map((c) => [c.name, c.rowsMoved])).toEqual([['events_2024_02', 0]]);
   });

@@ -98,9 +98,12 @@ async function looks(table: string): Promise<Looks[]> {
 }
 
 async function createPartitions(table: string, ahead: number) {
-  return asPgscope.withClient(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'app', table, ahead }, { now: NOW })), {
-    statementTimeoutMs: 0,
-  });
+  return asPgscope.withClient(
+    async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'app', table, ahead }, { now: NOW })),
+    {
+      statementTimeoutMs: 0,
+    },
+  );
 }
 
 beforeAll(async () => {
@@ -133,8 +136,16 @@ describe('new partitions take the parent owner, grants, row-level security and r
       [`${table}_2024_02`, 20],
       [`${table}_2024_03`, 0],
     ]);
-    const [parent, ...partitions] = (await looks(`app.${table}`)).sort((a, b) => (a.name === table ? -1 : b.name === table ? 1 : a.name.localeCompare(b.name)));
-    expect(parent).toMatchObject({ owner: owner.name, rls: true, forced: true, replica_identity: replicaIdentity, policies: ["acme_only r (tenant = 'acme'::text)"] });
+    const [parent, ...partitions] = (await looks(`app.${table}`)).sort((a, b) =>
+      a.name === table ? -1 : b.name === table ? 1 : a.name.localeCompare(b.name),
+    );
+    expect(parent).toMatchObject({
+      owner: owner.name,
+      rls: true,
+      forced: true,
+      replica_identity: replicaIdentity,
+      policies: ["acme_only r (tenant = 'acme'::text)"],
+    });
     const made = partitions.filter((p) => p.name === `${table}_2024_02` || p.name === `${table}_2024_03`);
     expect(made.map((p) => p.name)).toEqual([`${table}_2024_02`, `${table}_2024_03`]);
     for (const partition of made) {
@@ -180,9 +191,13 @@ describe('an owner that may not own tables where the partitions go', () => {
       CREATE TABLE shared.visits_2024_01 PARTITION OF shared.visits FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
       ALTER TABLE shared.visits OWNER TO ${o};
       ALTER TABLE shared.visits_2024_01 OWNER TO ${o}`);
-    const error = await asPgscope.withClient((s) => planPartitions(s, caps, { schema: 'shared', table: 'visits', ahead: 1 }, { now: NOW })).catch((e: unknown) => e);
+    const error = await asPgscope
+      .withClient((s) => planPartitions(s, caps, { schema: 'shared', table: 'visits', ahead: 1 }, { now: NOW }))
+      .catch((e: unknown) => e);
     expect(isPgscopeError(error, 'INSUFFICIENT_PRIVILEGE') && error.message).toContain(`GRANT CREATE ON SCHEMA "shared" TO ${o};`);
-    const [left] = await target.sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'shared.visits'::regclass");
+    const [left] = await target.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'shared.visits'::regclass",
+    );
     expect(left!.n).toBe(1);
   });
 });

@@ -57,7 +57,10 @@ const FIXTURE = [
   'CREATE SCHEMA r',
   ...['nodef', 'withdef', 'pend'].flatMap((t) => [
     `CREATE TABLE r.${t} (at timestamptz NOT NULL) PARTITION BY RANGE (at)`,
-    ...[1, 2, 3, 4].map((m) => `CREATE TABLE r.${t}_2024_0${m} PARTITION OF r.${t} FOR VALUES FROM ('2024-0${m}-01 00:00+00') TO ('2024-0${m + 1}-01 00:00+00')`),
+    ...[1, 2, 3, 4].map(
+      (m) =>
+        `CREATE TABLE r.${t}_2024_0${m} PARTITION OF r.${t} FOR VALUES FROM ('2024-0${m}-01 00:00+00') TO ('2024-0${m + 1}-01 00:00+00')`,
+    ),
   ]),
   'CREATE TABLE r.withdef_default PARTITION OF r.withdef DEFAULT',
   // retention on tables in use: monthly partitions from two months ago to next month, a timestamptz and a date key
@@ -128,10 +131,15 @@ function startWriter(url: string): Writer {
       const bucket = WRITER_BUCKETS[n % WRITER_BUCKETS.length]!;
       const started = performance.now();
       try {
-        await client.query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [`${bucket} 00:00+00`, n]);
+        await client.query("INSERT INTO app.activity (at, user_id) VALUES ($1::timestamptz + $2 * interval '1 second', 7)", [
+          `${bucket} 00:00+00`,
+          n,
+        ]);
         writer.inserted[bucket] += 1;
       } catch (error) {
-        writer.errors.push(`${(error as { sqlState?: string; code?: string }).sqlState ?? (error as { code?: string }).code}: ${(error as Error).message}`);
+        writer.errors.push(
+          `${(error as { sqlState?: string; code?: string }).sqlState ?? (error as { code?: string }).code}: ${(error as Error).message}`,
+        );
       }
       writer.maxLatencyMs = Math.max(writer.maxLatencyMs, performance.now() - started);
     }
@@ -231,7 +239,10 @@ describe('planPartitions', () => {
       ],
     ]);
     const daily = await plan({ schema: 'm', table: 'daily', ahead: 1 }, { now: at('2024-01-31T08:00:00Z') });
-    expect([daily.interval, daily.partitions.map((x) => [x.name, x.from, x.to])]).toEqual(['DAY', [['daily_20240201', '2024-02-01 00:00:00', '2024-02-02 00:00:00']]]);
+    expect([daily.interval, daily.partitions.map((x) => [x.name, x.from, x.to])]).toEqual([
+      'DAY',
+      [['daily_20240201', '2024-02-01 00:00:00', '2024-02-02 00:00:00']],
+    ]);
     const yearly = await plan({ schema: 'm', table: 'yearly', ahead: 2 }, { now: at('2024-06-01T00:00:00Z') });
     expect([yearly.interval, yearly.partitions.map((x) => [x.name, x.from, x.to])]).toEqual([
       'YEAR',
@@ -244,7 +255,9 @@ describe('planPartitions', () => {
 
   it('needs the interval for a table without range partitions, and then starts at the current period', async () => {
     const error = await plan({ schema: 'm', table: 'fresh' }, {}).catch((e: unknown) => e);
-    expect(isPgscopeError(error, 'BAD_USER_INPUT') && error.message).toMatch(/cannot be inferred: it has no range partition yet.*Pass interval/);
+    expect(isPgscopeError(error, 'BAD_USER_INPUT') && error.message).toMatch(
+      /cannot be inferred: it has no range partition yet.*Pass interval/,
+    );
     const p = await plan({ schema: 'm', table: 'fresh', interval: 'MONTH', ahead: 1 }, { now: at('2024-12-31T12:00:00Z') });
     expect(p.partitions.map((x) => [x.name, x.from, x.to, x.moveFromDefault])).toEqual([
       ['fresh_2024_12', '2024-12-01 00:00:00+00', '2025-01-01 00:00:00+00', false],
@@ -266,10 +279,17 @@ describe('planPartitions', () => {
     const starts = interval === 'WEEK' ? ['2024-12-09', '2024-12-16', '2024-12-23'] : ['2024-10-01', '2024-11-01', '2024-12-01'];
     await target.sql(
       [`CREATE SCHEMA ${schema}`, `CREATE TABLE ${schema}.x (at date NOT NULL) PARTITION BY RANGE (at)`]
-        .concat(siblings.map((name, i) => `CREATE TABLE ${schema}.${name} PARTITION OF ${schema}.x FOR VALUES FROM ('${starts[i]}') TO ('${starts[i + 1]}')`))
+        .concat(
+          siblings.map(
+            (name, i) => `CREATE TABLE ${schema}.${name} PARTITION OF ${schema}.x FOR VALUES FROM ('${starts[i]}') TO ('${starts[i + 1]}')`,
+          ),
+        )
         .join(';'),
     );
-    const p = await plan({ schema, table: 'x', ahead: interval === 'WEEK' ? 2 : 1 }, { now: at(interval === 'WEEK' ? '2024-12-18T12:00:00Z' : '2024-11-15T12:00:00Z') });
+    const p = await plan(
+      { schema, table: 'x', ahead: interval === 'WEEK' ? 2 : 1 },
+      { now: at(interval === 'WEEK' ? '2024-12-18T12:00:00Z' : '2024-11-15T12:00:00Z') },
+    );
     expect(p.partitions.map((x) => x.name)).toEqual(expected);
     expect(p.warnings).toEqual([]);
   });
@@ -298,7 +318,9 @@ describe('planPartitions', () => {
   it('refuses what it cannot plan, naming what is supported', async () => {
     const errorOf = (input: CreatePartitionsInput) => plan(input, {}).catch((error: unknown) => error);
     const list = await errorOf({ schema: 'm', table: 'by_region' });
-    expect(isPgscopeError(list, 'BAD_USER_INPUT') && list.message).toMatch(/not partitioned by range on one date or timestamp column.*BY RANGE on a single date/);
+    expect(isPgscopeError(list, 'BAD_USER_INPUT') && list.message).toMatch(
+      /not partitioned by range on one date or timestamp column.*BY RANGE on a single date/,
+    );
     expect(isPgscopeError(await errorOf({ schema: 'm', table: 'by_number' }), 'BAD_USER_INPUT')).toBe(true);
     expect(isPgscopeError(await errorOf({ schema: 'm', table: 'plain' }), 'BAD_USER_INPUT')).toBe(true);
     expect(isPgscopeError(await errorOf({ schema: 'm', table: 'logs; DROP TABLE m.logs' }), 'NOT_FOUND')).toBe(true);
@@ -309,13 +331,17 @@ describe('planPartitions', () => {
 describe('executePartitionPlan', () => {
   it('creates the planned partitions once: the same request again creates nothing', async () => {
     const options = { now: at('2024-01-15T10:00:00Z') };
-    const first = await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'logs' }, options)));
+    const first = await session(async (s) =>
+      executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'logs' }, options)),
+    );
     expect(first.created.map((c) => [c.name, c.rowsMoved])).toEqual([
       ['logs_2024_02', 0],
       ['logs_2024_03', 0],
       ['logs_2024_04', 0],
     ]);
-    const second = await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'logs' }, options)));
+    const second = await session(async (s) =>
+      executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'logs' }, options)),
+    );
     expect(second).toEqual({ created: [], sql: [], warnings: [] });
     expect(await bounds('m.logs')).toEqual([
       { name: 'logs_2024_01', bound: "FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2024-02-01 00:00:00+00')" },
@@ -351,9 +377,9 @@ describe('executePartitionPlan', () => {
       await holder.query('BEGIN');
       await holder.query("INSERT INTO m.busy VALUES ('2030-01-01 00:00+00')");
       try {
-        return await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy)).catch(
-          (e: unknown) => e,
-        );
+        return await session(async (s) =>
+          executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy),
+        ).catch((e: unknown) => e);
       } finally {
         await holder.query('ROLLBACK');
       }
@@ -363,18 +389,33 @@ describe('executePartitionPlan', () => {
       "SELECT to_regclass('m.busy_2024_02')::text AS standalone, (SELECT count(*) FROM m.busy_default)::int8 AS waiting",
     );
     expect(state).toEqual({ standalone: null, waiting: 3n });
-    const result = await session(async (s) => executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy));
+    const result = await session(async (s) =>
+      executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'busy', ahead: 1 }, options), policy),
+    );
     expect(result.created.map(({ writesHeldMs: _held, ...c }) => c)).toEqual([
-      { schema: 'm', name: 'busy_2024_02', from: '2024-02-01 00:00:00+00', to: '2024-03-01 00:00:00+00', rowsMoved: 3, rowsMovedUnderLock: 0 },
+      {
+        schema: 'm',
+        name: 'busy_2024_02',
+        from: '2024-02-01 00:00:00+00',
+        to: '2024-03-01 00:00:00+00',
+        rowsMoved: 3,
+        rowsMovedUnderLock: 0,
+      },
     ]);
   });
 
   it('creates weekly partitions on a date key', async () => {
     const result = await session(async (s) =>
-      executePartitionPlan(s, await planPartitions(s, caps, { schema: 'm', table: 'weekly', ahead: 2 }, { now: at('2024-01-10T12:00:00Z') })),
+      executePartitionPlan(
+        s,
+        await planPartitions(s, caps, { schema: 'm', table: 'weekly', ahead: 2 }, { now: at('2024-01-10T12:00:00Z') }),
+      ),
     );
     expect(result.created.map((c) => c.name)).toEqual(['weekly_2024_01_15', 'weekly_2024_01_22']);
-    expect((await bounds('m.weekly')).at(-1)).toEqual({ name: 'weekly_2024_01_22', bound: "FOR VALUES FROM ('2024-01-22') TO ('2024-01-29')" });
+    expect((await bounds('m.weekly')).at(-1)).toEqual({
+      name: 'weekly_2024_01_22',
+      bound: "FOR VALUES FROM ('2024-01-22') TO ('2024-01-29')",
+    });
   });
 });
 
@@ -469,22 +510,29 @@ describe('detachPartitions', () => {
   it('detaches without CONCURRENTLY when a DEFAULT partition exists, and keeps the table unless asked to drop', async () => {
     const { plan: p, result } = await detach('withdef', '2024-02-01T00:00:00Z', false);
     expect(p.concurrently).toBe(false);
-    expect(result).toEqual({ detached: ['withdef_2024_01'], finalized: [], dropped: [], sql: ['ALTER TABLE "r"."withdef" DETACH PARTITION "r"."withdef_2024_01"'] });
-    const [kept] = await target.sql<{ relispartition: boolean }>("SELECT relispartition FROM pg_class WHERE oid = 'r.withdef_2024_01'::regclass");
+    expect(result).toEqual({
+      detached: ['withdef_2024_01'],
+      finalized: [],
+      dropped: [],
+      sql: ['ALTER TABLE "r"."withdef" DETACH PARTITION "r"."withdef_2024_01"'],
+    });
+    const [kept] = await target.sql<{ relispartition: boolean }>(
+      "SELECT relispartition FROM pg_class WHERE oid = 'r.withdef_2024_01'::regclass",
+    );
     expect(kept!.relispartition).toBe(false);
   });
 
-  it.each(['live', 'livedate'])(
-    '%s: refuses (PARTITION_IN_USE) an olderThan that would take the current or a future partition, changing nothing',
-    async (table) => {
-      const names = (await bounds(`r.${table}`)).map((b) => b.name);
-      expect(names).toHaveLength(4);
-      const error = await detach(table, '2099-01-01T00:00:00Z', true).catch((e: unknown) => e);
-      expect(isPgscopeError(error, 'PARTITION_IN_USE') && error.extensions['partitions']).toEqual(names.slice(2).map((name) => `r.${name}`));
-      expect((error as Error).message).toContain('whose range reaches now or later');
-      expect((await bounds(`r.${table}`)).map((b) => b.name)).toEqual(names);
-    },
-  );
+  it.each([
+    'live',
+    'livedate',
+  ])('%s: refuses (PARTITION_IN_USE) an olderThan that would take the current or a future partition, changing nothing', async (table) => {
+    const names = (await bounds(`r.${table}`)).map((b) => b.name);
+    expect(names).toHaveLength(4);
+    const error = await detach(table, '2099-01-01T00:00:00Z', true).catch((e: unknown) => e);
+    expect(isPgscopeError(error, 'PARTITION_IN_USE') && error.extensions['partitions']).toEqual(names.slice(2).map((name) => `r.${name}`));
+    expect((error as Error).message).toContain('whose range reaches now or later');
+    expect((await bounds(`r.${table}`)).map((b) => b.name)).toEqual(names);
+  });
 
   it('detaches up to the start of the current partition: the past ones only', async () => {
     const [start] = await target.sql<{ at: Date }>("SELECT date_trunc('month', now()) AS at");
@@ -523,10 +571,15 @@ async function leaveDetachPending(parent: string, partition: string): Promise<vo
       const detaching = detacher.query(`ALTER TABLE ${parent} DETACH PARTITION ${partition} CONCURRENTLY`).catch((error: unknown) => error);
       let pending = false;
       while (!pending) {
-        const [row] = await db.query<{ pending: boolean }>('SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = $1::regclass', [partition]);
+        const [row] = await db.query<{ pending: boolean }>(
+          'SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = $1::regclass',
+          [partition],
+        );
         pending = row!.pending;
       }
-      await db.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'");
+      await db.query(
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'",
+      );
       expect(await detaching).toBeInstanceOf(Error);
       await reader.query('ROLLBACK');
     });

@@ -171,9 +171,7 @@ describe('analyzeStatements: one shape per case', () => {
 
   it('IN and = ANY are equality', async () => {
     const queries = ['SELECT * FROM orders WHERE customer_id IN ($1, $2, $3)', 'SELECT * FROM orders WHERE customer_id = ANY ($1)'];
-    expect(await candidates(...queries)).toEqual([
-      'orders btree(customer_id) [q1,q2]',
-    ]);
+    expect(await candidates(...queries)).toEqual(['orders btree(customer_id) [q1,q2]']);
   });
 
   it('jsonb @>: GIN with jsonb_path_ops; with ? on the same column, the default jsonb_ops', async () => {
@@ -194,7 +192,9 @@ describe('analyzeStatements: one shape per case', () => {
   });
 
   it('->> with a constant key gives an expression key; with a parameter key, nothing', async () => {
-    expect(await candidates("SELECT * FROM orders WHERE details ->> 'page' = $1")).toEqual([`orders btree(("details" OPERATOR("pg_catalog".->>) 'page')) [q1]`]);
+    expect(await candidates("SELECT * FROM orders WHERE details ->> 'page' = $1")).toEqual([
+      `orders btree(("details" OPERATOR("pg_catalog".->>) 'page')) [q1]`,
+    ]);
     expect(await candidates('SELECT * FROM orders WHERE details ->> $1 = $2')).toEqual([]);
   });
 

@@ -108,7 +108,7 @@ describe('analyzeWorkload on the reference workload', () => {
     await target.sql(fs.readFileSync(`${DEMO_DIR}schema.sql`, 'utf8'));
     // each script of the mix twice, with drawn parameters, as the demo's background driver runs them
     let seed = 1;
-    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     for (const script of loadQueryMix(1)) {
       for (let i = 0; i < 2; i += 1) await queryOnce(target.url, script.sql, script.draw(random));
     }

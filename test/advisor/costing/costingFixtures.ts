@@ -157,7 +157,10 @@ export const EXPECTED_VERDICTS: Array<{ candidate: CandidateName; queryId: strin
 ];
 
 /** The verdicts a costing run gave, in EXPECTED_VERDICTS' order (undefined where it gave none). */
-type Verdicts = ReadonlyArray<{ candidate: CandidateIndex; perStatement: ReadonlyArray<{ queryId: string; after: { usesCandidate: boolean } }> }>;
+type Verdicts = ReadonlyArray<{
+  candidate: CandidateIndex;
+  perStatement: ReadonlyArray<{ queryId: string; after: { usesCandidate: boolean } }>;
+}>;
 export function verdicts(costed: Verdicts) {
   return EXPECTED_VERDICTS.map(({ candidate, queryId }) => {
     const found = costed.find((each) => each.candidate === CANDIDATES[candidate])?.perStatement.find((cost) => cost.queryId === queryId);

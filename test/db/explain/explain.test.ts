@@ -3,7 +3,15 @@ import { detectCapabilities, type Capabilities } from '../../../src/db/capabilit
 import { explain, explainQueryId, type ExplainOutcome, type ExplainRequest } from '../../../src/db/explain/explain.js';
 import { Database, queryOnce } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
-import { createTestApp, createTestDatabase, errorCodes, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../../harness/database.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  errorCodes,
+  TEST_ADMIN_TOKEN,
+  testConfig,
+  type TestApp,
+  type TestDatabase,
+} from '../../harness/database.js';
 import { createRole, type TestRole } from '../../harness/roles.js';
 
 let target: TestDatabase;
@@ -72,7 +80,11 @@ async function runOrdersByCustomer(customerId: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  [target, monitor, plain] = await Promise.all([createTestDatabase('explain'), createRole('explain_monitor', ['pg_monitor']), createRole('explain_plain')]);
+  [target, monitor, plain] = await Promise.all([
+    createTestDatabase('explain'),
+    createRole('explain_monitor', ['pg_monitor']),
+    createRole('explain_plain'),
+  ]);
   await target.sql(FIXTURES);
   await target.sql(`GRANT SELECT ON orders TO ${monitor.name}, ${plain.name}`);
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1' }).pool });
@@ -86,7 +98,13 @@ afterAll(async () => {
   await Promise.all([monitor.drop(), plain.drop()]);
 });
 
-const plainRequest = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({ sql, params: null, analyze: false, timeoutMs: 10_000, ...more });
+const plainRequest = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({
+  sql,
+  params: null,
+  analyze: false,
+  timeoutMs: 10_000,
+  ...more,
+});
 
 const rootNode = (outcome: Pick<ExplainOutcome, 'plan'>) => outcome.plan[0].Plan;
 
@@ -111,7 +129,14 @@ describe('explain of SQL', () => {
   it('flags a sequential scan of a large table, with its size, and does not execute the statement', async () => {
     const outcome = await explain(db, caps, plainRequest('SELECT * FROM orders WHERE customer_id = 42'));
     expect(rootNode(outcome)['Node Type']).toBe('Seq Scan');
-    expect(outcome).toMatchObject({ genericPlan: false, analyzed: false, estimatedRows: 50, actualRows: null, executionTimeMs: null, queryId: null });
+    expect(outcome).toMatchObject({
+      genericPlan: false,
+      analyzed: false,
+      estimatedRows: 50,
+      actualRows: null,
+      executionTimeMs: null,
+      queryId: null,
+    });
     expect(outcome.totalCost).toBe(rootNode(outcome)['Total Cost']);
     expect(typeof outcome.planningTimeMs).toBe('number');
     const orders = await tableFacts('orders');
@@ -144,7 +169,12 @@ describe('explain of SQL', () => {
     expect(before.summary.sequentialScans.map((scan) => [scan.table, scan.large])).toEqual([['invoices', true]]);
     await target.sql('CREATE INDEX invoices_id_idx ON invoices (id); ANALYZE invoices');
     const after = await explain(db, caps, plainRequest(sql));
-    expect(rootNode(after)).toMatchObject({ 'Node Type': 'Index Scan', 'Index Name': 'invoices_id_idx', 'Relation Name': 'invoices', 'Plan Rows': 1 });
+    expect(rootNode(after)).toMatchObject({
+      'Node Type': 'Index Scan',
+      'Index Name': 'invoices_id_idx',
+      'Relation Name': 'invoices',
+      'Plan Rows': 1,
+    });
     expect(after.summary.sequentialScans).toEqual([]);
   });
 
@@ -168,9 +198,13 @@ describe('explain of SQL', () => {
     const outcome = await explain(db, caps, plainRequest(ORDERS_BY_CUSTOMER));
     expect(outcome.genericPlan).toBe(true);
     expect(rootNode(outcome)['Node Type']).toBe('Seq Scan');
-    expect(outcome.summary.sequentialScans.map((scan) => [scan.table, scan.filter, scan.large])).toEqual([['orders', '(orders.customer_id = $1)', true]]);
+    expect(outcome.summary.sequentialScans.map((scan) => [scan.table, scan.filter, scan.large])).toEqual([
+      ['orders', '(orders.customer_id = $1)', true],
+    ]);
     expect(outcome.summary.notes).toHaveLength(1);
-    expect(outcome.summary.notes[0]).toContain(caps.serverVersionNum >= 160000 ? '(EXPLAIN GENERIC_PLAN)' : 'made with PREPARE and plan_cache_mode = force_generic_plan');
+    expect(outcome.summary.notes[0]).toContain(
+      caps.serverVersionNum >= 160000 ? '(EXPLAIN GENERIC_PLAN)' : 'made with PREPARE and plan_cache_mode = force_generic_plan',
+    );
   });
 
   it('leaves the pooled session as it found it', async () => {
@@ -187,7 +221,13 @@ describe('explain of SQL', () => {
         current_setting('standard_conforming_strings') AS strings`,
     );
     // force_generic_plan is the pool's own session setting (src/db/pool.ts), not explain's
-    expect(session).toEqual({ prepared: '0', plan_cache_mode: 'force_generic_plan', read_only: 'off', statement_timeout: '10s', strings: 'on' });
+    expect(session).toEqual({
+      prepared: '0',
+      plan_cache_mode: 'force_generic_plan',
+      read_only: 'off',
+      statement_timeout: '10s',
+      strings: 'on',
+    });
   });
 
   it('shows every partition of a partitioned generic plan (below 16 too: no start-up pruning for the NULL parameters)', async () => {
@@ -201,11 +241,15 @@ describe('explain of SQL', () => {
   it('notes a part of the plan proven empty', async () => {
     const outcome = await explain(db, caps, plainRequest("SELECT * FROM orders WHERE status = 'open' AND false"));
     expect(rootNode(outcome)).toMatchObject({ 'Node Type': 'Result', 'One-Time Filter': 'false' });
-    expect(outcome.summary.notes).toEqual(['A One-Time Filter is false: PostgreSQL proved part of the statement returns no rows and skips it entirely.']);
+    expect(outcome.summary.notes).toEqual([
+      'A One-Time Filter is false: PostgreSQL proved part of the statement returns no rows and skips it entirely.',
+    ]);
   });
 
   it('sizes every scanned table in one extra statement', async () => {
-    const result = await api.gql<{ explain: { summary: { sequentialScans: Array<{ table: string; tableRowEstimate: number; large: boolean }> } } }>(
+    const result = await api.gql<{
+      explain: { summary: { sequentialScans: Array<{ table: string; tableRowEstimate: number; large: boolean }> } };
+    }>(
       '{ explain(sql: "SELECT * FROM orders o JOIN readings r ON r.a = o.customer_id WHERE o.id = 5") { summary { sequentialScans { table tableRowEstimate large } } } }',
     );
     const scans = result.data!.explain.summary.sequentialScans.map((scan) => [scan.table, scan.tableRowEstimate, scan.large]).sort();
@@ -240,7 +284,11 @@ describe('explain of SQL the user got wrong', () => {
   it.each([
     ['SELEC 1', null, 'The SQL could not be parsed: syntax error at or near "SELEC" (at character 1).'],
     ['SELECT 1; SELECT 2', null, 'The SQL contains 2 statements; send exactly one.'],
-    ['CREATE TABLE t (a int)', null, 'explain accepts a SELECT, INSERT, UPDATE, DELETE or MERGE statement; this is a CREATE TABLE statement.'],
+    [
+      'CREATE TABLE t (a int)',
+      null,
+      'explain accepts a SELECT, INSERT, UPDATE, DELETE or MERGE statement; this is a CREATE TABLE statement.',
+    ],
     ['SELECT * FROM missing_table', null, 'PostgreSQL rejected the statement: relation "missing_table" does not exist (at character 15).'],
     [ORDERS_BY_CUSTOMER, ['1', '2'], 'The statement has 1 parameter(s) ($1 to $1) but params has 2 value(s).'],
     // The server's text would echo the value; a value can as well come from a table: withheld.
@@ -329,7 +377,16 @@ describe('explain with analyze', () => {
   it('finds a row misestimate on correlated columns', async () => {
     const result = await analyze({ sql: 'SELECT * FROM readings WHERE a = 1 AND b = 1' });
     expect(result.data!.explain.summary.misestimates).toEqual([
-      { nodeType: 'Seq Scan', schema: 'public', table: 'readings', estimatedRows: 2, actualRows: 200, loops: 1, factor: 100, underestimated: true },
+      {
+        nodeType: 'Seq Scan',
+        schema: 'public',
+        table: 'readings',
+        estimatedRows: 2,
+        actualRows: 200,
+        loops: 1,
+        factor: 100,
+        underestimated: true,
+      },
     ]);
   });
 
@@ -348,31 +405,45 @@ describe('explain with analyze', () => {
   it.each([
     ["UPDATE orders SET status = 'void'", 'UNSAFE_STATEMENT', 'this one is refused: it is an UPDATE statement, not a SELECT.'],
     ['SELECT 1; DELETE FROM orders', 'BAD_USER_INPUT', 'The SQL contains 2 statements; send exactly one.'],
-    ['WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone', 'UNSAFE_STATEMENT', 'this one is refused: it contains a data-modifying DELETE in a WITH query.'],
+    [
+      'WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone',
+      'UNSAFE_STATEMENT',
+      'this one is refused: it contains a data-modifying DELETE in a WITH query.',
+    ],
     ['SELECT * FROM orders WHERE id = 1 FOR UPDATE', 'UNSAFE_STATEMENT', 'this one is refused: FOR UPDATE/SHARE locks rows.'],
     ['SELECT * INTO copied FROM orders', 'UNSAFE_STATEMENT', 'this one is refused: SELECT INTO creates a table.'],
     ['SELECT record_visit()', 'UNSAFE_STATEMENT', 'this one is refused: it uses volatile function public.record_visit.'],
-    [ORDERS_BY_CUSTOMER, 'BAD_USER_INPUT', 'analyze executes the statement, so it needs a value for each of its 1 parameter(s): pass params.'],
+    [
+      ORDERS_BY_CUSTOMER,
+      'BAD_USER_INPUT',
+      'analyze executes the statement, so it needs a value for each of its 1 parameter(s): pass params.',
+    ],
   ])('refuses %s and changes nothing', async (sql, code, message) => {
     const result = await analyze({ sql });
     expect(errorCodes(result)).toEqual([code]);
     expect(result.errors![0]!.message).toContain(message);
-    expect(await target.sql("SELECT (SELECT count(*)::int FROM orders) AS orders, (SELECT count(*)::int FROM orders WHERE status = 'void') AS void, (SELECT count(*)::int FROM visits) AS visits")).toEqual([
-      { orders: 50000, void: 0, visits: 0 },
-    ]);
+    expect(
+      await target.sql(
+        "SELECT (SELECT count(*)::int FROM orders) AS orders, (SELECT count(*)::int FROM orders WHERE status = 'void') AS void, (SELECT count(*)::int FROM visits) AS visits",
+      ),
+    ).toEqual([{ orders: 50000, void: 0, visits: 0 }]);
   });
 
   it('refuses to take an advisory lock (a volatile function), so none is left held', async () => {
     const result = await analyze({ sql: 'SELECT pg_advisory_lock(4242)' });
     expect(errorCodes(result)).toEqual(['UNSAFE_STATEMENT']);
-    expect(await target.sql("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).toEqual([{ held: 0 }]);
+    expect(await target.sql("SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242")).toEqual([
+      { held: 0 },
+    ]);
   });
 
   it('is cancelled after timeoutMs with QUERY_TIMEOUT', async () => {
     // 2.5 billion joined rows: far longer than 200 ms, with no volatile function (pg_sleep is one).
     const result = await analyze({ sql: 'SELECT count(*) FROM orders a CROSS JOIN orders b', timeoutMs: 200 });
     expect(errorCodes(result)).toEqual(['QUERY_TIMEOUT']);
-    expect(result.errors![0]!.message).toBe('EXPLAIN ANALYZE ran longer than timeoutMs (200 ms) and was cancelled; its transaction was rolled back.');
+    expect(result.errors![0]!.message).toBe(
+      'EXPLAIN ANALYZE ran longer than timeoutMs (200 ms) and was cancelled; its transaction was rolled back.',
+    );
     expect(errorCodes(await analyze({ sql: 'SELECT 1', timeoutMs: 0 }))).toEqual(['BAD_USER_INPUT']);
   });
 });
@@ -395,9 +466,13 @@ describe('explain as a role with only pg_monitor', () => {
 
   it('explains what the role may read, by SQL and by queryId of another role', async () => {
     const bySql = await app.gql<ExplainData>(EXPLAIN_QUERY, { sql: 'SELECT * FROM orders WHERE customer_id = 42' });
-    expect(bySql.data!.explain.summary.sequentialScans).toEqual([{ table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true }]);
+    expect(bySql.data!.explain.summary.sequentialScans).toEqual([
+      { table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true },
+    ]);
     await queryOnce(target.url, 'SELECT * FROM orders WHERE id = $1', [1]);
-    const [row] = await target.sql<{ queryid: string }>("SELECT queryid::text AS queryid FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query = 'SELECT * FROM orders WHERE id = $1'");
+    const [row] = await target.sql<{ queryid: string }>(
+      "SELECT queryid::text AS queryid FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query = 'SELECT * FROM orders WHERE id = $1'",
+    );
     const byId = await app.gql<ExplainData>(EXPLAIN_QUERY, { queryId: row!.queryid });
     expect(byId.errors).toBeUndefined();
     expect(byId.data!.explain.statement).toBe('SELECT * FROM orders WHERE id = $1');
@@ -418,7 +493,9 @@ describe('explain as a role without pg_read_all_stats', () => {
     const app = createTestApp(plain.url(target.name));
     try {
       const bySql = await app.gql<ExplainData>(EXPLAIN_QUERY, { sql: 'SELECT * FROM orders WHERE customer_id = 42' });
-      expect(bySql.data!.explain.summary.sequentialScans).toEqual([{ table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true }]);
+      expect(bySql.data!.explain.summary.sequentialScans).toEqual([
+        { table: 'orders', estimatedRows: 50, actualRows: null, loops: null, large: true },
+      ]);
       const queryId = await runOrdersByCustomer(8);
       const byId = await app.gql(EXPLAIN_QUERY, { queryId });
       expect(errorCodes(byId)).toEqual(['NOT_FOUND']);

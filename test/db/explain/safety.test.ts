@@ -54,7 +54,13 @@ afterAll(async () => {
   await target.drop();
 });
 
-const request = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({ sql, params: null, analyze: true, timeoutMs: 10_000, ...more });
+const request = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({
+  sql,
+  params: null,
+  analyze: true,
+  timeoutMs: 10_000,
+  ...more,
+});
 
 async function failure(work: Promise<unknown>) {
   const error = await work.then(
@@ -65,7 +71,8 @@ async function failure(work: Promise<unknown>) {
   return { code: error.code, message: error.message, extensions: error.extensions };
 }
 
-const REFUSED = 'analyze executes the statement, so it refuses anything that could act outside its rolled-back read-only transaction; this one is refused: ';
+const REFUSED =
+  'analyze executes the statement, so it refuses anything that could act outside its rolled-back read-only transaction; this one is refused: ';
 
 describe('explain(analyze) with a superuser connection', () => {
   it('creates no replication slot', async () => {
@@ -75,7 +82,9 @@ describe('explain(analyze) with a superuser connection', () => {
       message: `${REFUSED}it uses volatile function pg_catalog.pg_create_physical_replication_slot.`,
       extensions: { code: 'UNSAFE_STATEMENT', object: 'volatile function pg_catalog.pg_create_physical_replication_slot' },
     });
-    expect(await target.sql("SELECT count(*)::int AS slots FROM pg_replication_slots WHERE slot_name = 'pgscope_attack'")).toEqual([{ slots: 0 }]);
+    expect(await target.sql("SELECT count(*)::int AS slots FROM pg_replication_slots WHERE slot_name = 'pgscope_attack'")).toEqual([
+      { slots: 0 },
+    ]);
   });
 
   it('does not reset pg_stat_statements', async () => {
@@ -101,9 +110,13 @@ describe('explain(analyze) with a superuser connection', () => {
 
   it('reloads no configuration and switches no WAL file', async () => {
     const [loaded] = await target.sql<{ at: Date }>('SELECT pg_conf_load_time() AS at');
-    expect((await failure(explain(db, caps, request('SELECT pg_reload_conf()')))).message).toBe(`${REFUSED}it uses volatile function pg_catalog.pg_reload_conf.`);
+    expect((await failure(explain(db, caps, request('SELECT pg_reload_conf()')))).message).toBe(
+      `${REFUSED}it uses volatile function pg_catalog.pg_reload_conf.`,
+    );
     expect(await target.sql('SELECT pg_conf_load_time() AS at')).toEqual([loaded]);
-    expect((await failure(explain(db, caps, request('SELECT pg_switch_wal()')))).message).toBe(`${REFUSED}it uses volatile function pg_catalog.pg_switch_wal.`);
+    expect((await failure(explain(db, caps, request('SELECT pg_switch_wal()')))).message).toBe(
+      `${REFUSED}it uses volatile function pg_catalog.pg_switch_wal.`,
+    );
   });
 
   it('reads no file, even inside a cast whose error would echo it', async () => {
@@ -134,7 +147,10 @@ describe('explain(analyze) with a superuser connection', () => {
     ['SELECT u.shout FROM users u', 'volatile function public.shout'],
     ['SELECT * FROM hostname_file', 'foreign table public.hostname_file'],
     ['SELECT count(*) FROM lines', 'foreign table public.lines_from_file'],
-    ['SELECT count(*) FROM orders WHERE user_id IN (SELECT id FROM notes)', 'volatile function pg_catalog.random (through policy some_notes on public.notes)'],
+    [
+      'SELECT count(*) FROM orders WHERE user_id IN (SELECT id FROM notes)',
+      'volatile function pg_catalog.random (through policy some_notes on public.notes)',
+    ],
   ])('refuses %s', async (sql, culprit) => {
     const refused = await failure(explain(db, caps, request(sql)));
     expect(refused).toMatchObject({ code: 'UNSAFE_STATEMENT', message: `${REFUSED}it uses ${culprit}.` });
@@ -146,7 +162,9 @@ describe('explain(analyze) with a superuser connection', () => {
     try {
       await other.sql('CREATE DOMAIN lucky_int AS int CONSTRAINT lucky CHECK (VALUE > random() - 2)');
       const refused = await failure(explain(otherDb, caps, request('SELECT 1')));
-      expect(refused.message).toBe(`${REFUSED}it uses volatile function pg_catalog.random (through check constraint lucky of domain lucky_int).`);
+      expect(refused.message).toBe(
+        `${REFUSED}it uses volatile function pg_catalog.random (through check constraint lucky of domain lucky_int).`,
+      );
     } finally {
       await otherDb.end();
       await other.drop();
@@ -161,7 +179,10 @@ describe('explain(analyze) with a superuser connection', () => {
     const outcome = await explain(
       db,
       caps,
-      request("SELECT u.email, count(*)::int AS orders FROM user_orders u WHERE u.placed_at < now() - '1 day'::interval GROUP BY u.email ORDER BY 1", {}),
+      request(
+        "SELECT u.email, count(*)::int AS orders FROM user_orders u WHERE u.placed_at < now() - '1 day'::interval GROUP BY u.email ORDER BY 1",
+        {},
+      ),
     );
     expect(outcome).toMatchObject({ analyzed: true, actualRows: 2 });
   });
@@ -189,7 +210,9 @@ describe('explain errors', () => {
     const fresh = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig({ PGSCOPE_POOL_MAX: '1' }).pool });
     try {
       // Estimating id = <stable expression> evaluates the expression at plan time.
-      const refused = await failure(explain(fresh, caps, request("SELECT * FROM users WHERE id = current_setting('pgscope_test.secret')::int", { analyze: false })));
+      const refused = await failure(
+        explain(fresh, caps, request("SELECT * FROM users WHERE id = current_setting('pgscope_test.secret')::int", { analyze: false })),
+      );
       expect(refused.extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: '22P02' });
       expect(refused.message).not.toContain('hunter2');
     } finally {

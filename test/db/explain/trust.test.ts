@@ -28,7 +28,10 @@ beforeAll(async () => {
   await target.sql(`
     CREATE FUNCTION public.double_it(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS 'BEGIN RETURN 2 * n; END';
     CREATE SCHEMA monitor_own AUTHORIZATION ${quoteIdent(monitor.name)}`);
-  await queryOnce(monitor.url(target.name), "CREATE FUNCTION monitor_own.triple(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS 'BEGIN RETURN 3 * n; END'");
+  await queryOnce(
+    monitor.url(target.name),
+    "CREATE FUNCTION monitor_own.triple(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS 'BEGIN RETURN 3 * n; END'",
+  );
   await mallory.run('SELECT mallory.evil()');
 });
 
@@ -37,7 +40,13 @@ afterAll(async () => {
   await Promise.all([mallory.role.drop(), monitor.drop()]);
 });
 
-const request = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({ sql, params: null, analyze: false, timeoutMs: 10_000, ...more });
+const request = (sql: string, more: Partial<ExplainRequest> = {}): ExplainRequest => ({
+  sql,
+  params: null,
+  analyze: false,
+  timeoutMs: 10_000,
+  ...more,
+});
 
 async function failure(work: Promise<unknown>) {
   const error = await work.then(
@@ -53,7 +62,12 @@ const REFUSED =
 
 // `own`: a function of the connection's role
 const connections = [
-  { label: 'a least-privilege role (pg_monitor)', url: () => monitor.url(target.name), role: () => monitor.name, own: 'monitor_own.triple' },
+  {
+    label: 'a least-privilege role (pg_monitor)',
+    url: () => monitor.url(target.name),
+    role: () => monitor.name,
+    own: 'monitor_own.triple',
+  },
   { label: 'a superuser', url: () => target.url, role: () => superuser, own: 'public.double_it' },
 ];
 
@@ -85,9 +99,24 @@ describe.each(connections)('explain as $label', (connection) => {
   it.each([
     ['a view', 'SELECT * FROM mallory.summary', 'view', 'view mallory.summary'],
     ['a row-level security policy', 'SELECT * FROM mallory.secrets WHERE id = 1', 'policy', 'policy visible on mallory.secrets'],
-    ['an index expression', 'SELECT * FROM mallory.scored WHERE id = 1', 'index_expression', 'index scored_by_expression on mallory.scored'],
-    ['an index predicate', 'SELECT * FROM mallory.flagged WHERE id = 1', 'index_predicate', 'index flagged_by_predicate on mallory.flagged'],
-    ['a column default, on INSERT', 'INSERT INTO mallory.entries (id) VALUES (1)', 'column_default', 'default of column score of mallory.entries'],
+    [
+      'an index expression',
+      'SELECT * FROM mallory.scored WHERE id = 1',
+      'index_expression',
+      'index scored_by_expression on mallory.scored',
+    ],
+    [
+      'an index predicate',
+      'SELECT * FROM mallory.flagged WHERE id = 1',
+      'index_predicate',
+      'index flagged_by_predicate on mallory.flagged',
+    ],
+    [
+      'a column default, on INSERT',
+      'INSERT INTO mallory.entries (id) VALUES (1)',
+      'column_default',
+      'default of column score of mallory.entries',
+    ],
   ])('refuses her function hidden in %s', async (_place, sql, via, within) => {
     const refused = await failure(explain(db, caps, request(sql)));
     expect(refused).toMatchObject({
@@ -133,7 +162,6 @@ describe.each(connections)('explain as $label', (connection) => {
     const own = await explain(db, caps, request(`SELECT ${connection.own}(2)`));
     expect(own.plan[0]!.Plan['Node Type']).toBe('Result');
   });
-
 
   it('plans her statement again when PGSCOPE_TRUSTED_ROLES names her, and her function runs', async () => {
     const trust = { roles: [mallory.role.name], extensions: [] };

@@ -126,7 +126,7 @@ async function statementsInfo(): Promise<{ stats_reset: Date | null; dealloc: bi
   return info!;
 }
 
-const thisDatabase = "(SELECT oid FROM pg_database WHERE datname = current_database())";
+const thisDatabase = '(SELECT oid FROM pg_database WHERE datname = current_database())';
 
 describe('query-statistics history', () => {
   let first: Snapshot;
@@ -151,7 +151,10 @@ describe('query-statistics history', () => {
       deallocationsSincePrevious: null,
       deletedSnapshots: 0,
     });
-    const [live] = await target.sql<{ calls: bigint }>(`SELECT sum(calls)::int8 AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`, [COUNT]);
+    const [live] = await target.sql<{ calls: bigint }>(
+      `SELECT sum(calls)::int8 AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`,
+      [COUNT],
+    );
     // the counters keep running: the three calls are still there after the capture
     expect(live!.calls).toBe(3n);
     const [stored] = await target.sql<{ statements: bigint; without_text: bigint; counting_calls: bigint }>(
@@ -171,7 +174,11 @@ describe('query-statistics history', () => {
     await sleep(3);
     await count(5);
     second = await capture();
-    expect(second).toMatchObject(HAS_INFO ? { resetSincePrevious: false, deallocationsSincePrevious: 0 } : { resetSincePrevious: null, deallocationsSincePrevious: null });
+    expect(second).toMatchObject(
+      HAS_INFO
+        ? { resetSincePrevious: false, deallocationsSincePrevious: 0 }
+        : { resetSincePrevious: null, deallocationsSincePrevious: null },
+    );
     await count(2);
 
     const info = await statementsInfo();
@@ -221,7 +228,10 @@ describe('query-statistics history', () => {
     const since = new Date(Date.parse(first.capturedAt) - 3_600_000).toISOString();
     const result = await window({ since, until: second.capturedAt });
     expect(result.from).toBe(first.capturedAt);
-    expect(result.notes).toEqual([`No snapshot is as old as ${since}: the window starts at the oldest one, ${first.capturedAt}.`, ...INFO_NOTES]);
+    expect(result.notes).toEqual([
+      `No snapshot is as old as ${since}: the window starts at the oldest one, ${first.capturedAt}.`,
+      ...INFO_NOTES,
+    ]);
   });
 
   it("returns one statement's series between snapshots", async () => {
@@ -237,7 +247,15 @@ describe('query-statistics history', () => {
       queryId: countId,
       query: COUNT,
       intervals: [
-        { from: first.capturedAt, to: second.capturedAt, tracked: true, restarted: false, calls: 5, rows: 5, meanTimeMs: expect.any(Number) },
+        {
+          from: first.capturedAt,
+          to: second.capturedAt,
+          tracked: true,
+          restarted: false,
+          calls: 5,
+          rows: 5,
+          meanTimeMs: expect.any(Number),
+        },
       ],
     });
   });
@@ -269,7 +287,12 @@ describe('query-statistics history', () => {
     const base = await capture();
     if (!HAS_INFO) {
       expect(base).toMatchObject({ statsResetAt: null, resetSincePrevious: null, deallocationsSincePrevious: null });
-      expect(await window({ since: base.capturedAt })).toMatchObject({ resetDetected: false, statsResetAt: null, deallocations: null, notes: [NO_INFO_NOTE] });
+      expect(await window({ since: base.capturedAt })).toMatchObject({
+        resetDetected: false,
+        statsResetAt: null,
+        deallocations: null,
+        notes: [NO_INFO_NOTE],
+      });
       return;
     }
     const info = await statementsInfo();
@@ -277,7 +300,10 @@ describe('query-statistics history', () => {
     // other test files on this server: move the snapshot's copy of the counters back instead.
     await target.sql("UPDATE pgscope.query_stats_snapshot SET stats_reset = stats_reset - interval '1 hour' WHERE id = $1", [base.id]);
     const reset = await window({ since: base.capturedAt });
-    const [live] = await target.sql<{ calls: bigint }>(`SELECT sum(calls) AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`, [COUNT]);
+    const [live] = await target.sql<{ calls: bigint }>(
+      `SELECT sum(calls) AS calls FROM pg_stat_statements WHERE dbid = ${thisDatabase} AND query = $1`,
+      [COUNT],
+    );
     expect(reset).toMatchObject({ resetDetected: true, statsResetAt: info.stats_reset!.toISOString() });
     expect(byQuery(reset, COUNT)).toMatchObject({ calls: Number(live!.calls), restarted: true });
     expect(reset.notes[0]).toBe(
@@ -334,7 +360,12 @@ describe('an older pg_stat_statements (extension 1.8, as on PostgreSQL 13)', () 
     const request = { since: base.captured_at, minMeanTimeMs: 0, minCalls: 1, orderBy: 'CALLS' as const, limit: 1000 };
     const live = await queryStatsWindow(legacyDb, legacyCaps, { ...request, until: null });
     expect(live).toMatchObject({ stats_reset: null, deallocations: null, everything_reset: false, reset_detected: false });
-    expect(live.statements.find((statement) => statement.query === COUNT)).toMatchObject({ calls: 4n, rows: 4n, toplevel: null, restarted: false });
+    expect(live.statements.find((statement) => statement.query === COUNT)).toMatchObject({
+      calls: 4n,
+      rows: 4n,
+      toplevel: null,
+      restarted: false,
+    });
 
     const end = await captureQueryStats(legacyDb, legacyCaps, 7);
     const between = await queryStatsWindow(legacyDb, legacyCaps, { ...request, until: end.captured_at });
@@ -413,9 +444,18 @@ describe('arguments', () => {
       `{ queryStatsWindow(since: "2020-01-02T00:00:00Z", until: "2020-01-01T00:00:00Z") { from } }`,
       'until must be after since (2020-01-02T00:00:00.000Z), got 2020-01-01T00:00:00.000Z.',
     ],
-    [`{ queryStatsWindow(since: "2020-01-01T00:00:00Z", minCalls: 0) { from } }`, 'minCalls must be a whole number from 1 to 9007199254740991, got 0.'],
-    [`{ queryStatsHistory(queryId: "12ab") { query } }`, 'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "12ab".'],
-    [`{ queryStatsHistory(queryId: "9223372036854775808") { query } }`, 'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "9223372036854775808".'],
+    [
+      `{ queryStatsWindow(since: "2020-01-01T00:00:00Z", minCalls: 0) { from } }`,
+      'minCalls must be a whole number from 1 to 9007199254740991, got 0.',
+    ],
+    [
+      `{ queryStatsHistory(queryId: "12ab") { query } }`,
+      'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "12ab".',
+    ],
+    [
+      `{ queryStatsHistory(queryId: "9223372036854775808") { query } }`,
+      'queryId must be a pg_stat_statements queryid (a 64-bit integer such as -1234567890123456789), got "9223372036854775808".',
+    ],
   ])('%s is BAD_USER_INPUT', async (query, message) => {
     const result = await api.gql(query);
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
@@ -455,7 +495,9 @@ describe('capture on a timer', () => {
     const detection = async (): Promise<Capabilities> => ({ ...caps, pgStatStatementsReadable: false });
     await startCapture(db, detection, { captureIntervalSeconds: 3600, historyRetentionDays: 7 }, warn).stop();
     expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]![0]).toMatch(/^pgscope: query-statistics capture failed, retrying every 3600 s: pg_stat_statements is installed/);
+    expect(warn.mock.calls[0]![0]).toMatch(
+      /^pgscope: query-statistics capture failed, retrying every 3600 s: pg_stat_statements is installed/,
+    );
   });
 });
 

@@ -100,7 +100,10 @@ describe('untrustedReaches', () => {
     ['SELECT * FROM mallory.snapshot', null],
     ['SELECT public.greet()', `it reaches ${evil()}, through function public.greet(integer)`],
     ['SELECT mallory.packaged()', `it calls function mallory.packaged(), owned by role ${mallory.role.name}`],
-    ['SELECT * FROM mallory.measured', version >= 140000 ? `it reaches ${evil()}, through statistics object measured_stats on mallory.measured` : null],
+    [
+      'SELECT * FROM mallory.measured',
+      version >= 140000 ? `it reaches ${evil()}, through statistics object measured_stats on mallory.measured` : null,
+    ],
     ['SELECT id, upper(username) FROM users WHERE id = 1', null],
   ];
 

@@ -123,8 +123,7 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
     else if (onKey.some((p) => p.use === 'IS_NULL')) {
       selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
-    }
-    else if (onKey.some((p) => p.use === 'RANGE') && candidate.method !== 'hash') {
+    } else if (onKey.some((p) => p.use === 'RANGE') && candidate.method !== 'hash') {
       selectivity *= Math.max(rangeSelectivity(onKey, stat), 1 / Math.max(stats.rows, 1));
       keysUsed += 1;
       break;
@@ -206,7 +205,8 @@ export function descentCost({ stats, settings, indexPages }: AccessCostInput): n
 }
 
 /** CPU per index tuple read: the tuple, and each index condition checked on it. */
-const indexTupleCost = ({ settings, estimate }: AccessCostInput) => settings.cpuIndexTupleCost + settings.cpuOperatorCost * estimate.keysUsed;
+const indexTupleCost = ({ settings, estimate }: AccessCostInput) =>
+  settings.cpuIndexTupleCost + settings.cpuOperatorCost * estimate.keysUsed;
 
 /** An index scan reading `fraction` of the matching rows, heap in index order (cost_index). */
 export function indexScanCost(input: AccessCostInput): number {

@@ -116,8 +116,7 @@ function filtersOnKeys(scan: CostNode, access: TableAccess): boolean {
 }
 
 // compared as text, spaces and outer parentheses aside: the analysis step writes both
-const samePredicate = (where: string, statement: string | null) =>
-  statement !== null && normalized(where) === normalized(statement);
+const samePredicate = (where: string, statement: string | null) => statement !== null && normalized(where) === normalized(statement);
 const normalized = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
 
 function parentsOf(root: CostNode): Map<CostNode, CostNode> {

@@ -95,7 +95,15 @@ async function withSession<T>(
   // statementTimeoutMs lets the pool's client-side deadline allow the EXPLAINs' own timeouts
   return db.withClient(
     async (client) => {
-      const session = new Session(client, caps, schema, budget, planTimeoutMs, await clearanceOf(client, workload, options.trust), options.trust ?? NO_EXTRA_TRUST);
+      const session = new Session(
+        client,
+        caps,
+        schema,
+        budget,
+        planTimeoutMs,
+        await clearanceOf(client, workload, options.trust),
+        options.trust ?? NO_EXTRA_TRUST,
+      );
       await resetHypothetical(client, schema);
       try {
         return await work(session);

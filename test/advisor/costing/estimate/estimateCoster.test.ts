@@ -2,7 +2,12 @@
 // the same fixtures and verdicts as the what-if test, plus the statistics it reads and the
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { equalitySelectivity, estimateKeys, estimateSizeBytes, histogramFraction } from '../../../../src/advisor/costing/estimate/costModel.js';
+import {
+  equalitySelectivity,
+  estimateKeys,
+  estimateSizeBytes,
+  histogramFraction,
+} from '../../../../src/advisor/costing/estimate/costModel.js';
 import { limitFraction, pagesFetched } from '../../../../src/advisor/costing/estimate/costModel.js';
 import { HeuristicCoster } from '../../../../src/advisor/costing/estimate/estimateCoster.js';
 import { costSettings, tableStatistics, type ColumnStatistics } from '../../../../src/advisor/costing/estimate/statistics.js';
