@@ -255,9 +255,9 @@ async function timeSynthetic(
 
 /** One line of what applyRecommendation answered: the change's status, the index, and which statements use it. */
 function summarizeApply(answer: Record<string, unknown>): string {
-  const change = answer['change'] as { status?: string } | undefined;
-  const index = answer['index'] as { name?: string; valid?: boolean } | null | undefined;
-  const statements = (answer['statements'] as Array<{ queryId: string; usesIndex: boolean }> | null | undefined) ?? [];
+  const change = answer.change as { status?: string } | undefined;
+  const index = answer.index as { name?: string; valid?: boolean } | null | undefined;
+  const statements = (answer.statements as Array<{ queryId: string; usesIndex: boolean }> | null | undefined) ?? [];
   const uses = statements.map((s) => `${s.queryId} ${s.usesIndex ? 'uses it' : 'does not use it'}`).join(', ');
   return `${change?.status ?? '?'}, ${index?.name ?? 'no index'}${index?.valid === false ? ' (INVALID)' : ''}${uses ? `; ${uses}` : ''}`;
 }

@@ -223,6 +223,7 @@ const DAY_MS = 24 * HOUR_MS;
 
 const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 /** A role or extension name as the catalog spells it (no quoting: "App Owner" is written App Owner). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const CATALOG_NAME = /^[^\u0000-\u001f]{1,63}$/;
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
@@ -291,6 +292,7 @@ class EnvReader {
       throw new ConfigError(name, 'is set but blank; set a token (generate one with: openssl rand -hex 24) or leave it unset');
     }
     const raw = this.raw(name);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
     if (raw !== undefined && /[\s\u0000-\u001f\u007f]/.test(raw)) {
       throw new ConfigError(
         name,

@@ -6,7 +6,7 @@ import { countStatements, type Database, type Db } from './db/pool.js';
 import { limitConcurrency } from './db/requestLimits.js';
 import { requestReads, shareReads, type RequestReads, type SharedReads } from './db/sharedReads.js';
 import { credentialOf } from './http/auth.js';
-import { type Credential } from './config.js';
+import type { Credential } from './config.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {

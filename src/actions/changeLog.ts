@@ -3,10 +3,10 @@
 // change that cannot be recorded is not made: without pgscope's schema, mutations refuse.
 import type { Config } from '../config.js';
 import { readOnlyReplicaRefusal, type Capabilities } from '../db/capabilities.js';
-import { type Database, type Db, type Queryable, type Session } from '../db/pool.js';
+import type { Database, Db, Queryable, Session } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { PlannedStatement } from './plan.js';
-import { type Credential } from '../config.js';
+import type { Credential } from '../config.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export type ChangeStatus = 'PLANNED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'INTERRUPTED';

@@ -285,6 +285,6 @@ function failure(error: unknown): Finish {
 
 /** The client finds the recorded entry of a failed change by this id (changeLog). */
 function withChangeId(error: unknown, id: string): unknown {
-  if (isPgscopeError(error)) error.extensions['changeId'] = id;
+  if (isPgscopeError(error)) error.extensions.changeId = id;
   return error;
 }

@@ -5,7 +5,7 @@
 // valid index (except a partition's index whose partitioned index never became valid), never a
 // table that is not still the standalone copy pgscope made (its rows stay in the DEFAULT partition
 // until the attach commits, so dropping the copy loses nothing).
-import { type Queryable } from '../db/pool.js';
+import type { Queryable } from '../db/pool.js';
 import type { CreatedObject } from './changeLog.js';
 import { dropInterruptedBuilds, lookupIndex, type InterruptedBuild } from './index/cleanup.js';
 import { isLockTimeout, prepareDdlSession, sqlStateOf } from './lockRetry.js';

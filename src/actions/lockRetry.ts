@@ -4,7 +4,7 @@
 // with a growing pause, then given up with LOCK_TIMEOUT.
 import { sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
-import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
 
 /** Read where SQLSTATEs are read (db/pgErrors.ts); re-exported for the executors that retry on them. */
 export { sqlStateOf };

@@ -2,7 +2,7 @@
 // pg_stat_statements. Both are planned on the read pool (catalog checks, privileges) and run on
 // the DDL session.
 import { findTable } from '../db/catalog.js';
-import { type Queryable } from '../db/pool.js';
+import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { ChangeLogger, ChangePlan, ChangeSteps } from './changeLog.js';
 import { requireOwnership } from './privileges.js';

@@ -2,7 +2,7 @@
 // role). A change whose statements the server would refuse halfway is refused while planning, with
 // the GRANT that allows it, so that a dry run already tells. ANALYZE needs it most: on a table it
 // may not analyze, PostgreSQL only warns and skips, and the change would look done.
-import { type Queryable } from '../db/pool.js';
+import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { quoteIdent } from '../sql/quote.js';
 
@@ -15,7 +15,7 @@ interface OwnerRow {
   allowed: boolean;
 }
 
-export interface Relation {
+export interface RelationName {
   schema: string;
   name: string;
 }
@@ -27,7 +27,7 @@ export interface Relation {
  */
 export async function requireOwnership(
   db: Queryable,
-  relations: readonly Relation[],
+  relations: readonly RelationName[],
   action: string,
   maintainSuffices = false,
 ): Promise<void> {

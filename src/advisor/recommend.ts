@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { planIndex } from '../actions/index/definition.js';
 import type { Capabilities } from '../db/capabilities.js';
-import type { Db, Queryable } from '../db/pool.js';
+import type { Db } from '../db/pool.js';
 import { isPgscopeError } from '../errors.js';
 import { analyzeWorkload } from './analysis/analyze.js';
 import { createCoster } from './costing/createCoster.js';
@@ -15,7 +15,7 @@ import { describeRecommendation, reasonOf, type RecommendationReason } from './e
 import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
 import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
-import { type TrustConfig } from '../config.js';
+import type { TrustConfig } from '../config.js';
 
 export interface RecommendOptions {
   /** The share of a statement's cost an index must save on it to count (0 to 1). Default 0.1. */

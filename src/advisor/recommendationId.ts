@@ -92,18 +92,18 @@ function isEncoded(value: unknown): value is Encoded {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
-    isString(v['s']) &&
-    isString(v['t']) &&
-    isString(v['m']) &&
-    METHODS.has(v['m']) &&
-    Array.isArray(v['k']) &&
-    v['k'].length > 0 &&
-    v['k'].every(isKey) &&
-    isNullableString(v['w']) &&
-    Array.isArray(v['i']) &&
-    v['i'].every(isString) &&
-    Array.isArray(v['q']) &&
-    v['q'].length <= MAX_QUERY_IDS &&
-    v['q'].every((q) => isString(q) && isQueryId(q))
+    isString(v.s) &&
+    isString(v.t) &&
+    isString(v.m) &&
+    METHODS.has(v.m) &&
+    Array.isArray(v.k) &&
+    v.k.length > 0 &&
+    v.k.every(isKey) &&
+    isNullableString(v.w) &&
+    Array.isArray(v.i) &&
+    v.i.every(isString) &&
+    Array.isArray(v.q) &&
+    v.q.length <= MAX_QUERY_IDS &&
+    v.q.every((q) => isString(q) && isQueryId(q))
   );
 }

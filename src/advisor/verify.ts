@@ -7,7 +7,7 @@ import { statementTexts } from '../db/explain/explain.js';
 import { clearStatements } from '../db/trust/statementTrust.js';
 import { describeTopNode, nodesOf, planOn } from './costing/planCost.js';
 import type { Db } from '../db/pool.js';
-import { type TrustConfig } from '../config.js';
+import type { TrustConfig } from '../config.js';
 
 export interface StatementCheck {
   queryId: string;

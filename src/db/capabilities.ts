@@ -2,7 +2,7 @@
 // and their versions, pg_stat_statements' real columns, privileges. Detected once and refreshed
 // at most every minute, so a user who runs CREATE EXTENSION sees pgscope adapt without a restart.
 import { ErrorCode, PgscopeError } from '../errors.js';
-import { type Queryable } from './pool.js';
+import type { Queryable } from './pool.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export interface ExtensionState {

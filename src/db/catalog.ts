@@ -1,7 +1,7 @@
 // Names a client sends are looked up in the catalog before any use: a name that does not exist is a
 // NOT_FOUND error, and only names the catalog returned are ever quoted into SQL text.
 import { notFound } from '../errors.js';
-import { type Queryable } from './pool.js';
+import type { Queryable } from './pool.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export interface Relation {

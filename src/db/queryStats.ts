@@ -4,7 +4,7 @@
 import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { maskAllLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
-import { type Queryable } from './pool.js';
+import type { Queryable } from './pool.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export const SlowQueryOrder = {

@@ -4,7 +4,7 @@
 // rules in src/review/settings.ts turn them into advice. SQL cannot see the machine's memory or
 // disks, so the caller may pass them. pgscope's sessions SET only timeouts, none of the settings reviewed.
 import type { Capabilities } from './capabilities.js';
-import { type Queryable } from './pool.js';
+import type { Queryable } from './pool.js';
 import { OUTSIDE_SYSTEM_SCHEMAS } from './schemaFilter.js';
 import { quoteIdent } from '../sql/quote.js';
 

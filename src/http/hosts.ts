@@ -26,7 +26,7 @@ export function hostNameOf(header: string): string | null {
   const bracketed = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/.exec(value);
   if (bracketed) return isIP(bracketed[1]!) === 6 ? bracketed[1]! : null;
   const plain = /^([a-z0-9_.-]+)(?::\d{1,5})?$/.exec(value);
-  const name = plain?.[1]!.replace(/\.$/, '');
+  const name = plain ? plain[1]!.replace(/\.$/, '') : undefined;
   return name && name.length <= LONGEST_NAME ? name : null;
 }
 

@@ -1,6 +1,5 @@
-import type { Capabilities } from '../db/capabilities.js';
 import { captureQueryStats, historyUnavailable, type QueryStatsSnapshotRow } from '../db/history/snapshots.js';
-import { QueryStatsDeltaOrder, queryStatsWindow, type QueryStatsDeltaRow, type QueryStatsWindowResult } from '../db/history/deltas.js';
+import { type QueryStatsDeltaOrder, queryStatsWindow, type QueryStatsDeltaRow, type QueryStatsWindowResult } from '../db/history/deltas.js';
 import { queryStatsHistory, type QueryStatsHistoryResult, type QueryStatsIntervalRow } from '../db/history/series.js';
 import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, isPgscopeError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { isPgscopeError } from '../errors.js';
-import { slowQueries, SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
+import { slowQueries, type SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
 import { READ_CACHE } from '../db/sharedReads.js';

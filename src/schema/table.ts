@@ -6,7 +6,7 @@ import {
   countTables,
   loadTables,
   tablePage,
-  TableOrder,
+  type TableOrder,
   type StaleStatisticsReason,
   type TablePageFilter,
   type TablePageKey,

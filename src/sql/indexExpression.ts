@@ -14,13 +14,9 @@
 // operator is looked up by the server, in pg_catalog on the DDL session.
 import type { Node } from 'libpg-query';
 import { badInput, isPgscopeError } from '../errors.js';
-import { parseStatements } from './parse.js';
+import { parseStatements, type ParsedStatement } from './parse.js';
 import { quoteIdent } from './quote.js';
-
-export interface QualifiedName {
-  schema: string | null;
-  name: string;
-}
+import type { QualifiedName } from './references.js';
 
 export interface ParsedExpression {
   /** The expression's parse tree (one node). */
@@ -73,7 +69,7 @@ export function deparseExpressionNode(node: Node, what: string): { sql: string; 
 }
 
 async function parseWrapped(text: string, what: string): Promise<Node> {
-  let statements;
+  let statements: ParsedStatement[];
   try {
     statements = await parseStatements(`${PREFIX}${text}${SUFFIX}`);
   } catch (error) {
@@ -137,9 +133,10 @@ function deparse(node: Node, found: Found, what: string): string {
       const otherwise = value.defresult ? ` ELSE ${sub(value.defresult)}` : '';
       return `(CASE${subject}${whens.join('')}${otherwise} END)`;
     }
-    default:
+    default: {
       const phrase = NODE_PHRASES[kind] ?? `a ${kind} node`;
       throw badInput(`${capitalize(what)} cannot contain ${phrase}; an index accepts a single expression over the table's columns.`);
+    }
   }
 }
 
@@ -273,9 +270,10 @@ function operatorExpression(
     case 'AEXPR_BETWEEN_SYM':
     case 'AEXPR_NOT_BETWEEN_SYM':
       return betweenComparisons(String(value.kind), left!, listItems(value.rexpr).map(sub), found);
-    default:
+    default: {
       const kind = String(value.kind).replace('AEXPR_', '');
       throw badInput(`${capitalize(what)} uses a ${kind} expression pgscope does not accept; use an operator or a function call.`);
+    }
   }
 }
 

@@ -21,7 +21,7 @@ export interface ParsedStatement {
  */
 export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
   if (sql.trim() === '') return [];
-  let tree;
+  let tree: Awaited<ReturnType<typeof parse>>;
   try {
     // parse() waits for the WASM module itself: no loadModule() call is needed first.
     tree = await parse(sql);

@@ -48,7 +48,7 @@ export async function castTypedParameters(text: string): Promise<string> {
     const start = typeNameStart(tokens, i, source);
     if (start === null) return;
     const type = bytes.subarray(tokens[start]!.start, tokens[i - 1]!.end).toString('utf8');
-    result += bytes.subarray(at, tokens[start]!.start).toString('utf8') + `${source(token)}::${type}`;
+    result += `${bytes.subarray(at, tokens[start]!.start).toString('utf8')}${source(token)}::${type}`;
     at = token.end;
   });
   return at === 0 ? text : result + bytes.subarray(at).toString('utf8');

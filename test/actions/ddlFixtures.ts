@@ -1,7 +1,7 @@
 // Shared by the index build tests: IndexPlans written by hand (the planner is tested on its own),
 // a build slowed down on purpose, a lock held by another session, and polling for an event.
 import type { IndexPlan, PlannedStatement } from '../../src/actions/plan.js';
-import { type Database } from '../../src/db/pool.js';
+import type { Database } from '../../src/db/pool.js';
 import type { TestDatabase } from '../harness/database.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 

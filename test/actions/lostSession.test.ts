@@ -11,7 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/embedded/s
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { createTestApp, TEST_ADMIN_TOKEN, testConfig, type TestApp } from '../harness/database.js';
-import { startProxy, type Proxy } from '../harness/proxy.js';
+import { startProxy, type Proxy as TcpProxy } from '../harness/proxy.js';
 import { urlForDatabase } from '../harness/urls.js';
 import { waitFor } from './ddlFixtures.js';
 
@@ -166,7 +166,7 @@ describe('a build whose database session is lost', () => {
     await sql('SELECT pg_terminate_backend($1)', [pid]);
     const response = await request;
     expect(response.errors?.map((error) => error.extensions?.code)).toEqual(['DATABASE_UNAVAILABLE']);
-    const id = response.errors![0]!.extensions!['changeId'] as string;
+    const id = response.errors![0]!.extensions!.changeId as string;
     expect(await entry(api, id)).toMatchObject({ status: 'FAILED', errorCode: 'DATABASE_UNAVAILABLE' });
 
     // the drop waits for the open transaction like any DROP INDEX CONCURRENTLY
@@ -177,7 +177,7 @@ describe('a build whose database session is lost', () => {
   });
 
   it('the network fails while the server goes on: the orphaned build is ended, not left to finish unowned, and its index dropped', async () => {
-    const proxy: Proxy = await startProxy(port);
+    const proxy: TcpProxy = await startProxy(port);
     const remote = newApp(ownerUrl(proxy.port));
     try {
       const writer = await openWriter(-3);

@@ -86,7 +86,13 @@ describe('shared reads', () => {
       let release!: () => void;
       let holding!: () => void;
       const held = new Promise<void>((resolve) => (holding = resolve));
-      const busy = small.withClient(() => new Promise<void>((resolve) => ((release = resolve), holding())));
+      const busy = small.withClient(
+        () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+            holding();
+          }),
+      );
       await Promise.race([held, busy]);
       const reads = new SharedReads({ cacheMs: 0 });
       const failed = await Promise.allSettled(

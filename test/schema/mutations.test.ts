@@ -194,7 +194,7 @@ describe('analyzeTable', () => {
       { token: TEST_ADMIN_TOKEN },
     );
     expect(errorCodes(result)).toEqual(['NOT_FOUND']);
-    const id = result.errors![0]!.extensions!['changeId'] as string;
+    const id = result.errors![0]!.extensions!.changeId as string;
     expect(await entry(id)).toMatchObject({ status: 'FAILED', errorCode: 'NOT_FOUND', statements: [], sessionPid: null });
   });
 });
@@ -249,7 +249,7 @@ describe('the DDL session and wait: false', () => {
       const result = await analyze(shortLocks, { dryRun: false }, TEST_ADMIN_TOKEN);
       expect(errorCodes(result)).toEqual(['LOCK_TIMEOUT']);
       expect(result.errors![0]!.message).toContain('PGSCOPE_DDL_LOCK_TIMEOUT_MS');
-      const id = result.errors![0]!.extensions!['changeId'] as string;
+      const id = result.errors![0]!.extensions!.changeId as string;
       expect(await entry(id)).toMatchObject({ status: 'FAILED', errorCode: 'LOCK_TIMEOUT', statements: [ANALYZE_SQL] });
     } finally {
       await release();
@@ -315,7 +315,7 @@ describe('resetQueryStats', () => {
       const result = await reset(monitorApi, dryRun, TEST_ADMIN_TOKEN);
       expect(errorCodes(result)).toEqual(['INSUFFICIENT_PRIVILEGE']);
       expect(result.errors![0]!.message).toContain(`GRANT EXECUTE ON FUNCTION "public".pg_stat_statements_reset TO "${monitor.name}";`);
-      expect(await entry(result.errors![0]!.extensions!['changeId'] as string)).toMatchObject({
+      expect(await entry(result.errors![0]!.extensions!.changeId as string)).toMatchObject({
         status: 'FAILED',
         errorCode: 'INSUFFICIENT_PRIVILEGE',
       });

@@ -7,7 +7,7 @@
 // build fails, what this call created is dropped; an index another session builds never is. A
 // plan that rebuilds an identical INVALID index drops that one first, unless another session
 // builds it by then.
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../../errors.js';
 import { buildingElsewhere, dropLeftoverIndex, lookupIndex } from './cleanup.js';

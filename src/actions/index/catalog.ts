@@ -2,15 +2,15 @@
 // parameters, before any SQL is built from it. Plain SELECTs on pg_catalog only.
 import type { Queryable } from '../../db/pool.js';
 
-export interface TableRow {
+export interface TableLookupRow {
   schema_oid: string;
   /** Null when the schema exists but holds no relation of that name. */
   table_oid: string | null;
   relkind: string | null;
 }
 
-export const findTable = (db: Queryable, schema: string, table: string) =>
-  db.query<TableRow>(
+export const lookupTable = (db: Queryable, schema: string, table: string) =>
+  db.query<TableLookupRow>(
     /* SQL */ `
     SELECT
       n.oid::text AS schema_oid,
@@ -22,7 +22,7 @@ export const findTable = (db: Queryable, schema: string, table: string) =>
     [schema, table],
   );
 
-export interface ColumnRow {
+export interface ColumnTypeRow {
   name: string;
   /** The column's type, or a domain's base type (operator classes are declared for those). */
   type_oid: string;
@@ -31,7 +31,7 @@ export interface ColumnRow {
 
 /** User columns in order; dropped and system columns are not among them. */
 export const loadColumns = (db: Queryable, tableOid: string) =>
-  db.query<ColumnRow>(
+  db.query<ColumnTypeRow>(
     /* SQL */ `
     SELECT
       a.attname AS name,
@@ -218,7 +218,7 @@ export interface ExistingIndexRow {
   partitioned: boolean;
 }
 
-export const loadIndexes = (db: Queryable, tableOid: string) =>
+export const loadExistingIndexes = (db: Queryable, tableOid: string) =>
   db.query<ExistingIndexRow>(
     /* SQL */ `
     SELECT
@@ -258,7 +258,7 @@ export const takenNames = (db: Queryable, schemaOid: string, names: readonly str
     [schemaOid, names],
   );
 
-export interface PartitionRow {
+export interface PartitionTreeRow {
   oid: string;
   parent_oid: string;
   level: number;
@@ -270,7 +270,7 @@ export interface PartitionRow {
 
 /** The partitions below a partitioned table, level by level (parents before their children). */
 export const loadPartitionTree = (db: Queryable, tableOid: string) =>
-  db.query<PartitionRow>(
+  db.query<PartitionTreeRow>(
     /* SQL */ `
     SELECT
       t.relid::oid::text AS oid,

@@ -8,7 +8,7 @@ import { planIndex, type IndexInput } from './definition.js';
 import type { DdlEventHandler, LockRetryOptions } from '../lockRetry.js';
 import type { IndexPlan } from '../plan.js';
 import { requireOwnership, requireSchemaCreate } from '../privileges.js';
-import { type TrustConfig } from '../../config.js';
+import type { TrustConfig } from '../../config.js';
 
 /** Lock waits of index DDL: the configured lock_timeout per attempt, then 3 retries 0.5, 1 and 2 s later. */
 export function indexLockRetry(lockTimeoutMs: number): LockRetryOptions {

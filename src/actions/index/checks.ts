@@ -3,10 +3,10 @@
 // predicates (they exist, and are IMMUTABLE: an index stores their results for good).
 import { badInput } from '../../errors.js';
 import type { Queryable } from '../../db/pool.js';
-import { checkRoutines, resolveOpclasses, type ColumnRow } from './catalog.js';
+import { checkRoutines, resolveOpclasses, type ColumnTypeRow } from './catalog.js';
 import type { ParsedExpression } from '../../sql/indexExpression.js';
 import { displayName, lookAlikeHint } from './names.js';
-import { type IndexKey } from './types.js';
+import type { IndexKey } from './types.js';
 
 /**
  * BAD_USER_INPUT unless each named operator class exists for `method` and fits its column, and each
@@ -19,7 +19,7 @@ export async function resolveKeyOpclasses(
   db: Queryable,
   method: string,
   keys: IndexKey[],
-  columns: ColumnRow[],
+  columns: ColumnTypeRow[],
 ): Promise<{ keys: IndexKey[]; defaultOpclasses: Set<string> }> {
   const typeOf = new Map(columns.map((column) => [column.name, column]));
   const rows = await resolveOpclasses(

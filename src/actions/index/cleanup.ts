@@ -1,7 +1,7 @@
 // A failed or interrupted CREATE INDEX CONCURRENTLY leaves an INVALID index behind: unused by
 // queries, yet maintained on every write. pgscope drops the ones it left, and never one that
 // another session is still building (an index is INVALID for the whole of its concurrent build).
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { isLockTimeout, prepareDdlSession, type DdlEventHandler } from '../lockRetry.js';
 import { quoteIdent } from '../../sql/quote.js';
 

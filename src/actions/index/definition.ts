@@ -7,10 +7,10 @@
 // again (sql/indexIdentity.ts). Any refusal is a typed error thrown before anything but catalog
 // SELECTs and that rolled-back analysis (a temporary view, table and index) has reached the server.
 import { ErrorCode, PgscopeError, badInput } from '../../errors.js';
-import { type Db, type Queryable } from '../../db/pool.js';
+import type { Db, Queryable } from '../../db/pool.js';
 import type { IndexPlan } from '../plan.js';
-import { findMethod, findTable, loadColumns, longTransactions, takenNames } from './catalog.js';
-import type { ColumnRow, MethodRow } from './catalog.js';
+import { findMethod, lookupTable, loadColumns, longTransactions, takenNames } from './catalog.js';
+import type { ColumnTypeRow, MethodRow } from './catalog.js';
 import { parseExpression, type ParsedExpression } from '../../sql/indexExpression.js';
 import type { BuildSql, IndexKey } from './types.js';
 import { indexShape } from '../../sql/indexIdentity.js';
@@ -48,7 +48,7 @@ const MAX_KEYS = 32;
 /** Transactions open longer than this get a warning: CREATE INDEX CONCURRENTLY waits for them. */
 export const LONG_TRANSACTION_SECONDS = 60;
 
-export interface PlanOptions {
+export interface IndexPlanOptions {
   /** Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS). */
   longTransactionSeconds?: number;
   /** Whose functions an index may run besides those db/trust/rule.ts trusts by rule (Config.trust). Default: none. */
@@ -61,7 +61,12 @@ export interface PlanOptions {
  * identical index), UNTRUSTED_CODE, UNSUPPORTED (PostgreSQL 14.0-14.3). An identical valid index
  * gives a plan with `existing` set and no statements; an identical INVALID one, `replaces`.
  */
-export async function planIndex(db: Db, input: IndexInput, server: { versionNum: number }, options: PlanOptions = {}): Promise<IndexPlan> {
+export async function planIndex(
+  db: Db,
+  input: IndexInput,
+  server: { versionNum: number },
+  options: IndexPlanOptions = {},
+): Promise<IndexPlan> {
   refuseBrokenConcurrentBuilds(server.versionNum);
   const schema = input.schema ?? 'public';
   const method = input.method ?? 'btree';
@@ -164,7 +169,7 @@ interface ResolvedTable {
 }
 
 async function resolveTable(db: Queryable, schema: string, table: string): Promise<ResolvedTable> {
-  const [row] = await findTable(db, schema, table);
+  const [row] = await lookupTable(db, schema, table);
   if (!row) throw badInput(`Schema ${displayName(schema)} does not exist${lookAlikeHint(schema)}.`, { schema });
   if (!row.table_oid) throw badInput(`Table ${displayName(schema, table)} does not exist${lookAlikeHint(table)}.`, { schema, table });
   if (row.relkind !== 'r' && row.relkind !== 'p') {
@@ -189,7 +194,7 @@ const RELKIND_PHRASES: Record<string, string> = {
 };
 
 /** Every column the keys, INCLUDE and the predicate name exists in the table; returns INCLUDE. */
-function checkColumns(input: IndexInput, keys: IndexKey[], predicate: ParsedExpression | null, columns: ColumnRow[]): string[] {
+function checkColumns(input: IndexInput, keys: IndexKey[], predicate: ParsedExpression | null, columns: ColumnTypeRow[]): string[] {
   const known = new Set(columns.map((column) => column.name));
   const table = displayName(input.schema ?? 'public', input.table);
   const check = (name: string, where: string) => {

@@ -10,7 +10,7 @@
 //   duplicate indexFindings reports), and the replica identity (logical replication identifies
 //   rows by it; after the drop relreplident still says 'i' and names nothing);
 // - a leaf index attached to a partitioned index: its parent must go.
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError, badInput, notFound } from '../../errors.js';
 import { prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from '../lockRetry.js';
 import type { PlannedStatement } from '../plan.js';

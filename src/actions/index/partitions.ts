@@ -8,10 +8,10 @@
 import { ErrorCode, PgscopeError, badInput } from '../../errors.js';
 import type { Queryable } from '../../db/pool.js';
 import type { PlannedStatement } from '../plan.js';
-import { loadPartitionKeys, loadPartitionTree, type PartitionRow } from './catalog.js';
+import { loadPartitionKeys, loadPartitionTree, type PartitionTreeRow } from './catalog.js';
 import { chooseIndexName, displayName } from './names.js';
 import { quoteIdent } from '../../sql/quote.js';
-import { type BuildSql, type IndexKey } from './types.js';
+import type { BuildSql, IndexKey } from './types.js';
 
 export interface PartitionedRequest {
   schema: string;
@@ -66,7 +66,7 @@ export async function partitionedStatements(db: Queryable, request: PartitionedR
   }
 
   const target = (row: { schema: string; table: string }) => displayName(row.schema, row.table);
-  const attach = (row: PartitionRow): PlannedStatement => {
+  const attach = (row: PartitionTreeRow): PlannedStatement => {
     const parent = indexOf.get(row.parent_oid)!;
     const child = indexOf.get(row.oid)!;
     return {
@@ -107,7 +107,7 @@ export async function partitionedStatements(db: Queryable, request: PartitionedR
 const qualifiedSql = (index: { schema: string; name: string }) => `${quoteIdent(index.schema)}.${quoteIdent(index.name)}`;
 
 /** PostgreSQL requires a unique index on a partitioned table to contain every partition key column. */
-async function checkUniqueKeys(db: Queryable, request: PartitionedRequest, tree: PartitionRow[]): Promise<void> {
+async function checkUniqueKeys(db: Queryable, request: PartitionedRequest, tree: PartitionTreeRow[]): Promise<void> {
   const oids = [request.oid, ...tree.filter((row) => row.relkind === 'p').map((row) => row.oid)];
   const keyColumns = new Set(request.keys.flatMap((key) => key.column ?? []));
   for (const row of await loadPartitionKeys(db, oids)) {

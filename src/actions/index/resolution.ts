@@ -20,13 +20,13 @@ import { DDL_SEARCH_PATH, type Db, type Queryable } from '../../db/pool.js';
 import { translateDefinitionError } from '../../db/pgErrors.js';
 import { trustedFunctionSql, trustRemedy } from '../../db/trust/rule.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
-import { loadIndexes, type ExistingIndexRow } from './catalog.js';
+import { loadExistingIndexes, type ExistingIndexRow } from './catalog.js';
 import { buildingElsewhere, dropIndexSql, lookupIndex } from './cleanup.js';
 import type { ParsedExpression } from '../../sql/indexExpression.js';
 import { indexOutline, indexShape, type IndexShape } from '../../sql/indexIdentity.js';
 import { displayName } from './names.js';
 import type { PlannedStatement } from '../plan.js';
-import { type TrustConfig } from '../../config.js';
+import type { TrustConfig } from '../../config.js';
 import { quoteIdent } from '../../sql/quote.js';
 
 export interface DefinitionRequest {
@@ -59,7 +59,7 @@ export interface ResolvedDefinition {
  */
 export async function resolveDefinition(db: Db, request: DefinitionRequest): Promise<ResolvedDefinition> {
   return underDdlSearchPath(db, async (client, session) => {
-    const indexes = await loadIndexes(client, request.table.oid);
+    const indexes = await loadExistingIndexes(client, request.table.oid);
     if (!session.temporary) {
       const foreign = foreignRoutines([...request.expressions, ...(request.predicate ? [request.predicate] : [])]);
       if (foreign.length > 0) throw cannotCheck(foreign, session);

@@ -8,7 +8,7 @@
 // whatever olderThan says (a typo, 2099-01-01), it is never detached or dropped (PARTITION_IN_USE).
 import type { Capabilities } from '../../db/capabilities.js';
 import { loadPartitions } from '../../db/partitions.js';
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout, withLockRetries } from '../lockRetry.js';
 import { resolveRangeTable } from './plan.js';

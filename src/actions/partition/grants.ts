@@ -3,7 +3,7 @@
 // creator's default privileges). pgscope grants as the owner (PostgreSQL records a grant by a member
 // of the owning role as the owner's); grants recorded under another grantor are not copied
 // (ownership.ts warns about them).
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import type { ParentDress } from './ownership.js';
 import type { PlannedStatement } from '../plan.js';
 import { quoteIdent } from '../../sql/quote.js';

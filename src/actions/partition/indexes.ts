@@ -7,7 +7,7 @@
 // adopt it. Names follow PostgreSQL's own (<table>_pkey, <table>_<columns>_idx ...), numbered when
 // taken. When a definition does not read as expected, the move falls back to LIKE ... INCLUDING
 // INDEXES (the indexes are then kept up to date during the copy).
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { makeObjectName } from '../index/names.js';
 import type { PlannedStatement } from '../plan.js';
 import { quoteIdent } from '../../sql/quote.js';

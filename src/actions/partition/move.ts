@@ -15,7 +15,7 @@ import { ErrorCode, PgscopeError } from '../../errors.js';
 import { sqlStateOf, withLockRetries } from '../lockRetry.js';
 import { foreignKeyStatements, type MovePlan } from './movePlan.js';
 import type { PartitionPlan, PlannedPartition } from './plan.js';
-import { dressEarly, dressLate, Runner, tableOid } from './run.js';
+import { dressEarly, dressLate, type Runner, tableOid } from './run.js';
 import { moveStatements, type MoveStatements, type PartitionBounds } from './statements.js';
 
 /** 23514: check_violation; here, a row of the new range in the DEFAULT partition at ATTACH. */

@@ -4,14 +4,14 @@
 // the parent's foreign keys to put on the new table before the lock (else ATTACH validates them
 // while writes wait), how long writes will wait, and the statements each new partition takes.
 import type { Capabilities } from '../../db/capabilities.js';
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { readParentIndexes, type ParentIndex } from './indexes.js';
 import { assessRowMove, type RowMoveSafety } from './moveSafety.js';
 import { ownerStatement, replicaIdentityStatement, rowSecurityStatements, type ParentDress } from './ownership.js';
 import { createPartitionOf, moveStatements, type PartitionBounds } from './statements.js';
 import type { PlannedStatement } from '../plan.js';
 import { quoteIdent } from '../../sql/quote.js';
-import { type PartitionedTarget } from './types.js';
+import type { PartitionedTarget } from './types.js';
 
 export interface MovePlan {
   safety: RowMoveSafety;

@@ -11,7 +11,7 @@
 // before it is attached, where no trigger, rule or foreign key of the parent exists yet, so the
 // insert side fires nothing.
 import type { Capabilities } from '../../db/capabilities.js';
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
 import { quoteIdent } from '../../sql/quote.js';
 

@@ -10,7 +10,7 @@
 // same), and the parent's replica identity (USING INDEX: the partition's index attached to the
 // parent's replica-identity index).
 import type { Capabilities } from '../../db/capabilities.js';
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
 import { makeObjectName } from '../index/names.js';
 import type { PlannedStatement } from '../plan.js';

@@ -7,7 +7,7 @@
 // identity (ownership.ts).
 import type { Capabilities } from '../../db/capabilities.js';
 import { loadPartitions } from '../../db/partitions.js';
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError, badInput, notFound } from '../../errors.js';
 import type { CreatedObject } from '../changeLog.js';
 import { unsafeRowMove } from './moveSafety.js';
@@ -31,7 +31,7 @@ export interface CreatePartitionsInput {
   interval?: PartitionInterval | null;
 }
 
-export interface PlanOptions {
+export interface PartitionPlanOptions {
   /** The instant "now" stands for (tests); default the server's now(). */
   now?: Date;
   /** The DEFAULT partition's rows of a new range are counted up to this many (a bounded scan). */
@@ -190,14 +190,14 @@ function checkInput(input: CreatePartitionsInput): number {
   return ahead;
 }
 
-const unquote = (bound: string | null): string | null => (bound && bound.startsWith("'") ? bound.slice(1, -1).replace(/''/g, "'") : null);
+const unquote = (bound: string | null): string | null => (bound?.startsWith("'") ? bound.slice(1, -1).replace(/''/g, "'") : null);
 
 /** Plans the partitions that make `input.table` cover up to `ahead` periods after the current one. */
 export async function planPartitions(
   session: Queryable,
   caps: Capabilities,
   input: CreatePartitionsInput,
-  options: PlanOptions = {},
+  options: PartitionPlanOptions = {},
 ): Promise<PartitionPlan> {
   const ahead = checkInput(input);
   const base = await resolveRangeTable(session, input.schema, input.table);

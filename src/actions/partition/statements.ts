@@ -15,10 +15,10 @@
 // since) are inserted, and the copied ones still there are counted: fewer than were copied means
 // some were updated or deleted since, so the transaction is rolled back (nothing deleted yet) and the
 // copy redone. Then the range's rows are deleted from the DEFAULT partition.
-import { type Queryable } from '../../db/pool.js';
+import type { Queryable } from '../../db/pool.js';
 import type { PlannedStatement } from '../plan.js';
 import { quoteIdent } from '../../sql/quote.js';
-import { type PartitionedTarget } from './types.js';
+import type { PartitionedTarget } from './types.js';
 
 /** The temporary CHECK that lets ATTACH skip scanning the new table; dropped after the attach. */
 export const BOUNDS_CHECK = 'pgscope_partition_bounds';

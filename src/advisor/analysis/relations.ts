@@ -6,12 +6,7 @@
 import type { Node } from 'libpg-query';
 import type { Queryable } from '../../db/pool.js';
 import { parseStatements, walkTree } from '../../sql/parse.js';
-
-export interface QualifiedName {
-  /** As written; null when unqualified (resolved through the search_path). */
-  schema: string | null;
-  name: string;
-}
+import type { QualifiedName } from '../../sql/references.js';
 
 export interface ResolvedRelation {
   /** The relation itself. */

@@ -30,7 +30,10 @@ export function limitOf(limit: Node | undefined): number | 'PARAM' | null {
 
 /** Visits nodes, not descending into subqueries (read as levels of their own). */
 export function visit(tree: unknown, visitor: (key: string, value: unknown) => void): void {
-  if (Array.isArray(tree)) return tree.forEach((item) => visit(item, visitor));
+  if (Array.isArray(tree)) {
+    for (const item of tree) visit(item, visitor);
+    return;
+  }
   if (tree === null || typeof tree !== 'object') return;
   for (const [key, value] of Object.entries(tree)) {
     if (key === 'SubLink') continue;

@@ -8,7 +8,7 @@ import type { Node } from 'libpg-query';
 import type { Capabilities } from '../../db/capabilities.js';
 import type { Queryable } from '../../db/pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../../db/queryStats.js';
-import { parseStatements } from '../../sql/parse.js';
+import { parseStatements, type ParsedStatement } from '../../sql/parse.js';
 import { rangeVarsOf } from './relations.js';
 import type { WorkloadStatement } from '../types.js';
 
@@ -114,7 +114,7 @@ const DATA_STATEMENTS = new Set(['SelectStmt', 'UpdateStmt', 'DeleteStmt', 'Inse
  */
 export async function parseWorkloadStatement(statement: WorkloadStatement): Promise<ParsedWorkloadStatement | null> {
   if (isForeignKeyCheck(statement.query)) return null;
-  let parsed;
+  let parsed: ParsedStatement[];
   try {
     parsed = await parseStatements(statement.query);
   } catch {

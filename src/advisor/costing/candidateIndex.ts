@@ -4,10 +4,10 @@
 // session. Both costing paths validate through here, so a candidate that could not be applied is
 // never costed, and both name it as it would be built.
 import { isPgscopeError } from '../../errors.js';
-import { type Db, type Queryable } from '../../db/pool.js';
+import type { Db, Queryable } from '../../db/pool.js';
 import { planIndex } from '../../actions/index/definition.js';
 import type { CandidateIndex } from '../types.js';
-import { type TrustConfig } from '../../config.js';
+import type { TrustConfig } from '../../config.js';
 import { quoteIdent } from '../../sql/quote.js';
 
 export interface CandidateDefinition {

@@ -234,7 +234,7 @@ async function planDocument(
         return queryPlan(await runUserSql(client, generic.explainExecute, '', []));
       });
     const plan = await attempt(generic.prepare).catch((error: unknown) => {
-      if (!isPgscopeError(error) || error.extensions['sqlState'] !== UNTYPED_PARAMETER) throw error;
+      if (!isPgscopeError(error) || error.extensions.sqlState !== UNTYPED_PARAMETER) throw error;
       return attempt(generic.prepareTyped);
     });
     await client.query(generic.deallocate);

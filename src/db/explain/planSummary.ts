@@ -62,8 +62,8 @@ export interface ExplainSummary {
 
 // The thresholds. 8 MB is also min_parallel_table_scan_size's default: from there on,
 // PostgreSQL itself thinks a scan is big enough to share between workers.
-const LARGE_TABLE_ROWS = 10_000;
-const LARGE_TABLE_BYTES = 8 * 1024 * 1024;
+const SEQ_SCAN_NOTE_MIN_ROWS = 10_000;
+const SEQ_SCAN_NOTE_MIN_BYTES = 8 * 1024 * 1024;
 const MISESTIMATE_FACTOR = 10;
 
 interface TableSizeRow {
@@ -137,7 +137,7 @@ function sequentialScan(node: PlanNode, size: TableSizeRow | undefined): Sequent
     loops: node['Actual Loops'] ?? null,
     tableRowEstimate: rowEstimate,
     tableSizeBytes: size?.size_bytes ?? null,
-    large: (rowEstimate ?? 0) > LARGE_TABLE_ROWS || (size?.size_bytes ?? 0n) > BigInt(LARGE_TABLE_BYTES),
+    large: (rowEstimate ?? 0) > SEQ_SCAN_NOTE_MIN_ROWS || (size?.size_bytes ?? 0n) > BigInt(SEQ_SCAN_NOTE_MIN_BYTES),
   };
 }
 

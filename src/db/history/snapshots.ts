@@ -7,7 +7,7 @@ import type { Config } from '../../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../../errors.js';
 import { maskAllLiterals } from '../../sql/redact.js';
 import { readOnlyReplicaRefusal, type Capabilities } from '../capabilities.js';
-import { type Db, type Queryable } from '../pool.js';
+import type { Db, Queryable } from '../pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../queryStats.js';
 import { quoteIdent } from '../../sql/quote.js';
 

@@ -9,8 +9,6 @@
 //   - the operator trusts its owner (PGSCOPE_TRUSTED_ROLES) or its extension (PGSCOPE_TRUSTED_EXTENSIONS).
 // Anything else (a plain user's function, wherever it lives and whatever it declares) is refused.
 
-import type { TrustConfig } from '../../config.js';
-
 /**
  * SQL boolean: the function with OID `proc` may run as the role with OID `runner`. `roles` and
  * `extensions` are placeholders for text[] bind parameters holding the TrustConfig lists. Every

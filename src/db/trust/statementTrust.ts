@@ -20,7 +20,7 @@ import {
   typesNamedSql,
   writtenNamesSql,
 } from './writtenNames.js';
-import { type TrustConfig } from '../../config.js';
+import type { TrustConfig } from '../../config.js';
 
 // Each category of written names met with the objects of one kind that lead to untrusted code
 // ($13 kinds, $14 OIDs). A row: the name's position in its category's arrays, the object's position.

@@ -19,7 +19,7 @@
 import { dependentsOf, type ReachKind } from './codeDependents.js';
 import type { Queryable } from '../pool.js';
 import { trustedFunctionSql } from './rule.js';
-import { type TrustConfig } from '../../config.js';
+import type { TrustConfig } from '../../config.js';
 
 /** An untrusted function, as a refusal names it. */
 export interface UntrustedFunction {

@@ -9,7 +9,7 @@ import { Database, type Db, type Queryable } from '../../../src/db/pool.js';
 import { PgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../../harness/stats.js';
-import { type BuildSql } from '../../../src/actions/index/types.js';
+import type { BuildSql } from '../../../src/actions/index/types.js';
 
 let target: TestDatabase;
 let db: Database;
@@ -557,7 +557,12 @@ describe('injection attempts', () => {
     await target.sql(RESET_THIS_DATABASE_STATEMENTS);
     const seen: Array<[string, { code: string; message: string }]> = [];
     const sent: string[] = [];
-    const record = (target: Queryable): Queryable => ({ query: (sql, params) => (sent.push(sql), target.query(sql, params)) });
+    const record = (target: Queryable): Queryable => ({
+      query: (sql, params) => {
+        sent.push(sql);
+        return target.query(sql, params);
+      },
+    });
     const recording: Db = { ...record(db), withClient: (work) => db.withClient((client) => work(record(client))) };
     for (const [label, input] of cases) {
       const error = await planIndex(recording, { table: 'users', columns: [], ...input }, server).catch((caught: PgscopeError) => caught);

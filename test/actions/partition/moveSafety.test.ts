@@ -202,7 +202,7 @@ describe('as a superuser (suppression allowed)', () => {
   ])('refuses %s: it would act even in replica mode (%s), and changes nothing', async (schema, reason, extra, problem) => {
     await target.sql(scenario(schema, 'CASCADE', extra));
     const error = await refusal(superuser, schema);
-    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions['reason']).toBe(reason);
+    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions.reason).toBe(reason);
     expect((error as Error).message).toContain(problem);
     expect(await state(schema)).toEqual({ february: null, waiting: 500, notes: 500, audited: 0 });
   });
@@ -224,7 +224,7 @@ describe('as a superuser (suppression allowed)', () => {
       ),
     );
     const error = await refusal(superuser, 'direct');
-    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions['reason']).toBe('FOREIGN_KEY');
+    expect(isPgscopeError(error, 'UNSAFE_ROW_MOVE') && error.extensions.reason).toBe('FOREIGN_KEY');
     expect((error as Error).message).toContain(
       'foreign key default_notes_event_id_event_at_fkey of direct.default_notes (ON DELETE NO ACTION) references the DEFAULT partition itself',
     );

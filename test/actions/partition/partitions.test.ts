@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { executePartitionPlan } from '../../../src/actions/partition/create.js';
 import { executeDetachPlan, planDetach } from '../../../src/actions/partition/detach.js';
-import { planPartitions, type CreatePartitionsInput, type PlanOptions } from '../../../src/actions/partition/plan.js';
+import { planPartitions, type CreatePartitionsInput, type PartitionPlanOptions } from '../../../src/actions/partition/plan.js';
 import { detectCapabilities, type Capabilities } from '../../../src/db/capabilities.js';
 import { Database, type Queryable } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
@@ -157,7 +157,7 @@ const DETACH_CONCURRENTLY = inject('pgMajorVersion') >= 14;
 const session = <T>(work: (s: Queryable) => Promise<T>) => db.withClient(work, { statementTimeoutMs: 0 });
 const at = (iso: string) => new Date(iso);
 
-async function plan(input: CreatePartitionsInput, options: PlanOptions) {
+async function plan(input: CreatePartitionsInput, options: PartitionPlanOptions) {
   return session((s) => planPartitions(s, caps, input, options));
 }
 
@@ -529,7 +529,7 @@ describe('detachPartitions', () => {
     const names = (await bounds(`r.${table}`)).map((b) => b.name);
     expect(names).toHaveLength(4);
     const error = await detach(table, '2099-01-01T00:00:00Z', true).catch((e: unknown) => e);
-    expect(isPgscopeError(error, 'PARTITION_IN_USE') && error.extensions['partitions']).toEqual(names.slice(2).map((name) => `r.${name}`));
+    expect(isPgscopeError(error, 'PARTITION_IN_USE') && error.extensions.partitions).toEqual(names.slice(2).map((name) => `r.${name}`));
     expect((error as Error).message).toContain('whose range reaches now or later');
     expect((await bounds(`r.${table}`)).map((b) => b.name)).toEqual(names);
   });

@@ -111,8 +111,8 @@ function replacedInJoin(before: CostNode, mine: CostNode[], probe: number, acces
 function filtersOnKeys(scan: CostNode, access: TableAccess): boolean {
   const filter = scan.Filter ?? '';
   const columns = access.predicates.filter((p) => p.column !== null && p.use !== 'SORT').map((p) => p.column!);
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return columns.some((column) => new RegExp(`\\b${escape(column)}\\b`).test(filter));
+  const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return columns.some((column) => new RegExp(`\\b${escapeRegExp(column)}\\b`).test(filter));
 }
 
 // compared as text, spaces and outer parentheses aside: the analysis step writes both

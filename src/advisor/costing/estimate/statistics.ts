@@ -31,7 +31,7 @@ export interface ColumnStatistics {
   histogram: string[];
 }
 
-interface TableRow {
+interface TableSizeRow {
   rows: number;
   pages: number;
   partitioned: boolean;
@@ -77,7 +77,7 @@ const TABLE_SQL = /* SQL */ `
   JOIN pg_class l ON l.oid = leaf.relid
   JOIN pg_namespace ln ON ln.oid = l.relnamespace`;
 
-interface ColumnRow {
+interface ColumnStatsRow {
   column_name: string;
   /** The leaf's (or table's) rows, to weigh combined statistics. */
   source_rows: number;
@@ -122,13 +122,13 @@ export async function tableStatistics(
   table: string,
   columns: readonly string[],
 ): Promise<TableStatistics | null> {
-  const [row] = await db.query<TableRow>(TABLE_SQL, [schema, table]);
+  const [row] = await db.query<TableSizeRow>(TABLE_SQL, [schema, table]);
   if (!row || row.partitioned === null) return null;
   const leaves = row.leaf_names.map((name, index) => ({ schema: row.leaf_schemas[index]!, table: name }));
   const ownStatistics = !row.partitioned || row.parent_analyzed;
   // the parent's inherited rows are read once: one leaf stands in for the join
   const sources = row.partitioned && row.parent_analyzed ? leaves.slice(0, 1) : leaves;
-  const columnRows = await db.query<ColumnRow>(COLUMNS_SQL, [
+  const columnRows = await db.query<ColumnStatsRow>(COLUMNS_SQL, [
     schema,
     table,
     row.partitioned && row.parent_analyzed,
@@ -146,8 +146,8 @@ export async function tableStatistics(
   };
 }
 
-function combineColumns(rows: ColumnRow[], tableRows: number, single: boolean): Map<string, ColumnStatistics> {
-  const byColumn = new Map<string, ColumnRow[]>();
+function combineColumns(rows: ColumnStatsRow[], tableRows: number, single: boolean): Map<string, ColumnStatistics> {
+  const byColumn = new Map<string, ColumnStatsRow[]>();
   for (const row of rows) byColumn.set(row.column_name, [...(byColumn.get(row.column_name) ?? []), row]);
   const combined = new Map<string, ColumnStatistics>();
   for (const [name, parts] of byColumn) combined.set(name, single ? fromOne(parts[0]!, tableRows) : fromLeaves(parts));
@@ -157,7 +157,7 @@ function combineColumns(rows: ColumnRow[], tableRows: number, single: boolean): 
 /** pg_stats' n_distinct: positive is a count, negative a fraction of the rows. */
 const distinctCount = (nDistinct: number, rows: number) => (nDistinct < 0 ? -nDistinct * rows : nDistinct);
 
-function fromOne(row: ColumnRow, rows: number): ColumnStatistics {
+function fromOne(row: ColumnStatsRow, rows: number): ColumnStatistics {
   return {
     nullFraction: row.null_frac,
     distinct: Math.max(1, distinctCount(row.n_distinct, rows)),
@@ -174,9 +174,9 @@ function fromOne(row: ColumnRow, rows: number): ColumnStatistics {
  * spread over time partitions, such as a user id, repeats in each); the partition key itself
  * would rather add up, which makes its equality estimate pessimistic.
  */
-function fromLeaves(parts: ColumnRow[]): ColumnStatistics {
+function fromLeaves(parts: ColumnStatsRow[]): ColumnStatistics {
   const total = parts.reduce((sum, part) => sum + part.source_rows, 0) || parts.length;
-  const weigh = (value: (part: ColumnRow) => number) =>
+  const weigh = (value: (part: ColumnStatsRow) => number) =>
     parts.reduce((sum, part) => sum + value(part) * (part.source_rows || total / parts.length), 0) / total;
   return {
     nullFraction: weigh((part) => part.null_frac),

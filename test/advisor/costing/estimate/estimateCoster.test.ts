@@ -166,12 +166,12 @@ describe('tableStatistics', () => {
     const stats = (await tableStatistics(db, 'public', 'orders', ['created_at']))!;
     const access = { ...WORKLOAD.accesses.find((each) => each.queryId === '104')!, sort: [], limit: null };
     const range = (operator?: '>') => ({ column: 'created_at', expression: null, use: 'RANGE' as const, constant: '2026-03-05', operator });
-    const after = (operator?: '>') => ({ ...access, predicates: [range(operator)] });
+    const withRange = (operator?: '>') => ({ ...access, predicates: [range(operator)] });
     // created_at runs a minute apart from 2026-01-01 00:01 UTC: 9,280 of the 100,000 rows are later than
     // 2026-03-05 (within the histogram's 1% buckets and the session's time zone offset)
-    expect(Math.abs(estimateKeys(CANDIDATES.createdAt, after('>'), stats).indexSelectivity - 0.0928)).toBeLessThan(0.015);
+    expect(Math.abs(estimateKeys(CANDIDATES.createdAt, withRange('>'), stats).indexSelectivity - 0.0928)).toBeLessThan(0.015);
     // without the operator the constant cannot be placed: the planner's default for a parameter
-    expect(estimateKeys(CANDIDATES.createdAt, after(), stats).indexSelectivity).toBeCloseTo(1 / 3, 10);
+    expect(estimateKeys(CANDIDATES.createdAt, withRange(), stats).indexSelectivity).toBeCloseTo(1 / 3, 10);
   });
 
   it("reads the server's cost settings", async () => {
