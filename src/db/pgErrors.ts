@@ -1,5 +1,6 @@
 // PostgreSQL's and the driver's errors, turned into the typed errors a client can act on. The one
-// place where SQLSTATEs are read; callers that know more (explain) reword what this returns.
+// place where SQLSTATEs are read (sqlStateOf) and named (SqlState, SqlStateClass); callers that
+// know more (explain) reword what this returns.
 import type { PoolConfig } from '../config.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../errors.js';
 
@@ -13,6 +14,104 @@ export const CLIENT_DEADLINE_MARGIN_MS = 2_000;
 export const CLIENT_DEADLINE_MESSAGE = 'Query read timeout';
 /** node-postgres' message when connectionTimeoutMillis passes with every connection busy. */
 export const POOL_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
+
+/**
+ * The SQLSTATEs pgscope tells apart, named as PostgreSQL's "PostgreSQL Error Codes" appendix
+ * (errcodes.txt) names them, upper-cased; by class, then code. Compare what sqlStateOf reads with these.
+ */
+export const SqlState = {
+  // Class 22, data exception
+  STRING_DATA_RIGHT_TRUNCATION: '22001',
+  NUMERIC_VALUE_OUT_OF_RANGE: '22003',
+  NULL_VALUE_NOT_ALLOWED: '22004',
+  INVALID_DATETIME_FORMAT: '22007',
+  DATETIME_FIELD_OVERFLOW: '22008',
+  SUBSTRING_ERROR: '22011',
+  DIVISION_BY_ZERO: '22012',
+  INTERVAL_FIELD_OVERFLOW: '22015',
+  INVALID_CHARACTER_VALUE_FOR_CAST: '22018',
+  INVALID_REGULAR_EXPRESSION: '2201B',
+  INVALID_ARGUMENT_FOR_LOGARITHM: '2201E',
+  INVALID_ARGUMENT_FOR_POWER_FUNCTION: '2201F',
+  CHARACTER_NOT_IN_REPERTOIRE: '22021',
+  INVALID_PARAMETER_VALUE: '22023',
+  INVALID_ESCAPE_SEQUENCE: '22025',
+  ARRAY_SUBSCRIPT_ERROR: '2202E',
+  DUPLICATE_JSON_OBJECT_KEY_VALUE: '22030',
+  INVALID_JSON_TEXT: '22032',
+  INVALID_TEXT_REPRESENTATION: '22P02',
+  UNTRANSLATABLE_CHARACTER: '22P05',
+  // Class 23, integrity constraint violation
+  NOT_NULL_VIOLATION: '23502',
+  UNIQUE_VIOLATION: '23505',
+  CHECK_VIOLATION: '23514',
+  // Class 25, invalid transaction state
+  ACTIVE_SQL_TRANSACTION: '25001',
+  READ_ONLY_SQL_TRANSACTION: '25006',
+  // Class 2B, dependent privilege descriptors still exist
+  DEPENDENT_OBJECTS_STILL_EXIST: '2BP01',
+  // Class 42, syntax error or access rule violation
+  INSUFFICIENT_PRIVILEGE: '42501',
+  SYNTAX_ERROR: '42601',
+  AMBIGUOUS_COLUMN: '42702',
+  UNDEFINED_COLUMN: '42703',
+  UNDEFINED_OBJECT: '42704',
+  AMBIGUOUS_FUNCTION: '42725',
+  GROUPING_ERROR: '42803',
+  DATATYPE_MISMATCH: '42804',
+  WRONG_OBJECT_TYPE: '42809',
+  CANNOT_COERCE: '42846',
+  UNDEFINED_FUNCTION: '42883',
+  UNDEFINED_TABLE: '42P01',
+  UNDEFINED_PARAMETER: '42P02',
+  DUPLICATE_TABLE: '42P07',
+  INVALID_COLUMN_REFERENCE: '42P10',
+  INVALID_OBJECT_DEFINITION: '42P17',
+  INDETERMINATE_DATATYPE: '42P18',
+  WINDOWING_ERROR: '42P20',
+  // Class 53, insufficient resources
+  TOO_MANY_CONNECTIONS: '53300',
+  // Class 54, program limit exceeded
+  STATEMENT_TOO_COMPLEX: '54001',
+  // Class 55, object not in prerequisite state
+  OBJECT_NOT_IN_PREREQUISITE_STATE: '55000',
+  LOCK_NOT_AVAILABLE: '55P03',
+  // Class 57, operator intervention
+  QUERY_CANCELED: '57014',
+  ADMIN_SHUTDOWN: '57P01',
+  CRASH_SHUTDOWN: '57P02',
+  CANNOT_CONNECT_NOW: '57P03',
+  DATABASE_DROPPED: '57P04',
+  IDLE_SESSION_TIMEOUT: '57P05',
+} as const;
+export type SqlState = (typeof SqlState)[keyof typeof SqlState];
+
+/** The SQLSTATE classes pgscope tests (a state's first two characters), named as the appendix heads them. */
+export const SqlStateClass = {
+  CONNECTION_EXCEPTION: '08',
+  FEATURE_NOT_SUPPORTED: '0A',
+  CARDINALITY_VIOLATION: '21',
+  DATA_EXCEPTION: '22',
+  INTEGRITY_CONSTRAINT_VIOLATION: '23',
+  SQL_ROUTINE_EXCEPTION: '2F',
+  EXTERNAL_ROUTINE_EXCEPTION: '38',
+  EXTERNAL_ROUTINE_INVOCATION_EXCEPTION: '39',
+  SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: '42',
+  PROGRAM_LIMIT_EXCEEDED: '54',
+  PLPGSQL_ERROR: 'P0',
+  INTERNAL_ERROR: 'XX',
+} as const;
+export type SqlStateClass = (typeof SqlStateClass)[keyof typeof SqlStateClass];
+
+/** The class of a SQLSTATE: its first two characters. */
+export function sqlStateClassOf(state: string): string {
+  return state.slice(0, 2);
+}
+
+/** True when `state` (as sqlStateOf reads it) is in one of `classes`. */
+export function inSqlStateClass(state: string | undefined, ...classes: SqlStateClass[]): boolean {
+  return state !== undefined && (classes as string[]).includes(sqlStateClassOf(state));
+}
 
 /** Turns driver and server errors a client should understand into typed errors (others pass through). */
 export function translatePgError(error: unknown, pool: PoolConfig): unknown {
@@ -31,9 +130,9 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
         'pgscope dropped that connection; retry later.',
     );
   }
-  const code = (error as { code?: unknown }).code;
-  const origin = { sqlState: typeof code === 'string' ? code : undefined, serverMessage: error.message };
-  if (code === '57014' && /statement timeout/.test(error.message)) {
+  const code = sqlStateOf(error);
+  const origin = { sqlState: code, serverMessage: error.message };
+  if (code === SqlState.QUERY_CANCELED && /statement timeout/.test(error.message)) {
     return new PgscopeError(
       ErrorCode.QUERY_TIMEOUT,
       `The statement was cancelled after ${pool.statementTimeoutMs} ms (PGSCOPE_STATEMENT_TIMEOUT_MS).`,
@@ -41,7 +140,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '57014') {
+  if (code === SqlState.QUERY_CANCELED) {
     return new PgscopeError(
       ErrorCode.QUERY_TIMEOUT,
       'The statement was cancelled by another session (pg_cancel_backend) or by the server.',
@@ -49,7 +148,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '55P03') {
+  if (code === SqlState.LOCK_NOT_AVAILABLE) {
     return new PgscopeError(
       ErrorCode.QUERY_TIMEOUT,
       `The statement waited more than ${pool.lockTimeoutMs} ms for a lock held by another session (PGSCOPE_LOCK_TIMEOUT_MS).`,
@@ -57,7 +156,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '54001') {
+  if (code === SqlState.STATEMENT_TOO_COMPLEX) {
     return new PgscopeError(
       ErrorCode.BAD_USER_INPUT,
       'The statement is too complex: PostgreSQL ran out of stack depth on it (max_stack_depth). Simplify it, or split it.',
@@ -65,7 +164,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '25001') {
+  if (code === SqlState.ACTIVE_SQL_TRANSACTION) {
     return new PgscopeError(
       ErrorCode.BAD_USER_INPUT,
       'The statement cannot run inside the transaction pgscope runs it in (SQLSTATE 25001).',
@@ -73,7 +172,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '55000' && /pg_stat_statements/.test(error.message)) {
+  if (code === SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE && /pg_stat_statements/.test(error.message)) {
     return new PgscopeError(
       ErrorCode.EXTENSION_NOT_LOADED,
       "pg_stat_statements is not loaded: add it to shared_preload_libraries in postgresql.conf (shared_preload_libraries = 'pg_stat_statements') and restart PostgreSQL.",
@@ -81,7 +180,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '55000') {
+  if (code === SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE) {
     return new PgscopeError(
       ErrorCode.UNSUPPORTED,
       'The database is not in the state this needs (SQLSTATE 55000: object not in prerequisite state).',
@@ -89,7 +188,7 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
       origin,
     );
   }
-  if (code === '42501') {
+  if (code === SqlState.INSUFFICIENT_PRIVILEGE) {
     return new PgscopeError(
       ErrorCode.INSUFFICIENT_PRIVILEGE,
       `pgscope's database role is not allowed to do this: ${error.message}. ` +
@@ -111,13 +210,13 @@ export function translatePgError(error: unknown, pool: PoolConfig): unknown {
 
 /** On a DDL session, a lock wait past its lock_timeout is LOCK_TIMEOUT (callers may retry); undefined for anything else. */
 export function translateDdlError(error: unknown, lockTimeoutMs: number): PgscopeError | undefined {
-  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '55P03') return undefined;
+  if (!(error instanceof Error) || sqlStateOf(error) !== SqlState.LOCK_NOT_AVAILABLE) return undefined;
   return new PgscopeError(
     ErrorCode.LOCK_TIMEOUT,
     `The change waited more than ${lockTimeoutMs} ms for a lock held by another session (PGSCOPE_DDL_LOCK_TIMEOUT_MS); nothing was changed by that statement. ` +
       'Retry when the table is less busy (see blockedQueries and longRunningQueries).',
     {},
-    { sqlState: '55P03', serverMessage: error.message },
+    { sqlState: SqlState.LOCK_NOT_AVAILABLE, serverMessage: error.message },
   );
 }
 
@@ -125,7 +224,7 @@ export function translateDdlError(error: unknown, lockTimeoutMs: number): Pgscop
 export function endsConnection(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const severity = (error as { severity?: unknown }).severity;
-  return severity === 'FATAL' || severity === 'PANIC' || isConnectionFailure(error, (error as { code?: unknown }).code);
+  return severity === 'FATAL' || severity === 'PANIC' || isConnectionFailure(error, sqlStateOf(error));
 }
 
 /** The SQLSTATE of a server error, whether the pool translated it (PgscopeError.sqlState) or not. */
@@ -134,6 +233,12 @@ export function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+const ANALYSIS_CLASSES = [
+  SqlStateClass.SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+  SqlStateClass.DATA_EXCEPTION,
+  SqlStateClass.FEATURE_NOT_SUPPORTED,
+];
 
 /**
  * An index definition PostgreSQL's parse analysis refuses (class 42: no function or operator of
@@ -144,7 +249,8 @@ export function sqlStateOf(error: unknown): string | undefined {
  */
 export function translateDefinitionError(error: unknown, what: string): PgscopeError | undefined {
   const state = sqlStateOf(error);
-  if (!state || !/^(42|22|0A)/.test(state) || state === '42501' || !(error instanceof Error)) return undefined;
+  if (!state || !inSqlStateClass(state, ...ANALYSIS_CLASSES) || state === SqlState.INSUFFICIENT_PRIVILEGE || !(error instanceof Error))
+    return undefined;
   const message = isPgscopeError(error) ? (error.serverMessage ?? error.message) : error.message;
   const hint = (error as { hint?: unknown }).hint;
   const advice = typeof hint === 'string' && hint !== '' ? ` ${hint}` : '';
@@ -162,28 +268,28 @@ export function translateDefinitionError(error: unknown, what: string): PgscopeE
 // What a row can make an index build fail with: the meaning of the SQLSTATE, never the server's
 // message (its text and DETAIL quote the row: 'invalid input syntax for type integer: "abc"').
 const ROW_FAILURES: Record<string, string> = {
-  '22001': 'a value too long for its type',
-  '22003': 'a number out of range',
-  '22004': 'a null value where none is allowed',
-  '22007': 'a date or time in an invalid format',
-  '22008': 'a date or time out of range',
-  '22011': 'a substring out of range',
-  '22012': 'division by zero',
-  '22015': 'an interval out of range',
-  '22018': 'a value that cannot be cast',
-  '2201B': 'an invalid regular expression',
-  '2201E': 'an invalid argument for a logarithm',
-  '2201F': 'an invalid argument for a power function',
-  '22021': 'a character not valid in the encoding',
-  '22023': 'an invalid parameter value',
-  '22025': 'an invalid escape sequence',
-  '2202E': 'an array subscript out of range',
-  '22P02': 'text that is not valid input for its type',
-  '22P05': 'a character that has no equivalent in the encoding',
-  '22030': 'a duplicate JSON object key',
-  '22032': 'invalid JSON text',
-  '23502': 'a null value where a NOT NULL domain forbids it',
-  '23514': 'a value a CHECK constraint refuses',
+  [SqlState.STRING_DATA_RIGHT_TRUNCATION]: 'a value too long for its type',
+  [SqlState.NUMERIC_VALUE_OUT_OF_RANGE]: 'a number out of range',
+  [SqlState.NULL_VALUE_NOT_ALLOWED]: 'a null value where none is allowed',
+  [SqlState.INVALID_DATETIME_FORMAT]: 'a date or time in an invalid format',
+  [SqlState.DATETIME_FIELD_OVERFLOW]: 'a date or time out of range',
+  [SqlState.SUBSTRING_ERROR]: 'a substring out of range',
+  [SqlState.DIVISION_BY_ZERO]: 'division by zero',
+  [SqlState.INTERVAL_FIELD_OVERFLOW]: 'an interval out of range',
+  [SqlState.INVALID_CHARACTER_VALUE_FOR_CAST]: 'a value that cannot be cast',
+  [SqlState.INVALID_REGULAR_EXPRESSION]: 'an invalid regular expression',
+  [SqlState.INVALID_ARGUMENT_FOR_LOGARITHM]: 'an invalid argument for a logarithm',
+  [SqlState.INVALID_ARGUMENT_FOR_POWER_FUNCTION]: 'an invalid argument for a power function',
+  [SqlState.CHARACTER_NOT_IN_REPERTOIRE]: 'a character not valid in the encoding',
+  [SqlState.INVALID_PARAMETER_VALUE]: 'an invalid parameter value',
+  [SqlState.INVALID_ESCAPE_SEQUENCE]: 'an invalid escape sequence',
+  [SqlState.ARRAY_SUBSCRIPT_ERROR]: 'an array subscript out of range',
+  [SqlState.INVALID_TEXT_REPRESENTATION]: 'text that is not valid input for its type',
+  [SqlState.UNTRANSLATABLE_CHARACTER]: 'a character that has no equivalent in the encoding',
+  [SqlState.DUPLICATE_JSON_OBJECT_KEY_VALUE]: 'a duplicate JSON object key',
+  [SqlState.INVALID_JSON_TEXT]: 'invalid JSON text',
+  [SqlState.NOT_NULL_VIOLATION]: 'a null value where a NOT NULL domain forbids it',
+  [SqlState.CHECK_VIOLATION]: 'a value a CHECK constraint refuses',
 };
 
 /**
@@ -193,9 +299,9 @@ const ROW_FAILURES: Record<string, string> = {
  */
 export function translateIndexBuildError(error: unknown, index: string, aftermath: string): PgscopeError | undefined {
   const state = sqlStateOf(error);
-  if (!state || !/^2[23]/.test(state)) return undefined;
+  if (!state || !inSqlStateClass(state, SqlStateClass.DATA_EXCEPTION, SqlStateClass.INTEGRITY_CONSTRAINT_VIOLATION)) return undefined;
   const origin = { sqlState: state, serverMessage: error instanceof Error ? error.message : undefined };
-  if (state === '23505') {
+  if (state === SqlState.UNIQUE_VIOLATION) {
     return new PgscopeError(
       ErrorCode.INDEX_BUILD_FAILED,
       `The unique index ${index} could not be built: the table holds rows with equal values of its key (SQLSTATE 23505). ` +
@@ -204,7 +310,9 @@ export function translateIndexBuildError(error: unknown, index: string, aftermat
       origin,
     );
   }
-  const failure = ROW_FAILURES[state] ?? (state.startsWith('22') ? 'a data exception' : 'an integrity constraint violation');
+  const failure =
+    ROW_FAILURES[state] ??
+    (inSqlStateClass(state, SqlStateClass.DATA_EXCEPTION) ? 'a data exception' : 'an integrity constraint violation');
   return new PgscopeError(
     ErrorCode.INDEX_BUILD_FAILED,
     `The index ${index} could not be built: for some row of the table its expression or predicate ` +
@@ -215,10 +323,18 @@ export function translateIndexBuildError(error: unknown, index: string, aftermat
   );
 }
 
-function isConnectionFailure(error: Error, code: unknown): boolean {
-  if (typeof code === 'string') {
-    // 08: connection exception; 57P01-57P03: shutdown, crash recovery, starting up; 53300: no free slots.
-    if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300') return true;
+// The server shut down, is in crash recovery, or is starting up; or it has no free connection slot.
+const UNAVAILABLE_STATES: readonly string[] = [
+  SqlState.ADMIN_SHUTDOWN,
+  SqlState.CRASH_SHUTDOWN,
+  SqlState.CANNOT_CONNECT_NOW,
+  SqlState.TOO_MANY_CONNECTIONS,
+];
+
+/** `code`: what sqlStateOf read, a SQLSTATE or, for a failed socket, Node's error code. */
+function isConnectionFailure(error: Error, code: string | undefined): boolean {
+  if (code !== undefined) {
+    if (inSqlStateClass(code, SqlStateClass.CONNECTION_EXCEPTION) || UNAVAILABLE_STATES.includes(code)) return true;
     if (['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN'].includes(code)) {
       return true;
     }
