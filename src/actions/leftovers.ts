@@ -5,10 +5,11 @@
 // valid index (except a partition's index whose partitioned index never became valid), never a
 // table that is not still the standalone copy pgscope made (its rows stay in the DEFAULT partition
 // until the attach commits, so dropping the copy loses nothing).
+import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
 import type { CreatedObject } from './changeLog.js';
 import { dropInterruptedBuilds, lookupIndex, type InterruptedBuild } from './index/cleanup.js';
-import { isLockTimeout, prepareDdlSession, sqlStateOf } from './lockRetry.js';
+import { isLockTimeout, prepareDdlSession } from './lockRetry.js';
 import { quoteIdent } from '../sql/quote.js';
 
 /** What became of one created object. */
@@ -133,8 +134,8 @@ async function dropStandaloneTable(session: Queryable, table: TableObject): Prom
   } catch (error) {
     await session.query('ROLLBACK').catch(() => undefined);
     if (isLockTimeout(error)) return result('LOCKED');
-    // 2BP01: dependent_objects_still_exist (a view, a foreign key referencing it)
-    if (sqlStateOf(error) === '2BP01') return result('IN_USE');
+    // a view or a foreign key depends on the table
+    if (sqlStateOf(error) === SqlState.DEPENDENT_OBJECTS_STILL_EXIST) return result('IN_USE');
     throw error;
   }
 }

@@ -2,12 +2,9 @@
 // for its lock, every later query on that table waits behind it. So each statement runs with a
 // short lock_timeout, and a statement that times out (55P03) is retried a bounded number of times
 // with a growing pause, then given up with LOCK_TIMEOUT.
-import { sqlStateOf } from '../db/pgErrors.js';
+import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
-
-/** Read where SQLSTATEs are read (db/pgErrors.ts); re-exported for the executors that retry on them. */
-export { sqlStateOf };
 
 export interface LockRetryOptions {
   /** lock_timeout of each attempt, milliseconds. */
@@ -35,16 +32,14 @@ export const DEFAULT_LOCK_RETRY: LockRetryOptions = { lockTimeoutMs: 2_000, retr
 /** A pause never grows past this: retries are for a lock released soon, not for waiting out a batch job. */
 const MAX_RETRY_DELAY_MS = 10_000;
 
-/** The SQLSTATE of a server error, whether the pool translated it (PgscopeError.sqlState) or not. */
-
 /** True for the error of a statement that waited past lock_timeout (55P03, lock_not_available). */
 export function isLockTimeout(error: unknown): boolean {
-  return sqlStateOf(error) === '55P03';
+  return sqlStateOf(error) === SqlState.LOCK_NOT_AVAILABLE;
 }
 
 /** True for a statement cancelled by pg_cancel_backend (statement_timeout is off on DDL sessions). */
 export function isCancelled(error: unknown): boolean {
-  return sqlStateOf(error) === '57014';
+  return sqlStateOf(error) === SqlState.QUERY_CANCELED;
 }
 
 /** Sets the session's lock_timeout (a whole number of milliseconds, never client text). */

@@ -8,7 +8,7 @@
 // plan that rebuilds an identical INVALID index drops that one first, unless another session
 // builds it by then.
 import type { Queryable } from '../../db/pool.js';
-import { translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
+import { SqlState, sqlStateOf, translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../../errors.js';
 import { buildingElsewhere, dropLeftoverIndex, lookupIndex } from './cleanup.js';
 import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from '../lockRetry.js';
@@ -276,7 +276,7 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   const undone = leftovers.length
     ? ` pgscope could not drop ${leftovers.join(', ')}: drop ${leftovers.length === 1 ? 'it' : 'them'} by hand (DROP INDEX CONCURRENTLY).`
     : ' What the build had created was dropped.';
-  const origin = isPgscopeError(error) ? { sqlState: error.sqlState, serverMessage: error.serverMessage } : pgOrigin(error);
+  const origin = originOf(error);
   const target = `${plan.schema}.${plan.name}`;
   if (isCancelled(error)) {
     return new PgscopeError(
@@ -290,7 +290,7 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   if (onRows) return onRows;
   if (isPgscopeError(error))
     return new PgscopeError(error.code, error.message + (error.code === ErrorCode.ALREADY_EXISTS ? '' : undone), error.extensions, origin);
-  if (origin.sqlState === '42P17') {
+  if (origin.sqlState === SqlState.INVALID_OBJECT_DEFINITION) {
     return new PgscopeError(
       ErrorCode.BAD_USER_INPUT,
       `The index ${target} uses a function that is not IMMUTABLE (now(), current_date ...) in its expression or predicate.${undone}`,
@@ -298,7 +298,7 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
       origin,
     );
   }
-  if (origin.sqlState === '42P07') {
+  if (origin.sqlState === SqlState.DUPLICATE_TABLE) {
     return new PgscopeError(
       ErrorCode.ALREADY_EXISTS,
       `A relation with the name of ${target} (or of one of its leaf indexes) already exists.`,
@@ -310,7 +310,8 @@ function buildError(error: unknown, plan: IndexPlan, leftovers: string[]): unkno
   return translateDefinitionError(error, `The index ${target}`) ?? error;
 }
 
-function pgOrigin(error: unknown): { sqlState?: string; serverMessage?: string } {
-  const code = (error as { code?: unknown } | null)?.code;
-  return { sqlState: typeof code === 'string' ? code : undefined, serverMessage: error instanceof Error ? error.message : undefined };
+/** What a typed error keeps of the server's: the SQLSTATE and message (for the log, never sent). */
+function originOf(error: unknown): { sqlState?: string; serverMessage?: string } {
+  const serverMessage = isPgscopeError(error) ? error.serverMessage : error instanceof Error ? error.message : undefined;
+  return { sqlState: sqlStateOf(error), serverMessage };
 }

@@ -6,9 +6,10 @@
 // row_security off: a policy that would hide rows from its copy or its delete raises an error
 // instead of leaving rows behind.
 import { performance } from 'node:perf_hooks';
+import { SqlState, sqlStateOf } from '../../db/pgErrors.js';
 import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
-import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout, sqlStateOf } from '../lockRetry.js';
+import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout } from '../lockRetry.js';
 import { createByMove, DEFAULT_HOLDS_ROWS, type MoveOutcome } from './move.js';
 import { unsafeRowMove } from './moveSafety.js';
 import type { PartitionPlan, PlannedPartition } from './plan.js';
@@ -76,7 +77,7 @@ function createOne(runner: Runner, plan: PartitionPlan, partition: PlannedPartit
  */
 function createdMeanwhile(error: unknown, partition: PartitionBounds): PgscopeError | null {
   const state = sqlStateOf(error);
-  if (state !== '42P07' && state !== '42P17') return null;
+  if (state !== SqlState.DUPLICATE_TABLE && state !== SqlState.INVALID_OBJECT_DEFINITION) return null;
   return new PgscopeError(
     ErrorCode.ALREADY_EXISTS,
     `${partition.schema}.${partition.name} or another partition of [${partition.from}, ${partition.to}) was created by another session meanwhile; ` +
