@@ -4,6 +4,7 @@
 // session. Both costing paths validate through here, so a candidate that could not be applied is
 // never costed, and both name it as it would be built.
 import { isPgscopeError } from '../../errors.js';
+import { inSqlStateClass, SqlStateClass, sqlStateOf } from '../../db/pgErrors.js';
 import type { Db, Queryable } from '../../db/pool.js';
 import { planIndex } from '../../actions/index/definition.js';
 import type { CandidateIndex } from '../types.js';
@@ -89,6 +90,13 @@ const resetSql = (schema: string) => /* SQL */ `
   SELECT
     ${quoteIdent(schema)}.hypopg_reset()`;
 
+// What the server raises for a definition it refuses: analysis (42), an unsupported construct (0A), a constant (22).
+const REFUSAL_CLASSES = [
+  SqlStateClass.SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+  SqlStateClass.FEATURE_NOT_SUPPORTED,
+  SqlStateClass.DATA_EXCEPTION,
+];
+
 /**
  * Creates the hypothetical index. HypoPG refuses some (1.3.1: GIN and GiST, "access method ... is
  * not supported"): that is an outcome, for the caller to cost the candidate another way.
@@ -98,13 +106,13 @@ export async function createHypothetical(client: Queryable, schema: string, sql:
     const [row] = await client.query<{ indexrelid: bigint; index_name: string }>(createSql(schema), [sql]);
     return { ok: true, index: { indexrelid: Number(row!.indexrelid), indexName: row!.index_name } };
   } catch (error) {
-    const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown }).code;
+    const state = sqlStateOf(error);
     const message = isPgscopeError(error) ? error.serverMessage : (error as Error).message;
     // HypoPG raises its refusals as plain errors (XX000) with "hypopg:" first; other states are the server's
     if (typeof message === 'string' && /^hypopg: /.test(message)) {
       return { ok: false, reason: `HypoPG cannot simulate it (${message.slice(8)})`, unsupported: true };
     }
-    if (typeof state === 'string' && ['42', '0A', '22'].includes(state.slice(0, 2))) {
+    if (inSqlStateClass(state, ...REFUSAL_CLASSES)) {
       return { ok: false, reason: `HypoPG refused it (SQLSTATE ${state})`, unsupported: false };
     }
     throw error;

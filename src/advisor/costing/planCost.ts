@@ -9,6 +9,7 @@
 // statement that could run code pgscope does not trust is refused before anything reaches the server.
 import { isPgscopeError } from '../../errors.js';
 import type { Capabilities } from '../../db/capabilities.js';
+import { inSqlStateClass, SqlState, SqlStateClass, sqlStateOf } from '../../db/pgErrors.js';
 import type { PlanClearance } from '../../db/trust/statementTrust.js';
 import type { Queryable } from '../../db/pool.js';
 import { paramCount, parseOneStatement, statementPhrase } from '../../sql/parse.js';
@@ -116,11 +117,6 @@ async function planOnce(
   }
 }
 
-const sqlStateOf = (error: unknown): string | undefined => {
-  const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown } | null)?.code;
-  return typeof state === 'string' ? state : undefined;
-};
-
 function rootNode(rows: unknown[]): CostNode {
   return (rows[0] as { 'QUERY PLAN': Array<{ Plan: CostNode }> })['QUERY PLAN'][0]!.Plan;
 }
@@ -128,13 +124,21 @@ function rootNode(rows: unknown[]): CostNode {
 // Connection-level failures end the run (every later statement would fail the same way); the
 // statement's own failures are a reason to skip it. The server's message is not kept: it can
 // carry data (see db/explain/explain.ts), the SQLSTATE says enough to look into it.
-const FATAL_CLASSES = new Set(['08', '57P', 'XX']);
+const FATAL_CLASSES = [SqlStateClass.CONNECTION_EXCEPTION, SqlStateClass.INTERNAL_ERROR];
+// The server ended the session: shutdown, crash, start-up, database dropped, idle_session_timeout.
+const SESSION_ENDED: readonly string[] = [
+  SqlState.ADMIN_SHUTDOWN,
+  SqlState.CRASH_SHUTDOWN,
+  SqlState.CANNOT_CONNECT_NOW,
+  SqlState.DATABASE_DROPPED,
+  SqlState.IDLE_SESSION_TIMEOUT,
+];
 
 function planFailure(error: unknown): string {
-  const state = isPgscopeError(error) ? error.sqlState : (error as { code?: unknown } | null)?.code;
-  if (state === '55P03') return 'it waited too long for a lock on a table it reads (SQLSTATE 55P03)';
+  const state = sqlStateOf(error);
+  if (state === SqlState.LOCK_NOT_AVAILABLE) return 'it waited too long for a lock on a table it reads (SQLSTATE 55P03)';
   if (isPgscopeError(error) && error.code === 'QUERY_TIMEOUT') return 'planning it took longer than the time left for costing';
-  if (typeof state !== 'string' || FATAL_CLASSES.has(state.slice(0, 2)) || FATAL_CLASSES.has(state.slice(0, 3))) throw error;
+  if (state === undefined || inSqlStateClass(state, ...FATAL_CLASSES) || SESSION_ENDED.includes(state)) throw error;
   return `PostgreSQL could not plan it (SQLSTATE ${state})`;
 }
 
