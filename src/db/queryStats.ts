@@ -1,9 +1,10 @@
 // What is slow: statements from pg_stat_statements, aggregated per queryid over roles (and over
 // top-level/nested entries) in the current database. Columns are chosen from the view's real
 // column list, so extension versions 1.8-1.12 (PostgreSQL 13-18, including 17's renames) all work.
-import { ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
+import { ErrorCode, PgscopeError } from '../errors.js';
 import { maskAllLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
+import { SqlState, sqlStateOf } from './pgErrors.js';
 import type { Queryable } from './pool.js';
 import { quoteIdent } from '../sql/quote.js';
 
@@ -178,9 +179,9 @@ export function slowQueriesSql(caps: Capabilities): string {
  */
 export function staleExtensionError(error: unknown, caps: Capabilities): unknown {
   // The pool translates 55000 (EXTENSION_NOT_LOADED) but keeps the SQLSTATE; this adds the per-database steps.
-  const code = isPgscopeError(error) ? error.sqlState : (error as { code?: string }).code;
-  if (code === '55000') return extensionNotLoaded({ ...caps, pgStatStatementsReadable: false });
-  if (code === '42P01' || code === '42883') {
+  const code = sqlStateOf(error);
+  if (code === SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE) return extensionNotLoaded({ ...caps, pgStatStatementsReadable: false });
+  if (code === SqlState.UNDEFINED_TABLE || code === SqlState.UNDEFINED_FUNCTION) {
     return extensionNotLoaded({ ...caps, pgStatStatements: { ...caps.pgStatStatements, installed: false } });
   }
   return error;

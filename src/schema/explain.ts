@@ -1,5 +1,6 @@
 import { explain, explainQueryId, type ExplainOutcome } from '../db/explain/explain.js';
 import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/explain/planSummary.js';
+import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';
@@ -166,7 +167,7 @@ builder.queryField('explain', (t) =>
       const run = sql !== null ? explain(ctx.db, caps, { ...request, sql }) : explainQueryId(ctx.db, caps, queryId!, request);
       return run.catch((error: unknown) => {
         if (isPgscopeError(error, ErrorCode.EXTENSION_NOT_LOADED)) ctx.invalidateCapabilities();
-        if (budgetMs !== undefined && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && error.sqlState === '57014') {
+        if (budgetMs !== undefined && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && sqlStateOf(error) === SqlState.QUERY_CANCELED) {
           throw new PgscopeError(
             ErrorCode.QUERY_TIMEOUT,
             `The statement took longer than ${budgetMs} ms to plan, the limit for explain without the admin token ` +

@@ -9,6 +9,7 @@ import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../
 import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../../sql/parse.js';
 import { maskLiterals } from '../../sql/redact.js';
 import type { Capabilities } from '../capabilities.js';
+import { SqlState, SqlStateClass, sqlStateClassOf, sqlStateOf } from '../pgErrors.js';
 import { assertSafeToExecute } from './safety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from '../pool.js';
@@ -275,9 +276,22 @@ function queryPlan(rows: unknown[]): ExplainDocument {
 // mismatches). They are passed on only with a position, i.e. raised while PostgreSQL analyzed the
 // client's text: the same codes raised at run time (a jsonpath syntax error on a value read from a
 // table, a RAISE in a function) carry no position and may carry data.
-const ECHOING_CODES = new Set([
-  ...['42601', '42P01', '42703', '42883', '42P02', '42704', '42702', '42725'],
-  ...['42803', '42804', '42846', '42P18', '42P10', '42P20', '42809'],
+const ECHOING_CODES = new Set<string>([
+  SqlState.SYNTAX_ERROR,
+  SqlState.UNDEFINED_TABLE,
+  SqlState.UNDEFINED_COLUMN,
+  SqlState.UNDEFINED_FUNCTION,
+  SqlState.UNDEFINED_PARAMETER,
+  SqlState.UNDEFINED_OBJECT,
+  SqlState.AMBIGUOUS_COLUMN,
+  SqlState.AMBIGUOUS_FUNCTION,
+  SqlState.GROUPING_ERROR,
+  SqlState.DATATYPE_MISMATCH,
+  SqlState.CANNOT_COERCE,
+  SqlState.INDETERMINATE_DATATYPE,
+  SqlState.INVALID_COLUMN_REFERENCE,
+  SqlState.WINDOWING_ERROR,
+  SqlState.WRONG_OBJECT_TYPE,
 ]);
 
 // Other errors of the client's statement: bad values (22: invalid input syntax for type integer:
@@ -286,38 +300,39 @@ const ECHOING_CODES = new Set([
 // carry data (a row, a file read by pg_read_file, a setting), even under plain EXPLAIN, which
 // folds immutable functions and evaluates stable ones to estimate: only the SQLSTATE is kept.
 const USER_ERROR_CLASSES: Record<string, string> = {
-  '42': 'the statement does not fit the database (a name, type or privilege)',
-  '22': 'a value was invalid for its type or operation (a cast, a division by zero, a parameter)',
-  '21': 'a subquery used as a value returned more than one row',
-  '0A': 'the statement uses something PostgreSQL does not support there',
-  '54': 'the statement exceeds a PostgreSQL limit',
-  P0: 'a function it calls raised an error',
-  '2F': 'a function it calls failed',
-  '38': 'a function it calls failed',
-  '39': 'a function it calls failed',
+  [SqlStateClass.SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION]: 'the statement does not fit the database (a name, type or privilege)',
+  [SqlStateClass.DATA_EXCEPTION]: 'a value was invalid for its type or operation (a cast, a division by zero, a parameter)',
+  [SqlStateClass.CARDINALITY_VIOLATION]: 'a subquery used as a value returned more than one row',
+  [SqlStateClass.FEATURE_NOT_SUPPORTED]: 'the statement uses something PostgreSQL does not support there',
+  [SqlStateClass.PROGRAM_LIMIT_EXCEEDED]: 'the statement exceeds a PostgreSQL limit',
+  [SqlStateClass.PLPGSQL_ERROR]: 'a function it calls raised an error',
+  [SqlStateClass.SQL_ROUTINE_EXCEPTION]: 'a function it calls failed',
+  [SqlStateClass.EXTERNAL_ROUTINE_EXCEPTION]: 'a function it calls failed',
+  [SqlStateClass.EXTERNAL_ROUTINE_INVOCATION_EXCEPTION]: 'a function it calls failed',
 };
-const REWORDED_STATES = new Set(['25001', '55000']);
+const REWORDED_STATES = new Set<string>([SqlState.ACTIVE_SQL_TRANSACTION, SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE]);
 
 /** PostgreSQL's complaint about the client's own SQL, as BAD_USER_INPUT; position counted in their text. */
 function userSqlError(error: unknown, offset: number): unknown {
+  const code = sqlStateOf(error);
   // The pool words 25001 and 55000 for any statement; here they are about the client's own SQL,
   // so PostgreSQL's own message (which names what is wrong) is the better answer.
-  if (isPgscopeError(error) && REWORDED_STATES.has(error.sqlState ?? '') && error.code !== ErrorCode.EXTENSION_NOT_LOADED) {
-    const inTransaction = error.sqlState === '25001' ? ' (explain runs every statement inside a read-only transaction)' : '';
-    return badInput(`PostgreSQL rejected the statement: ${error.serverMessage}${inTransaction}.`, { sqlState: error.sqlState });
+  if (isPgscopeError(error) && REWORDED_STATES.has(code ?? '') && error.code !== ErrorCode.EXTENSION_NOT_LOADED) {
+    const inTransaction = code === SqlState.ACTIVE_SQL_TRANSACTION ? ' (explain runs every statement inside a read-only transaction)' : '';
+    return badInput(`PostgreSQL rejected the statement: ${error.serverMessage}${inTransaction}.`, { sqlState: code });
   }
   if (isPgscopeError(error)) return error;
-  const { code, message, position, hint } = error as { code?: unknown; message?: string; position?: string; hint?: string };
-  if (typeof code !== 'string') return error;
+  const { message, position, hint } = error as { message?: string; position?: string; hint?: string };
+  if (code === undefined) return error;
   const at = position ? Number(position) - offset : 0;
   if (ECHOING_CODES.has(code) && at > 0) {
     const details = { sqlState: code, position: at, ...(hint ? { hint } : {}) };
     return badInput(`PostgreSQL rejected the statement: ${message} (at character ${at}).`, details);
   }
-  if (code === '25006') {
+  if (code === SqlState.READ_ONLY_SQL_TRANSACTION) {
     return badInput('PostgreSQL refused to write: explain runs every statement in a read-only transaction.', { sqlState: code });
   }
-  const what = USER_ERROR_CLASSES[code.slice(0, 2)];
+  const what = USER_ERROR_CLASSES[sqlStateClassOf(code)];
   if (!what) return error;
   return badInput(
     `PostgreSQL rejected the statement with SQLSTATE ${code}: ${what}. Its message is withheld because it can contain data read by the statement; ` +
@@ -329,7 +344,7 @@ function userSqlError(error: unknown, offset: number): unknown {
 /** Rewords the pool's generic timeout and privilege errors for what explain did. */
 function clearerError(error: unknown, request: ExplainRequest, caps: Capabilities): unknown {
   // A lock wait (55P03) keeps the pool's wording; a statement timeout was explain's own timeoutMs.
-  if (request.analyze && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && error.sqlState === '57014') {
+  if (request.analyze && isPgscopeError(error, ErrorCode.QUERY_TIMEOUT) && sqlStateOf(error) === SqlState.QUERY_CANCELED) {
     return new PgscopeError(
       ErrorCode.QUERY_TIMEOUT,
       `EXPLAIN ANALYZE ran longer than timeoutMs (${request.timeoutMs} ms) and was cancelled; its transaction was rolled back.`,

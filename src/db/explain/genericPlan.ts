@@ -2,9 +2,10 @@
 // parameters comes from PREPARE, then EXPLAIN EXECUTE with NULLs under plan_cache_mode =
 // force_generic_plan. The statements of that path, shared by explain (db/explain.ts) and the
 // advisor's costing (advisor/planCost.ts), which differ only in the EXPLAIN options they ask for.
+import { SqlState } from '../pgErrors.js';
 
 /** SQLSTATE of PREPARE when a parameter's type cannot be inferred (jsonb_build_object($1, $2) takes "any"). */
-export const UNTYPED_PARAMETER = '42P18';
+export const UNTYPED_PARAMETER = SqlState.INDETERMINATE_DATATYPE;
 
 export function genericPlanStatements(name: string, parameters: number, explainOptions: string) {
   const each = (value: string) => Array.from({ length: parameters }, () => value).join(', ');

@@ -7,6 +7,7 @@ import type { Config } from '../../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../../errors.js';
 import { maskAllLiterals } from '../../sql/redact.js';
 import { readOnlyReplicaRefusal, type Capabilities } from '../capabilities.js';
+import { SqlState, sqlStateOf } from '../pgErrors.js';
 import type { Db, Queryable } from '../pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../queryStats.js';
 import { quoteIdent } from '../../sql/quote.js';
@@ -270,7 +271,7 @@ export function historyUnavailable(caps: Capabilities): PgscopeError {
 
 /** Missing history tables (42P01 naming pgscope's relation) or a stale extension, as typed errors. */
 export function historyError(error: unknown, caps: Capabilities): unknown {
-  const { code, message } = error as { code?: string; message?: string };
-  if (code === '42P01' && message?.includes('pgscope.')) return historyUnavailable(caps);
+  const { message } = error as { message?: string };
+  if (sqlStateOf(error) === SqlState.UNDEFINED_TABLE && message?.includes('pgscope.')) return historyUnavailable(caps);
   return staleExtensionError(error, caps);
 }
