@@ -1,5 +1,6 @@
 // Database.openSession: the dedicated connection DDL runs on, outside the read pool.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -81,7 +82,7 @@ describe('openSession', () => {
     while ((await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [busy.pid]))[0]?.state !== 'active');
     await target.sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)', [[idle.pid, busy.pid]]);
     for (const session of [idle, busy]) {
-      expect(await session.lost).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, sqlState: '57P01' });
+      expect(await session.lost).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, sqlState: SqlState.ADMIN_SHUTDOWN });
       await session.close();
     }
     expect(await running).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' } });

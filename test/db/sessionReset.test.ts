@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
 import { explain } from '../../src/db/explain/explain.js';
+import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 
@@ -97,7 +98,7 @@ describe('Database.withClient', () => {
       await client.query('BEGIN');
       return client.query('SELECT 1 / 0').catch((error: { sqlState?: string; code?: string }) => error.code);
     });
-    expect(caught).toBe('22012');
+    expect(caught).toBe(SqlState.DIVISION_BY_ZERO);
     expect(await db.query<{ pid: number; n: number }>('SELECT pg_backend_pid() AS pid, 1 AS n')).toEqual([{ pid: before!.pid, n: 1 }]);
   });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { captureQueryStats } from '../../src/db/history/snapshots.js';
+import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import {
@@ -398,7 +399,7 @@ describe('dropIndex', () => {
     );
     expect(entry.data!.changeLogEntry).toMatchObject({ status: 'FAILED', errorCode: 'INDEX_PROTECTED', statements: [] });
     expect(await indexesOf('coupons')).toEqual([{ name: 'coupons_code_uq', valid: true }]);
-    await expect(target.sql("INSERT INTO coupons VALUES ('WELCOME')")).rejects.toMatchObject({ code: '23505' });
+    await expect(target.sql("INSERT INTO coupons VALUES ('WELCOME')")).rejects.toMatchObject({ code: SqlState.UNIQUE_VIOLATION });
   });
 
   it('plans, then drops concurrently', async () => {

@@ -5,6 +5,7 @@
 // fail give INDEX_BUILD_FAILED and leave nothing behind. The tests share one database, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
+import { SqlState } from '../../src/db/pgErrors.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust/rule.js';
 import { createRole, type TestRole } from '../harness/roles.js';
@@ -316,7 +317,7 @@ describe('a build that fails on the rows', () => {
       INSERT INTO ledger SELECT g, g * 10 FROM generate_series(1, 50) g`);
     const { result } = await apply({ table: 'ledger', columns: [{ expression: 'amount/(id-5)' }], dryRun: false });
     expect(errorCodes(result)).toEqual(['INDEX_BUILD_FAILED']);
-    expect(result.errors![0]!.extensions).toMatchObject({ sqlState: '22012' });
+    expect(result.errors![0]!.extensions).toMatchObject({ sqlState: SqlState.DIVISION_BY_ZERO });
     expect(result.errors![0]!.message).toBe(
       'The index public.ledger_expr_idx could not be built: for some row of the table its expression or predicate fails ' +
         'with division by zero (SQLSTATE 22012). What the build had created was dropped. ' +

@@ -7,6 +7,7 @@ import { buildIndex, type BuildOptions } from '../../../src/actions/index/build.
 import { dropInterruptedBuilds } from '../../../src/actions/index/cleanup.js';
 import type { DdlEvent } from '../../../src/actions/lockRetry.js';
 import type { IndexPlan } from '../../../src/actions/plan.js';
+import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { SLOW_BUILD_FIXTURE, buildInPhase, holdLock, indexesOn, partitionedPlan, plainPlan, setSlow } from '../ddlFixtures.js';
@@ -140,7 +141,10 @@ describe('buildIndex on a plain table', () => {
 
   it('drops the INVALID index a unique build over duplicates leaves, with INDEX_BUILD_FAILED', async () => {
     const { error } = await settle(build(plainPlan('dupes', 'dupes_v_key', '"v"', true)));
-    expect(error).toMatchObject({ code: 'INDEX_BUILD_FAILED', extensions: { code: 'INDEX_BUILD_FAILED', sqlState: '23505' } });
+    expect(error).toMatchObject({
+      code: 'INDEX_BUILD_FAILED',
+      extensions: { code: 'INDEX_BUILD_FAILED', sqlState: SqlState.UNIQUE_VIOLATION },
+    });
     expect((error as Error).message).toBe(
       'The unique index public.dupes_v_key could not be built: the table holds rows with equal values of its key (SQLSTATE 23505). ' +
         'What the build had created was dropped. Remove or change the duplicate rows, then apply it again; or build the index without unique.',

@@ -3,6 +3,7 @@
 // partitioned one, and LOCK_TIMEOUT when the table stays locked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropIndex, planDropIndex } from '../../../src/actions/index/drop.js';
+import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { holdLock, indexesOn } from '../ddlFixtures.js';
@@ -133,7 +134,9 @@ describe('planDropIndex refusals', () => {
     await target.sql('CREATE UNIQUE INDEX accounts_code_uq2 ON accounts (code)');
     // a unique build that failed on duplicates leaves an INVALID index: it guarantees nothing
     await target.sql('CREATE TABLE imports (v int); INSERT INTO imports VALUES (1), (1)');
-    await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY imports_v_uq ON imports (v)')).rejects.toMatchObject({ code: '23505' });
+    await expect(target.sql('CREATE UNIQUE INDEX CONCURRENTLY imports_v_uq ON imports (v)')).rejects.toMatchObject({
+      code: SqlState.UNIQUE_VIOLATION,
+    });
     expect((await plan('accounts_code_uq2')).statements.map((statement) => statement.sql)).toEqual([
       'DROP INDEX CONCURRENTLY "public"."accounts_code_uq2"',
     ]);

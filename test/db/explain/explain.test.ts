@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../../src/db/capabilities.js';
 import { explain, explainQueryId, type ExplainOutcome, type ExplainRequest } from '../../../src/db/explain/explain.js';
+import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database, queryOnce } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import {
@@ -304,7 +305,7 @@ describe('explain of SQL the user got wrong', () => {
 
   it('gives PostgreSQL’s SQLSTATE and the position in the user’s text', async () => {
     const { extensions } = await failure(explain(db, caps, plainRequest('SELECT nope FROM orders')));
-    expect(extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: '42703', position: 8 });
+    expect(extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: SqlState.UNDEFINED_COLUMN, position: 8 });
   });
 });
 

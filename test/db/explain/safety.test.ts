@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../../src/db/capabilities.js';
 import { explain, type ExplainRequest } from '../../../src/db/explain/explain.js';
+import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
@@ -201,7 +202,7 @@ describe('explain errors', () => {
     expect(refused).toEqual({
       code: 'BAD_USER_INPUT',
       message: `PostgreSQL rejected the statement with SQLSTATE 22P02: a value was invalid for its type or operation (a cast, a division by zero, a parameter). ${WITHHELD}`,
-      extensions: { code: 'BAD_USER_INPUT', sqlState: '22P02' },
+      extensions: { code: 'BAD_USER_INPUT', sqlState: SqlState.INVALID_TEXT_REPRESENTATION },
     });
   });
 
@@ -213,7 +214,7 @@ describe('explain errors', () => {
       const refused = await failure(
         explain(fresh, caps, request("SELECT * FROM users WHERE id = current_setting('pgscope_test.secret')::int", { analyze: false })),
       );
-      expect(refused.extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: '22P02' });
+      expect(refused.extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: SqlState.INVALID_TEXT_REPRESENTATION });
       expect(refused.message).not.toContain('hunter2');
     } finally {
       await fresh.end();
@@ -223,14 +224,14 @@ describe('explain errors', () => {
 
   it('keeps the error of a function PostgreSQL folds at plan time generic', async () => {
     const refused = await failure(explain(db, caps, request("SELECT 'not a number'::int", { analyze: false })));
-    expect(refused.extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: '22P02' });
+    expect(refused.extensions).toEqual({ code: 'BAD_USER_INPUT', sqlState: SqlState.INVALID_TEXT_REPRESENTATION });
   });
 
   it('passes on what only echoes the statement: unknown names, with their position', async () => {
     expect(await failure(explain(db, caps, request('SELECT nope(1) FROM users')))).toMatchObject({
       code: 'BAD_USER_INPUT',
       message: 'PostgreSQL rejected the statement: function nope(integer) does not exist (at character 8).',
-      extensions: { sqlState: '42883', position: 8 },
+      extensions: { sqlState: SqlState.UNDEFINED_FUNCTION, position: 8 },
     });
   });
 });
