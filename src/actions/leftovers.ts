@@ -5,12 +5,12 @@
 // valid index (except a partition's index whose partitioned index never became valid), never a
 // table that is not still the standalone copy pgscope made (its rows stay in the DEFAULT partition
 // until the attach commits, so dropping the copy loses nothing).
-import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
 import type { CreatedObject } from './changeLog.js';
 import { dropInterruptedBuilds, lookupIndex, type InterruptedBuild } from './index/cleanup.js';
 import { isLockTimeout, prepareDdlSession } from './lockRetry.js';
 import { quoteIdent } from '../sql/quote.js';
+import { SqlState, sqlStateOf } from '../db/sqlState.js';
 
 /** What became of one created object. */
 export interface Leftover {

@@ -2,9 +2,9 @@
 // for its lock, every later query on that table waits behind it. So each statement runs with a
 // short lock_timeout, and a statement that times out (55P03) is retried a bounded number of times
 // with a growing pause, then given up with LOCK_TIMEOUT.
-import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
+import { SqlState, sqlStateOf } from '../db/sqlState.js';
 
 export interface LockRetryOptions {
   /** lock_timeout of each attempt, milliseconds. */

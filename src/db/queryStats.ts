@@ -4,9 +4,9 @@
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { maskAllLiterals } from '../sql/redact.js';
 import type { Capabilities } from './capabilities.js';
-import { SqlState, sqlStateOf } from './pgErrors.js';
 import type { Queryable } from './pool.js';
 import { quoteIdent } from '../sql/quote.js';
+import { SqlState, sqlStateOf } from './sqlState.js';
 
 export const SlowQueryOrder = {
   TOTAL_TIME: 'total_time_ms',

@@ -1,10 +1,10 @@
 import { explain, explainQueryId, type ExplainOutcome } from '../db/explain/explain.js';
 import type { ExplainSummary, RowMisestimate, SequentialScan } from '../db/explain/planSummary.js';
-import { SqlState, sqlStateOf } from '../db/pgErrors.js';
 import { queryIdArgument } from '../db/queryIds.js';
 import { badInput, ErrorCode, isPgscopeError, PgscopeError } from '../errors.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
+import { SqlState, sqlStateOf } from '../db/sqlState.js';
 
 const SequentialScanRef = builder.objectRef<SequentialScan>('SequentialScan').implement({
   description: 'A Seq Scan node of the plan: every row of the table is read.',

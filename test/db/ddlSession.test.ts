@@ -1,8 +1,8 @@
 // Database.openSession: the dedicated connection DDL runs on, outside the read pool.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { SqlState } from '../../src/db/sqlState.js';
 
 let target: TestDatabase;
 let db: Database;

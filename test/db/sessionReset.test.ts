@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
 import { explain } from '../../src/db/explain/explain.js';
-import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { SqlState } from '../../src/db/sqlState.js';
 
 let target: TestDatabase;
 /** One connection: every borrower gets the session the previous one used. */

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities } from '../../src/db/capabilities.js';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { captureQueryStats } from '../../src/db/history/snapshots.js';
-import { SqlState } from '../../src/db/pgErrors.js';
 import { Database } from '../../src/db/pool.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import {
@@ -19,6 +18,7 @@ import {
   type TestDatabase,
 } from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
+import { SqlState } from '../../src/db/sqlState.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
 const CHANGE = 'change { id status statements errorCode errorMessage tokenName dryRun outcome }';

@@ -5,7 +5,6 @@
 // fail give INDEX_BUILD_FAILED and leave nothing behind. The tests share one database, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateOwnSchema } from '../../src/db/migrate.js';
-import { SqlState } from '../../src/db/pgErrors.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust/rule.js';
 import { createRole, type TestRole } from '../harness/roles.js';
@@ -18,6 +17,7 @@ import {
   type TestApp,
   type TestDatabase,
 } from '../harness/database.js';
+import { SqlState } from '../../src/db/sqlState.js';
 
 const APPLY = `mutation($input: ApplyIndexInput!) {
   applyIndex(input: $input) {

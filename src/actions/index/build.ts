@@ -8,12 +8,13 @@
 // plan that rebuilds an identical INVALID index drops that one first, unless another session
 // builds it by then.
 import type { Queryable } from '../../db/pool.js';
-import { SqlState, sqlStateOf, translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
+import { translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../../errors.js';
 import { buildingElsewhere, dropLeftoverIndex, lookupIndex } from './cleanup.js';
 import { isCancelled, prepareDdlSession, withLockRetries, type DdlEventHandler, type LockRetryOptions } from '../lockRetry.js';
 import type { IndexPlan, PlannedStatement } from '../plan.js';
 import { quoteIdent } from '../../sql/quote.js';
+import { SqlState, sqlStateOf } from '../../db/sqlState.js';
 
 export interface BuildOptions extends LockRetryOptions {
   /** Called at each statement's start and end, on retries and on cleanup (change log, progress); awaited. */

@@ -6,7 +6,6 @@
 // row_security off: a policy that would hide rows from its copy or its delete raises an error
 // instead of leaving rows behind.
 import { performance } from 'node:perf_hooks';
-import { SqlState, sqlStateOf } from '../../db/pgErrors.js';
 import type { Queryable } from '../../db/pool.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
 import { DEFAULT_LOCK_RETRY, type LockRetryOptions, setLockTimeout } from '../lockRetry.js';
@@ -15,6 +14,7 @@ import { unsafeRowMove } from './moveSafety.js';
 import type { PartitionPlan, PlannedPartition } from './plan.js';
 import { dressEarly, dressLate, NO_LOG, Runner, tableOid, type PartitionLog } from './run.js';
 import { createPartitionOf, type PartitionBounds } from './statements.js';
+import { SqlState, sqlStateOf } from '../../db/sqlState.js';
 
 export interface CreatedPartition {
   schema: string;

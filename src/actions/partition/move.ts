@@ -11,13 +11,13 @@
 // range is. No row is lost or doubled: the rows leave the default in the transaction that attaches
 // the table holding them.
 import { performance } from 'node:perf_hooks';
-import { SqlState, sqlStateOf } from '../../db/pgErrors.js';
 import { ErrorCode, PgscopeError } from '../../errors.js';
 import { withLockRetries } from '../lockRetry.js';
 import { foreignKeyStatements, type MovePlan } from './movePlan.js';
 import type { PartitionPlan, PlannedPartition } from './plan.js';
 import { dressEarly, dressLate, type Runner, tableOid } from './run.js';
 import { moveStatements, type MoveStatements, type PartitionBounds } from './statements.js';
+import { SqlState, sqlStateOf } from '../../db/sqlState.js';
 
 /** check_violation, here: a row of the new range in the DEFAULT partition at ATTACH. */
 export const DEFAULT_HOLDS_ROWS = SqlState.CHECK_VIOLATION;

@@ -4,12 +4,12 @@
 // session. Both costing paths validate through here, so a candidate that could not be applied is
 // never costed, and both name it as it would be built.
 import { isPgscopeError } from '../../errors.js';
-import { inSqlStateClass, SqlStateClass, sqlStateOf } from '../../db/pgErrors.js';
 import type { Db, Queryable } from '../../db/pool.js';
 import { planIndex } from '../../actions/index/definition.js';
 import type { CandidateIndex } from '../types.js';
 import type { TrustConfig } from '../../config.js';
 import { quoteIdent } from '../../sql/quote.js';
+import { SqlStateClass, inSqlStateClass, sqlStateOf } from '../../db/sqlState.js';
 
 export interface CandidateDefinition {
   /** The name the index would get when built (PostgreSQL's own choice, as applyIndex derives it). */

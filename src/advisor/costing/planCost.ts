@@ -9,13 +9,13 @@
 // statement that could run code pgscope does not trust is refused before anything reaches the server.
 import { isPgscopeError } from '../../errors.js';
 import type { Capabilities } from '../../db/capabilities.js';
-import { inSqlStateClass, SqlState, SqlStateClass, sqlStateOf } from '../../db/pgErrors.js';
 import type { PlanClearance } from '../../db/trust/statementTrust.js';
 import type { Queryable } from '../../db/pool.js';
 import { paramCount, parseOneStatement, statementPhrase } from '../../sql/parse.js';
 import { castTypedParameters } from '../../sql/typedParameters.js';
 import { genericPlanStatements, UNTYPED_PARAMETER } from '../../db/explain/genericPlan.js';
 import type { PlanCost } from '../types.js';
+import { SqlState, SqlStateClass, inSqlStateClass, sqlStateOf } from '../../db/sqlState.js';
 
 /** One node of EXPLAIN (FORMAT JSON): the keys costing reads. */
 export interface CostNode {

@@ -9,7 +9,6 @@ import { badInput, ErrorCode, isPgscopeError, notFound, PgscopeError } from '../
 import { parseOneStatement, paramCount, readOnlySelectProblem, statementPhrase, type ParsedStatement } from '../../sql/parse.js';
 import { maskLiterals } from '../../sql/redact.js';
 import type { Capabilities } from '../capabilities.js';
-import { SqlState, SqlStateClass, sqlStateClassOf, sqlStateOf } from '../pgErrors.js';
 import { assertSafeToExecute } from './safety.js';
 import { summarizePlan, type ExplainDocument, type ExplainSummary, type PlanMode } from './planSummary.js';
 import type { Db, Queryable } from '../pool.js';
@@ -20,6 +19,7 @@ import { castTypedParameters } from '../../sql/typedParameters.js';
 import { genericPlanStatements, UNTYPED_PARAMETER } from './genericPlan.js';
 import { assertTrustedToPlan } from '../trust/statementTrust.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
+import { SqlState, SqlStateClass, sqlStateClassOf, sqlStateOf } from '../sqlState.js';
 
 export interface ExplainRequest {
   sql: string;

@@ -1,8 +1,8 @@
+import { SqlState } from '../sqlState.js';
 // Below PostgreSQL 16 (no EXPLAIN (GENERIC_PLAN)), the generic plan of a statement with $n
 // parameters comes from PREPARE, then EXPLAIN EXECUTE with NULLs under plan_cache_mode =
 // force_generic_plan. The statements of that path, shared by explain (db/explain.ts) and the
 // advisor's costing (advisor/planCost.ts), which differ only in the EXPLAIN options they ask for.
-import { SqlState } from '../pgErrors.js';
 
 /** SQLSTATE of PREPARE when a parameter's type cannot be inferred (jsonb_build_object($1, $2) takes "any"). */
 export const UNTYPED_PARAMETER = SqlState.INDETERMINATE_DATATYPE;

@@ -7,10 +7,10 @@ import type { Config } from '../../config.js';
 import { ErrorCode, isPgscopeError, PgscopeError } from '../../errors.js';
 import { maskAllLiterals } from '../../sql/redact.js';
 import { readOnlyReplicaRefusal, type Capabilities } from '../capabilities.js';
-import { SqlState, sqlStateOf } from '../pgErrors.js';
 import type { Db, Queryable } from '../pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../queryStats.js';
 import { quoteIdent } from '../../sql/quote.js';
+import { SqlState, sqlStateOf } from '../sqlState.js';
 
 /** The counters a sample keeps; each one only grows while its entry keeps counting. */
 export const COUNTERS = [

@@ -7,10 +7,10 @@ import { buildIndex, type BuildOptions } from '../../../src/actions/index/build.
 import { dropInterruptedBuilds } from '../../../src/actions/index/cleanup.js';
 import type { DdlEvent } from '../../../src/actions/lockRetry.js';
 import type { IndexPlan } from '../../../src/actions/plan.js';
-import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { SLOW_BUILD_FIXTURE, buildInPhase, holdLock, indexesOn, partitionedPlan, plainPlan, setSlow } from '../ddlFixtures.js';
+import { SqlState } from '../../../src/db/sqlState.js';
 
 let target: TestDatabase;
 let db: Database;

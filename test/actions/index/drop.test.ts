@@ -3,10 +3,10 @@
 // partitioned one, and LOCK_TIMEOUT when the table stays locked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropIndex, planDropIndex } from '../../../src/actions/index/drop.js';
-import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { holdLock, indexesOn } from '../ddlFixtures.js';
+import { SqlState } from '../../../src/db/sqlState.js';
 
 let target: TestDatabase;
 let db: Database;

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../../src/db/capabilities.js';
 import { explain, explainQueryId, type ExplainOutcome, type ExplainRequest } from '../../../src/db/explain/explain.js';
-import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database, queryOnce } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import {
@@ -14,6 +13,7 @@ import {
   type TestDatabase,
 } from '../../harness/database.js';
 import { createRole, type TestRole } from '../../harness/roles.js';
+import { SqlState } from '../../../src/db/sqlState.js';
 
 let target: TestDatabase;
 let monitor: TestRole;

@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCapabilities, type Capabilities } from '../../../src/db/capabilities.js';
 import { explain, type ExplainRequest } from '../../../src/db/explain/explain.js';
-import { SqlState } from '../../../src/db/pgErrors.js';
 import { Database } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
+import { SqlState } from '../../../src/db/sqlState.js';
 
 let target: TestDatabase;
 let db: Database;
