@@ -18,9 +18,9 @@ import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 import type { TrustConfig } from '../config.js';
 
 export interface RecommendOptions {
-  /** The share of a statement's cost an index must save on it to count (0 to 1). Default 0.1. */
+  /** The share of a statement's cost an index must save on it to count (0 to 1). Default {@link DEFAULT_MIN_IMPROVEMENT}. */
   minImprovement?: number;
-  /** Recommendations returned, best first. Default 20. */
+  /** Recommendations returned, best first. Default {@link DEFAULT_LIMIT}. */
   limit?: number;
   schema?: string | null;
   table?: string | null;
@@ -32,6 +32,7 @@ export interface RecommendOptions {
   trust?: TrustConfig;
 }
 
+// The advisor's defaults, also those of the indexRecommendations arguments (src/schema/indexRecommendation.ts).
 export const DEFAULT_MIN_IMPROVEMENT = 0.1;
 export const DEFAULT_LIMIT = 20;
 

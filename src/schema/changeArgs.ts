@@ -1,6 +1,5 @@
-// What every mutation shares: the dryRun and wait arguments (one meaning, one default), the
-// ChangePlan statements as GraphQL, and a way to keep the plan a change made for its payload.
-import type { ChangePlan, ChangeSteps } from '../actions/changeLog.js';
+// What every mutation shares: the dryRun and wait arguments (one meaning, one default) and the
+// ChangePlan statements as GraphQL. Its payload is built in changePayload.ts.
 import type { PlannedStatement } from '../actions/plan.js';
 import { builder } from './builder.js';
 
@@ -22,21 +21,3 @@ export const PlannedStatementType = builder.objectRef<PlannedStatement>('Planned
     }),
   }),
 });
-
-/** The steps, with the plan they produced kept for the payload (null when planning failed). */
-export function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { steps: ChangeSteps<P>; planned: () => P } {
-  let planned: P | undefined;
-  return {
-    steps: {
-      ...steps,
-      plan: async (db) => {
-        planned = await steps.plan(db);
-        return planned;
-      },
-    },
-    planned: () => {
-      if (!planned) throw new Error('The change has no plan: recordChange returned without planning.');
-      return planned;
-    },
-  };
-}

@@ -1,13 +1,11 @@
 // applyIndex and dropIndex: build or drop an index without blocking the application, through the
 // change log (src/actions/changeLog.ts). The payload gives the plan (what runs, and why) and, once
 // it ran, the index as built.
-import type { ChangeLogRow } from '../actions/changeLog.js';
-import { recordChange } from '../actions/changeRun.js';
 import type { IndexInput } from '../actions/index/definition.js';
 import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/index/change.js';
 import { builder } from './builder.js';
-import { ChangeLogEntry } from './changeLog.js';
-import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import { DRY_RUN_DESCRIPTION, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import { changePayloadType, runChange } from './changePayload.js';
 import { queryIdsArgument } from '../db/queryIds.js';
 
 const IndexKeyDirection = builder.enumType('IndexKeyDirection', {
@@ -106,26 +104,16 @@ export const BuiltIndex = builder.objectRef<IndexOutcome>('BuiltIndex').implemen
   }),
 });
 
-interface ApplyIndexResult {
-  change: ChangeLogRow;
-  plan: IndexChange;
-}
-
-const ApplyIndexPayload = builder.objectRef<ApplyIndexResult>('ApplyIndexPayload').implement({
+const ApplyIndexPayload = changePayloadType<'applyIndex'>('ApplyIndexPayload', {
   description: 'What applyIndex planned or did.',
+  plan: { type: IndexChangePlan, description: 'What runs, in order, and the warnings.' },
   fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL executed, duration, who asked.',
-      resolve: (r) => r.change,
-    }),
-    plan: t.field({ type: IndexChangePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     index: t.field({
       type: BuiltIndex,
       nullable: true,
       description:
         'The index, once built: null for a dry run and for wait: false (poll changeLogEntry; its outcome holds the same fields).',
-      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as IndexOutcome) : null),
+      resolve: (payload) => payload.outcome,
     }),
   }),
 });
@@ -158,19 +146,15 @@ builder.mutationField('applyIndex', (t) =>
         unique: input.unique,
         name: input.name,
       };
-      const { steps, planned } = keepingPlan(
-        applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust),
-      );
+      const steps = applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust);
       const request = {
-        action: 'applyIndex',
         target: { schema: input.schema ?? 'public', name: input.name ?? null },
         input: { ...definition, forQueryIds: helpsQueryIds, dryRun, wait },
         dryRun,
         wait,
         helpsQueryIds,
       };
-      const change = await recordChange(ctx, request, steps);
-      return { change, plan: planned() };
+      return runChange(ctx, 'applyIndex', request, steps);
     },
   }),
 );
@@ -189,21 +173,9 @@ const DropIndexPlan = builder.objectRef<DropChange>('DropIndexPlan').implement({
   }),
 });
 
-interface DropIndexResult {
-  change: ChangeLogRow;
-  plan: DropChange;
-}
-
-const DropIndexPayload = builder.objectRef<DropIndexResult>('DropIndexPayload').implement({
+const DropIndexPayload = changePayloadType<'dropIndex'>('DropIndexPayload', {
   description: 'What dropIndex planned or did.',
-  fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL executed, duration, who asked.',
-      resolve: (r) => r.change,
-    }),
-    plan: t.field({ type: DropIndexPlan, description: 'What runs.', resolve: (r) => r.plan }),
-  }),
+  plan: { type: DropIndexPlan, description: 'What runs.' },
 });
 
 builder.mutationField('dropIndex', (t) =>
@@ -225,10 +197,8 @@ builder.mutationField('dropIndex', (t) =>
       const target = { schema: args.schema ?? 'public', name: args.name };
       const dryRun = args.dryRun ?? true;
       const wait = args.wait ?? true;
-      const { steps, planned } = keepingPlan(dropIndexSteps(target, ctx.config.ddlLockTimeoutMs));
-      const request = { action: 'dropIndex', target, input: { ...target, dryRun, wait }, dryRun, wait };
-      const change = await recordChange(ctx, request, steps);
-      return { change, plan: planned() };
+      const request = { target, input: { ...target, dryRun, wait }, dryRun, wait };
+      return runChange(ctx, 'dropIndex', request, dropIndexSteps(target, ctx.config.ddlLockTimeoutMs));
     },
   }),
 );

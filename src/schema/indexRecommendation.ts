@@ -1,5 +1,7 @@
 // indexRecommendations and indexAdvisorReport: the advisor (src/advisor/recommend.ts) as GraphQL.
 import {
+  DEFAULT_LIMIT,
+  DEFAULT_MIN_IMPROVEMENT,
   recommendIndexes,
   type AdvisorReport,
   type Recommendation,
@@ -182,9 +184,9 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
 
 const advisorArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0]) => ({
   minImprovement: t.arg.float({
-    description: "The share of a statement's estimated cost an index must save on it to count, 0 to 1. Default 0.1.",
+    description: `The share of a statement's estimated cost an index must save on it to count, 0 to 1. Default ${DEFAULT_MIN_IMPROVEMENT}.`,
   }),
-  limit: t.arg.int({ description: 'Recommendations returned, 1 to 100. Default 20.' }),
+  limit: t.arg.int({ description: `Recommendations returned, 1 to 100. Default ${DEFAULT_LIMIT}.` }),
   schema: t.arg.string({ description: 'Only tables of this schema.' }),
   table: t.arg.string({ description: 'Only this table.' }),
 });
@@ -193,10 +195,10 @@ async function runAdvisor(
   ctx: Context,
   args: { minImprovement?: number | null; limit?: number | null; schema?: string | null; table?: string | null },
 ): Promise<ReportShape> {
-  const minImprovement = args.minImprovement ?? 0.1;
+  const minImprovement = args.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
   if (!(minImprovement >= 0 && minImprovement <= 1))
     throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
-  const limit = intInRange('limit', args.limit ?? 20, 1, 100);
+  const limit = intInRange('limit', args.limit ?? DEFAULT_LIMIT, 1, 100);
   const caps = await ctx.capabilities();
   const report = await recommendIndexes(ctx.db, caps, {
     minImprovement,

@@ -1,35 +1,17 @@
 // analyzeTable and resetQueryStats: the first mutations on the change log (see src/actions/changeLog.ts).
-import type { ChangeLogRow } from '../actions/changeLog.js';
-import { recordChange } from '../actions/changeRun.js';
 import { analyzeTableSteps, resetQueryStatsSteps } from '../actions/maintenance.js';
-import { ChangeLogEntry } from './changeLog.js';
 import { builder } from './builder.js';
 import { DRY_RUN_DESCRIPTION, WAIT_DESCRIPTION } from './changeArgs.js';
+import { changePayloadType, runChange } from './changePayload.js';
 
-interface ChangePayload {
-  change: ChangeLogRow;
-}
-
-const AnalyzeTablePayload = builder.objectRef<ChangePayload>('AnalyzeTablePayload').implement({
+const AnalyzeTablePayload = changePayloadType<'analyzeTable'>('AnalyzeTablePayload', {
   description: 'What analyzeTable planned or did.',
-  fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL, duration; outcome { schema table kind } once it SUCCEEDED.',
-      resolve: (payload) => payload.change,
-    }),
-  }),
+  change: 'The change-log entry: status, SQL, duration; outcome { schema table kind } once it SUCCEEDED.',
 });
 
-const ResetQueryStatsPayload = builder.objectRef<ChangePayload>('ResetQueryStatsPayload').implement({
+const ResetQueryStatsPayload = changePayloadType<'resetQueryStats'>('ResetQueryStatsPayload', {
   description: 'What resetQueryStats planned or did.',
-  fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL, duration.',
-      resolve: (payload) => payload.change,
-    }),
-  }),
+  change: 'The change-log entry: status, SQL, duration.',
 });
 
 builder.mutationField('analyzeTable', (t) =>
@@ -48,13 +30,12 @@ builder.mutationField('analyzeTable', (t) =>
     },
     resolve: async (_, args, ctx) => {
       const request = {
-        action: 'analyzeTable',
         target: { schema: args.schema ?? null, name: args.table },
         input: { schema: args.schema ?? null, table: args.table, dryRun: args.dryRun ?? true, wait: args.wait ?? true },
         dryRun: args.dryRun ?? true,
         wait: args.wait ?? true,
       };
-      return { change: await recordChange(ctx, request, analyzeTableSteps(args.schema ?? null, args.table)) };
+      return runChange(ctx, 'analyzeTable', request, analyzeTableSteps(args.schema ?? null, args.table));
     },
   }),
 );
@@ -71,8 +52,8 @@ builder.mutationField('resetQueryStats', (t) =>
     args: { dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }) },
     resolve: async (_, args, ctx) => {
       const dryRun = args.dryRun ?? true;
-      const request = { action: 'resetQueryStats', target: { schema: null, name: null }, input: { dryRun }, dryRun };
-      return { change: await recordChange(ctx, request, resetQueryStatsSteps()) };
+      const request = { target: { schema: null, name: null }, input: { dryRun }, dryRun };
+      return runChange(ctx, 'resetQueryStats', request, resetQueryStatsSteps());
     },
   }),
 );

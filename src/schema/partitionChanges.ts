@@ -1,15 +1,13 @@
 // createPartitions and detachPartitions: calendar partition maintenance through the change log
 // (src/actions/changeLog.ts), with the plan in the payload and what was done once it ran.
-import type { ChangeLogRow } from '../actions/changeLog.js';
-import { recordChange } from '../actions/changeRun.js';
 import type { CreatePartitionsResult } from '../actions/partition/create.js';
 import type { DetachResult } from '../actions/partition/detach.js';
 import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type PartitionChange } from '../actions/partition/change.js';
 import { DEFAULT_AHEAD, MAX_AHEAD, type PlannedPartition } from '../actions/partition/plan.js';
 import type { PlannedDetach } from '../actions/partition/detach.js';
 import { builder } from './builder.js';
-import { ChangeLogEntry } from './changeLog.js';
-import { DRY_RUN_DESCRIPTION, keepingPlan, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import { DRY_RUN_DESCRIPTION, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import { changePayloadType, runChange } from './changePayload.js';
 
 const PartitionIntervalEnum = builder.enumType('PartitionInterval', {
   description: 'The calendar period one partition covers.',
@@ -127,25 +125,15 @@ const CreatedPartitionType = builder.objectRef<CreatedPartition>('CreatedPartiti
   }),
 });
 
-interface CreatePartitionsResultShape {
-  change: ChangeLogRow;
-  plan: PartitionChange;
-}
-
-const CreatePartitionsPayload = builder.objectRef<CreatePartitionsResultShape>('CreatePartitionsPayload').implement({
+const CreatePartitionsPayload = changePayloadType<'createPartitions'>('CreatePartitionsPayload', {
   description: 'What createPartitions planned or did.',
+  plan: { type: PartitionCreatePlan, description: 'What runs, in order, and the warnings.' },
   fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL executed, duration, who asked.',
-      resolve: (r) => r.change,
-    }),
-    plan: t.field({ type: PartitionCreatePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     created: t.field({
       type: [CreatedPartitionType],
       nullable: true,
       description: 'The partitions created and the rows moved; null for a dry run and for wait: false (see changeLogEntry outcome).',
-      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as CreatePartitionsResult).created : null),
+      resolve: (payload) => payload.outcome?.created ?? null,
     }),
   }),
 });
@@ -175,16 +163,13 @@ builder.mutationField('createPartitions', (t) =>
         ahead: input.ahead ?? DEFAULT_AHEAD,
         interval: input.interval ?? null,
       };
-      const { steps, planned } = keepingPlan(createPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
       const request = {
-        action: 'createPartitions',
         target: { schema: definition.schema, name: definition.table },
         input: { ...definition, dryRun, wait },
         dryRun,
         wait,
       };
-      const change = await recordChange(ctx, request, steps);
-      return { change, plan: planned() };
+      return runChange(ctx, 'createPartitions', request, createPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
     },
   }),
 );
@@ -233,25 +218,15 @@ const DetachResultType = builder.objectRef<DetachResult>('DetachResult').impleme
   }),
 });
 
-interface DetachPartitionsResultShape {
-  change: ChangeLogRow;
-  plan: DetachChange;
-}
-
-const DetachPartitionsPayload = builder.objectRef<DetachPartitionsResultShape>('DetachPartitionsPayload').implement({
+const DetachPartitionsPayload = changePayloadType<'detachPartitions'>('DetachPartitionsPayload', {
   description: 'What detachPartitions planned or did.',
+  plan: { type: PartitionDetachPlan, description: 'What runs, in order.' },
   fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry: status, SQL executed, duration, who asked.',
-      resolve: (r) => r.change,
-    }),
-    plan: t.field({ type: PartitionDetachPlan, description: 'What runs, in order.', resolve: (r) => r.plan }),
     result: t.field({
       type: DetachResultType,
       nullable: true,
       description: 'What was detached and dropped; null for a dry run and for wait: false (see changeLogEntry outcome).',
-      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as DetachResult) : null),
+      resolve: (payload) => payload.outcome,
     }),
   }),
 });
@@ -281,16 +256,13 @@ builder.mutationField('detachPartitions', (t) =>
       const dryRun = args.dryRun ?? true;
       const wait = args.wait ?? true;
       const definition = { schema: args.schema ?? 'public', table: args.table, olderThan: args.olderThan, drop: args.drop ?? false };
-      const { steps, planned } = keepingPlan(detachPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
       const request = {
-        action: 'detachPartitions',
         target: { schema: definition.schema, name: definition.table },
         input: { ...definition, olderThan: definition.olderThan.toISOString(), dryRun, wait },
         dryRun,
         wait,
       };
-      const change = await recordChange(ctx, request, steps);
-      return { change, plan: planned() };
+      return runChange(ctx, 'detachPartitions', request, detachPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
     },
   }),
 );

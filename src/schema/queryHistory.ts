@@ -6,6 +6,7 @@ import { badInput, isPgscopeError } from '../errors.js';
 import type { Context } from '../context.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
+import { statementCounterFields } from './statementCounters.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 import { windowNotes } from '../review/queryWindow.js';
 
@@ -61,42 +62,7 @@ const QueryStatsDelta = builder.objectRef<QueryStatsDeltaRow>('QueryStatsDelta')
     'that ran it. Minimum, maximum and standard deviation of the time cannot be derived from cumulative counters: ' +
     'slowQueries has them for the whole counting period.',
   fields: (t) => ({
-    queryId: t.exposeID('query_id', { description: 'pg_stat_statements queryid: stable for a statement shape on one server.' }),
-    query: t.exposeString('query', { description: 'The normalized statement text, constants replaced by $1, $2...' }),
-    calls: t.expose('calls', { type: 'BigInt', description: 'Executions inside the window.' }),
-    totalTimeMs: t.exposeFloat('total_time_ms', { description: 'Execution time inside the window, in milliseconds.' }),
-    meanTimeMs: t.exposeFloat('mean_time_ms', { description: 'Mean execution time per call inside the window, in milliseconds.' }),
-    rows: t.expose('rows', { type: 'BigInt', description: 'Rows returned or affected inside the window.' }),
-    sharedBlocksHit: t.expose('shared_blocks_hit', { type: 'BigInt', description: 'Blocks found in shared_buffers inside the window.' }),
-    sharedBlocksRead: t.expose('shared_blocks_read', {
-      type: 'BigInt',
-      description: 'Blocks read from the OS (page cache or disk) inside the window: not in shared_buffers.',
-    }),
-    cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
-      nullable: true,
-      description: 'sharedBlocksHit / (sharedBlocksHit + sharedBlocksRead), from 0 to 1; null when the statement touched no block.',
-    }),
-    tempBlocksRead: t.expose('temp_blocks_read', { type: 'BigInt', description: 'Temporary blocks read inside the window.' }),
-    tempBlocksWritten: t.expose('temp_blocks_written', {
-      type: 'BigInt',
-      description: 'Temporary blocks written inside the window: sorts or hashes that did not fit in work_mem.',
-    }),
-    planningTimeMs: t.exposeFloat('planning_time_ms', {
-      nullable: true,
-      description: 'Planning time inside the window, in milliseconds; null unless pg_stat_statements.track_planning is on.',
-    }),
-    blockReadTimeMs: t.exposeFloat('block_read_time_ms', {
-      nullable: true,
-      description: 'Time spent reading shared blocks inside the window, in milliseconds; null unless track_io_timing is on.',
-    }),
-    shareOfTotalTime: t.exposeFloat('share_of_total_time', {
-      nullable: true,
-      description: "This statement's part of the execution time of all statements of this database inside the window, from 0 to 1.",
-    }),
-    toplevel: t.exposeBoolean('toplevel', {
-      nullable: true,
-      description: 'True when it ran at top level (not only inside functions); null before PostgreSQL 14.',
-    }),
+    ...statementCounterFields(t, 'window'),
     restarted: t.exposeBoolean('restarted', {
       description:
         'Its counters restarted inside the window (reset, or evicted and seen again), so it counts from that restart only. ' +

@@ -1,14 +1,12 @@
 // applyRecommendation: an index recommendation, applied through the same planner and executor as
 // applyIndex (the id is re-validated against the catalog), then the statements it was meant to
 // help planned again: does the planner use it?
-import type { ChangeLogRow } from '../actions/changeLog.js';
-import { recordChange } from '../actions/changeRun.js';
-import { applyIndexSteps, type IndexChange, type IndexOutcome } from '../actions/index/change.js';
+import { applyIndexSteps } from '../actions/index/change.js';
 import { decodeRecommendationId } from '../advisor/recommendationId.js';
 import { checkStatementsUse, indexTreeNames, type StatementCheck } from '../advisor/verify.js';
 import { builder } from './builder.js';
-import { ChangeLogEntry } from './changeLog.js';
-import { DRY_RUN_DESCRIPTION, keepingPlan, WAIT_DESCRIPTION } from './changeArgs.js';
+import { DRY_RUN_DESCRIPTION, WAIT_DESCRIPTION } from './changeArgs.js';
+import { changePayloadType, runChange, type ChangePayload } from './changePayload.js';
 import { BuiltIndex, IndexChangePlan } from './indexChanges.js';
 
 const StatementCheckType = builder.objectRef<StatementCheck>('StatementIndexCheck').implement({
@@ -28,32 +26,26 @@ const StatementCheckType = builder.objectRef<StatementCheck>('StatementIndexChec
   }),
 });
 
-interface ApplyRecommendationResult {
-  change: ChangeLogRow;
-  plan: IndexChange;
+interface ApplyRecommendationResult extends ChangePayload<'applyRecommendation'> {
   statements: StatementCheck[] | null;
 }
 
-const ApplyRecommendationPayload = builder.objectRef<ApplyRecommendationResult>('ApplyRecommendationPayload').implement({
+const ApplyRecommendationPayload = changePayloadType<'applyRecommendation', ApplyRecommendationResult>('ApplyRecommendationPayload', {
   description: 'What applyRecommendation planned or did, and whether the statements it was for now use the index.',
+  change: 'The change-log entry (its effect shows the measured before/after).',
+  plan: { type: IndexChangePlan, description: 'What runs, in order, and the warnings.' },
   fields: (t) => ({
-    change: t.field({
-      type: ChangeLogEntry,
-      description: 'The change-log entry (its effect shows the measured before/after).',
-      resolve: (r) => r.change,
-    }),
-    plan: t.field({ type: IndexChangePlan, description: 'What runs, in order, and the warnings.', resolve: (r) => r.plan }),
     index: t.field({
       type: BuiltIndex,
       nullable: true,
       description: 'The index, once built; null for a dry run and for wait: false.',
-      resolve: (r) => (r.change.status === 'SUCCEEDED' ? (r.change.outcome as IndexOutcome) : null),
+      resolve: (payload) => payload.outcome,
     }),
     statements: t.field({
       type: [StatementCheckType],
       nullable: true,
       description: 'Each statement it was recommended for, planned again once the index exists; null for a dry run and for wait: false.',
-      resolve: (r) => r.statements,
+      resolve: (payload) => payload.statements,
     }),
   }),
 });
@@ -85,26 +77,18 @@ builder.mutationField('applyRecommendation', (t) =>
         where: recommended.where,
         include: recommended.include,
       };
-      const { steps, planned } = keepingPlan(
-        applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust),
-      );
+      const steps = applyIndexSteps(definition, { versionNum: caps.serverVersionNum }, ctx.config.ddlLockTimeoutMs, ctx.config.trust);
       const request = {
-        action: 'applyRecommendation',
         target: { schema: recommended.schema, name: null },
         input: { id: String(args.id), ...definition, dryRun, wait },
         dryRun,
         wait,
         helpsQueryIds: recommended.forQueryIds,
       };
-      const change = await recordChange(ctx, request, steps);
-      if (change.status !== 'SUCCEEDED') return { change, plan: planned(), statements: null };
-      const built = change.outcome as IndexOutcome;
-      const names = await indexTreeNames(ctx.db, built.schema, built.name);
-      return {
-        change,
-        plan: planned(),
-        statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names),
-      };
+      const payload = await runChange(ctx, 'applyRecommendation', request, steps);
+      if (payload.outcome === null) return { ...payload, statements: null };
+      const names = await indexTreeNames(ctx.db, payload.outcome.schema, payload.outcome.name);
+      return { ...payload, statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names) };
     },
   }),
 );

@@ -2,6 +2,7 @@ import { isPgscopeError } from '../errors.js';
 import { slowQueries, type SlowQueryOrder, type SlowQueryRow } from '../db/queryStats.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
+import { statementCounterFields } from './statementCounters.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 
 const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
@@ -19,52 +20,26 @@ const SlowQueryOrderEnum = builder.enumType('SlowQueryOrder', {
 
 export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement({
   description: 'A normalized statement from pg_stat_statements in the current database, summed over the roles that ran it.',
-  fields: (t) => ({
-    queryId: t.exposeID('query_id', { description: 'pg_stat_statements queryid: stable for a statement shape on one server.' }),
-    query: t.exposeString('query', { description: 'The normalized statement text, constants replaced by $1, $2...' }),
-    calls: t.expose('calls', { type: 'BigInt', description: 'Number of executions.' }),
-    totalTimeMs: t.exposeFloat('total_time_ms', { description: 'Total execution time, in milliseconds.' }),
-    meanTimeMs: t.exposeFloat('mean_time_ms', { description: 'Mean execution time per call, in milliseconds.' }),
-    minTimeMs: t.exposeFloat('min_time_ms', { description: 'Fastest execution, in milliseconds.' }),
-    maxTimeMs: t.exposeFloat('max_time_ms', { description: 'Slowest execution, in milliseconds.' }),
-    stddevTimeMs: t.exposeFloat('stddev_time_ms', { description: 'Standard deviation of the execution time, in milliseconds.' }),
-    rows: t.expose('rows', { type: 'BigInt', description: 'Rows returned or affected, over all calls.' }),
-    sharedBlocksHit: t.expose('shared_blocks_hit', { type: 'BigInt', description: 'Blocks found in shared_buffers.' }),
-    sharedBlocksRead: t.expose('shared_blocks_read', {
-      type: 'BigInt',
-      description: 'Blocks read from the OS (page cache or disk): not in shared_buffers.',
-    }),
-    cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
-      nullable: true,
-      description: 'sharedBlocksHit / (sharedBlocksHit + sharedBlocksRead), from 0 to 1; null when the statement touched no block.',
-    }),
-    tempBlocksRead: t.expose('temp_blocks_read', { type: 'BigInt', description: 'Temporary blocks read.' }),
-    tempBlocksWritten: t.expose('temp_blocks_written', {
-      type: 'BigInt',
-      description: 'Temporary blocks written: sorts or hashes that did not fit in work_mem.',
-    }),
-    planningTimeMs: t.exposeFloat('planning_time_ms', {
-      nullable: true,
-      description: 'Total planning time in milliseconds; null unless pg_stat_statements.track_planning is on.',
-    }),
-    blockReadTimeMs: t.exposeFloat('block_read_time_ms', {
-      nullable: true,
-      description: 'Time spent reading shared blocks, in milliseconds; null unless track_io_timing is on.',
-    }),
-    shareOfTotalTime: t.exposeFloat('share_of_total_time', {
-      nullable: true,
-      description: "This statement's part of the execution time of all statements in this database, from 0 to 1.",
-    }),
-    toplevel: t.exposeBoolean('toplevel', {
-      nullable: true,
-      description: 'True when it ran at top level at least once (not only inside functions); null before PostgreSQL 14.',
-    }),
-    statsSince: t.expose('stats_since', {
-      type: 'DateTime',
-      nullable: true,
-      description: 'Since when these counters run (PostgreSQL 17+). For what happened in a time window, see queryStatsWindow.',
-    }),
-  }),
+  fields: (t) => {
+    const { queryId, query, calls, totalTimeMs, meanTimeMs, ...rest } = statementCounterFields(t, 'sinceReset');
+    return {
+      queryId,
+      query,
+      calls,
+      totalTimeMs,
+      meanTimeMs,
+      // Only cumulative counters know the extremes; they sit beside the mean.
+      minTimeMs: t.exposeFloat('min_time_ms', { description: 'Fastest execution, in milliseconds.' }),
+      maxTimeMs: t.exposeFloat('max_time_ms', { description: 'Slowest execution, in milliseconds.' }),
+      stddevTimeMs: t.exposeFloat('stddev_time_ms', { description: 'Standard deviation of the execution time, in milliseconds.' }),
+      ...rest,
+      statsSince: t.expose('stats_since', {
+        type: 'DateTime',
+        nullable: true,
+        description: 'Since when these counters run (PostgreSQL 17+). For what happened in a time window, see queryStatsWindow.',
+      }),
+    };
+  },
 });
 
 builder.queryField('slowQueries', (t) =>
