@@ -3,7 +3,7 @@
 // and size are summed over the leaf indexes of its partitions. The same facts feed indexFindings.
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
+import { DEFAULT_LISTED_SCHEMAS } from './fragments.js';
 
 export type IndexConstraintType = 'PRIMARY_KEY' | 'UNIQUE' | 'EXCLUSION';
 

@@ -4,7 +4,7 @@
 // partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
+import { DEFAULT_LISTED_SCHEMAS } from './fragments.js';
 
 /**
  * The relations whose counters make up table `r`: itself, or the leaves of a partitioned table.

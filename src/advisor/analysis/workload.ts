@@ -6,6 +6,7 @@
 // application_name, so pgscope's own reads are recognised by what they read, not by who ran them.
 import type { Node } from 'libpg-query';
 import type { Capabilities } from '../../db/capabilities.js';
+import { listedByDefault } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import { entryColumns, pgStatStatementsView, staleExtensionError } from '../../db/queryStats.js';
 import { parseStatements, type ParsedStatement } from '../../sql/parse.js';
@@ -146,6 +147,6 @@ function isForeignKeyCheck(text: string): boolean {
  */
 function isSystemRelation(relation: { schema: string | null; name: string }): boolean {
   const schema = relation.schema;
-  if (schema !== null) return schema.startsWith('pg_') || schema === 'information_schema' || schema === 'pgscope';
+  if (schema !== null) return !listedByDefault(schema);
   return relation.name.startsWith('pg_');
 }

@@ -1,5 +1,6 @@
-// Which schemas a listing shows when the client names none. One definition, used by every topic,
-// so that `tables`, `indexUsage`, `indexFindings` and the settings advice agree.
+// SQL facts that many statements share, each written once: which schemas are PostgreSQL's own (and
+// which a listing shows by default). They are fixed text; the aliases and bind-parameter numbers
+// they take come from pgscope's code, never from a client, whose values travel as bind parameters.
 
 /**
  * PostgreSQL's own schemas (`n` is pg_namespace): pg_catalog, pg_toast, the per-session
@@ -14,8 +15,14 @@ export const OUTSIDE_SYSTEM_SCHEMAS = /* SQL */ `(
 /**
  * What a listing shows by default: user schemas, without pgscope's own schema `pgscope` (its change
  * log and history tables are not the user's workload). Naming schema "pgscope" still shows it.
+ * One definition, so that `tables`, `indexUsage`, `indexFindings` and the settings advice agree.
  */
 export const DEFAULT_LISTED_SCHEMAS = /* SQL */ `(
       ${OUTSIDE_SYSTEM_SCHEMAS}
       AND n.nspname <> 'pgscope'
     )`;
+
+/** DEFAULT_LISTED_SCHEMAS for a schema name already in hand (the advisor reads names from statement texts). */
+export function listedByDefault(schema: string): boolean {
+  return !schema.startsWith('pg_') && schema !== 'information_schema' && schema !== 'pgscope';
+}
