@@ -1,6 +1,7 @@
 // SQL facts that many statements share, each written once: which schemas are PostgreSQL's own (and
-// which a listing shows by default). They are fixed text; the aliases and bind-parameter numbers
-// they take come from pgscope's code, never from a client, whose values travel as bind parameters.
+// which a listing shows by default), and the leaves that hold a relation's rows. They are fixed
+// text; the aliases and bind-parameter numbers they take come from pgscope's code, never from a
+// client, whose values travel as bind parameters.
 
 /**
  * PostgreSQL's own schemas (`n` is pg_namespace): pg_catalog, pg_toast, the per-session
@@ -26,3 +27,18 @@ export const DEFAULT_LISTED_SCHEMAS = /* SQL */ `(
 export function listedByDefault(schema: string): boolean {
   return !schema.startsWith('pg_') && schema !== 'information_schema' && schema !== 'pgscope';
 }
+
+/**
+ * Rows (relid) of the relations that hold the rows of `relation`, the alias of a row with pg_class's
+ * oid and relkind: the relation itself, or the leaves of a partitioned table or index (relkind p or
+ * I), which hold nothing themselves. pg_partition_tree() gives no row for a plain table, hence the
+ * first branch; it skips detach-pending partitions, which is what a total should do.
+ */
+export const leavesOf = (relation: string) => /* SQL */ `
+      SELECT ${relation}.oid AS relid
+      WHERE ${relation}.relkind NOT IN ('p', 'I')
+      UNION ALL
+      SELECT tree.relid
+      FROM pg_partition_tree(${relation}.oid) tree
+      WHERE ${relation}.relkind IN ('p', 'I')
+        AND tree.isleaf`;

@@ -5,6 +5,7 @@
 // access method); partitioned indexes are judged once, on the parent, with leaf usage summed.
 // The sentences a person reads are written in src/review/indexFindings.ts.
 import type { Capabilities } from './capabilities.js';
+import { leavesOf } from './fragments.js';
 import { indexFactsCtes, indexScopeParams } from './indexes.js';
 import type { Queryable } from './pool.js';
 
@@ -318,14 +319,7 @@ export function indexFindingsSql(caps: Capabilities): string {
         coalesce(sum(pg_total_relation_size(leaf.relid)), 0)::int8 AS size_bytes,
         coalesce(sum(s.seq_scan), 0)::int8 AS seq_scans
       FROM scoped_tables st
-      CROSS JOIN LATERAL (
-        SELECT st.oid AS relid
-        WHERE st.relkind <> 'p'
-        UNION ALL
-        SELECT tree.relid
-        FROM pg_partition_tree(st.oid) tree
-        WHERE st.relkind = 'p'
-          AND tree.isleaf
+      CROSS JOIN LATERAL (${leavesOf('st')}
       ) leaf
       LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
       WHERE st.oid = fk.conrelid

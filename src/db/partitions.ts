@@ -2,6 +2,7 @@
 // partitioned table its strategy, key, default partition, detach-pending partitions, indexes
 // missing on some partitions, and how far ahead of now() its time-range partitions reach.
 import type { Capabilities } from './capabilities.js';
+import { leavesOf } from './fragments.js';
 import type { Queryable } from './pool.js';
 
 export interface PartitionRow {
@@ -76,6 +77,7 @@ function partitionsCte(caps: Capabilities): string {
           AND key_column.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
           AS is_time_range,
         ${detachPending} AS is_detach_pending,
+        c.relkind,
         c.relkind = 'p' AS is_partitioned
       FROM pg_inherits inh
       JOIN pg_partitioned_table pt ON pt.partrelid = inh.inhparent
@@ -170,18 +172,18 @@ export function partitionsSql(caps: Capabilities): string {
         sum(size.table_bytes + size.indexes_bytes)::int8 AS size_bytes,
         sum(size.table_bytes)::int8 AS table_size_bytes,
         sum(size.indexes_bytes)::int8 AS indexes_size_bytes
-      FROM pg_partition_tree(p.oid) tree
-      JOIN pg_class lc ON lc.oid = tree.relid
+      FROM (${leavesOf('p')}
+      ) leaf
+      JOIN pg_class lc ON lc.oid = leaf.relid
       -- each leaf measured once (pg_total_relation_size = pg_table_size + pg_indexes_size);
       -- OFFSET 0 keeps the planner from repeating the calls in every sum
       CROSS JOIN LATERAL (
         SELECT
-          pg_table_size(tree.relid) AS table_bytes,
-          pg_indexes_size(tree.relid) AS indexes_bytes
+          pg_table_size(leaf.relid) AS table_bytes,
+          pg_indexes_size(leaf.relid) AS indexes_bytes
         OFFSET 0
       ) size
-      LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
-      WHERE tree.isleaf
+      LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
     ) sizes ON true
     ORDER BY
       p.parent_oid,

@@ -4,20 +4,7 @@
 // partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { DEFAULT_LISTED_SCHEMAS } from './fragments.js';
-
-/**
- * The relations whose counters make up table `r`: itself, or the leaves of a partitioned table.
- * pg_partition_tree() skips detach-pending partitions, which is what a size total should do.
- */
-const LEAVES_OF_R = /* SQL */ `
-      SELECT r.oid AS relid
-      WHERE r.relkind <> 'p'
-      UNION ALL
-      SELECT tree.relid
-      FROM pg_partition_tree(r.oid) tree
-      WHERE r.relkind = 'p'
-        AND tree.isleaf`;
+import { DEFAULT_LISTED_SCHEMAS, leavesOf } from './fragments.js';
 
 export type StaleStatisticsReason = 'NEVER_ANALYZED' | 'MODIFIED_PAST_THRESHOLD' | 'PARTITIONED_NEVER_ANALYZED';
 
@@ -112,7 +99,7 @@ export function tablesSql(caps: Capabilities): string {
         sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
         sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio
       FROM requested r
-      CROSS JOIN LATERAL (${LEAVES_OF_R}
+      CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
       -- Sizing is most of this statement's time: measure each relation once. (pg_total_relation_size
@@ -324,7 +311,7 @@ const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
               WHEN 'modifications_since_analyze' THEN s.n_mod_since_analyze
             END
           ), 0)::numeric
-        FROM (${LEAVES_OF_R}
+        FROM (${leavesOf('r')}
         ) leaf
         LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
       ) AS sort_key

@@ -5,6 +5,7 @@
 // sizes are read for all candidate tables at once (two queries per workload).
 import { parseExpression } from '../../sql/indexExpression.js';
 import { comparableTree } from '../../sql/indexIdentity.js';
+import { leavesOf } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import { tableArrays } from '../analysis/relations.js';
 import type { CandidateIndex, CandidateKey, RejectedCandidate } from '../types.js';
@@ -92,8 +93,8 @@ interface TableSizeRow {
 
 /**
  * Sizes summed over the partition tree's leaves (a partitioned parent has no storage or estimate
- * of its own; pg_partition_tree gives no row for a plain table, which is its own leaf). Pages are measured, not
- * estimated, so a table loaded since its last ANALYZE is not taken for empty.
+ * of its own; a plain table is its own leaf). Pages are measured, not estimated, so a table loaded
+ * since its last ANALYZE is not taken for empty.
  */
 const TABLE_SIZES_SQL = /* SQL */ `
   SELECT
@@ -104,16 +105,9 @@ const TABLE_SIZES_SQL = /* SQL */ `
   FROM unnest($1::text[], $2::text[]) AS w(schema, name)
   JOIN pg_namespace n ON n.nspname = w.schema
   JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
-  CROSS JOIN LATERAL (
-    SELECT tree.relid
-    FROM pg_partition_tree(t.oid) AS tree
-    WHERE tree.isleaf
-      AND t.relkind = 'p'
-    UNION ALL
-    SELECT t.oid
-    WHERE t.relkind <> 'p'
-  ) AS leaf(oid)
-  JOIN pg_class c ON c.oid = leaf.oid
+  CROSS JOIN LATERAL (${leavesOf('t')}
+  ) AS leaf
+  JOIN pg_class c ON c.oid = leaf.relid
   GROUP BY
     w.schema,
     w.name
