@@ -2,6 +2,7 @@
 // (pg_stats) and the planner's cost settings (pg_settings), each in one statement. A partitioned
 // parent has no pg_stats rows until someone runs ANALYZE on it (autovacuum never does): then its
 // leaves' statistics are combined, weighted by their row counts, and `combinedFromLeaves` says so.
+import { leavesOf } from '../../../db/fragments.js';
 import type { Queryable } from '../../../db/pool.js';
 
 export interface TableStatistics {
@@ -40,7 +41,7 @@ interface TableSizeRow {
   parent_analyzed: boolean;
 }
 
-// A plain table is its own single leaf (pg_partition_tree gives no row for it).
+// A plain table, or a partition named on its own, is its own single leaf.
 const TABLE_SQL = /* SQL */ `
   WITH target AS (
     SELECT
@@ -64,15 +65,7 @@ const TABLE_SQL = /* SQL */ `
         AND s.inherited
     ) AS parent_analyzed
   FROM target t
-  CROSS JOIN LATERAL (
-    SELECT
-      p.relid
-    FROM pg_partition_tree(t.oid) p
-    WHERE p.isleaf
-    UNION ALL
-    SELECT
-      t.oid
-    WHERE t.relkind <> 'p'
+  CROSS JOIN LATERAL (${leavesOf('t')}
   ) AS leaf
   JOIN pg_class l ON l.oid = leaf.relid
   JOIN pg_namespace ln ON ln.oid = l.relnamespace`;
