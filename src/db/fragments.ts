@@ -1,7 +1,10 @@
 // SQL facts that many statements share, each written once: which schemas are PostgreSQL's own (and
-// which a listing shows by default), and the leaves that hold a relation's rows. They are fixed
-// text; the aliases and bind-parameter numbers they take come from pgscope's code, never from a
-// client, whose values travel as bind parameters.
+// which a listing shows by default), the leaves that hold a relation's rows, and relations looked
+// up by (schema, name) pairs. They are fixed text; the aliases and bind-parameter numbers they take
+// come from pgscope's code, never from a client, whose values travel as bind parameters.
+
+/** A bind parameter's place in the statement ('$1'): the only thing a fragment takes for a value. */
+type BindParameter = `$${number}`;
 
 /**
  * PostgreSQL's own schemas (`n` is pg_namespace): pg_catalog, pg_toast, the per-session
@@ -42,3 +45,13 @@ export const leavesOf = (relation: string) => /* SQL */ `
       FROM pg_partition_tree(${relation}.oid) tree
       WHERE ${relation}.relkind IN ('p', 'I')
         AND tree.isleaf`;
+
+/**
+ * FROM-clause items for the relations named by two text arrays bound in parallel, schemas and
+ * names: `w` (schema, name: the pair as given), `n` (its pg_namespace row) and `t` (its pg_class
+ * row). Names are matched exactly, without the search path; a pair that names nothing gives no row.
+ */
+export const relationsByName = (schemas: BindParameter, names: BindParameter) => /* SQL */ `
+  unnest(${schemas}::text[], ${names}::text[]) AS w(schema, name)
+  JOIN pg_namespace n ON n.nspname = w.schema
+  JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name`;

@@ -5,7 +5,7 @@
 // sizes are read for all candidate tables at once (two queries per workload).
 import { parseExpression } from '../../sql/indexExpression.js';
 import { comparableTree } from '../../sql/indexIdentity.js';
-import { leavesOf } from '../../db/fragments.js';
+import { leavesOf, relationsByName } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import { tableArrays } from '../analysis/relations.js';
 import type { CandidateIndex, CandidateKey, RejectedCandidate } from '../types.js';
@@ -68,9 +68,7 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
       ORDER BY k
     ) AS include
-  FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-  JOIN pg_namespace n ON n.nspname = w.schema
-  JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+  FROM ${relationsByName('$1', '$2')}
   JOIN pg_index i ON i.indrelid = t.oid
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_am am ON am.oid = ic.relam
@@ -102,9 +100,7 @@ const TABLE_SIZES_SQL = /* SQL */ `
     w.name AS table,
     CASE WHEN bool_and(c.reltuples >= 0) THEN sum(greatest(c.reltuples, 0))::float8 END AS rows,
     (sum(pg_relation_size(c.oid)) / current_setting('block_size')::int8)::float8 AS pages
-  FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-  JOIN pg_namespace n ON n.nspname = w.schema
-  JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+  FROM ${relationsByName('$1', '$2')}
   CROSS JOIN LATERAL (${leavesOf('t')}
   ) AS leaf
   JOIN pg_class c ON c.oid = leaf.relid

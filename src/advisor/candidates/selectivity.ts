@@ -1,7 +1,7 @@
 // Distinct values per column from pg_stats, so that candidates put the most selective equality key
 // first. One query for all the workload's tables. A partitioned parent has statistics only after a
 // manual ANALYZE (autovacuum never analyzes parents): without them its keys stay as written.
-import { leavesOf } from '../../db/fragments.js';
+import { leavesOf, relationsByName } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import type { KeyRef } from '../types.js';
 
@@ -25,9 +25,7 @@ const DISTINCT_SQL = /* SQL */ `
       t.oid,
       t.relkind,
       t.relkind = 'p' AS partitioned
-    FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-    JOIN pg_namespace n ON n.nspname = w.schema
-    JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+    FROM ${relationsByName('$1', '$2')}
   ),
   sized AS (
     SELECT
