@@ -1,7 +1,7 @@
 // Index usage: every index with its definition, flags, size and scan counters. A partitioned index
 // (relkind 'I') has no statistics of its own (it is absent from pg_stat_all_indexes): its counters
 // and size are summed over the leaf indexes of its partitions. The same facts feed indexFindings.
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
 import type { Queryable } from './pool.js';
 import { DEFAULT_LISTED_SCHEMAS, leavesOf } from './fragments.js';
 
@@ -232,12 +232,8 @@ export function indexFactsCtes(caps: Capabilities): string {
     )`;
 }
 
-const indexesSqlCache = new Map<number, string>();
-
-export function indexesSql(caps: Capabilities): string {
-  const cached = indexesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const indexesSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${indexFactsCtes(caps)}
     SELECT
       f.oid,
@@ -270,10 +266,8 @@ export function indexesSql(caps: Capabilities): string {
       f.schema,
       f.table_name,
       f.index_name,
-      f.oid`;
-  indexesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+      f.oid`,
+);
 
 export async function loadIndexes(db: Queryable, caps: Capabilities, scope: IndexScope): Promise<IndexRow[]> {
   return db.query<IndexRow>(indexesSql(caps), indexScopeParams(scope));

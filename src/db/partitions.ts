@@ -1,7 +1,7 @@
 // Partitioning: each partition of a partitioned table with its bound, rows and size, and per
 // partitioned table its strategy, key, default partition, detach-pending partitions, indexes
 // missing on some partitions, and how far ahead of now() its time-range partitions reach.
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
 import { leavesOf } from './fragments.js';
 import type { Queryable } from './pool.js';
 
@@ -132,13 +132,9 @@ function partitionsCte(caps: Capabilities): string {
     )`;
 }
 
-const partitionsSqlCache = new Map<number, string>();
-
 /** Every partition of the partitioned tables in $1, ordered by lower bound, the default last. */
-export function partitionsSql(caps: Capabilities): string {
-  const cached = partitionsSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const partitionsSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${partitionsCte(caps)}
     SELECT
       p.parent_oid,
@@ -190,22 +186,16 @@ export function partitionsSql(caps: Capabilities): string {
       p.is_default,
       p.from_at NULLS FIRST,
       p.name,
-      p.oid`;
-  partitionsSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+      p.oid`,
+);
 
 export async function loadPartitions(db: Queryable, caps: Capabilities, parentOids: readonly number[]): Promise<PartitionRow[]> {
   return db.query<PartitionRow>(partitionsSql(caps), [parentOids]);
 }
 
-const partitionedTablesSqlCache = new Map<number, string>();
-
 /** One row per partitioned table in $1 (other relations in $1 yield no row). */
-export function partitionedTablesSql(caps: Capabilities): string {
-  const cached = partitionedTablesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const partitionedTablesSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${partitionsCte(caps)},
     coverage AS (
       SELECT
@@ -271,10 +261,8 @@ export function partitionedTablesSql(caps: Capabilities): string {
         AND pg_relation_size(d.oid) <= ${DEFAULT_PARTITION_COUNT_MAX_BYTES}
     ) default_count ON true
     WHERE pt.partrelid = ANY ($1::oid[])
-    ORDER BY c.oid`;
-  partitionedTablesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+    ORDER BY c.oid`,
+);
 
 export async function loadPartitionedTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<PartitionedTableRow[]> {
   return db.query<PartitionedTableRow>(partitionedTablesSql(caps), [oids]);

@@ -2,7 +2,7 @@
 // tables in one statement (the Table loader), plus the keyset-paginated list of table keys.
 // A partitioned table holds no rows itself: its sizes and counters are sums over its leaf
 // partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
 import type { Queryable } from './pool.js';
 import { DEFAULT_LISTED_SCHEMAS, leavesOf } from './fragments.js';
 
@@ -53,14 +53,10 @@ export interface TableRow {
   index_cache_hit_ratio: number | null;
 }
 
-const tablesSqlCache = new Map<number, string>();
-
 /** One statement for any number of tables: the Table loader's batch. */
-export function tablesSql(caps: Capabilities): string {
-  const cached = tablesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
+export const tablesSql = perServerVersion((caps) => {
   const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(s.last_seq_scan)' : 'NULL::timestamptz';
-  const sql = /* SQL */ `
+  return /* SQL */ `
     WITH requested AS (
       SELECT
         c.oid,
@@ -216,9 +212,7 @@ export function tablesSql(caps: Capabilities): string {
         AND r.relispartition
     ) parent ON true
     ORDER BY r.oid`;
-  tablesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+});
 
 export async function loadTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<TableRow[]> {
   return db.query<TableRow>(tablesSql(caps), [oids]);
