@@ -2,6 +2,7 @@
 // role). A change whose statements the server would refuse halfway is refused while planning, with
 // the GRANT that allows it, so that a dry run already tells. ANALYZE needs it most: on a table it
 // may not analyze, PostgreSQL only warns and skips, and the change would look done.
+import { relationsByName } from '../db/fragments.js';
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { quoteIdent } from '../sql/quote.js';
@@ -36,18 +37,16 @@ export async function requireOwnership(
     /* SQL */ `
     SELECT
       n.nspname AS schema,
-      c.relname AS name,
-      pg_get_userbyid(c.relowner) AS owner,
+      t.relname AS name,
+      pg_get_userbyid(t.relowner) AS owner,
       current_user AS role,
-      (SELECT a.rolsuper FROM pg_roles a WHERE a.oid = c.relowner) AS owner_is_superuser,
-      pg_has_role(current_user, c.relowner, 'USAGE')
+      (SELECT a.rolsuper FROM pg_roles a WHERE a.oid = t.relowner) AS owner_is_superuser,
+      pg_has_role(current_user, t.relowner, 'USAGE')
         OR ($3 AND (
           pg_has_role(current_user, (SELECT d.datdba FROM pg_database d WHERE d.datname = current_database()), 'USAGE')
-          OR (current_setting('server_version_num')::int >= 170000 AND has_table_privilege(c.oid, 'MAINTAIN'))
+          OR (current_setting('server_version_num')::int >= 170000 AND has_table_privilege(t.oid, 'MAINTAIN'))
         )) AS allowed
-    FROM unnest($1::text[], $2::text[]) AS r(schema, name)
-    JOIN pg_namespace n ON n.nspname = r.schema
-    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.name`,
+    FROM ${relationsByName('$1', '$2')}`,
     [relations.map((r) => r.schema), relations.map((r) => r.name), maintainSuffices],
   );
   const refused = rows.filter((row) => !row.allowed);

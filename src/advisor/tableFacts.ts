@@ -1,5 +1,6 @@
 // What selection and the recommendations read about the tables themselves: how much is written to
 // them (an index costs every write), and which existing indexes a new one would make redundant.
+import { relationsByName } from '../db/fragments.js';
 import type { Queryable } from '../db/pool.js';
 import type { CandidateIndex } from './types.js';
 import { tableKey } from './select.js';
@@ -17,15 +18,13 @@ export async function loadTableWrites(
   const rows = await db.query<{ schema: string; table: string; writes: number }>(
     /* SQL */ `
     SELECT
-      r.schema,
-      r.table,
+      w.schema,
+      w.name AS table,
       coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd + s.n_tup_del), 0)::float8 AS writes
-    FROM unnest($1::text[], $2::text[]) AS r(schema, "table")
-    JOIN pg_namespace n ON n.nspname = r.schema
-    JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table
-    CROSS JOIN LATERAL pg_partition_tree(c.oid) tree
+    FROM ${relationsByName('$1', '$2')}
+    CROSS JOIN LATERAL pg_partition_tree(t.oid) tree
     LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
-    GROUP BY r.schema, r.table`,
+    GROUP BY w.schema, w.name`,
     [distinct.map((t) => t.schema), distinct.map((t) => t.table)],
   );
   return new Map(rows.map((row) => [tableKey(row), row.writes]));

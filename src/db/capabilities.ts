@@ -52,6 +52,23 @@ export interface InstalledExtension {
   defaultVersion: string | null;
 }
 
+/**
+ * SQL text that depends on the server version alone, built once per version: `build` runs on the
+ * first call for each serverVersionNum, later calls get the same text. `build` must read nothing
+ * of `caps` but serverVersionNum.
+ */
+export function perServerVersion(build: (caps: Capabilities) => string): (caps: Capabilities) => string {
+  const built = new Map<number, string>();
+  return (caps) => {
+    let sql = built.get(caps.serverVersionNum);
+    if (sql === undefined) {
+      sql = build(caps);
+      built.set(caps.serverVersionNum, sql);
+    }
+    return sql;
+  };
+}
+
 interface BaseRow {
   server_version: string;
   server_version_num: number;

@@ -4,7 +4,8 @@
 // arrays (key columns and expressions, operator classes, collations, ordering, INCLUDE, predicate,
 // access method); partitioned indexes are judged once, on the parent, with leaf usage summed.
 // The sentences a person reads are written in src/review/indexFindings.ts.
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
+import { leavesOf } from './fragments.js';
 import { indexFactsCtes, indexScopeParams } from './indexes.js';
 import type { Queryable } from './pool.js';
 
@@ -238,13 +239,9 @@ const FINDINGS_BY_KIND = /* SQL */ `
     SELECT * FROM missing_fk
   )`;
 
-const findingsSqlCache = new Map<number, string>();
-
 /** Binds IndexScope as $1 to $4 (see indexFactsCtes) and the kinds asked for as $5. */
-export function indexFindingsSql(caps: Capabilities): string {
-  const cached = findingsSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const indexFindingsSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${indexFactsCtes(caps)},
     ${FINDINGS_BY_KIND},
     stats AS (
@@ -318,14 +315,7 @@ export function indexFindingsSql(caps: Capabilities): string {
         coalesce(sum(pg_total_relation_size(leaf.relid)), 0)::int8 AS size_bytes,
         coalesce(sum(s.seq_scan), 0)::int8 AS seq_scans
       FROM scoped_tables st
-      CROSS JOIN LATERAL (
-        SELECT st.oid AS relid
-        WHERE st.relkind <> 'p'
-        UNION ALL
-        SELECT tree.relid
-        FROM pg_partition_tree(st.oid) tree
-        WHERE st.relkind = 'p'
-          AND tree.isleaf
+      CROSS JOIN LATERAL (${leavesOf('st')}
       ) leaf
       LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
       WHERE st.oid = fk.conrelid
@@ -337,10 +327,8 @@ export function indexFindingsSql(caps: Capabilities): string {
       array_position(ARRAY['INVALID', 'UNUSED', 'DUPLICATE', 'REDUNDANT', 'MISSING_FK_INDEX'], fi.kind),
       f.index_name,
       fk.conname,
-      coalesce(fi.index_oid, fi.foreign_key_oid)`;
-  findingsSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+      coalesce(fi.index_oid, fi.foreign_key_oid)`,
+);
 
 /** The findings in scope, as rows (src/review/indexFindings.ts adds the sentence). */
 export async function indexFindingRows(db: Queryable, caps: Capabilities, scope: FindingScope): Promise<IndexFindingRow[]> {

@@ -1,9 +1,9 @@
 // Index usage: every index with its definition, flags, size and scan counters. A partitioned index
 // (relkind 'I') has no statistics of its own (it is absent from pg_stat_all_indexes): its counters
 // and size are summed over the leaf indexes of its partitions. The same facts feed indexFindings.
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
+import { DEFAULT_LISTED_SCHEMAS, leavesOf } from './fragments.js';
 
 export type IndexConstraintType = 'PRIMARY_KEY' | 'UNIQUE' | 'EXCLUSION';
 
@@ -222,14 +222,7 @@ export function indexFactsCtes(caps: Capabilities): string {
           sum(pg_relation_size(leaf.relid))::int8 AS size_bytes,
           ${lastScan} AS last_scan_at,
           sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS cache_hit_ratio
-        FROM (
-          SELECT ic.oid AS relid
-          WHERE ic.relkind = 'i'
-          UNION ALL
-          SELECT tree.relid
-          FROM pg_partition_tree(ic.oid) tree
-          WHERE ic.relkind = 'I'
-            AND tree.isleaf
+        FROM (${leavesOf('ic')}
         ) leaf
         LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = leaf.relid
         LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = leaf.relid
@@ -239,12 +232,8 @@ export function indexFactsCtes(caps: Capabilities): string {
     )`;
 }
 
-const indexesSqlCache = new Map<number, string>();
-
-export function indexesSql(caps: Capabilities): string {
-  const cached = indexesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const indexesSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${indexFactsCtes(caps)}
     SELECT
       f.oid,
@@ -277,10 +266,8 @@ export function indexesSql(caps: Capabilities): string {
       f.schema,
       f.table_name,
       f.index_name,
-      f.oid`;
-  indexesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+      f.oid`,
+);
 
 export async function loadIndexes(db: Queryable, caps: Capabilities, scope: IndexScope): Promise<IndexRow[]> {
   return db.query<IndexRow>(indexesSql(caps), indexScopeParams(scope));

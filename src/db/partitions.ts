@@ -1,7 +1,8 @@
 // Partitioning: each partition of a partitioned table with its bound, rows and size, and per
 // partitioned table its strategy, key, default partition, detach-pending partitions, indexes
 // missing on some partitions, and how far ahead of now() its time-range partitions reach.
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
+import { leavesOf } from './fragments.js';
 import type { Queryable } from './pool.js';
 
 export interface PartitionRow {
@@ -76,6 +77,7 @@ function partitionsCte(caps: Capabilities): string {
           AND key_column.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
           AS is_time_range,
         ${detachPending} AS is_detach_pending,
+        c.relkind,
         c.relkind = 'p' AS is_partitioned
       FROM pg_inherits inh
       JOIN pg_partitioned_table pt ON pt.partrelid = inh.inhparent
@@ -130,13 +132,9 @@ function partitionsCte(caps: Capabilities): string {
     )`;
 }
 
-const partitionsSqlCache = new Map<number, string>();
-
 /** Every partition of the partitioned tables in $1, ordered by lower bound, the default last. */
-export function partitionsSql(caps: Capabilities): string {
-  const cached = partitionsSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const partitionsSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${partitionsCte(caps)}
     SELECT
       p.parent_oid,
@@ -170,40 +168,34 @@ export function partitionsSql(caps: Capabilities): string {
         sum(size.table_bytes + size.indexes_bytes)::int8 AS size_bytes,
         sum(size.table_bytes)::int8 AS table_size_bytes,
         sum(size.indexes_bytes)::int8 AS indexes_size_bytes
-      FROM pg_partition_tree(p.oid) tree
-      JOIN pg_class lc ON lc.oid = tree.relid
+      FROM (${leavesOf('p')}
+      ) leaf
+      JOIN pg_class lc ON lc.oid = leaf.relid
       -- each leaf measured once (pg_total_relation_size = pg_table_size + pg_indexes_size);
       -- OFFSET 0 keeps the planner from repeating the calls in every sum
       CROSS JOIN LATERAL (
         SELECT
-          pg_table_size(tree.relid) AS table_bytes,
-          pg_indexes_size(tree.relid) AS indexes_bytes
+          pg_table_size(leaf.relid) AS table_bytes,
+          pg_indexes_size(leaf.relid) AS indexes_bytes
         OFFSET 0
       ) size
-      LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
-      WHERE tree.isleaf
+      LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
     ) sizes ON true
     ORDER BY
       p.parent_oid,
       p.is_default,
       p.from_at NULLS FIRST,
       p.name,
-      p.oid`;
-  partitionsSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+      p.oid`,
+);
 
 export async function loadPartitions(db: Queryable, caps: Capabilities, parentOids: readonly number[]): Promise<PartitionRow[]> {
   return db.query<PartitionRow>(partitionsSql(caps), [parentOids]);
 }
 
-const partitionedTablesSqlCache = new Map<number, string>();
-
 /** One row per partitioned table in $1 (other relations in $1 yield no row). */
-export function partitionedTablesSql(caps: Capabilities): string {
-  const cached = partitionedTablesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
-  const sql = /* SQL */ `
+export const partitionedTablesSql = perServerVersion(
+  (caps) => /* SQL */ `
     WITH ${partitionsCte(caps)},
     coverage AS (
       SELECT
@@ -269,10 +261,8 @@ export function partitionedTablesSql(caps: Capabilities): string {
         AND pg_relation_size(d.oid) <= ${DEFAULT_PARTITION_COUNT_MAX_BYTES}
     ) default_count ON true
     WHERE pt.partrelid = ANY ($1::oid[])
-    ORDER BY c.oid`;
-  partitionedTablesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+    ORDER BY c.oid`,
+);
 
 export async function loadPartitionedTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<PartitionedTableRow[]> {
   return db.query<PartitionedTableRow>(partitionedTablesSql(caps), [oids]);

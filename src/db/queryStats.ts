@@ -104,28 +104,49 @@ export function entryColumns(caps: Capabilities) {
   };
 }
 
+/**
+ * FROM and WHERE for the entries that both the slow-query list and the advisor's workload read: this
+ * database's, with a queryid (a role without pg_read_all_stats sees other roles' entries without
+ * one). `topLevelOnly` also leaves out nested statements where the view tells them apart (toplevel,
+ * extension 1.9+).
+ */
+export function thisDatabaseEntries(caps: Capabilities, { topLevelOnly }: { topLevelOnly: boolean }): string {
+  const topLevel = topLevelOnly && caps.pgStatStatementsColumns.has('toplevel') ? 'AND toplevel' : '';
+  return /* SQL */ `FROM ${pgStatStatementsView(caps)}
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND queryid IS NOT NULL
+        ${topLevel}`;
+}
+
+/**
+ * The per-queryid columns both read, summed over its entries (roles, and nested statements unless
+ * left out): the text of the most-called entry, calls, total time, and mean time as the total over
+ * the calls (the entries' own means are not averaged). Needs GROUP BY queryid.
+ */
+export function perQueryIdTotals(caps: Capabilities): string {
+  const c = entryColumns(caps);
+  return /* SQL */ `queryid::text AS query_id,
+        (array_agg(query ORDER BY calls DESC, userid))[1] AS query,
+        sum(calls)::int8 AS calls,
+        sum(${c.total}) AS total_time_ms,
+        sum(${c.total}) / nullif(sum(calls), 0) AS mean_time_ms`;
+}
+
 const sqlCache = new WeakMap<Capabilities, string>();
 
 /** One statement: filter, aggregate, rank and limit inside PostgreSQL. */
 export function slowQueriesSql(caps: Capabilities): string {
   const cached = sqlCache.get(caps);
   if (cached) return cached;
-  const view = pgStatStatementsView(caps);
   const c = entryColumns(caps);
   const sql = /* SQL */ `
     WITH entries AS (
       SELECT *
-      FROM ${view}
-      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND queryid IS NOT NULL
+      ${thisDatabaseEntries(caps, { topLevelOnly: false })}
     ),
     statements AS (
       SELECT
-        queryid::text AS query_id,
-        (array_agg(query ORDER BY calls DESC, userid))[1] AS query,
-        sum(calls)::int8 AS calls,
-        sum(${c.total}) AS total_time_ms,
-        sum(${c.total}) / nullif(sum(calls), 0) AS mean_time_ms,
+        ${perQueryIdTotals(caps)},
         min(${c.min}) AS min_time_ms,
         max(${c.max}) AS max_time_ms,
         -- pooled standard deviation of the aggregated entries

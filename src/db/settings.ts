@@ -5,7 +5,7 @@
 // disks, so the caller may pass them. pgscope's sessions SET only timeouts, none of the settings reviewed.
 import type { Capabilities } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { OUTSIDE_SYSTEM_SCHEMAS } from './schemaFilter.js';
+import { OUTSIDE_SYSTEM_SCHEMAS } from './fragments.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export const REVIEWED_SETTINGS = [

@@ -2,22 +2,9 @@
 // tables in one statement (the Table loader), plus the keyset-paginated list of table keys.
 // A partitioned table holds no rows itself: its sizes and counters are sums over its leaf
 // partitions, while its vacuum/analyze times are its own (PostgreSQL never auto-analyzes it).
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, perServerVersion } from './capabilities.js';
 import type { Queryable } from './pool.js';
-import { DEFAULT_LISTED_SCHEMAS } from './schemaFilter.js';
-
-/**
- * The relations whose counters make up table `r`: itself, or the leaves of a partitioned table.
- * pg_partition_tree() skips detach-pending partitions, which is what a size total should do.
- */
-const LEAVES_OF_R = /* SQL */ `
-      SELECT r.oid AS relid
-      WHERE r.relkind <> 'p'
-      UNION ALL
-      SELECT tree.relid
-      FROM pg_partition_tree(r.oid) tree
-      WHERE r.relkind = 'p'
-        AND tree.isleaf`;
+import { DEFAULT_LISTED_SCHEMAS, leavesOf } from './fragments.js';
 
 export type StaleStatisticsReason = 'NEVER_ANALYZED' | 'MODIFIED_PAST_THRESHOLD' | 'PARTITIONED_NEVER_ANALYZED';
 
@@ -66,14 +53,10 @@ export interface TableRow {
   index_cache_hit_ratio: number | null;
 }
 
-const tablesSqlCache = new Map<number, string>();
-
 /** One statement for any number of tables: the Table loader's batch. */
-export function tablesSql(caps: Capabilities): string {
-  const cached = tablesSqlCache.get(caps.serverVersionNum);
-  if (cached) return cached;
+export const tablesSql = perServerVersion((caps) => {
   const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(s.last_seq_scan)' : 'NULL::timestamptz';
-  const sql = /* SQL */ `
+  return /* SQL */ `
     WITH requested AS (
       SELECT
         c.oid,
@@ -112,7 +95,7 @@ export function tablesSql(caps: Capabilities): string {
         sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
         sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio
       FROM requested r
-      CROSS JOIN LATERAL (${LEAVES_OF_R}
+      CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
       -- Sizing is most of this statement's time: measure each relation once. (pg_total_relation_size
@@ -229,9 +212,7 @@ export function tablesSql(caps: Capabilities): string {
         AND r.relispartition
     ) parent ON true
     ORDER BY r.oid`;
-  tablesSqlCache.set(caps.serverVersionNum, sql);
-  return sql;
-}
+});
 
 export async function loadTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<TableRow[]> {
   return db.query<TableRow>(tablesSql(caps), [oids]);
@@ -324,7 +305,7 @@ const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
               WHEN 'modifications_since_analyze' THEN s.n_mod_since_analyze
             END
           ), 0)::numeric
-        FROM (${LEAVES_OF_R}
+        FROM (${leavesOf('r')}
         ) leaf
         LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
       ) AS sort_key

@@ -7,6 +7,7 @@
 // build fails, what this call created is dropped; an index another session builds never is. A
 // plan that rebuilds an identical INVALID index drops that one first, unless another session
 // builds it by then.
+import { leavesOf } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import { translateDefinitionError, translateIndexBuildError } from '../../db/pgErrors.js';
 import { ErrorCode, PgscopeError, isPgscopeError } from '../../errors.js';
@@ -244,14 +245,11 @@ async function measureIndex(session: Queryable, schema: string, name: string): P
     /* SQL */ `
     SELECT
       i.indisvalid AS valid,
-      CASE
-        WHEN c.relkind = 'I' THEN (
-          SELECT coalesce(sum(pg_relation_size(tree.relid)), 0)
-          FROM pg_partition_tree(c.oid) tree
-          WHERE tree.isleaf
-        )
-        ELSE pg_relation_size(c.oid)
-      END::int8 AS size_bytes
+      (
+        SELECT coalesce(sum(pg_relation_size(leaf.relid)), 0)
+        FROM (${leavesOf('c')}
+        ) leaf
+      )::int8 AS size_bytes
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_index i ON i.indexrelid = c.oid

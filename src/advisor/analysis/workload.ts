@@ -6,8 +6,9 @@
 // application_name, so pgscope's own reads are recognised by what they read, not by who ran them.
 import type { Node } from 'libpg-query';
 import type { Capabilities } from '../../db/capabilities.js';
+import { listedByDefault } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
-import { entryColumns, pgStatStatementsView, staleExtensionError } from '../../db/queryStats.js';
+import { perQueryIdTotals, staleExtensionError, thisDatabaseEntries } from '../../db/queryStats.js';
 import { parseStatements, type ParsedStatement } from '../../sql/parse.js';
 import { rangeVarsOf } from './relations.js';
 import type { WorkloadStatement } from '../types.js';
@@ -43,21 +44,11 @@ interface EntryRow {
  * would count it twice. The tie-breaker on queryid keeps pages stable.
  */
 export function workloadSql(caps: Capabilities): string {
-  const view = pgStatStatementsView(caps);
-  const c = entryColumns(caps);
-  const topLevel = caps.pgStatStatementsColumns.has('toplevel') ? 'AND toplevel' : '';
   return /* SQL */ `
     SELECT
-      queryid::text AS query_id,
-      (array_agg(query ORDER BY calls DESC, userid))[1] AS query,
-      sum(calls)::int8 AS calls,
-      sum(${c.total}) AS total_time_ms,
-      sum(${c.total}) / nullif(sum(calls), 0) AS mean_time_ms,
+      ${perQueryIdTotals(caps)},
       sum(rows)::int8 AS rows
-    FROM ${view}
-    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND queryid IS NOT NULL
-      ${topLevel}
+    ${thisDatabaseEntries(caps, { topLevelOnly: true })}
     GROUP BY queryid
     ORDER BY
       total_time_ms DESC,
@@ -146,6 +137,6 @@ function isForeignKeyCheck(text: string): boolean {
  */
 function isSystemRelation(relation: { schema: string | null; name: string }): boolean {
   const schema = relation.schema;
-  if (schema !== null) return schema.startsWith('pg_') || schema === 'information_schema' || schema === 'pgscope';
+  if (schema !== null) return !listedByDefault(schema);
   return relation.name.startsWith('pg_');
 }

@@ -5,6 +5,7 @@
 // sizes are read for all candidate tables at once (two queries per workload).
 import { parseExpression } from '../../sql/indexExpression.js';
 import { comparableTree } from '../../sql/indexIdentity.js';
+import { leavesOf, relationsByName } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import { tableArrays } from '../analysis/relations.js';
 import type { CandidateIndex, CandidateKey, RejectedCandidate } from '../types.js';
@@ -67,9 +68,7 @@ const EXISTING_INDEXES_SQL = /* SQL */ `
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
       ORDER BY k
     ) AS include
-  FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-  JOIN pg_namespace n ON n.nspname = w.schema
-  JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+  FROM ${relationsByName('$1', '$2')}
   JOIN pg_index i ON i.indrelid = t.oid
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_am am ON am.oid = ic.relam
@@ -92,8 +91,8 @@ interface TableSizeRow {
 
 /**
  * Sizes summed over the partition tree's leaves (a partitioned parent has no storage or estimate
- * of its own; pg_partition_tree gives no row for a plain table, which is its own leaf). Pages are measured, not
- * estimated, so a table loaded since its last ANALYZE is not taken for empty.
+ * of its own; a plain table is its own leaf). Pages are measured, not estimated, so a table loaded
+ * since its last ANALYZE is not taken for empty.
  */
 const TABLE_SIZES_SQL = /* SQL */ `
   SELECT
@@ -101,19 +100,10 @@ const TABLE_SIZES_SQL = /* SQL */ `
     w.name AS table,
     CASE WHEN bool_and(c.reltuples >= 0) THEN sum(greatest(c.reltuples, 0))::float8 END AS rows,
     (sum(pg_relation_size(c.oid)) / current_setting('block_size')::int8)::float8 AS pages
-  FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-  JOIN pg_namespace n ON n.nspname = w.schema
-  JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
-  CROSS JOIN LATERAL (
-    SELECT tree.relid
-    FROM pg_partition_tree(t.oid) AS tree
-    WHERE tree.isleaf
-      AND t.relkind = 'p'
-    UNION ALL
-    SELECT t.oid
-    WHERE t.relkind <> 'p'
-  ) AS leaf(oid)
-  JOIN pg_class c ON c.oid = leaf.oid
+  FROM ${relationsByName('$1', '$2')}
+  CROSS JOIN LATERAL (${leavesOf('t')}
+  ) AS leaf
+  JOIN pg_class c ON c.oid = leaf.relid
   GROUP BY
     w.schema,
     w.name

@@ -1,6 +1,7 @@
 // Distinct values per column from pg_stats, so that candidates put the most selective equality key
 // first. One query for all the workload's tables. A partitioned parent has statistics only after a
 // manual ANALYZE (autovacuum never analyzes parents): without them its keys stay as written.
+import { leavesOf, relationsByName } from '../../db/fragments.js';
 import type { Queryable } from '../../db/pool.js';
 import type { KeyRef } from '../types.js';
 
@@ -22,23 +23,19 @@ const DISTINCT_SQL = /* SQL */ `
       w.schema,
       w.name,
       t.oid,
+      t.relkind,
       t.relkind = 'p' AS partitioned
-    FROM unnest($1::text[], $2::text[]) AS w(schema, name)
-    JOIN pg_namespace n ON n.nspname = w.schema
-    JOIN pg_class t ON t.relnamespace = n.oid AND t.relname = w.name
+    FROM ${relationsByName('$1', '$2')}
   ),
   sized AS (
     SELECT
       wanted.*,
-      CASE
-        WHEN wanted.partitioned THEN (
-          SELECT sum(greatest(c.reltuples, 0))
-          FROM pg_partition_tree(wanted.oid) AS tree
-          JOIN pg_class c ON c.oid = tree.relid
-          WHERE tree.isleaf
-        )
-        ELSE (SELECT greatest(c.reltuples, 0) FROM pg_class c WHERE c.oid = wanted.oid)
-      END::float8 AS rows
+      (
+        SELECT sum(greatest(c.reltuples, 0))
+        FROM (${leavesOf('wanted')}
+        ) AS leaf
+        JOIN pg_class c ON c.oid = leaf.relid
+      )::float8 AS rows
     FROM wanted
   )
   SELECT

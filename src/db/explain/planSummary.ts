@@ -1,6 +1,7 @@
 // What a person reads first in a plan: sequential scans of large tables, row estimates that were
 // far off (when analyzed), and notes on generic plans whose NULL parameters make them meaningless.
 // Reads EXPLAIN (FORMAT JSON) documents; sizes every scanned table in one statement.
+import { relationsByName } from '../fragments.js';
 import type { Queryable } from '../pool.js';
 
 /** One node of EXPLAIN (FORMAT JSON)'s tree: the keys pgscope reads (PostgreSQL prints more). */
@@ -78,15 +79,13 @@ interface TableSizeRow {
 const TABLE_SIZES_SQL = /* SQL */ `
   SELECT
     n.nspname AS schema,
-    c.relname AS table_name,
-    CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 END AS row_estimate,
-    pg_relation_size(c.oid) AS size_bytes
-  FROM unnest($1::text[], $2::text[]) AS scanned(schema, table_name)
-  JOIN pg_namespace n ON n.nspname = scanned.schema
-  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = scanned.table_name
+    t.relname AS table_name,
+    CASE WHEN t.reltuples >= 0 THEN t.reltuples::float8 END AS row_estimate,
+    pg_relation_size(t.oid) AS size_bytes
+  FROM ${relationsByName('$1', '$2')}
   ORDER BY
     n.nspname,
-    c.relname`;
+    t.relname`;
 
 /** Sequential scans with their tables' sizes (one extra statement), misestimates and notes. */
 export async function summarizePlan(

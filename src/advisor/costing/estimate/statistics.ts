@@ -2,6 +2,7 @@
 // (pg_stats) and the planner's cost settings (pg_settings), each in one statement. A partitioned
 // parent has no pg_stats rows until someone runs ANALYZE on it (autovacuum never does): then its
 // leaves' statistics are combined, weighted by their row counts, and `combinedFromLeaves` says so.
+import { leavesOf, relationsByName } from '../../../db/fragments.js';
 import type { Queryable } from '../../../db/pool.js';
 
 export interface TableStatistics {
@@ -40,7 +41,7 @@ interface TableSizeRow {
   parent_analyzed: boolean;
 }
 
-// A plain table is its own single leaf (pg_partition_tree gives no row for it).
+// A plain table, or a partition named on its own, is its own single leaf.
 const TABLE_SQL = /* SQL */ `
   WITH target AS (
     SELECT
@@ -64,15 +65,7 @@ const TABLE_SQL = /* SQL */ `
         AND s.inherited
     ) AS parent_analyzed
   FROM target t
-  CROSS JOIN LATERAL (
-    SELECT
-      p.relid
-    FROM pg_partition_tree(t.oid) p
-    WHERE p.isleaf
-    UNION ALL
-    SELECT
-      t.oid
-    WHERE t.relkind <> 'p'
+  CROSS JOIN LATERAL (${leavesOf('t')}
   ) AS leaf
   JOIN pg_class l ON l.oid = leaf.relid
   JOIN pg_namespace ln ON ln.oid = l.relnamespace`;
@@ -91,11 +84,12 @@ interface ColumnStatsRow {
 }
 
 // pg_stats' anyarray columns become text[] through text (their element type varies by column).
-// $3: read the parent's own inherited statistics; else the leaves' (a plain table is its own leaf).
+// $3: read the parent's own inherited statistics; else the leaves' (a plain table is its own leaf),
+// named by $4 and $5.
 const COLUMNS_SQL = /* SQL */ `
   SELECT
     s.attname::text AS column_name,
-    greatest(l.reltuples, 0)::float8 AS source_rows,
+    greatest(t.reltuples, 0)::float8 AS source_rows,
     s.null_frac::float8 AS null_frac,
     s.n_distinct::float8 AS n_distinct,
     s.correlation::float8 AS correlation,
@@ -103,17 +97,15 @@ const COLUMNS_SQL = /* SQL */ `
     s.most_common_vals::text::text[] AS common_values,
     s.most_common_freqs::float8[] AS common_freqs,
     s.histogram_bounds::text::text[] AS histogram
-  FROM unnest($4::text[], $5::text[]) AS leaf(schema_name, table_name)
-  JOIN pg_namespace ln ON ln.nspname = leaf.schema_name
-  JOIN pg_class l ON l.relnamespace = ln.oid AND l.relname = leaf.table_name
+  FROM ${relationsByName('$4', '$5')}
   JOIN pg_stats s
     ON CASE WHEN $3 THEN s.schemaname = $1 AND s.tablename = $2 AND s.inherited
-       ELSE s.schemaname = leaf.schema_name AND s.tablename = leaf.table_name AND NOT s.inherited END
+       ELSE s.schemaname = w.schema AND s.tablename = w.name AND NOT s.inherited END
   WHERE s.attname = ANY ($6::text[])
   ORDER BY
     s.attname,
-    leaf.schema_name,
-    leaf.table_name`;
+    w.schema,
+    w.name`;
 
 /** Size and statistics of `schema.table` for `columns`; null when the table does not exist. */
 export async function tableStatistics(
