@@ -12,6 +12,7 @@ import {
   type TestDatabase,
 } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const SLEEP_SQL = 'SELECT pg_sleep(60)';
 /** As pgscope shows it: constants of live texts are masked by default (src/sql/redact.ts). */
@@ -38,15 +39,6 @@ const outcome = (promise: Promise<unknown>) =>
     (rows) => ({ rows }),
     (error: unknown) => ({ error }),
   );
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Gave up waiting for ${what}.`);
-}
 
 async function pidOf(application: string): Promise<number> {
   return waitFor(`a session named ${application}`, async () => {

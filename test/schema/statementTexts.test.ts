@@ -18,6 +18,7 @@ import {
   type TestApp,
   type TestDatabase,
 } from '../harness/database.js';
+import { waitFor } from '../harness/waitFor.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
 const ROLE = `r_redact_${randomBytes(3).toString('hex')}`;
@@ -283,21 +284,12 @@ function holdSession(applicationName: string, statements: string[]) {
   };
 }
 
-/** Asks until `pick` finds something: sessions take a moment to show up in pg_stat_activity. */
-async function waitFor<T>(ask: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const found = await ask();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * The text `activity` shows for the session, once that session is at its statement starting with
  * `verb`: before, the row shows the connection's own setup (pgscope's pool runs set_config first).
  */
 const sessionQuery = (api: TestApp, applicationName: string, verb: string) =>
-  waitFor(async () => {
+  waitFor(`session ${applicationName} at its ${verb} statement`, async () => {
     const result = await api.gql<{ activity: Array<{ query: string }> }>(
       'query ($name: String) { activity(applicationName: $name) { query } }',
       {
@@ -326,7 +318,7 @@ describe('live statement texts', () => {
     await sessionQuery(api, 'redact-holder', 'SELECT $1');
     const waiter = holdSession('redact-waiter', [`SELECT count(*) FROM cards WHERE number = '${CARD}'`]);
     try {
-      const blocked = await waitFor(async () => {
+      const blocked = await waitFor('the blocked query', async () => {
         const result = await api.gql<{ blockedQueries: Array<{ session: { query: string }; blockers: Array<{ query: string }> }> }>(
           '{ blockedQueries { session { query } blockers { query } } }',
         );
