@@ -9,6 +9,7 @@ import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { flushStats, ONLY_INDEX_SCANS, runAndFlushStats, waitForPublishedStats } from '../harness/stats.js';
+import { waitFor } from '../harness/waitFor.js';
 import { indexFindings, type IndexFinding } from '../../src/review/indexFindings.js';
 
 let target: TestDatabase;
@@ -327,11 +328,10 @@ describe('indexFindings', () => {
         await writer.query('BEGIN');
         await writer.query('INSERT INTO bld.busy VALUES (2)');
         const build = builder.query('CREATE INDEX CONCURRENTLY busy_a ON bld.busy (a)');
-        let findings: IndexFinding[] = [];
-        for (let attempt = 0; attempt < 200 && findings.length === 0; attempt += 1) {
-          findings = await indexFindings(db, caps, scope);
-          if (findings.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        const findings = await waitFor('the waiting build to show as INVALID', async () => {
+          const found = await indexFindings(db, caps, scope);
+          return found.length > 0 ? found : undefined;
+        });
         expect(findings).toHaveLength(1);
         expect(findings[0]).toMatchObject({
           index_name: 'busy_a',
