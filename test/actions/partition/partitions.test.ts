@@ -566,14 +566,13 @@ async function leaveDetachPending(parent: string, partition: string): Promise<vo
       await reader.query('BEGIN');
       await reader.query(`SELECT count(*) FROM ${parent}`);
       const detaching = detacher.query(`ALTER TABLE ${parent} DETACH PARTITION ${partition} CONCURRENTLY`).catch((error: unknown) => error);
-      let pending = false;
-      while (!pending) {
+      await waitFor(`${partition} to be marked detach pending`, async () => {
         const [row] = await db.query<{ pending: boolean }>(
           'SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = $1::regclass',
           [partition],
         );
-        pending = row!.pending;
-      }
+        return row!.pending;
+      });
       await db.query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'",
       );
