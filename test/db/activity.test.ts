@@ -121,10 +121,21 @@ async function sessionFacts(pid: number) {
   return row!;
 }
 
+/** How long the statement of `pid` has run, by the server's clock, as pgscope counts it. */
+async function runningMs(pid: number): Promise<number> {
+  const [row] = await target.sql<{ ms: number }>(
+    'SELECT (extract(epoch FROM now() - query_start) * 1000)::float8 AS ms FROM pg_stat_activity WHERE pid = $1',
+    [pid],
+  );
+  return row!.ms;
+}
+
 describe('activity', () => {
   it('lists a running statement with who runs it, where, and what it waits for', async () => {
     const pid = await pidOf('h3-sleeper');
+    const ranBefore = await runningMs(pid);
     const [sleeper] = await sessions(api, 'applicationName: "h3-sleeper"');
+    const ranAfter = await runningMs(pid);
     const facts = await sessionFacts(pid);
     expect(sleeper).toMatchObject({
       pid,
@@ -142,7 +153,9 @@ describe('activity', () => {
       blockedBy: [],
     });
     if (inject('pgMajorVersion') >= 14) expect(sleeper!.queryId).toMatch(/^-?\d+$/);
-    expect(sleeper!.durationMs).toBeGreaterThanOrEqual(0);
+    // measured between the two reads around the request
+    expect(sleeper!.durationMs).toBeGreaterThanOrEqual(ranBefore);
+    expect(sleeper!.durationMs).toBeLessThanOrEqual(ranAfter);
     expect(sleeper!.transactionDurationMs).toBeGreaterThanOrEqual(sleeper!.durationMs!);
     expect(new Date(sleeper!.queryStart as string).getTime()).toBeGreaterThanOrEqual(new Date(sleeper!.backendStart as string).getTime());
   });

@@ -251,12 +251,24 @@ describe('indexFindings', () => {
   });
 
   it('gives the evidence: scans, size, statistics age', async () => {
+    // the age of this database's statistics (reset by the fixture), as the server tells it
+    const statsAge = async () =>
+      (
+        await target.sql<{ reset_at: Date; age_days: number }>(
+          `SELECT stats_reset AS reset_at, extract(epoch FROM now() - stats_reset)::float8 / 86400 AS age_days
+           FROM pg_stat_database WHERE datname = current_database()`,
+        )
+      )[0]!;
+    const before = await statsAge();
     const findings = await indexFindings(db, caps, { ...fnd, kinds: ['UNUSED'] });
+    const after = await statsAge();
     const unused = findings.find((row) => row.index_name === 'orders_created')!;
     const [size] = await target.sql<{ bytes: bigint }>("SELECT pg_relation_size('fnd.orders_created')::int8 AS bytes");
     expect(unused).toMatchObject({ scans: 0n, size_bytes: size!.bytes, last_scan_at: null, is_partitioned: false });
-    expect(unused.stats_reset_at).toBeInstanceOf(Date);
-    expect(unused.stats_age_days).toBeGreaterThanOrEqual(0);
+    expect(unused.stats_reset_at).toEqual(before.reset_at);
+    // measured between the two reads around the call
+    expect(unused.stats_age_days).toBeGreaterThanOrEqual(before.age_days);
+    expect(unused.stats_age_days).toBeLessThanOrEqual(after.age_days);
     expect(unused.stats_age_days).toBeLessThan(1);
     expect(unused.reason).toContain('has not been scanned since statistics were reset 0.0 days ago');
     expect(unused.reason).toContain('wait until they cover 30 days');
