@@ -36,16 +36,19 @@ let db: Database;
 let api: TestApp;
 let showing: TestApp;
 let firstCapture: string;
-let earlier: string;
 
 beforeAll(async () => {
   target = await createTestDatabase('statement_texts');
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
-  earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
-  for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql'])
-    fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
-  expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
+  const earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
+  try {
+    for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql'])
+      fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
+    expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
+  } finally {
+    fs.rmSync(earlier, { recursive: true, force: true });
+  }
   await target.sql(
     `INSERT INTO pgscope.query_stats_text (dbid, queryid, query, last_seen_at)
      SELECT oid, 42, $1, now() FROM pg_database WHERE datname = current_database()`,
@@ -65,7 +68,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db.end(), api.close(), showing.close()]);
-  fs.rmSync(earlier, { recursive: true, force: true });
   await target.drop();
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${quoteIdent(ROLE)}`);
 });
