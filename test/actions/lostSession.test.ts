@@ -69,9 +69,12 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await api?.close();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await api?.close();
+    await server?.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const APPLY = `mutation($column: String!, $wait: Boolean) {

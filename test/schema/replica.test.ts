@@ -53,10 +53,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([onStandby?.close(), onPrimary?.close()]);
-  await standby?.stop();
-  await primary?.stop();
-  for (const dir of [primaryDir, standbyDir]) fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await Promise.all([onStandby?.close(), onPrimary?.close()]);
+    await standby?.stop();
+    await primary?.stop();
+  } finally {
+    for (const dir of [primaryDir, standbyDir]) fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const CAPABILITIES = '{ capabilities { readOnlyReplica mutationsEnabled degraded { feature reason remedy } } }';
