@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from './harness/database.js';
 import { startServerProcess } from './harness/process.js';
+import { waitFor } from './harness/waitFor.js';
 
 const TOKEN = 'k'.repeat(24);
 let target: TestDatabase;
@@ -49,15 +50,6 @@ async function startedPort(server: ReturnType<typeof start>): Promise<number> {
   return Number(/GraphiQL: +http:\/\/localhost:(\d+)\/graphql/.exec(output)![1]);
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return false;
-}
-
 const indexState = async (name = 'items_email_idx') =>
   target.sql<{ valid: boolean }>(
     'SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1',
@@ -80,22 +72,23 @@ describe('a build running while pgscope is killed', () => {
         const change = await applyIndex(port, '{ column: "email" }');
         expect(change.status).toBe('RUNNING');
         const pid = change.sessionPid;
-        expect(
-          await waitUntil(async () => (await target.sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0),
-        ).toBe(true);
+        await waitFor(
+          `backend ${pid} to build`,
+          async () => (await target.sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0,
+        );
 
         first.child.kill('SIGKILL');
         expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
         const gone = async () => (await target.sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0;
         if (version >= 140000) {
           // client_connection_check_interval: the orphaned build notices its client is gone and stops, leaving its INVALID index
-          expect(await waitUntil(gone)).toBe(true);
+          await waitFor(`the orphaned build (backend ${pid}) to stop`, gone);
           expect(await indexState()).toEqual([{ valid: false }]);
           await client.query('COMMIT');
         } else {
           // PostgreSQL 13 cannot notice a dead client while it waits: the build finishes once the writer is done
           await client.query('COMMIT');
-          expect(await waitUntil(gone)).toBe(true);
+          await waitFor(`the build (backend ${pid}) to finish`, gone);
         }
       });
     } finally {
@@ -145,7 +138,7 @@ describe('SIGTERM while a build waits for an old transaction', () => {
       const change = await applyIndex(port, '{ column: "email" }, { column: "id" }');
       id = change.id;
       const phase = "SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase = 'waiting for old snapshots'";
-      expect(await waitUntil(async () => (await target.sql(phase, [change.sessionPid])).length > 0)).toBe(true);
+      await waitFor('the build to wait for old snapshots', async () => (await target.sql(phase, [change.sessionPid])).length > 0);
 
       const signalled = Date.now();
       first.child.kill('SIGTERM');

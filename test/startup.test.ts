@@ -10,6 +10,7 @@ import { freePort } from '../src/embedded/server.js';
 import { createTestDatabase, type TestDatabase } from './harness/database.js';
 import { createRole } from './harness/roles.js';
 import { startServerProcess } from './harness/process.js';
+import { waitFor } from './harness/waitFor.js';
 
 let target: TestDatabase;
 
@@ -156,15 +157,15 @@ describe('stopping with a request in flight', () => {
       }),
     });
     // SIGTERM once the statement runs on the server: the request is then surely in flight.
-    while (
-      (
-        await target.sql(
-          `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%shutdown_probe%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'`,
-        )
-      ).length === 0
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      'the explained statement to run',
+      async () =>
+        (
+          await target.sql(
+            `SELECT 1 FROM pg_stat_activity WHERE query LIKE '%shutdown_probe%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'`,
+          )
+        ).length > 0,
+    );
     server.child.kill('SIGTERM');
     expect(await (await response).json()).toEqual({
       data: { explain: { analyzed: true } },
@@ -228,15 +229,14 @@ describe('the embedded demo database', () => {
     expect(
       await queryOnce(demoUrl, 'SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user'),
     ).toEqual([{ name: 'pgscope', superuser: false }]);
-    let calls = 0;
-    for (let attempt = 0; attempt < 50 && calls < 7; attempt += 1) {
+    const mixStatements = await waitFor('the 7 statements of the workload in slowQueries', async () => {
       const result = await graphql(port, '{ slowQueries(minMeanTimeMs: 0, limit: 100) { query calls } }');
-      calls = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) =>
+      const count = ((result.data?.slowQueries ?? []) as Array<{ query: string }>).filter((row) =>
         /FROM (users|activity_logs|workflow_templates|audit_trails)/.test(row.query),
       ).length;
-      if (calls < 7) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(calls).toBe(7);
+      return count >= 7 ? count : undefined;
+    });
+    expect(mixStatements).toBe(7);
     server.child.kill('SIGINT');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(fs.existsSync(postmasterPid())).toBe(false);

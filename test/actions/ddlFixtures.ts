@@ -1,8 +1,9 @@
 // Shared by the index build tests: IndexPlans written by hand (the planner is tested on its own),
-// a build slowed down on purpose, a lock held by another session, and polling for an event.
+// a build slowed down on purpose, and a lock held by another session.
 import type { IndexPlan, PlannedStatement } from '../../src/actions/plan.js';
 import type { Database } from '../../src/db/pool.js';
 import type { TestDatabase } from '../harness/database.js';
+import { waitFor } from '../harness/waitFor.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
 /**
@@ -77,20 +78,9 @@ export function partitionedPlan(table: string, name: string, keys: string, leafT
   };
 }
 
-/** Polls `probe` every 25 ms until it returns a value (not undefined), for at most `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('waitFor: the awaited event did not happen');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** The pid of the session building on `table`, once pg_stat_progress_create_index shows it in `phase`. */
 export function buildInPhase(target: TestDatabase, table: string, phase: string): Promise<number> {
-  return waitFor(async () => {
+  return waitFor(`a build on ${table} in phase "${phase}"`, async () => {
     const [row] = await target.sql<{ pid: number }>(
       `SELECT pid FROM pg_stat_progress_create_index WHERE relid = $1::regclass AND phase = $2 AND index_relid <> 0`,
       [`public.${table}`, phase],

@@ -13,7 +13,7 @@ import { Database, queryOnce } from '../../src/db/pool.js';
 import { createTestApp, TEST_ADMIN_TOKEN, testConfig, type TestApp } from '../harness/database.js';
 import { startProxy, type Proxy as TcpProxy } from '../harness/proxy.js';
 import { urlForDatabase } from '../harness/urls.js';
-import { waitFor } from './ddlFixtures.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const DATABASE = 'lost_session';
 const ROLE = 'lost_owner';
@@ -69,9 +69,12 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  await api?.close();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await api?.close();
+    await server?.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const APPLY = `mutation($column: String!, $wait: Boolean) {
@@ -93,10 +96,13 @@ const indexes = () =>
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'items'::regclass ORDER BY 1`,
   );
 const building = (pid: number) =>
-  waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0 ? true : undefined));
+  waitFor(
+    `backend ${pid} to build`,
+    async () => (await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0,
+  );
 const backendGone = (pid: number) =>
-  waitFor(async () => ((await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0 ? true : undefined));
-const said = (text: string) => waitFor(async () => (warnings.some((line) => line.includes(text)) ? true : undefined));
+  waitFor(`backend ${pid} to end`, async () => (await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0);
+const said = (text: string) => waitFor(`the warning "${text}"`, () => warnings.some((line) => line.includes(text)));
 
 /** An open transaction that wrote to items: a concurrent build waits for it ("waiting for writers before build"). */
 async function openWriter(id: number) {
@@ -140,7 +146,7 @@ describe('a build whose database session is lost', () => {
     await said(`change ${id} (applyIndex) lost its database session`);
     await start();
 
-    const closed = await waitFor(async () => {
+    const closed = await waitFor(`change ${id} to leave RUNNING with its recovery`, async () => {
       const now = await entry(api, id);
       return now?.status !== 'RUNNING' && now?.outcome?.recovery ? now : undefined;
     });
@@ -160,6 +166,7 @@ describe('a build whose database session is lost', () => {
     const writer = await openWriter(-2);
     const request = api.gql<{ applyIndex: unknown }>(APPLY, { column: 'note', wait: true }, admin);
     const pid = await waitFor(
+      'a build on items',
       async () => (await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass"))[0]?.pid,
     );
 
@@ -190,7 +197,7 @@ describe('a build whose database session is lost', () => {
       await building(sessionPid);
 
       proxy.cut();
-      await waitFor(async () => ((await entry(remote, id))?.status === 'FAILED' ? true : undefined));
+      await waitFor(`change ${id} to fail`, async () => (await entry(remote, id))?.status === 'FAILED');
       // the server still runs the build (its side of the connection is open): pgscope ends it
       await backendGone(sessionPid);
       await writer.commit();

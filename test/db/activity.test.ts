@@ -12,6 +12,7 @@ import {
   type TestDatabase,
 } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const SLEEP_SQL = 'SELECT pg_sleep(60)';
 /** As pgscope shows it: constants of live texts are masked by default (src/sql/redact.ts). */
@@ -38,15 +39,6 @@ const outcome = (promise: Promise<unknown>) =>
     (rows) => ({ rows }),
     (error: unknown) => ({ error }),
   );
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let attempt = 0; attempt < 300; attempt += 1) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Gave up waiting for ${what}.`);
-}
 
 async function pidOf(application: string): Promise<number> {
   return waitFor(`a session named ${application}`, async () => {
@@ -129,10 +121,21 @@ async function sessionFacts(pid: number) {
   return row!;
 }
 
+/** How long the statement of `pid` has run, by the server's clock, as pgscope counts it. */
+async function runningMs(pid: number): Promise<number> {
+  const [row] = await target.sql<{ ms: number }>(
+    'SELECT (extract(epoch FROM now() - query_start) * 1000)::float8 AS ms FROM pg_stat_activity WHERE pid = $1',
+    [pid],
+  );
+  return row!.ms;
+}
+
 describe('activity', () => {
   it('lists a running statement with who runs it, where, and what it waits for', async () => {
     const pid = await pidOf('h3-sleeper');
+    const ranBefore = await runningMs(pid);
     const [sleeper] = await sessions(api, 'applicationName: "h3-sleeper"');
+    const ranAfter = await runningMs(pid);
     const facts = await sessionFacts(pid);
     expect(sleeper).toMatchObject({
       pid,
@@ -150,7 +153,9 @@ describe('activity', () => {
       blockedBy: [],
     });
     if (inject('pgMajorVersion') >= 14) expect(sleeper!.queryId).toMatch(/^-?\d+$/);
-    expect(sleeper!.durationMs).toBeGreaterThanOrEqual(0);
+    // measured between the two reads around the request
+    expect(sleeper!.durationMs).toBeGreaterThanOrEqual(ranBefore);
+    expect(sleeper!.durationMs).toBeLessThanOrEqual(ranAfter);
     expect(sleeper!.transactionDurationMs).toBeGreaterThanOrEqual(sleeper!.durationMs!);
     expect(new Date(sleeper!.queryStart as string).getTime()).toBeGreaterThanOrEqual(new Date(sleeper!.backendStart as string).getTime());
   });

@@ -56,10 +56,21 @@ async function expectOldestIdle(pid: number | null, application: string | null) 
   expect(order!.older).toBe(true);
 }
 
+/** Seconds the fixture has been idle in its transaction, by the server's clock, as pgscope counts them. */
+async function fixtureIdleSeconds(): Promise<number> {
+  const [row] = await target.sql<{ seconds: number }>(
+    'SELECT extract(epoch FROM now() - state_change)::float8 AS seconds FROM pg_stat_activity WHERE pid = $1',
+    [idlePid],
+  );
+  return row!.seconds;
+}
+
 describe('server connections', () => {
   it('finds the oldest session idle in a transaction and counts slots', async () => {
     const db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+    const idleBefore = await fixtureIdleSeconds();
     const row = await serverConnections(db);
+    const idleAfter = await fixtureIdleSeconds();
     const [expected] = await target.sql<{ max: number; reserved: number }>(
       `SELECT current_setting('max_connections')::int AS max,
               current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved`,
@@ -67,7 +78,9 @@ describe('server connections', () => {
     expect(row.max_connections).toBe(expected!.max);
     expect(row.reserved_connections).toBe(expected!.reserved);
     await expectOldestIdle(row.oldest_idle_in_transaction_pid, row.oldest_idle_in_transaction_application);
-    expect(row.oldest_idle_in_transaction_seconds).toBeGreaterThanOrEqual(0);
+    // no younger than the fixture just before the call; when it is the fixture, no older than it just after
+    expect(row.oldest_idle_in_transaction_seconds).toBeGreaterThanOrEqual(idleBefore);
+    if (row.oldest_idle_in_transaction_pid === idlePid) expect(row.oldest_idle_in_transaction_seconds).toBeLessThanOrEqual(idleAfter);
     expect(row.total).toBeGreaterThanOrEqual(2);
 
     const byState = await connectionsByState(db);

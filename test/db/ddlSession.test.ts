@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { SqlState } from '../../src/db/sqlState.js';
+import { waitFor } from '../harness/waitFor.js';
 
 let target: TestDatabase;
 let db: Database;
@@ -16,6 +17,10 @@ afterAll(async () => {
   await db.end();
   await target.drop();
 });
+
+/** Whether backend `pid` is running a statement (pg_stat_activity). */
+const isActive = async (pid: number) =>
+  (await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid]))[0]?.state === 'active';
 
 describe('openSession', () => {
   it('has no statement timeout, its own lock timeout and name, a search_path of pg_catalog only, and takes no pooled connection', async () => {
@@ -63,23 +68,23 @@ describe('openSession', () => {
       () => null,
       (error: unknown) => error,
     );
-    for (;;) {
-      const [row] = await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [session.pid]);
-      if (row?.state === 'active') break;
-    }
+    await waitFor('the session to run its statement', () => isActive(session.pid));
     expect(await session.cancel()).toBe(true);
     expect(await running).toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
     await session.close();
     await session.close();
-    // the backend exits once it read the Terminate message: wait for that (the test times out if it never does)
-    while ((await target.sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [session.pid])).length > 0);
+    // the backend exits once it read the Terminate message: wait for that
+    await waitFor(
+      "the closed session's backend to exit",
+      async () => (await target.sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [session.pid])).length === 0,
+    );
   });
 
   it('says it is lost as soon as its backend is terminated, with DATABASE_UNAVAILABLE, while idle or running', async () => {
     const idle = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
     const busy = await db.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: 1000 });
     const running = busy.query('SELECT pg_sleep(60)').catch((error: unknown) => error);
-    while ((await target.sql<{ state: string }>('SELECT state FROM pg_stat_activity WHERE pid = $1', [busy.pid]))[0]?.state !== 'active');
+    await waitFor('the busy session to run its statement', () => isActive(busy.pid));
     await target.sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1)', [[idle.pid, busy.pid]]);
     for (const session of [idle, busy]) {
       expect(await session.lost).toMatchObject({ extensions: { code: 'DATABASE_UNAVAILABLE' }, sqlState: SqlState.ADMIN_SHUTDOWN });

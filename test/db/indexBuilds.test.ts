@@ -3,9 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIndexBuilds, progressRatio, type IndexBuildRow } from '../../src/db/indexBuilds.js';
 import { Database } from '../../src/db/pool.js';
-import { SLOW_BUILD_FIXTURE, buildInPhase, setSlow, waitFor } from '../actions/ddlFixtures.js';
+import { SLOW_BUILD_FIXTURE, buildInPhase, setSlow } from '../actions/ddlFixtures.js';
 import { createTestApp, createTestDatabase, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const PHASE = 'building index: scanning table';
 
@@ -136,7 +137,7 @@ describe('indexBuilds through the API', () => {
   it('is empty once the build is gone', async () => {
     await target.sql('SELECT pg_cancel_backend($1)', [builderPid]);
     await building;
-    await waitFor(async () => ((await loadIndexBuilds(db)).length === 0 ? true : undefined));
+    await waitFor('the cancelled build to leave pg_stat_progress_create_index', async () => (await loadIndexBuilds(db)).length === 0);
     const result = await api.gql<{ indexBuilds: unknown[] }>('{ indexBuilds { pid } }');
     expect(result.data!.indexBuilds).toEqual([]);
     builderPid = 0;

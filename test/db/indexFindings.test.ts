@@ -9,6 +9,7 @@ import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { flushStats, ONLY_INDEX_SCANS, runAndFlushStats, waitForPublishedStats } from '../harness/stats.js';
+import { waitFor } from '../harness/waitFor.js';
 import { indexFindings, type IndexFinding } from '../../src/review/indexFindings.js';
 
 let target: TestDatabase;
@@ -250,12 +251,24 @@ describe('indexFindings', () => {
   });
 
   it('gives the evidence: scans, size, statistics age', async () => {
+    // the age of this database's statistics (reset by the fixture), as the server tells it
+    const statsAge = async () =>
+      (
+        await target.sql<{ reset_at: Date; age_days: number }>(
+          `SELECT stats_reset AS reset_at, extract(epoch FROM now() - stats_reset)::float8 / 86400 AS age_days
+           FROM pg_stat_database WHERE datname = current_database()`,
+        )
+      )[0]!;
+    const before = await statsAge();
     const findings = await indexFindings(db, caps, { ...fnd, kinds: ['UNUSED'] });
+    const after = await statsAge();
     const unused = findings.find((row) => row.index_name === 'orders_created')!;
     const [size] = await target.sql<{ bytes: bigint }>("SELECT pg_relation_size('fnd.orders_created')::int8 AS bytes");
     expect(unused).toMatchObject({ scans: 0n, size_bytes: size!.bytes, last_scan_at: null, is_partitioned: false });
-    expect(unused.stats_reset_at).toBeInstanceOf(Date);
-    expect(unused.stats_age_days).toBeGreaterThanOrEqual(0);
+    expect(unused.stats_reset_at).toEqual(before.reset_at);
+    // measured between the two reads around the call
+    expect(unused.stats_age_days).toBeGreaterThanOrEqual(before.age_days);
+    expect(unused.stats_age_days).toBeLessThanOrEqual(after.age_days);
     expect(unused.stats_age_days).toBeLessThan(1);
     expect(unused.reason).toContain('has not been scanned since statistics were reset 0.0 days ago');
     expect(unused.reason).toContain('wait until they cover 30 days');
@@ -327,11 +340,10 @@ describe('indexFindings', () => {
         await writer.query('BEGIN');
         await writer.query('INSERT INTO bld.busy VALUES (2)');
         const build = builder.query('CREATE INDEX CONCURRENTLY busy_a ON bld.busy (a)');
-        let findings: IndexFinding[] = [];
-        for (let attempt = 0; attempt < 200 && findings.length === 0; attempt += 1) {
-          findings = await indexFindings(db, caps, scope);
-          if (findings.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        const findings = await waitFor('the waiting build to show as INVALID', async () => {
+          const found = await indexFindings(db, caps, scope);
+          return found.length > 0 ? found : undefined;
+        });
         expect(findings).toHaveLength(1);
         expect(findings[0]).toMatchObject({
           index_name: 'busy_a',

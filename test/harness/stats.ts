@@ -11,6 +11,7 @@
 import { inject } from 'vitest';
 import { Database, type Queryable } from '../../src/db/pool.js';
 import { testConfig } from './database.js';
+import { waitFor } from './waitFor.js';
 
 /** Statements that overwrite shared counters (row counts, modifications since analyze). */
 const OVERWRITES_COUNTERS = /^\s*(ANALYZE|VACUUM)\b/i;
@@ -43,16 +44,19 @@ export async function waitForPublishedStats(url: string): Promise<void> {
       const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [
         { flushed_at: string },
       ];
-      for (let attempt = 0; attempt < 100; attempt += 1) {
-        await client.query('SELECT pg_stat_clear_snapshot()');
-        // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
-        const [row] = await client.query<{ published: boolean }>('SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published', [
-          flushed_at,
-        ]);
-        if (row!.published) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error('The statistics collector published no statistics newer than the flush within 5 s.');
+      await waitFor(
+        'the statistics collector to publish statistics newer than the flush',
+        async () => {
+          await client.query('SELECT pg_stat_clear_snapshot()');
+          // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
+          const [row] = await client.query<{ published: boolean }>(
+            'SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published',
+            [flushed_at],
+          );
+          return row!.published;
+        },
+        5_000,
+      );
     });
   } finally {
     await db.end();

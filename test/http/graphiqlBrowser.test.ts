@@ -43,8 +43,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (skip) return;
-  await browser?.close();
-  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+  try {
+    await browser?.close();
+  } finally {
+    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+  }
   await new Promise((resolve) => server.close(resolve));
   await api.close();
   await target.drop();

@@ -19,6 +19,7 @@ import {
 } from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 import { SqlState } from '../../src/db/sqlState.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
 const CHANGE = 'change { id status statements errorCode errorMessage tokenName dryRun outcome }';
@@ -279,11 +280,13 @@ describe('applyIndex', () => {
         const started = await apply({ table: 'users', columns: [{ column: 'email' }], dryRun: false, wait: false });
         const change = started.data!.applyIndex.change;
         expect(change.status).toBe('RUNNING');
-        const [build] = await poll(
-          () => target.sql<{ pid: number }>('SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()'),
-          (rows) => rows.length > 0,
-        );
-        await target.sql('SELECT pg_cancel_backend($1)', [build!.pid]);
+        const build = await waitFor('the concurrent build', async () => {
+          const [row] = await target.sql<{ pid: number }>(
+            'SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()',
+          );
+          return row;
+        });
+        await target.sql('SELECT pg_cancel_backend($1)', [build.pid]);
         await client.query('COMMIT');
         const entry = await settled(change.id);
         expect(entry).toMatchObject({ status: 'FAILED', errorCode: 'QUERY_TIMEOUT' });
@@ -558,16 +561,9 @@ function monthNames(from: number, to: number): string[] {
   return names;
 }
 
-async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function settled(id: string): Promise<Change> {
-  const read = async () => (await api.gql<{ changeLogEntry: Change }>(ENTRY, { id }, { token: TEST_ADMIN_TOKEN })).data!.changeLogEntry;
-  return poll(read, (entry) => entry.status !== 'RUNNING');
+function settled(id: string): Promise<Change> {
+  return waitFor(`change ${id} to leave RUNNING`, async () => {
+    const entry = (await api.gql<{ changeLogEntry: Change }>(ENTRY, { id }, { token: TEST_ADMIN_TOKEN })).data!.changeLogEntry;
+    return entry.status === 'RUNNING' ? undefined : entry;
+  });
 }

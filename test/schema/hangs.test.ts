@@ -22,10 +22,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  resume();
-  await api.close();
-  await server.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    resume();
+    await api?.close();
+    await server?.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** The postmaster (first line of postmaster.pid) and its children (backends, checkpointer ...). */

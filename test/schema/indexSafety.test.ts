@@ -18,6 +18,7 @@ import {
   type TestDatabase,
 } from '../harness/database.js';
 import { SqlState } from '../../src/db/sqlState.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const APPLY = `mutation($input: ApplyIndexInput!) {
   applyIndex(input: $input) {
@@ -286,6 +287,7 @@ describe('an INVALID index identical to the one asked for', () => {
           (error: unknown) => error,
         );
         await waitFor(
+          'the concurrent build of members_id_email_idx',
           async () =>
             (await target.sql(`SELECT 1 FROM pg_stat_progress_create_index WHERE index_relid = to_regclass('members_id_email_idx')`))
               .length > 0,
@@ -363,8 +365,3 @@ describe('where pgscope may not create temporary objects', () => {
     );
   });
 });
-
-/** Waits for `done` to hold (it reads the server's state: an event, not a time). */
-async function waitFor(done: () => Promise<boolean>): Promise<void> {
-  while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 20));
-}

@@ -15,6 +15,7 @@ import {
   type TestDatabase,
 } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
+import { waitFor } from '../harness/waitFor.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
 const ANALYZE =
@@ -230,17 +231,15 @@ describe('the DDL session and wait: false', () => {
     };
   }
 
-  /** Resolves once the session `pid` waits for a lock (pg_stat_activity), polling without a fixed sleep budget. */
-  async function waitingForLock(pid: number): Promise<{ application_name: string }> {
-    for (;;) {
+  /** The session `pid` once it waits for a lock (pg_stat_activity). */
+  const waitingForLock = (pid: number) =>
+    waitFor(`backend ${pid} to wait for a lock`, async () => {
       const [row] = await target.sql<{ application_name: string; wait_event_type: string | null }>(
         'SELECT application_name, wait_event_type FROM pg_stat_activity WHERE pid = $1',
         [pid],
       );
-      if (row?.wait_event_type === 'Lock') return row;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+      return row?.wait_event_type === 'Lock' ? row : undefined;
+    });
 
   it('fails with LOCK_TIMEOUT past PGSCOPE_DDL_LOCK_TIMEOUT_MS, recorded as FAILED', async () => {
     const shortLocks = createTestApp(target.url, { env: { PGSCOPE_DDL_LOCK_TIMEOUT_MS: '200' }, ownSchemaReady: true });

@@ -12,6 +12,7 @@ import { queryOnce } from '../../src/db/pool.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/embedded/server.js';
 import { createTestApp, errorCodes, TEST_ADMIN_TOKEN, type TestApp } from '../harness/database.js';
 import { startServerProcess } from '../harness/process.js';
+import { waitFor } from '../harness/waitFor.js';
 
 let primaryDir: string;
 let standbyDir: string;
@@ -52,10 +53,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([onStandby?.close(), onPrimary?.close()]);
-  await standby?.stop();
-  await primary?.stop();
-  for (const dir of [primaryDir, standbyDir]) fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await Promise.all([onStandby?.close(), onPrimary?.close()]);
+    await standby?.stop();
+    await primary?.stop();
+  } finally {
+    for (const dir of [primaryDir, standbyDir]) fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const CAPABILITIES = '{ capabilities { readOnlyReplica mutationsEnabled degraded { feature reason remedy } } }';
@@ -70,11 +74,10 @@ describe('on a hot standby', () => {
   it('is one: in recovery, streaming from the primary', async () => {
     expect(await queryOnce(standby!.url(), 'SELECT pg_is_in_recovery() AS in_recovery')).toEqual([{ in_recovery: true }]);
     // the WAL receiver connects a moment after start-up: wait for it
-    for (;;) {
+    await waitFor('the standby to stream from the primary', async () => {
       const [receiver] = await queryOnce<{ status: string }>(standby!.url(), 'SELECT status FROM pg_stat_wal_receiver');
-      if (receiver?.status === 'streaming') break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return receiver?.status === 'streaming';
+    });
     const rows = await queryOnce(primary!.url(), "SELECT state FROM pg_stat_replication WHERE application_name = 'walreceiver'");
     expect(rows).toEqual([{ state: 'streaming' }]);
   });

@@ -28,9 +28,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await api.close();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    await api?.close();
+    await server?.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const ready = async () => {

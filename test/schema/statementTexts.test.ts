@@ -18,6 +18,7 @@ import {
   type TestApp,
   type TestDatabase,
 } from '../harness/database.js';
+import { waitFor } from '../harness/waitFor.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
 const ROLE = `r_redact_${randomBytes(3).toString('hex')}`;
@@ -35,16 +36,19 @@ let db: Database;
 let api: TestApp;
 let showing: TestApp;
 let firstCapture: string;
-let earlier: string;
 
 beforeAll(async () => {
   target = await createTestDatabase('statement_texts');
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   // pgscope's schema as an earlier version left it (migrations 1 and 2), holding a text in clear.
-  earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
-  for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql'])
-    fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
-  expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
+  const earlier = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-migrations-'));
+  try {
+    for (const file of ['1_create-change-log.sql', '2_query-stats-history.sql'])
+      fs.copyFileSync(path.join('migrations', file), path.join(earlier, file));
+    expect(await migrateOwnSchema(db, earlier)).toMatchObject({ ok: true });
+  } finally {
+    fs.rmSync(earlier, { recursive: true, force: true });
+  }
   await target.sql(
     `INSERT INTO pgscope.query_stats_text (dbid, queryid, query, last_seen_at)
      SELECT oid, 42, $1, now() FROM pg_database WHERE datname = current_database()`,
@@ -64,7 +68,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db.end(), api.close(), showing.close()]);
-  fs.rmSync(earlier, { recursive: true, force: true });
   await target.drop();
   await queryOnce(adminUrl(), `DROP ROLE IF EXISTS ${quoteIdent(ROLE)}`);
 });
@@ -283,21 +286,12 @@ function holdSession(applicationName: string, statements: string[]) {
   };
 }
 
-/** Asks until `pick` finds something: sessions take a moment to show up in pg_stat_activity. */
-async function waitFor<T>(ask: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const found = await ask();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * The text `activity` shows for the session, once that session is at its statement starting with
  * `verb`: before, the row shows the connection's own setup (pgscope's pool runs set_config first).
  */
 const sessionQuery = (api: TestApp, applicationName: string, verb: string) =>
-  waitFor(async () => {
+  waitFor(`session ${applicationName} at its ${verb} statement`, async () => {
     const result = await api.gql<{ activity: Array<{ query: string }> }>(
       'query ($name: String) { activity(applicationName: $name) { query } }',
       {
@@ -326,7 +320,7 @@ describe('live statement texts', () => {
     await sessionQuery(api, 'redact-holder', 'SELECT $1');
     const waiter = holdSession('redact-waiter', [`SELECT count(*) FROM cards WHERE number = '${CARD}'`]);
     try {
-      const blocked = await waitFor(async () => {
+      const blocked = await waitFor('the blocked query', async () => {
         const result = await api.gql<{ blockedQueries: Array<{ session: { query: string }; blockers: Array<{ query: string }> }> }>(
           '{ blockedQueries { session { query } blockers { query } } }',
         );

@@ -9,6 +9,7 @@ import { Database, type Db, type Queryable } from '../../../src/db/pool.js';
 import { PgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../../harness/stats.js';
+import { waitFor } from '../../harness/waitFor.js';
 import type { BuildSql } from '../../../src/actions/index/types.js';
 
 let target: TestDatabase;
@@ -482,14 +483,13 @@ describe('refusals', () => {
         const [own] = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
         const pid = own!.pid;
         // wait for the transaction to be older than a second, as seen from another session
-        for (;;) {
+        await waitFor('the transaction to be open for more than a second', async () => {
           const [row] = await target.sql<{ old: boolean }>(
             "SELECT now() - xact_start > interval '1 second' AS old FROM pg_stat_activity WHERE pid = $1",
             [pid],
           );
-          if (row?.old) break;
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
+          return row?.old;
+        });
         const result = await planIndex(db, { table: 'users', columns: [{ column: 'email' }] }, server, { longTransactionSeconds: 1 });
         expect(result.warnings).toHaveLength(1);
         expect(result.warnings[0]).toMatch(

@@ -10,6 +10,7 @@ import { detectCapabilities, type Capabilities } from '../../../src/db/capabilit
 import { Database, type Queryable } from '../../../src/db/pool.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
+import { waitFor } from '../../harness/waitFor.js';
 
 let target: TestDatabase;
 let db: Database;
@@ -145,10 +146,6 @@ function startWriter(url: string): Writer {
     }
   });
   return writer;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** DETACH PARTITION ... CONCURRENTLY, and so detach-pending partitions, exist from PostgreSQL 14. */
@@ -427,13 +424,13 @@ describe('the DEFAULT partition holds rows of the new ranges', () => {
     let planned: Awaited<ReturnType<typeof planPartitions>>;
     const started = performance.now();
     try {
-      await until(() => writer.total() >= 25 || writer.errors.length > 0);
+      await waitFor('the writer to insert 25 rows', () => writer.total() >= 25 || writer.errors.length > 0);
       [planned, result] = await session(async (s) => {
         const p = await planPartitions(s, caps, { schema: 'app', table: 'activity' }, { now: at('2024-01-15T00:00:00Z') });
         return [p, await executePartitionPlan(s, p)] as const;
       });
       const doneAt = writer.total();
-      await until(() => writer.total() >= doneAt + 25 || writer.errors.length > 0);
+      await waitFor('the writer to insert 25 more rows', () => writer.total() >= doneAt + 25 || writer.errors.length > 0);
     } finally {
       await writer.stop();
     }
@@ -569,14 +566,13 @@ async function leaveDetachPending(parent: string, partition: string): Promise<vo
       await reader.query('BEGIN');
       await reader.query(`SELECT count(*) FROM ${parent}`);
       const detaching = detacher.query(`ALTER TABLE ${parent} DETACH PARTITION ${partition} CONCURRENTLY`).catch((error: unknown) => error);
-      let pending = false;
-      while (!pending) {
+      await waitFor(`${partition} to be marked detach pending`, async () => {
         const [row] = await db.query<{ pending: boolean }>(
           'SELECT inhdetachpending AS pending FROM pg_inherits WHERE inhrelid = $1::regclass',
           [partition],
         );
-        pending = row!.pending;
-      }
+        return row!.pending;
+      });
       await db.query(
         "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgscope-test-detach' AND state = 'active'",
       );

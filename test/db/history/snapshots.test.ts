@@ -17,6 +17,7 @@ import {
   type TestDatabase,
 } from '../../harness/database.js';
 import { createRole, type TestRole } from '../../harness/roles.js';
+import { waitFor } from '../../harness/waitFor.js';
 
 const SLEEP = 'SELECT pg_sleep($1)';
 const COUNT = 'SELECT count(*) FROM numbers WHERE n < $1';
@@ -475,12 +476,33 @@ describe('arguments', () => {
 describe('capture on a timer', () => {
   const snapshots = async () => Number((await target.sql<{ n: bigint }>('SELECT count(*) AS n FROM pgscope.query_stats_snapshot'))[0]!.n);
 
-  it('captures at once and then every interval, until stopped', async () => {
+  it('captures at once, then once after every interval, and stop waits for the capture in flight', async () => {
     const before = await snapshots();
     const warn = vi.fn();
-    const schedule = startCapture(db, async () => caps, { captureIntervalSeconds: 3600, historyRetentionDays: 7 }, warn);
-    await schedule.stop();
+    // each capture starts by asking for the capabilities: when it does, the capture has begun
+    const starts: number[] = [];
+    const detection = async () => {
+      starts.push(performance.now());
+      return caps;
+    };
+    // an hour's interval: the capture at start, and none other before stop
+    await startCapture(db, detection, { captureIntervalSeconds: 3600, historyRetentionDays: 7 }, warn).stop();
+    expect(starts).toHaveLength(1);
     expect(await snapshots()).toBe(before + 1);
+
+    // the shortest interval, one second: captures go on, one after each interval
+    starts.length = 0;
+    const schedule = startCapture(db, detection, { captureIntervalSeconds: 1, historyRetentionDays: 7 }, warn);
+    try {
+      await waitFor('three captures one interval apart', () => starts.length >= 3);
+    } finally {
+      await schedule.stop();
+    }
+    // every capture that began stored its snapshot: stop waited for the one in flight
+    expect(await snapshots()).toBe(before + 1 + starts.length);
+    // the next capture is set for one interval after the previous one ended; Node's timers run on a
+    // millisecond clock that may be a millisecond or two behind performance.now()
+    for (let i = 1; i < starts.length; i += 1) expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(1000 - 10);
     expect(warn).not.toHaveBeenCalled();
   });
 
