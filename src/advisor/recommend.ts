@@ -16,6 +16,7 @@ import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
 import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 import type { TrustConfig } from '../config.js';
+import type { TableName } from './analysis/exclusions.js';
 
 export interface RecommendOptions {
   /** The share of a statement's cost an index must save on it to count (0 to 1). Default {@link DEFAULT_MIN_IMPROVEMENT}. */
@@ -24,6 +25,10 @@ export interface RecommendOptions {
   limit?: number;
   schema?: string | null;
   table?: string | null;
+  /** Statements whose mean time is below this many milliseconds are left out. Default {@link DEFAULT_MIN_MEAN_TIME_MS}. */
+  minMeanTimeMs?: number;
+  /** Tables given no candidate, names as the catalog has them; statements reading only these are skipped. Default: none. */
+  excludeTables?: readonly TableName[];
   /** Statements analyzed, heaviest first. Default 500. */
   maxStatements?: number;
   /** Wall-clock budget of the costing, milliseconds. Default 8,000. */
@@ -35,6 +40,8 @@ export interface RecommendOptions {
 // The advisor's defaults, also those of the indexRecommendations arguments (src/schema/indexRecommendation.ts).
 export const DEFAULT_MIN_IMPROVEMENT = 0.1;
 export const DEFAULT_LIMIT = 20;
+/** 0: every statement of the workload counts, however fast. */
+export const DEFAULT_MIN_MEAN_TIME_MS = 0;
 
 export interface RecommendedStatement {
   statement: WorkloadStatement;
@@ -69,6 +76,8 @@ export interface AdvisorReport {
   recommendations: Recommendation[];
   rejected: RejectedIndex[];
   statementsAnalyzed: number;
+  /** Statements left out of the workload for a mean time below minMeanTimeMs. */
+  statementsBelowMinMeanTime: number;
   candidatesConsidered: number;
   plansCosted: number;
   source: 'HYPOPG' | 'HEURISTIC';
@@ -80,7 +89,12 @@ export interface AdvisorReport {
 export async function recommendIndexes(db: Db, caps: Capabilities, options: RecommendOptions = {}): Promise<AdvisorReport> {
   const started = performance.now();
   const minImprovement = options.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
-  const analysis = await analyzeWorkload(db, caps, { limit: options.maxStatements, trust: options.trust });
+  const analysis = await analyzeWorkload(db, caps, {
+    limit: options.maxStatements,
+    trust: options.trust,
+    minMeanTimeMs: options.minMeanTimeMs ?? DEFAULT_MIN_MEAN_TIME_MS,
+    excludeTables: options.excludeTables,
+  });
   const wanted = (c: { schema: string; table: string }) =>
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
   const candidates = withPrefixStatements(analysis.candidates.filter(wanted));
@@ -130,12 +144,13 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     recommendations,
     rejected,
     statementsAnalyzed: analysis.statements.length,
+    statementsBelowMinMeanTime: analysis.belowMinMeanTime,
     candidatesConsidered: candidates.length,
     plansCosted: costing.plansCosted,
     source: coster.source,
     budgetExhausted: costing.budgetExhausted,
-    // statements set aside for trust first: they were neither analyzed nor planned
-    skipped: [...analysis.untrusted.map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
+    // statements set aside (for trust, then for excludeTables) first: they were neither analyzed nor planned
+    skipped: [...[...analysis.untrusted, ...analysis.excluded].map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
     durationMs: performance.now() - started,
   };
 }

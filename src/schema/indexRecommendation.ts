@@ -2,6 +2,7 @@
 import {
   DEFAULT_LIMIT,
   DEFAULT_MIN_IMPROVEMENT,
+  DEFAULT_MIN_MEAN_TIME_MS,
   recommendIndexes,
   type AdvisorReport,
   type Recommendation,
@@ -13,7 +14,8 @@ import { slowQueries, type SlowQueryRow } from '../db/queryStats.js';
 import type { Context } from '../context.js';
 import { maskLiterals } from '../sql/redact.js';
 import { badInput } from '../errors.js';
-import { intInRange } from './args.js';
+import { intInRange, nonNegative } from './args.js';
+import { advisorScope, MAX_EXCLUDED_TABLES } from './advisorScope.js';
 import { builder } from './builder.js';
 import { SlowQuery } from './slowQuery.js';
 
@@ -136,6 +138,10 @@ const RejectedCandidateType = builder.objectRef<RejectedIndex>('RejectedIndexCan
     method: t.string({ description: 'Access method.', resolve: (r) => r.candidate.method }),
     keys: t.field({ type: [IndexKeyType], description: 'Its keys, in order.', resolve: (r) => r.candidate.keys }),
     where: t.string({ nullable: true, description: 'Partial-index predicate.', resolve: (r) => r.candidate.where }),
+    include: t.stringList({
+      description: 'INCLUDE columns, as IndexRecommendation shows them: two candidates may differ in these alone.',
+      resolve: (r) => r.candidate.include,
+    }),
     reason: t.exposeString('reason', {
       description:
         'COVERED_BY_EXISTING, TABLE_TOO_SMALL, NOT_USED_BY_PLANNER, IMPROVEMENT_TOO_SMALL, WRITE_OVERHEAD, DOMINATED or INVALID_DEFINITION.',
@@ -159,7 +165,11 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
     }),
     statementsAnalyzed: t.exposeInt('statementsAnalyzed', {
       description:
-        'Statements of the workload that could use an index (those whose planning could run untrusted code are skipped instead).',
+        'Statements of the workload that could use an index (those whose planning could run untrusted code, or that read only ' +
+        'excludeTables, are skipped instead; those below minMeanTimeMs are left out).',
+    }),
+    statementsBelowMinMeanTime: t.exposeInt('statementsBelowMinMeanTime', {
+      description: 'Statements of the workload left out because their mean time is below minMeanTimeMs (0 by default).',
     }),
     candidatesConsidered: t.exposeInt('candidatesConsidered', { description: 'Candidate indexes costed.' }),
     plansCosted: t.exposeInt('plansCosted', { description: 'Plans (HypoPG) or statement estimates (HEURISTIC) computed.' }),
@@ -170,7 +180,7 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
     skipped: t.stringList({
       description:
         'Statements or candidates that could not be costed, with why; first the statements never planned because planning them could run ' +
-        'a function pgscope does not trust (its owner is named: PGSCOPE_TRUSTED_ROLES trusts it).',
+        'a function pgscope does not trust (its owner is named: PGSCOPE_TRUSTED_ROLES trusts it), then those reading only excludeTables.',
       resolve: (r) =>
         r.skipped.map((s) =>
           [s.queryId ? `queryId ${s.queryId}` : null, s.candidate ? `${s.candidate.schema}.${s.candidate.table}` : null, s.reason]
@@ -187,26 +197,41 @@ const advisorArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0])
     description: `The share of a statement's estimated cost an index must save on it to count, 0 to 1. Default ${DEFAULT_MIN_IMPROVEMENT}.`,
   }),
   limit: t.arg.int({ description: `Recommendations returned, 1 to 100. Default ${DEFAULT_LIMIT}.` }),
-  schema: t.arg.string({ description: 'Only tables of this schema.' }),
-  table: t.arg.string({ description: 'Only this table.' }),
+  schema: t.arg.string({ description: "Only tables of this schema (NOT_FOUND if it does not exist); with table, the table's schema." }),
+  table: t.arg.string({ description: 'Only this table (NOT_FOUND if absent); looked up on the search_path without schema.' }),
+  minMeanTimeMs: t.arg.float({
+    description:
+      "Only statements whose mean time is at least this many milliseconds (as slowQueries' minMeanTimeMs); the others are left " +
+      `out of the workload and counted in the report's statementsBelowMinMeanTime. Default ${DEFAULT_MIN_MEAN_TIME_MS}: every statement.`,
+  }),
+  excludeTables: t.arg.stringList({
+    description:
+      'Tables given no candidate: "schema.table", or a bare name looked up as table is (in schema, else on the search_path), spelled ' +
+      "as the catalog spells them; statements reading only these are skipped (listed in the report's skipped). A name that does not " +
+      'exist is NOT_FOUND, as for table: an exclusion that silently excluded nothing would hide a typo; a malformed one (empty part, ' +
+      `more than one dot) or more than ${MAX_EXCLUDED_TABLES} names is BAD_USER_INPUT. Default: none.`,
+  }),
 });
 
 async function runAdvisor(
   ctx: Context,
-  args: { minImprovement?: number | null; limit?: number | null; schema?: string | null; table?: string | null },
+  args: {
+    minImprovement?: number | null;
+    limit?: number | null;
+    schema?: string | null;
+    table?: string | null;
+    minMeanTimeMs?: number | null;
+    excludeTables?: readonly string[] | null;
+  },
 ): Promise<ReportShape> {
   const minImprovement = args.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
   if (!(minImprovement >= 0 && minImprovement <= 1))
     throw badInput('minImprovement must be between 0 and 1.', { argument: 'minImprovement' });
   const limit = intInRange('limit', args.limit ?? DEFAULT_LIMIT, 1, 100);
+  const minMeanTimeMs = nonNegative('minMeanTimeMs', args.minMeanTimeMs ?? DEFAULT_MIN_MEAN_TIME_MS);
+  const scope = await advisorScope(ctx.db, args);
   const caps = await ctx.capabilities();
-  const report = await recommendIndexes(ctx.db, caps, {
-    minImprovement,
-    limit,
-    schema: args.schema,
-    table: args.table,
-    trust: ctx.config.trust,
-  });
+  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, minMeanTimeMs, ...scope, trust: ctx.config.trust });
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
   const rows = ids.length
     ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids })

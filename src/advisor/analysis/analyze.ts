@@ -15,10 +15,15 @@ import { loadDistinctValues } from '../candidates/selectivity.js';
 import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement } from '../types.js';
 import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
+import { atLeastMeanTime, ExcludedTables, type TableName } from './exclusions.js';
 
 export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues'>, CoverageOptions {
   /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
   trust?: TrustConfig;
+  /** Statements whose mean time is below this many milliseconds are left out (counted). Default 0: none. */
+  minMeanTimeMs?: number;
+  /** Tables given no candidate; statements reading only these are set aside (see exclusions.ts). Default: none. */
+  excludeTables?: readonly TableName[];
 }
 
 /** A statement of the workload that is not analyzed nor planned, and why. */
@@ -39,6 +44,10 @@ export interface WorkloadAnalysis {
   rejected: RejectedCandidate[];
   /** Statements left out because planning them could run code pgscope does not trust. */
   untrusted: SetAsideStatement[];
+  /** Statements left out because they read only tables of excludeTables. */
+  excluded: SetAsideStatement[];
+  /** How many statements were left out for a mean time below minMeanTimeMs. */
+  belowMinMeanTime: number;
   /** What costing may plan: the statements analyzed. */
   clearance: PlanClearance;
 }
@@ -65,7 +74,8 @@ export async function analyzeStatements(
   return analyzeParsed(db, parsed, options);
 }
 
-async function analyzeParsed(db: Queryable, all: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
+async function analyzeParsed(db: Queryable, loaded: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
+  const { kept: all, below: belowMinMeanTime } = atLeastMeanTime(loaded, options.minMeanTimeMs ?? 0);
   const clearance = await clearStatements(
     db,
     options.trust ?? NO_EXTRA_TRUST,
@@ -75,15 +85,22 @@ async function analyzeParsed(db: Queryable, all: ParsedWorkloadStatement[], opti
     const reason = clearance.refusal(statement.query);
     return reason === null ? [] : [{ queryId: statement.queryId, reason }];
   });
-  const parsed = all.filter((statement) => clearance.refusal(statement.query) === null);
+  const cleared = all.filter((statement) => clearance.refusal(statement.query) === null);
   const catalog = await resolveRelations(
     db,
-    parsed.map((statement) => statement.node),
+    cleared.map((statement) => statement.node),
   );
-  const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog));
+  const exclude = new ExcludedTables(options.excludeTables ?? []);
+  const excluded = cleared.flatMap((statement) => {
+    const reason = exclude.reasonToSkip(statement.node, catalog);
+    return reason === null ? [] : [{ queryId: statement.queryId, reason }];
+  });
+  const setAside = new Set(excluded.map((statement) => statement.queryId));
+  const parsed = cleared.filter((statement) => !setAside.has(statement.queryId));
+  const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog)).filter((access) => !exclude.has(access));
   const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
   const generated = generateCandidates(accesses, { ...options, distinctValues });
   const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
   const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);
-  return { statements, accesses, candidates: kept, rejected, untrusted, clearance };
+  return { statements, accesses, candidates: kept, rejected, untrusted, excluded, belowMinMeanTime, clearance };
 }

@@ -295,7 +295,53 @@ describe('analyzeStatements: one shape per case', () => {
       'SELECT 1',
     ]);
     const { clearance: _clearance, ...analysis } = result;
-    expect(analysis).toEqual({ statements: [], accesses: [], candidates: [], rejected: [], untrusted: [] });
+    expect(analysis).toEqual({
+      statements: [],
+      accesses: [],
+      candidates: [],
+      rejected: [],
+      untrusted: [],
+      excluded: [],
+      belowMinMeanTime: 0,
+    });
+  });
+});
+
+describe('analyzeStatements: what the operator leaves out', () => {
+  const excludeTables = [
+    { schema: 'public', table: 'customers' },
+    { schema: 'public', table: 'logs' },
+  ];
+
+  it('excludeTables: statements reading only those (through a view, a partition) are set aside; a join keeps its other table', async () => {
+    const result = await analyze(
+      [
+        'SELECT * FROM active_customers WHERE email = $1',
+        'SELECT * FROM logs_2026 WHERE user_id = $1',
+        'DELETE FROM orders o USING customers c WHERE o.customer_id = c.id AND c.username = $1',
+      ],
+      { ...ANY_SIZE, excludeTables },
+    );
+    expect(result.excluded).toEqual([
+      { queryId: 'q1', reason: 'it reads only tables excludeTables leaves out (public.customers)' },
+      { queryId: 'q2', reason: 'it reads only tables excludeTables leaves out (public.logs)' },
+    ]);
+    expect(result.statements.map((statement) => statement.queryId)).toEqual(['q3']);
+    expect(result.candidates.map(line)).toEqual(['orders btree(customer_id) [q3]']);
+  });
+
+  it('minMeanTimeMs: statements faster on average are left out and counted', async () => {
+    const result = await analyzeStatements(
+      db,
+      [
+        { queryId: 'fast', query: 'SELECT * FROM orders WHERE status = $1', calls: 10, totalTimeMs: 10, meanTimeMs: 1, rows: 1 },
+        { queryId: 'slow', query: 'SELECT * FROM orders WHERE customer_id = $1', calls: 10, totalTimeMs: 50, meanTimeMs: 5, rows: 1 },
+      ],
+      { ...ANY_SIZE, minMeanTimeMs: 5 },
+    );
+    expect(result.belowMinMeanTime).toBe(1);
+    expect(result.statements.map((statement) => statement.queryId)).toEqual(['slow']);
+    expect(result.candidates.map(line)).toEqual(['orders btree(customer_id) [slow]']);
   });
 });
 
