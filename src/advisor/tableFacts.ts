@@ -1,6 +1,6 @@
 // What selection and the recommendations read about the tables themselves: how much is written to
 // them (an index costs every write), and which existing indexes a new one would make redundant.
-import { relationsByName } from '../db/fragments.js';
+import { leavesOf, relationsByName } from '../db/fragments.js';
 import type { Queryable } from '../db/pool.js';
 import type { CandidateIndex } from './types.js';
 import { tableKey } from './select.js';
@@ -22,8 +22,8 @@ export async function loadTableWrites(
       w.name AS table,
       coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd + s.n_tup_del), 0)::float8 AS writes
     FROM ${relationsByName('$1', '$2')}
-    CROSS JOIN LATERAL pg_partition_tree(t.oid) tree
-    LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
+    CROSS JOIN LATERAL (${leavesOf('t')}) leaf
+    LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
     GROUP BY w.schema, w.name`,
     [distinct.map((t) => t.schema), distinct.map((t) => t.table)],
   );
