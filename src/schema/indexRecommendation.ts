@@ -14,6 +14,7 @@ import type { Context } from '../context.js';
 import { maskLiterals } from '../sql/redact.js';
 import { badInput } from '../errors.js';
 import { intInRange } from './args.js';
+import { AdvisorWindowType } from './advisorWindow.js';
 import { builder } from './builder.js';
 import { SlowQuery } from './slowQuery.js';
 
@@ -179,6 +180,11 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
         ),
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
+    window: t.field({
+      type: AdvisorWindowType,
+      description: 'Where the reads (benefit) and writes (writeOverhead) were counted, and since when: the same window for both.',
+      resolve: (r) => r.window,
+    }),
   }),
 });
 
