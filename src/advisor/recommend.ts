@@ -8,12 +8,13 @@ import type { Capabilities } from '../db/capabilities.js';
 import type { Db } from '../db/pool.js';
 import { isPgscopeError } from '../errors.js';
 import { analyzeWorkload } from './analysis/analyze.js';
+import { loadStatementWrites, loadWorkloadWindow } from './analysis/writes.js';
 import { createCoster } from './costing/createCoster.js';
 import type { CostingSkip } from './costing/coster.js';
 import { encodeRecommendationId } from './recommendationId.js';
 import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
 import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
-import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement } from './types.js';
+import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement, WorkloadWindow } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 import type { TrustConfig } from '../config.js';
 import type { TableName } from './analysis/exclusions.js';
@@ -83,6 +84,8 @@ export interface AdvisorReport {
   source: 'HYPOPG' | 'HEURISTIC';
   budgetExhausted: boolean;
   skipped: CostingSkip[];
+  /** Where reads and writes were counted, and since when. */
+  window: WorkloadWindow;
   durationMs: number;
 }
 
@@ -102,7 +105,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs, trust: options.trust });
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
   const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
-  const writes = await loadTableWrites(db, candidates);
+  const writes = await loadTableWrites(db, await loadStatementWrites(db, caps), candidates);
   const selection = selectIndexes({ costed: costing.costed, calls, writes, minImprovement });
 
   const rejected: RejectedIndex[] = [
@@ -151,6 +154,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     budgetExhausted: costing.budgetExhausted,
     // statements set aside (for trust, then for excludeTables) first: they were neither analyzed nor planned
     skipped: [...[...analysis.untrusted, ...analysis.excluded].map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
+    window: await loadWorkloadWindow(db, caps),
     durationMs: performance.now() - started,
   };
 }

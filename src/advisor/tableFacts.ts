@@ -1,33 +1,55 @@
-// What selection and the recommendations read about the tables themselves: how much is written to
-// them (an index costs every write), and which existing indexes a new one would make redundant.
-import { relationsByName } from '../db/fragments.js';
+// What selection and the recommendations read about the tables themselves: how much of what is
+// written to them costs an index (every write but a HOT update), and which existing indexes a new
+// one would make redundant.
+import { leavesOf, relationsByName } from '../db/fragments.js';
 import type { Queryable } from '../db/pool.js';
+import type { TableWrites } from './analysis/writes.js';
 import type { CandidateIndex } from './types.js';
 import { tableKey } from './select.js';
 
 /**
- * Rows written per table since its statistics were reset: inserts, updates that were not HOT
- * (a HOT update touches no index) and deletes, summed over the partitions of a partitioned table.
+ * Rows written per table that cost each of its indexes an entry: inserts, deletes and the updates
+ * that were not HOT (a HOT update touches no index), from `statementWrites`, the workload's own
+ * write statements over the window its reads come from. Which share of a table's updates were
+ * HOT only its counters say (pg_stat_all_tables, summed over a partitioned table's leaves): a
+ * ratio, which holds whatever the window its counters cover. A table written by no statement of
+ * the window is charged nothing.
  */
 export async function loadTableWrites(
   db: Queryable,
+  statementWrites: ReadonlyMap<string, TableWrites>,
   tables: ReadonlyArray<{ schema: string; table: string }>,
 ): Promise<Map<string, number>> {
-  const distinct = [...new Map(tables.map((t) => [tableKey(t), t])).values()];
-  if (distinct.length === 0) return new Map();
-  const rows = await db.query<{ schema: string; table: string; writes: number }>(
+  const written = [...new Map(tables.map((t) => [tableKey(t), t])).values()].filter((t) => statementWrites.has(tableKey(t)));
+  const hotShares = await loadHotUpdateShares(db, written);
+  return new Map(
+    written.map((t) => {
+      const writes = statementWrites.get(tableKey(t))!;
+      const nonHotUpdated = writes.updated * (1 - (hotShares.get(tableKey(t)) ?? 0));
+      return [tableKey(t), writes.inserted + nonHotUpdated + writes.deleted];
+    }),
+  );
+}
+
+/** The share of each table's updated rows that were HOT, by its counters; absent for a table its counters show no update. */
+export async function loadHotUpdateShares(
+  db: Queryable,
+  tables: ReadonlyArray<{ schema: string; table: string }>,
+): Promise<Map<string, number>> {
+  if (tables.length === 0) return new Map();
+  const rows = await db.query<{ schema: string; table: string; hot_update_share: number | null }>(
     /* SQL */ `
     SELECT
       w.schema,
       w.name AS table,
-      coalesce(sum(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd + s.n_tup_del), 0)::float8 AS writes
+      sum(s.n_tup_hot_upd)::float8 / nullif(sum(s.n_tup_upd), 0) AS hot_update_share
     FROM ${relationsByName('$1', '$2')}
-    CROSS JOIN LATERAL pg_partition_tree(t.oid) tree
-    LEFT JOIN pg_stat_all_tables s ON s.relid = tree.relid
+    CROSS JOIN LATERAL (${leavesOf('t')}) leaf
+    LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
     GROUP BY w.schema, w.name`,
-    [distinct.map((t) => t.schema), distinct.map((t) => t.table)],
+    [tables.map((t) => t.schema), tables.map((t) => t.table)],
   );
-  return new Map(rows.map((row) => [tableKey(row), row.writes]));
+  return new Map(rows.flatMap((row) => (row.hot_update_share === null ? [] : [[tableKey(row), row.hot_update_share] as const])));
 }
 
 interface ExistingIndexRow {

@@ -15,6 +15,18 @@ export interface WorkloadStatement {
   rows: number;
 }
 
+/**
+ * The window the advisor's reads (calls per statement) and writes (rows per table) are both counted
+ * over: the entries of pg_stat_statements, since it was last reset as a whole when it says so.
+ */
+export interface WorkloadWindow {
+  source: 'PG_STAT_STATEMENTS';
+  /** pg_stat_statements_info.stats_reset (extension 1.9, PostgreSQL 14+); null before. */
+  since: Date | null;
+  /** The window in a sentence. */
+  sentence: string;
+}
+
 /** How a statement uses one key (a column or an expression) of a table. */
 export type KeyUse =
   | 'EQUALITY' // col = $1, col IN (...), col = ANY ($1), join key on the inner side

@@ -16,6 +16,7 @@ import { maskLiterals } from '../sql/redact.js';
 import { badInput } from '../errors.js';
 import { intInRange, nonNegative } from './args.js';
 import { advisorScope, MAX_EXCLUDED_TABLES } from './advisorScope.js';
+import { AdvisorWindowType } from './advisorWindow.js';
 import { builder } from './builder.js';
 import { SlowQuery } from './slowQuery.js';
 
@@ -189,6 +190,11 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
         ),
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
+    window: t.field({
+      type: AdvisorWindowType,
+      description: 'Where the reads (benefit) and writes (writeOverhead) were counted, and since when: the same window for both.',
+      resolve: (r) => r.window,
+    }),
   }),
 });
 

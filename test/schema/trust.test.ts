@@ -8,6 +8,7 @@ import { Database } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust/rule.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
+import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const EXPLAIN = `query($sql: String, $queryId: ID) { explain(sql: $sql, queryId: $queryId) { totalCost } }`;
 const REPORT = `{ indexAdvisorReport(minImprovement: 0) { skipped recommendations { schema table } } }`;
@@ -42,6 +43,8 @@ beforeAll(async () => {
     INSERT INTO mallory.orders SELECT g, g % 5000 FROM generate_series(1, 100000) g;
     ANALYZE mallory.orders;
     GRANT SELECT ON mallory.orders TO PUBLIC`);
+  // the loads are not the workload: write overhead counts the workload's own writes since the reset
+  await target.sql(RESET_THIS_DATABASE_STATEMENTS);
   for (let i = 0; i < 3; i++) {
     await mallory.run(HERS);
     await target.sql(OURS);

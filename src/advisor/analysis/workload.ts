@@ -134,9 +134,12 @@ function isForeignKeyCheck(text: string): boolean {
 /**
  * PostgreSQL reserves the pg_ prefix for its schemas, and its catalogs and statistics views are
  * named pg_* (pg_stat_statements too): an unqualified pg_* name is one of them in practice.
+ * pgscope names the extension's views with their schema (a user schema, often public): its own
+ * reads of them (pg_stat_statements_info alone, for one) are not the user's workload.
  */
 function isSystemRelation(relation: { schema: string | null; name: string }): boolean {
   const schema = relation.schema;
+  if (relation.name === 'pg_stat_statements' || relation.name === 'pg_stat_statements_info') return true;
   if (schema !== null) return !listedByDefault(schema);
   return relation.name.startsWith('pg_');
 }

@@ -1,0 +1,67 @@
+// Write overhead against benefit over the same window: a table the workload updates heavily is
+// charged its non-HOT updates, and a table bulk-loaded before pg_stat_statements was reset, then
+// only read, is charged nothing for the load (the table counters still hold it).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recommendIndexes, type AdvisorReport } from '../../src/advisor/recommend.js';
+import { detectCapabilities } from '../../src/db/capabilities.js';
+import { Database } from '../../src/db/pool.js';
+import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { RESET_THIS_DATABASE_STATEMENTS, runAndFlushStats } from '../harness/stats.js';
+
+let target: TestDatabase;
+let db: Database;
+let report: AdvisorReport;
+
+const repeat = (times: number, sql: string) => Array.from({ length: times }, () => sql);
+
+beforeAll(async () => {
+  target = await createTestDatabase('advisor_recommend');
+  db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
+  await runAndFlushStats(target.url, [
+    // balance is indexed: updating it is never HOT
+    'CREATE TABLE accounts (id int PRIMARY KEY, owner_id int NOT NULL, balance int NOT NULL)',
+    'CREATE INDEX accounts_balance ON accounts (balance)',
+    'INSERT INTO accounts SELECT g, g % 1000, 0 FROM generate_series(1, 20000) g',
+    'CREATE TABLE events (id int PRIMARY KEY, customer_id int NOT NULL, at timestamptz NOT NULL)',
+    "INSERT INTO events SELECT g, g % 5000, '2025-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 200000) g",
+    'ANALYZE accounts',
+    'ANALYZE events',
+    RESET_THIS_DATABASE_STATEMENTS,
+    'UPDATE accounts SET balance = balance + 1 WHERE id <= 15000',
+    ...repeat(3, 'SELECT id FROM accounts WHERE owner_id = 7'),
+    ...repeat(10, 'SELECT id FROM events WHERE customer_id = 42'),
+  ]);
+  report = await recommendIndexes(db, await detectCapabilities(db), { minImprovement: 0 });
+});
+
+afterAll(async () => {
+  await db.end();
+  await target.drop();
+});
+
+const keysOf = (candidate: { table: string; keys: Array<{ column: string | null }> }) =>
+  `${candidate.table}(${candidate.keys.map((key) => key.column).join(', ')})`;
+
+describe('write overhead over the reads’ window', () => {
+  it("charges a plain table's non-HOT updates in the workload: 15,000 rows x 1 unit", () => {
+    const rejected = report.rejected.find((r) => keysOf(r.candidate) === 'accounts(owner_id)');
+    expect(rejected).toMatchObject({ reason: 'WRITE_OVERHEAD' });
+    expect(rejected!.detail).toContain("Keeping it up to date on public.accounts's writes (about 15000 cost units)");
+  });
+
+  it('does not charge a table for its load before pg_stat_statements was reset: its index is recommended', () => {
+    const events = report.recommendations.filter((r) => r.candidate.table === 'events');
+    expect(events.map((r) => [keysOf(r.candidate), r.writeOverhead])).toEqual([['events(customer_id)', 0]]);
+  });
+
+  it('says which window reads and writes were counted over', async () => {
+    const [info] = await target.sql<{ stats_reset: Date }>('SELECT stats_reset FROM pg_stat_statements_info');
+    expect(report.window).toEqual({
+      source: 'PG_STAT_STATEMENTS',
+      since: info!.stats_reset,
+      sentence:
+        'Reads and writes are both counted from pg_stat_statements, over the same window: since it was last reset as a whole, ' +
+        `at ${info!.stats_reset.toISOString()} (statements reset one by one or evicted since count from later).`,
+    });
+  });
+});
