@@ -40,7 +40,13 @@ export default async function setup(project: TestProject) {
         binDir,
         port: 0,
         throwaway: true,
-        settings: { max_connections: '200' },
+        settings: {
+          max_connections: '200',
+          // pg_stat_statements keys entries by database, and every test file has its own: a run
+          // makes thousands. At the default 5,000 it evicted the least-used ones while tests still
+          // read them (applyRecommendation's statement, on PostgreSQL 13 in CI).
+          'pg_stat_statements.max': '20000',
+        },
       });
       adminUrl = server.url();
     }
