@@ -8,10 +8,10 @@ import { checkStatementsUse } from '../../src/advisor/verify.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
-import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
+import { createMallory, type Mallory } from '../harness/mallory.js';
+import { queryIdOf, RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { NO_EXTRA_TRUST } from '../../src/config.js';
-import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 let target: TestDatabase;
 let mallory: Mallory;

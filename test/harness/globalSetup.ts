@@ -23,15 +23,16 @@ export default async function setup(project: TestProject) {
   let server: EmbeddedServer | undefined;
   let dir: string | undefined;
   // vitest runs the returned teardown only when setup succeeds: on a failure, setup tears down itself
+  let adminUrl = process.env.TEST_DATABASE_URL;
   const teardown = async () => {
     try {
+      if (server && adminUrl) console.log(await statementsKept(urlForDatabase(adminUrl, TEMPLATE_DATABASE)));
       if (server) await server.stop();
     } finally {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     }
   };
   try {
-    let adminUrl = process.env.TEST_DATABASE_URL;
     const binDir = process.env.PGSCOPE_TEST_PG_BINDIR || undefined;
     if (!adminUrl) {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgscope-test-'));
@@ -75,4 +76,20 @@ export default async function setup(project: TestProject) {
     throw error;
   }
   return teardown;
+}
+
+/** How full pg_stat_statements got over the run: tests that read a statement back fail once it is evicted. */
+async function statementsKept(templateUrl: string): Promise<string> {
+  try {
+    const [row] = await queryOnce<{ entries: number; max: string }>(
+      templateUrl,
+      "SELECT count(*)::int AS entries, current_setting('pg_stat_statements.max') AS max FROM pg_stat_statements",
+    );
+    // pg_stat_statements_info (14+) counts the evictions
+    const [info] = await queryOnce<{ dealloc: string }>(templateUrl, 'SELECT dealloc::text FROM pg_stat_statements_info').catch(() => []);
+    const evictions = info ? `, ${info.dealloc} eviction rounds` : '';
+    return `pgscope tests: pg_stat_statements held ${row!.entries} of ${row!.max} entries at the end${evictions}.`;
+  } catch {
+    return 'pgscope tests: pg_stat_statements could not be read at the end of the run.';
+  }
 }

@@ -81,21 +81,6 @@ const RAN_VIA_SQL = /* SQL */ `
   ORDER BY
     via`;
 
-/** The queryid pg_stat_statements gives `text` in `target`'s database (other test files run the same texts in theirs). */
-export async function queryIdOf(target: TestDatabase, text: string): Promise<string> {
-  const rows = await target.sql<{ query_id: string }>(
-    /* SQL */ `
-    SELECT DISTINCT
-      queryid::text AS query_id
-    FROM pg_stat_statements
-    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND query = $1`,
-    [text],
-  );
-  if (rows.length !== 1) throw new Error(`expected one queryid for ${text}, found ${rows.length}`);
-  return rows[0]!.query_id;
-}
-
 /**
  * Mallory and her code in `target`, where public allows CREATE to everyone (as before PostgreSQL
  * 15) and public.users (id, username varchar) is the superuser's. Drop her role after the database.

@@ -10,7 +10,7 @@
 // In every version, the views keep one snapshot for a whole transaction (pg_stat_clear_snapshot()).
 import { inject } from 'vitest';
 import { Database, type Queryable } from '../../src/db/pool.js';
-import { testConfig } from './database.js';
+import { testConfig, type TestDatabase } from './database.js';
 import { waitFor } from './waitFor.js';
 
 /** Statements that overwrite shared counters (row counts, modifications since analyze). */
@@ -101,3 +101,18 @@ export const ONLY_INDEX_SCANS = ['SET enable_seqscan = off', 'SET enable_bitmaps
  */
 export const RESET_THIS_DATABASE_STATEMENTS =
   'SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)';
+
+/** The queryid pg_stat_statements gives `text` in `target`'s database (other test files run the same texts in theirs). */
+export async function queryIdOf(target: TestDatabase, text: string): Promise<string> {
+  const rows = await target.sql<{ query_id: string }>(
+    /* SQL */ `
+    SELECT DISTINCT
+      queryid::text AS query_id
+    FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND query = $1`,
+    [text],
+  );
+  if (rows.length !== 1) throw new Error(`expected one queryid for ${text}, found ${rows.length}`);
+  return rows[0]!.query_id;
+}

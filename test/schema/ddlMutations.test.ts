@@ -313,10 +313,13 @@ describe('the measured effect of an index change', () => {
     await capture();
     await run(5);
     await capture();
-    const [statement] = await target.sql<{ queryid: string }>(
-      "SELECT queryid::text AS queryid FROM pg_stat_statements WHERE query LIKE 'SELECT id FROM users WHERE status = $1%'",
+    const [statement] = await target.sql<{ query_id: string }>(
+      `SELECT queryid::text AS query_id FROM pg_stat_statements
+       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND query LIKE 'SELECT id FROM users WHERE status = $1%'`,
     );
-    const applied = await apply({ table: 'users', columns: [{ column: 'status' }], forQueryIds: [statement!.queryid], dryRun: false });
+    const queryId = statement!.query_id;
+    const applied = await apply({ table: 'users', columns: [{ column: 'status' }], forQueryIds: [queryId], dryRun: false });
     expect(applied.data!.applyIndex.change.status).toBe('SUCCEEDED');
     await capture();
     await run(3);
@@ -328,10 +331,10 @@ describe('the measured effect of an index change', () => {
     );
     expect(result.errors).toBeUndefined();
     const entry = result.data!.changeLogEntry;
-    expect(entry.helpsQueryIds).toEqual([statement!.queryid]);
+    expect(entry.helpsQueryIds).toEqual([queryId]);
     expect(entry.effect).toEqual([
       {
-        queryId: statement!.queryid,
+        queryId: queryId,
         query: expect.stringContaining('SELECT id FROM users WHERE status = $1'),
         before: { calls: 5, meanTimeMs: expect.any(Number) },
         after: { calls: 3, meanTimeMs: expect.any(Number) },

@@ -3,8 +3,7 @@
 // that narrow the workload: excludeTables and minMeanTimeMs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
-import { queryIdOf } from '../harness/mallory.js';
-import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
+import { queryIdOf, RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const ORDERS = 'SELECT id, total FROM orders WHERE customer_id = $1';
 const AUDIT = 'SELECT id FROM audit_log WHERE actor_id = $1';

@@ -18,6 +18,7 @@ import {
   type TestApp,
   type TestDatabase,
 } from '../harness/database.js';
+import { queryIdOf } from '../harness/stats.js';
 import { waitFor } from '../harness/waitFor.js';
 import { quoteIdent } from '../../src/sql/quote.js';
 
@@ -143,10 +144,8 @@ describe('role passwords in pg_stat_statements', () => {
   });
 
   it('explain(queryId) does not quote them in its refusal', async () => {
-    const [row] = await target.sql<{ id: string }>(
-      `SELECT queryid::text AS id FROM pg_stat_statements WHERE query LIKE 'ALTER ROLE ${ROLE}%'`,
-    );
-    const result = await api.gql('query ($id: ID!) { explain(queryId: $id) { statement } }', { id: row!.id });
+    const id = await queryIdOf(target, `ALTER ROLE ${ROLE} PASSWORD 'sekret456'`);
+    const result = await api.gql('query ($id: ID!) { explain(queryId: $id) { statement } }', { id });
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
     expect(JSON.stringify(result)).not.toContain('sekret');
   });

@@ -7,8 +7,8 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database } from '../../src/db/pool.js';
 import { trustRemedy } from '../../src/db/trust/rule.js';
 import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
-import { createMallory, queryIdOf, type Mallory } from '../harness/mallory.js';
-import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
+import { createMallory, type Mallory } from '../harness/mallory.js';
+import { queryIdOf, RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const EXPLAIN = `query($sql: String, $queryId: ID) { explain(sql: $sql, queryId: $queryId) { totalCost } }`;
 const REPORT = `{ indexAdvisorReport(minImprovement: 0) { skipped recommendations { schema table } } }`;

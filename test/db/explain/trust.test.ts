@@ -9,7 +9,8 @@ import { Database, queryOnce } from '../../../src/db/pool.js';
 import { trustRemedy } from '../../../src/db/trust/rule.js';
 import { isPgscopeError } from '../../../src/errors.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../../harness/database.js';
-import { createMallory, queryIdOf, type Mallory } from '../../harness/mallory.js';
+import { createMallory, type Mallory } from '../../harness/mallory.js';
+import { queryIdOf } from '../../harness/stats.js';
 import { createRole, type TestRole } from '../../harness/roles.js';
 import { quoteIdent } from '../../../src/sql/quote.js';
 
