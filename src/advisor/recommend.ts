@@ -10,10 +10,11 @@ import { isPgscopeError } from '../errors.js';
 import { analyzeWorkload } from './analysis/analyze.js';
 import { loadStatementWrites, loadWorkloadWindow } from './analysis/writes.js';
 import { createCoster } from './costing/createCoster.js';
-import type { CostingSkip } from './costing/coster.js';
+import { DEFAULT_BUDGET_MS, type CostingSkip } from './costing/coster.js';
 import { encodeRecommendationId } from './recommendationId.js';
 import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
-import { selectIndexes, tableKey, withPrefixStatements } from './select.js';
+import { tableKey, withPrefixStatements } from './select.js';
+import { selectTogether } from './selectTogether.js';
 import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement, WorkloadWindow } from './types.js';
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 import type { TrustConfig } from '../config.js';
@@ -106,7 +107,17 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
   const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
   const writes = await loadTableWrites(db, await loadStatementWrites(db, caps), candidates);
-  const selection = selectIndexes({ costed: costing.costed, calls, writes, minImprovement });
+  // the chosen set costed together, within what is left of the costing budget
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  const selection = await selectTogether({
+    costed: costing.costed,
+    calls,
+    writes,
+    minImprovement,
+    coster,
+    workload: analysis,
+    options: { budgetMs: Math.max(0, budgetMs - costing.elapsedMs), trust: options.trust },
+  });
 
   const rejected: RejectedIndex[] = [
     ...analysis.rejected
@@ -149,9 +160,9 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     statementsAnalyzed: analysis.statements.length,
     statementsBelowMinMeanTime: analysis.belowMinMeanTime,
     candidatesConsidered: candidates.length,
-    plansCosted: costing.plansCosted,
+    plansCosted: costing.plansCosted + selection.plansCosted,
     source: coster.source,
-    budgetExhausted: costing.budgetExhausted,
+    budgetExhausted: costing.budgetExhausted || selection.budgetExhausted,
     // statements set aside (for trust, then for excludeTables) first: they were neither analyzed nor planned
     skipped: [...[...analysis.untrusted, ...analysis.excluded].map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
     window: await loadWorkloadWindow(db, caps),

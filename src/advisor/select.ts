@@ -54,12 +54,31 @@ export function writeOverhead(candidate: CandidateIndex, writes: ReadonlyMap<str
   return (writes.get(tableKey(candidate)) ?? 0) * perRow;
 }
 
+/**
+ * An index on another table than the chosen ones that serve a statement helps it when it makes what
+ * is left at least this many times cheaper, even below minImprovement of the statement's first
+ * cost: book(author_id) after review(book_id) takes a join from 2,322 to 476 cost units, 8 % of the
+ * 22,603 it cost at first but five times faster again. A second index on the same table must save
+ * minImprovement of the first cost, like any other: a covering variant of the chosen index is
+ * faster again, but rarely worth a second index on the table's writes.
+ */
+const FURTHER_SPEEDUP = 2;
+
+/**
+ * `after` is enough of a gain on a statement that costs `current` now and `before` without new
+ * indexes; `otherTable`: the candidate is on a table no chosen index serving the statement is on.
+ */
+export function helpsEnough(before: number, current: number, after: number, minImprovement: number, otherTable = false): boolean {
+  if (before <= 0 || !(after < current)) return false;
+  return (current - after) / before >= minImprovement || (otherTable && after * FURTHER_SPEEDUP <= current);
+}
+
 /** The statements `costed` helps enough, given the best cost each statement has so far. */
 function helped(costed: CostedCandidate, best: ReadonlyMap<string, number>, minImprovement: number): StatementCost[] {
   return costed.perStatement.filter((cost) => {
-    if (!cost.after.usesCandidate || cost.before.totalCost <= 0) return false;
+    if (!cost.after.usesCandidate) return false;
     const current = best.get(cost.queryId) ?? cost.before.totalCost;
-    return (current - cost.after.totalCost) / cost.before.totalCost >= minImprovement;
+    return helpsEnough(cost.before.totalCost, current, cost.after.totalCost, minImprovement);
   });
 }
 
