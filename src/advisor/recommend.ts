@@ -106,7 +106,8 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
   const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs, trust: options.trust });
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
   const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
-  const writes = await loadTableWrites(db, await loadStatementWrites(db, caps), candidates);
+  const statementWrites = await loadStatementWrites(db, caps);
+  const writes = await loadTableWrites(db, statementWrites.byTable, candidates);
   // the chosen set costed together, within what is left of the costing budget
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
   const selection = await selectTogether({
@@ -165,7 +166,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     budgetExhausted: costing.budgetExhausted || selection.budgetExhausted,
     // statements set aside (for trust, then for excludeTables) first: they were neither analyzed nor planned
     skipped: [...[...analysis.untrusted, ...analysis.excluded].map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
-    window: await loadWorkloadWindow(db, caps),
+    window: await loadWorkloadWindow(db, caps, statementWrites.oneOff),
     durationMs: performance.now() - started,
   };
 }

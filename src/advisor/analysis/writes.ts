@@ -33,7 +33,30 @@ export interface WriteTarget {
 
 interface WriteEntryRow {
   query: string;
+  calls: bigint;
   rows: bigint;
+}
+
+/**
+ * A write statement run at most this many times, each writing at least ONE_OFF_MIN_ROWS_PER_CALL
+ * rows, is a one-off: the load of a restored or freshly loaded database, a backfill, a migration.
+ * Charged to an index, it would outweigh weeks of reads, yet the index will never pay for it again
+ * (and a DBA builds indexes after a load). It is left out of write overhead, and the report says so.
+ * A nightly batch of that size is left out too until it has run three times in the window.
+ */
+const ONE_OFF_MAX_CALLS = 2;
+const ONE_OFF_MIN_ROWS_PER_CALL = 10_000;
+
+/** The write statements left out of write overhead as one-offs. */
+export interface OneOffWrites {
+  statements: number;
+  rows: number;
+}
+
+export interface StatementWrites {
+  /** Rows written per table (`schema.table`), one-offs aside. */
+  byTable: Map<string, TableWrites>;
+  oneOff: OneOffWrites;
 }
 
 /**
@@ -45,6 +68,7 @@ export function writeEntriesSql(caps: Capabilities): string {
   return /* SQL */ `
     SELECT
       (array_agg(query ORDER BY calls DESC, userid))[1] AS query,
+      sum(calls)::int8 AS calls,
       sum(rows)::int8 AS rows
     ${thisDatabaseEntries(caps, { topLevelOnly: false })}
         AND query ~* '\\m(insert|update|delete|merge|copy)\\M'
@@ -86,10 +110,10 @@ function mergeKind(merge: { mergeWhenClauses?: unknown[] }): WriteKind {
 
 /**
  * Rows written per table (`schema.table`, a partition counted in its root's) by the current
- * database's statements in pg_stat_statements. A table no write statement names is absent: over
- * this window nothing was written to it.
+ * database's statements in pg_stat_statements, one-offs aside. A table no write statement names is
+ * absent: over this window nothing was written to it.
  */
-export async function loadStatementWrites(db: Queryable, caps: Capabilities): Promise<Map<string, TableWrites>> {
+export async function loadStatementWrites(db: Queryable, caps: Capabilities): Promise<StatementWrites> {
   let rows: WriteEntryRow[];
   try {
     rows = await db.query<WriteEntryRow>(writeEntriesSql(caps));
@@ -97,9 +121,17 @@ export async function loadStatementWrites(db: Queryable, caps: Capabilities): Pr
     throw staleExtensionError(error, caps);
   }
   const writes: Array<WriteTarget & { rows: number }> = [];
+  const oneOff: OneOffWrites = { statements: 0, rows: 0 };
   for (const row of rows) {
     const target = await parsedTarget(row.query);
-    if (target && row.rows > 0n) writes.push({ ...target, rows: Number(row.rows) });
+    if (!target || row.rows <= 0n) continue;
+    const [calls, written] = [Number(row.calls), Number(row.rows)];
+    if (calls <= ONE_OFF_MAX_CALLS && written >= calls * ONE_OFF_MIN_ROWS_PER_CALL) {
+      oneOff.statements += 1;
+      oneOff.rows += written;
+      continue;
+    }
+    writes.push({ ...target, rows: written });
   }
   const catalog = await resolveRelations(
     db,
@@ -116,7 +148,7 @@ export async function loadStatementWrites(db: Queryable, caps: Capabilities): Pr
     total[write.kind] += write.rows;
     totals.set(key, total);
   }
-  return totals;
+  return { byTable: totals, oneOff };
 }
 
 /** A text that is not one parsable statement (truncated by track_activity_query_size) writes nothing the advisor can place. */
@@ -133,13 +165,22 @@ async function parsedTarget(query: string): Promise<WriteTarget | null> {
  * The window reads and writes share. pg_stat_statements_info.stats_reset moves only when the view
  * is reset as a whole: entries reset one by one, or evicted and seen again, count from later.
  */
-export async function loadWorkloadWindow(db: Queryable, caps: Capabilities): Promise<WorkloadWindow> {
+export async function loadWorkloadWindow(db: Queryable, caps: Capabilities, oneOff: OneOffWrites): Promise<WorkloadWindow> {
   const [info] = await db.query<{ stats_reset: Date | null }>(infoSql(caps));
   const since = info?.stats_reset ?? null;
   const shared = 'Reads and writes are both counted from pg_stat_statements, over the same window';
-  const sentence =
+  const window =
     since === null
       ? `${shared}; this version of it (before extension 1.9, PostgreSQL 14) does not say when it was last reset.`
       : `${shared}: since it was last reset as a whole, at ${since.toISOString()} (statements reset one by one or evicted since count from later).`;
-  return { source: 'PG_STAT_STATEMENTS', since, sentence };
+  return { source: 'PG_STAT_STATEMENTS', since, sentence: oneOff.statements === 0 ? window : `${window} ${oneOffSentence(oneOff)}` };
+}
+
+function oneOffSentence({ statements, rows }: OneOffWrites): string {
+  const count = (n: number) => n.toLocaleString('en-US');
+  const them = statements === 1 ? '1 write statement that' : `${count(statements)} write statements that each`;
+  return (
+    `Not charged to any index: ${them} wrote ${count(ONE_OFF_MIN_ROWS_PER_CALL)} rows or more a call in at most ` +
+    `${ONE_OFF_MAX_CALLS} calls (${count(rows)} rows in all): a load, backfill or migration, not the workload's steady writes.`
+  );
 }

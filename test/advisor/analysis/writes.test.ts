@@ -64,7 +64,8 @@ describe('loadStatementWrites', () => {
 
   it("counts the window's rows per table, a partition's in its root's", async () => {
     const writes = await loadStatementWrites(db, caps);
-    expect(Object.fromEntries(writes)).toEqual({
+    expect(writes.oneOff).toEqual({ statements: 0, rows: 0 });
+    expect(Object.fromEntries(writes.byTable)).toEqual({
       'public.accounts': { inserted: 0, updated: 1200, deleted: 10 },
       // 4 days of 2024-01-01..04 at 10 rows a day (g % 700 over 7,000 rows)
       'public.readings': { inserted: 302, updated: 0, deleted: 40 },
