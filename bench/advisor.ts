@@ -24,7 +24,8 @@ import {
   waitForIndexBuilds,
 } from './advisorDb.js';
 import { advisorReport, type AdvisorSettings, type Configuration, type RecommendTiming } from './advisorReport.js';
-import { mixDatabase, referenceMix, runMix, summarize, type MixResult } from './mix.js';
+import { mixDatabase, runMix, summarize, type MixResult } from './mix.js';
+import { loadQueryMix } from '../src/demo/workload.js';
 import { sleep } from './lib.js';
 import { createSyntheticTables, runSyntheticStatements } from './synthetic.js';
 
@@ -68,7 +69,7 @@ export async function benchAdvisor(url: string, _seconds: number, log: (line: st
   await queryOnce(reference.url, 'SELECT pg_stat_reset()');
   const admin = adminOn(reference.url);
   const db = mixDatabase(reference.url, settings.clients);
-  const scripts = referenceMix(settings.scale);
+  const scripts = loadQueryMix(settings.scale);
   const halfSeconds = settings.seconds / 2;
 
   const halves: Record<Key, MixResult[]> = { a: [], b: [], c: [] };
