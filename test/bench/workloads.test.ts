@@ -1,6 +1,6 @@
 // The advisor bench's workloads: the draws the mixes compute are the loader's, every statement of
-// each mix runs on the loaded tables with parameters that find rows, and the mix draws the same
-// statements and values for the same seed.
+// each mix runs on the loaded tables with parameters that find rows, the mix draws the same
+// statements and values for the same seed, and the DBA's sets build on the schemas.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryOnce } from '../../src/db/pool.js';
@@ -125,5 +125,19 @@ describe('query mixes', () => {
     const pending = rows.find((row) => row.status === 'pending')!.orders / total;
     expect(pending).toBeGreaterThan(0);
     expect(pending).toBeLessThan(0.01);
+  });
+});
+
+describe("the DBA's index sets", () => {
+  it.each([
+    ['shop', () => shopDb, shop],
+    ['saas', () => saasDb, saas],
+  ] as const)('build on the %s schema', async (_, db, workload) => {
+    await db().sql(fs.readFileSync(workload.handPicked.file, 'utf8'));
+    const [{ indexes }] = (await db().sql<{ indexes: number }>(
+      `SELECT count(*)::int AS indexes FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisprimary AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)`,
+    )) as [{ indexes: number }];
+    expect(indexes).toBe(workload === shop ? 10 : 8);
   });
 });
