@@ -140,4 +140,41 @@ describe("the DBA's index sets", () => {
     )) as [{ indexes: number }];
     expect(indexes).toBe(workload === shop ? 10 : 8);
   });
+
+  it.each([
+    ['shop', () => shopDb, shop],
+    ['saas', () => saasDb, saas],
+  ] as const)('serve the %s mix: the planner takes each of them for some statement', async (_, db, workload) => {
+    const indexes = (
+      await db().sql<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisprimary AND NOT EXISTS (SELECT FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
+         ORDER BY 1`,
+      )
+    ).map((row) => row.name);
+    // Whether an index can serve, not whether it is cheapest on tables this small: no sequential scans.
+    const url = new URL(db().url);
+    url.searchParams.set('options', '-c enable_seqscan=off');
+    const random = seededRandom(3);
+    const used = new Set<string>();
+    for (const script of workload.mix(SCALE)) {
+      for (let n = 0; n < 3; n += 1) {
+        const [plan] = await queryOnce<{ 'QUERY PLAN': unknown }>(
+          url.toString(),
+          `EXPLAIN (FORMAT JSON) ${script.sql}`,
+          script.draw(random),
+        );
+        for (const name of JSON.stringify(plan).matchAll(/"Index Name":"(\w+)"/g)) used.add(name[1]!);
+      }
+    }
+    // A partition's index is named after the partition: count it for its parent.
+    const parents = await db().sql<{ name: string }>(
+      `SELECT coalesce(parent.relname, child.relname) AS name FROM pg_class child
+       LEFT JOIN pg_inherits h ON h.inhrelid = child.oid LEFT JOIN pg_class parent ON parent.oid = h.inhparent
+       WHERE child.relname = ANY($1) AND child.relkind IN ('i', 'I')`,
+      [[...used]],
+    );
+    const served = new Set(parents.map((row) => row.name));
+    expect(indexes.filter((name) => !served.has(name) && !name.endsWith('_pkey'))).toEqual([]);
+  });
 });
