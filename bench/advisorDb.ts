@@ -3,7 +3,6 @@
 // database. The bench owns these throwaway databases, so plain DDL (not CONCURRENTLY) is fine.
 import fs from 'node:fs';
 import { queryOnce, type Queryable } from '../src/db/pool.js';
-import { DEMO_DIR } from '../src/demo/load.js';
 import { sleep } from './lib.js';
 import { quoteIdent } from '../src/sql/quote.js';
 
@@ -65,9 +64,9 @@ export async function resetToPrimaryKeys(db: Queryable): Promise<string[]> {
   return indexes.map((index) => index.name);
 }
 
-/** Configuration (c): the guide's hand-picked set, then ANALYZE (expression statistics, fresh planner input). */
-export async function applySeedIndexes(db: Queryable): Promise<void> {
-  await db.query(fs.readFileSync(`${DEMO_DIR}seed_indexes.sql`, 'utf8'));
+/** Configuration (c): a hand-picked set (a file of SQL), then ANALYZE (expression statistics, fresh planner input). */
+export async function applyIndexFile(db: Queryable, file: string): Promise<void> {
+  await db.query(fs.readFileSync(file, 'utf8'));
   await db.query('ANALYZE');
 }
 

@@ -1,11 +1,13 @@
-// The reference query mix as a load driver: demo/queries/*.sql (pgbench scripts) rendered with
-// random values per their `\set` lines, run by N concurrent clients for a fixed duration, every
-// statement's latency recorded. Parameters go as bind parameters of prepared statements, as an
-// application driver sends them (and as pg_stat_statements then shows them to the advisor).
+// A workload's query mix as a load driver: its statements (bench/workloads/*.ts; the reference
+// one from demo/queries/*.sql, pgbench scripts) drawn by weight with parameters from a seeded
+// generator, run by N concurrent clients for a fixed duration, every statement's latency recorded.
+// Parameters go as bind parameters, as an application driver sends them (and as
+// pg_stat_statements then shows them to the advisor).
 import { loadConfig } from '../src/config.js';
 import { Database } from '../src/db/pool.js';
-import { loadQueryMix, pickWeighted, seededRandom, type Script } from '../src/demo/workload.js';
+import { seededRandom } from '../src/demo/workload.js';
 import { percentile } from './lib.js';
+import type { MixScript } from './workloads/workload.js';
 
 /** A statement over this many milliseconds counts as slow (the seed guide's threshold). */
 export const SLOW_MS = 100;
@@ -46,13 +48,23 @@ export function mixDatabase(url: string, clients: number): Database {
   return new Database(url, { applicationName: 'pgscope-bench-mix', pool });
 }
 
-/** The guide's scripts with their shares (src/demo/workload.ts QUERY_MIX), bounds at `scale`. */
-export function referenceMix(scale: number): Script[] {
-  return loadQueryMix(scale);
+/** One statement drawn by weight, then its parameters, from `random`. */
+export function drawStatement(scripts: MixScript[], random: () => number): { script: MixScript; values: unknown[] } {
+  const total = scripts.reduce((sum, script) => sum + script.weight, 0);
+  let ticket = random() * total;
+  let script = scripts[scripts.length - 1]!;
+  for (const candidate of scripts) {
+    ticket -= candidate.weight;
+    if (ticket < 0) {
+      script = candidate;
+      break;
+    }
+  }
+  return { script, values: script.draw(random) };
 }
 
 /** Runs the mix: `clients` loops, each drawing a script and its values from its own seeded generator. */
-export async function runMix(db: Database, scripts: Script[], options: MixOptions): Promise<MixResult> {
+export async function runMix(db: Database, scripts: MixScript[], options: MixOptions): Promise<MixResult> {
   const latenciesMs: number[] = [];
   const byScript = new Map<string, number[]>(scripts.map((script) => [script.name, []]));
   let errors = 0;
@@ -62,8 +74,7 @@ export async function runMix(db: Database, scripts: Script[], options: MixOption
   const client = async (index: number) => {
     const random = seededRandom(options.seed + index);
     while (performance.now() < deadline) {
-      const script = pickWeighted(scripts, random);
-      const values = script.draw(random);
+      const { script, values } = drawStatement(scripts, random);
       const t0 = performance.now();
       try {
         await db.query(script.sql, values);
@@ -83,7 +94,7 @@ export async function runMix(db: Database, scripts: Script[], options: MixOption
 }
 
 /** Runs every script once per value drawn, `rounds` times: warms caches and fills pg_stat_statements. */
-export async function warmMix(db: Database, scripts: Script[], rounds: number, seed: number): Promise<void> {
+export async function warmMix(db: Database, scripts: MixScript[], rounds: number, seed: number): Promise<void> {
   const random = seededRandom(seed);
   for (let round = 0; round < rounds; round += 1) {
     await Promise.all(scripts.map((script) => db.query(script.sql, script.draw(random))));
