@@ -63,3 +63,21 @@ export function subLinks(parts: unknown[]): Node[] {
 export function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
+
+/**
+ * ORDER BY items with a column number (ORDER BY 2) or an output name (ORDER BY since, for
+ * `created_at AS since`) replaced by the expression they stand for: an output name wins over an
+ * input column of the same name, as in PostgreSQL (findTargetlistEntrySQL92).
+ */
+export function orderedBy(sort: Node[], targets: Node[]): Node[] {
+  const results = targets.map((target) => (target as { ResTarget?: { name?: string; val?: Node } }).ResTarget);
+  return sort.map((item) => {
+    const by = (item as { SortBy?: Rec }).SortBy;
+    if (!by) return item;
+    const number = (by.node as { A_Const?: { ival?: { ival?: number } } }).A_Const?.ival?.ival;
+    const fields = (by.node as { ColumnRef?: { fields: Array<{ String?: { sval: string } }> } }).ColumnRef?.fields;
+    const name = fields?.length === 1 ? fields[0]!.String?.sval : undefined;
+    const target = number !== undefined ? results[number - 1] : name !== undefined ? results.find((r) => r?.name === name) : undefined;
+    return target?.val ? ({ SortBy: { ...by, node: target.val } } as Node) : item;
+  });
+}
