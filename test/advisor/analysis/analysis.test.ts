@@ -92,6 +92,18 @@ describe('analyzeStatements: one shape per case', () => {
     ]);
   });
 
+  it('BETWEEN is two bounds, as the planner reads it (>= and <=); a constant bound is kept for the estimate', async () => {
+    const { accesses } = await analyze([
+      'SELECT id FROM orders WHERE created_at BETWEEN $1 AND $2',
+      "SELECT id FROM orders WHERE $1 < total AND total <= 100 AND created_at > '2026-01-01'::date",
+    ]);
+    const bounds = accesses.map((access) => access.predicates.map((p) => `${p.column} ${p.use} ${p.operator} ${p.constant ?? '$'}`));
+    expect(bounds).toEqual([
+      ['created_at RANGE >= $', 'created_at RANGE <= $'],
+      ['total RANGE > $', 'total RANGE <= 100', 'created_at RANGE > 2026-01-01'],
+    ]);
+  });
+
   it('ORDER BY ... DESC LIMIT: the sort keys with their direction after the equality keys', async () => {
     expect(await candidates('SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2')).toEqual([
       'orders btree(customer_id) [q1]',
@@ -101,8 +113,8 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates('SELECT * FROM orders WHERE created_at > $1 ORDER BY created_at DESC NULLS LAST LIMIT 20')).toEqual([
       'orders btree(created_at DESC NULLS LAST) [q1]',
     ]);
-    // without a LIMIT the whole result is read: the order is no reason for an index
-    expect(await candidates('SELECT * FROM orders ORDER BY created_at DESC')).toEqual([]);
+    // without a LIMIT an index read in order still spares the sort: a candidate, which costing may find not worth it
+    expect(await candidates('SELECT * FROM orders ORDER BY created_at DESC')).toEqual(['orders btree(created_at DESC) [q1]']);
   });
 
   it('join: the join key on each side, as separate accesses', async () => {
