@@ -185,7 +185,7 @@ function readLevel(read: Level, parent: Scope | null, ctes: Ctes, walk: Walk): v
   const written: Condition[] = [];
   for (const item of read.from) if (item) addFromItem(item as Node, scope, ctes, walk, written);
   // merged views' and CTEs' columns are their tables' expressions from here on
-  const level = throughViews(read, scope);
+  const level = { ...read, ...throughViews({ where: read.where, sort: read.sort, targets: read.targets, other: read.other }, scope) };
   const conditions = written.map((condition) =>
     condition.scope === null ? { ...condition, node: throughViews(condition.node, scope) } : condition,
   );

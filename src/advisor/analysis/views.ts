@@ -10,6 +10,7 @@ import type { Node } from 'libpg-query';
 import type { QualifiedName } from '../../sql/references.js';
 import { INDEXABLE_RELKINDS, relationKey, type RelationCatalog, type ResolvedRelation } from './relations.js';
 import { replaceColumns, type Fields } from './scope.js';
+import { aggregates } from './treeParts.js';
 
 export interface MergedView {
   /** The table the view reads (through the views it reads, if any). */
@@ -44,10 +45,8 @@ export function mergeableView(body: Node, lookup: MergeLookup): MergedView | nul
   const select = (body as { SelectStmt?: Record<string, unknown> }).SelectStmt;
   if (!select || (select.op && select.op !== 'SETOP_NONE')) return null;
   if (BLOCKING_CLAUSES.some((clause) => hasContent(select[clause]))) return null;
-  // a subquery or a window function in the columns or the WHERE: not a plain filter over the table
-  if (contains([select.targetList, select.whereClause], (key, value) => key === 'SubLink' || (key === 'FuncCall' && hasOver(value)))) {
-    return null;
-  }
+  // a subquery in the columns or the WHERE, an aggregate or a window function: not a plain filter over the table
+  if (contains([select.targetList, select.whereClause], (key) => key === 'SubLink') || aggregates(select.targetList)) return null;
   const from = select.fromClause as Node[] | undefined;
   const range = from?.length === 1 ? (from[0] as { RangeVar?: Record<string, unknown> }).RangeVar : undefined;
   if (!range) return null;
@@ -106,10 +105,6 @@ function over(node: Node, inner: MergedView): Node | null {
     return found;
   });
   return unknown ? null : (rewritten as Node);
-}
-
-function hasOver(call: unknown): boolean {
-  return (call as { over?: unknown }).over !== undefined;
 }
 
 function contains(tree: unknown, test: (key: string, value: unknown) => boolean): boolean {

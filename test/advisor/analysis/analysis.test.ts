@@ -474,6 +474,7 @@ describe('analyzeStatements: shapes applications write (issue 14)', () => {
       CREATE VIEW member_logins AS SELECT id, owner_id AS user_id, lower(email) AS login, joined_at, is_active FROM members;
       CREATE VIEW active_logins AS SELECT id AS member, user_id AS account, login FROM member_logins WHERE is_active;
       CREATE MATERIALIZED VIEW member_counts AS SELECT owner_id, count(*) AS members FROM members GROUP BY owner_id;
+      CREATE VIEW member_total AS SELECT count(*) AS members, max(joined_at) AS latest FROM members WHERE is_active;
     `);
   });
 
@@ -537,6 +538,15 @@ describe('analyzeStatements: shapes applications write (issue 14)', () => {
         'WITH RECURSIVE m AS (SELECT id, owner_id FROM members UNION ALL SELECT id, owner_id FROM m WHERE false) SELECT id FROM m WHERE owner_id = $1',
       ),
     ).toEqual(['members btree(joined_at) [q1,q2]', 'members btree(joined_at) INCLUDE (id, owner_id) [q1,q2]']);
+  });
+
+  it('an aggregate is no column of the table: a view over one is read on its own, ORDER BY its alias asks nothing', async () => {
+    expect(
+      await candidates(
+        'SELECT latest FROM member_total WHERE members > $1',
+        'SELECT owner_id, max(joined_at) AS latest FROM members GROUP BY owner_id ORDER BY latest DESC LIMIT $1',
+      ),
+    ).toEqual(['members btree(is_active) [q1]', 'members btree(is_active) INCLUDE (joined_at) [q1]']);
   });
 
   it('ORDER BY a column number or an output alias is the column (or expression) it names', async () => {
