@@ -11,12 +11,10 @@ import { INDEXABLE_RELKINDS, relationKey, type RelationCatalog } from './relatio
 import { operand, replaceColumns, resolveColumn, throughViews, type Scope, type ScopeEntry } from './scope.js';
 import { readCondition, type ConditionSink } from './conditions.js';
 import { catalogLookup, mergeableView, type MergedView } from './views.js';
+import { cteLookup, cteReferences, inlinedCte, type Ctes } from './ctes.js';
 import { limitOf, list, orderedBy, subLinks, usingCondition, visit } from './treeParts.js';
 
 type Rec = Record<string, unknown>;
-
-/** The CTEs a statement sees, by name: merged (PostgreSQL inlines it and it is simple), or null (read on its own). */
-type Ctes = ReadonlyMap<string, MergedView | null>;
 
 /** What one FROM entry of one level collected. */
 interface Accumulator {
@@ -72,10 +70,8 @@ function target(body: Rec): Node {
 }
 
 /**
- * Reads a WITH clause's queries; returns the CTEs visible to the statement. One PostgreSQL inlines
- * (12+: not recursive, not MATERIALIZED, referenced once or NOT MATERIALIZED, a SELECT without
- * volatile functions) and simple enough to merge is read where it is referenced, with the
- * conditions there; any other is a fence the outer conditions do not cross, read on its own.
+ * Reads a WITH clause's queries; returns the CTEs visible to the statement. One PostgreSQL inlines,
+ * simple enough to merge, is read where it is referenced (ctes.ts); any other is read on its own.
  */
 function withCtes(withClause: Rec | undefined, parent: Scope | null, ctes: Ctes, walk: Walk, statement: Node): Ctes {
   if (!withClause) return ctes;
@@ -83,65 +79,11 @@ function withCtes(withClause: Rec | undefined, parent: Scope | null, ctes: Ctes,
   const references = cteReferences(statement);
   for (const item of list(withClause.ctes)) {
     const cte = (item as { CommonTableExpr: Rec }).CommonTableExpr;
-    const name = String(cte.ctename);
-    const inlined =
-      !withClause.recursive &&
-      cte.ctematerialized !== 'CTEMaterializeAlways' &&
-      (cte.ctematerialized === 'CTEMaterializeNever' || references.get(name) === 1) &&
-      !callsVolatile(cte.ctequery);
-    const merged = inlined ? mergeableView(cte.ctequery as Node, cteLookup(visible, walk)) : null;
-    const named = merged ? renamed(merged, list(cte.aliascolnames)) : null;
-    if (!named) readStatement(cte.ctequery as Node, parent, visible, walk);
-    visible.set(name, named);
+    const merged = inlinedCte(cte, Boolean(withClause.recursive), references, cteLookup(visible, catalogLookup(walk.catalog)));
+    if (!merged) readStatement(cte.ctequery as Node, parent, visible, walk);
+    visible.set(String(cte.ctename), merged);
   }
   return visible;
-}
-
-/** Names a CTE body sees: the CTEs before it, then the catalog. */
-function cteLookup(ctes: Ctes, walk: Walk) {
-  const catalog = catalogLookup(walk.catalog);
-  return (name: { schema: string | null; name: string }) =>
-    name.schema === null && ctes.has(name.name) ? (ctes.get(name.name) ?? null) : catalog(name);
-}
-
-/** WITH m(a, b) AS (...): the CTE's columns renamed in order; null when the list does not fit. */
-function renamed(merged: MergedView, names: unknown[]): MergedView | null {
-  if (names.length === 0) return merged;
-  const values = [...merged.columns.values()];
-  if (names.length > values.length) return null;
-  const columns = new Map(values.map((value, index) => [(names[index] as { String?: { sval: string } })?.String?.sval ?? '', value]));
-  return { ...merged, columns };
-}
-
-/** How many times each unqualified name is read as a relation in the statement (a CTE's references). */
-function cteReferences(statement: Node): Map<string, number> {
-  const counts = new Map<string, number>();
-  const search = (tree: unknown): void => {
-    if (Array.isArray(tree)) return tree.forEach(search);
-    if (tree === null || typeof tree !== 'object') return;
-    for (const [key, value] of Object.entries(tree)) {
-      const range = value as { schemaname?: string; relname?: string };
-      if (key === 'RangeVar' && range.schemaname === undefined && range.relname)
-        counts.set(range.relname, (counts.get(range.relname) ?? 0) + 1);
-      search(value);
-    }
-  };
-  search(statement);
-  return counts;
-}
-
-// Volatile functions the planner does not inline a CTE over (contain_volatile_functions); by name,
-// since the parse tree does not say: a user's own volatile function is not recognized.
-const VOLATILE_FUNCTIONS = new Set(['random', 'random_normal', 'nextval', 'setval', 'clock_timestamp', 'timeofday', 'gen_random_uuid']);
-
-function callsVolatile(tree: unknown): boolean {
-  let found = false;
-  visit(tree, (key, value) => {
-    if (key !== 'FuncCall') return;
-    const name = (value as { funcname?: Array<{ String?: { sval: string } }> }).funcname?.at(-1)?.String?.sval;
-    if (name !== undefined && VOLATILE_FUNCTIONS.has(name)) found = true;
-  });
-  return found;
 }
 
 function readSelect(select: Rec, parent: Scope | null, ctes: Ctes, walk: Walk): void {

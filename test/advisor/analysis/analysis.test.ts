@@ -536,6 +536,8 @@ describe('analyzeStatements: shapes applications write (issue 14)', () => {
         // referenced twice: materialized
         'WITH m AS (SELECT id, owner_id FROM members WHERE joined_at > $1) SELECT * FROM m a JOIN m b USING (id) WHERE a.owner_id = $2',
         'WITH RECURSIVE m AS (SELECT id, owner_id FROM members UNION ALL SELECT id, owner_id FROM m WHERE false) SELECT id FROM m WHERE owner_id = $1',
+        // a volatile function: computed apart, once
+        'WITH m AS (SELECT id, owner_id, random() AS r FROM members) SELECT id FROM m WHERE owner_id = $1',
       ),
     ).toEqual(['members btree(joined_at) [q1,q2]', 'members btree(joined_at) INCLUDE (id, owner_id) [q1,q2]']);
   });
