@@ -17,7 +17,7 @@ export interface ScopeEntry {
   alias: string;
   /** The relation's own name (matches a schema.table.column reference). */
   relationName: string | null;
-  /** A table an index can go on; null for a subquery, CTE, function or a view (opaque here). */
+  /** A table an index can go on; null for a subquery, function, view or CTE (opaque, or merged: see `merged`). */
   table: ResolvedRelation | null;
   /** A view or CTE the planner merges into the level: its columns, each an expression over `inner`'s. */
   merged?: { inner: ScopeEntry; columns: ReadonlyMap<string, Node> };
