@@ -10,7 +10,8 @@ import { checkStatementsUse } from '../../src/advisor/verify.js';
 import { NO_EXTRA_TRUST } from '../../src/config.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
 import { Database } from '../../src/db/pool.js';
-import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
+import { migrateOwnSchema } from '../../src/db/migrate.js';
+import { createTestApp, createTestDatabase, TEST_ADMIN_TOKEN, testConfig, type TestDatabase } from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS, runAndFlushStats } from '../harness/stats.js';
 
 let target: TestDatabase;
@@ -121,6 +122,24 @@ describe('shapes the advisor reads (issue 14)', () => {
 
   it('a materialized view: the index goes on the materialized view', () => {
     expect(recommended('member_counts')).toEqual(['USING "btree" ("owner_id") <- SELECT members FROM member_counts WHERE owner_id = $1']);
+  });
+
+  it('applyRecommendation builds the materialized view index, and its statement uses it', async () => {
+    expect(await migrateOwnSchema(db)).toMatchObject({ ok: true });
+    const api = createTestApp(target.url, { ownSchemaReady: true });
+    try {
+      const { id } = report.recommendations.find((r) => r.candidate.table === 'member_counts')!;
+      const result = await api.gql<{ applyRecommendation: { change: { status: string }; statements: Array<{ usesIndex: boolean }> } }>(
+        'mutation($id: ID!) { applyRecommendation(id: $id, dryRun: false) { change { status } statements { usesIndex } } }',
+        { id },
+        { token: TEST_ADMIN_TOKEN },
+      );
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.applyRecommendation).toEqual({ change: { status: 'SUCCEEDED' }, statements: [{ usesIndex: true }] });
+    } finally {
+      await api.close();
+      await target.sql('DROP INDEX IF EXISTS member_counts_owner_id_idx');
+    }
   });
 
   it('an inlined CTE: its outer predicate reaches the table; a materialized one: it does not', () => {
