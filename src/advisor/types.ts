@@ -32,7 +32,7 @@ export type KeyUse =
   | 'EQUALITY' // col = $1, col IN (...), col = ANY ($1), join key on the inner side
   | 'RANGE' // <, <=, >, >=, BETWEEN
   | 'IS_NULL' // col IS NULL
-  | 'SORT' // ORDER BY (with direction) usable with a LIMIT
+  | 'SORT' // ORDER BY (with direction): an index read in order spares the sort, and stops early under a LIMIT
   | 'JSONB_CONTAINS' // col @> $1
   | 'JSONB_EXISTS'; // col ? $1, ?|, ?&
 

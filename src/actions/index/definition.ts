@@ -172,12 +172,16 @@ async function resolveTable(db: Queryable, schema: string, table: string): Promi
   const [row] = await lookupTable(db, schema, table);
   if (!row) throw badInput(`Schema ${displayName(schema)} does not exist${lookAlikeHint(schema)}.`, { schema });
   if (!row.table_oid) throw badInput(`Table ${displayName(schema, table)} does not exist${lookAlikeHint(table)}.`, { schema, table });
-  if (row.relkind !== 'r' && row.relkind !== 'p') {
+  // a materialized view takes indexes as a table does (CONCURRENTLY too); a view or a foreign table takes none
+  if (row.relkind !== 'r' && row.relkind !== 'p' && row.relkind !== 'm') {
     const kind = RELKIND_PHRASES[row.relkind!] ?? 'not a table';
-    throw badInput(`${displayName(schema, table)} is ${kind}; applyIndex builds indexes on tables and partitioned tables.`, {
-      schema,
-      table,
-    });
+    throw badInput(
+      `${displayName(schema, table)} is ${kind}; applyIndex builds indexes on tables, partitioned tables and materialized views.`,
+      {
+        schema,
+        table,
+      },
+    );
   }
   return { oid: row.table_oid, schemaOid: row.schema_oid, relkind: row.relkind };
 }

@@ -83,7 +83,9 @@ function readOperator(expression: Record<string, unknown>, node: Node, scope: Sc
       if (name === '=') readKeyed(operand(left, scope), 'EQUALITY', sink);
       return;
     case 'AEXPR_BETWEEN':
+      return readBetween(operand(left, scope), right, sink);
     case 'AEXPR_BETWEEN_SYM':
+      // either bound may be the low one: one range, bounds unknown
       readKeyed(operand(left, scope), 'RANGE', sink);
       return;
   }
@@ -105,15 +107,45 @@ function readComparison(name: string, leftNode: Node, rightNode: Node, node: Nod
   if (name === '<>') return readExclusion(left, right, rightNode, node, sink);
   if (name !== '=' && !RANGE_OPERATORS.has(name)) return;
   const use: KeyUse = name === '=' ? 'EQUALITY' : 'RANGE';
-  if (left.kind === 'KEY' && right.kind === 'VALUE') return readValueComparison(left, use, rightNode, node, sink);
-  if (right.kind === 'KEY' && left.kind === 'VALUE') return readValueComparison(right, use, leftNode, node, sink);
+  if (left.kind === 'KEY' && right.kind === 'VALUE') return readValueComparison(left, name, rightNode, node, sink);
+  if (right.kind === 'KEY' && left.kind === 'VALUE') return readValueComparison(right, FLIPPED[name] ?? name, leftNode, node, sink);
   if (use === 'EQUALITY') readJoin(left, right, sink);
 }
 
-/** key = value: a constant value also makes a partial index predicate (status = 'pending'). */
-function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, use: KeyUse, value: Node, node: Node, sink: ConditionSink): void {
-  const partial = use === 'EQUALITY' && isConstant(value) ? deparse(node) : null;
-  sink.filter(key.entry, { ...key.key, use, ...(partial ? { inPartialPredicate: true } : {}) }, partial);
+// $1 < key is key > $1
+const FLIPPED: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
+/** key = value, key < value...: a constant value also makes a partial index predicate (status = 'pending'). */
+function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, name: string, value: Node, node: Node, sink: ConditionSink): void {
+  if (name !== '=') {
+    const operator = name as NonNullable<KeyPredicate['operator']>;
+    return sink.filter(key.entry, { ...key.key, use: 'RANGE', operator, ...constantOf(value) }, null);
+  }
+  const partial = isConstant(value) ? deparse(node) : null;
+  sink.filter(key.entry, { ...key.key, use: 'EQUALITY', ...(partial ? { inPartialPredicate: true } : {}) }, partial);
+}
+
+/**
+ * x BETWEEN a AND b is x >= a AND x <= b to the planner: a range with two bounds (0.005 of the
+ * rows for two parameters, clauselist_selectivity), not one bound (a third of them).
+ */
+function readBetween(side: Operand, bounds: Node, sink: ConditionSink): void {
+  if (side.kind !== 'KEY') return;
+  const [low, high] = (bounds as { List?: { items?: Node[] } }).List?.items ?? [];
+  sink.filter(side.entry, { ...side.key, use: 'RANGE', operator: '>=', ...(low ? constantOf(low) : {}) }, null);
+  sink.filter(side.entry, { ...side.key, use: 'RANGE', operator: '<=', ...(high ? constantOf(high) : {}) }, null);
+}
+
+/** A range's bound as text, when the statement keeps a constant (the pg_stats estimate places it in the histogram); nothing for a $n. */
+function constantOf(value: Node): { constant?: string } {
+  if (!isConstant(value)) return {};
+  const cast = (value as { TypeCast?: { arg: Node } }).TypeCast;
+  const constant = (cast?.arg ?? value) as { A_Const?: Record<string, Record<string, unknown> | undefined> };
+  const parts = constant.A_Const ?? {};
+  const text = parts.sval?.sval ?? parts.ival?.ival ?? parts.fval?.fval;
+  // an A_Const's ival of 0 is printed without its value: absent means 0
+  if (text === undefined) return parts.ival ? { constant: '0' } : {};
+  return { constant: String(text) };
 }
 
 /**

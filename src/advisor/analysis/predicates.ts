@@ -2,15 +2,17 @@
 // TableAccess list. Every query level is read on its own: its FROM items (tables, views, subqueries,
 // CTE references, joins), its WHERE and JOIN ON conditions (conditions.ts), its ORDER BY and LIMIT;
 // then its CTEs, subqueries in FROM, subqueries in conditions (correlated ones see the outer
-// tables) and the views it reads. Statements that read no table through a condition or an order
+// tables) and the views it reads. Simple views, and the CTEs PostgreSQL inlines, are merged into
+// the level that reads them (views.ts). Statements that read no table through a condition or an order
 // (INSERT ... VALUES) give nothing.
 import type { Node } from 'libpg-query';
 import type { KeyPredicate, TableAccess, WorkloadStatement } from '../types.js';
 import { INDEXABLE_RELKINDS, relationKey, type RelationCatalog } from './relations.js';
-import { operand, resolveColumn, type Scope, type ScopeEntry } from './scope.js';
+import { operand, replaceColumns, resolveColumn, throughViews, type Scope, type ScopeEntry } from './scope.js';
 import { readCondition, type ConditionSink } from './conditions.js';
-import { mergeableView } from './views.js';
-import { limitOf, list, subLinks, usingCondition, visit } from './treeParts.js';
+import { catalogLookup, mergeableView, type MergedView } from './views.js';
+import { cteLookup, cteReferences, inlinedCte, type Ctes } from './ctes.js';
+import { limitOf, list, orderedBy, subLinks, usingCondition, visit } from './treeParts.js';
 
 type Rec = Record<string, unknown>;
 
@@ -39,13 +41,13 @@ interface Walk {
 /** The accesses of one statement (parsed), given the workload's resolved relations. */
 export function tableAccesses(statement: WorkloadStatement & { node: Node }, catalog: RelationCatalog): TableAccess[] {
   const walk: Walk = { catalog, accumulators: new Map(), nextId: 0, expanding: new Set() };
-  readStatement(statement.node, null, new Set(), walk);
+  readStatement(statement.node, null, new Map(), walk);
   return [...walk.accumulators.values()].flatMap((acc) => accessesOf(acc, statement.queryId));
 }
 
-function readStatement(node: Node, parent: Scope | null, ctes: ReadonlySet<string>, walk: Walk): void {
+function readStatement(node: Node, parent: Scope | null, ctes: Ctes, walk: Walk): void {
   const [kind, body] = Object.entries(node)[0] as [string, Rec];
-  const visible = withCtes(body.withClause as Rec | undefined, parent, ctes, walk);
+  const visible = withCtes(body.withClause as Rec | undefined, parent, ctes, walk, node);
   switch (kind) {
     case 'SelectStmt':
       return readSelect(body, parent, visible, walk);
@@ -67,16 +69,24 @@ function target(body: Rec): Node {
   return { RangeVar: body.relation } as Node;
 }
 
-/** Reads a WITH clause's queries; returns the CTE names visible to the statement. */
-function withCtes(withClause: Rec | undefined, parent: Scope | null, ctes: ReadonlySet<string>, walk: Walk): ReadonlySet<string> {
+/**
+ * Reads a WITH clause's queries; returns the CTEs visible to the statement. One PostgreSQL inlines,
+ * simple enough to merge, is read where it is referenced (ctes.ts); any other is read on its own.
+ */
+function withCtes(withClause: Rec | undefined, parent: Scope | null, ctes: Ctes, walk: Walk, statement: Node): Ctes {
   if (!withClause) return ctes;
-  const definitions = list(withClause.ctes).map((cte) => (cte as { CommonTableExpr: Rec }).CommonTableExpr);
-  const visible = new Set([...ctes, ...definitions.map((cte) => String(cte.ctename))]);
-  for (const cte of definitions) readStatement(cte.ctequery as Node, parent, visible, walk);
+  const visible = new Map(ctes);
+  const references = cteReferences(statement);
+  for (const item of list(withClause.ctes)) {
+    const cte = (item as { CommonTableExpr: Rec }).CommonTableExpr;
+    const merged = inlinedCte(cte, Boolean(withClause.recursive), references, cteLookup(visible, catalogLookup(walk.catalog)));
+    if (!merged) readStatement(cte.ctequery as Node, parent, visible, walk);
+    visible.set(String(cte.ctename), merged);
+  }
   return visible;
 }
 
-function readSelect(select: Rec, parent: Scope | null, ctes: ReadonlySet<string>, walk: Walk): void {
+function readSelect(select: Rec, parent: Scope | null, ctes: Ctes, walk: Walk): void {
   if (select.op && select.op !== 'SETOP_NONE') {
     // UNION / INTERSECT / EXCEPT: each arm is a query of its own
     for (const arm of [select.larg, select.rarg]) if (arm) readSelect(arm as Rec, parent, ctes, walk);
@@ -86,7 +96,7 @@ function readSelect(select: Rec, parent: Scope | null, ctes: ReadonlySet<string>
     {
       from: list(select.fromClause),
       where: select.whereClause as Node,
-      sort: list(select.sortClause) as Node[],
+      sort: orderedBy(list(select.sortClause) as Node[], list(select.targetList) as Node[]),
       limit: select.limitCount as Node | undefined,
       targets: list(select.targetList) as Node[],
       other: [select.havingClause, select.groupClause],
@@ -112,10 +122,15 @@ interface Condition {
   scope: Scope | null;
 }
 
-function readLevel(level: Level, parent: Scope | null, ctes: ReadonlySet<string>, walk: Walk): void {
+function readLevel(read: Level, parent: Scope | null, ctes: Ctes, walk: Walk): void {
   const scope: Scope = { entries: [], parent };
-  const conditions: Condition[] = [];
-  for (const item of level.from) if (item) addFromItem(item as Node, scope, ctes, walk, conditions);
+  const written: Condition[] = [];
+  for (const item of read.from) if (item) addFromItem(item as Node, scope, ctes, walk, written);
+  // merged views' and CTEs' columns are their tables' expressions from here on
+  const level = { ...read, ...throughViews({ where: read.where, sort: read.sort, targets: read.targets, other: read.other }, scope) };
+  const conditions = written.map((condition) =>
+    condition.scope === null ? { ...condition, node: throughViews(condition.node, scope) } : condition,
+  );
   const sink = levelSink(walk);
   readCondition(level.where, scope, sink);
   for (const condition of conditions) readCondition(condition.node, condition.scope ?? scope, sink);
@@ -128,7 +143,7 @@ function readLevel(level: Level, parent: Scope | null, ctes: ReadonlySet<string>
   }
 }
 
-function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: Walk, conditions: Condition[]): void {
+function addFromItem(item: Node, scope: Scope, ctes: Ctes, walk: Walk, conditions: Condition[]): void {
   const [kind, body] = Object.entries(item)[0] as [string, Rec];
   const alias = (body.alias as { aliasname?: string } | undefined)?.aliasname;
   if (kind === 'RangeVar') return addRelation(body, alias, scope, ctes, walk, conditions);
@@ -144,36 +159,42 @@ function addFromItem(item: Node, scope: Scope, ctes: ReadonlySet<string>, walk: 
   scope.entries.push({ id: walk.nextId++, alias: alias ?? '', relationName: null, table: null });
 }
 
-function addRelation(
-  range: Rec,
-  alias: string | undefined,
-  scope: Scope,
-  ctes: ReadonlySet<string>,
-  walk: Walk,
-  conditions: Condition[],
-): void {
+function addRelation(range: Rec, alias: string | undefined, scope: Scope, ctes: Ctes, walk: Walk, conditions: Condition[]): void {
   const name = { schema: (range.schemaname as string | undefined) ?? null, name: String(range.relname) };
   const entry: ScopeEntry = { id: walk.nextId++, alias: alias ?? name.name, relationName: name.name, table: null };
   scope.entries.push(entry);
-  if (name.schema === null && ctes.has(name.name)) return; // a CTE reference, read with its WITH
+  if (name.schema === null && ctes.has(name.name)) {
+    // an inlined CTE is merged here; another was read with its WITH
+    const cte = ctes.get(name.name);
+    if (cte) addMerged(entry, cte, scope, walk, conditions);
+    return;
+  }
   const relation = walk.catalog.get(relationKey(name));
   if (!relation) return;
   if (INDEXABLE_RELKINDS.has(relation.relkind)) entry.table = relation;
   const key = relationKey(name);
-  const merged = relation.view ? mergeableView(relation.view, walk.catalog) : null;
-  if (merged) {
-    // the view is its table here; its WHERE is read with the definition's own name for the table
-    entry.table = merged.table;
-    const own: ScopeEntry = { ...entry, alias: merged.alias, relationName: merged.table.name };
-    if (merged.where) conditions.push({ node: merged.where, scope: { entries: [own], parent: null } });
-    return;
-  }
+  const merged = relation.view ? mergeableView(relation.view, catalogLookup(walk.catalog)) : null;
+  if (merged) return addMerged(entry, merged, scope, walk, conditions);
   if (relation.view && !walk.expanding.has(key)) {
     // a view reads its tables as its definition says; its columns stay opaque at this level
     walk.expanding.add(key);
-    readStatement(relation.view, null, new Set(), walk);
+    readStatement(relation.view, null, new Map(), walk);
     walk.expanding.delete(key);
   }
+}
+
+/**
+ * A merged view (or CTE) at this level: its table becomes a hidden entry of the level, which the
+ * view's columns (and its WHERE) refer to by a name no query can write.
+ */
+function addMerged(entry: ScopeEntry, merged: MergedView, scope: Scope, walk: Walk, conditions: Condition[]): void {
+  const id = walk.nextId++;
+  const inner: ScopeEntry = { id, alias: `\u0000${id}`, relationName: null, table: merged.table, hidden: true };
+  scope.entries.push(inner);
+  const onInner = <T>(tree: T) =>
+    replaceColumns(tree, (fields) => ({ ColumnRef: { fields: [{ String: { sval: inner.alias } }, fields.at(-1)!] } }) as Node) as T;
+  entry.merged = { inner, columns: new Map([...merged.columns].map(([name, value]) => [name, onInner(value)])) };
+  for (const where of merged.where) conditions.push({ node: onInner(where), scope: { entries: [inner], parent: null } });
 }
 
 function levelSink(walk: Walk): ConditionSink {
@@ -237,7 +258,8 @@ function readColumns(parts: unknown[], scope: Scope, walk: Walk): void {
     const named = star ? [...fields.slice(0, -1), { String: { sval: '' } }] : fields;
     const owners = star && fields.length === 1 ? scope.entries : [resolveColumn(named, scope)];
     for (const owner of owners) {
-      const acc = owner ? accumulator(owner, walk) : null;
+      // a merged view's t.*: every column of its table it shows (all of them, as far as an index can tell)
+      const acc = owner ? accumulator(owner.merged?.inner ?? owner, walk) : null;
       if (!acc) continue;
       if (star) acc.readColumns = null;
       else acc.readColumns?.add(fields.at(-1)!.String!.sval);

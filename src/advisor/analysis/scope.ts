@@ -17,8 +17,12 @@ export interface ScopeEntry {
   alias: string;
   /** The relation's own name (matches a schema.table.column reference). */
   relationName: string | null;
-  /** A table an index can go on; null for a subquery, CTE, function or a view (opaque here). */
+  /** A table an index can go on; null for a subquery, function, view or CTE (opaque, or merged: see `merged`). */
   table: ResolvedRelation | null;
+  /** A view or CTE the planner merges into the level: its columns, each an expression over `inner`'s. */
+  merged?: { inner: ScopeEntry; columns: ReadonlyMap<string, Node> };
+  /** The table a merged view reads: reached only through the view's columns, never by a name the query writes. */
+  hidden?: boolean;
 }
 
 export interface Scope {
@@ -33,7 +37,7 @@ export type Operand =
   // columns of several entries, of an opaque entry, a key with a parameter in it (col ->> $1), unknown columns
   | { kind: 'OTHER'; entry: ScopeEntry | null };
 
-type Fields = Array<{ String?: { sval: string }; A_Star?: unknown }>;
+export type Fields = Array<{ String?: { sval: string }; A_Star?: unknown }>;
 
 /** The entry a column reference (fields as the parser gives them) belongs to, searching outwards. */
 export function resolveColumn(fields: Fields, scope: Scope | null): ScopeEntry | null {
@@ -48,14 +52,43 @@ export function resolveColumn(fields: Fields, scope: Scope | null): ScopeEntry |
       if (byName) return byName;
       continue;
     }
-    const owners = level.entries.filter((entry) => entry.table?.columns.includes(column));
+    const owners = level.entries.filter((entry) => columnsOf(entry).includes(column));
     if (owners.length === 1) return owners[0]!;
     if (owners.length > 1) return null; // ambiguous: PostgreSQL would refuse it
     // not a column of a table here: an opaque entry (subquery, CTE) of this level may have it
-    const opaque = level.entries.find((entry) => entry.table === null);
+    const opaque = level.entries.find((entry) => entry.table === null && !entry.merged);
     if (opaque) return opaque;
   }
   return null;
+}
+
+/** The column names an unqualified reference may mean: a merged view's own names, a table's, none for the rest. */
+function columnsOf(entry: ScopeEntry): readonly string[] {
+  if (entry.hidden) return [];
+  return entry.merged ? [...entry.merged.columns.keys()] : (entry.table?.columns ?? []);
+}
+
+/**
+ * A copy of an expression with each reference to a merged view's column replaced by what the column
+ * is, over the view's table (the planner's own rewrite): `user_id` of a view renaming owner_id reads
+ * owner_id. Subqueries are left as they are: they are read as levels of their own.
+ */
+export function throughViews<T>(tree: T, scope: Scope): T {
+  return replaceColumns(tree, (fields) => {
+    const entry = resolveColumn(fields, scope);
+    const name = fields.at(-1)?.String?.sval;
+    return name === undefined ? undefined : entry?.merged?.columns.get(name);
+  }) as T;
+}
+
+/** `tree` with each column reference for which `replacement` gives a node replaced by it (not inside subqueries). */
+export function replaceColumns(tree: unknown, replacement: (fields: Fields) => Node | undefined): unknown {
+  if (Array.isArray(tree)) return tree.map((item) => replaceColumns(item, replacement));
+  if (tree === null || typeof tree !== 'object') return tree;
+  const ref = (tree as { ColumnRef?: { fields: Fields } }).ColumnRef;
+  if (ref) return replacement(ref.fields) ?? tree;
+  if ('SubLink' in tree) return tree;
+  return Object.fromEntries(Object.entries(tree).map(([key, value]) => [key, replaceColumns(value, replacement)]));
 }
 
 /** Column references and parameters of an expression, not looking into subqueries. */

@@ -63,3 +63,45 @@ export function subLinks(parts: unknown[]): Node[] {
 export function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
+
+/**
+ * ORDER BY items with a column number (ORDER BY 2) or an output name (ORDER BY since, for
+ * `created_at AS since`) replaced by the expression they stand for: an output name wins over an
+ * input column of the same name, as in PostgreSQL (findTargetlistEntrySQL92).
+ */
+export function orderedBy(sort: Node[], targets: Node[]): Node[] {
+  const results = targets.map((target) => (target as { ResTarget?: { name?: string; val?: Node } }).ResTarget);
+  return sort.map((item) => {
+    const by = (item as { SortBy?: Rec }).SortBy;
+    if (!by) return item;
+    const number = (by.node as { A_Const?: { ival?: { ival?: number } } }).A_Const?.ival?.ival;
+    const fields = (by.node as { ColumnRef?: { fields: Array<{ String?: { sval: string } }> } }).ColumnRef?.fields;
+    const name = fields?.length === 1 ? fields[0]!.String?.sval : undefined;
+    const target = number !== undefined ? results[number - 1] : name !== undefined ? results.find((r) => r?.name === name) : undefined;
+    // an aggregate's or a window function's value is computed after the scan: no index gives its order
+    if (!target?.val || aggregates(target.val)) return item;
+    return { SortBy: { ...by, node: target.val } } as Node;
+  });
+}
+
+// The standard aggregates, by name (the parse tree does not say which functions aggregate); a
+// user-defined one is not recognized, and applyIndex refuses an index over it.
+const AGGREGATES = new Set(
+  (
+    'count sum avg min max array_agg string_agg bool_and bool_or every bit_and bit_or json_agg jsonb_agg ' +
+    'json_object_agg jsonb_object_agg stddev variance percentile_cont percentile_disc mode'
+  ).split(' '),
+);
+
+/** The expression calls an aggregate or a window function (outside subqueries): its value is not a row's. */
+export function aggregates(tree: unknown): boolean {
+  let found = false;
+  visit(tree, (key, value) => {
+    if (key !== 'FuncCall') return;
+    const call = value as { funcname?: Array<{ String?: { sval: string } }>; over?: unknown; agg_star?: boolean; agg_filter?: unknown };
+    const name = call.funcname?.at(-1)?.String?.sval;
+    if (call.over !== undefined || call.agg_star || call.agg_filter !== undefined || (name !== undefined && AGGREGATES.has(name)))
+      found = true;
+  });
+  return found;
+}

@@ -1,7 +1,7 @@
 // From what statements ask of tables (TableAccess) to the indexes that could serve them, before
 // any costing: the way a DBA writes them. A B-tree puts the equality keys first (IN and = ANY are
 // equality; the most selective first when pg_stats says, else as written), then either one range
-// key or the ORDER BY keys with their direction (an index read in order answers ORDER BY ... LIMIT
+// key or the ORDER BY keys with their direction (an index read in order answers ORDER BY, LIMIT or not,
 // without sorting); each multi-column candidate comes with its prefixes, which costing may prefer.
 // jsonb containment and key existence give GIN (jsonb_path_ops, smaller and faster, when the
 // workload only ever uses @> on that key). A constant predicate gives a partial index too.
@@ -55,8 +55,9 @@ function btreeCandidates(access: TableAccess, options: CandidateOptions): Candid
   );
   const equal = new Set(equality.map(keyId));
   const ranges = unique(access.predicates.filter((p) => p.use === 'RANGE' && !equal.has(keyId(p))));
-  // ORDER BY helps only with a LIMIT (else the whole result is read anyway); keys fixed by equality need no order
-  const sort = access.limit === null ? [] : access.sort.filter((key) => !equal.has(keyId(key)));
+  // read in order, an index stops early under a LIMIT, or spares sorting the whole result without one
+  // (often not worth a scan in index order: costing decides); keys fixed by equality need no order
+  const sort = access.sort.filter((key) => !equal.has(keyId(key)));
   const tails = tailsOf(ranges, sort);
   const out: CandidateIndex[] = [];
   for (const tail of tails) {

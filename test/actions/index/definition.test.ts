@@ -359,7 +359,7 @@ describe('refusals', () => {
     [
       'a view',
       { table: 'active_users', columns: [{ column: 'email' }] },
-      bad('public.active_users is a view; applyIndex builds indexes on tables and partitioned tables.'),
+      bad('public.active_users is a view; applyIndex builds indexes on tables, partitioned tables and materialized views.'),
     ],
     ['a missing column', { columns: [{ column: 'mail' }] }, bad('Column mail (column 1) does not exist in table public.users.')],
     ['a dropped column', { columns: [{ column: 'gone' }] }, bad('Column gone (column 1) does not exist in table public.users.')],

@@ -92,6 +92,18 @@ describe('analyzeStatements: one shape per case', () => {
     ]);
   });
 
+  it('BETWEEN is two bounds, as the planner reads it (>= and <=); a constant bound is kept for the estimate', async () => {
+    const { accesses } = await analyze([
+      'SELECT id FROM orders WHERE created_at BETWEEN $1 AND $2',
+      "SELECT id FROM orders WHERE $1 < total AND total <= 100 AND created_at > '2026-01-01'::date",
+    ]);
+    const bounds = accesses.map((access) => access.predicates.map((p) => `${p.column} ${p.use} ${p.operator} ${p.constant ?? '$'}`));
+    expect(bounds).toEqual([
+      ['created_at RANGE >= $', 'created_at RANGE <= $'],
+      ['total RANGE > $', 'total RANGE <= 100', 'created_at RANGE > 2026-01-01'],
+    ]);
+  });
+
   it('ORDER BY ... DESC LIMIT: the sort keys with their direction after the equality keys', async () => {
     expect(await candidates('SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2')).toEqual([
       'orders btree(customer_id) [q1]',
@@ -101,8 +113,8 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates('SELECT * FROM orders WHERE created_at > $1 ORDER BY created_at DESC NULLS LAST LIMIT 20')).toEqual([
       'orders btree(created_at DESC NULLS LAST) [q1]',
     ]);
-    // without a LIMIT the whole result is read: the order is no reason for an index
-    expect(await candidates('SELECT * FROM orders ORDER BY created_at DESC')).toEqual([]);
+    // without a LIMIT an index read in order still spares the sort: a candidate, which costing may find not worth it
+    expect(await candidates('SELECT * FROM orders ORDER BY created_at DESC')).toEqual(['orders btree(created_at DESC) [q1]']);
   });
 
   it('join: the join key on each side, as separate accesses', async () => {
@@ -451,5 +463,107 @@ describe('analyzeStatements: candidates already served or not worth it', () => {
     const result = await analyze(['SELECT * FROM tiny WHERE code = $1'], {});
     expect(result.candidates).toEqual([]);
     expect(result.rejected.map(rejectedLine)).toEqual(['tiny btree(code) [q1] TABLE_TOO_SMALL']);
+  });
+});
+
+describe('analyzeStatements: shapes applications write (issue 14)', () => {
+  beforeAll(async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE members (id serial PRIMARY KEY, owner_id int NOT NULL, email text NOT NULL, joined_at timestamptz NOT NULL,
+        is_active boolean NOT NULL);
+      CREATE VIEW member_logins AS SELECT id, owner_id AS user_id, lower(email) AS login, joined_at, is_active FROM members;
+      CREATE VIEW active_logins AS SELECT id AS member, user_id AS account, login FROM member_logins WHERE is_active;
+      CREATE MATERIALIZED VIEW member_counts AS SELECT owner_id, count(*) AS members FROM members GROUP BY owner_id;
+      CREATE VIEW member_total AS SELECT count(*) AS members, max(joined_at) AS latest FROM members WHERE is_active;
+    `);
+  });
+
+  it('a view that renames its columns: the predicate is on the table column it renames', async () => {
+    expect(await candidates('SELECT id FROM member_logins WHERE user_id = $1')).toEqual([
+      'members btree(owner_id) [q1]',
+      'members btree(owner_id) INCLUDE (id) [q1]',
+    ]);
+  });
+
+  it('a view column that is an expression: the predicate is on the expression', async () => {
+    expect(await candidates('SELECT m.id FROM member_logins m WHERE m.login = $1')).toEqual([
+      'members btree("pg_catalog"."lower"("email")) [q1]',
+      // the expression's column too: an index-only scan returns the expression's value, not email
+      'members btree("pg_catalog"."lower"("email")) INCLUDE (email, id) [q1]',
+    ]);
+  });
+
+  it("a view over a view: renames compose, and the inner view's WHERE holds", async () => {
+    expect(await candidates('SELECT member FROM active_logins WHERE account = $1')).toEqual([
+      'members btree(owner_id) [q1]',
+      'members btree(owner_id, is_active) [q1]',
+      'members btree(owner_id, is_active) INCLUDE (id) [q1]',
+      'members btree(owner_id) WHERE "is_active" [q1]',
+    ]);
+  });
+
+  it('a materialized view is a relation of its own: the index goes on it', async () => {
+    expect(await candidates('SELECT members FROM member_counts WHERE owner_id = $1')).toEqual([
+      'member_counts btree(owner_id) [q1]',
+      'member_counts btree(owner_id) INCLUDE (members) [q1]',
+    ]);
+  });
+
+  it('a CTE PostgreSQL inlines (referenced once, or NOT MATERIALIZED): the outer predicate reaches the table', async () => {
+    expect(
+      await candidates(
+        'WITH m AS (SELECT id, owner_id AS account FROM members) SELECT id FROM m WHERE account = $1',
+        'WITH m AS NOT MATERIALIZED (SELECT * FROM members WHERE is_active) SELECT a.id FROM m a JOIN m b ON b.id = a.id WHERE a.owner_id = $1',
+      ),
+    ).toEqual([
+      'members btree(owner_id) [q1,q2]',
+      'members btree(owner_id) INCLUDE (id) [q1]',
+      // both references of q2 read members with the CTE's is_active; b is joined on id (its primary key)
+      'members btree(owner_id, is_active) [q2]',
+      'members btree(owner_id, is_active) INCLUDE (id) [q2]',
+      'members btree(owner_id) WHERE "is_active" [q2]',
+      'members btree(id) WHERE "is_active" [q2]',
+      'members btree(id, owner_id) WHERE "is_active" [q2]',
+      'members btree(is_active) [q2]',
+      'members btree(is_active) INCLUDE (id) [q2]',
+    ]);
+  });
+
+  it('a materialized CTE keeps its own conditions only: the outer ones do not reach the table', async () => {
+    expect(
+      await candidates(
+        'WITH m AS MATERIALIZED (SELECT id, owner_id FROM members WHERE joined_at > $1) SELECT id FROM m WHERE owner_id = $2',
+        // referenced twice: materialized
+        'WITH m AS (SELECT id, owner_id FROM members WHERE joined_at > $1) SELECT * FROM m a JOIN m b USING (id) WHERE a.owner_id = $2',
+        'WITH RECURSIVE m AS (SELECT id, owner_id FROM members UNION ALL SELECT id, owner_id FROM m WHERE false) SELECT id FROM m WHERE owner_id = $1',
+        // a volatile function: computed apart, once
+        'WITH m AS (SELECT id, owner_id, random() AS r FROM members) SELECT id FROM m WHERE owner_id = $1',
+      ),
+    ).toEqual(['members btree(joined_at) [q1,q2]', 'members btree(joined_at) INCLUDE (id, owner_id) [q1,q2]']);
+  });
+
+  it('an aggregate is no column of the table: a view over one is read on its own, ORDER BY its alias asks nothing', async () => {
+    expect(
+      await candidates(
+        'SELECT latest FROM member_total WHERE members > $1',
+        'SELECT owner_id, max(joined_at) AS latest FROM members GROUP BY owner_id ORDER BY latest DESC LIMIT $1',
+      ),
+    ).toEqual(['members btree(is_active) [q1]', 'members btree(is_active) INCLUDE (joined_at) [q1]']);
+  });
+
+  it('ORDER BY a column number or an output alias is the column (or expression) it names', async () => {
+    expect(
+      await candidates(
+        'SELECT id, joined_at FROM members WHERE owner_id = $1 ORDER BY 2 DESC LIMIT $2',
+        'SELECT id, joined_at AS since FROM members WHERE owner_id = $1 ORDER BY since DESC LIMIT $2',
+        'SELECT lower(email) AS login FROM members ORDER BY login LIMIT $1',
+      ),
+    ).toEqual([
+      'members btree(owner_id) [q1,q2]',
+      'members btree(owner_id, joined_at DESC) [q1,q2]',
+      'members btree(owner_id, joined_at DESC) INCLUDE (id) [q1,q2]',
+      'members btree("pg_catalog"."lower"("email")) [q3]',
+      'members btree("pg_catalog"."lower"("email")) INCLUDE (email) [q3]',
+    ]);
   });
 });
