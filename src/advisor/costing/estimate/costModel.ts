@@ -12,6 +12,10 @@ const DEFAULT_EQ_SEL = 0.005;
 const DEFAULT_INEQ_SEL = 1 / 3;
 const DEFAULT_RANGE_INEQ_SEL = 0.005;
 const DEFAULT_MATCHING_SEL = 0.01;
+/** patternsel with an unknown pattern (LIKE $1, ILIKE $1): DEFAULT_MATCH_SEL. */
+const DEFAULT_PATTERN_SEL = 0.005;
+/** array_selfuncs.c: DEFAULT_CONTAIN_SEL, for @>, <@ and && without statistics or with a parameter. */
+const DEFAULT_CONTAIN_SEL = 0.005;
 /** preprocess_limit: a LIMIT given as a parameter is planned as fetching 10% of the rows. */
 const PARAM_LIMIT_FRACTION = 0.1;
 
@@ -52,7 +56,8 @@ function keyStatistics(key: { column: string | null; expression: string | null }
   const column = key.column ?? foldedColumn(key.expression);
   const found = column === null ? undefined : stats.columns.get(column);
   // the column's common values are not the expression's: only the counts carry over
-  return found && key.column === null ? { ...found, commonValues: [], commonFrequencies: [], histogram: [] } : found;
+  const counts = { commonValues: [], commonFrequencies: [], histogram: [], commonElements: [], commonElementFrequencies: [] };
+  return found && key.column === null ? { ...found, ...counts } : found;
 }
 
 /** Selectivity of equality (selfuncs.c): a constant among the most common values, else the rest spread evenly; no constant: 1/distinct. */
@@ -108,18 +113,27 @@ export function histogramFraction(bounds: readonly string[], constant: string): 
   return (above - 1 + within) / (bounds.length - 1);
 }
 
-/** How far the candidate's keys serve the access: equality keys first, then one range key, or the sort. */
-export function estimateKeys(candidate: CandidateIndex, access: TableAccess, stats: TableStatistics): KeyEstimate {
-  if (candidate.method === 'gin') {
-    const used = predicatesOn(candidate.keys[0]!, access.predicates).some((p) => p.use === 'JSONB_CONTAINS' || p.use === 'JSONB_EXISTS');
-    return { indexSelectivity: used ? DEFAULT_MATCHING_SEL : 1, keysUsed: used ? 1 : 0, ordered: false };
-  }
+/**
+ * How far the candidate's keys serve the access: equality keys first, then one range key (a LIKE
+ * prefix is one, when the key's operator class serves LIKE), or the sort. `plannerSelectivity`
+ * is the planner's own estimate for the statement's conditions on the table (its plan's rows over
+ * the table's): what the pattern and array operators, whose selectivity pg_stats does not give
+ * directly, are estimated by.
+ */
+export function estimateKeys(
+  candidate: CandidateIndex,
+  access: TableAccess,
+  stats: TableStatistics,
+  plannerSelectivity: number | null = null,
+): KeyEstimate {
+  if (candidate.method === 'gin') return ginEstimate(candidate, access, stats, plannerSelectivity);
   let selectivity = 1;
   let keysUsed = 0;
   for (const key of candidate.keys) {
     const onKey = predicatesOn(key, access.predicates);
     const stat = keyStatistics(key, stats);
     const equality = onKey.find((p) => p.use === 'EQUALITY');
+    const pattern = onKey.find((p) => p.use === 'PATTERN_PREFIX' && (p.patternOpclass ?? null) === key.opclass);
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
     else if (onKey.some((p) => p.use === 'IS_NULL')) {
       selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
@@ -127,11 +141,70 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
       selectivity *= Math.max(rangeSelectivity(onKey, stat), 1 / Math.max(stats.rows, 1));
       keysUsed += 1;
       break;
+    } else if (pattern && candidate.method === 'btree') {
+      selectivity *= Math.max(patternSelectivity(pattern, plannerSelectivity), 1 / Math.max(stats.rows, 1));
+      keysUsed += 1;
+      break;
     } else break;
     keysUsed += 1;
   }
   if (candidate.method === 'hash' && keysUsed !== candidate.keys.length) return { indexSelectivity: 1, keysUsed: 0, ordered: false };
   return { indexSelectivity: selectivity, keysUsed, ordered: candidate.method === 'btree' && providesOrder(candidate, access, keysUsed) };
+}
+
+/** What the GIN operator class searches by: jsonb's operators, an array's, or (gin_trgm_ops) LIKE and ILIKE with any pattern. */
+const GIN_USES: Record<string, ReadonlyArray<KeyPredicate['use']>> = {
+  jsonb: ['JSONB_CONTAINS', 'JSONB_EXISTS'],
+  array: ['ARRAY_CONTAINS'],
+  gin_trgm_ops: ['PATTERN_INFIX', 'PATTERN_PREFIX'],
+};
+
+function ginEstimate(
+  candidate: CandidateIndex,
+  access: TableAccess,
+  stats: TableStatistics,
+  plannerSelectivity: number | null,
+): KeyEstimate {
+  const key = candidate.keys[0]!;
+  const onKey = predicatesOn(key, access.predicates);
+  const family = key.opclass === 'gin_trgm_ops' ? 'gin_trgm_ops' : onKey.some((p) => p.use === 'ARRAY_CONTAINS') ? 'array' : 'jsonb';
+  const used = onKey.filter((p) => GIN_USES[family]!.includes(p.use));
+  if (used.length === 0) return { indexSelectivity: 1, keysUsed: 0, ordered: false };
+  const selectivity =
+    family === 'jsonb'
+      ? DEFAULT_MATCHING_SEL
+      : family === 'array'
+        ? Math.min(...used.map((p) => arraySelectivity(p, keyStatistics(key, stats), plannerSelectivity)))
+        : Math.min(...used.map((p) => patternSelectivity(p, plannerSelectivity)));
+  return { indexSelectivity: Math.max(selectivity, 1 / Math.max(stats.rows, 1)), keysUsed: 1, ordered: false };
+}
+
+/**
+ * LIKE and ILIKE: the planner's estimate when the statement gives it a pattern; with a $n the
+ * planner's own default (a generic plan estimates the same), since pg_stats cannot tell a prefix
+ * it has not seen.
+ */
+function patternSelectivity(pattern: KeyPredicate, plannerSelectivity: number | null): number {
+  return pattern.constant != null && plannerSelectivity !== null ? plannerSelectivity : DEFAULT_PATTERN_SEL;
+}
+
+/**
+ * Array @> and && with constant elements, from the column's most common elements
+ * (array_selfuncs.c, simplified: elements independent; one pg_stats does not list counts half the
+ * least common frequency, at most DEFAULT_CONTAIN_SEL): @> needs every element, && any of them.
+ * A parameter, or a column without element statistics: the planner's estimate, else its default.
+ */
+export function arraySelectivity(predicate: KeyPredicate, stats: ColumnStatistics | undefined, plannerSelectivity: number | null): number {
+  const elements = predicate.elements;
+  if (!elements || !stats || stats.commonElements.length === 0) return plannerSelectivity ?? DEFAULT_CONTAIN_SEL;
+  const least = Math.min(...stats.commonElementFrequencies);
+  const frequencies = elements.map((element) => {
+    const at = stats.commonElements.indexOf(element);
+    return at >= 0 ? stats.commonElementFrequencies[at]! : Math.min(DEFAULT_CONTAIN_SEL, least / 2);
+  });
+  const share = 1 - stats.nullFraction;
+  if (predicate.overlap) return share * (1 - frequencies.reduce((none, f) => none * (1 - f), 1));
+  return share * frequencies.reduce((all, f) => all * f, 1);
 }
 
 /** After the equality prefix, the keys follow the ORDER BY, all in its direction or all reversed (a backward scan). */
@@ -166,9 +239,12 @@ export function indexTupleBytes(candidate: CandidateIndex, stats: TableStatistic
  */
 export function estimateSizeBytes(candidate: CandidateIndex, stats: TableStatistics): number {
   const rows = Math.max(stats.rows, 0);
+  const first = candidate.keys[0]!;
+  const width = stats.columns.get(first.column ?? foldedColumn(first.expression) ?? '')?.avgWidthBytes ?? 32;
+  // a trigram index holds about one entry per character of the text (each a posting of the row)
   const tuple =
     candidate.method === 'gin'
-      ? Math.max(8, (stats.columns.get(candidate.keys[0]!.column ?? '')?.avgWidthBytes ?? 32) / 4)
+      ? Math.max(8, first.opclass === 'gin_trgm_ops' ? width : width / 4)
       : indexTupleBytes(candidate, stats) - (candidate.method === 'btree' ? 0 : INDEX_TUPLE_OVERHEAD / 2);
   const leafPages = Math.ceil((rows * tuple) / USABLE_PAGE_BYTES);
   return (1 + leafPages + Math.ceil(leafPages / 100)) * PAGE_BYTES;

@@ -195,6 +195,8 @@ describe('the cost model', () => {
     commonValues: ['7', '8'],
     commonFrequencies: [0.3, 0.2],
     histogram: [],
+    commonElements: [],
+    commonElementFrequencies: [],
   };
 
   it('estimates equality as PostgreSQL does: common values by frequency, others spread, parameters 1/distinct', () => {
