@@ -5,7 +5,10 @@
 // PostgreSQL 15 with HypoPG the B-trees for LIKE $n are estimated too: see whatIfCoster.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recommendIndexes, type AdvisorReport } from '../../src/advisor/recommend.js';
-import { detectCapabilities } from '../../src/db/capabilities.js';
+import { planOn } from '../../src/advisor/costing/planCost.js';
+import { NO_EXTRA_TRUST } from '../../src/config.js';
+import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
+import { clearStatements } from '../../src/db/trust/statementTrust.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS, runAndFlushStats } from '../harness/stats.js';
@@ -13,6 +16,7 @@ import { RESET_THIS_DATABASE_STATEMENTS, runAndFlushStats } from '../harness/sta
 let target: TestDatabase;
 let db: Database;
 let report: AdvisorReport;
+let caps: Capabilities;
 
 // what each shape is run as; pg_stat_statements keeps them with $n
 const SHAPES = {
@@ -52,7 +56,8 @@ beforeAll(async () => {
     FROM pg_stat_statements s
     JOIN pg_database d ON d.oid = s.dbid
     WHERE d.datname = current_database()`);
-  report = await recommendIndexes(db, await detectCapabilities(db));
+  caps = await detectCapabilities(db);
+  report = await recommendIndexes(db, caps);
 }, 120_000);
 
 afterAll(async () => {
@@ -113,6 +118,31 @@ describe('arrays and text patterns', () => {
       `posts_tags_idx: ${SHAPES.overlaps}`,
       `posts_tags_idx: ${SHAPES.contains}`,
       `posts_title_idx: ${SHAPES.titleSearch}`,
+    ]);
+  });
+});
+
+describe('the estimate of a GIN index against the planner with the index built', () => {
+  it('is within 25% of the generic plan of the statement as pg_stat_statements has it', async () => {
+    const compared: string[] = [];
+    for (const recommendation of report.recommendations.filter((r) => r.candidate.method === 'gin')) {
+      await target.sql(recommendation.sql);
+      await target.sql('ANALYZE posts');
+      for (const { statement, after } of recommendation.statements) {
+        const clearance = await clearStatements(db, NO_EXTRA_TRUST, [{ sql: statement.query }]);
+        const planned = await db.withClient((client) => planOn(client, caps, { sql: statement.query, timeoutMs: 5_000 }, clearance));
+        if (!planned.ok) throw new Error(planned.reason);
+        const ratio = after.totalCost / planned.plan['Total Cost'];
+        expect(ratio, `${statement.query}: estimated ${after.totalCost}, planned ${planned.plan['Total Cost']}`).toBeGreaterThan(0.8);
+        expect(ratio, `${statement.query}: estimated ${after.totalCost}, planned ${planned.plan['Total Cost']}`).toBeLessThan(1.25);
+        compared.push(`${recommendation.name}: ${after.topNode}`);
+      }
+      await target.sql(`DROP INDEX ${recommendation.name}`);
+    }
+    expect(compared.sort()).toEqual([
+      'posts_tags_idx: Bitmap Heap Scan on posts',
+      'posts_tags_idx: Bitmap Heap Scan on posts',
+      'posts_title_idx: Bitmap Heap Scan on posts',
     ]);
   });
 });

@@ -3,6 +3,7 @@
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  arraySelectivity,
   equalitySelectivity,
   estimateKeys,
   estimateSizeBytes,
@@ -225,6 +226,35 @@ describe('the cost model', () => {
     expect(limitFraction('PARAM', 500)).toBe(0.1);
     expect(limitFraction(10, 500)).toBe(0.02);
     expect(limitFraction(null, 500)).toBe(1);
+  });
+
+  it('estimates array @> and && with constant elements from the most common elements, as the planner does', async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE tagged (id int PRIMARY KEY, tags text[] NOT NULL);
+      INSERT INTO tagged SELECT g, ARRAY['t' || (g % 50), 'c' || (g % 3)] FROM generate_series(1, 30000) g;
+      ANALYZE tagged;`);
+    const stats = (await tableStatistics(db, 'public', 'tagged', ['tags']))!.columns.get('tags')!;
+    expect(stats.commonElements).toContain('c1');
+    const contains = (elements: string[], overlap = false) =>
+      arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS', elements, ...(overlap ? { overlap } : {}) }, stats, null);
+    const planned = async (condition: string) => {
+      const [row] = await target.sql<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
+        `EXPLAIN (FORMAT JSON) SELECT * FROM tagged WHERE ${condition}`,
+      );
+      return row!['QUERY PLAN'][0]!.Plan['Plan Rows'] / 30000;
+    };
+    for (const [elements, condition] of [
+      [['c1'], "tags @> ARRAY['c1']"],
+      [['t7', 'c1'], "tags @> ARRAY['t7', 'c1']"],
+    ] as const) {
+      expect(contains([...elements]) / (await planned(condition))).toBeCloseTo(1, 1);
+    }
+    expect(contains(['t7', 't8'], true) / (await planned("tags && ARRAY['t7', 't8']"))).toBeCloseTo(1, 1);
+    // an element pg_stats does not list: half the least common frequency, at most DEFAULT_CONTAIN_SEL
+    expect(contains(['nowhere'])).toBeLessThanOrEqual(0.005);
+    // no constant elements: the planner's estimate for the statement when given, else its default
+    expect(arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }, stats, 0.02)).toBe(0.02);
+    expect(arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }, stats, null)).toBe(0.005);
   });
 
   it('sizes an empty table as one metapage', () => {
