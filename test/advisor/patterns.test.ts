@@ -5,6 +5,7 @@
 // PostgreSQL 15 with HypoPG the B-trees for LIKE $n are estimated too: see whatIfCoster.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recommendIndexes, type AdvisorReport } from '../../src/advisor/recommend.js';
+import { checkStatementsUse } from '../../src/advisor/verify.js';
 import { planOn } from '../../src/advisor/costing/planCost.js';
 import { NO_EXTRA_TRUST } from '../../src/config.js';
 import { detectCapabilities, type Capabilities } from '../../src/db/capabilities.js';
@@ -144,6 +145,34 @@ describe('the estimate of a GIN index against the planner with the index built',
       'posts_tags_idx: Bitmap Heap Scan on posts',
       'posts_title_idx: Bitmap Heap Scan on posts',
     ]);
+  });
+});
+
+describe("applyRecommendation's check after the build", () => {
+  it('says why a B-tree for LIKE $n is not in the generic plan, and finds a GIN index in it', async () => {
+    const checked = [];
+    for (const recommendation of report.recommendations.filter((r) => ['posts_email_idx', 'posts_tags_idx'].includes(r.name))) {
+      await target.sql(recommendation.sql);
+      const queryIds = recommendation.statements.map((s) => s.statement.queryId);
+      const names = new Set([recommendation.name]);
+      checked.push(...(await checkStatementsUse(db, caps, NO_EXTRA_TRUST, queryIds, names, recommendation.candidate.method)));
+      await target.sql(`DROP INDEX ${recommendation.name}`);
+    }
+    expect(
+      checked.map(({ queryId, usesIndex, note }) => ({ queryId, usesIndex, note })).sort((a, b) => a.queryId.localeCompare(b.queryId)),
+    ).toEqual(
+      [
+        {
+          queryId: queryIdOf(SHAPES.emailPrefix),
+          usesIndex: false,
+          note:
+            'Its generic plan cannot use a B-tree for LIKE $n (the prefix is known only with the value); the custom plans that ' +
+            'run it with a value do: EXPLAIN it with a value to see.',
+        },
+        { queryId: queryIdOf(SHAPES.contains), usesIndex: true, note: null },
+        { queryId: queryIdOf(SHAPES.overlaps), usesIndex: true, note: null },
+      ].sort((a, b) => a.queryId.localeCompare(b.queryId)),
+    );
   });
 });
 
