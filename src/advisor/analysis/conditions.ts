@@ -197,6 +197,8 @@ function readOr(branches: Node[], scope: Scope, sink: ConditionSink): void {
     let usable = true;
     const branchSink: ConditionSink = {
       filter(entry, predicate) {
+        // a test no index serves leaves the branch asking nothing indexable
+        if (predicate.use === 'ARRAY_ANY') return;
         if (only !== null && entry !== only) usable = false;
         only = entry;
         // a constant inside one branch does not hold for the others: not a partial predicate

@@ -336,6 +336,8 @@ describe('analyzeStatements: arrays and patterns', () => {
     ]);
     // a scalar column compared with = ANY is still equality
     expect(result.candidates.map(line)).toEqual(['posts btree(code) [q2]']);
+    // in an OR, a branch no index serves makes the whole OR a sequential scan
+    expect(await candidates('SELECT * FROM posts WHERE code = $1 OR $2 = ANY (tags)')).toEqual([]);
     expect(result.notes.map((note) => note.sentence)).toEqual([
       'Statements q1, q2 test $n = ANY (tags) on public.posts, which no index serves as written: tags @> ARRAY[$n] asks the ' +
         'same of a non-null value, and with it pgscope can propose a GIN index on tags.',
