@@ -103,6 +103,11 @@ describe('arrays and text patterns', () => {
     for (const recommendation of report.recommendations) {
       await target.sql(recommendation.sql);
       await target.sql('ANALYZE posts');
+      // the size estimate, within a factor of two of the index built (GIN and trigram sizes are rough)
+      const [built] = await target.sql<{ bytes: string }>('SELECT pg_relation_size($1::regclass)::text AS bytes', [recommendation.name]);
+      const sizeRatio = recommendation.sizeBytes / Number(built!.bytes);
+      expect(sizeRatio, `${recommendation.name}: ${recommendation.sizeBytes} bytes estimated, ${built!.bytes} built`).toBeGreaterThan(0.5);
+      expect(sizeRatio, `${recommendation.name}: ${recommendation.sizeBytes} bytes estimated, ${built!.bytes} built`).toBeLessThan(2);
       for (const { statement } of recommendation.statements) {
         const sql = shapeOf.get(statement.queryId)!;
         const plan = (await target.sql<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`)).map((row) => row['QUERY PLAN']).join('\n');
