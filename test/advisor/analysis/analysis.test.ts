@@ -364,6 +364,21 @@ describe('analyzeStatements: arrays and patterns', () => {
     ]);
   });
 
+  it('a LIKE prefix is covered by an index with its pattern operator class, not by a plain B-tree under a non-C collation', async () => {
+    await target.sql(
+      'CREATE INDEX posts_email_plain ON posts (email); CREATE INDEX posts_name_pattern ON posts (name varchar_pattern_ops)',
+    );
+    try {
+      const result = await analyze(['SELECT * FROM posts WHERE email LIKE $1', 'SELECT * FROM posts WHERE name LIKE $1']);
+      expect(result.candidates.map(line)).toEqual(['posts btree(email text_pattern_ops) [q1]']);
+      expect(result.rejected.map(rejectedLine)).toEqual([
+        'posts btree(name varchar_pattern_ops) [q2] COVERED_BY_EXISTING by posts_name_pattern',
+      ]);
+    } finally {
+      await target.sql('DROP INDEX posts_email_plain; DROP INDEX posts_name_pattern');
+    }
+  });
+
   it('ILIKE and LIKE with a leading wildcard: without pg_trgm no candidate, and a note that says what to install', async () => {
     const result = await analyze([
       'SELECT * FROM posts WHERE title ILIKE $1',
