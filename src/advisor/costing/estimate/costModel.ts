@@ -6,16 +6,13 @@
 // default selectivities), so that the estimate agrees with the planner where the planner is clear.
 import type { ColumnStatistics, CostSettings, TableStatistics } from './statistics.js';
 import type { CandidateIndex, KeyPredicate, TableAccess } from '../../types.js';
+import { arraySelectivity, patternSelectivity } from './operatorSelectivity.js';
 
 // selfuncs.h: the planner's defaults when nothing better is known.
 const DEFAULT_EQ_SEL = 0.005;
 const DEFAULT_INEQ_SEL = 1 / 3;
 const DEFAULT_RANGE_INEQ_SEL = 0.005;
 const DEFAULT_MATCHING_SEL = 0.01;
-/** patternsel with an unknown pattern (LIKE $1, ILIKE $1): DEFAULT_MATCH_SEL. */
-const DEFAULT_PATTERN_SEL = 0.005;
-/** array_selfuncs.c: DEFAULT_CONTAIN_SEL, for @>, <@ and && without statistics or with a parameter. */
-const DEFAULT_CONTAIN_SEL = 0.005;
 /** preprocess_limit: a LIMIT given as a parameter is planned as fetching 10% of the rows. */
 const PARAM_LIMIT_FRACTION = 0.1;
 
@@ -178,34 +175,6 @@ function ginEstimate(
         ? Math.min(...used.map((p) => arraySelectivity(p, keyStatistics(key, stats), plannerSelectivity)))
         : Math.min(...used.map((p) => patternSelectivity(p, plannerSelectivity)));
   return { indexSelectivity: Math.max(selectivity, 1 / Math.max(stats.rows, 1)), keysUsed: 1, ordered: false };
-}
-
-/**
- * LIKE and ILIKE: the planner's estimate when the statement gives it a pattern; with a $n the
- * planner's own default (a generic plan estimates the same), since pg_stats cannot tell a prefix
- * it has not seen.
- */
-function patternSelectivity(pattern: KeyPredicate, plannerSelectivity: number | null): number {
-  return pattern.constant != null && plannerSelectivity !== null ? plannerSelectivity : DEFAULT_PATTERN_SEL;
-}
-
-/**
- * Array @> and && with constant elements, from the column's most common elements
- * (array_selfuncs.c, simplified: elements independent; one pg_stats does not list counts half the
- * least common frequency, at most DEFAULT_CONTAIN_SEL): @> needs every element, && any of them.
- * A parameter, or a column without element statistics: the planner's estimate, else its default.
- */
-export function arraySelectivity(predicate: KeyPredicate, stats: ColumnStatistics | undefined, plannerSelectivity: number | null): number {
-  const elements = predicate.elements;
-  if (!elements || !stats || stats.commonElements.length === 0) return plannerSelectivity ?? DEFAULT_CONTAIN_SEL;
-  const least = Math.min(...stats.commonElementFrequencies);
-  const frequencies = elements.map((element) => {
-    const at = stats.commonElements.indexOf(element);
-    return at >= 0 ? stats.commonElementFrequencies[at]! : Math.min(DEFAULT_CONTAIN_SEL, least / 2);
-  });
-  const share = 1 - stats.nullFraction;
-  if (predicate.overlap) return share * (1 - frequencies.reduce((none, f) => none * (1 - f), 1));
-  return share * frequencies.reduce((all, f) => all * f, 1);
 }
 
 /** After the equality prefix, the keys follow the ORDER BY, all in its direction or all reversed (a backward scan). */

@@ -2,8 +2,8 @@
 // the same fixtures and verdicts as the what-if test, plus the statistics it reads and the
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arraySelectivity } from '../../../../src/advisor/costing/estimate/operatorSelectivity.js';
 import {
-  arraySelectivity,
   equalitySelectivity,
   estimateKeys,
   estimateSizeBytes,
