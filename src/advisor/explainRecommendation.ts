@@ -1,8 +1,12 @@
 // Why a recommendation: a reason code automation can branch on, and one sentence a person reads.
+import { TRIGRAM_OPCLASS } from './candidates/candidates.js';
 import type { CandidateIndex, PlanCost, TableAccess, WorkloadStatement } from './types.js';
 
 export type RecommendationReason =
   | 'JSONB_CONTAINMENT' // GIN for @>, ?, ?|, ?&
+  | 'ARRAY_CONTAINMENT' // GIN for array @>, <@, &&
+  | 'TRIGRAM_SEARCH' // GIN gin_trgm_ops for ILIKE and LIKE '%abc%'
+  | 'PREFIX_PATTERN' // B-tree for LIKE 'abc%' (a pattern operator class unless the collation is C)
   | 'PARTIAL_INDEX' // a constant predicate the statements share (status = 'pending')
   | 'EXPRESSION_LOOKUP' // lower(email) = $1, (details ->> 'k') = $1
   | 'SORT_WITH_LIMIT' // ORDER BY ... LIMIT read in index order, no sort
@@ -20,21 +24,28 @@ const sameKey = (a: { column: string | null; expression: string | null }, b: { c
   a.column === b.column && a.expression === b.expression;
 
 export function reasonOf(candidate: CandidateIndex, helped: readonly Helped[], accesses: readonly TableAccess[]): RecommendationReason {
-  if (candidate.method === 'gin') return 'JSONB_CONTAINMENT';
-  if (candidate.where !== null) return 'PARTIAL_INDEX';
-  if (candidate.keys.some((key) => key.expression !== null)) return 'EXPRESSION_LOOKUP';
   const ids = new Set(helped.map((h) => h.statement.queryId));
   const mine = accesses.filter((a) => ids.has(a.queryId) && a.schema === candidate.schema && a.table === candidate.table);
+  const first = candidate.keys[0]!;
+  const asked = (use: TableAccess['predicates'][number]['use']) =>
+    mine.some((a) => a.predicates.some((p) => p.use === use && sameKey(p, first)));
+  if (candidate.method === 'gin' && first.opclass === TRIGRAM_OPCLASS) return 'TRIGRAM_SEARCH';
+  if (candidate.method === 'gin') return asked('ARRAY_CONTAINS') ? 'ARRAY_CONTAINMENT' : 'JSONB_CONTAINMENT';
+  if (candidate.where !== null) return 'PARTIAL_INDEX';
+  if (candidate.keys.length === 1 && asked('PATTERN_PREFIX')) return 'PREFIX_PATTERN';
+  if (candidate.keys.some((key) => key.expression !== null)) return 'EXPRESSION_LOOKUP';
   const sorts = mine.some((a) => a.limit !== null && a.sort.length > 0 && a.sort.every((s) => candidate.keys.some((k) => sameKey(k, s))));
   if (sorts) return 'SORT_WITH_LIMIT';
   if (candidate.keys.length > 1) return 'COMPOSITE';
-  const first = candidate.keys[0]!;
   const ranged = mine.some((a) => a.predicates.some((p) => p.use === 'RANGE' && sameKey(p, first)));
   return ranged ? 'RANGE_SCAN' : 'EQUALITY_LOOKUP';
 }
 
 const REASON_WORDS: Record<RecommendationReason, string> = {
   JSONB_CONTAINMENT: 'a GIN index for the JSON containment and key tests',
+  ARRAY_CONTAINMENT: 'a GIN index for the array containment and overlap tests',
+  TRIGRAM_SEARCH: 'a trigram GIN index for the ILIKE and infix LIKE searches',
+  PREFIX_PATTERN: 'an index for the LIKE prefix search',
   PARTIAL_INDEX: 'a partial index over the rows the statements ask for',
   EXPRESSION_LOOKUP: 'an index on the expression the statements compare',
   SORT_WITH_LIMIT: 'an index read in the ORDER BY order, so LIMIT stops early with no sort',

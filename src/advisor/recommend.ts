@@ -87,6 +87,8 @@ export interface AdvisorReport {
   skipped: CostingSkip[];
   /** Where reads and writes were counted, and since when. */
   window: WorkloadWindow;
+  /** What statements ask that no candidate could give, and what would (advisor/analysis/patternNotes.ts). */
+  notes: string[];
   durationMs: number;
 }
 
@@ -167,6 +169,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     // statements set aside (for trust, then for excludeTables) first: they were neither analyzed nor planned
     skipped: [...[...analysis.untrusted, ...analysis.excluded].map((statement) => ({ candidate: null, ...statement })), ...costing.skipped],
     window: await loadWorkloadWindow(db, caps, statementWrites.oneOff),
+    notes: analysis.notes.filter(wanted).map((note) => note.sentence),
     durationMs: performance.now() - started,
   };
 }

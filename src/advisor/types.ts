@@ -34,7 +34,11 @@ export type KeyUse =
   | 'IS_NULL' // col IS NULL
   | 'SORT' // ORDER BY (with direction): an index read in order spares the sort, and stops early under a LIMIT
   | 'JSONB_CONTAINS' // col @> $1
-  | 'JSONB_EXISTS'; // col ? $1, ?|, ?&
+  | 'JSONB_EXISTS' // col ? $1, ?|, ?&
+  | 'ARRAY_CONTAINS' // array col @> $1, $1 <@ col, col && $1 (GIN, array_ops)
+  | 'ARRAY_ANY' // $1 = ANY (array col): no index serves it as written (col @> ARRAY[$1] is the same test, and GIN serves that)
+  | 'PATTERN_PREFIX' // col LIKE 'abc%', col LIKE $1 (taken for a prefix pattern: see conditions.ts)
+  | 'PATTERN_INFIX'; // col ILIKE $1, col LIKE '%abc%' (trigram GIN, pg_trgm)
 
 /** A key of a table as a statement uses it: a plain column, or an expression over the table's columns. */
 export interface KeyRef {
@@ -60,11 +64,22 @@ export interface KeyPredicate extends KeyRef {
   /**
    * For EQUALITY and RANGE: the constant compared with, as text, when the statement's text keeps
    * one (not a $n); the pg_stats estimate looks it up among the most common values (EQUALITY) or
-   * places it in the histogram (RANGE). Absent: a parameter.
+   * places it in the histogram (RANGE). For PATTERN_PREFIX and PATTERN_INFIX: the pattern; for
+   * ARRAY_CONTAINS: the array literal ('{a,b}'). Absent: a parameter.
    */
   constant?: string | null;
   /** For RANGE: the comparison, key on the left (BETWEEN gives a '>=' and a '<=' predicate). */
   operator?: '<' | '<=' | '>' | '>=';
+  /**
+   * For PATTERN_PREFIX: the B-tree operator class that serves LIKE on the key under its collation
+   * (text_pattern_ops, varchar_pattern_ops, bpchar_pattern_ops); null under the C collation,
+   * where the default operator class does.
+   */
+  patternOpclass?: string | null;
+  /** For ARRAY_CONTAINS: the elements asked for, when the statement writes them as constants. */
+  elements?: string[];
+  /** For ARRAY_CONTAINS: && (any element in common) rather than containment. */
+  overlap?: boolean;
 }
 
 /** What one statement asks of one table (one per table occurrence; OR branches give one each). */

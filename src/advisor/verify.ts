@@ -2,10 +2,13 @@
 // the new index in the plan. A recommendation that the planner then ignores is reported as such,
 // not hidden: the estimate was wrong, and the user should know before keeping the index. A
 // statement whose planning could run code pgscope does not trust is not planned (its problem says why).
+// A B-tree for LIKE $n is not in the statement's generic plan (the planner needs the pattern to
+// turn its prefix into a range), only in the custom plans that run it with a value: the check says so.
 import type { Capabilities } from '../db/capabilities.js';
 import { statementTexts } from '../db/explain/explain.js';
 import { clearStatements } from '../db/trust/statementTrust.js';
 import { describeTopNode, nodesOf, planOn } from './costing/planCost.js';
+import { parseOneStatement, walkTree } from '../sql/parse.js';
 import type { Db } from '../db/pool.js';
 import type { TrustConfig } from '../config.js';
 
@@ -18,7 +21,13 @@ export interface StatementCheck {
   topNode: string | null;
   /** Why the statement could not be planned (evicted from pg_stat_statements ...); null when it was. */
   problem: string | null;
+  /** Why usesIndex is false although the index serves the statement when it runs (LIKE $n); null otherwise. */
+  note: string | null;
 }
+
+const GENERIC_LIKE_NOTE =
+  'Its generic plan cannot use a B-tree for LIKE $n (the prefix is known only with the value); the custom plans that run it ' +
+  'with a value do: EXPLAIN it with a value to see.';
 
 /** Plans each statement (generic plans for $n statements) and says whether it uses one of `indexNames`. */
 export async function checkStatementsUse(
@@ -27,6 +36,8 @@ export async function checkStatementsUse(
   trust: TrustConfig,
   queryIds: readonly string[],
   indexNames: ReadonlySet<string>,
+  /** The index's access method (a B-tree for LIKE $n is only in custom plans). */
+  method: string,
 ): Promise<StatementCheck[]> {
   if (queryIds.length === 0) return [];
   const texts = await statementTexts(db, caps, queryIds);
@@ -47,12 +58,14 @@ export async function checkStatementsUse(
           totalCost: null,
           topNode: null,
           problem: 'pg_stat_statements no longer holds it (evicted or reset).',
+          note: null,
         });
         continue;
       }
       const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
       if (!planned.ok) {
-        checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem: `It could not be planned: ${planned.reason}.` });
+        const problem = `It could not be planned: ${planned.reason}.`;
+        checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem, note: null });
         continue;
       }
       const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
@@ -62,6 +75,7 @@ export async function checkStatementsUse(
         totalCost: planned.plan['Total Cost'],
         topNode: describeTopNode(planned.plan),
         problem: null,
+        note: !used && method === 'btree' && (await likesParameter(sql)) ? GENERIC_LIKE_NOTE : null,
       });
     }
     return checks;
@@ -69,6 +83,18 @@ export async function checkStatementsUse(
 }
 
 const PLAN_TIMEOUT_MS = 2_000;
+
+/** The statement matches something with LIKE (~~) against a pattern holding a $n. */
+async function likesParameter(sql: string): Promise<boolean> {
+  let found = false;
+  walkTree((await parseOneStatement(sql)).node, (key, value) => {
+    if (key !== 'A_Expr') return;
+    const expression = value as { kind: string; name?: Array<{ String?: { sval: string } }>; rexpr?: unknown };
+    const like = expression.kind === 'AEXPR_LIKE' || expression.name?.at(-1)?.String?.sval === '~~';
+    if (like && JSON.stringify(expression.rexpr ?? null).includes('"ParamRef"')) found = true;
+  });
+  return found;
+}
 
 /** The index and, for a partitioned index, its partitions' indexes: any of them in a plan means it is used. */
 export async function indexTreeNames(db: Db, schema: string, name: string): Promise<Set<string>> {

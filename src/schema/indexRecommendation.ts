@@ -34,6 +34,12 @@ const RecommendationReasonEnum = builder.enumType('RecommendationReason', {
   description: 'What kind of access a recommended index serves.',
   values: {
     JSONB_CONTAINMENT: { description: 'GIN for jsonb @>, ?, ?| and ?& (jsonb_path_ops when only @> is used).' },
+    ARRAY_CONTAINMENT: { description: 'GIN (array_ops) for array @>, <@ and &&.' },
+    TRIGRAM_SEARCH: { description: "GIN with pg_trgm's gin_trgm_ops for ILIKE and LIKE '%abc%'." },
+    PREFIX_PATTERN: {
+      description:
+        "B-tree for LIKE 'abc%' (text_pattern_ops or varchar_pattern_ops unless the collation is C); LIKE $1 is taken for a prefix pattern.",
+    },
     PARTIAL_INDEX: { description: "A partial index over the rows the statements ask for (status = 'pending')." },
     EXPRESSION_LOOKUP: { description: "An expression index: lower(email) = $1, (details ->> 'k') = $1." },
     SORT_WITH_LIMIT: { description: 'Rows read in ORDER BY order, so LIMIT stops early and nothing is sorted.' },
@@ -50,7 +56,10 @@ const IndexKeyType = builder.objectRef<CandidateKey>('IndexKey').implement({
     expression: t.exposeString('expression', { nullable: true, description: 'An expression over the columns; null for a column key.' }),
     direction: t.exposeString('direction', { nullable: true, description: 'ASC or DESC; null: the default (ASC).' }),
     nulls: t.exposeString('nulls', { nullable: true, description: 'FIRST or LAST; null: the default for the direction.' }),
-    opclass: t.exposeString('opclass', { nullable: true, description: "Operator class when not the type's default (jsonb_path_ops)." }),
+    opclass: t.exposeString('opclass', {
+      nullable: true,
+      description: "Operator class when not the type's default (jsonb_path_ops, text_pattern_ops, gin_trgm_ops).",
+    }),
   }),
 });
 
@@ -188,6 +197,11 @@ const IndexAdvisorReportType = builder.objectRef<ReportShape>('IndexAdvisorRepor
             .filter(Boolean)
             .join(': '),
         ),
+    }),
+    notes: t.exposeStringList('notes', {
+      description:
+        'What statements ask that the advisor could not propose an index for, and what would let it: $1 = ANY (array column), ' +
+        'which no index serves as written (the rewrite that one does), or ILIKE and infix LIKE while pg_trgm is not installed.',
     }),
     durationMs: t.exposeFloat('durationMs', { description: 'Milliseconds the run took.' }),
     window: t.field({

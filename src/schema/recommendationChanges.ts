@@ -23,6 +23,12 @@ const StatementCheckType = builder.objectRef<StatementCheck>('StatementIndexChec
       nullable: true,
       description: 'Why the statement could not be planned again (evicted from pg_stat_statements ...).',
     }),
+    note: t.exposeString('note', {
+      nullable: true,
+      description:
+        'Why usesIndex is false although the index serves the statement as it runs: a B-tree for LIKE $n is not in the generic ' +
+        'plan, only in the custom plans that know the pattern.',
+    }),
   }),
 });
 
@@ -88,7 +94,8 @@ builder.mutationField('applyRecommendation', (t) =>
       const payload = await runChange(ctx, 'applyRecommendation', request, steps);
       if (payload.outcome === null) return { ...payload, statements: null };
       const names = await indexTreeNames(ctx.db, payload.outcome.schema, payload.outcome.name);
-      return { ...payload, statements: await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names) };
+      const statements = await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names, recommended.method);
+      return { ...payload, statements };
     },
   }),
 );

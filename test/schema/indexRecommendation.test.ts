@@ -162,3 +162,51 @@ describe('minMeanTimeMs', () => {
     expect(errorCodes(result)).toEqual(['BAD_USER_INPUT']);
   });
 });
+
+describe('notes: what the advisor sees and cannot propose', () => {
+  const SEARCH = 'SELECT id FROM articles WHERE title ILIKE $1';
+  let search: TestDatabase;
+  let searchApi: TestApp;
+
+  beforeAll(async () => {
+    search = await createTestDatabase('advisor_notes');
+    await search.sql(`
+      CREATE TABLE articles (id int PRIMARY KEY, title text NOT NULL);
+      INSERT INTO articles SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+      CREATE TABLE others (id int PRIMARY KEY, code int NOT NULL);
+      ANALYZE`);
+    await search.sql(RESET_THIS_DATABASE_STATEMENTS);
+    for (let i = 0; i < 3; i++) await search.sql(SEARCH, [`%${i}ab%`]);
+    searchApi = createTestApp(search.url);
+  });
+
+  afterAll(async () => {
+    await searchApi.close();
+    await search.drop();
+  });
+
+  const notes = async (variables: Record<string, unknown>) => {
+    const result = await searchApi.gql<{ indexAdvisorReport: { notes: string[]; recommendations: unknown[] } }>(
+      'query($table: String) { indexAdvisorReport(table: $table) { notes recommendations { sql } } }',
+      variables,
+    );
+    expect(result.errors).toBeUndefined();
+    return result.data!.indexAdvisorReport;
+  };
+
+  it('say that ILIKE needs pg_trgm, naming the statement and the extension, when it is not installed', async () => {
+    const queryId = await queryIdOf(search, SEARCH);
+    expect(await notes({})).toEqual({
+      recommendations: [],
+      notes: [
+        `Statement ${queryId} matches title with ILIKE or a LIKE pattern starting with a wildcard on public.articles: only a ` +
+          'trigram index (USING gin (title gin_trgm_ops)) serves that, and pg_trgm is not installed in this database ' +
+          '(CREATE EXTENSION pg_trgm; then run the advisor again).',
+      ],
+    });
+  });
+
+  it('are about the tables asked for only', async () => {
+    expect((await notes({ table: 'others' })).notes).toEqual([]);
+  });
+});

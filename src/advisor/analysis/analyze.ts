@@ -16,8 +16,9 @@ import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement 
 import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
 import { atLeastMeanTime, ExcludedTables, type TableName } from './exclusions.js';
+import { asksForTrigrams, patternNotes, trigramSupport, type AnalysisNote } from './patternNotes.js';
 
-export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues'>, CoverageOptions {
+export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues' | 'trigram'>, CoverageOptions {
   /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
   trust?: TrustConfig;
   /** Statements whose mean time is below this many milliseconds are left out (counted). Default 0: none. */
@@ -50,6 +51,8 @@ export interface WorkloadAnalysis {
   belowMinMeanTime: number;
   /** What costing may plan: the statements analyzed. */
   clearance: PlanClearance;
+  /** What the statements ask that no candidate can give, and what would (patternNotes.ts). */
+  notes: AnalysisNote[];
 }
 
 /** Steps 1-4 on the current database's pg_stat_statements. */
@@ -99,8 +102,10 @@ async function analyzeParsed(db: Queryable, loaded: ParsedWorkloadStatement[], o
   const parsed = cleared.filter((statement) => !setAside.has(statement.queryId));
   const accesses = parsed.flatMap((statement) => tableAccesses(statement, catalog)).filter((access) => !exclude.has(access));
   const distinctValues = await loadDistinctValues(db, tableArrays(accesses));
-  const generated = generateCandidates(accesses, { ...options, distinctValues });
+  const trigram = asksForTrigrams(accesses) ? await trigramSupport(db) : { usable: false, schema: null };
+  const generated = generateCandidates(accesses, { ...options, distinctValues, trigram: trigram.usable });
   const { kept, rejected } = generated.length > 0 ? await checkCoverage(db, generated, options) : { kept: [], rejected: [] };
   const statements = parsed.map(({ node: _node, kind: _kind, ...statement }) => statement);
-  return { statements, accesses, candidates: kept, rejected, untrusted, excluded, belowMinMeanTime, clearance };
+  const notes = patternNotes(accesses, trigram);
+  return { statements, accesses, candidates: kept, rejected, untrusted, excluded, belowMinMeanTime, clearance, notes };
 }

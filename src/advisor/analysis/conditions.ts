@@ -1,11 +1,13 @@
 // One WHERE / JOIN ON condition, read as what it asks of each table: equality (=, IN, = ANY),
-// ranges (<, <=, >, >=, BETWEEN), IS NULL, jsonb containment and key existence, join keys
+// ranges (<, <=, >, >=, BETWEEN), IS NULL, jsonb containment and key existence, array
+// containment and overlap, LIKE and ILIKE patterns (patterns.ts), join keys
 // (a = between columns of two tables gives an equality key on each side, the inner side being
 // the planner's choice), constant predicates kept for partial indexes, and OR at the top of one
 // table's conditions (each branch read on its own). Everything else asks nothing indexable.
 import type { Node } from 'libpg-query';
 import type { KeyPredicate, KeyUse } from '../types.js';
-import { deparse, isConstant, operand, type Operand, type Scope, type ScopeEntry } from './scope.js';
+import { columnType, deparse, isConstant, operand, type Operand, type Scope, type ScopeEntry } from './scope.js';
+import { arrayElements, isArrayColumn, patternPredicate } from './patterns.js';
 
 /** Where the conditions of one query level go, per FROM entry. */
 export interface ConditionSink {
@@ -77,10 +79,15 @@ function readOperator(expression: Record<string, unknown>, node: Node, scope: Sc
   switch (expression.kind) {
     case 'AEXPR_OP':
       return readComparison(name, left, right, node, scope, sink);
+    case 'AEXPR_LIKE':
+    case 'AEXPR_ILIKE':
+      return readPattern(name, left, right, scope, sink);
     case 'AEXPR_IN':
     case 'AEXPR_OP_ANY':
       // x IN (...) and x = ANY ($1) are equality for an index; NOT IN (<>) is not
       if (name === '=') readKeyed(operand(left, scope), 'EQUALITY', sink);
+      // $1 = ANY (tags): the array column on the right, which no index serves as written
+      if (name === '=' && expression.kind === 'AEXPR_OP_ANY') readArrayAny(operand(left, scope), operand(right, scope), sink);
       return;
     case 'AEXPR_BETWEEN':
       return readBetween(operand(left, scope), right, sink);
@@ -95,11 +102,20 @@ function readComparison(name: string, leftNode: Node, rightNode: Node, node: Nod
   const left = operand(leftNode, scope);
   const right = operand(rightNode, scope);
   if (name === '@>' || name === '<@') {
-    // the indexed jsonb column is the container: col @> value, or value <@ col
-    const container = name === '@>' ? left : right;
-    if (isJsonb(container) && (name === '@>' ? right : left).kind === 'VALUE') readKeyed(container, 'JSONB_CONTAINS', sink);
+    // the indexed column is the container: col @> value, or value <@ col
+    const [container, contained] = name === '@>' ? [left, right] : [right, left];
+    const containedNode = name === '@>' ? rightNode : leftNode;
+    if (contained.kind !== 'VALUE') return;
+    if (isArrayColumn(container)) return readArrayContains(container, containedNode, false, sink);
+    if (isJsonb(container)) readKeyed(container, 'JSONB_CONTAINS', sink);
     return;
   }
+  if (name === '&&') {
+    if (isArrayColumn(left) && right.kind === 'VALUE') readArrayContains(left, rightNode, true, sink);
+    else if (isArrayColumn(right) && left.kind === 'VALUE') readArrayContains(right, leftNode, true, sink);
+    return;
+  }
+  if (name === '~~' || name === '~~*') return readPattern(name, leftNode, rightNode, scope, sink);
   if (EXISTS_OPERATORS.has(name)) {
     if (isJsonb(left) && right.kind === 'VALUE') readKeyed(left, 'JSONB_EXISTS', sink);
     return;
@@ -157,10 +173,29 @@ function isJsonb(side: Operand): side is Extract<Operand, { kind: 'KEY' }> {
   return side.key.column === null || columnType(side) === 'jsonb';
 }
 
-/** The type of a plain column key (format_type's name), undefined for an expression. */
-function columnType(side: Extract<Operand, { kind: 'KEY' }>): string | undefined {
-  const table = side.entry.table!;
-  return side.key.column === null ? undefined : table.columnTypes[table.columns.indexOf(side.key.column)];
+/** col @> value, value <@ col, col && value on an array column: GIN (array_ops) serves all three. */
+function readArrayContains(key: Extract<Operand, { kind: 'KEY' }>, value: Node, overlap: boolean, sink: ConditionSink): void {
+  const elements = arrayElements(value);
+  const predicate: KeyPredicate = { ...key.key, use: 'ARRAY_CONTAINS', ...(elements ? { elements } : {}), ...(overlap ? { overlap } : {}) };
+  sink.filter(key.entry, predicate, null);
+}
+
+/**
+ * value = ANY (array column): the planner uses no index for it (GIN's array_ops has @>, <@, &&
+ * and =, not a scalar against the elements; verified on PostgreSQL 15 and 18). Kept as a predicate
+ * no candidate reads, so that the analysis can say how to write it (col @> ARRAY[value]).
+ */
+function readArrayAny(value: Operand, array: Operand, sink: ConditionSink): void {
+  if (value.kind === 'VALUE' && isArrayColumn(array)) sink.filter(array.entry, { ...array.key, use: 'ARRAY_ANY' }, null);
+}
+
+/** key LIKE / ILIKE pattern (also written ~~ and ~~*; NOT LIKE searches nothing). */
+function readPattern(name: string, keyNode: Node, patternNode: Node, scope: Scope, sink: ConditionSink): void {
+  if (name !== '~~' && name !== '~~*') return;
+  const key = operand(keyNode, scope);
+  if (key.kind !== 'KEY' || operand(patternNode, scope).kind !== 'VALUE') return;
+  const predicate = patternPredicate(key, name === '~~*', patternNode);
+  if (predicate) sink.filter(key.entry, predicate, null);
 }
 
 /** key <> constant (also written !=): no index searches by it, a partial index can exclude those rows. */
@@ -194,6 +229,8 @@ function readOr(branches: Node[], scope: Scope, sink: ConditionSink): void {
     let usable = true;
     const branchSink: ConditionSink = {
       filter(entry, predicate) {
+        // a test no index serves leaves the branch asking nothing indexable
+        if (predicate.use === 'ARRAY_ANY') return;
         if (only !== null && entry !== only) usable = false;
         only = entry;
         // a constant inside one branch does not hold for the others: not a partial predicate

@@ -21,6 +21,8 @@ export interface ResolvedRelation {
   columns: string[];
   /** Their types (format_type), in the same order: jsonb operators only count on jsonb columns. */
   columnTypes: string[];
+  /** In the same order: the column's collation compares as C does (LIKE 'abc%' can use its default B-tree). */
+  columnsCollateC: boolean[];
   /** A view's definition, parsed; null for anything else or when it cannot be parsed. */
   view: Node | null;
 }
@@ -39,8 +41,28 @@ interface RelationRow {
   index_table: string;
   columns: string[] | null;
   column_types: string[] | null;
+  columns_collate_c: boolean[] | null;
   view_definition: string | null;
 }
+
+/**
+ * A column's collation is C for LIKE (the planner's lc_collate_is_c): a libc collation named C or
+ * POSIX, or the database default when the database's is. Only the libc provider: an ICU default
+ * (datlocprovider 'i', PostgreSQL 15+; absent before, hence to_jsonb) never is. PostgreSQL 17's
+ * builtin C provider is also C for the planner; taking it for non-C only costs a pattern operator
+ * class where the default one would do (text_pattern_ops serves LIKE under every collation).
+ */
+const COLLATES_AS_C = /* SQL */ `(
+        CASE
+          WHEN co.oid IS NULL THEN false
+          WHEN co.collname = 'default' THEN (
+            SELECT coalesce(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' AND d.datcollate IN ('C', 'POSIX')
+            FROM pg_database d
+            WHERE d.datname = current_database()
+          )
+          ELSE co.collprovider = 'c' AND co.collcollate IN ('C', 'POSIX')
+        END
+      )`;
 
 /** One row per name that exists; names that resolve to nothing (CTE names, typos) give none. */
 const RESOLVE_SQL = /* SQL */ `
@@ -74,6 +96,14 @@ const RESOLVE_SQL = /* SQL */ `
         AND a.attnum > 0
         AND NOT a.attisdropped
     ) AS column_types,
+    (
+      SELECT array_agg(${COLLATES_AS_C} ORDER BY a.attnum)
+      FROM pg_attribute a
+      LEFT JOIN pg_collation co ON co.oid = a.attcollation
+      WHERE a.attrelid = c.oid
+        AND a.attnum > 0
+        AND NOT a.attisdropped
+    ) AS columns_collate_c,
     CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END AS view_definition
   FROM wanted w
   JOIN pg_class c ON c.oid = w.oid
@@ -136,6 +166,7 @@ async function resolveNames(db: Queryable, names: QualifiedName[]): Promise<Rela
       indexTable: row.index_table,
       columns: row.columns ?? [],
       columnTypes: row.column_types ?? [],
+      columnsCollateC: row.columns_collate_c ?? [],
       view: row.view_definition ? await parseView(row.view_definition) : null,
     });
   }

@@ -164,3 +164,15 @@ export function isConstant(node: Node): boolean {
   const constant = (node as { A_Const?: { isnull?: boolean } }).A_Const;
   return constant !== undefined && !constant.isnull;
 }
+
+/** The type of a plain column key (format_type's name), undefined for an expression. */
+export function columnType(side: Extract<Operand, { kind: 'KEY' }>): string | undefined {
+  const table = side.entry.table!;
+  return side.key.column === null ? undefined : table.columnTypes[table.columns.indexOf(side.key.column)];
+}
+
+/** The collation of a plain column key compares as C (false for an expression: its collation is not known here). */
+export function collatesAsC(side: Extract<Operand, { kind: 'KEY' }>): boolean {
+  const table = side.entry.table!;
+  return side.key.column !== null && table.columnsCollateC[table.columns.indexOf(side.key.column)] === true;
+}

@@ -4,7 +4,10 @@
 // key or the ORDER BY keys with their direction (an index read in order answers ORDER BY, LIMIT or not,
 // without sorting); each multi-column candidate comes with its prefixes, which costing may prefer.
 // jsonb containment and key existence give GIN (jsonb_path_ops, smaller and faster, when the
-// workload only ever uses @> on that key). A constant predicate gives a partial index too.
+// workload only ever uses @> on that key); array containment and overlap GIN with the default
+// array_ops. LIKE with a prefix pattern is a range for a B-tree (with a pattern operator class
+// unless the collation is C: analysis/patterns.ts); ILIKE and infix LIKE give a trigram GIN index
+// when pg_trgm is there to build it. A constant predicate gives a partial index too.
 // Identical candidates from several statements become one, serving all of them.
 import type { CandidateIndex, CandidateKey, KeyPredicate, KeyRef, TableAccess } from '../types.js';
 
@@ -21,6 +24,8 @@ export interface CandidateOptions {
   maxIncludeColumns?: number;
   /** Estimated distinct values of a key (from pg_stats), to put the most selective equality key first. */
   distinctValues?: (schema: string, table: string, key: KeyRef) => number | undefined;
+  /** pg_trgm's gin_trgm_ops can be named (installed, on the search_path): ILIKE and infix LIKE get a trigram candidate. */
+  trigram?: boolean;
 }
 
 /** Candidates for the accesses, deduplicated, in the order the accesses first ask for them. */
@@ -28,7 +33,7 @@ export function generateCandidates(accesses: readonly TableAccess[], options: Ca
   const pathOpsKeys = containmentOnlyKeys(accesses);
   const found = new Map<string, CandidateIndex>();
   for (const access of accesses) {
-    const candidates = [...btreeCandidates(access, options), ...ginCandidates(access, pathOpsKeys)];
+    const candidates = [...btreeCandidates(access, options), ...ginCandidates(access, pathOpsKeys, options.trigram ?? false)];
     for (const candidate of candidates) {
       const id = candidateId(candidate);
       const existing = found.get(id);
@@ -54,7 +59,7 @@ function btreeCandidates(access: TableAccess, options: CandidateOptions): Candid
     options.distinctValues?.(access.schema, access.table, key),
   );
   const equal = new Set(equality.map(keyId));
-  const ranges = unique(access.predicates.filter((p) => p.use === 'RANGE' && !equal.has(keyId(p))));
+  const ranges = unique(access.predicates.filter((p) => (p.use === 'RANGE' || p.use === 'PATTERN_PREFIX') && !equal.has(keyId(p))));
   // read in order, an index stops early under a LIMIT, or spares sorting the whole result without one
   // (often not worth a scan in index order: costing decides); keys fixed by equality need no order
   const sort = access.sort.filter((key) => !equal.has(keyId(key)));
@@ -83,7 +88,8 @@ function tailsOf(ranges: KeyPredicate[], sort: KeyPredicate[]): CandidateKey[][]
   const tails: CandidateKey[][] = [];
   if (sort.length > 0) tails.push(sort.map(sortKey));
   const first = sort[0] ? keyId(sort[0]) : null;
-  for (const range of ranges) if (keyId(range) !== first) tails.push([plainKey(range)]);
+  // a LIKE prefix under a non-C collation needs its pattern operator class, which does not give the ORDER BY's order
+  for (const range of ranges) if (keyId(range) !== first || range.patternOpclass) tails.push([rangeKey(range)]);
   return tails.length > 0 ? tails : [[]];
 }
 
@@ -119,6 +125,11 @@ function plainKey(key: KeyRef): CandidateKey {
   return { column: key.column, expression: key.expression, direction: null, nulls: null, opclass: null };
 }
 
+/** A range key; a LIKE prefix with the operator class that serves it (analysis/patterns.ts). */
+function rangeKey(key: KeyPredicate): CandidateKey {
+  return { ...plainKey(key), opclass: key.use === 'PATTERN_PREFIX' ? (key.patternOpclass ?? null) : null };
+}
+
 /** An ORDER BY key as an index key: DESC spelled out, NULLS only when not the direction's default. */
 function sortKey(key: KeyPredicate): CandidateKey {
   const descending = key.direction === 'DESC';
@@ -145,13 +156,21 @@ function orderBySelectivity(keys: KeyPredicate[], distinct: (key: KeyRef) => num
     .map((item) => item.key);
 }
 
-function ginCandidates(access: TableAccess, pathOpsKeys: ReadonlySet<string>): CandidateIndex[] {
+function ginCandidates(access: TableAccess, pathOpsKeys: ReadonlySet<string>, trigram: boolean): CandidateIndex[] {
   const json = unique(access.predicates.filter((p) => p.use === 'JSONB_CONTAINS' || p.use === 'JSONB_EXISTS'));
-  return json.map((key) => {
+  const jsonCandidates = json.map((key) => {
     const opclass = pathOpsKeys.has(tableKeyId(access, key)) ? 'jsonb_path_ops' : null;
     return candidate(access, 'gin', [{ ...plainKey(key), opclass }], null);
   });
+  const arrays = unique(access.predicates.filter((p) => p.use === 'ARRAY_CONTAINS'));
+  const arrayCandidates = arrays.map((key) => candidate(access, 'gin', [plainKey(key)], null));
+  const patterns = trigram ? unique(access.predicates.filter((p) => p.use === 'PATTERN_INFIX')) : [];
+  const trigramCandidates = patterns.map((key) => candidate(access, 'gin', [{ ...plainKey(key), opclass: TRIGRAM_OPCLASS }], null));
+  return [...jsonCandidates, ...arrayCandidates, ...trigramCandidates];
 }
+
+/** pg_trgm's GIN operator class: LIKE, ILIKE, ~ and ~* with any pattern, also as $n in a generic plan. */
+export const TRIGRAM_OPCLASS = 'gin_trgm_ops';
 
 const tableKeyId = (access: TableAccess, key: KeyRef) => JSON.stringify([access.schema, access.table, key.column, key.expression]);
 

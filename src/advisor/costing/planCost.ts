@@ -29,6 +29,9 @@ export interface CostNode {
   'Startup Cost': number;
   'Total Cost': number;
   'Plan Rows': number;
+  /** A parallel scan's rows are per process (Gather's "Workers Planned" says how many share them). */
+  'Parallel Aware'?: boolean;
+  'Workers Planned'?: number;
   Plans?: CostNode[];
 }
 

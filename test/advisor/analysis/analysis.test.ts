@@ -25,6 +25,8 @@ beforeAll(async () => {
     CREATE TABLE app.invoices (id serial PRIMARY KEY, number text NOT NULL, customer_id int NOT NULL);
     CREATE VIEW active_customers AS SELECT * FROM customers WHERE is_active = true;
     CREATE VIEW customer_totals AS SELECT customer_id, sum(total) AS total FROM orders WHERE status = 'paid' GROUP BY customer_id;
+    CREATE TABLE posts (id serial PRIMARY KEY, tags text[] NOT NULL, title text, code text NOT NULL,
+      email text COLLATE "und-x-icu" NOT NULL, name varchar(100) COLLATE "und-x-icu", sku char(8) COLLATE "und-x-icu");
     CREATE TABLE tiny (id serial PRIMARY KEY, code text NOT NULL);
     INSERT INTO tiny (code) SELECT 'c' || g FROM generate_series(1, 10) g;
     ANALYZE tiny;
@@ -193,8 +195,8 @@ describe('analyzeStatements: one shape per case', () => {
     expect(await candidates('SELECT id FROM templates WHERE config @> $1', 'SELECT id FROM templates WHERE config ? $1')).toEqual([
       'templates gin(config) [q1,q2]',
     ]);
-    // array containment is not jsonb's: no jsonb operator class for it
-    expect(await candidates('SELECT id FROM templates WHERE tags @> $1')).toEqual([]);
+    // array containment is not jsonb's: GIN with the array's default operator class (array_ops)
+    expect(await candidates('SELECT id FROM templates WHERE tags @> $1')).toEqual(['templates gin(tags) [q1]']);
   });
 
   it('lower(email) = gives an expression key, written as applyIndex writes it', async () => {
@@ -315,7 +317,129 @@ describe('analyzeStatements: one shape per case', () => {
       untrusted: [],
       excluded: [],
       belowMinMeanTime: 0,
+      notes: [],
     });
+  });
+});
+
+// The test server's database collation is C (initdb --locale=C): posts.code is C, email, name and sku are not.
+describe('analyzeStatements: arrays and patterns', () => {
+  it('array @>, <@ and &&: GIN on the array column (array_ops); the constant elements are kept for the estimate', async () => {
+    const result = await analyze([
+      'SELECT * FROM posts WHERE tags @> $1',
+      'SELECT * FROM posts WHERE ARRAY[$1, $2] <@ tags',
+      "SELECT * FROM posts WHERE tags && ARRAY['a', 'b']",
+      "SELECT * FROM posts WHERE tags @> '{x}'",
+    ]);
+    expect(result.candidates.map(line)).toEqual(['posts gin(tags) [q1,q2,q3,q4]']);
+    expect(result.accesses.map((access) => access.predicates)).toEqual([
+      [{ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }],
+      [{ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }],
+      [{ column: 'tags', expression: null, use: 'ARRAY_CONTAINS', elements: ['a', 'b'], overlap: true }],
+      [{ column: 'tags', expression: null, use: 'ARRAY_CONTAINS', elements: ['x'] }],
+    ]);
+    expect(result.notes).toEqual([]);
+  });
+
+  it('$1 = ANY (array column): no candidate (no index serves it), and a note with the rewrite that one would', async () => {
+    const result = await analyze([
+      'SELECT * FROM posts WHERE $1 = ANY (tags)',
+      'SELECT * FROM posts p WHERE $1 = ANY (p.tags) AND code = $2',
+    ]);
+    // a scalar column compared with = ANY is still equality
+    expect(result.candidates.map(line)).toEqual(['posts btree(code) [q2]']);
+    // in an OR, a branch no index serves makes the whole OR a sequential scan
+    expect(await candidates('SELECT * FROM posts WHERE code = $1 OR $2 = ANY (tags)')).toEqual([]);
+    expect(result.notes.map((note) => note.sentence)).toEqual([
+      'Statements q1, q2 test $n = ANY (tags) on public.posts, which no index serves as written: tags @> ARRAY[$n] asks the ' +
+        'same of a non-null value, and with it pgscope can propose a GIN index on tags.',
+    ]);
+  });
+
+  it('LIKE with a prefix or a parameter: a B-tree with the pattern operator class of the type, or the default one under C', async () => {
+    expect(
+      await candidates(
+        'SELECT * FROM posts WHERE email LIKE $1',
+        "SELECT * FROM posts WHERE name LIKE 'abc%'",
+        'SELECT * FROM posts WHERE lower(name) LIKE $1',
+        'SELECT * FROM posts WHERE sku ~~ $1',
+        'SELECT * FROM posts WHERE code LIKE $1',
+        'SELECT * FROM posts WHERE code NOT LIKE $1',
+      ),
+    ).toEqual([
+      'posts btree(email text_pattern_ops) [q1]',
+      'posts btree(name varchar_pattern_ops) [q2]',
+      // an expression's collation is not known to the analysis: the operator class that serves every collation
+      'posts btree("pg_catalog"."lower"("name") text_pattern_ops) [q3]',
+      'posts btree(sku bpchar_pattern_ops) [q4]',
+      'posts btree(code) [q5]',
+    ]);
+  });
+
+  it('a LIKE prefix is covered by an index with its pattern operator class, not by a plain B-tree under a non-C collation', async () => {
+    await target.sql(
+      'CREATE INDEX posts_email_plain ON posts (email); CREATE INDEX posts_name_pattern ON posts (name varchar_pattern_ops)',
+    );
+    try {
+      const result = await analyze(['SELECT * FROM posts WHERE email LIKE $1', 'SELECT * FROM posts WHERE name LIKE $1']);
+      expect(result.candidates.map(line)).toEqual(['posts btree(email text_pattern_ops) [q1]']);
+      expect(result.rejected.map(rejectedLine)).toEqual([
+        'posts btree(name varchar_pattern_ops) [q2] COVERED_BY_EXISTING by posts_name_pattern',
+      ]);
+    } finally {
+      await target.sql('DROP INDEX posts_email_plain; DROP INDEX posts_name_pattern');
+    }
+  });
+
+  it('ILIKE and LIKE with a leading wildcard: without pg_trgm no candidate, and a note that says what to install', async () => {
+    const result = await analyze([
+      'SELECT * FROM posts WHERE title ILIKE $1',
+      "SELECT * FROM posts WHERE title LIKE '%abc%'",
+      'SELECT * FROM posts WHERE sku ILIKE $1',
+    ]);
+    expect(result.candidates.map(line)).toEqual([]);
+    expect(result.notes.map((note) => note.sentence)).toEqual([
+      'Statements q1, q2 match title with ILIKE or a LIKE pattern starting with a wildcard on public.posts: only a trigram ' +
+        'index (USING gin (title gin_trgm_ops)) serves that, and pg_trgm is not installed in this database ' +
+        '(CREATE EXTENSION pg_trgm; then run the advisor again).',
+    ]);
+  });
+
+  it('ILIKE and LIKE with a leading wildcard: a trigram GIN index once pg_trgm is installed, and no note', async () => {
+    await target.sql('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    try {
+      const result = await analyze(['SELECT * FROM posts WHERE title ILIKE $1', "SELECT * FROM posts WHERE lower(title) LIKE '%abc%'"]);
+      expect(result.candidates.map(line)).toEqual([
+        'posts gin(title gin_trgm_ops) [q1]',
+        'posts gin("pg_catalog"."lower"("title") gin_trgm_ops) [q2]',
+      ]);
+      expect(result.notes).toEqual([]);
+    } finally {
+      await target.sql('DROP EXTENSION pg_trgm');
+    }
+  });
+
+  it('array, pattern and trigram candidates pass planIndex as they are', async () => {
+    await target.sql('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    try {
+      const { candidates: found } = await analyze([
+        'SELECT * FROM posts WHERE tags && $1',
+        'SELECT * FROM posts WHERE lower(name) LIKE $1',
+        'SELECT * FROM posts WHERE title ILIKE $1',
+      ]);
+      const [version] = await target.sql<{ num: number }>('SELECT current_setting($1)::int AS num', ['server_version_num']);
+      const definitions: string[] = [];
+      for (const candidate of found) {
+        definitions.push((await planIndex(db, { ...candidate, columns: candidate.keys }, { versionNum: version!.num })).definitionSql);
+      }
+      expect(definitions).toEqual([
+        `CREATE INDEX CONCURRENTLY "posts_tags_idx" ON "public"."posts" USING "gin" ("tags")`,
+        `CREATE INDEX CONCURRENTLY "posts_lower_idx" ON "public"."posts" USING "btree" (("pg_catalog"."lower"("name")) "text_pattern_ops")`,
+        `CREATE INDEX CONCURRENTLY "posts_title_idx" ON "public"."posts" USING "gin" ("title" "public"."gin_trgm_ops")`,
+      ]);
+    } finally {
+      await target.sql('DROP EXTENSION pg_trgm');
+    }
   });
 });
 

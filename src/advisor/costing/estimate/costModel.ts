@@ -6,6 +6,7 @@
 // default selectivities), so that the estimate agrees with the planner where the planner is clear.
 import type { ColumnStatistics, CostSettings, TableStatistics } from './statistics.js';
 import type { CandidateIndex, KeyPredicate, TableAccess } from '../../types.js';
+import { arraySelectivity, patternSelectivity } from './operatorSelectivity.js';
 
 // selfuncs.h: the planner's defaults when nothing better is known.
 const DEFAULT_EQ_SEL = 0.005;
@@ -40,7 +41,8 @@ function predicatesOn(key: { column: string | null; expression: string | null },
 const normalize = (text: string) => text.replace(/\s+/g, '').replace(/^\((.*)\)$/, '$1');
 
 // lower(col), upper(col): as many distinct values as the column, or nearly (case folded)
-const CASE_FOLDED = /^\(?\s*(?:pg_catalog\.)?(?:lower|upper)\s*\(\s*"?([A-Za-z_][A-Za-z0-9_$]*)"?\s*\)\s*\)?$/i;
+// (as the analysis writes it, quoted: "pg_catalog"."lower"("email"))
+const CASE_FOLDED = /^\(?\s*(?:"?pg_catalog"?\.)?"?(?:lower|upper)"?\s*\(\s*"?([A-Za-z_][A-Za-z0-9_$]*)"?\s*\)\s*\)?$/i;
 
 /** The column an expression key folds case on ("lower(email)"), whose statistics stand in for it. */
 export function foldedColumn(expression: string | null): string | null {
@@ -52,7 +54,8 @@ function keyStatistics(key: { column: string | null; expression: string | null }
   const column = key.column ?? foldedColumn(key.expression);
   const found = column === null ? undefined : stats.columns.get(column);
   // the column's common values are not the expression's: only the counts carry over
-  return found && key.column === null ? { ...found, commonValues: [], commonFrequencies: [], histogram: [] } : found;
+  const counts = { commonValues: [], commonFrequencies: [], histogram: [], commonElements: [], commonElementFrequencies: [] };
+  return found && key.column === null ? { ...found, ...counts } : found;
 }
 
 /** Selectivity of equality (selfuncs.c): a constant among the most common values, else the rest spread evenly; no constant: 1/distinct. */
@@ -108,18 +111,27 @@ export function histogramFraction(bounds: readonly string[], constant: string): 
   return (above - 1 + within) / (bounds.length - 1);
 }
 
-/** How far the candidate's keys serve the access: equality keys first, then one range key, or the sort. */
-export function estimateKeys(candidate: CandidateIndex, access: TableAccess, stats: TableStatistics): KeyEstimate {
-  if (candidate.method === 'gin') {
-    const used = predicatesOn(candidate.keys[0]!, access.predicates).some((p) => p.use === 'JSONB_CONTAINS' || p.use === 'JSONB_EXISTS');
-    return { indexSelectivity: used ? DEFAULT_MATCHING_SEL : 1, keysUsed: used ? 1 : 0, ordered: false };
-  }
+/**
+ * How far the candidate's keys serve the access: equality keys first, then one range key (a LIKE
+ * prefix is one, when the key's operator class serves LIKE), or the sort. `plannerSelectivity`
+ * is the planner's own estimate for the statement's conditions on the table (its plan's rows over
+ * the table's): what the pattern and array operators, whose selectivity pg_stats does not give
+ * directly, are estimated by.
+ */
+export function estimateKeys(
+  candidate: CandidateIndex,
+  access: TableAccess,
+  stats: TableStatistics,
+  plannerSelectivity: number | null = null,
+): KeyEstimate {
+  if (candidate.method === 'gin') return ginEstimate(candidate, access, stats, plannerSelectivity);
   let selectivity = 1;
   let keysUsed = 0;
   for (const key of candidate.keys) {
     const onKey = predicatesOn(key, access.predicates);
     const stat = keyStatistics(key, stats);
     const equality = onKey.find((p) => p.use === 'EQUALITY');
+    const pattern = onKey.find((p) => p.use === 'PATTERN_PREFIX' && (p.patternOpclass ?? null) === key.opclass);
     if (equality) selectivity *= equalitySelectivity(stat, equality.constant);
     else if (onKey.some((p) => p.use === 'IS_NULL')) {
       selectivity *= stat ? Math.max(stat.nullFraction, 1 / Math.max(stats.rows, 1)) : DEFAULT_EQ_SEL;
@@ -127,11 +139,42 @@ export function estimateKeys(candidate: CandidateIndex, access: TableAccess, sta
       selectivity *= Math.max(rangeSelectivity(onKey, stat), 1 / Math.max(stats.rows, 1));
       keysUsed += 1;
       break;
+    } else if (pattern && candidate.method === 'btree') {
+      selectivity *= Math.max(patternSelectivity(pattern, plannerSelectivity), 1 / Math.max(stats.rows, 1));
+      keysUsed += 1;
+      break;
     } else break;
     keysUsed += 1;
   }
   if (candidate.method === 'hash' && keysUsed !== candidate.keys.length) return { indexSelectivity: 1, keysUsed: 0, ordered: false };
   return { indexSelectivity: selectivity, keysUsed, ordered: candidate.method === 'btree' && providesOrder(candidate, access, keysUsed) };
+}
+
+/** What the GIN operator class searches by: jsonb's operators, an array's, or (gin_trgm_ops) LIKE and ILIKE with any pattern. */
+const GIN_USES: Record<string, ReadonlyArray<KeyPredicate['use']>> = {
+  jsonb: ['JSONB_CONTAINS', 'JSONB_EXISTS'],
+  array: ['ARRAY_CONTAINS'],
+  gin_trgm_ops: ['PATTERN_INFIX', 'PATTERN_PREFIX'],
+};
+
+function ginEstimate(
+  candidate: CandidateIndex,
+  access: TableAccess,
+  stats: TableStatistics,
+  plannerSelectivity: number | null,
+): KeyEstimate {
+  const key = candidate.keys[0]!;
+  const onKey = predicatesOn(key, access.predicates);
+  const family = key.opclass === 'gin_trgm_ops' ? 'gin_trgm_ops' : onKey.some((p) => p.use === 'ARRAY_CONTAINS') ? 'array' : 'jsonb';
+  const used = onKey.filter((p) => GIN_USES[family]!.includes(p.use));
+  if (used.length === 0) return { indexSelectivity: 1, keysUsed: 0, ordered: false };
+  const selectivity =
+    family === 'jsonb'
+      ? DEFAULT_MATCHING_SEL
+      : family === 'array'
+        ? Math.min(...used.map((p) => arraySelectivity(p, keyStatistics(key, stats), plannerSelectivity)))
+        : Math.min(...used.map((p) => patternSelectivity(p, plannerSelectivity)));
+  return { indexSelectivity: Math.max(selectivity, 1 / Math.max(stats.rows, 1)), keysUsed: 1, ordered: false };
 }
 
 /** After the equality prefix, the keys follow the ORDER BY, all in its direction or all reversed (a backward scan). */
@@ -154,7 +197,8 @@ function providesOrder(candidate: CandidateIndex, access: TableAccess, keysUsed:
 /** Average width of an index tuple, bytes (keys' widths, 8 when unknown, plus header and line pointer, aligned). */
 export function indexTupleBytes(candidate: CandidateIndex, stats: TableStatistics): number {
   const width = (column: string | null) => (column !== null ? stats.columns.get(column)?.avgWidthBytes : undefined);
-  const widths = [...candidate.keys.map((key) => width(key.column)), ...candidate.include.map(width)];
+  // lower(col) is as wide as col; other expressions are not known before the index exists
+  const widths = [...candidate.keys.map((key) => width(key.column ?? foldedColumn(key.expression))), ...candidate.include.map(width)];
   const data = widths.reduce<number>((sum, width) => sum + (width ?? 8), 0);
   return Math.ceil((data + 8) / 8) * 8 + 4;
 }
@@ -166,9 +210,14 @@ export function indexTupleBytes(candidate: CandidateIndex, stats: TableStatistic
  */
 export function estimateSizeBytes(candidate: CandidateIndex, stats: TableStatistics): number {
   const rows = Math.max(stats.rows, 0);
+  const first = candidate.keys[0]!;
+  const width = stats.columns.get(first.column ?? foldedColumn(first.expression) ?? '')?.avgWidthBytes ?? 32;
+  // a trigram index holds about one entry per character of the text, each a posting of the row:
+  // about three bytes per character (27 MB against an estimate of 22 MB for 200,000 md5 texts,
+  // test/advisor/patterns.test.ts); repetitive text compresses better
   const tuple =
     candidate.method === 'gin'
-      ? Math.max(8, (stats.columns.get(candidate.keys[0]!.column ?? '')?.avgWidthBytes ?? 32) / 4)
+      ? Math.max(8, first.opclass === 'gin_trgm_ops' ? width * 3 : width / 4)
       : indexTupleBytes(candidate, stats) - (candidate.method === 'btree' ? 0 : INDEX_TUPLE_OVERHEAD / 2);
   const leafPages = Math.ceil((rows * tuple) / USABLE_PAGE_BYTES);
   return (1 + leafPages + Math.ceil(leafPages / 100)) * PAGE_BYTES;

@@ -33,15 +33,15 @@ interface Access {
 /** The statement's estimated cost with the candidate (never above the cost without it: the planner would not use it then). */
 export function estimateAfter(input: EstimateInput): PlanCost {
   const { candidate, access, stats, before } = input;
-  const estimate = estimateKeys(candidate, access, stats);
   const unchanged = planCost(before, false);
+  const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));
+  const scans = [...nodesOf(before)].filter(isScan);
+  const mine = scans.filter((node) => own.has(`${node.Schema}.${node['Relation Name']}`));
+  const estimate = estimateKeys(candidate, access, stats, plannerSelectivity(before, mine, stats.rows));
   // no row estimate (never analyzed): no evidence of a gain (statisticsNotes says so)
   if (stats.rows === 0 || (estimate.keysUsed === 0 && !estimate.ordered)) return unchanged;
   // a partial index serves only statements whose own predicate implies the index's
   if (candidate.where !== null && !samePredicate(candidate.where, access.partialPredicate)) return unchanged;
-  const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));
-  const scans = [...nodesOf(before)].filter(isScan);
-  const mine = scans.filter((node) => own.has(`${node.Schema}.${node['Relation Name']}`));
   if (mine.length === 0) return unchanged;
   const firstKey = candidate.keys[0]!;
   const correlation = firstKey.column !== null ? (stats.columns.get(firstKey.column)?.correlation ?? 0) : 0;
@@ -54,6 +54,28 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   // two decimals, as EXPLAIN prints costs
   const totalCost = Math.round(joined.total * 100) / 100;
   return { totalCost, topNode: topNode(before, chosen, input, mine, joined.nestedLoops), usesCandidate: true };
+}
+
+/**
+ * The planner's estimate of the share of the table's rows the statement's conditions keep: its
+ * scans' rows (a parallel scan's times the processes sharing it, as cost_seqscan divides them)
+ * over the table's. Null without a scan of the table or a row estimate.
+ */
+function plannerSelectivity(before: CostNode, mine: readonly CostNode[], tableRows: number): number | null {
+  if (mine.length === 0 || tableRows <= 0) return null;
+  const parents = parentsOf(before);
+  const rows = mine.reduce((sum, scan) => sum + scan['Plan Rows'] * parallelShare(scan, parents), 0);
+  return Math.min(1, rows / tableRows);
+}
+
+/** get_parallel_divisor: each worker, and the leader for what is left of its time (30% less per worker). */
+function parallelShare(scan: CostNode, parents: Map<CostNode, CostNode>): number {
+  if (!scan['Parallel Aware']) return 1;
+  for (let at = parents.get(scan); at; at = parents.get(at)) {
+    const workers = at['Workers Planned'];
+    if (workers !== undefined) return workers + Math.max(0, 1 - 0.3 * workers);
+  }
+  return 1;
 }
 
 /** The cheaper of an index scan (in order) and a bitmap scan (sorted after when the statement sorts). */

@@ -30,6 +30,9 @@ export interface ColumnStatistics {
   commonFrequencies: number[];
   /** Histogram bounds as text (empty when combined from leaves or absent). */
   histogram: string[];
+  /** For an array column: its most common elements as text, with their frequencies (empty when combined from leaves or absent). */
+  commonElements: string[];
+  commonElementFrequencies: number[];
 }
 
 interface TableSizeRow {
@@ -81,6 +84,8 @@ interface ColumnStatsRow {
   common_values: string[] | null;
   common_freqs: number[] | null;
   histogram: string[] | null;
+  common_elements: string[] | null;
+  common_element_freqs: number[] | null;
 }
 
 // pg_stats' anyarray columns become text[] through text (their element type varies by column).
@@ -96,7 +101,9 @@ const COLUMNS_SQL = /* SQL */ `
     s.avg_width AS avg_width,
     s.most_common_vals::text::text[] AS common_values,
     s.most_common_freqs::float8[] AS common_freqs,
-    s.histogram_bounds::text::text[] AS histogram
+    s.histogram_bounds::text::text[] AS histogram,
+    s.most_common_elems::text::text[] AS common_elements,
+    s.most_common_elem_freqs::float8[] AS common_element_freqs
   FROM ${relationsByName('$4', '$5')}
   JOIN pg_stats s
     ON CASE WHEN $3 THEN s.schemaname = $1 AND s.tablename = $2 AND s.inherited
@@ -158,6 +165,9 @@ function fromOne(row: ColumnStatsRow, rows: number): ColumnStatistics {
     commonValues: row.common_values ?? [],
     commonFrequencies: row.common_freqs ?? [],
     histogram: row.histogram ?? [],
+    commonElements: row.common_elements ?? [],
+    // pg_stats appends the minimum, the maximum and the null-element frequency after one per element
+    commonElementFrequencies: (row.common_element_freqs ?? []).slice(0, row.common_elements?.length ?? 0),
   };
 }
 
@@ -178,6 +188,8 @@ function fromLeaves(parts: ColumnStatsRow[]): ColumnStatistics {
     commonValues: [],
     commonFrequencies: [],
     histogram: [],
+    commonElements: [],
+    commonElementFrequencies: [],
   };
 }
 

@@ -6,6 +6,9 @@
 // that ends early leaves nothing either. Verified on PostgreSQL 15 with HypoPG 1.3.1: an index on
 // a partitioned parent is accepted and used on every leaf; GIN and GiST are refused ("access
 // method is not supported"), so those candidates are estimated from pg_stats instead (HEURISTIC).
+// So is a B-tree for LIKE $n: a generic plan cannot use one (the prefix is known only with the
+// value), while the custom plans that run such statements do (literals, and prepared statements,
+// whose generic plan would cost more than their custom ones); HypoPG would find it unused.
 import { ErrorCode, PgscopeError } from '../../../errors.js';
 import type { Capabilities } from '../../../db/capabilities.js';
 import type { PlanClearance } from '../../../db/trust/statementTrust.js';
@@ -32,7 +35,7 @@ import { candidateDefinition, createHypothetical, dropHypothetical, hypothetical
 import type { HypotheticalIndex } from '../candidateIndex.js';
 import { planCost, planOn, usesIndex, type CostNode, type PlanOutcome } from '../planCost.js';
 import { tableStatistics } from '../estimate/statistics.js';
-import type { CandidateIndex, CostedCandidate, StatementCost, WorkloadStatement } from '../../types.js';
+import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from '../../types.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../../config.js';
 
 export interface WhatIfResult extends CostingResult {
@@ -279,7 +282,10 @@ export class WhatIfCoster implements Coster {
     workload: CostingWorkload,
     options: CostingOptions = {},
   ): Promise<CostingResult> {
-    const result = await whatIfCosts(this.db, this.caps, candidates, workload, options);
+    const byPattern = candidates.filter((candidate) => patternInHand(candidate, workload.accesses));
+    const planned = candidates.filter((candidate) => !byPattern.includes(candidate));
+    const result = await whatIfCosts(this.db, this.caps, planned, workload, options);
+    result.unsupported.push(...byPattern.map((candidate) => ({ candidate, reason: PATTERN_REASON })));
     if (result.unsupported.length === 0) return withoutUnsupported(result);
     const budgetMs = Math.max(0, (options.budgetMs ?? DEFAULT_BUDGET_MS) - result.elapsedMs);
     const estimated = await new HeuristicCoster(this.db, this.caps).costCandidates(
@@ -305,6 +311,22 @@ export class WhatIfCoster implements Coster {
     const { unsupported: _unsupported, ...result } = await whatIfSetCost(this.db, this.caps, candidates, workload, options);
     return result;
   }
+}
+
+const PATTERN_REASON =
+  "A generic plan cannot use a B-tree for LIKE $n (the prefix is known only with the value, as the custom plans that run the statement know it), so HypoPG's plan cannot judge it";
+
+/** A B-tree whose statements search one of its keys with LIKE $n (a pattern not in the text): see PATTERN_REASON. */
+function patternInHand(candidate: CandidateIndex, accesses: readonly TableAccess[]): boolean {
+  if (candidate.method !== 'btree') return false;
+  const keys = new Set(candidate.keys.map((key) => JSON.stringify([key.column, key.expression])));
+  return accesses.some(
+    (access) =>
+      candidate.forQueryIds.includes(access.queryId) &&
+      access.schema === candidate.schema &&
+      access.table === candidate.table &&
+      access.predicates.some((p) => p.use === 'PATTERN_PREFIX' && p.constant == null && keys.has(JSON.stringify([p.column, p.expression]))),
+  );
 }
 
 function withoutUnsupported(result: WhatIfResult): CostingResult {

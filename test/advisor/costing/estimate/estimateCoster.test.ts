@@ -2,6 +2,7 @@
 // the same fixtures and verdicts as the what-if test, plus the statistics it reads and the
 // arithmetic of the model on known inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arraySelectivity } from '../../../../src/advisor/costing/estimate/operatorSelectivity.js';
 import {
   equalitySelectivity,
   estimateKeys,
@@ -195,6 +196,8 @@ describe('the cost model', () => {
     commonValues: ['7', '8'],
     commonFrequencies: [0.3, 0.2],
     histogram: [],
+    commonElements: [],
+    commonElementFrequencies: [],
   };
 
   it('estimates equality as PostgreSQL does: common values by frequency, others spread, parameters 1/distinct', () => {
@@ -223,6 +226,35 @@ describe('the cost model', () => {
     expect(limitFraction('PARAM', 500)).toBe(0.1);
     expect(limitFraction(10, 500)).toBe(0.02);
     expect(limitFraction(null, 500)).toBe(1);
+  });
+
+  it('estimates array @> and && with constant elements from the most common elements, as the planner does', async () => {
+    await target.sql(/* SQL */ `
+      CREATE TABLE tagged (id int PRIMARY KEY, tags text[] NOT NULL);
+      INSERT INTO tagged SELECT g, ARRAY['t' || (g % 50), 'c' || (g % 3)] FROM generate_series(1, 30000) g;
+      ANALYZE tagged;`);
+    const stats = (await tableStatistics(db, 'public', 'tagged', ['tags']))!.columns.get('tags')!;
+    expect(stats.commonElements).toContain('c1');
+    const contains = (elements: string[], overlap = false) =>
+      arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS', elements, ...(overlap ? { overlap } : {}) }, stats, null);
+    const planned = async (condition: string) => {
+      const [row] = await target.sql<{ 'QUERY PLAN': Array<{ Plan: { 'Plan Rows': number } }> }>(
+        `EXPLAIN (FORMAT JSON) SELECT * FROM tagged WHERE ${condition}`,
+      );
+      return row!['QUERY PLAN'][0]!.Plan['Plan Rows'] / 30000;
+    };
+    for (const [elements, condition] of [
+      [['c1'], "tags @> ARRAY['c1']"],
+      [['t7', 'c1'], "tags @> ARRAY['t7', 'c1']"],
+    ] as const) {
+      expect(contains([...elements]) / (await planned(condition))).toBeCloseTo(1, 1);
+    }
+    expect(contains(['t7', 't8'], true) / (await planned("tags && ARRAY['t7', 't8']"))).toBeCloseTo(1, 1);
+    // an element pg_stats does not list: half the least common frequency, at most DEFAULT_CONTAIN_SEL
+    expect(contains(['nowhere'])).toBeLessThanOrEqual(0.005);
+    // no constant elements: the planner's estimate for the statement when given, else its default
+    expect(arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }, stats, 0.02)).toBe(0.02);
+    expect(arraySelectivity({ column: 'tags', expression: null, use: 'ARRAY_CONTAINS' }, stats, null)).toBe(0.005);
   });
 
   it('sizes an empty table as one metapage', () => {
