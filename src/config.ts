@@ -111,6 +111,8 @@ export interface Config {
   captureIntervalSeconds: number;
   /** Days (1 to 3650) query-stat snapshots are kept; each capture deletes older ones. Default 7. */
   historyRetentionDays: number;
+  /** Seconds between looks at pg_stat_activity for the constants statements run with (the advisor's partial indexes); 0 turns it off. Default 5. */
+  sampleIntervalSeconds: number;
   pool: PoolConfig;
   embedded: EmbeddedConfig;
 }
@@ -157,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     slowQueryMs: read.number('PGSCOPE_SLOW_QUERY_MS', 100, { min: 0, max: DAY_MS }),
     captureIntervalSeconds: read.integer('PGSCOPE_CAPTURE_INTERVAL_S', 0, { min: 0, max: 86_400 }),
+    sampleIntervalSeconds: read.integer('PGSCOPE_SAMPLE_INTERVAL_S', 5, { min: 0, max: 3_600 }),
     historyRetentionDays: read.integer('PGSCOPE_HISTORY_RETENTION_DAYS', 7, { min: 1, max: 3650 }),
     limits: {
       maxBodyBytes: read.integer('PGSCOPE_MAX_BODY_BYTES', 100 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),

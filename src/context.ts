@@ -7,6 +7,7 @@ import { limitConcurrency } from './db/requestLimits.js';
 import { requestReads, shareReads, type RequestReads, type SharedReads } from './db/sharedReads.js';
 import { credentialOf } from './http/auth.js';
 import type { Credential } from './config.js';
+import type { ConstantSamples } from './advisor/analysis/samples.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {
@@ -15,12 +16,15 @@ export interface AppDeps {
   capabilities: CapabilitiesCache;
   /** The `pgscope` schema is migrated (change log and history available). */
   ownSchemaReady: boolean;
+  /** The constants statements were seen running with (src/index.ts samples them); absent: none sampled. */
+  constantSamples?: ConstantSamples;
 }
 
 /** What the app adds to AppDeps for every request (src/yoga.ts). */
 export interface AppServices extends AppDeps {
   /** Identical reads in flight and the read cache, shared by every request. */
   sharedReads: SharedReads;
+  constantSamples: ConstantSamples;
 }
 
 export interface Context {
@@ -44,6 +48,8 @@ export interface Context {
   /** Forget the detected capabilities (a field found them stale). */
   invalidateCapabilities(): void;
   ownSchemaReady: boolean;
+  /** The constants statements were seen running with: the advisor reads them, and adds what it sees when it runs. */
+  constantSamples: ConstantSamples;
   /** The request carried the admin token. */
   isAdmin: boolean;
   /** Which token the request carried, by name (mutations record it; refusals explain it). */
@@ -64,6 +70,7 @@ export function createContext(deps: AppServices, request: Request): Context {
     capabilities: () => deps.capabilities.get(),
     invalidateCapabilities: () => deps.capabilities.invalidate(),
     ownSchemaReady: deps.ownSchemaReady,
+    constantSamples: deps.constantSamples,
     isAdmin: credential === 'admin',
     credential,
   };

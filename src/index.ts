@@ -8,6 +8,7 @@ import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
 import { startCapture } from './db/history/snapshots.js';
+import { ConstantSamples, startSampling } from './advisor/analysis/samples.js';
 import { recoverInterruptedChanges } from './actions/recovery.js';
 import { backgroundJobs } from './actions/jobs.js';
 import { summarizeLeftovers } from './actions/leftovers.js';
@@ -71,7 +72,8 @@ async function main(): Promise<void> {
   if (ownSchemaReady) await recoverChanges(database, config);
 
   const capabilities = new CapabilitiesCache(database);
-  const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady });
+  const constantSamples = new ConstantSamples();
+  const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady, constantSamples });
   const httpServer = await listen(http.createServer(httpListener(app)), config);
   // One grace for requests and changes, from the signal on; then changes still running are
   // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.
@@ -89,6 +91,9 @@ async function main(): Promise<void> {
     const capture = startCapture(database, () => capabilities.get(), { ...config, captureIntervalSeconds }, warnUnlessStopping);
     cleanups.unshift(() => capture.stop());
   }
+  // the constants the workload runs with, for the advisor's partial indexes (never returned)
+  const sampling = startSampling(database, () => capabilities.get(), constantSamples, config.sampleIntervalSeconds);
+  cleanups.unshift(async () => sampling.stop());
   if (target.demo && config.embedded.workloadRate > 0) {
     const workload: Workload = startWorkload(
       target.demo.url(DEMO_DATABASE),

@@ -8,6 +8,7 @@ import { useGraphiQLPage } from './http/graphiql.js';
 import { limitPlugins } from './http/limits.js';
 import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
+import { ConstantSamples } from './advisor/analysis/samples.js';
 import { schema } from './schema/index.js';
 
 /** The operation GraphiQL opens with: it runs as is against any target. */
@@ -50,7 +51,11 @@ export interface AppOptions {
 }
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
-  const services = { ...deps, sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }) };
+  const services = {
+    ...deps,
+    sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }),
+    constantSamples: deps.constantSamples ?? new ConstantSamples(),
+  };
   return createYoga<Record<string, never>, Context>({
     schema,
     context: ({ request }) => createContext(services, request),

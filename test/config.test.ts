@@ -81,10 +81,16 @@ describe('loadConfig', () => {
     [{ PGSCOPE_DEMO_SCALE: '0x10' }, 'PGSCOPE_DEMO_SCALE must be a decimal number, got "0x10"'],
     [{ PGSCOPE_LOCK_TIMEOUT_MS: '1.5' }, 'PGSCOPE_LOCK_TIMEOUT_MS must be a whole number, got "1.5"'],
     [{ PGSCOPE_CAPTURE_INTERVAL_S: '12 s' }, 'PGSCOPE_CAPTURE_INTERVAL_S must be a whole number, got "12 s"'],
+    [{ PGSCOPE_SAMPLE_INTERVAL_S: '3601' }, 'PGSCOPE_SAMPLE_INTERVAL_S must be at most 3600, got 3601'],
     [{ PGSCOPE_MAX_BODY_BYTES: '99999999999' }, 'PGSCOPE_MAX_BODY_BYTES must be at most 10485760, got 99999999999'],
   ])('rejects %o with one clear line', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('samples the running statements every 5 s unless told otherwise (0: only when the advisor runs)', () => {
+    expect(loadConfig({}).sampleIntervalSeconds).toBe(5);
+    expect(loadConfig({ PGSCOPE_SAMPLE_INTERVAL_S: '0' }).sampleIntervalSeconds).toBe(0);
   });
 
   it('ignores spaces around a value (as .env files leave them) and treats an empty one as unset', () => {

@@ -19,6 +19,7 @@ import type { CandidateIndex, PlanCost, RejectionReason, WorkloadStatement, Work
 import { loadTableWrites, redundantIndexes } from './tableFacts.js';
 import type { TrustConfig } from '../config.js';
 import type { TableName } from './analysis/exclusions.js';
+import type { ConstantSamples } from './analysis/samples.js';
 
 export interface RecommendOptions {
   /** The share of a statement's cost an index must save on it to count (0 to 1). Default {@link DEFAULT_MIN_IMPROVEMENT}. */
@@ -37,6 +38,8 @@ export interface RecommendOptions {
   budgetMs?: number;
   /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
   trust?: TrustConfig;
+  /** The constants statements were seen running with (the server's sampler): partial indexes for a dominant one. */
+  samples?: ConstantSamples;
 }
 
 // The advisor's defaults, also those of the indexRecommendations arguments (src/schema/indexRecommendation.ts).
@@ -100,6 +103,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     trust: options.trust,
     minMeanTimeMs: options.minMeanTimeMs ?? DEFAULT_MIN_MEAN_TIME_MS,
     excludeTables: options.excludeTables,
+    samples: options.samples,
   });
   const wanted = (c: { schema: string; table: string }) =>
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);

@@ -36,8 +36,8 @@ export async function checkStatementsUse(
   trust: TrustConfig,
   queryIds: readonly string[],
   indexNames: ReadonlySet<string>,
-  /** The index's access method (a B-tree for LIKE $n is only in custom plans). */
-  method: string,
+  /** The index's method and predicate: a B-tree for LIKE $n, or a partial index for a $n, is only in custom plans. */
+  index: { method: string; where: string | null },
 ): Promise<StatementCheck[]> {
   if (queryIds.length === 0) return [];
   const texts = await statementTexts(db, caps, queryIds);
@@ -75,7 +75,7 @@ export async function checkStatementsUse(
         totalCost: planned.plan['Total Cost'],
         topNode: describeTopNode(planned.plan),
         problem: null,
-        note: !used && method === 'btree' && (await likesParameter(sql)) ? GENERIC_LIKE_NOTE : null,
+        note: used ? null : await genericPlanNote(sql, index),
       });
     }
     return checks;
@@ -83,6 +83,17 @@ export async function checkStatementsUse(
 }
 
 const PLAN_TIMEOUT_MS = 2_000;
+
+const GENERIC_PARTIAL_NOTE =
+  'Its generic plan cannot use a partial index for a $n (the predicate holds only for some values); the custom plans ' +
+  'that run it with the value the index was chosen for do (pgscope sampled it from the running statements): EXPLAIN it with that value to see.';
+
+/** Why a generic plan may leave out an index the statement's real executions use; null when nothing explains it. */
+async function genericPlanNote(sql: string, index: { method: string; where: string | null }): Promise<string | null> {
+  if (index.method === 'btree' && (await likesParameter(sql))) return GENERIC_LIKE_NOTE;
+  if (index.where !== null && /\$\d/.test(sql)) return GENERIC_PARTIAL_NOTE;
+  return null;
+}
 
 /** The statement matches something with LIKE (~~) against a pattern holding a $n. */
 async function likesParameter(sql: string): Promise<boolean> {

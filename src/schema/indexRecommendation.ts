@@ -251,7 +251,14 @@ async function runAdvisor(
   const minMeanTimeMs = nonNegative('minMeanTimeMs', args.minMeanTimeMs ?? DEFAULT_MIN_MEAN_TIME_MS);
   const scope = await advisorScope(ctx.db, args);
   const caps = await ctx.capabilities();
-  const report = await recommendIndexes(ctx.db, caps, { minImprovement, limit, minMeanTimeMs, ...scope, trust: ctx.config.trust });
+  const report = await recommendIndexes(ctx.db, caps, {
+    minImprovement,
+    limit,
+    minMeanTimeMs,
+    ...scope,
+    trust: ctx.config.trust,
+    samples: ctx.constantSamples,
+  });
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
   const rows = ids.length
     ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids })

@@ -94,7 +94,7 @@ builder.mutationField('applyRecommendation', (t) =>
       const payload = await runChange(ctx, 'applyRecommendation', request, steps);
       if (payload.outcome === null) return { ...payload, statements: null };
       const names = await indexTreeNames(ctx.db, payload.outcome.schema, payload.outcome.name);
-      const statements = await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names, recommended.method);
+      const statements = await checkStatementsUse(ctx.db, caps, ctx.config.trust, recommended.forQueryIds, names, recommended);
       return { ...payload, statements };
     },
   }),

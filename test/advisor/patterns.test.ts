@@ -160,7 +160,7 @@ describe("applyRecommendation's check after the build", () => {
       await target.sql(recommendation.sql);
       const queryIds = recommendation.statements.map((s) => s.statement.queryId);
       const names = new Set([recommendation.name]);
-      checked.push(...(await checkStatementsUse(db, caps, NO_EXTRA_TRUST, queryIds, names, recommendation.candidate.method)));
+      checked.push(...(await checkStatementsUse(db, caps, NO_EXTRA_TRUST, queryIds, names, recommendation.candidate)));
       await target.sql(`DROP INDEX ${recommendation.name}`);
     }
     expect(

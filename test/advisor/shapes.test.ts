@@ -103,14 +103,7 @@ async function plannerUses(recommendation: Recommendation): Promise<boolean[]> {
   await target.sql(recommendation.sql);
   try {
     const queryIds = recommendation.statements.map((s) => s.statement.queryId);
-    const checks = await checkStatementsUse(
-      db,
-      caps,
-      NO_EXTRA_TRUST,
-      queryIds,
-      new Set([recommendation.name]),
-      recommendation.candidate.method,
-    );
+    const checks = await checkStatementsUse(db, caps, NO_EXTRA_TRUST, queryIds, new Set([recommendation.name]), recommendation.candidate);
     return checks.map((check) => check.usesIndex);
   } finally {
     await target.sql(`DROP INDEX "${recommendation.name}"`);

@@ -92,7 +92,10 @@ describe.each(connections)('the advisor as $label', (connection) => {
   });
 
   it("does not plan it again after a recommendation is applied (applyRecommendation's check)", async () => {
-    const checks = await checkStatementsUse(db, caps, NO_EXTRA_TRUST, [hers, ours], new Set(['orders_pkey']), 'btree');
+    const checks = await checkStatementsUse(db, caps, NO_EXTRA_TRUST, [hers, ours], new Set(['orders_pkey']), {
+      method: 'btree',
+      where: null,
+    });
     expect(checks).toEqual([
       { queryId: hers, usesIndex: false, totalCost: null, topNode: null, problem: `It could not be planned: ${reason()}.`, note: null },
       expect.objectContaining({ queryId: ours, problem: null }),

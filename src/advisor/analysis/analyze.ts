@@ -16,6 +16,8 @@ import type { CandidateIndex, RejectedCandidate, TableAccess, WorkloadStatement 
 import { loadWorkload, parseWorkloadStatement, type ParsedWorkloadStatement, type WorkloadOptions } from './workload.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
 import { atLeastMeanTime, ExcludedTables, type TableName } from './exclusions.js';
+import { type ConstantSamples, sampleActivity } from './samples.js';
+import { specializeStatements } from './specialize.js';
 import { asksForTrigrams, patternNotes, trigramSupport, type AnalysisNote } from './patternNotes.js';
 
 export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues' | 'trigram'>, CoverageOptions {
@@ -25,6 +27,8 @@ export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 
   minMeanTimeMs?: number;
   /** Tables given no candidate; statements reading only these are set aside (see exclusions.ts). Default: none. */
   excludeTables?: readonly TableName[];
+  /** The constants the statements were seen running with (samples.ts): a dominant one on a category column is analyzed in place of its $n. */
+  samples?: ConstantSamples;
 }
 
 /** A statement of the workload that is not analyzed nor planned, and why. */
@@ -57,7 +61,10 @@ export interface WorkloadAnalysis {
 
 /** Steps 1-4 on the current database's pg_stat_statements. */
 export async function analyzeWorkload(db: Queryable, caps: Capabilities, options: AnalyzeOptions = {}): Promise<WorkloadAnalysis> {
-  return analyzeParsed(db, await loadWorkload(db, caps, options), options);
+  const loaded = await loadWorkload(db, caps, options);
+  // one more look now (what runs while the advisor does); samples are a bonus: a failed look changes nothing else
+  if (options.samples) await sampleActivity(db, caps, options.samples).catch(() => 0);
+  return analyzeParsed(db, await specializeStatements(db, loaded, options.samples), options);
 }
 
 /**

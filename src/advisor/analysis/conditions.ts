@@ -138,7 +138,7 @@ function readValueComparison(key: Extract<Operand, { kind: 'KEY' }>, name: strin
     return sink.filter(key.entry, { ...key.key, use: 'RANGE', operator, ...constantOf(value) }, null);
   }
   const partial = isConstant(value) ? deparse(node) : null;
-  sink.filter(key.entry, { ...key.key, use: 'EQUALITY', ...(partial ? { inPartialPredicate: true } : {}) }, partial);
+  sink.filter(key.entry, { ...key.key, use: 'EQUALITY', ...(partial ? { inPartialPredicate: true, ...constantOf(value) } : {}) }, partial);
 }
 
 /**

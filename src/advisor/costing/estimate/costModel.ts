@@ -125,7 +125,8 @@ export function estimateKeys(
   plannerSelectivity: number | null = null,
 ): KeyEstimate {
   if (candidate.method === 'gin') return ginEstimate(candidate, access, stats, plannerSelectivity);
-  let selectivity = 1;
+  // a partial index holds only the rows its predicate keeps (the statement's own constant predicates: statementEstimate checks they match)
+  let selectivity = candidate.where === null ? 1 : partialFraction(access, stats);
   let keysUsed = 0;
   for (const key of candidate.keys) {
     const onKey = predicatesOn(key, access.predicates);
@@ -148,6 +149,13 @@ export function estimateKeys(
   }
   if (candidate.method === 'hash' && keysUsed !== candidate.keys.length) return { indexSelectivity: 1, keysUsed: 0, ordered: false };
   return { indexSelectivity: selectivity, keysUsed, ordered: candidate.method === 'btree' && providesOrder(candidate, access, keysUsed) };
+}
+
+/** The share of the table's rows that the statement's constant equality predicates keep (status = 'pending'). */
+function partialFraction(access: TableAccess, stats: TableStatistics): number {
+  return access.predicates
+    .filter((p) => p.inPartialPredicate && p.use === 'EQUALITY')
+    .reduce((fraction, p) => fraction * equalitySelectivity(keyStatistics(p, stats), p.constant), 1);
 }
 
 /** What the GIN operator class searches by: jsonb's operators, an array's, or (gin_trgm_ops) LIKE and ILIKE with any pattern. */
