@@ -8,6 +8,7 @@ import { CapabilitiesCache } from '../src/db/capabilities.js';
 import { migrateOwnSchema } from '../src/db/migrate.js';
 import { Database } from '../src/db/pool.js';
 import { createApp } from '../src/yoga.js';
+import { ConstantSamples, sampleActivity } from '../src/advisor/analysis/samples.js';
 
 /** The contract the section is written against (DESIGN.md, issue 7); the rest is optional. */
 const REQUIRED_FIELDS = ['id', 'schema', 'table', 'sql', 'sizeBytes', 'source'];
@@ -77,10 +78,19 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   });
   const database = new Database(url, { applicationName: 'pgscope-bench-advisor', pool: config.pool });
   const migration = await migrateOwnSchema(database);
-  const app = createApp(
-    { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: migration.ok },
-    { logging: false },
-  );
+  const capabilities = new CapabilitiesCache(database);
+  // As the server does (src/index.ts): the constants the mix runs with, sampled while it runs. Faster
+  // than the server's 5 s, so that the bench's minutes see what a server running alongside for half
+  // an hour would (BENCH_ADVISOR_SAMPLE_INTERVAL_MS; 0: only the advisor's own look).
+  const constantSamples = new ConstantSamples();
+  const sampleEveryMs = Number(process.env.BENCH_ADVISOR_SAMPLE_INTERVAL_MS ?? 500);
+  const sampler = sampleEveryMs > 0 ? setInterval(() => void sampleNow(), sampleEveryMs) : undefined;
+  const sampleNow = () =>
+    capabilities
+      .get()
+      .then((caps) => sampleActivity(database, caps, constantSamples))
+      .catch(() => 0);
+  const app = createApp({ config, database, capabilities, ownSchemaReady: migration.ok, constantSamples }, { logging: false });
 
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}) => {
     const response = await app.fetch('http://127.0.0.1/graphql', {
@@ -121,7 +131,10 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
       );
       return data.applyRecommendation;
     },
-    close: () => database.end(),
+    close: () => {
+      clearInterval(sampler);
+      return database.end();
+    },
   };
 }
 

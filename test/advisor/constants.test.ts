@@ -14,6 +14,8 @@ import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 
 const QUEUE = "SELECT id FROM jobs WHERE status = 'pending' ORDER BY created_at LIMIT 20";
 const HOT_CUSTOMER = 'SELECT id, status FROM jobs WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 20';
+/** A jsonb key in the text, the value a bind parameter: pg_stat_statements shows payload ->> $2 = $1. */
+const BY_REFERENCE = "SELECT id FROM jobs WHERE payload ->> 'ref' = $1";
 
 let target: TestDatabase;
 let db: Database;
@@ -26,11 +28,13 @@ let without: AdvisorReport;
 beforeAll(async () => {
   target = await createTestDatabase('advisor_constants');
   await target.sql(`
-    CREATE TABLE jobs (id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL);
+    CREATE TABLE jobs (
+      id int PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL, payload jsonb NOT NULL);
     INSERT INTO jobs
     SELECT g, g % 2000,
       CASE WHEN g % 100 < 5 THEN 'pending' WHEN g % 100 < 7 THEN 'failed' ELSE 'done' END,
-      '2026-01-01'::timestamptz + g * interval '1 minute'
+      '2026-01-01'::timestamptz + g * interval '1 minute',
+      jsonb_build_object('ref', 'r' || g, 'note', repeat('x', 20))
     FROM generate_series(1, 200000) g;
     ANALYZE jobs`);
   await target.sql(RESET_THIS_DATABASE_STATEMENTS);
@@ -40,8 +44,8 @@ beforeAll(async () => {
   app = new pg.Client({ connectionString: target.url, application_name: 'shop-app' });
   await app.connect();
   for (let i = 0; i < 8; i++) {
-    for (const statement of [QUEUE, HOT_CUSTOMER]) {
-      await app.query(statement);
+    for (const statement of [QUEUE, HOT_CUSTOMER, BY_REFERENCE]) {
+      await app.query(statement, statement === BY_REFERENCE ? [`r${i * 1000 + 7}`] : []);
       // the sampler sees the session idle, showing its last statement (one sighting per execution)
       await sampleActivity(db, caps, samples);
       await sampleActivity(db, caps, samples);
@@ -84,7 +88,7 @@ describe('partial indexes from sampled constants', () => {
       expect(samples.size).toBe(0);
       return;
     }
-    expect(samples.size).toBe(2);
+    expect(samples.size).toBe(3);
   });
 
   it("offers the queue's partial index, on created_at WHERE status = 'pending', and nothing partial without samples", async () => {
@@ -98,6 +102,14 @@ describe('partial indexes from sampled constants', () => {
     const plan = await target.sql<{ 'QUERY PLAN': string }>(`EXPLAIN ${QUEUE}`);
     expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toContain(queue.name);
     await target.sql(`DROP INDEX ${queue.name}`);
+  });
+
+  it("puts a sampled jsonb key back: the expression index on (payload ->> 'ref')", async () => {
+    const expressions = (report: AdvisorReport) =>
+      report.recommendations.flatMap((r) => r.candidate.keys.flatMap((k) => k.expression ?? []));
+    expect(expressions(without)).toEqual([]);
+    if (inject('pgMajorVersion') < 14) return;
+    expect(expressions(withSamples)).toEqual([`("payload" OPERATOR("pg_catalog".->>) 'ref')`]);
   });
 
   it('gives a hot customer id no partial index: the column is no category', () => {

@@ -8,8 +8,11 @@
 //    the rows) and the literal is one of them, on at most MAX_VALUE_SHARE of the rows: a partial
 //    index on a hot customer or tenant id would serve one customer, and one on the value most rows
 //    hold would spare little.
+// A $n that names a jsonb key (payload ->> $2: pg_stat_statements normalizes 'order_id' too) is
+// part of the key's expression, not a value: with one literal in DOMINANT_SHARE of the samples it
+// is put back, and the analysis can offer the expression index ((payload ->> 'order_id')).
 // The statement keeps its queryId and its text as pg_stat_statements has it: only the analysis and
-// the costing see the literal, and a literal that pg_stats lists is no secret to them.
+// the costing see the literals.
 import { type Node, scanSync } from 'libpg-query';
 import type { Queryable } from '../../db/pool.js';
 import { parseStatements, walkTree } from '../../sql/parse.js';
@@ -38,6 +41,7 @@ export async function specializeStatements(
 ): Promise<ParsedWorkloadStatement[]> {
   if (!samples || samples.size === 0) return [...statements];
   const wanted = new Map<ParsedWorkloadStatement, Array<Comparison & { literal: string }>>();
+  const jsonKeys = new Map<ParsedWorkloadStatement, Map<number, string>>();
   for (const statement of statements) {
     const sampled = samples.of(statement.queryId);
     if (!sampled || sampled.samples < MIN_SAMPLES || !sameText(sampled.normalized, statement.query)) continue;
@@ -46,15 +50,22 @@ export async function specializeStatements(
       return literal === null ? [] : [{ ...comparison, literal }];
     });
     if (comparisons.length > 0) wanted.set(statement, comparisons);
+    const keys = new Map(
+      jsonKeyParameters(statement.node).flatMap((parameter) => {
+        const literal = dominantLiteral(sampled, parameter);
+        return literal !== null && /^'[^']*'$/.test(literal) ? [[parameter, literal] as const] : [];
+      }),
+    );
+    if (keys.size > 0) jsonKeys.set(statement, keys);
   }
-  if (wanted.size === 0) return [...statements];
+  if (wanted.size === 0 && jsonKeys.size === 0) return [...statements];
   const categories = await loadCategories(
     db,
     [...wanted.values()].flat().flatMap((c) => c.relations.map((relation) => ({ relation, column: c.column }))),
   );
   const out: ParsedWorkloadStatement[] = [];
   for (const statement of statements) {
-    const literals = new Map<number, string>();
+    const literals = new Map<number, string>(jsonKeys.get(statement));
     for (const comparison of wanted.get(statement) ?? []) {
       const category = comparison.relations.map((relation) => categories.get(`${relation}\u0000${comparison.column}`)).find(Boolean);
       if (category && isSelectiveCategory(category, comparison.literal)) literals.set(comparison.parameter, comparison.literal);
@@ -72,6 +83,22 @@ function dominantLiteral(sampled: StatementSamples, parameter: number): string |
   if (!counts) return null;
   const [literal, times] = [...counts.values].reduce((best, each) => (each[1] > best[1] ? each : best), ['', 0]);
   return times >= MIN_SAMPLES && times / sampled.samples >= DOMINANT_SHARE ? literal : null;
+}
+
+const JSON_KEY_OPERATORS = new Set(['->', '->>', '#>', '#>>']);
+
+/** The $n on the right of a jsonb key operator whose left side is a column (payload ->> $2). */
+function jsonKeyParameters(node: Node): number[] {
+  const parameters: number[] = [];
+  walkTree(node, (key, value) => {
+    if (key !== 'A_Expr') return;
+    const expr = value as { kind?: string; name?: Array<{ String?: { sval?: string } }>; lexpr?: Node; rexpr?: Node };
+    const operator = expr.name?.length === 1 ? expr.name[0]?.String?.sval : undefined;
+    if (expr.kind !== 'AEXPR_OP' || !operator || !JSON_KEY_OPERATORS.has(operator)) return;
+    const parameter = (expr.rexpr as { ParamRef?: { number?: number } } | undefined)?.ParamRef?.number;
+    if (parameter !== undefined && (expr.lexpr as { ColumnRef?: unknown } | undefined)?.ColumnRef) parameters.push(parameter);
+  });
+  return parameters;
 }
 
 /** `column = $n` (either side) anywhere in the statement, with the relations the column may be from. */
