@@ -45,7 +45,7 @@ export function mixDatabase(url: string, clients: number): Database {
     PGSCOPE_STATEMENT_TIMEOUT_MS: '300000',
     PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '60000',
   });
-  return new Database(url, { applicationName: 'pgscope-bench-mix', pool });
+  return new Database(url, { applicationName: 'bench-app-mix', pool });
 }
 
 /** One statement drawn by weight, then its parameters, from `random`. */

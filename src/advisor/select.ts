@@ -134,7 +134,7 @@ export function selectIndexes(input: SelectionInput): Selection {
       const overhead = writeOverhead(costed.candidate, input.writes);
       if (helps.length > 0 && benefit > overhead) contenders.push({ costed, benefit, writeOverhead: overhead, helps });
     }
-    const pick = smallestOfTheBest(contenders);
+    const pick = bestContender(contenders);
     if (!pick) break;
     selected.push(pick);
     remaining.delete(pick.costed);
@@ -144,18 +144,20 @@ export function selectIndexes(input: SelectionInput): Selection {
 }
 
 /**
- * Net benefits this close are a tie, which the smaller index wins: a partial index on the rows a
- * queue reads, (created_at) WHERE status = 'pending', plans as fast as (status, created_at) and is
- * a twentieth of its size.
+ * Net benefits this close are a tie, which a partial index wins (the smallest, if several): the
+ * queue's (created_at) WHERE status = 'pending' plans as fast as (status, created_at) and is a
+ * twentieth of its size. Between indexes that are not partial the larger net benefit stays first:
+ * the generic plan's costs do not show a skewed key's heavy values, which an ORDER BY key in the
+ * index serves where a narrower index must sort.
  */
 const TIE = 0.05;
 
-function smallestOfTheBest(contenders: readonly SelectedIndex[]): SelectedIndex | null {
+function bestContender(contenders: readonly SelectedIndex[]): SelectedIndex | null {
   const net = (chosen: SelectedIndex) => chosen.benefit - chosen.writeOverhead;
-  const top = Math.max(...contenders.map(net));
-
-  const best = contenders.filter((chosen) => net(chosen) >= top * (1 - TIE));
-  return best.reduce<SelectedIndex | null>((pick, each) => (!pick || each.costed.sizeBytes < pick.costed.sizeBytes ? each : pick), null);
+  const top = contenders.reduce<SelectedIndex | null>((pick, each) => (!pick || net(each) > net(pick) ? each : pick), null);
+  if (!top) return null;
+  const partial = contenders.filter((chosen) => chosen.costed.candidate.where !== null && net(chosen) >= net(top) * (1 - TIE));
+  return partial.reduce((pick, each) => (each.costed.sizeBytes < pick.costed.sizeBytes ? each : pick), partial[0] ?? top);
 }
 
 /** Why a candidate was left out, judged against the statements' costs without any new index. */
