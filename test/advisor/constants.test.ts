@@ -16,6 +16,8 @@ const QUEUE = "SELECT id FROM jobs WHERE status = 'pending' ORDER BY created_at 
 const HOT_CUSTOMER = 'SELECT id, status FROM jobs WHERE customer_id = 42 ORDER BY created_at DESC LIMIT 20';
 /** A jsonb key in the text, the value a bind parameter: pg_stat_statements shows payload ->> $2 = $1. */
 const BY_REFERENCE = "SELECT id FROM jobs WHERE payload ->> 'ref' = $1";
+/** The same on a partitioned table, where HypoPG cannot show the planner an expression index. */
+const EVENT_BY_ORDER = "SELECT id FROM events WHERE payload ->> 'order_id' = $1";
 
 let target: TestDatabase;
 let db: Database;
@@ -36,7 +38,12 @@ beforeAll(async () => {
       '2026-01-01'::timestamptz + g * interval '1 minute',
       jsonb_build_object('ref', 'r' || g, 'note', repeat('x', 20))
     FROM generate_series(1, 200000) g;
-    ANALYZE jobs`);
+    ANALYZE jobs;
+    CREATE TABLE events (id int NOT NULL, payload jsonb NOT NULL) PARTITION BY RANGE (id);
+    CREATE TABLE events_1 PARTITION OF events FOR VALUES FROM (0) TO (100001);
+    CREATE TABLE events_2 PARTITION OF events FOR VALUES FROM (100001) TO (200001);
+    INSERT INTO events SELECT g, jsonb_build_object('order_id', g::text) FROM generate_series(1, 200000) g;
+    ANALYZE events`);
   await target.sql(RESET_THIS_DATABASE_STATEMENTS);
   db = new Database(target.url, { applicationName: 'pgscope-test', pool: testConfig().pool });
   caps = await detectCapabilities(db);
@@ -44,8 +51,9 @@ beforeAll(async () => {
   app = new pg.Client({ connectionString: target.url, application_name: 'shop-app' });
   await app.connect();
   for (let i = 0; i < 8; i++) {
-    for (const statement of [QUEUE, HOT_CUSTOMER, BY_REFERENCE]) {
-      await app.query(statement, statement === BY_REFERENCE ? [`r${i * 1000 + 7}`] : []);
+    for (const statement of [QUEUE, HOT_CUSTOMER, BY_REFERENCE, EVENT_BY_ORDER]) {
+      const parameters = { [BY_REFERENCE]: [`r${i * 1000 + 7}`], [EVENT_BY_ORDER]: [String(i * 1000 + 7)] }[statement] ?? [];
+      await app.query(statement, parameters);
       // the sampler sees the session idle, showing its last statement (one sighting per execution)
       await sampleActivity(db, caps, samples);
       await sampleActivity(db, caps, samples);
@@ -88,7 +96,7 @@ describe('partial indexes from sampled constants', () => {
       expect(samples.size).toBe(0);
       return;
     }
-    expect(samples.size).toBe(3);
+    expect(samples.size).toBe(4);
   });
 
   it("offers the queue's partial index, on created_at WHERE status = 'pending', and nothing partial without samples", async () => {
@@ -109,7 +117,16 @@ describe('partial indexes from sampled constants', () => {
       report.recommendations.flatMap((r) => r.candidate.keys.flatMap((k) => k.expression ?? []));
     expect(expressions(without)).toEqual([]);
     if (inject('pgMajorVersion') < 14) return;
-    expect(expressions(withSamples)).toEqual([`("payload" OPERATOR("pg_catalog".->>) 'ref')`]);
+    expect(expressions(withSamples)).toEqual([
+      `("payload" OPERATOR("pg_catalog".->>) 'ref')`,
+      `("payload" OPERATOR("pg_catalog".->>) 'order_id')`,
+    ]);
+    // on the partitioned table, estimated from pg_stats even where HypoPG is installed, and then used by the planner
+    const onEvents = withSamples.recommendations.find((r) => r.candidate.table === 'events')!;
+    expect(onEvents.source).toBe('HEURISTIC');
+    await target.sql(onEvents.sql);
+    const plan = await target.sql<{ 'QUERY PLAN': string }>(`EXPLAIN ${EVENT_BY_ORDER.replace('$1', "'7'")}`);
+    expect(plan.map((line) => line['QUERY PLAN']).join('\n')).toMatch(/Index Scan|Bitmap Index Scan/);
   });
 
   it('gives a hot customer id no partial index: the column is no category', () => {
