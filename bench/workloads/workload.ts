@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Database } from '../../src/db/pool.js';
 import { progressLine } from '../../src/progress.js';
 import { quoteIdent } from '../../src/sql/quote.js';
+import { LOADER_POOL } from '../../src/demo/load.js';
 
 /** One statement of a query mix: its share of executions, its SQL, and its bind parameters. */
 export interface MixScript {
@@ -37,18 +38,7 @@ export const WORKLOADS_DIR = fileURLToPath(new URL('./', import.meta.url));
  */
 export async function loadSqlWorkload(url: string, name: string, tables: string[], scale: number, log: (line: string) => void) {
   const started = Date.now();
-  const db = new Database(url, {
-    applicationName: 'pgscope-bench-loader',
-    pool: {
-      min: 0,
-      max: 2,
-      idleTimeoutMs: 1_000,
-      connectionTimeoutMs: 10_000,
-      maxLifetimeSeconds: 0,
-      statementTimeoutMs: 0,
-      lockTimeoutMs: 10_000,
-    },
-  });
+  const db = new Database(url, { applicationName: 'pgscope-bench-loader', pool: LOADER_POOL });
   const progress = progressLine(log);
   try {
     const phases = sqlPhases(fs.readFileSync(`${WORKLOADS_DIR}${name}.sql`, 'utf8'), scale);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Database, queryOnce } from '../db/pool.js';
 import { progressLine } from '../progress.js';
 import { quoteIdent } from '../sql/quote.js';
+import type { PoolConfig } from '../config.js';
 
 export const DEMO_DIR = fileURLToPath(new URL('../../demo/', import.meta.url));
 export const DEMO_DATABASE = 'pgscope_demo';
@@ -57,6 +58,17 @@ export async function ensureDemoDatabase(
   return true;
 }
 
+/** A bulk load's pool: two blocks at a time (2 cores), no statement timeout, nothing kept open after. */
+export const LOADER_POOL: PoolConfig = {
+  min: 0,
+  max: 2,
+  idleTimeoutMs: 1_000,
+  connectionTimeoutMs: 10_000,
+  maxLifetimeSeconds: 0,
+  statementTimeoutMs: 0,
+  lockTimeoutMs: 10_000,
+};
+
 /**
  * Creates the reference schema (primary keys only: the "before" state of the seed guide) and its
  * deterministic data in the database at `url`, then plants the demo's index problems (indexes are
@@ -64,18 +76,7 @@ export async function ensureDemoDatabase(
  */
 export async function loadReferenceWorkload(url: string, scale: number, log: (line: string) => void): Promise<void> {
   const started = Date.now();
-  const db = new Database(url, {
-    applicationName: 'pgscope-demo-loader',
-    pool: {
-      min: 0,
-      max: 2,
-      idleTimeoutMs: 1_000,
-      connectionTimeoutMs: 10_000,
-      maxLifetimeSeconds: 0,
-      statementTimeoutMs: 0,
-      lockTimeoutMs: 10_000,
-    },
-  });
+  const db = new Database(url, { applicationName: 'pgscope-demo-loader', pool: LOADER_POOL });
   const progress = progressLine(log);
   try {
     await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
