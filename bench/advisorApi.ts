@@ -8,7 +8,7 @@ import { CapabilitiesCache } from '../src/db/capabilities.js';
 import { migrateOwnSchema } from '../src/db/migrate.js';
 import { Database } from '../src/db/pool.js';
 import { createApp } from '../src/yoga.js';
-import { ConstantSamples, sampleActivity } from '../src/advisor/analysis/samples.js';
+import { ConstantSamples, startSampling } from '../src/advisor/analysis/samples.js';
 
 /** The contract the section is written against (DESIGN.md, issue 7); the rest is optional. */
 const REQUIRED_FIELDS = ['id', 'schema', 'table', 'sql', 'sizeBytes', 'source'];
@@ -85,12 +85,7 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   // (the default) would over an hour (BENCH_ADVISOR_SAMPLE_INTERVAL_MS; 0: only the advisor's own look).
   const constantSamples = new ConstantSamples();
   const sampleEveryMs = Number(process.env.BENCH_ADVISOR_SAMPLE_INTERVAL_MS ?? 100);
-  const sampler = sampleEveryMs > 0 ? setInterval(() => void sampleNow(), sampleEveryMs) : undefined;
-  const sampleNow = () =>
-    capabilities
-      .get()
-      .then((caps) => sampleActivity(database, caps, constantSamples))
-      .catch(() => 0);
+  const sampler = startSampling(database, () => capabilities.get(), constantSamples, sampleEveryMs / 1000);
   const app = createApp({ config, database, capabilities, ownSchemaReady: migration.ok, constantSamples }, { logging: false });
 
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}) => {
@@ -133,7 +128,7 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
       return data.applyRecommendation;
     },
     close: () => {
-      clearInterval(sampler);
+      sampler.stop();
       return database.end();
     },
   };

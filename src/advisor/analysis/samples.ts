@@ -110,7 +110,11 @@ export async function sampleActivity(db: Queryable, caps: Capabilities, samples:
   return added;
 }
 
-/** Samples every `intervalSeconds` (0: never) until stopped; a failed look is retried at the next. */
+/**
+ * Samples every `intervalSeconds` (0: never) until stopped; a failed look is retried at the next.
+ * A look still waiting (a database that hangs) makes the next ones wait their turn: never more than
+ * one of pgscope's connections for this.
+ */
 export function startSampling(
   db: Queryable,
   capabilities: () => Promise<Capabilities>,
@@ -118,10 +122,16 @@ export function startSampling(
   intervalSeconds: number,
 ): { stop(): void } {
   if (intervalSeconds <= 0) return { stop() {} };
+  let looking = false;
   const timer = setInterval(() => {
+    if (looking) return;
+    looking = true;
     capabilities()
       .then((caps) => sampleActivity(db, caps, samples))
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => {
+        looking = false;
+      });
   }, intervalSeconds * 1000);
   timer.unref();
   return { stop: () => clearInterval(timer) };
