@@ -139,13 +139,14 @@ async function addPartners(run: SetRun, greedy: readonly SelectedIndex[], verdic
         benefit += run.calls(cost.queryId) * (current - cost.after.totalCost);
       }
       const overhead = writeOverhead(costed.candidate, input.writes);
-      verdicts.set(
-        costed,
-        withTheSet(costed.candidate, helps.length > 0, benefit, overhead, partnersOn(selected, usedOn(costed)), input.minImprovement),
-      );
-      if (helps.length > 0 && benefit > overhead && (!pick || benefit - overhead > pick.benefit - pick.writeOverhead)) {
-        pick = { costed, benefit, writeOverhead: overhead, helps };
+      if (helps.length > 0 && benefit > overhead) {
+        // it pays: no verdict, so that the next round costs it again if another is picked first
+        verdicts.delete(costed);
+        if (!pick || benefit - overhead > pick.benefit - pick.writeOverhead) pick = { costed, benefit, writeOverhead: overhead, helps };
+        continue;
       }
+      const partners = partnersOn(selected, usedOn(costed));
+      verdicts.set(costed, withTheSet(costed.candidate, helps.length > 0, benefit, overhead, partners, input.minImprovement));
     }
     if (!pick) break;
     selected.push(pick);
