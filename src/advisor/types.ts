@@ -13,6 +13,24 @@ export interface WorkloadStatement {
   totalTimeMs: number;
   meanTimeMs: number;
   rows: number;
+  /** Where a `column = $n` is on a skewed column (analysis/skew.ts): the statement at a heavy value, costed beside the generic plan. */
+  heavy?: HeavyVariant;
+}
+
+/** A skewed column's heavy values, as costing weighs them (analysis/skew.ts). */
+export interface HeavyVariant {
+  /** The statement with a heavy value in place of its $n (other $n renumbered): planned, never shown. */
+  query: string;
+  /** The heavy values' share of the rows, 0..1: the variant's weight in the statement's cost. */
+  weight: number;
+  /** The column, as "schema.table.column". */
+  column: string;
+  /** The value in place of the $n, as pg_stats prints it (the estimate looks it up there): never shown. */
+  value: string;
+  /** The share of the rows of the value the variant uses. */
+  share: number;
+  /** The average value's share of the rows (1 / distinct values). */
+  averageShare: number;
 }
 
 /**

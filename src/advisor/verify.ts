@@ -4,6 +4,8 @@
 // statement whose planning could run code pgscope does not trust is not planned (its problem says why).
 // A B-tree for LIKE $n is not in the statement's generic plan (the planner needs the pattern to
 // turn its prefix into a range), only in the custom plans that run it with a value: the check says so.
+// So for an index chosen for a skewed column's heavy values (advisor/analysis/skew.ts): the generic
+// plan, at the average value, may do without it; the statement is then planned at a heavy value too.
 import type { Capabilities } from '../db/capabilities.js';
 import { statementTexts } from '../db/explain/explain.js';
 import { clearStatements } from '../db/trust/statementTrust.js';
@@ -11,6 +13,10 @@ import { describeTopNode, nodesOf, planOn } from './costing/planCost.js';
 import { parseOneStatement, walkTree } from '../sql/parse.js';
 import type { Db } from '../db/pool.js';
 import type { TrustConfig } from '../config.js';
+import type { Queryable } from '../db/pool.js';
+import type { PlanClearance } from '../db/trust/statementTrust.js';
+import { withHeavyVariants } from './analysis/skew.js';
+import { parseWorkloadStatement } from './analysis/workload.js';
 
 export interface StatementCheck {
   queryId: string;
@@ -75,7 +81,9 @@ export async function checkStatementsUse(
         totalCost: planned.plan['Total Cost'],
         topNode: describeTopNode(planned.plan),
         problem: null,
-        note: used ? null : await genericPlanNote(sql, index),
+        note: used
+          ? null
+          : ((await heavyValueNote(client, caps, trust, { queryId, sql }, indexNames)) ?? (await genericPlanNote(sql, index))),
       });
     }
     return checks;
@@ -87,6 +95,38 @@ const PLAN_TIMEOUT_MS = 2_000;
 const GENERIC_PARTIAL_NOTE =
   'Its generic plan cannot use a partial index for a $n (the predicate holds only for some values); the custom plans ' +
   'that run it with the value the index was chosen for do (pgscope sampled it from the running statements): EXPLAIN it with that value to see.';
+
+const heavyNote = (column: string, share: number, averageShare: number) =>
+  `Its generic plan, for an average value of ${column} (${percent(averageShare)} of the rows), does without it; planned for one of the ` +
+  `column's most common values (${percent(share)} of the rows), as the calls about them run, it uses it.`;
+
+const percent = (share: number) => `${share >= 0.01 ? (share * 100).toFixed(1) : (share * 100).toPrecision(1)} %`;
+
+/** The note when the statement, planned at a heavy value of a skewed column it compares with $n, uses the index; else null. */
+async function heavyValueNote(
+  client: Queryable,
+  caps: Capabilities,
+  trust: TrustConfig,
+  statement: { queryId: string; sql: string },
+  indexNames: ReadonlySet<string>,
+): Promise<string | null> {
+  const parsed = await parseWorkloadStatement({
+    queryId: statement.queryId,
+    query: statement.sql,
+    calls: 0,
+    totalTimeMs: 0,
+    meanTimeMs: 0,
+    rows: 0,
+  });
+  const [withHeavy] = parsed ? await withHeavyVariants(client, [parsed]) : [];
+  const heavy = withHeavy?.heavy;
+  if (!heavy) return null;
+  const clearance: PlanClearance = await clearStatements(client, trust, [{ sql: heavy.query }]);
+  const planned = await planOn(client, caps, { sql: heavy.query, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
+  if (!planned.ok) return null;
+  const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
+  return used ? heavyNote(heavy.column, heavy.share, heavy.averageShare) : null;
+}
 
 /** Why a generic plan may leave out an index the statement's real executions use; null when nothing explains it. */
 async function genericPlanNote(sql: string, index: { method: string; where: string | null }): Promise<string | null> {

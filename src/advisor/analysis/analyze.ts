@@ -18,6 +18,7 @@ import { NO_EXTRA_TRUST, type TrustConfig } from '../../config.js';
 import { atLeastMeanTime, ExcludedTables, type TableName } from './exclusions.js';
 import { type ConstantSamples, sampleActivity } from './samples.js';
 import { specializeStatements } from './specialize.js';
+import { withHeavyVariants } from './skew.js';
 import { asksForTrigrams, patternNotes, trigramSupport, type AnalysisNote } from './patternNotes.js';
 
 export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues' | 'trigram'>, CoverageOptions {
@@ -85,12 +86,12 @@ export async function analyzeStatements(
 }
 
 async function analyzeParsed(db: Queryable, loaded: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
-  const { kept: all, below: belowMinMeanTime } = atLeastMeanTime(loaded, options.minMeanTimeMs ?? 0);
-  const clearance = await clearStatements(
-    db,
-    options.trust ?? NO_EXTRA_TRUST,
-    all.map((statement) => ({ sql: statement.query, node: statement.node })),
-  );
+  const { kept: timely, below: belowMinMeanTime } = atLeastMeanTime(loaded, options.minMeanTimeMs ?? 0);
+  const all = await withHeavyVariants(db, timely);
+  const clearance = await clearStatements(db, options.trust ?? NO_EXTRA_TRUST, [
+    ...all.map((statement) => ({ sql: statement.query, node: statement.node })),
+    ...all.flatMap((statement) => (statement.heavy ? [{ sql: statement.heavy.query }] : [])),
+  ]);
   const untrusted = all.flatMap((statement) => {
     const reason = clearance.refusal(statement.query);
     return reason === null ? [] : [{ queryId: statement.queryId, reason }];

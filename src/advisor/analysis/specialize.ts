@@ -26,7 +26,7 @@ const CATEGORY_COVERAGE = 0.9;
 const MAX_VALUE_SHARE = 0.5;
 
 /** A $n compared with `=` to a column, and the tables the column may belong to. */
-interface Comparison {
+export interface Comparison {
   parameter: number;
   column: string;
   /** `schema.table` or `table` as written, for to_regclass; the column's qualifier narrows them. */
@@ -102,7 +102,7 @@ function jsonKeyParameters(node: Node): number[] {
 }
 
 /** `column = $n` (either side) anywhere in the statement, with the relations the column may be from. */
-function equalityComparisons(node: Node): Comparison[] {
+export function equalityComparisons(node: Node): Comparison[] {
   const relations = new Map<string, string>(); // alias or name -> relation as written
   walkTree(node, (key, value) => {
     if (key !== 'RangeVar') return;
@@ -178,7 +178,7 @@ function statsValue(literal: string): string {
 }
 
 /** The statement with literals in place of those $n, the other $n renumbered from $1 (PREPARE needs every $n used). */
-async function withLiterals(
+export async function withLiterals(
   statement: ParsedWorkloadStatement,
   literals: ReadonlyMap<number, string>,
 ): Promise<ParsedWorkloadStatement | null> {

@@ -185,3 +185,16 @@ export function describeNode(node: CostNode, names: ReadonlyMap<string, string> 
 export function planCost(plan: CostNode, usesCandidate: boolean, names?: ReadonlyMap<string, string>): PlanCost {
   return { totalCost: plan['Total Cost'], topNode: describeTopNode(plan, names), usesCandidate };
 }
+
+/**
+ * A statement's cost from its generic plan and its plan at a skewed column's heavy value
+ * (advisor/analysis/skew.ts): the two weighed by the heavy values' share of the rows, described by
+ * the generic plan; it uses the candidate when either plan does.
+ */
+export function weighedCost(generic: PlanCost, heavy: PlanCost, weight: number): PlanCost {
+  return {
+    ...generic,
+    totalCost: (1 - weight) * generic.totalCost + weight * heavy.totalCost,
+    usesCandidate: generic.usesCandidate || heavy.usesCandidate,
+  };
+}

@@ -25,9 +25,9 @@ import {
 import { estimateSizeBytes, foldedColumn } from './costModel.js';
 import { estimateAfter } from './statementEstimate.js';
 import { candidateDefinition } from '../candidateIndex.js';
-import { planCost, planOn, type CostNode, type PlanOutcome } from '../planCost.js';
+import { planCost, planOn, weighedCost, type CostNode, type PlanOutcome } from '../planCost.js';
 import { costSettings, tableStatistics, type CostSettings, type TableStatistics } from './statistics.js';
-import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from '../../types.js';
+import type { CandidateIndex, CostedCandidate, HeavyVariant, StatementCost, TableAccess, WorkloadStatement } from '../../types.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../../config.js';
 
 /** One run's reads, each done once: plans per statement, statistics per table. */
@@ -58,6 +58,20 @@ class Run {
       this.plans.set(statement.queryId, outcome);
       if (outcome.ok) this.plansCosted += 1;
       else this.skipped.push({ candidate: null, queryId: statement.queryId, reason: outcome.reason });
+    }
+    return outcome.ok ? outcome.plan : null;
+  }
+
+  /** The plan at the statement's heavy value (analysis/skew.ts), once; null without one or when it cannot be planned. */
+  async planHeavy(statement: WorkloadStatement): Promise<CostNode | null> {
+    if (!statement.heavy) return null;
+    const key = `${statement.queryId}\u0000heavy`;
+    let outcome = this.plans.get(key);
+    if (!outcome) {
+      const request = { sql: statement.heavy.query, timeoutMs: this.budget.planTimeoutMs(this.planTimeoutMs) };
+      outcome = await planOn(this.client, this.caps, request, this.clearance);
+      this.plans.set(key, outcome);
+      if (outcome.ok) this.plansCosted += 1;
     }
     return outcome.ok ? outcome.plan : null;
   }
@@ -189,10 +203,33 @@ async function estimateStatement(
   }
   run.plansCosted += 1;
   // OR branches give one access each: the statement gains what its best branch gains (a lower bound)
-  const after = accesses
-    .map((access) => estimateAfter({ candidate, name, access, stats, settings: run.settings, before }))
-    .reduce((best, each) => (each.totalCost < best.totalCost ? each : best));
-  return { queryId: statement.queryId, before: planCost(before, false), after };
+  const estimate = (plan: CostNode, each: readonly TableAccess[]) =>
+    each
+      .map((access) => estimateAfter({ candidate, name, access, stats, settings: run.settings, before: plan }))
+      .reduce((best, one) => (one.totalCost < best.totalCost ? one : best));
+  const after = estimate(before, accesses);
+  const heavy = await run.planHeavy(statement);
+  if (!heavy || !statement.heavy) return { queryId: statement.queryId, before: planCost(before, false), after };
+  const { weight } = statement.heavy;
+  const heavyAfter = estimate(
+    heavy,
+    accesses.map((access) => atHeavyValue(access, statement.heavy!)),
+  );
+  return {
+    queryId: statement.queryId,
+    before: weighedCost(planCost(before, false), planCost(heavy, false), weight),
+    after: weighedCost(after, heavyAfter, weight),
+  };
+}
+
+/** The access with the heavy value as the constant its skewed column is compared with (the estimate looks it up in pg_stats). */
+function atHeavyValue(access: TableAccess, heavy: HeavyVariant): TableAccess {
+  const predicates = access.predicates.map((p) =>
+    p.use === 'EQUALITY' && p.constant == null && `${access.schema}.${access.table}.${p.column}` === heavy.column
+      ? { ...p, constant: heavy.value }
+      : p,
+  );
+  return { ...access, predicates };
 }
 
 /** The HEURISTIC path of Coster. */

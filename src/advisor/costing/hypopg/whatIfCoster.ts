@@ -3,9 +3,11 @@
 // without hypothetical indexes, then each candidate is created hypothetically, its statements are
 // planned again, and it is dropped before the next one. The pool resets HypoPG before the
 // connection is pooled again (src/db/pool.ts); this module also drops what it creates, so a run
-// that ends early leaves nothing either. Verified on PostgreSQL 15 with HypoPG 1.3.1: an index on
-// a partitioned parent is accepted and used on every leaf; GIN and GiST are refused ("access
-// method is not supported"), so those candidates are estimated from pg_stats instead (HEURISTIC).
+// that ends early leaves nothing either. A statement with a heavy variant (analysis/skew.ts) is
+// planned twice each time, as it is and at the heavy value, and its cost is the two weighed.
+// Verified on PostgreSQL 15 with HypoPG 1.3.1: an index on a partitioned parent is accepted and
+// used on every leaf; GIN and GiST are refused ("access method is not supported"), so those
+// candidates are estimated from pg_stats instead (HEURISTIC).
 // So is a B-tree for LIKE $n: a generic plan cannot use one (the prefix is known only with the
 // value), while the custom plans that run such statements do (literals, and prepared statements,
 // whose generic plan would cost more than their custom ones); HypoPG would find it unused.
@@ -33,9 +35,9 @@ import { estimateSizeBytes } from '../estimate/costModel.js';
 import { HeuristicCoster } from '../estimate/estimateCoster.js';
 import { candidateDefinition, createHypothetical, dropHypothetical, hypotheticalSize, resetHypothetical } from '../candidateIndex.js';
 import type { HypotheticalIndex } from '../candidateIndex.js';
-import { planCost, planOn, usesIndex, type CostNode, type PlanOutcome } from '../planCost.js';
+import { planCost, planOn, usesIndex, weighedCost, type CostNode, type PlanOutcome } from '../planCost.js';
 import { tableStatistics } from '../estimate/statistics.js';
-import type { CandidateIndex, CostedCandidate, StatementCost, TableAccess, WorkloadStatement } from '../../types.js';
+import type { CandidateIndex, CostedCandidate, PlanCost, StatementCost, TableAccess, WorkloadStatement } from '../../types.js';
 import { NO_EXTRA_TRUST, type TrustConfig } from '../../../config.js';
 
 export interface WhatIfResult extends CostingResult {
@@ -43,11 +45,32 @@ export interface WhatIfResult extends CostingResult {
   unsupported: Array<{ candidate: CandidateIndex; reason: string }>;
 }
 
+/**
+ * A statement's plans: as it is (generic when it has $n) and, when it compares a skewed column with
+ * $n (analysis/skew.ts), at a heavy value; its cost weighs the two by the heavy values' share.
+ */
+interface StatementPlans {
+  generic: CostNode;
+  heavy: CostNode | null;
+  weight: number;
+}
+
+type PlansOutcome = { ok: true; plans: StatementPlans } | { ok: false; reason: string };
+
+/** The statement's cost: the plans weighed (planCost.ts weighedCost), the generic one describing it. */
+function costOf(plans: StatementPlans, usesCandidate: boolean, names?: ReadonlyMap<string, string>): PlanCost {
+  const cost = planCost(plans.generic, usesCandidate, names);
+  return plans.heavy ? weighedCost(cost, planCost(plans.heavy, usesCandidate, names), plans.weight) : cost;
+}
+
+const usesIndexIn = (plans: StatementPlans, indexName: string) =>
+  usesIndex(plans.generic, indexName) || (plans.heavy !== null && usesIndex(plans.heavy, indexName));
+
 /** One costing run's state on its session: the plans without hypothetical indexes, cached per statement. */
 class Session {
   readonly skipped: CostingSkip[] = [];
   plansCosted = 0;
-  private readonly before = new Map<string, PlanOutcome>();
+  private readonly before = new Map<string, PlansOutcome>();
 
   constructor(
     readonly client: Queryable,
@@ -59,22 +82,31 @@ class Session {
     readonly trust: TrustConfig,
   ) {}
 
-  async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
+  /** The statement's plans; a heavy variant that cannot be planned leaves the generic plan alone. */
+  async plan(statement: WorkloadStatement): Promise<PlansOutcome> {
+    const generic = await this.planText(statement.query);
+    if (!generic.ok) return generic;
+    const heavy = statement.heavy ? await this.planText(statement.heavy.query) : null;
+    if (heavy === null || !heavy.ok) return { ok: true, plans: { generic: generic.plan, heavy: null, weight: 0 } };
+    return { ok: true, plans: { generic: generic.plan, heavy: heavy.plan, weight: statement.heavy!.weight } };
+  }
+
+  private async planText(sql: string): Promise<PlanOutcome> {
     const timeoutMs = this.budget.planTimeoutMs(this.planTimeoutMs);
-    const outcome = await planOn(this.client, this.caps, { sql: statement.query, timeoutMs }, this.clearance);
+    const outcome = await planOn(this.client, this.caps, { sql, timeoutMs }, this.clearance);
     if (outcome.ok) this.plansCosted += 1;
     return outcome;
   }
 
-  /** The plan without hypothetical indexes (planned once per statement; a failure is reported once). */
-  async planBefore(statement: WorkloadStatement): Promise<CostNode | null> {
+  /** The plans without hypothetical indexes (planned once per statement; a failure is reported once). */
+  async planBefore(statement: WorkloadStatement): Promise<StatementPlans | null> {
     let outcome = this.before.get(statement.queryId);
     if (!outcome) {
       outcome = await this.plan(statement);
       this.before.set(statement.queryId, outcome);
       if (!outcome.ok) this.skipped.push({ candidate: null, queryId: statement.queryId, reason: outcome.reason });
     }
-    return outcome.ok ? outcome.plan : null;
+    return outcome.ok ? outcome.plans : null;
   }
 }
 
@@ -157,7 +189,7 @@ type OneOutcome = CostedCandidate | { unsupported: string } | null;
 const EXPRESSION_ON_PARTITIONS = "HypoPG's expression indexes on a partitioned table's partitions are not seen by the planner";
 
 async function costOne(session: Session, candidate: CandidateIndex, statements: WorkloadStatement[]): Promise<OneOutcome> {
-  const planned: Array<{ statement: WorkloadStatement; before: CostNode }> = [];
+  const planned: Array<{ statement: WorkloadStatement; before: StatementPlans }> = [];
   for (const statement of statements) {
     const before = await session.planBefore(statement);
     if (before) planned.push({ statement, before });
@@ -188,8 +220,8 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
         session.skipped.push({ candidate, queryId: statement.queryId, reason: after.reason });
         continue;
       }
-      const uses = usesIndex(after.plan, created.index.indexName);
-      perStatement.push({ queryId: statement.queryId, before: planCost(before, false), after: planCost(after.plan, uses, names) });
+      const uses = usesIndexIn(after.plans, created.index.indexName);
+      perStatement.push({ queryId: statement.queryId, before: costOf(before, false), after: costOf(after.plans, uses, names) });
     }
     if (perStatement.length === 0) return null;
     const size = await sizeOf(session, candidate, definition.definition.partitioned, created.index);
@@ -228,7 +260,7 @@ export async function whatIfSetCost(
   return withSession(db, caps, workload, options, async (session) => {
     const byId = statementsById(workload);
     const statements = [...new Map(candidates.flatMap((c) => statementsFor(c, byId, session.skipped)).map((s) => [s.queryId, s])).values()];
-    const before = new Map<string, CostNode>();
+    const before = new Map<string, StatementPlans>();
     for (const statement of statements) {
       const plan = await session.planBefore(statement);
       if (plan) before.set(statement.queryId, plan);
@@ -249,9 +281,11 @@ export async function whatIfSetCost(
         session.skipped.push({ candidate: null, queryId: statement.queryId, reason: after.reason });
         continue;
       }
-      const usedBy = created.flatMap((index, position) => (index && usesIndex(after.plan, index.hypothetical.indexName) ? [position] : []));
+      const usedBy = created.flatMap((index, position) =>
+        index && usesIndexIn(after.plans, index.hypothetical.indexName) ? [position] : [],
+      );
       const names = new Map(created.flatMap((index) => (index ? [[index.hypothetical.indexName, index.name] as const] : [])));
-      const cost = { queryId: statement.queryId, before: planCost(plan, false), after: planCost(after.plan, usedBy.length > 0, names) };
+      const cost = { queryId: statement.queryId, before: costOf(plan, false), after: costOf(after.plans, usedBy.length > 0, names) };
       perStatement.push({ ...cost, usedBy });
     }
     const sizesBytes: number[] = [];
