@@ -58,7 +58,7 @@ export async function benchTables(url: string, seconds: number, log: (line: stri
 
   const request = async (first: number) => {
     const started = performance.now();
-    const response = await app.fetch('http://bench/graphql', {
+    const response = await app.fetch('http://127.0.0.1/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: OPERATION, variables: { first } }),
