@@ -244,5 +244,6 @@ function describeAll(candidates: readonly CandidateIndex[]): string {
 
 function describe(candidate: CandidateIndex): string {
   const keys = candidate.keys.map((key) => `${key.column ?? key.expression}${key.direction === 'DESC' ? ' DESC' : ''}`).join(', ');
-  return `${tableKey(candidate)} (${keys})`;
+  const include = candidate.include.length > 0 ? ` INCLUDE (${candidate.include.join(', ')})` : '';
+  return `${tableKey(candidate)} (${keys})${include}`;
 }

@@ -70,6 +70,44 @@ describe('selectIndexes', () => {
   });
 });
 
+describe('selectIndexes: INCLUDE columns must buy a gain that counts', () => {
+  // costs and sizes HypoPG gave on the shop workload (bench/workloads/shop.ts), PostgreSQL 15
+  const sized = (c: CostedCandidate, megabytes: number): CostedCandidate => ({ ...c, sizeBytes: megabytes * 1_000_000 });
+  const covering = (c: CandidateIndex, include: string[]) => ({ ...c, include });
+  const recent = ['customer_id', 'at'];
+
+  it('takes the index without INCLUDE when the index-only scan saves under minImprovement of the statement', () => {
+    const twin = sized(costed(candidate('events', recent), { '1': [25_553, 27.2, true] }), 37.8);
+    const wide = sized(costed(covering(candidate('events', recent), ['kind', 'payload']), { '1': [25_553, 8.4, true] }), 113.5);
+    const { selected, rejected } = selectIndexes({ costed: [wide, twin], calls, writes: new Map(), minImprovement: 0.1 });
+    expect(selected.map((s) => s.costed)).toEqual([twin]);
+    expect(rejected.map((r) => [r.candidate.include, r.reason, r.detail])).toEqual([
+      [
+        ['kind', 'payload'],
+        'IMPROVEMENT_TOO_SMALL',
+        "Its INCLUDE columns save less than 10% of each statement's cost beyond the same index without them, which takes about 36 MB instead of 108.2 MB.",
+      ],
+    ]);
+  });
+
+  it('keeps the INCLUDE when the index-only scan spares a range most of its cost', () => {
+    const twin = sized(costed(candidate('orders', ['created_at']), { '2': [7_615, 3_509, true] }), 12.5);
+    const narrow = sized(costed(covering(candidate('orders', ['created_at']), ['total']), { '2': [7_615, 102, true] }), 19.8);
+    const { selected, rejected } = selectIndexes({ costed: [twin, narrow], calls, writes: new Map(), minImprovement: 0.1 });
+    expect(selected.map((s) => s.costed)).toEqual([narrow]);
+    expect(rejected.map((r) => [r.candidate.include, r.reason])).toEqual([[[], 'DOMINATED']]);
+  });
+
+  it("compares the other candidates without the covering one: a shorter prefix beats the covering one's twin", () => {
+    const keys = ['order_id', 'product_id'];
+    const prefix = sized(costed(candidate('order_items', ['order_id']), { '1': [17_265, 41.3, true] }), 37.6);
+    const twin = sized(costed(candidate('order_items', keys), { '1': [17_265, 46.6, true] }), 62.7);
+    const wide = sized(costed(covering(candidate('order_items', keys), ['quantity', 'unit_price']), { '1': [17_265, 37.3, true] }), 116);
+    const { selected } = selectIndexes({ costed: [prefix, twin, wide], calls, writes: new Map(), minImprovement: 0.1 });
+    expect(selected.map((s) => s.costed)).toEqual([prefix]);
+  });
+});
+
 describe('withPrefixStatements', () => {
   it("gives a wider candidate its prefixes' statements, and nothing to candidates of another method, table or predicate", () => {
     const narrow = { ...candidate('logs', ['user_id']), forQueryIds: ['1'] };

@@ -97,7 +97,8 @@ function tailsOf(ranges: KeyPredicate[], sort: KeyPredicate[]): CandidateKey[][]
  * The candidate with the other columns the statement reads as INCLUDE, when they are few: an
  * index-only scan then answers without visiting the table (a count or GROUP BY over many rows
  * of a key). Not for SELECT * (readColumns null). An expression key's columns are included too:
- * the scan can return the expression's value only, not the columns it is computed from.
+ * the scan can return the expression's value only, not the columns it is computed from. Whether
+ * the index-only scan is worth the bytes is selection's to judge (select.ts, includeAddsTooLittle).
  */
 function coveringCandidate(access: TableAccess, keys: CandidateKey[], maxInclude: number): CandidateIndex | null {
   if (access.readColumns === null || maxInclude === 0 || keys.length === 0) return null;
