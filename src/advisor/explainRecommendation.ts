@@ -80,9 +80,14 @@ export function describeRecommendation(
   const plural = statements.length === 1 ? 'statement' : 'statements';
   const go = statements.length === 1 ? 'goes' : 'go';
   const replaces = recommendation.makesRedundant.length ? ` It makes ${recommendation.makesRedundant.join(', ')} redundant.` : '';
+  const heavy = statements.find((h) => h.statement.heavy)?.statement.heavy;
+  // the costs above are weighed (analysis/skew.ts): say so, with the column and the heavy values' share
+  const weighed = heavy
+    ? ` Costs weigh an average value of ${heavy.column} with its most common values (${Math.round(heavy.weight * 100)}% of the rows), as calls about each run.`
+    : '';
   return (
     `${REASON_WORDS[recommendation.reason][0]!.toUpperCase()}${REASON_WORDS[recommendation.reason].slice(1)} on ${table}: ` +
     `${statements.length} ${plural} (${calls.toLocaleString('en-US')} calls) ${go} from an estimated cost of ${number(before)} to ${number(after)} ` +
-    `per call (${saved} less), and the planner uses it. About ${bytes(recommendation.sizeBytes)}.${replaces}`
+    `per call (${saved} less), and the planner uses it. About ${bytes(recommendation.sizeBytes)}.${replaces}${weighed}`
   );
 }

@@ -89,6 +89,10 @@ describe('heavy values of a skewed column', () => {
     expect(keys).toEqual(['tenant_id, updated_at DESC']);
     // the statement as pg_stat_statements has it: the heavy value is planned, never shown
     expect(report.recommendations[0]!.statements.map((s) => s.statement.query)).toEqual([LATEST]);
+    // the sentence says its costs are weighed, with the column and the heavy values' share, not a value
+    expect(report.recommendations[0]!.sentence).toMatch(
+      / Costs weigh an average value of public\.tasks\.tenant_id with its most common values \(4\d% of the rows\), as calls about each run\.$/,
+    );
   });
 
   it('explain, once the index is built, why the generic plan does without it', async () => {
