@@ -1,11 +1,11 @@
 // The peer corpus (issue 14): what three public index advisors' test suites expect, restated in
-// test/advisor/peerCases.ts, asked of pgscope on a real workload (pg_stat_statements), each case on
-// tables of its own.
+// test/advisor/peers/ (peerCase.ts says how), asked of pgscope on a real workload
+// (pg_stat_statements), each case on tables of its own.
 //
 // 81 cases: 24 from Dexter, 49 from PgHero, 8 from supabase index_advisor. pgscope agrees on 72
 // with the pg_stats estimate (PostgreSQL 18, no HypoPG) and on 74 with HypoPG (PostgreSQL 15); the
 // other cases are the KNOWN_GAPS below. In 9 cases the expert's answer is not the peer's (`peer` in
-// peerCases.ts): pgscope gives the expert's answer in 5 of them with the estimate, 8 with HypoPG.
+// peers/*.ts): pgscope gives the expert's answer in 5 of them with the estimate, 8 with HypoPG.
 //
 // A case agrees when pgscope recommends exactly the expert's indexes on the case's tables (or
 // another answer the case accepts). KNOWN_GAPS lists the cases pgscope does not answer yet, with the
@@ -18,7 +18,12 @@ import { detectCapabilities } from '../../src/db/capabilities.js';
 import { Database } from '../../src/db/pool.js';
 import { createTestDatabase, testConfig, type TestDatabase } from '../harness/database.js';
 import { flushStats, RESET_THIS_DATABASE_STATEMENTS, waitForPublishedStats } from '../harness/stats.js';
-import { PEER_GROUPS, type PeerCase, type PeerGroup } from './peerCases.js';
+import { DEXTER } from './peers/dexter.js';
+import type { PeerCase, PeerGroup } from './peers/peerCase.js';
+import { PGHERO } from './peers/pghero.js';
+import { SUPABASE } from './peers/supabase.js';
+
+const PEER_GROUPS: PeerGroup[] = [DEXTER, PGHERO, SUPABASE];
 
 type Path = AdvisorReport['source'];
 
