@@ -270,7 +270,8 @@ function readColumns(parts: unknown[], scope: Scope, walk: Walk): void {
 /**
  * The accesses one table occurrence gives: its own conditions (one access per OR branch), and,
  * when it is joined, the join keys first followed by its own conditions (the plan where it is the
- * inner side of a nested loop). An occurrence asking nothing (no condition, no usable ORDER BY) gives none.
+ * inner side of a nested loop), and each join key alone when there are several. An occurrence
+ * asking nothing (no condition, no usable ORDER BY) gives none.
  */
 function accessesOf(acc: Accumulator, queryId: string): TableAccess[] {
   const table = acc.entry.table!;
@@ -288,5 +289,9 @@ function accessesOf(acc: Accumulator, queryId: string): TableAccess[] {
     .filter((predicates) => predicates.length > 0 || acc.sort.length > 0)
     .map((predicates) => ({ ...base, predicates }));
   if (acc.joins.length > 0) accesses.push({ ...base, predicates: [...acc.joins, ...acc.filters], sort: [], limit: null });
+  // joined to several tables, it is probed by one of them at a time (supabase's book, joined to its
+  // author, its publisher and its reviews, is searched by author_id): each join key alone as well
+  if (new Set(acc.joins.map((key) => JSON.stringify([key.column, key.expression]))).size > 1)
+    for (const key of acc.joins) accesses.push({ ...base, predicates: [key, ...acc.filters], sort: [], limit: null });
   return accesses;
 }

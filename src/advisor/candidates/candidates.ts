@@ -55,9 +55,9 @@ const keyId = (key: KeyRef) => JSON.stringify([key.column, key.expression]);
 
 function btreeCandidates(access: TableAccess, options: CandidateOptions): CandidateIndex[] {
   const maxColumns = options.maxColumns ?? DEFAULT_MAX_COLUMNS;
-  const equality = orderBySelectivity(unique(access.predicates.filter((p) => p.use === 'EQUALITY' || p.use === 'IS_NULL')), (key) =>
-    options.distinctValues?.(access.schema, access.table, key),
-  );
+  const distinct = (key: KeyRef) => options.distinctValues?.(access.schema, access.table, key);
+  const searched = access.predicates.filter((p) => (p.use === 'EQUALITY' && !isOneValue(p, distinct)) || p.use === 'IS_NULL');
+  const equality = orderBySelectivity(unique(searched), distinct);
   const equal = new Set(equality.map(keyId));
   const ranges = unique(access.predicates.filter((p) => (p.use === 'RANGE' || p.use === 'PATTERN_PREFIX') && !equal.has(keyId(p))));
   // read in order, an index stops early under a LIMIT, or spares sorting the whole result without one
@@ -145,6 +145,17 @@ function unique(predicates: KeyPredicate[]): KeyPredicate[] {
   const seen = new Map<string, KeyPredicate>();
   for (const predicate of predicates) if (!seen.has(keyId(predicate))) seen.set(keyId(predicate), predicate);
   return [...seen.values()];
+}
+
+/**
+ * An equality with a parameter on a column that holds one value (every user active): the planner
+ * takes it for every row, so as a key it narrows nothing, and a key after it would be searched
+ * under it for no gain (PgHero's `email LIKE $1 AND active = $2`). A constant kept in the text is
+ * left to costing: it may be the rare value.
+ */
+function isOneValue(predicate: KeyPredicate, distinct: (key: KeyRef) => number | undefined): boolean {
+  const count = distinct(predicate);
+  return count !== undefined && count <= 1 && (predicate.constant ?? null) === null;
 }
 
 /** Most distinct values first when every key's count is known; as written otherwise. */
