@@ -27,11 +27,31 @@ export function patternPredicate(key: Key, insensitive: boolean, pattern: Node):
   const constant = stringConstant(pattern);
   const base = { ...key.key, ...(constant !== null ? { constant } : {}) };
   // a pattern that starts with a wildcard has no prefix; ILIKE folds case, which no B-tree order gives
-  if (insensitive || (constant !== null && /^[%_]/.test(constant))) {
+  if (insensitive || (constant !== null && /^[%_]/.test(constant)) || wrappedInWildcards(pattern)) {
     // gin_trgm_ops takes text (varchar through its binary cast); bpchar's cast to text is a function
     return type === 'character' ? null : { ...base, use: 'PATTERN_INFIX' };
   }
   return { ...base, use: 'PATTERN_PREFIX', patternOpclass: collatesAsC(key) ? null : PATTERN_OPCLASSES[type]! };
+}
+
+/**
+ * A pattern built as '%' || $1 || '%': three parts or more joined with ||, the first a parameter
+ * (pg_stat_statements normalizes the '%' too) or a constant starting with a wildcard. Two parts
+ * ($1 || '%', a prefix search, or '%' || $1) stay unknown: taken for a prefix, as LIKE $1 is.
+ */
+function wrappedInWildcards(pattern: Node): boolean {
+  const parts = concatenated(pattern);
+  if (parts.length < 3) return false;
+  const first = stringConstant(parts[0]!);
+  return first !== null ? /^[%_]/.test(first) : (parts[0] as { ParamRef?: unknown }).ParamRef !== undefined;
+}
+
+/** The operands of a chain of ||, left to right; the node alone when it is no concatenation. */
+function concatenated(node: Node): Node[] {
+  const expr = (node as { A_Expr?: { kind?: string; name?: Array<{ String?: { sval?: string } }>; lexpr?: Node; rexpr?: Node } }).A_Expr;
+  if (expr?.kind !== 'AEXPR_OP' || expr.name?.length !== 1 || expr.name[0]?.String?.sval !== '||' || !expr.lexpr || !expr.rexpr)
+    return [node];
+  return [...concatenated(expr.lexpr), ...concatenated(expr.rexpr)];
 }
 
 /** text, character varying or character for a text key; an expression is taken as text (lower(x), x || y); null otherwise. */
