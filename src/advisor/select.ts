@@ -148,20 +148,34 @@ export function selectIndexes(input: SelectionInput): Selection {
 }
 
 /**
- * Net benefits this close are a tie, which a partial index wins (the smallest, if several): the
- * queue's (created_at) WHERE status = 'pending' plans as fast as (status, created_at) and is a
- * twentieth of its size. Between indexes that are not partial the larger net benefit stays first:
- * the generic plan's costs do not show a skewed key's heavy values, which an ORDER BY key in the
- * index serves where a narrower index must sort.
+ * Net benefits this close are a tie, which a partial index wins (the smallest, if several) when its
+ * predicate leaves out a real share of the rows: the queue's (created_at) WHERE status = 'pending'
+ * plans as fast as (status, created_at) and is a twentieth of its size. A predicate that leaves out
+ * little (WHERE zip_code IS NOT NULL over a column with a few nulls) buys no bytes and serves only
+ * statements that imply it: the tie goes to the plain index then. Between indexes that are not
+ * partial the larger net benefit stays first: the generic plan's costs do not show a skewed key's
+ * heavy values, which an ORDER BY key in the index serves where a narrower index must sort.
  */
 const TIE = 0.05;
+/** A partial index wins a tie when at most this share of the size of the plain index it ties with. */
+const PARTIAL_SHRINK = 0.8;
 
 function bestContender(contenders: readonly SelectedIndex[]): SelectedIndex | null {
   const net = (chosen: SelectedIndex) => chosen.benefit - chosen.writeOverhead;
-  const top = contenders.reduce<SelectedIndex | null>((pick, each) => (!pick || net(each) > net(pick) ? each : pick), null);
+  const first = (list: readonly SelectedIndex[]) =>
+    list.reduce<SelectedIndex | null>((pick, each) => (!pick || net(each) > net(pick) ? each : pick), null);
+  const top = first(contenders);
   if (!top) return null;
-  const partial = contenders.filter((chosen) => chosen.costed.candidate.where !== null && net(chosen) >= net(top) * (1 - TIE));
-  return partial.reduce((pick, each) => (each.costed.sizeBytes < pick.costed.sizeBytes ? each : pick), partial[0] ?? top);
+  const tied = contenders.filter((chosen) => net(chosen) >= net(top) * (1 - TIE));
+  const plain = first(tied.filter((chosen) => chosen.costed.candidate.where === null));
+  const partial = tied.filter(
+    (chosen) => chosen.costed.candidate.where !== null && (!plain || chosen.costed.sizeBytes <= PARTIAL_SHRINK * plain.costed.sizeBytes),
+  );
+  return (
+    partial.reduce<SelectedIndex | null>((pick, each) => (!pick || each.costed.sizeBytes < pick.costed.sizeBytes ? each : pick), null) ??
+    plain ??
+    top
+  );
 }
 
 /**

@@ -2,8 +2,8 @@
 // test/advisor/peers/ (peerCase.ts says how), asked of pgscope on a real workload
 // (pg_stat_statements), each case on tables of its own.
 //
-// 81 cases: 24 from Dexter, 49 from PgHero, 8 from supabase index_advisor. pgscope agrees on 72
-// with the pg_stats estimate (PostgreSQL 18, no HypoPG) and on 74 with HypoPG (PostgreSQL 15); the
+// 81 cases: 24 from Dexter, 49 from PgHero, 8 from supabase index_advisor. pgscope agrees on 73
+// with the pg_stats estimate (PostgreSQL 18, no HypoPG) and on 75 with HypoPG (PostgreSQL 15); the
 // other cases are the KNOWN_GAPS below. In 9 cases the expert's answer is not the peer's (`peer` in
 // peers/*.ts): pgscope gives the expert's answer in 5 of them with the estimate, 8 with HypoPG.
 //
@@ -51,11 +51,6 @@ const KNOWN_GAPS: Record<string, { paths: Path[]; reason: string }> = {
     paths: ['HEURISTIC', 'HYPOPG'],
     reason:
       'a range of unknown width ($1) is a third of the rows to the planner and to the estimate, and an index over it still pays in their costs; only the constants could tell (costing)',
-  },
-  'PgHero/is_not_null': {
-    paths: ['HEURISTIC', 'HYPOPG'],
-    reason:
-      'the partial index WHERE zip_code IS NOT NULL keeps 99.75 % of the rows and costs as the plain one; select.ts prefers it (smaller), where dropping a predicate that excludes so little needs null_frac',
   },
   'PgHero/suggested_index_for_hash_index_gt': {
     paths: ['HEURISTIC', 'HYPOPG'],
