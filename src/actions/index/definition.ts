@@ -49,8 +49,11 @@ const MAX_KEYS = 32;
 export const LONG_TRANSACTION_SECONDS = 60;
 
 export interface IndexPlanOptions {
-  /** Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS). */
-  longTransactionSeconds?: number;
+  /**
+   * Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS);
+   * null: no look at the open transactions, for a caller that shows no warnings (costing).
+   */
+  longTransactionSeconds?: number | null;
   /** Whose functions an index may run besides those db/trust/rule.ts trusts by rule (Config.trust). Default: none. */
   trust?: TrustConfig;
 }
@@ -107,7 +110,8 @@ export async function planIndex(
 
   const name = identical ? identical.index.name : await chooseName(db, table, input, keys, include);
   const replacing = identical ? replaceInvalid(schema, identical.index, warnings) : { replaces: null, statements: [] };
-  warnings.push(...(await longTransactionWarnings(db, options.longTransactionSeconds ?? LONG_TRANSACTION_SECONDS)));
+  const longSeconds = options.longTransactionSeconds === undefined ? LONG_TRANSACTION_SECONDS : options.longTransactionSeconds;
+  if (longSeconds !== null) warnings.push(...(await longTransactionWarnings(db, longSeconds)));
   const planned = { ...base, name, existing: null, replaces: replacing.replaces };
   if (table.relkind !== 'p') {
     const sql = build(name, on, { concurrently: true });

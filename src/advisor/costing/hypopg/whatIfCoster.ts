@@ -31,7 +31,7 @@ import {
 } from '../coster.js';
 import { estimateSizeBytes } from '../estimate/costModel.js';
 import { HeuristicCoster } from '../estimate/estimateCoster.js';
-import { candidateDefinition, createHypothetical, dropHypothetical, hypotheticalSize, resetHypothetical } from '../candidateIndex.js';
+import { CandidateDefinitions, createHypothetical, dropHypothetical, resetHypothetical } from '../candidateIndex.js';
 import type { HypotheticalIndex } from '../candidateIndex.js';
 import { planCost, planOn, usesIndex, type CostNode, type PlanOutcome } from '../planCost.js';
 import { tableStatistics } from '../estimate/statistics.js';
@@ -57,7 +57,13 @@ class Session {
     private readonly planTimeoutMs: number,
     private readonly clearance: PlanClearance,
     readonly trust: TrustConfig,
+    private readonly definitions: CandidateDefinitions,
   ) {}
+
+  /** The candidate's definition, validated once per advisor run (see CandidateDefinitions). */
+  define(candidate: CandidateIndex) {
+    return this.definitions.define(this.client, candidate, this.caps.serverVersionNum, this.trust);
+  }
 
   async plan(statement: WorkloadStatement): Promise<PlanOutcome> {
     const timeoutMs = this.budget.planTimeoutMs(this.planTimeoutMs);
@@ -83,6 +89,7 @@ async function withSession<T>(
   caps: Capabilities,
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions,
+  definitions: CandidateDefinitions,
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
   const schema = caps.hypopg.installed ? caps.hypopg.schema : null;
@@ -106,6 +113,7 @@ async function withSession<T>(
         planTimeoutMs,
         await clearanceOf(client, workload, options.trust),
         options.trust ?? NO_EXTRA_TRUST,
+        definitions,
       );
       await resetHypothetical(client, schema);
       try {
@@ -125,8 +133,9 @@ export async function whatIfCosts(
   candidates: readonly CandidateIndex[],
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
+  definitions = new CandidateDefinitions(),
 ): Promise<WhatIfResult> {
-  return withSession(db, caps, workload, options, async (session) => {
+  return withSession(db, caps, workload, options, definitions, async (session) => {
     const byId = statementsById(workload);
     const costed: CostedCandidate[] = [];
     const unsupported: WhatIfResult['unsupported'] = [];
@@ -166,7 +175,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
     session.skipped.push({ candidate, queryId: null, reason: 'none of the statements it was generated for could be planned' });
     return null;
   }
-  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
+  const definition = await session.define(candidate);
   if (!definition.ok) {
     session.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;
@@ -205,7 +214,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
  * there the leaves' statistics give the estimate when it is larger.
  */
 async function sizeOf(session: Session, candidate: CandidateIndex, partitioned: boolean, index: HypotheticalIndex) {
-  const size = await hypotheticalSize(session.client, session.hypopgSchema, index);
+  const size = index.sizeBytes;
   if (!partitioned) return { bytes: size, note: null };
   const columns = [...candidate.keys.flatMap((key) => key.column ?? []), ...candidate.include];
   const stats = await tableStatistics(session.client, candidate.schema, candidate.table, columns);
@@ -224,8 +233,9 @@ export async function whatIfSetCost(
   candidates: readonly CandidateIndex[],
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
+  definitions = new CandidateDefinitions(),
 ): Promise<SetCostingResult & { unsupported: number[] }> {
-  return withSession(db, caps, workload, options, async (session) => {
+  return withSession(db, caps, workload, options, definitions, async (session) => {
     const byId = statementsById(workload);
     const statements = [...new Map(candidates.flatMap((c) => statementsFor(c, byId, session.skipped)).map((s) => [s.queryId, s])).values()];
     const before = new Map<string, CostNode>();
@@ -269,7 +279,7 @@ export async function whatIfSetCost(
 async function createAll(session: Session, candidates: readonly CandidateIndex[]) {
   const created: Array<{ name: string; partitioned: boolean; hypothetical: HypotheticalIndex } | null> = [];
   for (const candidate of candidates) {
-    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
+    const definition = await session.define(candidate);
     const index = definition.ok ? await createHypothetical(session.client, session.hypopgSchema, definition.definition.sql) : definition;
     if (!index.ok) session.skipped.push({ candidate, queryId: null, reason: index.reason });
     created.push(definition.ok && index.ok ? { ...definition.definition, hypothetical: index.index } : null);
@@ -280,6 +290,7 @@ async function createAll(session: Session, candidates: readonly CandidateIndex[]
 /** The HypoPG path of Coster; candidates HypoPG cannot simulate are estimated by the heuristic. */
 export class WhatIfCoster implements Coster {
   readonly source = 'HYPOPG' as const;
+  private readonly definitions = new CandidateDefinitions();
 
   constructor(
     private readonly db: Db,
@@ -293,7 +304,7 @@ export class WhatIfCoster implements Coster {
   ): Promise<CostingResult> {
     const byPattern = candidates.filter((candidate) => patternInHand(candidate, workload.accesses));
     const planned = candidates.filter((candidate) => !byPattern.includes(candidate));
-    const result = await whatIfCosts(this.db, this.caps, planned, workload, options);
+    const result = await whatIfCosts(this.db, this.caps, planned, workload, options, this.definitions);
     result.unsupported.push(...byPattern.map((candidate) => ({ candidate, reason: PATTERN_REASON })));
     if (result.unsupported.length === 0) return withoutUnsupported(result);
     const budgetMs = Math.max(0, (options.budgetMs ?? DEFAULT_BUDGET_MS) - result.elapsedMs);
@@ -317,7 +328,14 @@ export class WhatIfCoster implements Coster {
   }
 
   async costSet(candidates: readonly CandidateIndex[], workload: CostingWorkload, options: CostingOptions = {}): Promise<SetCostingResult> {
-    const { unsupported: _unsupported, ...result } = await whatIfSetCost(this.db, this.caps, candidates, workload, options);
+    const { unsupported: _unsupported, ...result } = await whatIfSetCost(
+      this.db,
+      this.caps,
+      candidates,
+      workload,
+      options,
+      this.definitions,
+    );
     return result;
   }
 }
