@@ -46,11 +46,12 @@ export async function candidateDefinition(
   candidate: CandidateIndex,
   versionNum: number,
   trust: TrustConfig,
+  lookups?: Map<string, Promise<unknown[]>>,
 ): Promise<DefinitionOutcome> {
   const connection: Db = { query: (sql, params) => client.query(sql, params), withClient: (work) => work(client) };
   try {
     // no look at long transactions: they only shape warnings, which costing does not show
-    const plan = await planIndex(connection, indexInput(candidate), { versionNum }, { longTransactionSeconds: null, trust });
+    const plan = await planIndex(connection, indexInput(candidate), { versionNum }, { longTransactionSeconds: null, trust, lookups });
     if (plan.existing) return { ok: false, reason: `an identical index exists already (${plan.existing.name})` };
     const sql = plan.definitionSql.replace(NAMED_PREFIX, (_match, unique: string | undefined) => `CREATE ${unique ?? ''}INDEX ON `);
     if (sql === plan.definitionSql) throw new Error(`Unexpected index definition from planIndex: ${plan.definitionSql.slice(0, 40)}`);
@@ -64,17 +65,19 @@ export async function candidateDefinition(
 /**
  * candidateDefinition once per candidate in one advisor run: selection's set costing creates the
  * chosen candidates again in every round (selectTogether.ts), each time as the candidate alone was.
- * Kept per run, not longer: a definition is the catalog as it was when the run looked, and the
- * chosen indexes are planned afresh at the end anyway (recommend.ts).
+ * The candidates share their tables, columns and operator classes: planIndex looks each up once
+ * per run (IndexPlanOptions.lookups). Kept per run, not longer: a definition is the catalog as it
+ * was when the run looked, and the chosen indexes are planned afresh at the end (recommend.ts).
  */
 export class CandidateDefinitions {
   private readonly known = new Map<string, Promise<DefinitionOutcome>>();
+  private readonly lookups = new Map<string, Promise<unknown[]>>();
 
   define(client: Queryable, candidate: CandidateIndex, versionNum: number, trust: TrustConfig): Promise<DefinitionOutcome> {
     const key = JSON.stringify([indexInput(candidate), versionNum, trust]);
     let found = this.known.get(key);
     if (!found) {
-      found = candidateDefinition(client, candidate, versionNum, trust);
+      found = candidateDefinition(client, candidate, versionNum, trust, this.lookups);
       this.known.set(key, found);
       // an unexpected failure (the connection...) is not remembered
       found.catch(() => this.known.delete(key));
