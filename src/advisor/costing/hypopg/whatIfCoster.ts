@@ -290,6 +290,7 @@ async function createAll(session: Session, candidates: readonly CandidateIndex[]
 /** The HypoPG path of Coster; candidates HypoPG cannot simulate are estimated by the heuristic. */
 export class WhatIfCoster implements Coster {
   readonly source = 'HYPOPG' as const;
+  // recommend.ts makes one coster per advisor run: the definitions are kept for that run only
   private readonly definitions = new CandidateDefinitions();
 
   constructor(
