@@ -10,7 +10,7 @@ import { isPgscopeError } from '../errors.js';
 import { analyzeWorkload } from './analysis/analyze.js';
 import { loadStatementWrites, loadWorkloadWindow } from './analysis/writes.js';
 import { createCoster } from './costing/createCoster.js';
-import { DEFAULT_BUDGET_MS, type CostingSkip } from './costing/coster.js';
+import { Budget, DEFAULT_BUDGET_MS, type CostingSkip } from './costing/coster.js';
 import { encodeRecommendationId } from './recommendationId.js';
 import { describeRecommendation, reasonOf, type RecommendationReason } from './explainRecommendation.js';
 import { tableKey, withPrefixStatements } from './select.js';
@@ -34,7 +34,11 @@ export interface RecommendOptions {
   excludeTables?: readonly TableName[];
   /** Statements analyzed, heaviest first. Default 500. */
   maxStatements?: number;
-  /** Wall-clock budget of the costing, milliseconds. Default 8,000. */
+  /**
+   * Wall-clock budget of the analysis and the costing together, milliseconds, counted from the
+   * start of the run; the costing gets what the analysis left, and never less than a quarter of it.
+   * Default 8,000.
+   */
   budgetMs?: number;
   /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */
   trust?: TrustConfig;
@@ -47,6 +51,9 @@ export const DEFAULT_MIN_IMPROVEMENT = 0.1;
 export const DEFAULT_LIMIT = 20;
 /** 0: every statement of the workload counts, however fast. */
 export const DEFAULT_MIN_MEAN_TIME_MS = 0;
+
+/** The share of the budget the costing gets however long the analysis took: some advice, if less of it, rather than none. */
+const MIN_COSTING_SHARE = 0.25;
 
 export interface RecommendedStatement {
   statement: WorkloadStatement;
@@ -97,6 +104,9 @@ export interface AdvisorReport {
 
 export async function recommendIndexes(db: Db, caps: Capabilities, options: RecommendOptions = {}): Promise<AdvisorReport> {
   const started = performance.now();
+  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  // one budget for the whole run: a slow analysis (a busy server) takes its time off the costing's
+  const budget = new Budget(budgetMs);
   const minImprovement = options.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
   const analysis = await analyzeWorkload(db, caps, {
     limit: options.maxStatements,
@@ -109,13 +119,13 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     (!options.schema || c.schema === options.schema) && (!options.table || c.table === options.table);
   const candidates = withPrefixStatements(analysis.candidates.filter(wanted));
   const coster = createCoster(db, caps);
-  const costing = await coster.costCandidates(candidates, analysis, { budgetMs: options.budgetMs, trust: options.trust });
+  const costingBudgetMs = Math.max(budget.remainingMs(), Math.round(budgetMs * MIN_COSTING_SHARE));
+  const costing = await coster.costCandidates(candidates, analysis, { budgetMs: costingBudgetMs, trust: options.trust });
   const statements = new Map(analysis.statements.map((statement) => [statement.queryId, statement]));
   const calls = new Map(analysis.statements.map((statement) => [statement.queryId, statement.calls]));
   const statementWrites = await loadStatementWrites(db, caps);
   const writes = await loadTableWrites(db, statementWrites.byTable, candidates);
-  // the chosen set costed together, within what is left of the costing budget
-  const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+  // the chosen set costed together, within what is left of the budget
   const selection = await selectTogether({
     costed: costing.costed,
     calls,
@@ -123,7 +133,7 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     minImprovement,
     coster,
     workload: analysis,
-    options: { budgetMs: Math.max(0, budgetMs - costing.elapsedMs), trust: options.trust },
+    options: { budgetMs: Math.max(0, budget.remainingMs()), trust: options.trust },
   });
 
   const rejected: RejectedIndex[] = [

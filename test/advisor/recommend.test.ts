@@ -86,3 +86,16 @@ describe('write overhead over the reads’ window', () => {
     });
   });
 });
+
+describe('the time budget', () => {
+  it('is spent before any costing when it is 0: nothing is recommended, the candidates are skipped for it, and the report says so', async () => {
+    const spent = await recommendIndexes(db, await detectCapabilities(db), { minImprovement: 0, budgetMs: 0 });
+    expect(spent.budgetExhausted).toBe(true);
+    expect(spent.recommendations).toEqual([]);
+    expect(spent.plansCosted).toBe(0);
+    const skipped = spent.skipped.filter((s) => s.candidate !== null).map((s) => [keysOf(s.candidate!), s.reason]);
+    expect(skipped).toEqual(
+      expect.arrayContaining([['events(customer_id)', 'the costing time budget (0 ms) was spent before it was costed']]),
+    );
+  });
+});

@@ -49,10 +49,19 @@ const MAX_KEYS = 32;
 export const LONG_TRANSACTION_SECONDS = 60;
 
 export interface IndexPlanOptions {
-  /** Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS). */
-  longTransactionSeconds?: number;
+  /**
+   * Warn about transactions open longer than this, seconds (default LONG_TRANSACTION_SECONDS);
+   * null: no look at the open transactions, for a caller that shows no warnings (costing).
+   */
+  longTransactionSeconds?: number | null;
   /** Whose functions an index may run besides those db/trust/rule.ts trusts by rule (Config.trust). Default: none. */
   trust?: TrustConfig;
+  /**
+   * Answers to the lookups of the table, its columns, the access method and the operator classes,
+   * kept from earlier plans of the same caller (keyed by their SQL and parameters), for a caller
+   * that plans hundreds of indexes within seconds: the advisor's costing. Absent: every plan looks.
+   */
+  lookups?: Map<string, Promise<unknown[]>>;
 }
 
 /**
@@ -76,12 +85,13 @@ export async function planIndex(
   const predicate = input.where == null ? null : await parseExpression(input.where, 'the predicate (where)');
   if (input.name != null) checkGivenName(input.name, 'index name');
 
-  const table = await resolveTable(db, schema, input.table);
-  const columns = await loadColumns(db, table.oid);
+  const catalog = options.lookups ? remembering(db, options.lookups) : db;
+  const table = await resolveTable(catalog, schema, input.table);
+  const columns = await loadColumns(catalog, table.oid);
   const include = checkColumns(input, requested, predicate, columns);
-  const am = await resolveMethod(db, method);
+  const am = await resolveMethod(catalog, method);
   checkMethod(am, requested, include, unique);
-  const { keys, defaultOpclasses } = await resolveKeyOpclasses(db, method, requested, columns);
+  const { keys, defaultOpclasses } = await resolveKeyOpclasses(catalog, method, requested, columns);
   const expressions = [...keys.flatMap((key) => key.expression ?? []), ...(predicate ? [predicate] : [])];
   const warnings = await checkExpressionRoutines(db, expressions);
   const build: BuildSql = (name, on, flags) => createIndexSql({ name, on, method, keys, include, predicate, unique, ...flags });
@@ -107,7 +117,8 @@ export async function planIndex(
 
   const name = identical ? identical.index.name : await chooseName(db, table, input, keys, include);
   const replacing = identical ? replaceInvalid(schema, identical.index, warnings) : { replaces: null, statements: [] };
-  warnings.push(...(await longTransactionWarnings(db, options.longTransactionSeconds ?? LONG_TRANSACTION_SECONDS)));
+  const longSeconds = options.longTransactionSeconds === undefined ? LONG_TRANSACTION_SECONDS : options.longTransactionSeconds;
+  if (longSeconds !== null) warnings.push(...(await longTransactionWarnings(db, longSeconds)));
   const planned = { ...base, name, existing: null, replaces: replacing.replaces };
   if (table.relkind !== 'p') {
     const sql = build(name, on, { concurrently: true });
@@ -120,6 +131,23 @@ export async function planIndex(
   // by hand, on a partitioned table, one would write the plain CREATE INDEX (which blocks writes)
   const statements = [...replacing.statements, ...tree.statements];
   return { ...planned, leaves: tree.leaves, statements, definitionSql: build(name, on, {}) };
+}
+
+/** `db` answering each statement once per text and parameters, from `lookups` after the first time (see IndexPlanOptions.lookups). */
+function remembering(db: Queryable, lookups: Map<string, Promise<unknown[]>>): Queryable {
+  return {
+    query: <Row>(sql: string, params: readonly unknown[] = []) => {
+      const key = JSON.stringify([sql, params]);
+      let found = lookups.get(key);
+      if (!found) {
+        found = db.query<Row>(sql, params);
+        lookups.set(key, found);
+        // a failed lookup is not kept: the next plan looks again
+        found.catch(() => lookups.delete(key));
+      }
+      return found as Promise<Row[]>;
+    },
+  };
 }
 
 function refuseBrokenConcurrentBuilds(versionNum: number): void {

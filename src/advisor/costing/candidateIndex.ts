@@ -46,11 +46,12 @@ export async function candidateDefinition(
   candidate: CandidateIndex,
   versionNum: number,
   trust: TrustConfig,
+  lookups?: Map<string, Promise<unknown[]>>,
 ): Promise<DefinitionOutcome> {
   const connection: Db = { query: (sql, params) => client.query(sql, params), withClient: (work) => work(client) };
   try {
-    // longTransactionSeconds only shapes warnings, which costing does not show
-    const plan = await planIndex(connection, indexInput(candidate), { versionNum }, { longTransactionSeconds: 86_400, trust });
+    // no look at long transactions: they only shape warnings, which costing does not show
+    const plan = await planIndex(connection, indexInput(candidate), { versionNum }, { longTransactionSeconds: null, trust, lookups });
     if (plan.existing) return { ok: false, reason: `an identical index exists already (${plan.existing.name})` };
     const sql = plan.definitionSql.replace(NAMED_PREFIX, (_match, unique: string | undefined) => `CREATE ${unique ?? ''}INDEX ON `);
     if (sql === plan.definitionSql) throw new Error(`Unexpected index definition from planIndex: ${plan.definitionSql.slice(0, 40)}`);
@@ -61,10 +62,36 @@ export async function candidateDefinition(
   }
 }
 
+/**
+ * candidateDefinition once per candidate in one advisor run: selection's set costing creates the
+ * chosen candidates again in every round (selectTogether.ts), each time as the candidate alone was.
+ * The candidates share their tables, columns and operator classes: planIndex looks each up once
+ * per run (IndexPlanOptions.lookups). Kept per run, not longer: a definition is the catalog as it
+ * was when the run looked, and the chosen indexes are planned afresh at the end (recommend.ts).
+ */
+export class CandidateDefinitions {
+  private readonly known = new Map<string, Promise<DefinitionOutcome>>();
+  private readonly lookups = new Map<string, Promise<unknown[]>>();
+
+  define(client: Queryable, candidate: CandidateIndex, versionNum: number, trust: TrustConfig): Promise<DefinitionOutcome> {
+    const key = JSON.stringify([indexInput(candidate), versionNum, trust]);
+    let found = this.known.get(key);
+    if (!found) {
+      found = candidateDefinition(client, candidate, versionNum, trust, this.lookups);
+      this.known.set(key, found);
+      // an unexpected failure (the connection...) is not remembered
+      found.catch(() => this.known.delete(key));
+    }
+    return found;
+  }
+}
+
 export interface HypotheticalIndex {
   indexrelid: number;
   /** HypoPG's name, as plans show it: "<13556>btree_users_email". */
   indexName: string;
+  /** HypoPG's estimate of its size on disk (leaves summed for a partitioned table), read as it is created. */
+  sizeBytes: number;
 }
 
 /** unsupported: HypoPG cannot simulate this kind of index (another path may cost it); else the definition was refused. */
@@ -74,13 +101,10 @@ export type HypotheticalOutcome = { ok: true; index: HypotheticalIndex } | { ok:
 // search_path may not include it, and an object of the same name elsewhere must not be called.
 const createSql = (schema: string) => /* SQL */ `
   SELECT
-    indexrelid::int8 AS indexrelid,
-    indexname AS index_name
-  FROM ${quoteIdent(schema)}.hypopg_create_index($1)`;
-
-const sizeSql = (schema: string) => /* SQL */ `
-  SELECT
-    ${quoteIdent(schema)}.hypopg_relation_size($1::oid)::int8 AS size_bytes`;
+    h.indexrelid::int8 AS indexrelid,
+    h.indexname AS index_name,
+    ${quoteIdent(schema)}.hypopg_relation_size(h.indexrelid)::int8 AS size_bytes
+  FROM ${quoteIdent(schema)}.hypopg_create_index($1) AS h`;
 
 const dropSql = (schema: string) => /* SQL */ `
   SELECT
@@ -103,8 +127,8 @@ const REFUSAL_CLASSES = [
  */
 export async function createHypothetical(client: Queryable, schema: string, sql: string): Promise<HypotheticalOutcome> {
   try {
-    const [row] = await client.query<{ indexrelid: bigint; index_name: string }>(createSql(schema), [sql]);
-    return { ok: true, index: { indexrelid: Number(row!.indexrelid), indexName: row!.index_name } };
+    const [row] = await client.query<{ indexrelid: bigint; index_name: string; size_bytes: bigint }>(createSql(schema), [sql]);
+    return { ok: true, index: { indexrelid: Number(row!.indexrelid), indexName: row!.index_name, sizeBytes: Number(row!.size_bytes) } };
   } catch (error) {
     const state = sqlStateOf(error);
     const message = isPgscopeError(error) ? error.serverMessage : (error as Error).message;
@@ -117,12 +141,6 @@ export async function createHypothetical(client: Queryable, schema: string, sql:
     }
     throw error;
   }
-}
-
-/** HypoPG's estimate of the index's size on disk (leaves summed for a partitioned table). */
-export async function hypotheticalSize(client: Queryable, schema: string, index: HypotheticalIndex): Promise<number> {
-  const [row] = await client.query<{ size_bytes: bigint }>(sizeSql(schema), [index.indexrelid]);
-  return Number(row!.size_bytes);
 }
 
 export async function dropHypothetical(client: Queryable, schema: string, index: HypotheticalIndex): Promise<void> {

@@ -44,7 +44,6 @@ const EXPLAINABLE = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteSt
 const PLAIN_EXPLAIN = /* SQL */ `EXPLAIN (VERBOSE, FORMAT JSON) `;
 const GENERIC_EXPLAIN = /* SQL */ `EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) `;
 
-const BEGIN_READ_ONLY_SQL = /* SQL */ `BEGIN TRANSACTION READ ONLY`;
 const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;
 
 // standard_conforming_strings = on: the server splits the text as libpg-query did (see db/explain/explain.ts).
@@ -52,12 +51,19 @@ const ROLLBACK_SQL = /* SQL */ `ROLLBACK`;
 // prune every partition at executor start-up, hiding the scans (and the index they use) while the
 // Append's cost, computed at planning, stays the same. Normalized statements have $n where
 // constants were, so the planning-time pruning this also turns off has little left to prune.
-const TRANSACTION_SETTINGS_SQL = /* SQL */ `
-  SELECT
-    set_config('statement_timeout', $1, true),
-    set_config('plan_cache_mode', $2, true),
-    set_config('standard_conforming_strings', 'on', true),
-    set_config('enable_partition_pruning', $3, true)`;
+// The transaction and its settings go in one round trip (costing plans thousands of statements):
+// SET takes no bind parameter, and every value here is pgscope's own, a whole number of
+// milliseconds or one of two fixed words, never text from the workload.
+function beginSql(timeoutMs: number, prepared: boolean): string {
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new Error(`planOn: bad statement_timeout ${timeoutMs}`);
+  return [
+    /* SQL */ `BEGIN TRANSACTION READ ONLY`,
+    /* SQL */ `SET LOCAL statement_timeout = ${timeoutMs}`,
+    /* SQL */ `SET LOCAL plan_cache_mode = ${prepared ? 'force_generic_plan' : 'auto'}`,
+    /* SQL */ `SET LOCAL standard_conforming_strings = on`,
+    /* SQL */ `SET LOCAL enable_partition_pruning = ${prepared ? 'off' : 'on'}`,
+  ].join('; ');
+}
 
 const PREPARED_NAME = 'pgscope_costing';
 
@@ -72,40 +78,63 @@ export interface PlanRequest {
 export async function planOn(client: Queryable, caps: Capabilities, request: PlanRequest, clearance: PlanClearance): Promise<PlanOutcome> {
   const refusal = clearance.refusal(request.sql);
   if (refusal !== null) return { ok: false, reason: refusal };
+  const statement = await explainable(request.sql);
+  if (!statement.ok) return statement;
+  const { sql, parameters } = statement;
+  const prepared = parameters > 0 && caps.serverVersionNum < 160000;
+  const begin = beginSql(Math.max(1, Math.round(request.timeoutMs)), prepared);
+  const generic = prepared ? genericPlanStatements(PREPARED_NAME, parameters, 'VERBOSE, FORMAT JSON') : null;
+  const first = await planOnce(client, sql, parameters, begin, generic, false);
+  if (!first.ok && generic && first.state === UNTYPED_PARAMETER) return planOnce(client, sql, parameters, begin, generic, true);
+  return first;
+}
+
+type Explainable = { ok: true; sql: string; parameters: number } | { ok: false; reason: string };
+
+// Costing plans each statement before and with every candidate: the text is cast and parsed once.
+// The answer depends on the text alone; the memo is emptied when it grows past a few workloads.
+const explainables = new Map<string, Promise<Explainable>>();
+const MAX_REMEMBERED = 5_000;
+
+function explainable(text: string): Promise<Explainable> {
+  let found = explainables.get(text);
+  if (!found) {
+    if (explainables.size >= MAX_REMEMBERED) explainables.clear();
+    found = readExplainable(text);
+    explainables.set(text, found);
+    // an unexpected failure is not remembered: the next call meets it afresh
+    found.catch(() => explainables.delete(text));
+  }
+  return found;
+}
+
+async function readExplainable(text: string): Promise<Explainable> {
   // interval $2, as pg_stat_statements writes interval '30 days', does not plan: $2::interval does
-  const sql = await castTypedParameters(request.sql);
-  let parameters: number;
+  const sql = await castTypedParameters(text);
   try {
     const statement = await parseOneStatement(sql);
     if (!EXPLAINABLE.has(statement.kind)) {
       return { ok: false, reason: `it is ${statementPhrase(statement.kind)}, which has no plan to cost` };
     }
-    parameters = paramCount(statement.node);
+    return { ok: true, sql, parameters: paramCount(statement.node) };
   } catch (error) {
     if (!isPgscopeError(error)) throw error;
     return { ok: false, reason: 'pgscope could not parse it as one statement' };
   }
-  const prepared = parameters > 0 && caps.serverVersionNum < 160000;
-  const settings = [String(Math.max(1, Math.round(request.timeoutMs))), prepared ? 'force_generic_plan' : 'auto', prepared ? 'off' : 'on'];
-  const generic = prepared ? genericPlanStatements(PREPARED_NAME, parameters, 'VERBOSE, FORMAT JSON') : null;
-  const first = await planOnce(client, sql, parameters, settings, generic, false);
-  if (!first.ok && generic && first.state === UNTYPED_PARAMETER) return planOnce(client, sql, parameters, settings, generic, true);
-  return first;
 }
 
-/** One EXPLAIN in its own read-only transaction; `preparePrefix` null: EXPLAIN directly (generic on 16+). */
+/** One EXPLAIN in its own read-only transaction, opened by `begin`; `generic` null: EXPLAIN directly (generic on 16+). */
 async function planOnce(
   client: Queryable,
   sql: string,
   parameters: number,
-  settings: string[],
+  begin: string,
   generic: ReturnType<typeof genericPlanStatements> | null,
   typed: boolean,
 ): Promise<PlanOutcome & { state?: string }> {
   let preparedOk = false;
   try {
-    await client.query(BEGIN_READ_ONLY_SQL);
-    await client.query(TRANSACTION_SETTINGS_SQL, settings);
+    await client.query(begin);
     if (generic) {
       await client.query((typed ? generic.prepareTyped : generic.prepare) + sql);
       preparedOk = true;
@@ -115,8 +144,8 @@ async function planOnce(
   } catch (error) {
     return { ok: false, reason: planFailure(error), state: sqlStateOf(error) };
   } finally {
-    await client.query(ROLLBACK_SQL);
-    if (preparedOk && generic) await client.query(generic.deallocate);
+    // one round trip: DEALLOCATE runs after the ROLLBACK, outside the transaction
+    await client.query(preparedOk && generic ? `${ROLLBACK_SQL}; ${generic.deallocate}` : ROLLBACK_SQL);
   }
 }
 

@@ -33,7 +33,7 @@ import {
 } from '../coster.js';
 import { estimateSizeBytes } from '../estimate/costModel.js';
 import { HeuristicCoster } from '../estimate/estimateCoster.js';
-import { candidateDefinition, createHypothetical, dropHypothetical, hypotheticalSize, resetHypothetical } from '../candidateIndex.js';
+import { CandidateDefinitions, createHypothetical, dropHypothetical, resetHypothetical } from '../candidateIndex.js';
 import type { HypotheticalIndex } from '../candidateIndex.js';
 import { planCost, planOn, usesIndex, weighedCost, type CostNode, type PlanOutcome } from '../planCost.js';
 import { tableStatistics } from '../estimate/statistics.js';
@@ -80,7 +80,13 @@ class Session {
     private readonly planTimeoutMs: number,
     private readonly clearance: PlanClearance,
     readonly trust: TrustConfig,
+    private readonly definitions: CandidateDefinitions,
   ) {}
+
+  /** The candidate's definition, validated once per advisor run (see CandidateDefinitions). */
+  define(candidate: CandidateIndex) {
+    return this.definitions.define(this.client, candidate, this.caps.serverVersionNum, this.trust);
+  }
 
   /** The statement's plans; a heavy variant that cannot be planned leaves the generic plan alone. */
   async plan(statement: WorkloadStatement): Promise<PlansOutcome> {
@@ -115,6 +121,7 @@ async function withSession<T>(
   caps: Capabilities,
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions,
+  definitions: CandidateDefinitions,
   work: (session: Session) => Promise<T>,
 ): Promise<T> {
   const schema = caps.hypopg.installed ? caps.hypopg.schema : null;
@@ -138,6 +145,7 @@ async function withSession<T>(
         planTimeoutMs,
         await clearanceOf(client, workload, options.trust),
         options.trust ?? NO_EXTRA_TRUST,
+        definitions,
       );
       await resetHypothetical(client, schema);
       try {
@@ -157,8 +165,9 @@ export async function whatIfCosts(
   candidates: readonly CandidateIndex[],
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
+  definitions = new CandidateDefinitions(),
 ): Promise<WhatIfResult> {
-  return withSession(db, caps, workload, options, async (session) => {
+  return withSession(db, caps, workload, options, definitions, async (session) => {
     const byId = statementsById(workload);
     const costed: CostedCandidate[] = [];
     const unsupported: WhatIfResult['unsupported'] = [];
@@ -198,7 +207,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
     session.skipped.push({ candidate, queryId: null, reason: 'none of the statements it was generated for could be planned' });
     return null;
   }
-  const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
+  const definition = await session.define(candidate);
   if (!definition.ok) {
     session.skipped.push({ candidate, queryId: null, reason: definition.reason });
     return null;
@@ -237,7 +246,7 @@ async function costOne(session: Session, candidate: CandidateIndex, statements: 
  * there the leaves' statistics give the estimate when it is larger.
  */
 async function sizeOf(session: Session, candidate: CandidateIndex, partitioned: boolean, index: HypotheticalIndex) {
-  const size = await hypotheticalSize(session.client, session.hypopgSchema, index);
+  const size = index.sizeBytes;
   if (!partitioned) return { bytes: size, note: null };
   const columns = [...candidate.keys.flatMap((key) => key.column ?? []), ...candidate.include];
   const stats = await tableStatistics(session.client, candidate.schema, candidate.table, columns);
@@ -256,8 +265,9 @@ export async function whatIfSetCost(
   candidates: readonly CandidateIndex[],
   workload: Pick<CostingWorkload, 'statements' | 'clearance'>,
   options: CostingOptions = {},
+  definitions = new CandidateDefinitions(),
 ): Promise<SetCostingResult & { unsupported: number[] }> {
-  return withSession(db, caps, workload, options, async (session) => {
+  return withSession(db, caps, workload, options, definitions, async (session) => {
     const byId = statementsById(workload);
     const statements = [...new Map(candidates.flatMap((c) => statementsFor(c, byId, session.skipped)).map((s) => [s.queryId, s])).values()];
     const before = new Map<string, StatementPlans>();
@@ -303,7 +313,7 @@ export async function whatIfSetCost(
 async function createAll(session: Session, candidates: readonly CandidateIndex[]) {
   const created: Array<{ name: string; partitioned: boolean; hypothetical: HypotheticalIndex } | null> = [];
   for (const candidate of candidates) {
-    const definition = await candidateDefinition(session.client, candidate, session.caps.serverVersionNum, session.trust);
+    const definition = await session.define(candidate);
     const index = definition.ok ? await createHypothetical(session.client, session.hypopgSchema, definition.definition.sql) : definition;
     if (!index.ok) session.skipped.push({ candidate, queryId: null, reason: index.reason });
     created.push(definition.ok && index.ok ? { ...definition.definition, hypothetical: index.index } : null);
@@ -314,6 +324,8 @@ async function createAll(session: Session, candidates: readonly CandidateIndex[]
 /** The HypoPG path of Coster; candidates HypoPG cannot simulate are estimated by the heuristic. */
 export class WhatIfCoster implements Coster {
   readonly source = 'HYPOPG' as const;
+  // recommend.ts makes one coster per advisor run: the definitions are kept for that run only
+  private readonly definitions = new CandidateDefinitions();
 
   constructor(
     private readonly db: Db,
@@ -327,7 +339,7 @@ export class WhatIfCoster implements Coster {
   ): Promise<CostingResult> {
     const byPattern = candidates.filter((candidate) => patternInHand(candidate, workload.accesses));
     const planned = candidates.filter((candidate) => !byPattern.includes(candidate));
-    const result = await whatIfCosts(this.db, this.caps, planned, workload, options);
+    const result = await whatIfCosts(this.db, this.caps, planned, workload, options, this.definitions);
     result.unsupported.push(...byPattern.map((candidate) => ({ candidate, reason: PATTERN_REASON })));
     if (result.unsupported.length === 0) return withoutUnsupported(result);
     const budgetMs = Math.max(0, (options.budgetMs ?? DEFAULT_BUDGET_MS) - result.elapsedMs);
@@ -351,7 +363,14 @@ export class WhatIfCoster implements Coster {
   }
 
   async costSet(candidates: readonly CandidateIndex[], workload: CostingWorkload, options: CostingOptions = {}): Promise<SetCostingResult> {
-    const { unsupported: _unsupported, ...result } = await whatIfSetCost(this.db, this.caps, candidates, workload, options);
+    const { unsupported: _unsupported, ...result } = await whatIfSetCost(
+      this.db,
+      this.caps,
+      candidates,
+      workload,
+      options,
+      this.definitions,
+    );
     return result;
   }
 }
