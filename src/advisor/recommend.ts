@@ -37,7 +37,7 @@ export interface RecommendOptions {
   /**
    * Wall-clock budget of the analysis and the costing together, milliseconds, counted from the
    * start of the run; the costing gets what the analysis left, and never less than a quarter of it.
-   * Default 8,000.
+   * Default 7,000.
    */
   budgetMs?: number;
   /** Whose code planning may run besides PostgreSQL's, superusers' and pgscope's own role's (config.trust); absent: nobody else's. */

@@ -37,7 +37,7 @@ export async function clearanceOf(
 }
 
 export interface CostingOptions {
-  /** Wall-clock budget of one costing run, milliseconds (default 8,000). Work left when it is spent is skipped, with that reason. */
+  /** Wall-clock budget of one costing run, milliseconds (default 7,000). Work left when it is spent is skipped, with that reason. */
   budgetMs?: number;
   /** statement_timeout of each EXPLAIN, milliseconds (default 2,000; never more than the budget left). */
   planTimeoutMs?: number;
@@ -45,7 +45,12 @@ export interface CostingOptions {
   trust?: TrustConfig;
 }
 
-export const DEFAULT_BUDGET_MS = 8_000;
+/**
+ * The advisor's request is this budget and a short tail (validating the chosen indexes, the write
+ * window): 500 statements and 750 candidates on 2 cores answered in 8.7 s with 8,000, here 7,000
+ * keeps it under the 10 s the bench holds it to on a busier machine.
+ */
+export const DEFAULT_BUDGET_MS = 7_000;
 export const DEFAULT_PLAN_TIMEOUT_MS = 2_000;
 
 /** Something that could not be costed: a statement (queryId), a candidate, or one statement for one candidate. */
