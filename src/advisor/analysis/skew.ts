@@ -15,7 +15,7 @@
 // The variant's literal comes from pg_stats and is only ever planned: it is never shown (notes
 // name the column and the shares, not the value).
 import type { Queryable } from '../../db/pool.js';
-import { equalityComparisons, withLiterals } from './specialize.js';
+import { equalityComparisons, loadMostCommon, withLiterals } from './specialize.js';
 import type { HeavyVariant } from '../types.js';
 import type { ParsedWorkloadStatement } from './workload.js';
 
@@ -58,39 +58,10 @@ export async function withHeavyVariants(db: Queryable, statements: readonly Pars
 
 /** The skewed columns among `columns`, by `relation\0column` (relation as the statement wrote it). */
 async function loadSkews(db: Queryable, columns: Array<{ relation: string; column: string }>): Promise<Map<string, ColumnSkew>> {
-  const rows = await db.query<{
-    relation: string;
-    column_name: string;
-    qualified: string;
-    vals: string[] | null;
-    freqs: number[] | null;
-    distinct_values: number;
-  }>(
-    /* SQL */ `
-    SELECT DISTINCT ON (w.relation, w.column_name)
-      w.relation,
-      w.column_name,
-      format('%s.%s.%s', n.nspname, c.relname, s.attname) AS qualified,
-      s.most_common_vals::text::text[] AS vals,
-      s.most_common_freqs::float8[] AS freqs,
-      CASE
-        WHEN s.n_distinct >= 0 THEN s.n_distinct
-        ELSE -s.n_distinct * greatest(c.reltuples, 0)
-      END::float8 AS distinct_values
-    FROM unnest($1::text[], $2::text[]) AS w(relation, column_name)
-    JOIN pg_class c ON c.oid = to_regclass(w.relation)
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = w.column_name
-    ORDER BY
-      w.relation,
-      w.column_name,
-      s.inherited DESC`,
-    [columns.map((c) => c.relation), columns.map((c) => c.column)],
-  );
   const skews = new Map<string, ColumnSkew>();
-  for (const row of rows) {
-    const skew = row.vals && row.freqs ? skewOf(row.vals, row.freqs, row.distinct_values) : null;
-    if (skew) skews.set(`${row.relation}\u0000${row.column_name}`, { ...skew, column: row.qualified });
+  for (const [key, common] of await loadMostCommon(db, columns)) {
+    const skew = skewOf(common.values, common.freqs, common.distinctValues);
+    if (skew) skews.set(key, { ...skew, column: common.column });
   }
   return skews;
 }

@@ -59,7 +59,7 @@ export async function specializeStatements(
     if (keys.size > 0) jsonKeys.set(statement, keys);
   }
   if (wanted.size === 0 && jsonKeys.size === 0) return [...statements];
-  const categories = await loadCategories(
+  const categories = await loadMostCommon(
     db,
     [...wanted.values()].flat().flatMap((c) => c.relations.map((relation) => ({ relation, column: c.column }))),
   );
@@ -132,20 +132,42 @@ export function equalityComparisons(node: Node): Comparison[] {
   return comparisons;
 }
 
-interface Category {
+/** pg_stats' most common values of a column, and its distinct values (a count, as n_distinct gives rows). */
+export interface MostCommon {
+  /** The column, as "schema.table.column". */
+  column: string;
   values: string[];
   freqs: number[];
+  distinctValues: number;
 }
 
-/** pg_stats' most common values of each (relation, column), by `relation\0column`. */
-async function loadCategories(db: Queryable, columns: Array<{ relation: string; column: string }>): Promise<Map<string, Category>> {
-  const rows = await db.query<{ relation: string; column_name: string; vals: string[] | null; freqs: number[] | null }>(
+/**
+ * pg_stats' most common values of each (relation, column), by `relation\0column` (the relation as
+ * the statement wrote it, resolved by to_regclass); a partitioned table's own statistics first.
+ */
+export async function loadMostCommon(
+  db: Queryable,
+  columns: Array<{ relation: string; column: string }>,
+): Promise<Map<string, MostCommon>> {
+  const rows = await db.query<{
+    relation: string;
+    column_name: string;
+    qualified: string;
+    vals: string[] | null;
+    freqs: number[] | null;
+    distinct_values: number;
+  }>(
     /* SQL */ `
     SELECT DISTINCT ON (w.relation, w.column_name)
       w.relation,
       w.column_name,
+      format('%s.%s.%s', n.nspname, c.relname, s.attname) AS qualified,
       s.most_common_vals::text::text[] AS vals,
-      s.most_common_freqs::float8[] AS freqs
+      s.most_common_freqs::float8[] AS freqs,
+      CASE
+        WHEN s.n_distinct >= 0 THEN s.n_distinct
+        ELSE -s.n_distinct * greatest(c.reltuples, 0)
+      END::float8 AS distinct_values
     FROM unnest($1::text[], $2::text[]) AS w(relation, column_name)
     JOIN pg_class c ON c.oid = to_regclass(w.relation)
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -158,12 +180,19 @@ async function loadCategories(db: Queryable, columns: Array<{ relation: string; 
   );
   return new Map(
     rows.flatMap((row) =>
-      row.vals && row.freqs ? [[`${row.relation}\u0000${row.column_name}`, { values: row.vals, freqs: row.freqs }]] : [],
+      row.vals && row.freqs
+        ? [
+            [
+              `${row.relation}\u0000${row.column_name}`,
+              { column: row.qualified, values: row.vals, freqs: row.freqs, distinctValues: row.distinct_values },
+            ],
+          ]
+        : [],
     ),
   );
 }
 
-function isSelectiveCategory(category: Category, literal: string): boolean {
+function isSelectiveCategory(category: MostCommon, literal: string): boolean {
   const coverage = category.freqs.reduce((sum, freq) => sum + freq, 0);
   const at = category.values.indexOf(statsValue(literal));
   return coverage >= CATEGORY_COVERAGE && at >= 0 && category.freqs[at]! <= MAX_VALUE_SHARE;
