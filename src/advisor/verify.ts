@@ -9,12 +9,10 @@
 import type { Capabilities } from '../db/capabilities.js';
 import { statementTexts } from '../db/explain/explain.js';
 import { clearStatements } from '../db/trust/statementTrust.js';
-import { describeTopNode, nodesOf, planOn } from './costing/planCost.js';
+import { describeTopNode, nodesOf, planOn, type CostNode } from './costing/planCost.js';
 import { parseOneStatement, walkTree } from '../sql/parse.js';
-import type { Db } from '../db/pool.js';
+import type { Db, Queryable } from '../db/pool.js';
 import type { TrustConfig } from '../config.js';
-import type { Queryable } from '../db/pool.js';
-import type { PlanClearance } from '../db/trust/statementTrust.js';
 import { withHeavyVariants } from './analysis/skew.js';
 import { parseWorkloadStatement } from './analysis/workload.js';
 
@@ -74,7 +72,7 @@ export async function checkStatementsUse(
         checks.push({ queryId, usesIndex: false, totalCost: null, topNode: null, problem, note: null });
         continue;
       }
-      const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
+      const used = usesAny(planned.plan, indexNames);
       checks.push({
         queryId,
         usesIndex: used,
@@ -121,12 +119,14 @@ async function heavyValueNote(
   const [withHeavy] = parsed ? await withHeavyVariants(client, [parsed]) : [];
   const heavy = withHeavy?.heavy;
   if (!heavy) return null;
-  const clearance: PlanClearance = await clearStatements(client, trust, [{ sql: heavy.query }]);
+  const clearance = await clearStatements(client, trust, [{ sql: heavy.query }]);
   const planned = await planOn(client, caps, { sql: heavy.query, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
-  if (!planned.ok) return null;
-  const used = [...nodesOf(planned.plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
-  return used ? heavyNote(heavy.column, heavy.share, heavy.averageShare) : null;
+  return planned.ok && usesAny(planned.plan, indexNames) ? heavyNote(heavy.column, heavy.share, heavy.averageShare) : null;
 }
+
+/** Some node of the plan reads one of the indexes. */
+const usesAny = (plan: CostNode, indexNames: ReadonlySet<string>) =>
+  [...nodesOf(plan)].some((node) => node['Index Name'] !== undefined && indexNames.has(node['Index Name']));
 
 /** Why a generic plan may leave out an index the statement's real executions use; null when nothing explains it. */
 async function genericPlanNote(sql: string, index: { method: string; where: string | null }): Promise<string | null> {
