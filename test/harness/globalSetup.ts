@@ -47,6 +47,9 @@ export default async function setup(project: TestProject) {
           // makes thousands. At the default 5,000 it evicted the least-used ones while tests still
           // read them (applyRecommendation's statement, on PostgreSQL 13 in CI).
           'pg_stat_statements.max': '20000',
+          // three test files run at once, some loading hundreds of thousands of rows: at the default
+          // 128 MB they evicted the pages test/db/cache.test.ts counts on finding cached
+          shared_buffers: '512MB',
         },
       });
       adminUrl = server.url();
