@@ -48,8 +48,10 @@ export default async function setup(project: TestProject) {
           // read them (applyRecommendation's statement, on PostgreSQL 13 in CI).
           'pg_stat_statements.max': '20000',
           // three test files run at once, some loading hundreds of thousands of rows: at the default
-          // 128 MB they evicted the pages test/db/cache.test.ts counts on finding cached
-          shared_buffers: '512MB',
+          // 128 MB they evicted the pages test/db/cache.test.ts counts on finding cached. Not more:
+          // test/db/settings.test.ts takes 128 x shared_buffers for the machine's memory, and its
+          // work_mem advice holds below 51 GB at 200 connections
+          shared_buffers: '256MB',
         },
       });
       adminUrl = server.url();
