@@ -11,7 +11,7 @@
 // another answer the case accepts). KNOWN_GAPS lists the cases pgscope does not answer yet, with the
 // reason and the costing path (HYPOPG: what-if plans; HEURISTIC: the pg_stats estimate); a gap that
 // starts agreeing fails, so that the list is moved back by hand and never goes stale.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recommendIndexes, type AdvisorReport } from '../../src/advisor/recommend.js';
 import type { CandidateIndex } from '../../src/advisor/types.js';
 import { detectCapabilities } from '../../src/db/capabilities.js';
@@ -27,8 +27,11 @@ const PEER_GROUPS: PeerGroup[] = [DEXTER, PGHERO, SUPABASE];
 
 type Path = AdvisorReport['source'];
 
-/** `peer/name` -> why pgscope does not agree yet, and on which costing paths. */
-const KNOWN_GAPS: Record<string, { paths: Path[]; reason: string }> = {
+/**
+ * `peer/name` -> why pgscope does not agree yet, on which costing paths, and the PostgreSQL majors
+ * where it agrees all the same (their planner costs the case differently); absent: none.
+ */
+const KNOWN_GAPS: Record<string, { paths: Path[]; reason: string; agreesOnMajors?: number[] }> = {
   'PgHero/order_multiple': {
     paths: ['HEURISTIC'],
     reason:
@@ -61,6 +64,8 @@ const KNOWN_GAPS: Record<string, { paths: Path[]; reason: string }> = {
     paths: ['HEURISTIC', 'HYPOPG'],
     reason:
       "the planner's cost of = through the trigram GiST index does not count rechecking every trigram match: the B-tree saves under 10 % on paper (costing)",
+    // on PostgreSQL 13 pgscope agrees (seen in CI); why 13 costs the case differently is not looked into
+    agreesOnMajors: [13],
   },
   'PgHero/suggested_index_for_gist_inet_index_gt': {
     paths: ['HEURISTIC', 'HYPOPG'],
@@ -155,7 +160,8 @@ function verdict(group: PeerGroup, index: number): { answer: string[]; agrees: b
   const answer = answers.get(prefixOf(group, index)) ?? [];
   const accepted = [peerCase.expected, ...(peerCase.alsoAccepted ?? [])].map((indexes) => [...indexes].sort());
   const agrees = accepted.some((indexes) => JSON.stringify(indexes) === JSON.stringify(answer));
-  const gap = KNOWN_GAPS[keyOf(group, peerCase)]?.paths.includes(report.source) ?? false;
+  const known = KNOWN_GAPS[keyOf(group, peerCase)];
+  const gap = (known?.paths.includes(report.source) && !known.agreesOnMajors?.includes(inject('pgMajorVersion'))) ?? false;
   return { answer, agrees, gap, path: report.source };
 }
 
