@@ -166,9 +166,11 @@ class ChangeRun {
       this.settleFinished(withChangeId(result.error, this.entry.id));
     } else if (result.lost) {
       const error = lostSessionError();
-      this.settleFinished(withChangeId(error, this.entry.id));
+      // The client hears it once the entry says FAILED, or at once while the database does not answer.
+      const tell = () => this.settleFinished(withChangeId(error, this.entry.id));
       say(`pgscope: change ${this.label} lost its database session (${serverWords(result.error)}); closing its entry as FAILED.`);
-      await this.close({ status: 'FAILED', code: error.code, message: error.message, durationMs });
+      await this.close({ status: 'FAILED', code: error.code, message: error.message, durationMs }, tell);
+      tell();
       await this.cleanUpAfterLoss();
     } else {
       await this.close({ ...failure(result.error), durationMs });
@@ -193,14 +195,18 @@ class ChangeRun {
     return work();
   }
 
-  /** Writes the entry's end, waiting for the database while it is unreachable (until pgscope exits). */
-  private async close(finish: Finish): Promise<boolean> {
+  /**
+   * Writes the entry's end, waiting for the database while it is unreachable (until pgscope exits);
+   * `onWaiting` hears when that wait begins.
+   */
+  private async close(finish: Finish, onWaiting?: () => void): Promise<boolean> {
     let waited = false;
     const written = await untilReachable(
       () => finishEntry(this.ctx.database, this.entry.id, finish),
       this.abandoned.signal,
       () => {
         waited = true;
+        onWaiting?.();
         say(
           `pgscope: change ${this.label} ended ${finish.status}, but the database does not answer; its entry is written as soon as it does.`,
         );
