@@ -120,13 +120,15 @@ export function thisDatabaseEntries(caps: Capabilities, { topLevelOnly }: { topL
 
 /**
  * The per-queryid columns both read, summed over its entries (roles, and nested statements unless
- * left out): the text of the most-called entry, calls, total time, and mean time as the total over
+ * left out): the text of the most-called entry (top-level first), calls, total time, and mean time as the total over
  * the calls (the entries' own means are not averaged). Needs GROUP BY queryid.
  */
 export function perQueryIdTotals(caps: Capabilities): string {
   const c = entryColumns(caps);
+  // a nested entry's text is the statement around it (pgscope's own PREPARE when it costs one)
+  const topLevelFirst = caps.pgStatStatementsColumns.has('toplevel') ? 'toplevel DESC, ' : '';
   return /* SQL */ `queryid::text AS query_id,
-        (array_agg(query ORDER BY calls DESC, userid))[1] AS query,
+        (array_agg(query ORDER BY ${topLevelFirst}calls DESC, userid))[1] AS query,
         sum(calls)::int8 AS calls,
         sum(${c.total}) AS total_time_ms,
         sum(${c.total}) / nullif(sum(calls), 0) AS mean_time_ms`;

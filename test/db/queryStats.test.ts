@@ -73,6 +73,22 @@ describe('slowQueries', () => {
     expect(byMean[0]!.query).toBe('SELECT pg_sleep($1)');
   });
 
+  it("shows a statement's own text, not that of an EXPLAIN it ran nested in more often (14+)", async () => {
+    const shape = 'SELECT max(n) FROM numbers WHERE n > $1';
+    await queryOnce(target.url, shape, [1]);
+    // as pgscope's costing plans a statement: PREPARE, then EXPLAIN EXECUTE, with every statement tracked
+    await queryOnce(
+      target.url,
+      `SET pg_stat_statements.track = 'all'; PREPARE costing AS ${shape};
+       EXPLAIN EXECUTE costing(2); EXPLAIN EXECUTE costing(3); EXPLAIN EXECUTE costing(4)`,
+    );
+    const rows = await slowQueries(db, caps, { ...base, minMeanTimeMs: 0, limit: 100 });
+    const texts = rows.filter((row) => row.query.includes('max(n) FROM numbers')).map((row) => row.query);
+    if (caps.serverVersionNum >= 140000) expect(texts).toEqual([shape]);
+    // without the toplevel column (13) nothing tells the two entries apart: the most-called text shows
+    else expect(texts).toHaveLength(1);
+  });
+
   it('builds its SQL from the columns the installed view really has', () => {
     const sql = slowQueriesSql(caps);
     const exec = caps.pgStatStatementsColumns.has('total_exec_time');
