@@ -10,8 +10,16 @@
 //    cost about the same without it, it goes.
 // With HypoPG the set is planned together. The pg_stats estimate cannot see two indexes helping
 // one plan (its costSet takes each statement's best candidate), so there only the second check
-// changes anything.
-import { Budget, DEFAULT_BUDGET_MS, type Coster, type CostingOptions, type CostingWorkload } from './costing/coster.js';
+// changes anything. HypoPG simulates no GIN or GiST index: a chosen one is left out of the planned
+// set and counts by its own estimate, the planner taking the cheaper (estimatedOn).
+import {
+  Budget,
+  DEFAULT_BUDGET_MS,
+  type Coster,
+  type CostingOptions,
+  type CostingWorkload,
+  type SetStatementCost,
+} from './costing/coster.js';
 import {
   helpsEnough,
   selectIndexes,
@@ -127,16 +135,15 @@ async function addPartners(run: SetRun, greedy: readonly SelectedIndex[], verdic
       const helps: StatementCost[] = [];
       let benefit = 0;
       for (const cost of together.values()) {
-        const current = now.get(cost.queryId)?.after.totalCost ?? cost.before.totalCost;
+        const floor = estimatedOn(selected, run, cost.queryId);
+        const current = Math.min(now.get(cost.queryId)?.after.totalCost ?? cost.before.totalCost, floor);
+        const after = Math.min(cost.after.totalCost, floor);
         const otherTable = partnersOn(selected, [cost.queryId]).every((partner) => tableKey(partner) !== tableKey(costed.candidate));
-        if (
-          !cost.usedBy.includes(0) ||
-          !helpsEnough(cost.before.totalCost, current, cost.after.totalCost, input.minImprovement, otherTable)
-        ) {
+        if (!cost.usedBy.includes(0) || !helpsEnough(cost.before.totalCost, current, after, input.minImprovement, otherTable)) {
           continue;
         }
         helps.push({ queryId: cost.queryId, before: cost.before, after: cost.after });
-        benefit += run.calls(cost.queryId) * (current - cost.after.totalCost);
+        benefit += run.calls(cost.queryId) * (current - after);
       }
       const overhead = writeOverhead(costed.candidate, input.writes);
       if (helps.length > 0 && benefit > overhead) {
@@ -156,6 +163,18 @@ async function addPartners(run: SetRun, greedy: readonly SelectedIndex[], verdic
   return selected;
 }
 
+/**
+ * What the chosen indexes the coster cannot plan (a GIN index beside HypoPG's B-trees) cost the
+ * statement by their own estimates, the cheapest of them; Infinity when none serves it. The planner
+ * takes the cheaper of that and the planned set's plan, so a candidate only pays below it.
+ */
+const estimatedOn = (selected: readonly SelectedIndex[], run: SetRun, queryId: string) =>
+  Math.min(
+    ...selected
+      .filter((chosen) => !run.canCost(chosen.costed))
+      .flatMap((chosen) => chosen.helps.filter((cost) => cost.queryId === queryId).map((cost) => cost.after.totalCost)),
+  );
+
 /** The chosen indexes that serve any of the statements. */
 const partnersOn = (selected: readonly SelectedIndex[], queryIds: readonly string[]) =>
   selected.filter((chosen) => chosen.helps.some((cost) => queryIds.includes(cost.queryId))).map((chosen) => chosen.costed.candidate);
@@ -163,7 +182,7 @@ const partnersOn = (selected: readonly SelectedIndex[], queryIds: readonly strin
 /** Chosen indexes, least benefit first, dropped when the others serve their statements about as well. */
 async function dropUseless(run: SetRun, selected: readonly SelectedIndex[], verdicts: Map<CostedCandidate, SelectionRejection>) {
   const costable = selected.filter((chosen) => run.canCost(chosen.costed));
-  if (costable.length < 2) return [...selected];
+  if (costable.length === 0 || selected.length < 2) return [...selected];
   const { input } = run;
   const withAll = await run.cost(
     costable.map((chosen) => chosen.costed),
@@ -174,10 +193,13 @@ async function dropUseless(run: SetRun, selected: readonly SelectedIndex[], verd
   for (const chosen of [...costable].sort((a, b) => a.benefit - b.benefit)) {
     const others = kept.filter((other) => other !== chosen && run.canCost(other.costed));
     const queryIds = new Set(chosen.helps.map((cost) => cost.queryId));
-    const without = await run.cost(
-      others.map((other) => other.costed),
-      queryIds,
-    );
+    const without =
+      others.length > 0
+        ? await run.cost(
+            others.map((other) => other.costed),
+            queryIds,
+          )
+        : new Map<string, SetStatementCost>();
     if (!without) break;
     let stillHelps = false;
     let benefit = 0;
@@ -189,11 +211,13 @@ async function dropUseless(run: SetRun, selected: readonly SelectedIndex[], verd
         unknown = true;
         continue;
       }
-      // no other index costed on the statement: it costs what it did without any
-      const withoutIt = without.get(id)?.after.totalCost ?? withIt.before.totalCost;
+      // no other index costed on the statement: it costs what it did without any, or what the uncostable ones cost it
+      const floor = estimatedOn(kept, run, id);
+      const withoutIt = Math.min(without.get(id)?.after.totalCost ?? withIt.before.totalCost, floor);
+      const withItCost = Math.min(withIt.after.totalCost, floor);
       const otherTable = partnersOn(others, [id]).every((other) => tableKey(other) !== tableKey(chosen.costed.candidate));
-      if (helpsEnough(withIt.before.totalCost, withoutIt, withIt.after.totalCost, input.minImprovement, otherTable)) stillHelps = true;
-      benefit += run.calls(id) * Math.max(0, withoutIt - withIt.after.totalCost);
+      if (helpsEnough(withIt.before.totalCost, withoutIt, withItCost, input.minImprovement, otherTable)) stillHelps = true;
+      benefit += run.calls(id) * Math.max(0, withoutIt - withItCost);
     }
     const overhead = writeOverhead(chosen.costed.candidate, input.writes);
     if (unknown || (stillHelps && benefit > overhead)) continue;
