@@ -37,7 +37,8 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const own = new Set(stats.leaves.map((leaf) => `${leaf.schema}.${leaf.table}`));
   const scans = [...nodesOf(before)].filter(isScan);
   const mine = scans.filter((node) => own.has(`${node.Schema}.${node['Relation Name']}`));
-  const estimate = estimateKeys(candidate, access, stats, plannerSelectivity(before, mine, stats.rows));
+  const kept = plannerSelectivity(before, mine, stats.rows);
+  const estimate = estimateKeys(candidate, access, stats, kept);
   // no row estimate (never analyzed): no evidence of a gain (statisticsNotes says so)
   if (stats.rows === 0 || (estimate.keysUsed === 0 && !estimate.ordered)) return unchanged;
   // a partial index serves only statements whose own predicate implies the index's
@@ -48,7 +49,7 @@ export function estimateAfter(input: EstimateInput): PlanCost {
   const indexPages = estimateSizeBytes(candidate, stats) / 8192;
   const base: AccessCostInput = { estimate, stats, settings: input.settings, correlation, indexPages, fraction: 1 };
   const single = mine.length === scans.length;
-  const chosen = single ? singleTableAccess(base, candidate, access) : cheapest(base, candidate, false, 0);
+  const chosen = single ? singleTableAccess(base, candidate, access, kept) : cheapest(base, candidate, false, 0);
   const joined = single ? { total: chosen.cost, nestedLoops: [] } : replacedInJoin(before, mine, chosen.cost, access, input.settings);
   if (!(joined.total < before['Total Cost'])) return unchanged;
   // two decimals, as EXPLAIN prints costs
@@ -88,9 +89,15 @@ function cheapest(base: AccessCostInput, candidate: CandidateIndex, sorts: boole
   return index <= bitmap ? { cost: index, kind: 'Index Scan' } : { cost: bitmap, kind: 'Bitmap Heap Scan' };
 }
 
-/** The whole statement on one table: an ordered index with a LIMIT reads only the rows it returns. */
-function singleTableAccess(base: AccessCostInput, candidate: CandidateIndex, access: TableAccess): Access {
+/**
+ * The whole statement on one table: an ordered index with a LIMIT reads only the rows it returns,
+ * the LIMIT's share of the rows the statement's conditions keep (`kept`, the planner's share of the
+ * table; the index's own when unknown), not of those the index reads: a filter the index does not
+ * serve, tags @> $1 under ORDER BY price, makes it read further for as many rows.
+ */
+function singleTableAccess(base: AccessCostInput, candidate: CandidateIndex, access: TableAccess, kept: number | null): Access {
   const rows = Math.max(1, base.estimate.indexSelectivity * base.stats.rows);
+  const returned = kept === null ? rows : Math.max(1, Math.min(rows, kept * base.stats.rows));
   const sorts = access.sort.length > 0;
   const limit = typeof access.limit === 'number' ? access.limit : null;
   const whole = cheapest(base, candidate, sorts, rows, limit);
@@ -98,7 +105,7 @@ function singleTableAccess(base: AccessCostInput, candidate: CandidateIndex, acc
   // as the planner costs a LIMIT: the start-up cost, then the fraction of the run cost (the descent is the start-up)
   const startup = descentCost(base);
   const full = indexScanCost(base);
-  const early = startup + limitFraction(access.limit, rows) * (full - startup);
+  const early = startup + limitFraction(access.limit, returned) * (full - startup);
   return early < whole.cost ? { cost: early, kind: 'Index Scan' } : whole;
 }
 
