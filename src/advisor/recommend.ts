@@ -153,7 +153,9 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     }
     const helped = chosen.helps.flatMap((cost) => {
       const statement = statements.get(cost.queryId);
-      return statement ? [{ statement, before: cost.before, after: cost.after }] : [];
+      // shown as pg_stat_statements keeps it: the constants the analysis put back were only planned
+      const kept = statement && { ...statement, query: statement.keptQuery ?? statement.query, keptQuery: undefined };
+      return kept ? [{ statement: kept, before: cost.before, after: cost.after }] : [];
     });
     const makesRedundant = await redundantIndexes(db, candidate);
     const recommendation = {

@@ -7,8 +7,13 @@
 /** One statement of the workload, from pg_stat_statements. */
 export interface WorkloadStatement {
   queryId: string;
-  /** Normalized text as pg_stat_statements stores it ($1, $2 ... for constants). */
+  /**
+   * The text costed: as pg_stat_statements stores it ($1, $2 ... for constants), with the constants
+   * the analysis put back where it knows them (analysis/specialize.ts, analysis/pageSize.ts).
+   */
   query: string;
+  /** The text as pg_stat_statements stores it, where `query` has constants put back. */
+  keptQuery?: string;
   calls: number;
   totalTimeMs: number;
   meanTimeMs: number;

@@ -7,13 +7,14 @@
 // So for an index chosen for a skewed column's heavy values (advisor/analysis/skew.ts): the generic
 // plan, at the average value, may do without it; the statement is then planned at a heavy value too.
 import type { Capabilities } from '../db/capabilities.js';
-import { statementTexts } from '../db/explain/explain.js';
+import { statementEntries, type StatementEntry } from '../db/explain/explain.js';
 import { clearStatements } from '../db/trust/statementTrust.js';
 import { describeTopNode, nodesOf, planOn, type CostNode } from './costing/planCost.js';
 import { parseOneStatement, walkTree } from '../sql/parse.js';
 import type { Db, Queryable } from '../db/pool.js';
 import type { TrustConfig } from '../config.js';
 import { withHeavyVariants } from './analysis/skew.js';
+import { pageSize, withPageSizes } from './analysis/pageSize.js';
 import { parseWorkloadStatement } from './analysis/workload.js';
 
 export interface StatementCheck {
@@ -44,18 +45,18 @@ export async function checkStatementsUse(
   index: { method: string; where: string | null },
 ): Promise<StatementCheck[]> {
   if (queryIds.length === 0) return [];
-  const texts = await statementTexts(db, caps, queryIds);
+  const entries = await statementEntries(db, caps, queryIds);
   // the costing's planner: one client, read-only transactions rolled back, the pre-16 generic-plan pitfalls handled
   return db.withClient(async (client) => {
     const clearance = await clearStatements(
       client,
       trust,
-      [...texts.values()].map((sql) => ({ sql })),
+      [...entries.values()].map(({ sql }) => ({ sql })),
     );
     const checks: StatementCheck[] = [];
     for (const queryId of queryIds) {
-      const sql = texts.get(queryId);
-      if (sql === undefined) {
+      const entry = entries.get(queryId);
+      if (entry === undefined) {
         checks.push({
           queryId,
           usesIndex: false,
@@ -66,6 +67,7 @@ export async function checkStatementsUse(
         });
         continue;
       }
+      const { sql } = entry;
       const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
       if (!planned.ok) {
         const problem = `It could not be planned: ${planned.reason}.`;
@@ -81,7 +83,7 @@ export async function checkStatementsUse(
         problem: null,
         note: used
           ? null
-          : ((await heavyValueNote(client, caps, trust, { queryId, sql }, indexNames)) ?? (await genericPlanNote(sql, index))),
+          : ((await asCostedNote(client, caps, trust, { queryId, ...entry }, indexNames)) ?? (await genericPlanNote(sql, index))),
       });
     }
     return checks;
@@ -100,28 +102,42 @@ const heavyNote = (column: string, share: number, averageShare: number) =>
 
 const percent = (share: number) => `${share >= 0.01 ? (share * 100).toFixed(1) : (share * 100).toPrecision(1)} %`;
 
-/** The note when the statement, planned at a heavy value of a skewed column it compares with $n, uses the index; else null. */
-async function heavyValueNote(
+const pageSizeNote = (rows: number) =>
+  `Its generic plan takes its LIMIT $n to fetch 10 % of the rows; planned with LIMIT ${rows}, the rows its calls return, as the ` +
+  'calls run, it uses it.';
+
+/**
+ * The note when the statement, planned as the advisor costed it, uses the index: with its LIMIT $n at
+ * the rows its calls return (analysis/pageSize.ts), then at a heavy value of a skewed column it
+ * compares with $n (analysis/skew.ts); else null.
+ */
+async function asCostedNote(
   client: Queryable,
   caps: Capabilities,
   trust: TrustConfig,
-  statement: { queryId: string; sql: string },
+  statement: StatementEntry & { queryId: string },
   indexNames: ReadonlySet<string>,
 ): Promise<string | null> {
   const parsed = await parseWorkloadStatement({
     queryId: statement.queryId,
     query: statement.sql,
-    calls: 0,
+    calls: statement.calls,
     totalTimeMs: 0,
     meanTimeMs: 0,
-    rows: 0,
+    rows: statement.rows,
   });
-  const [withHeavy] = parsed ? await withHeavyVariants(client, [parsed]) : [];
+  if (!parsed) return null;
+  const [paged = parsed] = await withPageSizes([parsed]);
+  const rows = pageSize(statement);
+  const usedBy = async (sql: string) => {
+    const clearance = await clearStatements(client, trust, [{ sql }]);
+    const planned = await planOn(client, caps, { sql, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
+    return planned.ok && usesAny(planned.plan, indexNames);
+  };
+  if (rows !== null && paged.query !== parsed.query && (await usedBy(paged.query))) return pageSizeNote(rows);
+  const [withHeavy] = await withHeavyVariants(client, [paged]);
   const heavy = withHeavy?.heavy;
-  if (!heavy) return null;
-  const clearance = await clearStatements(client, trust, [{ sql: heavy.query }]);
-  const planned = await planOn(client, caps, { sql: heavy.query, timeoutMs: PLAN_TIMEOUT_MS }, clearance);
-  return planned.ok && usesAny(planned.plan, indexNames) ? heavyNote(heavy.column, heavy.share, heavy.averageShare) : null;
+  return heavy && (await usedBy(heavy.query)) ? heavyNote(heavy.column, heavy.share, heavy.averageShare) : null;
 }
 
 /** Some node of the plan reads one of the indexes. */

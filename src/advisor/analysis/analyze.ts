@@ -19,6 +19,7 @@ import { atLeastMeanTime, ExcludedTables, type TableName } from './exclusions.js
 import { type ConstantSamples, sampleActivity } from './samples.js';
 import { specializeStatements } from './specialize.js';
 import { withHeavyVariants } from './skew.js';
+import { withPageSizes } from './pageSize.js';
 import { asksForTrigrams, patternNotes, trigramSupport, type AnalysisNote } from './patternNotes.js';
 
 export interface AnalyzeOptions extends WorkloadOptions, Omit<CandidateOptions, 'distinctValues' | 'trigram'>, CoverageOptions {
@@ -87,7 +88,7 @@ export async function analyzeStatements(
 
 async function analyzeParsed(db: Queryable, loaded: ParsedWorkloadStatement[], options: AnalyzeOptions): Promise<WorkloadAnalysis> {
   const { kept: timely, below: belowMinMeanTime } = atLeastMeanTime(loaded, options.minMeanTimeMs ?? 0);
-  const all = await withHeavyVariants(db, timely);
+  const all = await withHeavyVariants(db, await withPageSizes(timely));
   const clearance = await clearStatements(db, options.trust ?? NO_EXTRA_TRUST, [
     ...all.map((statement) => ({ sql: statement.query, node: statement.node })),
     ...all.flatMap((statement) => (statement.heavy ? [{ sql: statement.heavy.query }] : [])),

@@ -226,7 +226,7 @@ export async function withLiterals(
   out += text.slice(at);
   try {
     const [parsed] = await parseStatements(out);
-    return parsed ? { ...statement, query: out, node: parsed.node } : null;
+    return parsed ? { ...statement, query: out, keptQuery: statement.keptQuery ?? statement.query, node: parsed.node } : null;
   } catch {
     return null;
   }

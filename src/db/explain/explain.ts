@@ -86,7 +86,9 @@ const PREPARED_NAME = 'pgscope_explain';
 const statementsByQueryIdSql = (view: string, hasToplevel: boolean) => /* SQL */ `
   SELECT DISTINCT ON (queryid)
     queryid::text AS query_id,
-    query
+    query,
+    calls,
+    rows
   FROM ${view}
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND queryid = ANY ($1::int8[])
@@ -132,6 +134,13 @@ async function statementText(db: Queryable, caps: Capabilities, given: string): 
   return text;
 }
 
+/** A statement as pg_stat_statements keeps it, ready to plan, with its counters. */
+export interface StatementEntry {
+  sql: string;
+  calls: number;
+  rows: number;
+}
+
 /**
  * The texts pg_stat_statements keeps for `queryIds` in the current database, ready to plan: the
  * top-level entry's (a nested one under EXPLAIN holds the whole EXPLAIN), unwrapped, with
@@ -139,16 +148,34 @@ async function statementText(db: Queryable, caps: Capabilities, given: string): 
  * Ids it does not hold are absent from the map.
  */
 export async function statementTexts(db: Queryable, caps: Capabilities, queryIds: readonly string[]): Promise<Map<string, string>> {
+  return new Map([...(await statementEntries(db, caps, queryIds))].map(([queryId, entry]) => [queryId, entry.sql]));
+}
+
+/** statementTexts with each entry's calls and rows. */
+export async function statementEntries(
+  db: Queryable,
+  caps: Capabilities,
+  queryIds: readonly string[],
+): Promise<Map<string, StatementEntry>> {
   const view = pgStatStatementsView(caps);
   const rows = await db
-    .query<{ query_id: string; query: string }>(statementsByQueryIdSql(view, caps.pgStatStatementsColumns.has('toplevel')), [queryIds])
+    .query<{ query_id: string; query: string; calls: bigint | string; rows: bigint | string }>(
+      statementsByQueryIdSql(view, caps.pgStatStatementsColumns.has('toplevel')),
+      [queryIds],
+    )
     .catch((error: unknown) => {
       throw staleExtensionError(error, caps);
     });
-  const texts = await Promise.all(
-    rows.map(async (row) => [row.query_id, await castTypedParameters(await unwrapNestedStatement(row.query))] as const),
+  const entries = await Promise.all(
+    rows.map(
+      async (row) =>
+        [
+          row.query_id,
+          { sql: await castTypedParameters(await unwrapNestedStatement(row.query)), calls: Number(row.calls), rows: Number(row.rows) },
+        ] as const,
+    ),
   );
-  return new Map(texts);
+  return new Map(entries);
 }
 
 /** Explains one statement of the client's SQL; see ExplainRequest. */
