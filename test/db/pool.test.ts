@@ -81,6 +81,8 @@ describe('Database (the tuned pool)', () => {
 
   it('answers POOL_EXHAUSTED instead of waiting forever when every connection stays busy', async () => {
     const db = pool({ PGSCOPE_POOL_MAX: '1', PGSCOPE_POOL_CONNECTION_TIMEOUT_MS: '200' });
+    // connected beforehand: on a busy machine opening the connection alone may take longer than 200 ms
+    await db.query('SELECT 1');
     const busy = db.query('SELECT pg_sleep(1)');
     await waitFor('the sleeping statement to hold the only connection', () => db.counters().checkedOut === 1);
     const error = await db.query('SELECT 1').catch((e: unknown) => e);
