@@ -8,6 +8,7 @@ import { CapabilitiesCache } from '../src/db/capabilities.js';
 import { migrateOwnSchema } from '../src/db/migrate.js';
 import { Database } from '../src/db/pool.js';
 import { createApp } from '../src/yoga.js';
+import { RequestLog } from '../src/http/requestLog.js';
 import { ConstantSamples, startSampling } from '../src/advisor/analysis/samples.js';
 
 /** The contract the section is written against (DESIGN.md, issue 7); the rest is optional. */
@@ -86,7 +87,10 @@ export async function startAdvisorClient(url: string): Promise<AdvisorClient> {
   const constantSamples = new ConstantSamples();
   const sampleEveryMs = Number(process.env.BENCH_ADVISOR_SAMPLE_INTERVAL_MS ?? 100);
   const sampler = startSampling(database, () => capabilities.get(), constantSamples, sampleEveryMs / 1000);
-  const app = createApp({ config, database, capabilities, ownSchemaReady: migration.ok, constantSamples }, { logging: false });
+  const app = createApp(
+    { config, database, capabilities, ownSchemaReady: migration.ok, constantSamples },
+    { logging: false, requestLog: new RequestLog(config.log, { write: () => undefined }) },
+  );
 
   const gql = async <T>(query: string, variables: Record<string, unknown> = {}) => {
     const response = await app.fetch('http://127.0.0.1/graphql', {

@@ -7,6 +7,7 @@ import { Database } from '../src/db/pool.js';
 import { slowQueries } from '../src/db/queryStats.js';
 import { loadConfig } from '../src/config.js';
 import { createApp } from '../src/yoga.js';
+import { RequestLog } from '../src/http/requestLog.js';
 import { merge, percentile, runLoad, table, throughput } from './lib.js';
 
 const OPERATION = /* GraphQL */ `
@@ -41,7 +42,10 @@ export async function benchApi(url: string, seconds: number, log: (line: string)
   const capabilities = new CapabilitiesCache(database);
   log('api: filling pg_stat_statements with 1,000 distinct statements ...');
   await fillStatements(database, 200);
-  const app = createApp({ config, database, capabilities, ownSchemaReady: false }, { logging: false });
+  const app = createApp(
+    { config, database, capabilities, ownSchemaReady: false },
+    { logging: false, requestLog: new RequestLog(config.log, { write: () => undefined }) },
+  );
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;

@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config.js';
 import { CapabilitiesCache } from '../src/db/capabilities.js';
 import { Database } from '../src/db/pool.js';
 import { createApp } from '../src/yoga.js';
+import { RequestLog } from '../src/http/requestLog.js';
 import { percentile, table } from './lib.js';
 
 const OPERATION = /* GraphQL */ `
@@ -52,7 +53,10 @@ async function dropInBatches(db: Database): Promise<void> {
 export async function benchTables(url: string, seconds: number, log: (line: string) => void): Promise<string> {
   const config = loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '10', PGSCOPE_STATEMENT_TIMEOUT_MS: '60000' });
   const database = new Database(url, { applicationName: 'pgscope-bench', pool: config.pool });
-  const app = createApp({ config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: false }, { logging: false });
+  const app = createApp(
+    { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: false },
+    { logging: false, requestLog: new RequestLog(config.log, { write: () => undefined }) },
+  );
   await dropInBatches(database);
   await database.query('CREATE SCHEMA bench_tables');
 

@@ -115,6 +115,20 @@ export interface Config {
   sampleIntervalSeconds: number;
   pool: PoolConfig;
   embedded: EmbeddedConfig;
+  log: LogConfig;
+  /** Serve Prometheus metrics at /metrics (protected like reads). Default true. */
+  metrics: boolean;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'text'] as const;
+
+/** The request and change log (src/http/requestLog.ts); start-up and shutdown messages stay plain lines on stderr. */
+export interface LogConfig {
+  /** info: an access line per request and a line per mutation; debug adds nothing secret, warn and error only failures. Default info. */
+  level: (typeof LOG_LEVELS)[number];
+  /** json: one JSON object per line (pino), for log collectors; text: one readable line. Default json. */
+  format: (typeof LOG_FORMATS)[number];
 }
 
 /** A bad configuration value: the process prints the message and exits. */
@@ -193,6 +207,11 @@ export function loadConfig(env: Env = process.env): Config {
       demoScale: read.number('PGSCOPE_DEMO_SCALE', 0.5, { min: 0.001, max: 100 }),
       workloadRate: read.number('PGSCOPE_DEMO_WORKLOAD_RATE', 2, { min: 0, max: 1000 }),
     },
+    log: {
+      level: read.oneOf('PGSCOPE_LOG_LEVEL', LOG_LEVELS, 'info'),
+      format: read.oneOf('PGSCOPE_LOG_FORMAT', LOG_FORMATS, 'json'),
+    },
+    metrics: read.boolean('PGSCOPE_METRICS', true),
   };
   checkAnonymousReads(config);
   checkTokensDiffer(config);
@@ -269,6 +288,15 @@ class EnvReader {
     if (['true', '1', 'on', 'yes'].includes(raw)) return true;
     if (['false', '0', 'off', 'no'].includes(raw)) return false;
     throw new ConfigError(name, `must be true or false, got "${raw}"`);
+  }
+
+  /** One of `choices`, case-insensitive. */
+  oneOf<Choice extends string>(name: string, choices: readonly Choice[], fallback: Choice): Choice {
+    const raw = this.raw(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    const choice = choices.find((each) => each === raw);
+    if (choice === undefined) throw new ConfigError(name, `must be one of ${choices.join(', ')}; got "${raw}"`);
+    return choice;
   }
 
   /** A comma-separated list, each item matching `pattern`. */

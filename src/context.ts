@@ -8,6 +8,7 @@ import { requestReads, shareReads, type RequestReads, type SharedReads } from '.
 import { credentialOf } from './http/auth.js';
 import type { Credential } from './config.js';
 import type { ConstantSamples } from './advisor/analysis/samples.js';
+import type { Metrics } from './metrics.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {
@@ -18,13 +19,16 @@ export interface AppDeps {
   ownSchemaReady: boolean;
   /** The constants statements were seen running with (src/index.ts samples them); absent: none sampled. */
   constantSamples?: ConstantSamples;
+  /** The process's metrics (src/index.ts adds the process's own); absent: the app makes its own unless config.metrics is off. */
+  metrics?: Metrics;
 }
 
 /** What the app adds to AppDeps for every request (src/yoga.ts). */
-export interface AppServices extends AppDeps {
+export interface AppServices extends Omit<AppDeps, 'metrics'> {
   /** Identical reads in flight and the read cache, shared by every request. */
   sharedReads: SharedReads;
   constantSamples: ConstantSamples;
+  metrics: Metrics | null;
 }
 
 export interface Context {
@@ -54,6 +58,8 @@ export interface Context {
   isAdmin: boolean;
   /** Which token the request carried, by name (mutations record it; refusals explain it). */
   credential: Credential;
+  /** Counts what requests did (advisor runs); null when PGSCOPE_METRICS is off. */
+  metrics: Metrics | null;
 }
 
 export function createContext(deps: AppServices, request: Request): Context {
@@ -73,5 +79,6 @@ export function createContext(deps: AppServices, request: Request): Context {
     constantSamples: deps.constantSamples,
     isAdmin: credential === 'admin',
     credential,
+    metrics: deps.metrics,
   };
 }

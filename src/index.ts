@@ -17,6 +17,7 @@ import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
 import { startWorkload, type Workload } from './demo/workload.js';
 import { httpListener } from './http/listener.js';
+import { Metrics } from './metrics.js';
 import { createApp } from './yoga.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -73,7 +74,15 @@ async function main(): Promise<void> {
 
   const capabilities = new CapabilitiesCache(database);
   const constantSamples = new ConstantSamples();
-  const app = createApp({ config: { ...config, adminToken: target.adminToken }, database, capabilities, ownSchemaReady, constantSamples });
+  const metrics = config.metrics ? new Metrics(database, { processMetrics: true }) : undefined;
+  const app = createApp({
+    config: { ...config, adminToken: target.adminToken },
+    database,
+    capabilities,
+    ownSchemaReady,
+    constantSamples,
+    metrics,
+  });
   const httpServer = await listen(http.createServer(httpListener(app)), config);
   // One grace for requests and changes, from the signal on; then changes still running are
   // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.

@@ -8,6 +8,9 @@ import { useGraphiQLPage } from './http/graphiql.js';
 import { limitPlugins } from './http/limits.js';
 import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
+import { useObservability } from './http/observe.js';
+import { RequestLog } from './http/requestLog.js';
+import { Metrics } from './metrics.js';
 import { ConstantSamples } from './advisor/analysis/samples.js';
 import { schema } from './schema/index.js';
 
@@ -48,6 +51,8 @@ export interface AppOptions {
   logging?: boolean;
   /** The clock of the read cache, milliseconds on a monotonic scale (tests move it by hand). Default performance.now. */
   now?: () => number;
+  /** The request log; default one from config.log on standard output. */
+  requestLog?: RequestLog;
 }
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
@@ -55,7 +60,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     ...deps,
     sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }),
     constantSamples: deps.constantSamples ?? new ConstantSamples(),
+    metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(deps.database)) : null,
   };
+  const [records, metricsEndpoint] = useObservability(deps.config, services.metrics, options.requestLog ?? new RequestLog(deps.config.log));
   return createYoga<Record<string, never>, Context>({
     schema,
     context: ({ request }) => createContext(services, request),
@@ -71,7 +78,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     multipart: false,
     graphiql: false, // useGraphiQLPage serves it from our own dependencies (Yoga's page needs a CDN), after the Host check
     plugins: [
+      // the request id and the clock first, so that every refusal is logged too
+      records,
       useAccessControl(deps.config),
+      metricsEndpoint,
       // Limits next: every rejection comes before parsing the rest, resolvers, or any SQL.
       ...limitPlugins(deps.config.limits),
       useReadinessCheck({

@@ -128,11 +128,27 @@ export interface DatabaseOptions {
   warn?: (message: string) => void;
 }
 
+/** Hears every statement a Database ran, pooled or on a checked-out client: how long, and whether it failed. */
+export type StatementListener = (durationMs: number, failed: boolean) => void;
+
 /** A target database behind one pg.Pool. */
 export class Database implements Db {
   private readonly pool: pg.Pool;
   private timeouts = 0;
   private idleErrors = 0;
+  private readonly listeners = new Set<StatementListener>();
+
+  /** Adds a listener (metrics); returns what removes it. */
+  onStatement(listener: StatementListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private heard(started: number, failed: boolean): void {
+    if (this.listeners.size === 0) return;
+    const durationMs = performance.now() - started;
+    for (const listener of this.listeners) listener(durationMs, failed);
+  }
 
   constructor(
     readonly url: string,
@@ -167,14 +183,18 @@ export class Database implements Db {
   }
 
   async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    const started = performance.now();
     try {
       // A parameterized statement is one of pgscope's own constant texts (client input only ever
       // arrives as parameters): prepared by name, PostgreSQL plans it once per connection. The
       // catalog queries behind tables and indexes spend as long planning as running on small sets.
       const name = params.length > 0 && this.options.pool.preparedStatements !== false ? statementName(sql) : undefined;
       const query = name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] };
-      return rowsOf<Row>(await this.pool.query(query));
+      const rows = rowsOf<Row>(await this.pool.query(query));
+      this.heard(started, false);
+      return rows;
     } catch (error) {
+      this.heard(started, true);
       throw this.translate(error);
     }
   }
@@ -199,9 +219,13 @@ export class Database implements Db {
     let pastDeadline = false;
     const queryable: Queryable = {
       query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+        const started = performance.now();
         try {
-          return rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, deadlineMs)));
+          const rows = rowsOf<Row>(await client.query(withDeadline({ text: sql, values: params as unknown[] }, deadlineMs)));
+          this.heard(started, false);
+          return rows;
         } catch (error) {
+          this.heard(started, true);
           if (error instanceof Error && error.message === CLIENT_DEADLINE_MESSAGE) pastDeadline = true;
           throw this.translate(error);
         }

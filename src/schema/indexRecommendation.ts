@@ -259,6 +259,7 @@ async function runAdvisor(
     trust: ctx.config.trust,
     samples: ctx.constantSamples,
   });
+  ctx.metrics?.advisorRun(report.source, report.durationMs / 1000);
   const ids = [...new Set(report.recommendations.flatMap((r) => r.statements.map((s) => s.statement.queryId)))];
   const rows = ids.length
     ? await slowQueries(ctx.db, caps, { minMeanTimeMs: 0, minCalls: 0, orderBy: 'TOTAL_TIME', limit: ids.length, queryIds: ids })

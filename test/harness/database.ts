@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { CapabilitiesCache } from '../../src/db/capabilities.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
+import type { RequestLog } from '../../src/http/requestLog.js';
 import { createApp, type App } from '../../src/yoga.js';
 import { TEMPLATE_DATABASE, urlForDatabase } from './urls.js';
 import { quoteIdent } from '../../src/sql/quote.js';
@@ -36,7 +37,8 @@ export async function createTestDatabase(label: string, options: { template?: st
 
 /** Config as the server would build it, from env-style overrides (no process.env involved). */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '4', ...env });
+  // the request log is tested on its own (test/http/observe.test.ts): elsewhere it would only fill the output
+  return loadConfig({ PGSCOPE_POOL_MIN: '0', PGSCOPE_POOL_MAX: '4', PGSCOPE_LOG_LEVEL: 'silent', ...env });
 }
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -62,13 +64,19 @@ export interface GqlResult<Data> {
 
 export function createTestApp(
   url: string,
-  options: { env?: Record<string, string>; ownSchemaReady?: boolean; database?: Database; now?: () => number } = {},
+  options: {
+    env?: Record<string, string>;
+    ownSchemaReady?: boolean;
+    database?: Database;
+    now?: () => number;
+    requestLog?: RequestLog;
+  } = {},
 ): TestApp {
   const config = testConfig({ PGSCOPE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
   const database = options.database ?? new Database(url, { applicationName: 'pgscope-test', pool: config.pool, warn: () => undefined });
   const app = createApp(
     { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: options.ownSchemaReady ?? false },
-    { logging: false, now: options.now },
+    { logging: false, now: options.now, requestLog: options.requestLog },
   );
   return {
     app,
