@@ -13,6 +13,7 @@ const KNOWN_CODES = new Set<string>([...Object.keys(ERROR_CODES), ...Object.keys
 /** Request and statement latencies: a catalog read takes milliseconds, an advisor run seconds. */
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** 'none': refused before an operation was chosen (parsing, validation, limits, tokens). */
 export type OperationType = 'query' | 'mutation' | 'subscription' | 'none';
 
 export class Metrics {

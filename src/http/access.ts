@@ -5,7 +5,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
-import { bearerToken, tokenMatches } from './auth.js';
+import { bearerToken, mayRead } from './auth.js';
 import { hostNameOf, isHostAllowed } from './hosts.js';
 
 /** Paths answered whatever the Host: liveness says nothing but "the process runs" (load balancers probe with any Host). */
@@ -45,9 +45,8 @@ export function useAccessControl(config: AccessConfig): Plugin {
       if (origin && request.method !== 'OPTIONS') response.headers.set('Access-Control-Allow-Origin', origin);
     },
     onParams({ request }) {
-      if (!config.readToken) return;
+      if (mayRead(request.headers.get('authorization'), config)) return;
       const token = bearerToken(request.headers.get('authorization'));
-      if (tokenMatches(token, config.readToken) || tokenMatches(token, config.adminToken)) return;
       throw new PgscopeError(
         ErrorCode.UNAUTHENTICATED,
         `${token ? 'The token is wrong' : 'Reads need a token'}: send the header "Authorization: Bearer <PGSCOPE_READ_TOKEN>" (the admin token also reads).`,

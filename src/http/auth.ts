@@ -27,3 +27,10 @@ export function credentialOf(
   if (tokenMatches(token, tokens.readToken)) return 'read';
   return 'unknown';
 }
+
+/** Whether a request with this Authorization header may read: any request when no read token is set, else one with the read or admin token. */
+export function mayRead(header: string | null, tokens: { adminToken?: string | undefined; readToken?: string | undefined }): boolean {
+  if (!tokens.readToken) return true;
+  const credential = credentialOf(header, tokens);
+  return credential === 'read' || credential === 'admin';
+}

@@ -9,11 +9,12 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Metrics, OperationType } from '../metrics.js';
-import { bearerToken, credentialOf, tokenMatches } from './auth.js';
+import { credentialOf, mayRead } from './auth.js';
 import type { RequestLog } from './requestLog.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 
 interface RequestRecord {
   id: string;
@@ -43,8 +44,7 @@ function metricsEndpoint(config: Pick<Config, 'readToken' | 'adminToken'>, metri
     onRequest({ request, url, endResponse }) {
       if (url.pathname !== '/metrics' || metrics === null) return;
       if (request.method !== 'GET') return endResponse(new Response(null, { status: 405, headers: { allow: 'GET' } }));
-      const token = bearerToken(request.headers.get('authorization'));
-      if (config.readToken && !tokenMatches(token, config.readToken) && !tokenMatches(token, config.adminToken)) {
+      if (!mayRead(request.headers.get('authorization'), config)) {
         return endResponse(
           new Response(
             'Metrics need a token: send the header "Authorization: Bearer <PGSCOPE_READ_TOKEN>" (the admin token also reads).\n',
@@ -78,7 +78,10 @@ function requestRecords(
     },
     onParams({ request, params }) {
       const record = records.get(request);
-      if (record && typeof params.operationName === 'string') record.operationName = params.operationName.slice(0, 100);
+      // a GraphQL name or nothing: the field is the client's, and may hold anything
+      if (record && typeof params.operationName === 'string') {
+        record.operationName = GRAPHQL_NAME.test(params.operationName) ? params.operationName : '(not a GraphQL name)';
+      }
     },
     onExecute({ args }) {
       // yoga's own context (the request) is merged into ours
@@ -106,7 +109,9 @@ function requestRecords(
       response.headers.set(REQUEST_ID_HEADER, record.id);
       const url = new URL(request.url);
       const seconds = (performance.now() - record.started) / 1000;
-      if (url.pathname === '/graphql' && record.type !== 'none') metrics?.request(record.type, record.fields, record.codes, seconds);
+      // executed, or refused with a code (parsing, validation, limits, tokens); not the GraphiQL page
+      const graphql = url.pathname === '/graphql' && (record.type !== 'none' || record.codes.length > 0);
+      if (graphql) metrics?.request(record.type, record.fields, record.codes, seconds);
       const who = credentialOf(request.headers.get('authorization'), config);
       log.access({
         requestId: record.id,
@@ -115,7 +120,7 @@ function requestRecords(
         status: response.status,
         durationMs: Math.round(seconds * 10_000) / 10,
         who,
-        ...(record.type !== 'none' ? { type: record.type, operation: record.operationName, fields: record.fields } : {}),
+        ...(graphql ? { type: record.type, operation: record.operationName, fields: record.fields } : {}),
         ...(record.codes.length > 0 ? { errors: record.codes } : {}),
       });
       if (record.type === 'mutation') {

@@ -107,6 +107,9 @@ describe('the log', () => {
     });
     expect(line!.durationMs).toBeGreaterThan(0);
     expect(typeof line!.time).toBe('string');
+    // an operation name that is no GraphQL name (it may hold anything) is not logged
+    await post(api, { query: '{ __typename }', operationName: `x ${SECRET}` }, { 'x-request-id': 'access-2' });
+    expect(log().find((each) => each.requestId === 'access-2')).toMatchObject({ operation: '(not a GraphQL name)' });
     const all = lines.join('\n');
     expect(all).not.toContain(SECRET);
     expect(all).not.toContain(TEST_ADMIN_TOKEN);
@@ -164,12 +167,13 @@ describe('/metrics', () => {
     const before = (await metrics(api)).text;
     await post(api, { query: '{ poolStatus { total } }' });
     await post(api, { query: '{ indexRecommendations(table: "nosuch") { id } }' });
-    await post(api, { query: '{ noSuchField }', operationName: 'whatever-a-client-names-it' });
+    await post(api, { query: '{ noSuchField }' });
+    await post(api, { query: 'query WhateverAClientNamesIt { __typename }', operationName: 'WhateverAClientNamesIt' });
     const { status, type, text } = await metrics(api);
     expect(status).toBe(200);
     expect(type).toContain('text/plain');
     const grew = (name: string) => sample(text, name) - sample(before, name);
-    expect(grew('pgscope_graphql_requests_total{type="query",outcome="ok"}')).toBe(1);
+    expect(grew('pgscope_graphql_requests_total{type="query",outcome="ok"}')).toBe(2);
     expect(grew('pgscope_graphql_requests_total{type="query",outcome="NOT_FOUND"}')).toBe(1);
     expect(grew('pgscope_graphql_errors_total{code="NOT_FOUND"}')).toBe(1);
     expect(grew('pgscope_graphql_root_fields_total{field="poolStatus"}')).toBe(1);
@@ -179,8 +183,10 @@ describe('/metrics', () => {
     expect(sample(text, 'pgscope_pool_max_connections')).toBe(4);
     expect(text).toContain('pgscope_pool_connections{state="waiting"} 0');
     expect(text).toContain('pgscope_changes_running 0');
+    // refused before it ran: counted, with its code
+    expect(grew('pgscope_graphql_requests_total{type="none",outcome="GRAPHQL_VALIDATION_FAILED"}')).toBe(1);
     // a client's names never become labels: neither its operation's name nor a field the schema lacks
-    expect(text).not.toContain('whatever-a-client-names-it');
+    expect(text).not.toContain('WhateverAClientNamesIt');
     expect(text).not.toContain('noSuchField');
   });
 
