@@ -26,7 +26,6 @@ export class Metrics {
   private readonly statementSeconds: Histogram;
   private readonly advisorRuns: Counter<'source'>;
   private readonly advisorSeconds: Histogram<'source'>;
-  private readonly stopListening: Array<() => void> = [];
 
   /** `processMetrics`: the Node.js process's own (CPU, memory, event loop lag), once per process (src/index.ts). */
   constructor(database: Database, { processMetrics = false }: { processMetrics?: boolean } = {}) {
@@ -118,12 +117,10 @@ export class Metrics {
         this.set(backgroundJobs.ids().length);
       },
     });
-    this.stopListening.push(
-      database.onStatement((durationMs, failed) => {
-        this.statements.inc({ outcome: failed ? 'error' : 'ok' });
-        this.statementSeconds.observe(durationMs / 1000);
-      }),
-    );
+    database.onStatement((durationMs, failed) => {
+      this.statements.inc({ outcome: failed ? 'error' : 'ok' });
+      this.statementSeconds.observe(durationMs / 1000);
+    });
   }
 
   /** One GraphQL request answered: its root fields, its errors' codes, how long it took. */
@@ -143,10 +140,5 @@ export class Metrics {
   /** The text format Prometheus scrapes. */
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
-  }
-
-  /** Stops hearing the database's statements (the app is closed). */
-  close(): void {
-    for (const stop of this.stopListening.splice(0)) stop();
   }
 }

@@ -153,9 +153,10 @@ export async function recommendIndexes(db: Db, caps: Capabilities, options: Reco
     }
     const helped = chosen.helps.flatMap((cost) => {
       const statement = statements.get(cost.queryId);
+      if (!statement) return [];
       // shown as pg_stat_statements keeps it: the constants the analysis put back were only planned
-      const kept = statement && { ...statement, query: statement.keptQuery ?? statement.query, keptQuery: undefined };
-      return kept ? [{ statement: kept, before: cost.before, after: cost.after }] : [];
+      const { keptQuery, ...shown } = statement;
+      return [{ statement: { ...shown, query: keptQuery ?? statement.query }, before: cost.before, after: cost.after }];
     });
     const makesRedundant = await redundantIndexes(db, candidate);
     const recommendation = {

@@ -138,10 +138,9 @@ export class Database implements Db {
   private idleErrors = 0;
   private readonly listeners = new Set<StatementListener>();
 
-  /** Adds a listener (metrics); returns what removes it. */
-  onStatement(listener: StatementListener): () => void {
+  /** Adds a listener (metrics), for the Database's lifetime. */
+  onStatement(listener: StatementListener): void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   private heard(started: number, failed: boolean): void {
