@@ -105,6 +105,7 @@ export interface Config {
   trust: TrustConfig;
   limits: LimitsConfig;
   reads: ReadsConfig;
+  subscriptions: SubscriptionsConfig;
   /** Statements with a mean time at or above this many milliseconds are "slow". Default 100 (the guide's). */
   slowQueryMs: number;
   /** Seconds between automatic query-stat snapshots for history; 0 turns it off. Default 0. */
@@ -118,6 +119,16 @@ export interface Config {
   log: LogConfig;
   /** Serve Prometheus metrics at /metrics (protected like reads). Default true. */
   metrics: boolean;
+}
+
+/** Bounds of the subscriptions dashboards hold open (src/live.ts). */
+export interface SubscriptionsConfig {
+  /** Shortest intervalMs a subscription may ask for. Default 1000. */
+  minIntervalMs: number;
+  /** Subscriptions one client (its address and token) may hold open at once. Default 4. */
+  maxPerClient: number;
+  /** Subscriptions the process holds open at once, all clients together. Default 32. */
+  maxTotal: number;
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -188,6 +199,11 @@ export function loadConfig(env: Env = process.env): Config {
     reads: {
       coalescing: read.boolean('PGSCOPE_READ_COALESCING', true),
       cacheMs: read.integer('PGSCOPE_READ_CACHE_MS', 0, { min: 0, max: MINUTE_MS }),
+    },
+    subscriptions: {
+      minIntervalMs: read.integer('PGSCOPE_SUBSCRIPTION_MIN_INTERVAL_MS', 1_000, { min: 100, max: MINUTE_MS }),
+      maxPerClient: read.integer('PGSCOPE_MAX_SUBSCRIPTIONS_PER_CLIENT', 4, { min: 1, max: 1000 }),
+      maxTotal: read.integer('PGSCOPE_MAX_SUBSCRIPTIONS', 32, { min: 1, max: 10_000 }),
     },
     pool: {
       min: poolMin,

@@ -9,6 +9,7 @@ import { credentialOf } from './http/auth.js';
 import type { Credential } from './config.js';
 import type { ConstantSamples } from './advisor/analysis/samples.js';
 import type { Metrics } from './metrics.js';
+import type { LiveStreams } from './live.js';
 
 /** Long-lived services shared by every request. */
 export interface AppDeps {
@@ -21,14 +22,17 @@ export interface AppDeps {
   constantSamples?: ConstantSamples;
   /** The process's metrics (src/index.ts adds the process's own); absent: the app makes its own unless config.metrics is off. */
   metrics?: Metrics;
+  /** The subscriptions held open (src/index.ts ends them at shutdown); absent: the app makes its own. */
+  live?: LiveStreams;
 }
 
 /** What the app adds to AppDeps for every request (src/yoga.ts). */
-export interface AppServices extends Omit<AppDeps, 'metrics'> {
+export interface AppServices extends Omit<AppDeps, 'metrics' | 'live'> {
   /** Identical reads in flight and the read cache, shared by every request. */
   sharedReads: SharedReads;
   constantSamples: ConstantSamples;
   metrics: Metrics | null;
+  live: LiveStreams;
 }
 
 export interface Context {
@@ -60,9 +64,14 @@ export interface Context {
   credential: Credential;
   /** Counts what requests did (advisor runs); null when PGSCOPE_METRICS is off. */
   metrics: Metrics | null;
+  /** Subscriptions held open, bounded per client and in all. */
+  live: LiveStreams;
+  /** Who holds this request's subscriptions, for their bound: the peer address (a proxy's, behind one) and the token kind. */
+  client: string;
 }
 
-export function createContext(deps: AppServices, request: Request): Context {
+/** `remoteAddress`: the TCP peer (unknown when the app is called without a socket, as tests do). */
+export function createContext(deps: AppServices, request: Request, remoteAddress?: string): Context {
   const stats = { statements: 0 };
   const reads = requestReads();
   const credential = credentialOf(request.headers.get('authorization'), deps.config);
@@ -80,5 +89,7 @@ export function createContext(deps: AppServices, request: Request): Context {
     isAdmin: credential === 'admin',
     credential,
     metrics: deps.metrics,
+    live: deps.live,
+    client: `${remoteAddress ?? 'unknown'} ${credential}`,
   };
 }

@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   REQUEST_TOO_LARGE:
     'the request body is larger than `PGSCOPE_MAX_BODY_BYTES` (413, `extensions.maxBytes`); the rest of it is not read, the connection is closed, and nothing ran',
   NOT_FOUND: 'a named object does not exist',
+  TOO_MANY_SUBSCRIPTIONS:
+    'the client (by address and token) or the whole process holds its most subscriptions open already (`PGSCOPE_MAX_SUBSCRIPTIONS_PER_CLIENT`, `PGSCOPE_MAX_SUBSCRIPTIONS`; `extensions.limit` names it): close one, or poll the query field',
   EXTENSION_NOT_LOADED: '`pg_stat_statements` (or HypoPG) is missing; the message gives the exact steps',
   INSUFFICIENT_PRIVILEGE: "pgscope's role lacks a grant; the message names it",
   POOL_EXHAUSTED: 'every connection stayed busy past `PGSCOPE_POOL_CONNECTION_TIMEOUT_MS`',

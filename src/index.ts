@@ -17,6 +17,7 @@ import { DEMO_DATABASE, ensureDemoDatabase } from './demo/load.js';
 import { DEMO_ROLE, ensureDemoRole } from './demo/role.js';
 import { startWorkload, type Workload } from './demo/workload.js';
 import { httpListener } from './http/listener.js';
+import { LiveStreams } from './live.js';
 import { Metrics } from './metrics.js';
 import { createApp } from './yoga.js';
 
@@ -74,7 +75,8 @@ async function main(): Promise<void> {
 
   const capabilities = new CapabilitiesCache(database);
   const constantSamples = new ConstantSamples();
-  const metrics = config.metrics ? new Metrics(database, { processMetrics: true }) : undefined;
+  const live = new LiveStreams(config.subscriptions);
+  const metrics = config.metrics ? new Metrics(database, { processMetrics: true, live }) : undefined;
   const app = createApp({
     config: { ...config, adminToken: target.adminToken },
     database,
@@ -82,11 +84,14 @@ async function main(): Promise<void> {
     ownSchemaReady,
     constantSamples,
     metrics,
+    live,
   });
   const httpServer = await listen(http.createServer(httpListener(app)), config);
   // One grace for requests and changes, from the signal on; then changes still running are
   // interrupted and get SHUTDOWN_WIND_DOWN_MS to clean up and record it, before the pool ends.
   cleanups.unshift(async () => {
+    // dashboards' event streams end now: they would hold the server open for the whole grace
+    live.closeAll();
     await Promise.all([
       closeServer(httpServer, config.shutdownGraceMs),
       backgroundJobs.stop(config.shutdownGraceMs, SHUTDOWN_WIND_DOWN_MS),

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { backgroundJobs } from './actions/jobs.js';
 import type { Database } from './db/pool.js';
 import { ERROR_CODES, GRAPHQL_CODES } from './errors.js';
+import type { LiveStreams } from './live.js';
 
 const KNOWN_CODES = new Set<string>([...Object.keys(ERROR_CODES), ...Object.keys(GRAPHQL_CODES)]);
 
@@ -27,8 +28,11 @@ export class Metrics {
   private readonly advisorRuns: Counter<'source'>;
   private readonly advisorSeconds: Histogram<'source'>;
 
-  /** `processMetrics`: the Node.js process's own (CPU, memory, event loop lag), once per process (src/index.ts). */
-  constructor(database: Database, { processMetrics = false }: { processMetrics?: boolean } = {}) {
+  /**
+   * `processMetrics`: the Node.js process's own (CPU, memory, event loop lag), once per process
+   * (src/index.ts). `live`: the subscriptions held open, when the app's are known.
+   */
+  constructor(database: Database, { processMetrics = false, live }: { processMetrics?: boolean; live?: LiveStreams } = {}) {
     const registers = [this.registry];
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pgscope_' });
     this.requests = new Counter({
@@ -117,6 +121,16 @@ export class Metrics {
         this.set(backgroundJobs.ids().length);
       },
     });
+    if (live) {
+      new Gauge({
+        name: 'pgscope_subscriptions_open',
+        help: 'Subscriptions (event streams of dashboards) held open now.',
+        registers,
+        collect() {
+          this.set(live.open);
+        },
+      });
+    }
     database.onStatement((durationMs, failed) => {
       this.statements.inc({ outcome: failed ? 'error' : 'ok' });
       this.statementSeconds.observe(durationMs / 1000);

@@ -1,4 +1,5 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
+import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type AppDeps, type Context } from './context.js';
@@ -10,6 +11,7 @@ import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
 import { useObservability } from './http/observe.js';
 import { RequestLog } from './http/requestLog.js';
+import { LiveStreams } from './live.js';
 import { Metrics } from './metrics.js';
 import { ConstantSamples } from './advisor/analysis/samples.js';
 import { schema } from './schema/index.js';
@@ -56,16 +58,19 @@ export interface AppOptions {
 }
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
+  const live = deps.live ?? new LiveStreams(deps.config.subscriptions);
   const services = {
     ...deps,
     sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }),
     constantSamples: deps.constantSamples ?? new ConstantSamples(),
-    metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(deps.database)) : null,
+    metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(deps.database, { live })) : null,
+    live,
   };
   const [records, metricsEndpoint] = useObservability(deps.config, services.metrics, options.requestLog ?? new RequestLog(deps.config.log));
   return createYoga<Record<string, never>, Context>({
     schema,
-    context: ({ request }) => createContext(services, request),
+    // Node's adapter adds the IncomingMessage (req) to yoga's context; app.fetch in tests has none.
+    context: ({ request, ...server }) => createContext(services, request, (server as { req?: IncomingMessage }).req?.socket.remoteAddress),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,

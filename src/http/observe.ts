@@ -67,6 +67,15 @@ function requestRecords(
   records: WeakMap<Request, RequestRecord>,
 ): Plugin<Context> {
   let schema: GraphQLSchema | undefined;
+  /** The operation chosen (executed or subscribed): its type and root fields. */
+  const noteOperation = (args: { contextValue: unknown; document: DocumentNode; operationName?: string | null }) => {
+    // yoga's own context (the request) is merged into ours
+    const record = records.get((args.contextValue as { request: Request }).request);
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!record || !operation) return;
+    record.type = operation.operation;
+    record.fields = rootFields(args.document, operation.selectionSet, schema, operation.operation);
+  };
   return {
     onSchemaChange({ schema: current }) {
       schema = current;
@@ -84,12 +93,10 @@ function requestRecords(
       }
     },
     onExecute({ args }) {
-      // yoga's own context (the request) is merged into ours
-      const record = records.get((args.contextValue as unknown as { request: Request }).request);
-      const operation = getOperationAST(args.document, args.operationName);
-      if (!record || !operation) return;
-      record.type = operation.operation;
-      record.fields = rootFields(args.document, operation.selectionSet, schema, operation.operation);
+      noteOperation(args);
+    },
+    onSubscribe({ args }) {
+      noteOperation(args);
     },
     onResultProcess({ request, result }) {
       const record = records.get(request);

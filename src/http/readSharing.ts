@@ -22,6 +22,10 @@ export function useReadSharing(config: ReadsConfig): Plugin<Context> {
       ctx.reads.cache = config.cacheMs > 0 && everyRootFieldCacheable(args.schema, args.document, operation.selectionSet);
       return undefined;
     },
+    // a subscription reads live views every tick: identical ones of several dashboards share a round trip, never the cache
+    onSubscribe: ({ args }) => {
+      (args.contextValue as Context).reads.share = config.coalescing;
+    },
   };
 }
 

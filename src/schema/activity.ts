@@ -1,7 +1,15 @@
-import { activity, blockedQueries, type BlockedQuery as BlockedQueryRow, type SessionRow, type SessionState } from '../db/activity.js';
+import {
+  activity,
+  blockedQueries,
+  type ActivityFilter,
+  type BlockedQuery as BlockedQueryRow,
+  type SessionRow,
+  type SessionState,
+} from '../db/activity.js';
 import { redactLiveText } from '../sql/redact.js';
 import { intInRange, nonNegative } from './args.js';
 import { builder } from './builder.js';
+import { intervalArgs, ticks, tickValue } from './live.js';
 
 /** PostgreSQL hides most of other roles' sessions from roles without pg_read_all_stats. */
 const HIDDEN = "Null when hidden from pgscope's role (see queryVisible).";
@@ -132,40 +140,71 @@ const BlockedQuery = builder.objectRef<BlockedQueryRow>('BlockedQuery').implemen
   }),
 });
 
+const activityArgs = builder.args((t) => ({
+  state: t.field({
+    type: [SessionStateEnum],
+    description: 'Only sessions in one of these states (then includeIdle is ignored).',
+  }),
+  includeIdle: t.boolean({ description: 'Also list IDLE sessions. Default false.', defaultValue: false }),
+  includeBackground: t.boolean({
+    description: 'Also list autovacuum workers, WAL senders and other background processes. Default false.',
+    defaultValue: false,
+  }),
+  minDurationMs: t.float({ description: 'Only sessions whose statement started at least this many milliseconds ago.' }),
+  applicationName: t.string({ description: 'Only sessions with exactly this application_name.' }),
+  allDatabases: t.boolean({
+    description: 'Also sessions connected to other databases of the server. Default false: the current database only.',
+    defaultValue: false,
+  }),
+  limit: t.int({ description: 'Most sessions returned, 1 to 1000. Default 100.', defaultValue: 100 }),
+}));
+
+interface ActivityArgs {
+  state?: readonly SessionState[] | null;
+  includeIdle?: boolean | null;
+  includeBackground?: boolean | null;
+  minDurationMs?: number | null;
+  applicationName?: string | null;
+  allDatabases?: boolean | null;
+  limit?: number | null;
+}
+
+/** The activity filter the arguments ask for (BAD_USER_INPUT when out of range). */
+function activityFilter(args: ActivityArgs): ActivityFilter {
+  return {
+    states: args.state ?? null,
+    includeIdle: args.includeIdle ?? false,
+    includeBackground: args.includeBackground ?? false,
+    allDatabases: args.allDatabases ?? false,
+    minDurationMs: args.minDurationMs == null ? null : nonNegative('minDurationMs', args.minDurationMs),
+    applicationName: args.applicationName ?? null,
+    limit: intInRange('limit', args.limit ?? 100, 1, 1000),
+  };
+}
+
+const ACTIVITY =
+  "Sessions connected to the current database (pgscope's own excluded), longest-running statement first, then by pid. " +
+  "Idle sessions and background processes are left out unless asked for. Without pg_monitor, other roles' sessions appear with queryVisible false.";
+
 builder.queryField('activity', (t) =>
   t.field({
     type: [Session],
-    description:
-      "Sessions connected to the current database (pgscope's own excluded), longest-running statement first, then by pid. " +
-      "Idle sessions and background processes are left out unless asked for. Without pg_monitor, other roles' sessions appear with queryVisible false.",
-    args: {
-      state: t.arg({
-        type: [SessionStateEnum],
-        description: 'Only sessions in one of these states (then includeIdle is ignored).',
-      }),
-      includeIdle: t.arg.boolean({ description: 'Also list IDLE sessions. Default false.', defaultValue: false }),
-      includeBackground: t.arg.boolean({
-        description: 'Also list autovacuum workers, WAL senders and other background processes. Default false.',
-        defaultValue: false,
-      }),
-      minDurationMs: t.arg.float({ description: 'Only sessions whose statement started at least this many milliseconds ago.' }),
-      applicationName: t.arg.string({ description: 'Only sessions with exactly this application_name.' }),
-      allDatabases: t.arg.boolean({
-        description: 'Also sessions connected to other databases of the server. Default false: the current database only.',
-        defaultValue: false,
-      }),
-      limit: t.arg.int({ description: 'Most sessions returned, 1 to 1000. Default 100.', defaultValue: 100 }),
+    description: ACTIVITY,
+    args: activityArgs,
+    resolve: async (_, args, ctx) => activity(ctx.db, await ctx.capabilities(), activityFilter(args)),
+  }),
+);
+
+builder.subscriptionField('activity', (t) =>
+  t.field({
+    type: [Session],
+    description: `activity now, then every intervalMs. ${ACTIVITY}`,
+    args: { ...activityArgs, ...intervalArgs },
+    subscribe: (_, args, ctx) => {
+      const filter = activityFilter(args);
+      return ticks(ctx, args.intervalMs, async () => activity(ctx.db, await ctx.capabilities(), filter));
     },
-    resolve: async (_, args, ctx) =>
-      activity(ctx.db, await ctx.capabilities(), {
-        states: args.state ?? null,
-        includeIdle: args.includeIdle ?? false,
-        includeBackground: args.includeBackground ?? false,
-        allDatabases: args.allDatabases ?? false,
-        minDurationMs: args.minDurationMs == null ? null : nonNegative('minDurationMs', args.minDurationMs),
-        applicationName: args.applicationName ?? null,
-        limit: intInRange('limit', args.limit ?? 100, 1, 1000),
-      }),
+    resolve: tickValue,
   }),
 );
 

@@ -3,9 +3,12 @@
 import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
 import type { Context } from '../context.js';
 import { badInput, notFound } from '../errors.js';
+import { loadIndexBuilds } from '../db/indexBuilds.js';
 import { changeEffect, type EffectWindow, type StatementEffect } from '../db/history/changeEffect.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
+import { IndexBuild } from './indexBuild.js';
+import { intervalArgs, ticks, tickValue } from './live.js';
 
 const ChangeStatusEnum = builder.enumType('ChangeStatus', {
   description: 'Where a change stands.',
@@ -94,6 +97,17 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
       nullable: true,
       description: 'Milliseconds its execution took on the DDL session; null for dry runs and while RUNNING.',
     }),
+    indexBuild: t.field({
+      type: IndexBuild,
+      nullable: true,
+      description:
+        'The index build its session runs now (pg_stat_progress_create_index: phase, blocks and tuples done, progressRatio), ' +
+        'for a progress bar; null unless it is RUNNING and building an index at this moment.',
+      resolve: async (entry, _, ctx) =>
+        entry.status === 'RUNNING' && entry.session_pid !== null
+          ? ((await loadIndexBuilds(ctx.db)).find((build) => build.pid === entry.session_pid) ?? null)
+          : null,
+    }),
     sessionPid: t.exposeInt('session_pid', {
       nullable: true,
       description: 'Backend pid of the DDL session it ran on (pg_stat_activity, pg_stat_progress_create_index); null for dry runs.',
@@ -169,12 +183,47 @@ builder.queryField('changeLogEntry', (t) =>
     description: 'One change-log entry by id (NOT_FOUND when absent): what a client polls after a mutation with wait: false.',
     args: { id: t.arg.id({ required: true, description: 'The id of the entry (change.id of the mutation).' }) },
     resolve: async (_, args, ctx) => {
-      const id = String(args.id);
-      if (!/^\d{1,19}$/.test(id)) throw badInput('id must be a change-log entry id (digits).', { argument: 'id' });
+      const id = entryId(args.id);
       await requireChangeLog(ctx);
-      const row = await readEntry(ctx.db, id);
-      if (!row) throw notFound(`No change-log entry with id ${id}.`, { id });
-      return row;
+      return existingEntry(ctx, id);
     },
   }),
 );
+
+builder.subscriptionField('changeProgress', (t) =>
+  t.field({
+    type: ChangeLogEntry,
+    description:
+      'Follows one change (a mutation sent with wait: false): its entry now, then every intervalMs while it is RUNNING; the last ' +
+      'event is its final state (SUCCEEDED, FAILED, INTERRUPTED), then the stream ends. Ask for indexBuild for a progress bar. ' +
+      'NOT_FOUND at once when the entry does not exist.',
+    args: {
+      id: t.arg.id({ required: true, description: 'The id of the entry (change.id of the mutation).' }),
+      ...intervalArgs,
+    },
+    subscribe: async (_, args, ctx) => {
+      const id = entryId(args.id);
+      await requireChangeLog(ctx);
+      await existingEntry(ctx, id);
+      return ticks(
+        ctx,
+        args.intervalMs,
+        () => existingEntry(ctx, id),
+        (entry) => entry.status !== 'RUNNING',
+      );
+    },
+    resolve: tickValue,
+  }),
+);
+
+function entryId(id: string | number): string {
+  const digits = String(id);
+  if (!/^\d{1,19}$/.test(digits)) throw badInput('id must be a change-log entry id (digits).', { argument: 'id' });
+  return digits;
+}
+
+async function existingEntry(ctx: Context, id: string): Promise<ChangeLogRow> {
+  const row = await readEntry(ctx.db, id);
+  if (!row) throw notFound(`No change-log entry with id ${id}.`, { id });
+  return row;
+}

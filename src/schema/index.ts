@@ -1,6 +1,7 @@
 // Every type file, imported for its side effect of registering on the builder.
 import './scalars.js';
 import './root.js';
+import './live.js';
 import './capabilities.js';
 import './poolStatus.js';
 import './slowQuery.js';

@@ -6,7 +6,7 @@ const HIDDEN = "Null when the build belongs to another role and pgscope's role l
 
 const counter = (description: string) => ({ type: 'BigInt' as const, nullable: true as const, description: `${description} ${HIDDEN}` });
 
-const IndexBuild = builder.objectRef<IndexBuildRow>('IndexBuild').implement({
+export const IndexBuild = builder.objectRef<IndexBuildRow>('IndexBuild').implement({
   description:
     'An index build running now in this database (CREATE INDEX [CONCURRENTLY] or REINDEX, by any session), from ' +
     'pg_stat_progress_create_index. The counters describe the current phase; poll to follow it.',

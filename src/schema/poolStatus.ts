@@ -8,6 +8,7 @@ import {
 import type { PoolCounters } from '../db/pool.js';
 import type { SharedReadCounters } from '../db/sharedReads.js';
 import { builder } from './builder.js';
+import { intervalArgs, ticks, tickValue } from './live.js';
 
 const ConnectionCount = builder.objectRef<ConnectionCountRow>('ConnectionCount').implement({
   description: 'Number of server connections that share a key (a state or an application name).',
@@ -114,5 +115,15 @@ builder.queryField('poolStatus', (t) =>
     type: PoolStatus,
     description: "State of pgscope's connection pool, and of the server's connection slots.",
     resolve: (_, __, ctx) => ctx.database.counters(),
+  }),
+);
+
+builder.subscriptionField('poolStatus', (t) =>
+  t.field({
+    type: PoolStatus,
+    description: "poolStatus now, then every intervalMs: a dashboard of the pool and the server's connection slots.",
+    args: intervalArgs,
+    subscribe: (_, args, ctx) => ticks(ctx, args.intervalMs, async () => ctx.database.counters()),
+    resolve: tickValue,
   }),
 );

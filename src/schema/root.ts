@@ -12,6 +12,13 @@ builder.mutationType({
     'default (dry runs, CONCURRENTLY, lock timeouts), and every change to the database is recorded in the change log.',
 });
 
+builder.subscriptionType({
+  description:
+    'Live values for dashboards, over Server-Sent Events (POST or GET /graphql with "Accept: text/event-stream"): each field reads ' +
+    "its value at once, then every intervalMs. A read that fails is that event's error and the next one reads again. A client " +
+    '(its address and token) holds at most PGSCOPE_MAX_SUBSCRIPTIONS_PER_CLIENT streams open, the process PGSCOPE_MAX_SUBSCRIPTIONS.',
+});
+
 /**
  * Makes every Query field nullable (nested fields keep DefaultFieldNullability false). A failing
  * non-null root field would null the whole response: a dashboard asking for six things gets the

@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { CapabilitiesCache } from '../../src/db/capabilities.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
+import type { LiveStreams } from '../../src/live.js';
 import type { RequestLog } from '../../src/http/requestLog.js';
 import { createApp, type App } from '../../src/yoga.js';
 import { TEMPLATE_DATABASE, urlForDatabase } from './urls.js';
@@ -70,12 +71,19 @@ export function createTestApp(
     database?: Database;
     now?: () => number;
     requestLog?: RequestLog;
+    live?: LiveStreams;
   } = {},
 ): TestApp {
   const config = testConfig({ PGSCOPE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...options.env });
   const database = options.database ?? new Database(url, { applicationName: 'pgscope-test', pool: config.pool, warn: () => undefined });
   const app = createApp(
-    { config, database, capabilities: new CapabilitiesCache(database), ownSchemaReady: options.ownSchemaReady ?? false },
+    {
+      config,
+      database,
+      capabilities: new CapabilitiesCache(database),
+      ownSchemaReady: options.ownSchemaReady ?? false,
+      live: options.live,
+    },
     { logging: false, now: options.now, requestLog: options.requestLog },
   );
   return {

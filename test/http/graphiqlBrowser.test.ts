@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, createTestDatabase, type TestApp, type TestDatabase } from '../harness/database.js';
+import { LiveStreams } from '../../src/live.js';
+import { createTestApp, createTestDatabase, testConfig, type TestApp, type TestDatabase } from '../harness/database.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const chromiumMissing = !fs.existsSync(CHROMIUM);
@@ -24,6 +25,7 @@ let server: http.Server;
 let base: string;
 let profileDir: string;
 let browser: BrowserContext | undefined;
+let live: LiveStreams;
 /** Authorization headers of the operations that reached the server, in order. */
 const authorizations: Array<string | undefined> = [];
 
@@ -32,7 +34,8 @@ beforeAll(async () => {
   target = await createTestDatabase('graphiql');
   await target.sql('CREATE TABLE orders (id int PRIMARY KEY, customer_id int)');
   await target.sql('ANALYZE orders');
-  api = createTestApp(target.url);
+  live = new LiveStreams(testConfig().subscriptions);
+  api = createTestApp(target.url, { live });
   server = http.createServer((request, response) => {
     if (request.method === 'POST') authorizations.push(request.headers.authorization);
     void api.app(request, response);
@@ -94,7 +97,11 @@ describe('GraphiQL in a browser', () => {
     page.on('request', (request) => {
       if (new URL(request.url()).origin !== base) foreign.push(request.url());
     });
-    page.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
+    page.on('requestfailed', (request) => {
+      // stopping a subscription aborts its event stream on purpose
+      if (request.headers().accept === 'text/event-stream' && request.failure()?.errorText === 'net::ERR_ABORTED') return;
+      failed.push(`${request.url()}: ${request.failure()?.errorText}`);
+    });
     page.on('response', (response) => {
       if (response.status() >= 400) failed.push(`${response.url()}: HTTP ${response.status()}`);
     });
@@ -134,6 +141,24 @@ describe('GraphiQL in a browser', () => {
     expect(result.data.tables.edges.map((edge) => edge.node.name)).toEqual(['orders']);
     // Schema introspection (sent before the token was typed) goes out without it; the operation with it.
     expect(authorizations.at(-1)).toBe(`Bearer ${TOKEN}`);
+
+    // A subscription streams its events over SSE into the result pane; stopping it ends the stream.
+    await page.$eval('.graphiql-query-editor .CodeMirror', (element) =>
+      (element as unknown as { CodeMirror: { setValue(text: string): void } }).CodeMirror.setValue(
+        'subscription Pool { poolStatus(intervalMs: 1000) { max waiting } }',
+      ),
+    );
+    // GraphiQL reads the operations of an edit after a short debounce
+    await page.waitForTimeout(1000);
+    await page.locator('.graphiql-execute-button').click();
+    await page.waitForFunction(() => {
+      const result = document.querySelector('.result-window .CodeMirror') as unknown as { CodeMirror?: { getValue(): string } } | null;
+      return result?.CodeMirror?.getValue().includes('"poolStatus"');
+    });
+    expect(JSON.parse(await editorText(page, '.result-window .CodeMirror'))).toEqual({ data: { poolStatus: { max: 4, waiting: 0 } } });
+    expect(live.open).toBe(1);
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => live.open).toBe(0);
 
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
