@@ -77,6 +77,12 @@ export interface ReadsConfig {
 export interface Config {
   /** Target database. Absent: pgscope starts an embedded PostgreSQL with demo data. */
   databaseUrl: string | undefined;
+  /**
+   * More databases served by this pgscope, each with its own pool, chosen per operation by name
+   * (header X-Pgscope-Target or the operation's @target directive). The default target is
+   * DATABASE_URL (or the embedded demo). Default: none.
+   */
+  targets: NamedTarget[];
   /** HTTP port; 0 picks a free one (the start banner shows it). Default 4000. */
   port: number;
   /** HTTP bind address. Default 127.0.0.1 (pgscope exposes database internals: opt in to 0.0.0.0). */
@@ -119,6 +125,17 @@ export interface Config {
   log: LogConfig;
   /** Serve Prometheus metrics at /metrics (protected like reads). Default true. */
   metrics: boolean;
+}
+
+/** The name of the target operations go to when they name none: DATABASE_URL's database, or the demo. */
+export const DEFAULT_TARGET = 'default';
+
+/** A target name: what clients send, and a label of the metrics. */
+export const TARGET_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+export interface NamedTarget {
+  name: string;
+  url: string;
 }
 
 /** Bounds of the subscriptions dashboards hold open (src/live.ts). */
@@ -167,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config: Config = {
     databaseUrl: read.databaseUrl('DATABASE_URL'),
+    targets: read.targets('PGSCOPE_TARGETS'),
     port: read.integer('PORT', 4000, { min: 0, max: 65535 }),
     host: read.string('HOST', '127.0.0.1'),
     adminToken: read.token('PGSCOPE_ADMIN_TOKEN'),
@@ -354,18 +372,44 @@ class EnvReader {
 
   databaseUrl(name: string): string | undefined {
     const raw = this.raw(name);
-    if (raw === undefined) return undefined;
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new ConfigError(name, 'is not a valid URL; expected postgresql://user:password@host:5432/database');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new ConfigError(name, `must start with postgresql:// (got ${url.protocol}//...)`);
-    }
-    return raw;
+    return raw === undefined ? undefined : checkDatabaseUrl(name, raw);
   }
+
+  /** `name=url` pairs separated by spaces or new lines (a URL holds neither); names unique, never "default". */
+  targets(name: string): NamedTarget[] {
+    const targets: NamedTarget[] = [];
+    for (const pair of (this.raw(name) ?? '').split(/\s+/).filter(Boolean)) {
+      const equals = pair.indexOf('=');
+      const target = equals > 0 ? pair.slice(0, equals) : '';
+      if (!TARGET_NAME.test(target)) {
+        // never quote the entry: it may hold a password
+        const what = equals > 0 && !target.includes(':') ? `got the name "${target}"` : 'got an entry without a name= in front';
+        throw new ConfigError(
+          name,
+          `takes name=postgresql://... pairs separated by spaces, each name made of lower-case letters, digits, _ and - (a letter first); ${what}`,
+        );
+      }
+      if (target === DEFAULT_TARGET)
+        throw new ConfigError(name, `may not name a target "${DEFAULT_TARGET}": that is DATABASE_URL's (or the demo's)`);
+      if (targets.some((each) => each.name === target)) throw new ConfigError(name, `names target "${target}" twice`);
+      targets.push({ name: target, url: checkDatabaseUrl(`${name} (target ${target})`, pair.slice(equals + 1)) });
+    }
+    return targets;
+  }
+}
+
+/** A connection URL, checked without ever quoting it (it may hold a password). */
+function checkDatabaseUrl(name: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL; expected postgresql://user:password@host:5432/database');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(name, `must start with postgresql:// (got ${url.protocol}//...)`);
+  }
+  return raw;
 }
 
 function checkRange(name: string, value: number, { min, max }: Range): number {

@@ -1,6 +1,6 @@
 // Per-request context: a statement-counting view of the pool, who is asking, and the shared
 // services. Built by yoga for every request (see yoga.ts).
-import type { Config } from './config.js';
+import { DEFAULT_TARGET, type Config } from './config.js';
 import type { Capabilities, CapabilitiesCache } from './db/capabilities.js';
 import { countStatements, type Database, type Db } from './db/pool.js';
 import { limitConcurrency } from './db/requestLimits.js';
@@ -11,26 +11,39 @@ import type { ConstantSamples } from './advisor/analysis/samples.js';
 import type { Metrics } from './metrics.js';
 import type { LiveStreams } from './live.js';
 
-/** Long-lived services shared by every request. */
-export interface AppDeps {
-  config: Config;
+/** One database pgscope serves: its pool and what is known of it. */
+export interface TargetDeps {
   database: Database;
   capabilities: CapabilitiesCache;
   /** The `pgscope` schema is migrated (change log and history available). */
   ownSchemaReady: boolean;
   /** The constants statements were seen running with (src/index.ts samples them); absent: none sampled. */
   constantSamples?: ConstantSamples;
+}
+
+/** Long-lived services shared by every request. The default target's are at the top level. */
+export interface AppDeps extends TargetDeps {
+  config: Config;
+  /** More targets by name (PGSCOPE_TARGETS), chosen per operation; the top level is DEFAULT_TARGET. */
+  targets?: ReadonlyMap<string, TargetDeps>;
   /** The process's metrics (src/index.ts adds the process's own); absent: the app makes its own unless config.metrics is off. */
   metrics?: Metrics;
   /** The subscriptions held open (src/index.ts ends them at shutdown); absent: the app makes its own. */
   live?: LiveStreams;
 }
 
-/** What the app adds to AppDeps for every request (src/yoga.ts). */
-export interface AppServices extends Omit<AppDeps, 'metrics' | 'live'> {
-  /** Identical reads in flight and the read cache, shared by every request. */
+/** A target as requests use it (src/yoga.ts adds what it shares between requests). */
+export interface TargetServices extends Required<TargetDeps> {
+  name: string;
+  /** Identical reads in flight and the read cache, shared by every request to this target. */
   sharedReads: SharedReads;
-  constantSamples: ConstantSamples;
+}
+
+/** What every request's context is made from (src/yoga.ts). */
+export interface AppServices {
+  config: Config;
+  /** Every target by name, the default first. */
+  targets: ReadonlyMap<string, TargetServices>;
   metrics: Metrics | null;
   live: LiveStreams;
 }
@@ -66,30 +79,46 @@ export interface Context {
   metrics: Metrics | null;
   /** Subscriptions held open, bounded per client and in all. */
   live: LiveStreams;
+  /** The target this request reads and changes (DEFAULT_TARGET unless its operation names another). */
+  target: string;
+  /** Every target this pgscope serves, the default first. */
+  targetNames: string[];
   /** Who holds this request's subscriptions, for their bound: the peer address (a proxy's, behind one) and the token kind. */
   client: string;
 }
 
-/** `remoteAddress`: the TCP peer (unknown when the app is called without a socket, as tests do). */
-export function createContext(deps: AppServices, request: Request, remoteAddress?: string): Context {
-  const stats = { statements: 0 };
-  const reads = requestReads();
-  const credential = credentialOf(request.headers.get('authorization'), deps.config);
-  return {
-    db: limitConcurrency(countStatements(shareReads(deps.database, deps.sharedReads, reads), stats), deps.config.limits.requestConcurrency),
-    stats,
-    reads,
-    sharedReads: deps.sharedReads,
-    config: deps.config,
-    database: deps.database,
-    capabilities: () => deps.capabilities.get(),
-    invalidateCapabilities: () => deps.capabilities.invalidate(),
-    ownSchemaReady: deps.ownSchemaReady,
-    constantSamples: deps.constantSamples,
+/**
+ * A request's context, on the default target until its operation names another (bindTarget).
+ * `remoteAddress`: the TCP peer (unknown when the app is called without a socket, as tests do).
+ */
+export function createContext(services: AppServices, request: Request, remoteAddress?: string): Context {
+  const credential = credentialOf(request.headers.get('authorization'), services.config);
+  const ctx = {
+    stats: { statements: 0 },
+    reads: requestReads(),
+    config: services.config,
+    targetNames: [...services.targets.keys()],
     isAdmin: credential === 'admin',
     credential,
-    metrics: deps.metrics,
-    live: deps.live,
+    metrics: services.metrics,
+    live: services.live,
     client: `${remoteAddress ?? 'unknown'} ${credential}`,
-  };
+  } as Context;
+  bindTarget(ctx, services.targets.get(DEFAULT_TARGET)!);
+  return ctx;
+}
+
+/** Points the request at `target`: its pool, its capabilities, its change log, its shared reads. */
+export function bindTarget(ctx: Context, target: TargetServices): void {
+  ctx.target = target.name;
+  ctx.db = limitConcurrency(
+    countStatements(shareReads(target.database, target.sharedReads, ctx.reads), ctx.stats),
+    ctx.config.limits.requestConcurrency,
+  );
+  ctx.sharedReads = target.sharedReads;
+  ctx.database = target.database;
+  ctx.capabilities = () => target.capabilities.get();
+  ctx.invalidateCapabilities = () => target.capabilities.invalidate();
+  ctx.ownSchemaReady = target.ownSchemaReady;
+  ctx.constantSamples = target.constantSamples;
 }

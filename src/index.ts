@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, DEFAULT_TARGET, loadConfig, type Config } from './config.js';
+import type { TargetDeps } from './context.js';
 import { CapabilitiesCache } from './db/capabilities.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded/server.js';
 import { migrateOwnSchema } from './db/migrate.js';
@@ -30,7 +31,7 @@ const warnUnlessStopping = (line: string) => {
 };
 
 /** Changes an earlier pgscope left running, or that ended leaving INVALID indexes: one line each. */
-async function recoverChanges(database: Database, config: Config): Promise<void> {
+async function recoverChanges(database: Database, config: Config, warn: (line: string) => void): Promise<void> {
   for (const { change, endedAs, leftovers } of await recoverInterruptedChanges(database, { lockTimeoutMs: config.ddlLockTimeoutMs })) {
     const summary = summarizeLeftovers(leftovers);
     const what = endedAs === 'RUNNING' ? 'was interrupted by an earlier stop' : `had ended ${endedAs} with what it created left behind`;
@@ -47,42 +48,21 @@ async function main(): Promise<void> {
     ? { url: config.databaseUrl, adminToken: config.adminToken, adminTokenGenerated: false, demo: undefined }
     : await startDemo(config);
 
-  const server = await checkConnection(target.url);
-  const database = new Database(target.url, { applicationName: 'pgscope', pool: config.pool, warn: warnUnlessStopping });
-  cleanups.unshift(() => database.end());
-  if (config.pool.max > server.max_connections / 4) {
-    warn(
-      `pgscope: warning: PGSCOPE_POOL_MAX=${config.pool.max} is more than a quarter of the server's max_connections ` +
-        `(${server.max_connections}); lower it so that applications keep their connections.`,
-    );
+  // The default target first, then PGSCOPE_TARGETS in their order: each must answer now.
+  const opened = new Map<string, OpenedTarget>();
+  for (const { name, url } of [{ name: DEFAULT_TARGET, url: target.url }, ...config.targets]) {
+    opened.set(name, await openTarget(name, url, config, target.adminToken));
   }
+  const main = opened.get(DEFAULT_TARGET)!;
+  const extra = new Map([...opened].filter(([name]) => name !== DEFAULT_TARGET));
 
-  let ownSchemaReady = false;
-  if (target.adminToken && server.in_recovery) {
-    warn(
-      'pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.',
-    );
-  } else if (target.adminToken) {
-    const migration = await migrateOwnSchema(database);
-    ownSchemaReady = migration.ok;
-    if (!migration.ok) {
-      warn(
-        `pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`,
-      );
-    }
-  }
-  if (ownSchemaReady) await recoverChanges(database, config);
-
-  const capabilities = new CapabilitiesCache(database);
-  const constantSamples = new ConstantSamples();
   const live = new LiveStreams(config.subscriptions);
-  const metrics = config.metrics ? new Metrics(database, { processMetrics: true, live }) : undefined;
+  const databases = new Map([...opened].map(([name, each]) => [name, each.database]));
+  const metrics = config.metrics ? new Metrics(databases, { processMetrics: true, live }) : undefined;
   const app = createApp({
+    ...main,
     config: { ...config, adminToken: target.adminToken },
-    database,
-    capabilities,
-    ownSchemaReady,
-    constantSamples,
+    targets: extra,
     metrics,
     live,
   });
@@ -99,15 +79,22 @@ async function main(): Promise<void> {
   });
   forceExitAfterMs = config.shutdownGraceMs + SHUTDOWN_WIND_DOWN_MS + FORCE_EXIT_MARGIN_MS;
 
-  // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
-  const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo ? 60 : 0);
-  if (ownSchemaReady && captureIntervalSeconds > 0) {
-    const capture = startCapture(database, () => capabilities.get(), { ...config, captureIntervalSeconds }, warnUnlessStopping);
-    cleanups.unshift(() => capture.stop());
+  for (const [name, each] of opened) {
+    // The demo snapshots every minute, so that history (queryStatsWindow) has data to show.
+    const captureIntervalSeconds = config.captureIntervalSeconds || (target.demo && name === DEFAULT_TARGET ? 60 : 0);
+    if (each.ownSchemaReady && captureIntervalSeconds > 0) {
+      const capture = startCapture(
+        each.database,
+        () => each.capabilities.get(),
+        { ...config, captureIntervalSeconds },
+        (line) => warnUnlessStopping(about(name, line)),
+      );
+      cleanups.unshift(() => capture.stop());
+    }
+    // the constants the workload runs with, for the advisor's partial indexes (never returned)
+    const sampling = startSampling(each.database, () => each.capabilities.get(), each.constantSamples, config.sampleIntervalSeconds);
+    cleanups.unshift(async () => sampling.stop());
   }
-  // the constants the workload runs with, for the advisor's partial indexes (never returned)
-  const sampling = startSampling(database, () => capabilities.get(), constantSamples, config.sampleIntervalSeconds);
-  cleanups.unshift(async () => sampling.stop());
   if (target.demo && config.embedded.workloadRate > 0) {
     const workload: Workload = startWorkload(
       target.demo.url(DEMO_DATABASE),
@@ -117,7 +104,60 @@ async function main(): Promise<void> {
     );
     cleanups.unshift(() => workload.stop());
   }
-  printBanner(config, (httpServer.address() as AddressInfo).port, target, server);
+  printBanner(config, (httpServer.address() as AddressInfo).port, target, main.server, extra);
+}
+
+/** A target's lines name it, once pgscope serves several ("pgscope: target billing: ..."). */
+function about(name: string, line: string): string {
+  return name === DEFAULT_TARGET ? line : line.replace(/^pgscope: /, `pgscope: target ${name}: `);
+}
+
+interface OpenedTarget extends Required<TargetDeps> {
+  url: string;
+  server: ServerFacts;
+}
+
+/** Connects to one target, sets up pgscope's schema there (with an admin token) and recovers its changes. */
+async function openTarget(name: string, url: string, config: Config, adminToken: string | undefined): Promise<OpenedTarget> {
+  const server = await checkConnection(url);
+  const database = new Database(url, {
+    applicationName: 'pgscope',
+    pool: config.pool,
+    warn: (line) => warnUnlessStopping(about(name, line)),
+  });
+  cleanups.unshift(() => database.end());
+  if (config.pool.max > server.max_connections / 4) {
+    warn(
+      about(
+        name,
+        `pgscope: warning: PGSCOPE_POOL_MAX=${config.pool.max} is more than a quarter of the server's max_connections ` +
+          `(${server.max_connections}); lower it so that applications keep their connections.`,
+      ),
+    );
+  }
+
+  let ownSchemaReady = false;
+  if (adminToken && server.in_recovery) {
+    warn(
+      about(
+        name,
+        'pgscope: the target is a read-only replica (hot standby): reads work; mutations and history are off. Point DATABASE_URL at the primary to make changes.',
+      ),
+    );
+  } else if (adminToken) {
+    const migration = await migrateOwnSchema(database);
+    ownSchemaReady = migration.ok;
+    if (!migration.ok) {
+      warn(
+        about(
+          name,
+          `pgscope: warning: could not create or migrate the pgscope schema (${migration.reason}). Reads work; the change log is unavailable.`,
+        ),
+      );
+    }
+  }
+  if (ownSchemaReady) await recoverChanges(database, config, (line) => warn(about(name, line)));
+  return { url, server, database, capabilities: new CapabilitiesCache(database), ownSchemaReady, constantSamples: new ConstantSamples() };
 }
 
 interface Target {
@@ -244,7 +284,13 @@ function closeServer(server: http.Server, graceMs: number): Promise<void> {
   });
 }
 
-function printBanner(config: Config, port: number, target: Target, { version, in_recovery: replica }: ServerFacts) {
+function printBanner(
+  config: Config,
+  port: number,
+  target: Target,
+  { version, in_recovery: replica }: ServerFacts,
+  extra: ReadonlyMap<string, OpenedTarget>,
+) {
   const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
   const lines = [
     '',
@@ -255,7 +301,12 @@ function printBanner(config: Config, port: number, target: Target, { version, in
       ? `  Demo database: ${target.url}   (PostgreSQL ${version}, data in ${target.demo.dataDir})`
       : `  Database:      ${redact(target.url)} (PostgreSQL ${version})`,
     ...(target.demo?.placementNotes ?? []).map((note) => `  Note:          ${note}`),
+    ...[...extra].map(
+      ([name, each]) =>
+        `  Target ${name}:${' '.repeat(Math.max(1, 7 - name.length))}${redact(each.url)} (PostgreSQL ${each.server.version}${each.server.in_recovery ? ', read-only replica' : ''})`,
+    ),
   ];
+  if (extra.size > 0) lines.push('  Targets:       choose one per operation: @target(name: "...") or the X-Pgscope-Target header');
   if (target.demo && config.embedded.workloadRate > 0) {
     lines.push(`  Demo workload: the seed guide's query mix at ${config.embedded.workloadRate} statements/s (PGSCOPE_DEMO_WORKLOAD_RATE)`);
   }

@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { backgroundJobs } from './actions/jobs.js';
 import type { Database } from './db/pool.js';
+import { DEFAULT_TARGET } from './config.js';
 import { ERROR_CODES, GRAPHQL_CODES } from './errors.js';
 import type { LiveStreams } from './live.js';
 
@@ -32,8 +33,14 @@ export class Metrics {
    * `processMetrics`: the Node.js process's own (CPU, memory, event loop lag), once per process
    * (src/index.ts). `live`: the subscriptions held open, when the app's are known.
    */
-  constructor(database: Database, { processMetrics = false, live }: { processMetrics?: boolean; live?: LiveStreams } = {}) {
+  constructor(
+    databases: ReadonlyMap<string, Database> | Database,
+    { processMetrics = false, live }: { processMetrics?: boolean; live?: LiveStreams } = {},
+  ) {
     const registers = [this.registry];
+    // by target name (PGSCOPE_TARGETS): a bounded set the operator chose
+    const targets: Array<readonly [string, Database]> =
+      databases instanceof Map ? [...(databases as ReadonlyMap<string, Database>)] : [[DEFAULT_TARGET, databases as Database]];
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'pgscope_' });
     this.requests = new Counter({
       name: 'pgscope_graphql_requests_total',
@@ -87,30 +94,34 @@ export class Metrics {
     });
     new Gauge({
       name: 'pgscope_pool_connections',
-      help: "pgscope's pool: connections by state (idle, checked_out), and requests waiting for one (waiting).",
-      labelNames: ['state'],
+      help: "pgscope's pool of each target: connections by state (idle, checked_out), and requests waiting for one (waiting).",
+      labelNames: ['target', 'state'],
       registers,
       collect() {
-        const counters = database.counters();
-        this.set({ state: 'idle' }, counters.idle);
-        this.set({ state: 'checked_out' }, counters.checkedOut);
-        this.set({ state: 'waiting' }, counters.waiting);
+        for (const [target, database] of targets) {
+          const counters = database.counters();
+          this.set({ target, state: 'idle' }, counters.idle);
+          this.set({ target, state: 'checked_out' }, counters.checkedOut);
+          this.set({ target, state: 'waiting' }, counters.waiting);
+        }
       },
     });
     new Gauge({
       name: 'pgscope_pool_max_connections',
-      help: 'The most connections the pool opens (PGSCOPE_POOL_MAX).',
+      help: 'The most connections the pool of each target opens (PGSCOPE_POOL_MAX).',
+      labelNames: ['target'],
       registers,
       collect() {
-        this.set(database.counters().max);
+        for (const [target, database] of targets) this.set({ target }, database.counters().max);
       },
     });
     new Gauge({
       name: 'pgscope_pool_timeouts',
-      help: 'Requests that waited past PGSCOPE_POOL_CONNECTION_TIMEOUT_MS for a connection (POOL_EXHAUSTED), since start.',
+      help: 'Requests that waited past PGSCOPE_POOL_CONNECTION_TIMEOUT_MS for a connection (POOL_EXHAUSTED), since start, by target.',
+      labelNames: ['target'],
       registers,
       collect() {
-        this.set(database.counters().timeouts);
+        for (const [target, database] of targets) this.set({ target }, database.counters().timeouts);
       },
     });
     new Gauge({
@@ -131,10 +142,12 @@ export class Metrics {
         },
       });
     }
-    database.onStatement((durationMs, failed) => {
-      this.statements.inc({ outcome: failed ? 'error' : 'ok' });
-      this.statementSeconds.observe(durationMs / 1000);
-    });
+    for (const [, database] of targets) {
+      database.onStatement((durationMs, failed) => {
+        this.statements.inc({ outcome: failed ? 'error' : 'ok' });
+        this.statementSeconds.observe(durationMs / 1000);
+      });
+    }
   }
 
   /** One GraphQL request answered: its root fields, its errors' codes, how long it took. */

@@ -2,13 +2,15 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { createContext, type AppDeps, type Context } from './context.js';
+import { DEFAULT_TARGET } from './config.js';
+import { createContext, type AppDeps, type AppServices, type Context, type TargetDeps, type TargetServices } from './context.js';
 import { SharedReads } from './db/sharedReads.js';
 import { useAccessControl } from './http/access.js';
 import { useGraphiQLPage } from './http/graphiql.js';
 import { limitPlugins } from './http/limits.js';
 import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
+import { targetsReadiness, useTargets } from './http/targets.js';
 import { useObservability } from './http/observe.js';
 import { RequestLog } from './http/requestLog.js';
 import { LiveStreams } from './live.js';
@@ -59,11 +61,21 @@ export interface AppOptions {
 
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   const live = deps.live ?? new LiveStreams(deps.config.subscriptions);
-  const services = {
-    ...deps,
+  const target = (name: string, each: TargetDeps): TargetServices => ({
+    name,
+    database: each.database,
+    capabilities: each.capabilities,
+    ownSchemaReady: each.ownSchemaReady,
+    constantSamples: each.constantSamples ?? new ConstantSamples(),
     sharedReads: new SharedReads({ cacheMs: deps.config.reads.cacheMs, now: options.now }),
-    constantSamples: deps.constantSamples ?? new ConstantSamples(),
-    metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(deps.database, { live })) : null,
+  });
+  const targets = new Map([[DEFAULT_TARGET, target(DEFAULT_TARGET, deps)]]);
+  for (const [name, each] of deps.targets ?? []) targets.set(name, target(name, each));
+  const databases = new Map([...targets].map(([name, each]) => [name, each.database]));
+  const services: AppServices = {
+    config: deps.config,
+    targets,
+    metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(databases, { live })) : null,
     live,
   };
   const [records, metricsEndpoint] = useObservability(deps.config, services.metrics, options.requestLog ?? new RequestLog(deps.config.log));
@@ -92,10 +104,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
-          const readiness = await deps.database.readiness();
+          const readiness = await targetsReadiness(targets);
           return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
         },
       }),
+      useTargets(targets),
       useReadSharing(deps.config.reads),
       useStatementCount(),
       useNulGuard(),

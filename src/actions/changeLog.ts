@@ -109,6 +109,8 @@ export interface ChangeContext {
   ownSchemaReady: boolean;
   credential: Credential;
   capabilities(): Promise<Capabilities>;
+  /** The target's name: change ids are per target. */
+  target: string;
 }
 
 export interface ChangeSteps<P extends ChangePlan> {

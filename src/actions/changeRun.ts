@@ -64,7 +64,10 @@ export async function recordChange<P extends ChangePlan>(
   const creates = [...(plan.creates ?? [])];
   const run = new ChangeRun(ctx, entry, session, creates, () => steps.execute(session, plan, logger(ctx, entry.id, creates)));
   // Tracked whether or not a request waits for it: shutdown interrupts both kinds alike.
-  backgroundJobs.start({ changeId: entry.id, interrupt: (ms) => run.interrupt(ms), abandon: () => run.abandon() }, () => run.settled);
+  backgroundJobs.start(
+    { changeId: entry.id, target: ctx.target, interrupt: (ms) => run.interrupt(ms), abandon: () => run.abandon() },
+    () => run.settled,
+  );
   // wait: false: the outcome, failure included, is in the change log, where the client looks.
   // As recorded before it started: reading it again could already find it finished.
   if (request.wait === false) return { ...entry, session_pid: session.pid };

@@ -3,9 +3,13 @@
 // log (status RUNNING, session_pid) is what outlives the process. The jobs are tracked so that
 // shutdown can let them finish, then interrupt them, within bounds it can promise.
 
+import { DEFAULT_TARGET } from '../config.js';
+
 export interface Job {
   /** The change-log entry the job finishes. */
   changeId: string;
+  /** The target whose change log holds it: ids are per database. */
+  target: string;
   /**
    * Stops the job's statement (cancels its DDL session) so that it winds down and records itself
    * INTERRUPTED; what still runs `windDownMs` later is cut off (its session closed).
@@ -33,18 +37,18 @@ export class JobRunner {
     const done = Promise.resolve()
       .then(work)
       .catch((error: unknown) => warn(`pgscope: background change ${job.changeId} failed unrecorded: ${(error as Error).message}`))
-      .finally(() => this.running.delete(job.changeId));
-    this.running.set(job.changeId, { ...job, done });
+      .finally(() => this.running.delete(keyOf(job.target, job.changeId)));
+    this.running.set(keyOf(job.target, job.changeId), { ...job, done });
   }
 
-  /** Change-log ids of the jobs still running. */
+  /** Change-log ids of the jobs still running (of every target). */
   ids(): string[] {
-    return [...this.running.keys()];
+    return [...this.running.values()].map((job) => job.changeId);
   }
 
   /** Resolves when the job with this change id is finished (at once when none runs). */
-  async settled(changeId: string): Promise<void> {
-    await this.running.get(changeId)?.done;
+  async settled(changeId: string, target: string = DEFAULT_TARGET): Promise<void> {
+    await this.running.get(keyOf(target, changeId))?.done;
   }
 
   /**
@@ -71,6 +75,8 @@ export class JobRunner {
     clearTimeout(timer);
   }
 }
+
+const keyOf = (target: string, changeId: string) => `${target}/${changeId}`;
 
 /** The process's jobs: one runner, shared by every request and stopped by src/index.ts. */
 export const backgroundJobs = new JobRunner();

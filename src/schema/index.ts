@@ -2,6 +2,7 @@
 import './scalars.js';
 import './root.js';
 import './live.js';
+import './target.js';
 import './capabilities.js';
 import './poolStatus.js';
 import './slowQuery.js';
@@ -21,7 +22,13 @@ import './indexChanges.js';
 import './partitionChanges.js';
 import './recommendationChanges.js';
 import './indexRecommendation.js';
+import { GraphQLSchema, specifiedDirectives } from 'graphql';
 import { builder } from './builder.js';
 import { withNullableQueryFields } from './root.js';
+import { targetDirective } from './target.js';
 
-export const schema = withNullableQueryFields(builder.toSchema());
+// Pothos declares no directives of its own: @target is added to the built schema.
+const built = builder.toSchema();
+export const schema = withNullableQueryFields(
+  new GraphQLSchema({ ...built.toConfig(), directives: [...specifiedDirectives, targetDirective] }),
+);

@@ -180,8 +180,8 @@ describe('/metrics', () => {
     expect(grew('pgscope_graphql_root_fields_total{field="indexRecommendations"}')).toBe(1);
     expect(grew('pgscope_sql_statements_total{outcome="ok"}')).toBeGreaterThan(0);
     expect(sample(text, 'pgscope_sql_statement_duration_seconds_count')).toBeGreaterThan(0);
-    expect(sample(text, 'pgscope_pool_max_connections')).toBe(4);
-    expect(text).toContain('pgscope_pool_connections{state="waiting"} 0');
+    expect(sample(text, 'pgscope_pool_max_connections{target="default"}')).toBe(4);
+    expect(text).toContain('pgscope_pool_connections{target="default",state="waiting"} 0');
     expect(text).toContain('pgscope_changes_running 0');
     // refused before it ran: counted, with its code
     expect(grew('pgscope_graphql_requests_total{type="none",outcome="GRAPHQL_VALIDATION_FAILED"}')).toBe(1);
