@@ -191,13 +191,56 @@ async function maskNewTexts(client: Queryable, capturedAt: Date): Promise<void> 
   await client.query(REWRITE_TEXTS_SQL, [changed.map((text) => text.query_id), changed.map((text) => text.masked)]);
 }
 
+/**
+ * Advisory lock key of scheduled captures: (pgscope's class, 1). Replicas of pgscope capture on
+ * their own timers; the one holding the lock captures, the others see its snapshot and skip.
+ */
+const CAPTURE_LOCK_SQL = 'SELECT pg_try_advisory_xact_lock(1885827939, 1) AS locked';
+
+/** A statement of its own after the lock, so that it sees snapshots committed until the lock was taken. */
+const LATEST_SNAPSHOT_AGE_SQL = /* SQL */ `
+  SELECT
+    extract(epoch FROM now() - max(captured_at))::float8 AS age_s
+  FROM pgscope.query_stats_snapshot
+  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
 /** Takes a snapshot and deletes those older than `retentionDays`, in one transaction. */
 export async function captureQueryStats(db: Db, caps: Capabilities, retentionDays: number): Promise<QueryStatsSnapshotRow> {
+  return (await capture(db, caps, retentionDays, null))!;
+}
+
+/**
+ * A scheduled capture: skipped (null) when another pgscope captures right now, or took a snapshot
+ * less than `minAgeSeconds` ago, so that replicas against one database do not double the history.
+ */
+export async function captureUnlessRecent(
+  db: Db,
+  caps: Capabilities,
+  retentionDays: number,
+  minAgeSeconds: number,
+): Promise<QueryStatsSnapshotRow | null> {
+  return capture(db, caps, retentionDays, minAgeSeconds);
+}
+
+async function capture(
+  db: Db,
+  caps: Capabilities,
+  retentionDays: number,
+  minAgeSeconds: number | null,
+): Promise<QueryStatsSnapshotRow | null> {
   const sql = captureSql(caps);
   try {
     // A failed `work` destroys its connection (see Db.withClient), which rolls the transaction back.
     return await db.withClient(async (client) => {
       await client.query('BEGIN');
+      if (minAgeSeconds !== null) {
+        const [lock] = await client.query<{ locked: boolean }>(CAPTURE_LOCK_SQL);
+        const [latest] = lock!.locked ? await client.query<{ age_s: number | null }>(LATEST_SNAPSHOT_AGE_SQL) : [];
+        if (!lock!.locked || (latest?.age_s != null && latest.age_s < minAgeSeconds)) {
+          await client.query('ROLLBACK');
+          return null;
+        }
+      }
       const [snapshot] = await client.query<Omit<QueryStatsSnapshotRow, 'deleted_snapshots'>>(sql);
       await maskNewTexts(client, snapshot!.captured_at);
       const [expired] = await client.query<{ deleted_snapshots: number }>(DELETE_EXPIRED_SQL, [retentionDays]);
@@ -228,7 +271,8 @@ export function startCapture(
   let lastProblem: string | undefined;
   const captureOnce = async () => {
     try {
-      await captureQueryStats(db, await capabilities(), config.historyRetentionDays);
+      // another replica's snapshot within half an interval stands for this one
+      await captureUnlessRecent(db, await capabilities(), config.historyRetentionDays, config.captureIntervalSeconds / 2);
       if (lastProblem !== undefined) warn('pgscope: query-statistics capture works again.');
       lastProblem = undefined;
     } catch (error) {

@@ -476,7 +476,11 @@ describe('arguments', () => {
 describe('capture on a timer', () => {
   const snapshots = async () => Number((await target.sql<{ n: bigint }>('SELECT count(*) AS n FROM pgscope.query_stats_snapshot'))[0]!.n);
 
+  /** Ages every snapshot: a scheduled capture skips when the latest is less than half an interval old. */
+  const ageSnapshots = () => target.sql("UPDATE pgscope.query_stats_snapshot SET captured_at = captured_at - interval '2 hours'");
+
   it('captures at once, then once after every interval, and stop waits for the capture in flight', async () => {
+    await ageSnapshots();
     const before = await snapshots();
     const warn = vi.fn();
     // each capture starts by asking for the capabilities: when it does, the capture has begun
@@ -491,6 +495,7 @@ describe('capture on a timer', () => {
     expect(await snapshots()).toBe(before + 1);
 
     // the shortest interval, one second: captures go on, one after each interval
+    await ageSnapshots();
     starts.length = 0;
     const schedule = startCapture(db, detection, { captureIntervalSeconds: 1, historyRetentionDays: 7 }, warn);
     try {
@@ -504,6 +509,35 @@ describe('capture on a timer', () => {
     // millisecond clock that may be a millisecond or two behind performance.now()
     for (let i = 1; i < starts.length; i += 1) expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(1000 - 10);
     expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('skips a capture at start when the latest snapshot is less than half an interval old (a restart, a replica)', async () => {
+    await ageSnapshots();
+    await captureQueryStats(db, caps, 7);
+    const before = await snapshots();
+    await startCapture(db, async () => caps, { captureIntervalSeconds: 3600, historyRetentionDays: 7 }, vi.fn()).stop();
+    expect(await snapshots()).toBe(before);
+  });
+
+  it('takes one snapshot per interval between two replicas capturing on their own timers', async () => {
+    await ageSnapshots();
+    const other = new Database(target.url, { applicationName: 'pgscope-test-replica', pool: testConfig().pool });
+    const since = new Date();
+    const schedules = [db, other].map((each) =>
+      startCapture(each, async () => caps, { captureIntervalSeconds: 1, historyRetentionDays: 7 }, vi.fn()),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    await Promise.all(schedules.map((schedule) => schedule.stop()));
+    await other.end();
+    const taken = await target.sql<{ captured_at: Date }>(
+      'SELECT captured_at FROM pgscope.query_stats_snapshot WHERE captured_at >= $1 ORDER BY captured_at',
+      [since],
+    );
+    // each replica alone would take 4 (at 0, 1, 2 and 3 s): together they take about as many, not 8
+    expect(taken.length).toBeGreaterThanOrEqual(3);
+    expect(taken.length).toBeLessThanOrEqual(5);
+    for (let i = 1; i < taken.length; i += 1)
+      expect(taken[i]!.captured_at.getTime() - taken[i - 1]!.captured_at.getTime()).toBeGreaterThanOrEqual(500);
   });
 
   it('does nothing with an interval of 0', async () => {
