@@ -194,6 +194,13 @@ describe('README: Gate a deploy in CI', () => {
     expect(refused.code).toBe(2);
   });
 
+  it('explains itself with --help (exit 0)', async () => {
+    const help = await sh('npx pgscope --help', ciEnv());
+    expect(help.stdout).toMatch(/^Usage: pgscope <command> \[options\]$/m);
+    expect(help.stdout).toContain('Exit codes: 0 all good; 1 a gate failed');
+    expect(help.code).toBe(0);
+  });
+
   it('exits 2 on a usage error, before asking pgscope anything', async () => {
     const usage = await sh('npx pgscope check --max-benefit 50', ciEnv());
     expect(usage.stderr).toContain('pgscope: --max-benefit must be a percentage (50%) or a cost factor (4x), got "50".');

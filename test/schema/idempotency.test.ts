@@ -175,6 +175,20 @@ describe('idempotencyKey', () => {
     expect(await target.sql(`SELECT key FROM pgscope.idempotency_key WHERE key = 'total-1'`)).toEqual([{ key: 'total-1' }]);
   });
 
+  it('a change left RUNNING by a pgscope that died is returned as it stands, not waited for', async () => {
+    const input = { table: 'orders', columns: [{ column: 'id' }, { column: 'total' }], dryRun: false, idempotencyKey: 'orphan' };
+    const made = await apply(replicaB, input);
+    // as a replica that died mid-build leaves its entry: RUNNING, its DDL session gone
+    const [orphan] = await target.sql<{ id: string }>(
+      `UPDATE pgscope.change_log SET status = 'RUNNING', finished_at = NULL, outcome = NULL, session_pid = 2147483647
+       WHERE id = $1 RETURNING id::text`,
+      [made.data!.applyIndex.change.id],
+    );
+    const replayed = await apply(replicaA, input);
+    expect(replayed.errors?.map((e) => e.message)).toBeUndefined();
+    expect(replayed.data!.applyIndex.change).toMatchObject({ id: orphan!.id, status: 'RUNNING' });
+  });
+
   it('without a key nothing changes: each request is its own change', async () => {
     const first = await apply(replicaA, byCustomer);
     const second = await apply(replicaB, byCustomer);
