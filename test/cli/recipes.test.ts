@@ -62,7 +62,8 @@ function sh(command: string, env: Record<string, string>): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', command], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+      // npm's weekly update notice would land on stderr (CI's npm never prints it)
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), npm_config_update_notifier: 'false', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
