@@ -59,6 +59,13 @@ module.exports = {
       '^node_modules/pg/',
       'One tuned pool: src/db/pool.ts is the only importer of pg.',
     ),
+    floor(
+      'cli-is-a-client',
+      '^src/cli/',
+      '^src/(?!cli/)',
+      'The pgscope CLI talks to a running pgscope over HTTP only: it shares no module with the server.',
+    ),
+    floor('server-never-imports-cli', '^src/(?!cli/)', '^src/cli/', 'The server does not depend on its command line.'),
     floor('src-never-imports-tests', '^src/', '^(test|bench|scripts)/', 'The server ships without its tests and benchmarks.'),
   ],
   options: {

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
     '`olderThan` would detach a partition whose range reaches now or later (it still receives rows): `extensions.partitions` names them; nothing was changed',
   INDEX_BUILD_FAILED:
     "building the index failed on the table's rows (duplicates for a unique index, an expression that errors on a row: division by zero, invalid input...); `extensions.sqlState` says which (class 22 or 23), the message what to do, never the rows' values; what the build created was dropped",
+  IDEMPOTENCY_KEY_REUSED:
+    'the `idempotencyKey` of a mutation named another request (other arguments, or another mutation) within the last 24 hours; `extensions.changeId` is that change. Nothing was done: use a new key for a new request',
   UNSUPPORTED:
     "the server's version or the object's shape is one pgscope will not change safely: PostgreSQL 14.0 to 14.3 (concurrent index builds can corrupt indexes), a table pg_partman manages, a sub-partitioned partition, row-level security policies that do not copy exactly; the message says what to do instead, and nothing is left changed",
 } as const;

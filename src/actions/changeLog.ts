@@ -30,6 +30,9 @@ export interface ChangeLogRow {
   session_pid: number | null;
   helps_query_ids: string[];
   creates: CreatedObject[];
+  idempotency_key: string | null;
+  /** The plan of a change made with an idempotency key (JSON), returned again to a repeated request. */
+  plan: unknown;
 }
 
 /** An object a change creates; recorded before it runs, so that recovery can find it after a crash. */
@@ -69,7 +72,9 @@ export const COLUMNS = /* SQL */ `
   duration_ms,
   session_pid,
   helps_query_ids,
-  creates`;
+  creates,
+  idempotency_key,
+  plan`;
 
 /** What a mutation asks to record. `input` is what the client sent (never a token). */
 export interface ChangeRequest {
@@ -81,6 +86,8 @@ export interface ChangeRequest {
   wait?: boolean;
   /** pg_stat_statements queryids the change is meant to speed up. */
   helpsQueryIds?: string[];
+  /** A validated idempotency key (not part of `input`: a repeated request is compared on `input`). */
+  idempotencyKey?: string;
 }
 
 /** A validated change: the statements it will run, in order (a dry run shows and records them). */
@@ -173,9 +180,11 @@ const INSERT_SQL = /* SQL */ `
     actor,
     input,
     helps_query_ids,
-    creates
+    creates,
+    idempotency_key,
+    plan
   )
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
   RETURNING ${COLUMNS}`;
 
 export async function insertEntry(
@@ -185,6 +194,7 @@ export async function insertEntry(
   status: ChangeStatus,
   statements: string[],
   creates: CreatedObject[] = [],
+  plan?: ChangePlan,
 ): Promise<ChangeLogRow> {
   const [row] = await db.query<ChangeLogRow>(INSERT_SQL, [
     request.action,
@@ -197,8 +207,91 @@ export async function insertEntry(
     JSON.stringify(request.input),
     request.helpsQueryIds ?? [],
     JSON.stringify(creates),
+    request.idempotencyKey ?? null,
+    plan === undefined ? null : JSON.stringify(plan, (_, value) => (typeof value === 'bigint' ? String(value) : value)),
   ]);
   return row!;
+}
+
+/** How long an idempotency key names its change (README, "Idempotency keys"). */
+export const IDEMPOTENCY_KEY_HOURS = 24;
+
+const DELETE_EXPIRED_KEYS_SQL = /* SQL */ `
+  DELETE FROM pgscope.idempotency_key
+  WHERE claimed_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_HOURS})`;
+
+/** Waits for a concurrent claim of the same key to commit or roll back (a unique index insert does). */
+const CLAIM_KEY_SQL = /* SQL */ `
+  INSERT INTO pgscope.idempotency_key (key, change_id)
+  VALUES ($1, $2)
+  ON CONFLICT (key) DO NOTHING
+  RETURNING change_id::text AS change_id`;
+
+/** The change an idempotency key in force names. */
+export async function keyedEntry(db: Queryable, key: string): Promise<ChangeLogRow | undefined> {
+  const [row] = await db.query<ChangeLogRow>(
+    /* SQL */ `
+    SELECT ${COLUMNS}
+    FROM pgscope.change_log
+    WHERE id = (
+      SELECT k.change_id
+      FROM pgscope.idempotency_key k
+      WHERE k.key = $1
+        AND k.claimed_at >= now() - make_interval(hours => ${IDEMPOTENCY_KEY_HOURS})
+    )`,
+    [key],
+  );
+  return row;
+}
+
+export type OpenedEntry = { claimed: true; entry: ChangeLogRow } | { claimed: false; earlier: ChangeLogRow };
+
+/**
+ * Inserts a change's entry and claims its idempotency key in one transaction: when the key names
+ * another change already (committed, or committed while this waited for it), nothing is inserted
+ * and that change is returned. Coordinated by PostgreSQL, so that replicas agree.
+ */
+export async function insertKeyedEntry(
+  database: Database,
+  ctx: ChangeContext,
+  request: ChangeRequest & { idempotencyKey: string },
+  status: ChangeStatus,
+  creates: CreatedObject[],
+  plan: ChangePlan,
+): Promise<OpenedEntry> {
+  // A claim lost to an expiry between the two statements is taken again: a few tries are plenty.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const opened = await database.withClient(async (client): Promise<OpenedEntry | undefined> => {
+      await client.query('BEGIN');
+      try {
+        await client.query(DELETE_EXPIRED_KEYS_SQL);
+        const entry = await insertEntry(client, ctx, request, status, [], creates, plan);
+        const [claim] = await client.query(CLAIM_KEY_SQL, [request.idempotencyKey, entry.id]);
+        await client.query(claim ? 'COMMIT' : 'ROLLBACK');
+        if (claim) return { claimed: true, entry };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      const earlier = await keyedEntry(client, request.idempotencyKey);
+      return earlier && { claimed: false, earlier };
+    });
+    if (opened) return opened;
+  }
+  throw new Error(`The idempotency key "${request.idempotencyKey}" could not be claimed nor read.`);
+}
+
+/** The earlier change is the same request: same mutation, same arguments (wait aside: it only says how to answer). */
+export async function isSameRequest(db: Queryable, earlier: ChangeLogRow, request: ChangeRequest): Promise<boolean> {
+  const [row] = await db.query<{ same: boolean }>(
+    /* SQL */ `
+    SELECT
+      c.action = $2 AND (c.input - 'wait') = ($3::jsonb - 'wait') AS same
+    FROM pgscope.change_log c
+    WHERE c.id = $1`,
+    [earlier.id, request.action, JSON.stringify(request.input)],
+  );
+  return row?.same === true;
 }
 
 const FINISH_SQL = /* SQL */ `

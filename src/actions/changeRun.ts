@@ -11,6 +11,8 @@ import {
   changeLogUnavailable,
   finishEntry,
   insertEntry,
+  insertKeyedEntry,
+  keyedEntry,
   readEntry,
   recordCreated,
   recordRecovery,
@@ -23,6 +25,7 @@ import {
   type CreatedObject,
   type Finish,
 } from './changeLog.js';
+import { replayChange } from './idempotency.js';
 import { backgroundJobs } from './jobs.js';
 import { createdStates, describeLeftovers, describeStates, isLeftover, summarizeLeftovers } from './leftovers.js';
 import { cleanUpAfterLoss, untilReachable, type DdlBackend } from './lostSession.js';
@@ -40,19 +43,33 @@ export async function recordChange<P extends ChangePlan>(
 ): Promise<ChangeLogRow> {
   if (!ctx.ownSchemaReady) throw changeLogUnavailable(await ctx.capabilities());
   const db = ctx.database;
+  // A dry run changes nothing: it neither claims a key nor replays one (the real run may follow).
+  const key = request.dryRun ? undefined : request.idempotencyKey;
+  if (key) {
+    const earlier = await keyedEntry(db, key);
+    if (earlier) return replayChange(ctx, request, earlier);
+  }
   let plan: P;
   try {
     plan = await steps.plan(ctx.db);
   } catch (error) {
-    const entry = await insertEntry(db, ctx, request, 'FAILED', []);
+    const entry = await insertEntry(db, ctx, { ...request, idempotencyKey: key }, 'FAILED', []);
     await finishEntry(db, entry.id, failure(error));
     throw withChangeId(error, entry.id);
   }
   const target = plan.target ?? request.target;
   const sql = plan.statements.map((statement) => statement.sql);
-  if (request.dryRun) return insertEntry(db, ctx, { ...request, target }, 'PLANNED', sql, plan.creates);
+  if (request.dryRun) return insertEntry(db, ctx, { ...request, target, idempotencyKey: undefined }, 'PLANNED', sql, plan.creates);
 
-  const entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates);
+  let entry: ChangeLogRow;
+  if (key) {
+    // Claimed only now that the change will run: a request refused while planning keeps no key (as Stripe does).
+    const opened = await insertKeyedEntry(db, ctx, { ...request, target, idempotencyKey: key }, 'RUNNING', plan.creates ?? [], plan);
+    if (!opened.claimed) return replayChange(ctx, request, opened.earlier);
+    entry = opened.entry;
+  } else {
+    entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates);
+  }
   let session: Session;
   try {
     session = await ctx.database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: ctx.config.ddlLockTimeoutMs });

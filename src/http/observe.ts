@@ -4,7 +4,15 @@
 // statement texts, tokens or literals; Prometheus metrics (src/metrics.ts) at /metrics, protected
 // like reads: with PGSCOPE_READ_TOKEN set, the read or admin token is needed.
 import { randomUUID } from 'node:crypto';
-import { getOperationAST, Kind, type DocumentNode, type GraphQLSchema, type SelectionSetNode } from 'graphql';
+import {
+  getArgumentValues,
+  getOperationAST,
+  Kind,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
@@ -24,6 +32,7 @@ interface RequestRecord {
   fields: string[];
   codes: string[];
   changeIds: string[];
+  idempotencyKeys: string[];
 }
 
 /**
@@ -68,13 +77,19 @@ function requestRecords(
 ): Plugin<Context> {
   let schema: GraphQLSchema | undefined;
   /** The operation chosen (executed or subscribed): its type and root fields. */
-  const noteOperation = (args: { contextValue: unknown; document: DocumentNode; operationName?: string | null }) => {
+  const noteOperation = (args: {
+    contextValue: unknown;
+    document: DocumentNode;
+    operationName?: string | null;
+    variableValues?: Record<string, unknown> | null;
+  }) => {
     // yoga's own context (the request) is merged into ours
     const record = records.get((args.contextValue as { request: Request }).request);
     const operation = getOperationAST(args.document, args.operationName);
     if (!record || !operation) return;
     record.type = operation.operation;
     record.fields = rootFields(args.document, operation.selectionSet, schema, operation.operation);
+    if (operation.operation === 'mutation') record.idempotencyKeys = idempotencyKeys(operation, schema, args.variableValues);
   };
   return {
     onSchemaChange({ schema: current }) {
@@ -83,7 +98,16 @@ function requestRecords(
     onRequest({ request }) {
       const given = request.headers.get(REQUEST_ID_HEADER);
       const id = given !== null && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
-      records.set(request, { id, started: performance.now(), type: 'none', operationName: null, fields: [], codes: [], changeIds: [] });
+      records.set(request, {
+        id,
+        started: performance.now(),
+        type: 'none',
+        operationName: null,
+        fields: [],
+        codes: [],
+        changeIds: [],
+        idempotencyKeys: [],
+      });
     },
     onParams({ request, params }) {
       const record = records.get(request);
@@ -138,10 +162,38 @@ function requestRecords(
           outcome: record.codes.length > 0 ? 'failed' : 'ok',
           ...(record.codes.length > 0 ? { errors: record.codes } : {}),
           ...(record.changeIds.length > 0 ? { changeIds: [...new Set(record.changeIds)] } : {}),
+          ...(record.idempotencyKeys.length > 0 ? { idempotencyKeys: record.idempotencyKeys } : {}),
         });
       }
     },
   };
+}
+
+/**
+ * The idempotency keys a mutation's root fields were given (`idempotencyKey`, or `input.idempotencyKey`),
+ * literal or variable: only well-formed ones (the rest are refused as BAD_USER_INPUT, and a client's
+ * string may hold anything).
+ */
+function idempotencyKeys(
+  operation: OperationDefinitionNode,
+  schema: GraphQLSchema | undefined,
+  variables: { readonly [name: string]: unknown } | null | undefined,
+): string[] {
+  const fields = schema?.getMutationType()?.getFields();
+  const keys: string[] = [];
+  for (const selection of operation.selectionSet.selections) {
+    const definition = selection.kind === Kind.FIELD ? fields?.[selection.name.value] : undefined;
+    if (selection.kind !== Kind.FIELD || !definition) continue;
+    let values: Record<string, unknown>;
+    try {
+      values = getArgumentValues(definition, selection, variables ?? {});
+    } catch {
+      continue; // invalid arguments: refused before any resolver, no key to tell
+    }
+    const key = values.idempotencyKey ?? (values.input as { idempotencyKey?: unknown } | undefined)?.idempotencyKey;
+    if (typeof key === 'string' && CLIENT_REQUEST_ID.test(key)) keys.push(key);
+  }
+  return keys;
 }
 
 /** The root fields an operation asks for, by name, fragments followed; only the schema's own (a label must not take any string). */

@@ -27,6 +27,8 @@ export interface MutationLine {
   outcome: 'ok' | 'failed';
   errors?: string[];
   changeIds?: string[];
+  /** The well-formed idempotency keys the mutation's fields were given (ids like requestId, never secrets). */
+  idempotencyKeys?: string[];
 }
 
 const PROBES = new Set(['/health', '/ready', '/metrics']);

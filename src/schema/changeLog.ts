@@ -112,6 +112,10 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
       nullable: true,
       description: 'Backend pid of the DDL session it ran on (pg_stat_activity, pg_stat_progress_create_index); null for dry runs.',
     }),
+    idempotencyKey: t.exposeString('idempotency_key', {
+      nullable: true,
+      description: 'The idempotencyKey the request sent (kept after the key expired); null without one and for dry runs.',
+    }),
     helpsQueryIds: t.exposeIDList('helps_query_ids', { description: 'pg_stat_statements queryids the change is meant to speed up.' }),
     effect: t.field({
       type: [StatementEffectType],

@@ -50,11 +50,15 @@ export async function runChange<A extends ChangeAction>(
   // execute returned, and nothing rewrites a SUCCEEDED entry's (recovery adds to INTERRUPTED and
   // FAILED ones only).
   const outcome = change.status === 'SUCCEEDED' ? (change.outcome as ActionTypes[A]['outcome']) : null;
-  return { change, plan: planned(), outcome };
+  // A request repeating an idempotency key gets the earlier change, which may have been planned
+  // by the earlier request alone: its plan is the one stored with it (from the same steps' JSON).
+  const plan = planned() ?? (change.plan as ActionTypes[A]['plan'] | null);
+  if (!plan) throw new Error(`Change ${change.id} has no plan: recordChange returned without planning.`);
+  return { change, plan, outcome };
 }
 
-/** The steps, with the plan they produced kept for the payload (recordChange throws when planning failed). */
-function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { steps: ChangeSteps<P>; planned: () => P } {
+/** The steps, with the plan they produced kept for the payload (none when recordChange replayed an earlier change). */
+function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { steps: ChangeSteps<P>; planned: () => P | undefined } {
   let planned: P | undefined;
   return {
     steps: {
@@ -64,10 +68,7 @@ function keepingPlan<P extends ChangePlan>(steps: ChangeSteps<P>): { steps: Chan
         return planned;
       },
     },
-    planned: () => {
-      if (!planned) throw new Error('The change has no plan: recordChange returned without planning.');
-      return planned;
-    },
+    planned: () => planned,
   };
 }
 

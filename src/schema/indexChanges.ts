@@ -4,7 +4,13 @@
 import type { IndexInput } from '../actions/index/definition.js';
 import { applyIndexSteps, dropIndexSteps, type DropChange, type IndexChange, type IndexOutcome } from '../actions/index/change.js';
 import { builder } from './builder.js';
-import { DRY_RUN_DESCRIPTION, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import {
+  DRY_RUN_DESCRIPTION,
+  IDEMPOTENCY_KEY_DESCRIPTION,
+  idempotencyKeyArgument,
+  PlannedStatementType,
+  WAIT_DESCRIPTION,
+} from './changeArgs.js';
 import { changePayloadType, runChange } from './changePayload.js';
 import { queryIdsArgument } from '../db/queryIds.js';
 
@@ -51,6 +57,7 @@ const ApplyIndexInput = builder.inputType('ApplyIndexInput', {
     }),
     dryRun: t.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
     wait: t.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
 
@@ -133,6 +140,7 @@ builder.mutationField('applyIndex', (t) =>
     args: { input: t.arg({ type: ApplyIndexInput, required: true, description: 'The index, and dryRun / wait.' }) },
     resolve: async (_, { input }, ctx) => {
       const helpsQueryIds = queryIdsArgument('forQueryIds', input.forQueryIds);
+      const idempotencyKey = idempotencyKeyArgument(input.idempotencyKey);
       const caps = await ctx.capabilities();
       const dryRun = input.dryRun ?? true;
       const wait = input.wait ?? true;
@@ -153,6 +161,7 @@ builder.mutationField('applyIndex', (t) =>
         dryRun,
         wait,
         helpsQueryIds,
+        idempotencyKey,
       };
       return runChange(ctx, 'applyIndex', request, steps);
     },
@@ -192,12 +201,14 @@ builder.mutationField('dropIndex', (t) =>
       name: t.arg.string({ required: true, description: 'Name of the index.' }),
       dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
       wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
     },
     resolve: async (_, args, ctx) => {
       const target = { schema: args.schema ?? 'public', name: args.name };
       const dryRun = args.dryRun ?? true;
       const wait = args.wait ?? true;
-      const request = { target, input: { ...target, dryRun, wait }, dryRun, wait };
+      const idempotencyKey = idempotencyKeyArgument(args.idempotencyKey);
+      const request = { target, input: { ...target, dryRun, wait }, dryRun, wait, idempotencyKey };
       return runChange(ctx, 'dropIndex', request, dropIndexSteps(target, ctx.config.ddlLockTimeoutMs));
     },
   }),

@@ -6,7 +6,13 @@ import { createPartitionsSteps, detachPartitionsSteps, type DetachChange, type P
 import { DEFAULT_AHEAD, MAX_AHEAD, type PlannedPartition } from '../actions/partition/plan.js';
 import type { PlannedDetach } from '../actions/partition/detach.js';
 import { builder } from './builder.js';
-import { DRY_RUN_DESCRIPTION, PlannedStatementType, WAIT_DESCRIPTION } from './changeArgs.js';
+import {
+  DRY_RUN_DESCRIPTION,
+  IDEMPOTENCY_KEY_DESCRIPTION,
+  idempotencyKeyArgument,
+  PlannedStatementType,
+  WAIT_DESCRIPTION,
+} from './changeArgs.js';
 import { changePayloadType, runChange } from './changePayload.js';
 
 const PartitionIntervalEnum = builder.enumType('PartitionInterval', {
@@ -31,6 +37,7 @@ const CreatePartitionsInput = builder.inputType('CreatePartitionsInput', {
     interval: t.field({ type: PartitionIntervalEnum, description: "Default: inferred from the existing partitions' bounds." }),
     dryRun: t.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
     wait: t.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+    idempotencyKey: t.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
   }),
 });
 
@@ -168,6 +175,7 @@ builder.mutationField('createPartitions', (t) =>
         input: { ...definition, dryRun, wait },
         dryRun,
         wait,
+        idempotencyKey: idempotencyKeyArgument(input.idempotencyKey),
       };
       return runChange(ctx, 'createPartitions', request, createPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
     },
@@ -250,8 +258,10 @@ builder.mutationField('detachPartitions', (t) =>
       }),
       dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
       wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
     },
     resolve: async (_, args, ctx) => {
+      const idempotencyKey = idempotencyKeyArgument(args.idempotencyKey);
       const caps = await ctx.capabilities();
       const dryRun = args.dryRun ?? true;
       const wait = args.wait ?? true;
@@ -261,6 +271,7 @@ builder.mutationField('detachPartitions', (t) =>
         input: { ...definition, olderThan: definition.olderThan.toISOString(), dryRun, wait },
         dryRun,
         wait,
+        idempotencyKey,
       };
       return runChange(ctx, 'detachPartitions', request, detachPartitionsSteps(definition, caps, ctx.config.ddlLockTimeoutMs));
     },

@@ -5,7 +5,7 @@ import { applyIndexSteps } from '../actions/index/change.js';
 import { decodeRecommendationId } from '../advisor/recommendationId.js';
 import { checkStatementsUse, indexTreeNames, type StatementCheck } from '../advisor/verify.js';
 import { builder } from './builder.js';
-import { DRY_RUN_DESCRIPTION, WAIT_DESCRIPTION } from './changeArgs.js';
+import { DRY_RUN_DESCRIPTION, IDEMPOTENCY_KEY_DESCRIPTION, idempotencyKeyArgument, WAIT_DESCRIPTION } from './changeArgs.js';
 import { changePayloadType, runChange, type ChangePayload } from './changePayload.js';
 import { BuiltIndex, IndexChangePlan } from './indexChanges.js';
 
@@ -69,9 +69,11 @@ builder.mutationField('applyRecommendation', (t) =>
       id: t.arg.id({ required: true, description: 'IndexRecommendation.id.' }),
       dryRun: t.arg.boolean({ description: DRY_RUN_DESCRIPTION, defaultValue: true }),
       wait: t.arg.boolean({ description: WAIT_DESCRIPTION, defaultValue: true }),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
     },
     resolve: async (_, args, ctx) => {
       const recommended = decodeRecommendationId(String(args.id));
+      const idempotencyKey = idempotencyKeyArgument(args.idempotencyKey);
       const caps = await ctx.capabilities();
       const dryRun = args.dryRun ?? true;
       const wait = args.wait ?? true;
@@ -90,6 +92,7 @@ builder.mutationField('applyRecommendation', (t) =>
         dryRun,
         wait,
         helpsQueryIds: recommended.forQueryIds,
+        idempotencyKey,
       };
       const payload = await runChange(ctx, 'applyRecommendation', request, steps);
       if (payload.outcome === null) return { ...payload, statements: null };

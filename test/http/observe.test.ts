@@ -136,6 +136,21 @@ describe('the log', () => {
     );
   });
 
+  it("names a mutation's idempotency keys, literal or variable, and only well-formed ones", async () => {
+    lines = [];
+    const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+    const drop = 'mutation($key: String) { dropIndex(name: "no_such_index", dryRun: false, idempotencyKey: $key) { change { id } } }';
+    await post(api, { query: drop, variables: { key: 'deploy-7:drop' } }, { ...admin, 'x-request-id': 'keyed-1' });
+    expect(log().find((each) => each.event === 'mutation' && each.requestId === 'keyed-1')).toEqual(
+      expect.objectContaining({ fields: ['dropIndex'], outcome: 'failed', errors: ['NOT_FOUND'], idempotencyKeys: ['deploy-7:drop'] }),
+    );
+    await post(api, { query: drop, variables: { key: `bad key ${SECRET}` } }, { ...admin, 'x-request-id': 'keyed-2' });
+    const refused = log().find((each) => each.event === 'mutation' && each.requestId === 'keyed-2');
+    expect(refused).toEqual(expect.objectContaining({ errors: ['BAD_USER_INPUT'] }));
+    expect(refused).not.toHaveProperty('idempotencyKeys');
+    expect(lines.join('\n')).not.toContain(SECRET);
+  });
+
   it('writes one readable line per request in the text format', () => {
     const out: string[] = [];
     const text = new RequestLog({ level: 'info', format: 'text' }, { write: (line: string) => void out.push(line) });

@@ -79,7 +79,7 @@ describe('migrations 3 and 6', () => {
   it('scrub the texts stored in clear', async () => {
     expect(await migrateOwnSchema(db)).toEqual({
       ok: true,
-      applied: ['redact-stored-passwords', 'change-log-details', 'change-log-creates', 'mask-stored-literals'],
+      applied: ['redact-stored-passwords', 'change-log-details', 'change-log-creates', 'mask-stored-literals', 'idempotency-keys'],
     });
     expect(await target.sql('SELECT query FROM pgscope.query_stats_text WHERE queryid = 42')).toEqual([
       { query: "ALTER ROLE legacy PASSWORD '***' VALID UNTIL ***" },
