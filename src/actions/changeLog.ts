@@ -182,9 +182,10 @@ const INSERT_SQL = /* SQL */ `
     helps_query_ids,
     creates,
     idempotency_key,
-    plan
+    plan,
+    session_pid
   )
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
   RETURNING ${COLUMNS}`;
 
 export async function insertEntry(
@@ -195,6 +196,8 @@ export async function insertEntry(
   statements: string[],
   creates: CreatedObject[] = [],
   plan?: ChangePlan,
+  /** The DDL session it runs on, opened before the entry is written: recovery never takes a RUNNING entry for an orphan. */
+  sessionPid: number | null = null,
 ): Promise<ChangeLogRow> {
   const [row] = await db.query<ChangeLogRow>(INSERT_SQL, [
     request.action,
@@ -209,6 +212,7 @@ export async function insertEntry(
     JSON.stringify(creates),
     request.idempotencyKey ?? null,
     plan === undefined ? null : JSON.stringify(plan, (_, value) => (typeof value === 'bigint' ? String(value) : value)),
+    sessionPid,
   ]);
   return row!;
 }
@@ -258,6 +262,7 @@ export async function insertKeyedEntry(
   status: ChangeStatus,
   creates: CreatedObject[],
   plan: ChangePlan,
+  sessionPid: number,
 ): Promise<OpenedEntry> {
   // A claim lost to an expiry between the two statements is taken again: a few tries are plenty.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -265,7 +270,7 @@ export async function insertKeyedEntry(
       await client.query('BEGIN');
       try {
         await client.query(DELETE_EXPIRED_KEYS_SQL);
-        const entry = await insertEntry(client, ctx, request, status, [], creates, plan);
+        const entry = await insertEntry(client, ctx, request, status, [], creates, plan, sessionPid);
         const [claim] = await client.query(CLAIM_KEY_SQL, [request.idempotencyKey, entry.id]);
         await client.query(claim ? 'COMMIT' : 'ROLLBACK');
         if (claim) return { claimed: true, entry };

@@ -61,21 +61,40 @@ export async function recordChange<P extends ChangePlan>(
   const sql = plan.statements.map((statement) => statement.sql);
   if (request.dryRun) return insertEntry(db, ctx, { ...request, target, idempotencyKey: undefined }, 'PLANNED', sql, plan.creates);
 
-  let entry: ChangeLogRow;
-  if (key) {
-    // Claimed only now that the change will run: a request refused while planning keeps no key (as Stripe does).
-    const opened = await insertKeyedEntry(db, ctx, { ...request, target, idempotencyKey: key }, 'RUNNING', plan.creates ?? [], plan);
-    if (!opened.claimed) return replayChange(ctx, request, opened.earlier);
-    entry = opened.entry;
-  } else {
-    entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates);
-  }
+  // The DDL session first, so that the RUNNING entry names it from the start: another pgscope's
+  // start-up recovery (a replica) takes a RUNNING entry whose session is gone for an orphan.
   let session: Session;
   try {
     session = await ctx.database.openSession({ applicationName: 'pgscope-ddl', lockTimeoutMs: ctx.config.ddlLockTimeoutMs });
   } catch (error) {
+    const entry = await insertEntry(db, ctx, { ...request, target }, 'FAILED', [], plan.creates);
     await finishEntry(db, entry.id, failure(error));
     throw withChangeId(error, entry.id);
+  }
+  let entry: ChangeLogRow;
+  try {
+    if (key) {
+      // Claimed only now that the change will run: a request refused while planning keeps no key (as Stripe does).
+      const opened = await insertKeyedEntry(
+        db,
+        ctx,
+        { ...request, target, idempotencyKey: key },
+        'RUNNING',
+        plan.creates ?? [],
+        plan,
+        session.pid,
+      );
+      if (!opened.claimed) {
+        await session.close();
+        return replayChange(ctx, request, opened.earlier);
+      }
+      entry = opened.entry;
+    } else {
+      entry = await insertEntry(db, ctx, { ...request, target }, 'RUNNING', [], plan.creates, undefined, session.pid);
+    }
+  } catch (error) {
+    await session.close();
+    throw error;
   }
   // One list, completed as the change records what it creates: a lost session's cleanup sees it whole.
   const creates = [...(plan.creates ?? [])];
