@@ -26,6 +26,38 @@ describe('loadConfig', () => {
     expect(config.reads).toEqual({ coalescing: true, cacheMs: 0 });
   });
 
+  it('reads more targets from PGSCOPE_TARGETS, and subscription bounds', () => {
+    const config = loadConfig({
+      PGSCOPE_TARGETS: ' billing=postgresql://a:s3cret@b.internal/billing\n  reports=postgres://r@replica/app?sslmode=require ',
+      PGSCOPE_MAX_SUBSCRIPTIONS: '10',
+    });
+    expect(config.targets).toEqual([
+      { name: 'billing', url: 'postgresql://a:s3cret@b.internal/billing' },
+      { name: 'reports', url: 'postgres://r@replica/app?sslmode=require' },
+    ]);
+    expect(config.subscriptions).toEqual({ minIntervalMs: 1000, maxPerClient: 4, maxTotal: 10 });
+    expect(loadConfig({}).targets).toEqual([]);
+  });
+
+  it.each([
+    ['postgresql://a:s3cret@b/x', 'got an entry without a name= in front'],
+    ['postgresql://a:s3cret@b/x?sslmode=require', 'got an entry without a name= in front'],
+    ['Billing=postgresql://a:s3cret@b/x', 'got the name "Billing"'],
+    ['default=postgresql://a:s3cret@b/x', 'may not name a target "default"'],
+    ['b=postgresql://a:s3cret@h/x b=postgresql://a:s3cret@h/y', 'names target "b" twice'],
+    ['b=http://a:s3cret@h/x', 'PGSCOPE_TARGETS (target b) must start with postgresql://'],
+  ])('refuses PGSCOPE_TARGETS=%s without quoting its password', (value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ PGSCOPE_TARGETS: value });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(message);
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+
   it('reads how reads are shared', () => {
     expect(loadConfig({ PGSCOPE_READ_COALESCING: 'false', PGSCOPE_READ_CACHE_MS: '1500' }).reads).toEqual({
       coalescing: false,
