@@ -1,5 +1,9 @@
 // pgscope's whole configuration, read once from environment variables.
 // Every option below is documented in README.md ("Configuration") with the same words.
+// Hand-written rather than envalid, convict or a zod schema: the rules that matter here are ours
+// anyway (tokens refused when blank or equal, URLs checked but never quoted because they carry
+// passwords, PGSCOPE_TARGETS pairs, ranges named in the README's words), and a library would add
+// a dependency to a 400-line file without taking any of them off our hands.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { isIP } from 'node:net';

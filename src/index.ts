@@ -266,6 +266,9 @@ function listen(server: http.Server, config: Config): Promise<http.Server> {
 /**
  * Stops accepting connections, lets requests in flight finish for up to `graceMs`, closing each
  * keep-alive connection as soon as it carries no request, then cuts whatever is still open.
+ * Not http-terminator or stoppable: the grace is shared with the changes still running
+ * (backgroundJobs.stop, from the same signal) and subscriptions end first (live.closeAll), which
+ * Node's closeIdleConnections / closeAllConnections cover in a few lines.
  */
 function closeServer(server: http.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {

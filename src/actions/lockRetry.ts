@@ -2,6 +2,9 @@
 // for its lock, every later query on that table waits behind it. So each statement runs with a
 // short lock_timeout, and a statement that times out (55P03) is retried a bounded number of times
 // with a growing pause, then given up with LOCK_TIMEOUT.
+// Not p-retry or async-retry: the loop retries one SQLSTATE only, must undo what a timed-out
+// attempt left (beforeRetry) and record each retry in the change log before pausing (onEvent,
+// awaited); with those hooks a library's backoff is the few lines left.
 import type { Queryable } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { SqlState, sqlStateOf } from '../db/sqlState.js';

