@@ -119,7 +119,7 @@ interface OpenedTarget extends Required<TargetDeps> {
 
 /** Connects to one target, sets up pgscope's schema there (with an admin token) and recovers its changes. */
 async function openTarget(name: string, url: string, config: Config, adminToken: string | undefined): Promise<OpenedTarget> {
-  const server = await checkConnection(url);
+  const server = await checkConnection(url, name);
   const database = new Database(url, {
     applicationName: 'pgscope',
     pool: config.pool,
@@ -194,7 +194,7 @@ interface ServerFacts {
   in_recovery: boolean;
 }
 
-async function checkConnection(url: string): Promise<ServerFacts> {
+async function checkConnection(url: string, name: string): Promise<ServerFacts> {
   try {
     const [facts] = await queryOnce<ServerFacts>(
       url,
@@ -206,7 +206,8 @@ async function checkConnection(url: string): Promise<ServerFacts> {
     );
     return facts!;
   } catch (error) {
-    throw new StartError(`cannot connect to ${redact(url)}: ${withoutSecretsOf(url, (error as Error).message)}`);
+    const which = name === DEFAULT_TARGET ? '' : `target ${name} (PGSCOPE_TARGETS) at `;
+    throw new StartError(`cannot connect to ${which}${redact(url)}: ${withoutSecretsOf(url, (error as Error).message)}`);
   }
 }
 
