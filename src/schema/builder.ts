@@ -12,7 +12,7 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { admin: boolean };
   DefaultFieldNullability: false;
   Scalars: {
-    /** Counters that can exceed 2^53: serialized as a number when safe, else as a string. */
+    /** Counters that can exceed 2^53: always serialized as a string of digits (scalars.ts says why). */
     BigInt: { Input: bigint; Output: bigint | number };
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
