@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, parseValue } from 'graphql';
+import { isEnumType, isInputObjectType, isInterfaceType, isNonNullType, isObjectType, isScalarType, parseValue } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
 import { printedSchema } from '../../src/schema/print.js';
@@ -27,6 +27,19 @@ describe('schema.graphql', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  // A typed client sees `| null` on each: its description must say when (for Query fields: only on
+  // failure, added to each by withNullableQueryFields).
+  it('says when each nullable output field is null (its description holds the word null)', () => {
+    const silent: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__') || !(isObjectType(type) || isInterfaceType(type))) continue;
+      for (const field of Object.values(type.getFields())) {
+        if (!isNonNullType(field.type) && !/\bnull\b/i.test(field.description ?? '')) silent.push(`${type.name}.${field.name}`);
+      }
+    }
+    expect(silent).toEqual([]);
   });
 });
 
