@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { BOOTSTRAP } from './graphiqlBootstrap.js';
 
 /** Where the asset routes live; every asset URL is `${ASSET_PREFIX}<name>.<hash>.<ext>`. */
 export const ASSET_PREFIX = '/graphiql/';
@@ -40,23 +41,6 @@ const require = createRequire(import.meta.url);
 function packageFile(pkg: string, file: string): string {
   return fs.readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file), 'utf8');
 }
-
-/**
- * Starts GraphiQL from the config the page carries in a JSON data block, so that the page holds
- * no inline script (a strict Content-Security-Policy allows scripts from 'self' only).
- */
-const BOOTSTRAP = `
-(function () {
-  'use strict';
-  var config = JSON.parse(document.getElementById('pgscope-graphiql-config').textContent);
-  // createFetcher sends the headers editor's headers (e.g. Authorization) with every operation.
-  var fetcher = GraphiQL.createFetcher({ url: config.endpoint });
-  var logo = React.createElement(GraphiQL.Logo, null, config.title);
-  ReactDOM.createRoot(document.getElementById('graphiql')).render(
-    React.createElement(GraphiQL, { fetcher: fetcher, defaultQuery: config.defaultQuery }, logo)
-  );
-})();
-`;
 
 /** The page fills the window; GraphiQL's own CSS sizes everything inside. */
 const PAGE_CSS = 'html,body,#graphiql{height:100%;margin:0}';
