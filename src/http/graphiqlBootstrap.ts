@@ -66,7 +66,8 @@ export const BOOTSTRAP = `
     }
   }
 
-  // Turning Persist headers on, GraphiQL saves the headers and tabs, then its choice.
+  // GraphiQL's writes. Turning Persist headers on, it saves the headers and tabs first, then its
+  // choice: while the choice is off they are held back (tabs stored without headers), then written.
   function save(key, value) {
     if (key === 'graphiql:shouldPersistHeaders') {
       persisting = value === 'true';
