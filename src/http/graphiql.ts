@@ -19,6 +19,25 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
 /**
+ * The page may load only its own files and talk only to its own server: a script injected into it
+ * could not send a token typed in the headers editor, or kept in localStorage, to another host. No
+ * inline script runs. Inline styles may: GraphiQL's dialogs (Settings, shortcuts) add a <style>
+ * element that locks scrolling, and CSS can leak nothing without a request to another host, which
+ * the other directives refuse.
+ */
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self'",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
  * Serves GET/HEAD requests for `/` (redirect), the GraphQL endpoint when a browser asks for HTML,
  * and `/graphiql/<asset>`; everything else goes on to Yoga. Needs no token: a browser navigating
  * to the page cannot send one (operations sent from the page carry the headers editor's headers).
@@ -44,7 +63,9 @@ export function useGraphiQLPage(options: GraphiQLPageOptions): Plugin {
       const isEndpoint = url.pathname === options.endpoint || url.pathname === `${options.endpoint}/`;
       if (isEndpoint && request.headers.get('accept')?.includes('text/html')) {
         page ??= memoryAsset('text/html; charset=utf-8', renderPage(options));
-        endResponse(await assetResponse(request, page, REVALIDATE, fetchAPI.Response));
+        const response = await assetResponse(request, page, REVALIDATE, fetchAPI.Response);
+        response.headers.set('content-security-policy', PAGE_CSP);
+        endResponse(response);
       }
     },
   };

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { BOOTSTRAP } from './graphiqlBootstrap.js';
 
 /** Where the asset routes live; every asset URL is `${ASSET_PREFIX}<name>.<hash>.<ext>`. */
 export const ASSET_PREFIX = '/graphiql/';
@@ -40,72 +41,6 @@ const require = createRequire(import.meta.url);
 function packageFile(pkg: string, file: string): string {
   return fs.readFileSync(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), file), 'utf8');
 }
-
-/**
- * Starts GraphiQL from the config the page carries in a JSON data block, so that the page holds
- * no inline script (a strict Content-Security-Policy allows scripts from 'self' only).
- */
-const BOOTSTRAP = `
-(function () {
-  'use strict';
-  var config = JSON.parse(document.getElementById('pgscope-graphiql-config').textContent);
-  // createFetcher sends the headers editor's headers (e.g. Authorization) with every operation.
-  var plain = GraphiQL.createFetcher({ url: config.endpoint });
-  // GraphiQL's own fetcher sends subscriptions over a WebSocket: pgscope serves them as
-  // Server-Sent Events instead, read here from the response body as they come.
-  var fetcher = function (params, opts) {
-    return isSubscription(params, opts) ? eventStream(params, (opts && opts.headers) || {}) : plain(params, opts);
-  };
-
-  function isSubscription(params, opts) {
-    var definitions = (opts && opts.documentAST && opts.documentAST.definitions) || [];
-    var operations = definitions.filter(function (d) { return d.kind === 'OperationDefinition'; });
-    var chosen = params.operationName
-      ? operations.find(function (d) { return d.name && d.name.value === params.operationName; })
-      : operations[0];
-    return Boolean(chosen && chosen.operation === 'subscription');
-  }
-
-  // Stopping the subscription in GraphiQL returns the generator: its finally cancels the request.
-  async function* eventStream(params, headers) {
-    var response = await fetch(config.endpoint, {
-      method: 'POST',
-      headers: Object.assign({ 'content-type': 'application/json', accept: 'text/event-stream' }, headers),
-      body: JSON.stringify(params),
-    });
-    if (!/^text\\/event-stream/.test(response.headers.get('content-type') || '')) {
-      yield await response.json();
-      return;
-    }
-    var reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    var buffer = '';
-    try {
-      for (;;) {
-        var chunk = await reader.read();
-        if (chunk.done) return;
-        buffer += chunk.value;
-        for (var end = buffer.indexOf('\\n\\n'); end >= 0; end = buffer.indexOf('\\n\\n')) {
-          var block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          var event = (/^event: ?(\\w+)$/m.exec(block) || [])[1];
-          if (event === 'complete') return;
-          var data = block.split('\\n')
-            .filter(function (line) { return line.indexOf('data:') === 0; })
-            .map(function (line) { return line.slice(5).replace(/^ /, ''); })
-            .join('\\n');
-          if (data) yield JSON.parse(data);
-        }
-      }
-    } finally {
-      reader.cancel().catch(function () {});
-    }
-  }
-  var logo = React.createElement(GraphiQL.Logo, null, config.title);
-  ReactDOM.createRoot(document.getElementById('graphiql')).render(
-    React.createElement(GraphiQL, { fetcher: fetcher, defaultQuery: config.defaultQuery }, logo)
-  );
-})();
-`;
 
 /** The page fills the window; GraphiQL's own CSS sizes everything inside. */
 const PAGE_CSS = 'html,body,#graphiql{height:100%;margin:0}';

@@ -110,9 +110,13 @@ const BlockedQuery = builder.objectRef<BlockedQueryRow>('BlockedQuery').implemen
     lockType: t.exposeString('lock_type', {
       nullable: true,
       description:
-        'Kind of lock awaited (pg_locks.locktype): relation, transactionid (a row another transaction changed), tuple, advisory...',
+        'Kind of lock awaited (pg_locks.locktype): relation, transactionid (a row another transaction changed), tuple, advisory... ' +
+        'Null when pg_locks no longer shows the wait (the lock was granted between reading the sessions and the locks).',
     }),
-    lockMode: t.exposeString('lock_mode', { nullable: true, description: 'Mode requested, e.g. AccessShareLock, RowExclusiveLock.' }),
+    lockMode: t.exposeString('lock_mode', {
+      nullable: true,
+      description: 'Mode requested, e.g. AccessShareLock, RowExclusiveLock; null when lockType is.',
+    }),
     lockSchema: t.exposeString('lock_schema', {
       nullable: true,
       description: 'Schema of the locked relation; null when the lock is not on a relation of this database.',
@@ -123,7 +127,7 @@ const BlockedQuery = builder.objectRef<BlockedQueryRow>('BlockedQuery').implemen
     }),
     lockTransactionId: t.exposeString('lock_transaction_id', {
       nullable: true,
-      description: 'For transactionid locks, the transaction whose end it waits for.',
+      description: 'For transactionid locks, the transaction whose end it waits for; null for other kinds of lock.',
     }),
     waitingMs: t.exposeFloat('lock_waiting_ms', {
       nullable: true,

@@ -12,7 +12,7 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { admin: boolean };
   DefaultFieldNullability: false;
   Scalars: {
-    /** Counters that can exceed 2^53: serialized as a number when safe, else as a string. */
+    /** Counters that can exceed 2^53: always serialized as a string of digits (scalars.ts says why). */
     BigInt: { Input: bigint; Output: bigint | number };
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -37,8 +37,10 @@ export const builder = new SchemaBuilder<{
     pageInfoFieldOptions: { description: 'Cursors of this page and whether more pages exist.' },
     hasNextPageFieldOptions: { description: 'More items follow: ask again with after: endCursor.' },
     hasPreviousPageFieldOptions: { description: 'Items precede this page (known only when paging with after).' },
-    startCursorFieldOptions: { description: 'Cursor of the first item of this page.' },
-    endCursorFieldOptions: { description: 'Cursor of the last item of this page: pass it as after for the next page.' },
+    startCursorFieldOptions: { description: 'Cursor of the first item of this page; null when the page is empty.' },
+    endCursorFieldOptions: {
+      description: 'Cursor of the last item of this page: pass it as after for the next page. Null when the page is empty.',
+    },
     edgesFieldOptions: { description: 'The items of this page with their cursors.' },
     cursorFieldOptions: { description: 'Opaque position of this item, for after/before.' },
     nodeFieldOptions: { description: 'The item.' },

@@ -12,8 +12,8 @@ const ExtensionStatus = builder.objectRef<ExtensionState>('ExtensionStatus').imp
   description: 'An extension pgscope uses, as installed in the target database.',
   fields: (t) => ({
     installed: t.exposeBoolean('installed', { description: 'CREATE EXTENSION was run in this database.' }),
-    version: t.exposeString('version', { nullable: true, description: 'Installed version, e.g. "1.10".' }),
-    schema: t.exposeString('schema', { nullable: true, description: "Schema holding the extension's objects." }),
+    version: t.exposeString('version', { nullable: true, description: 'Installed version, e.g. "1.10"; null when not installed.' }),
+    schema: t.exposeString('schema', { nullable: true, description: "Schema holding the extension's objects; null when not installed." }),
     available: t.exposeBoolean('available', { description: "The server has the extension's files, so CREATE EXTENSION would work." }),
   }),
 });
@@ -26,7 +26,9 @@ const Extension = builder.objectRef<InstalledExtension>('Extension').implement({
     schema: t.exposeString('schema', { description: "Schema holding the extension's objects." }),
     defaultVersion: t.exposeString('defaultVersion', {
       nullable: true,
-      description: 'Version the server would install now; when it differs from version, ALTER EXTENSION ... UPDATE is pending.',
+      description:
+        'Version the server would install now; when it differs from version, ALTER EXTENSION ... UPDATE is pending. Null when the ' +
+        "server no longer has the extension's files (pg_available_extensions lacks it).",
     }),
   }),
 });

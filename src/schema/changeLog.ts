@@ -83,15 +83,24 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
     }),
     dryRun: t.exposeBoolean('dry_run', { description: 'Only planned, never executed.' }),
     status: t.expose('status', { type: ChangeStatusEnum, description: 'Where the change stands.' }),
-    errorCode: t.exposeString('error_code', { nullable: true, description: 'extensions.code of the error, when it FAILED.' }),
-    errorMessage: t.exposeString('error_message', { nullable: true, description: 'Why it failed or was interrupted.' }),
+    errorCode: t.exposeString('error_code', {
+      nullable: true,
+      description:
+        'extensions.code of the error when it FAILED (QUERY_TIMEOUT when its statement was cancelled at a stop); null otherwise, ' +
+        'and for a change found INTERRUPTED at start.',
+    }),
+    errorMessage: t.exposeString('error_message', {
+      nullable: true,
+      description: 'Why it FAILED or was INTERRUPTED, with what start-up recovery did after; null while PLANNED, RUNNING or SUCCEEDED.',
+    }),
     tokenName: t.exposeString('actor', { description: 'Which token asked, by name (admin); never the token itself.' }),
     input: t.expose('input', { type: 'JSON', description: 'The arguments of the mutation, as sent.' }),
     outcome: t.expose('outcome', {
       type: 'JSON',
       nullable: true,
       description:
-        'What the change did (per action), once it SUCCEEDED; for an INTERRUPTED change, what start-up recovery did with what it left.',
+        'What the change did (per action), once it SUCCEEDED; for a FAILED or INTERRUPTED change, what it left and what start-up ' +
+        'recovery did with it. Null while PLANNED or RUNNING, and when a failed change left nothing to record.',
     }),
     durationMs: t.exposeFloat('duration_ms', {
       nullable: true,

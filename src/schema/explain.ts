@@ -9,12 +9,20 @@ import { SqlState, sqlStateOf } from '../db/sqlState.js';
 const SequentialScanRef = builder.objectRef<SequentialScan>('SequentialScan').implement({
   description: 'A Seq Scan node of the plan: every row of the table is read.',
   fields: (t) => ({
-    schema: t.exposeString('schema', { nullable: true, description: "The table's schema." }),
+    schema: t.exposeString('schema', {
+      nullable: true,
+      description: "The table's schema; null if EXPLAIN printed none (VERBOSE, which pgscope passes, prints it for every table).",
+    }),
     table: t.exposeString('table', { description: 'The table (a partition when the plan scans partitions).' }),
-    alias: t.exposeString('alias', { nullable: true, description: 'The name the statement gives the table.' }),
+    alias: t.exposeString('alias', {
+      nullable: true,
+      description: 'The name the statement gives the table (its own name without an alias); null if EXPLAIN printed none.',
+    }),
     filter: t.exposeString('filter', {
       nullable: true,
-      description: 'The condition checked on every row read, as PostgreSQL prints it; an index on its columns may avoid the scan.',
+      description:
+        'The condition checked on every row read, as PostgreSQL prints it; an index on its columns may avoid the scan. Null when the ' +
+        'scan reads every row unfiltered.',
     }),
     estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expects the scan to return, per loop.' }),
     actualRows: t.exposeFloat('actualRows', { nullable: true, description: 'Rows it returned, per loop; null unless analyzed.' }),
@@ -97,7 +105,10 @@ const ExplainResult = builder.objectRef<ExplainOutcome>('ExplainResult').impleme
     }),
     estimatedRows: t.exposeFloat('estimatedRows', { description: 'Rows the planner expects the statement to return.' }),
     actualRows: t.exposeFloat('actualRows', { nullable: true, description: 'Rows it returned; null unless analyzed.' }),
-    planningTimeMs: t.exposeFloat('planningTimeMs', { nullable: true, description: 'Planning time, in milliseconds.' }),
+    planningTimeMs: t.exposeFloat('planningTimeMs', {
+      nullable: true,
+      description: 'Planning time, in milliseconds; null if EXPLAIN printed none (it does with the SUMMARY option pgscope always passes).',
+    }),
     executionTimeMs: t.exposeFloat('executionTimeMs', {
       nullable: true,
       description: 'Execution time, in milliseconds; null unless analyzed.',

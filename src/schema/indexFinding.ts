@@ -73,14 +73,17 @@ const IndexFindingEvidence = builder.objectRef<IndexFindingRow>('IndexFindingEvi
       nullable: true,
       description: 'MISSING_FK_INDEX: sequential scans of the referencing table so far; null for other kinds.',
     }),
-    buildPid: t.exposeInt('build_pid', { nullable: true, description: 'BUILD_IN_PROGRESS: backend pid of the running build.' }),
+    buildPid: t.exposeInt('build_pid', {
+      nullable: true,
+      description: 'BUILD_IN_PROGRESS: backend pid of the running build; null for other kinds.',
+    }),
     buildCommand: t.exposeString('build_command', {
       nullable: true,
-      description: 'BUILD_IN_PROGRESS: the running command (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY...).',
+      description: 'BUILD_IN_PROGRESS: the running command (CREATE INDEX CONCURRENTLY, REINDEX CONCURRENTLY...); null for other kinds.',
     }),
     buildPhase: t.exposeString('build_phase', {
       nullable: true,
-      description: 'BUILD_IN_PROGRESS: its phase, from pg_stat_progress_create_index.',
+      description: 'BUILD_IN_PROGRESS: its phase, from pg_stat_progress_create_index; null for other kinds.',
     }),
   }),
 });
@@ -112,18 +115,18 @@ export const IndexFinding = builder.objectRef<IndexFindingRow>('IndexFinding').i
     }),
     coveringIndexName: t.exposeString('covering_index_name', {
       nullable: true,
-      description: 'DUPLICATE and REDUNDANT: the index that stays and serves the same queries.',
+      description: 'DUPLICATE and REDUNDANT: the index that stays and serves the same queries; null for other kinds.',
     }),
     coveringIndex: t.field({
       type: IndexUsage,
       nullable: true,
-      description: 'DUPLICATE and REDUNDANT: the index that stays, with its usage.',
+      description: 'DUPLICATE and REDUNDANT: the index that stays, with its usage; null for other kinds.',
       resolve: (row) => row.covering_index_oid,
     }),
     foreignKey: t.field({
       type: IndexFindingForeignKey,
       nullable: true,
-      description: 'MISSING_FK_INDEX: the foreign key without a supporting index.',
+      description: 'MISSING_FK_INDEX: the foreign key without a supporting index; null for other kinds.',
       resolve: (row) => (row.foreign_key_name ? row : null),
     }),
     evidence: t.field({ type: IndexFindingEvidence, description: 'The numbers behind the finding.', resolve: (row) => row }),

@@ -58,7 +58,7 @@ const IndexKeyType = builder.objectRef<CandidateKey>('IndexKey').implement({
     nulls: t.exposeString('nulls', { nullable: true, description: 'FIRST or LAST; null: the default for the direction.' }),
     opclass: t.exposeString('opclass', {
       nullable: true,
-      description: "Operator class when not the type's default (jsonb_path_ops, text_pattern_ops, gin_trgm_ops).",
+      description: "Operator class when not the type's default (jsonb_path_ops, text_pattern_ops, gin_trgm_ops); null for the default.",
     }),
   }),
 });
@@ -147,7 +147,7 @@ const RejectedCandidateType = builder.objectRef<RejectedIndex>('RejectedIndexCan
     table: t.string({ description: 'The table.', resolve: (r) => r.candidate.table }),
     method: t.string({ description: 'Access method.', resolve: (r) => r.candidate.method }),
     keys: t.field({ type: [IndexKeyType], description: 'Its keys, in order.', resolve: (r) => r.candidate.keys }),
-    where: t.string({ nullable: true, description: 'Partial-index predicate.', resolve: (r) => r.candidate.where }),
+    where: t.string({ nullable: true, description: 'Partial-index predicate; null for a full index.', resolve: (r) => r.candidate.where }),
     include: t.stringList({
       description: 'INCLUDE columns, as IndexRecommendation shows them: two candidates may differ in these alone.',
       resolve: (r) => r.candidate.include,

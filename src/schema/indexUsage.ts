@@ -64,7 +64,10 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
       description: 'Enforces a primary key, unique or exclusion constraint: it goes away only with ALTER TABLE ... DROP CONSTRAINT.',
       resolve: (row) => row.constraint_name !== null,
     }),
-    constraintName: t.exposeString('constraint_name', { nullable: true, description: 'The constraint this index enforces, if any.' }),
+    constraintName: t.exposeString('constraint_name', {
+      nullable: true,
+      description: 'The constraint this index enforces (primary key, unique, exclusion); null when it enforces none.',
+    }),
     constraintType: t.field({
       type: IndexConstraintTypeEnum,
       nullable: true,

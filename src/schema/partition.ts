@@ -131,7 +131,8 @@ export const PartitionedTable = builder.loadableObject('PartitionedTable', {
     }),
     coverageAheadDays: t.exposeFloat('coverage_ahead_days', {
       nullable: true,
-      description: 'Days from now to coveredUntil (negative when already past): create partitions before it nears zero.',
+      description:
+        'Days from now to coveredUntil (negative when already past): create partitions before it nears zero. Null when coveredUntil is.',
     }),
     coverageUnbounded: t.exposeBoolean('coverage_unbounded', { description: 'A range partition reaches MAXVALUE: no upper limit.' }),
     partitions: t.loadableGroup({

@@ -52,7 +52,7 @@ const ServerConnections = builder.objectRef<ServerConnectionsRow>('ServerConnect
     oldestIdleInTransaction: t.field({
       type: IdleTransaction,
       nullable: true,
-      description: 'The session idle in a transaction for longest, if any.',
+      description: 'The session idle in a transaction for longest; null when no session is idle in a transaction.',
       resolve: (row) =>
         row.oldest_idle_in_transaction_pid === null
           ? null

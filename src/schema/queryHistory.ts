@@ -95,7 +95,9 @@ const QueryStatsWindow = builder.objectRef<QueryStatsWindowResult>('QueryStatsWi
     statsResetAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When pg_stat_statements was reset as a whole, if that happened inside the window: every statement then counts from it.',
+      description:
+        'When pg_stat_statements was reset as a whole, if that happened inside the window: every statement then counts from it. ' +
+        'Null when it was not (or before PostgreSQL 14, which cannot tell).',
       resolve: (window) => (window.everything_reset ? window.stats_reset : null),
     }),
     restartedStatements: t.exposeInt('restarted_statements', {

@@ -18,16 +18,19 @@ const StatementCheckType = builder.objectRef<StatementCheck>('StatementIndexChec
       nullable: true,
       description: "The new plan's estimated total cost; null when it could not be planned.",
     }),
-    topNode: t.exposeString('topNode', { nullable: true, description: 'The top of the new plan: "Limit", "Index Scan using ... on ...".' }),
+    topNode: t.exposeString('topNode', {
+      nullable: true,
+      description: 'The top of the new plan: "Limit", "Index Scan using ... on ..."; null when it could not be planned (see problem).',
+    }),
     problem: t.exposeString('problem', {
       nullable: true,
-      description: 'Why the statement could not be planned again (evicted from pg_stat_statements ...).',
+      description: 'Why the statement could not be planned again (evicted from pg_stat_statements ...); null when it was planned.',
     }),
     note: t.exposeString('note', {
       nullable: true,
       description:
         'Why usesIndex is false although the index serves the statement as it runs: a B-tree for LIKE $n is not in the generic ' +
-        'plan, only in the custom plans that know the pattern.',
+        'plan, only in the custom plans that know the pattern. Null when usesIndex is true, or when no such reason is known.',
     }),
   }),
 });

@@ -19,13 +19,20 @@ builder.subscriptionType({
     '(its address and token) holds at most PGSCOPE_MAX_SUBSCRIPTIONS_PER_CLIENT streams open, the process PGSCOPE_MAX_SUBSCRIPTIONS.',
 });
 
+/** What every Query field's description ends with: the one case where it is null. */
+export const NULL_WHEN_FAILED = 'Null only when it fails; errors[] then says why.';
+
 /**
  * Makes every Query field nullable (nested fields keep DefaultFieldNullability false). A failing
  * non-null root field would null the whole response: a dashboard asking for six things gets the
  * five that worked, with the sixth in errors[]. Pothos has no per-type nullability default, and
- * `nullable: true` on each field is easy to forget on the next one.
+ * `nullable: true` on each field is easy to forget on the next one. Each description says so, as a
+ * typed client sees `| null` on each (test/schema/print.test.ts checks every nullable field says when).
  */
 export function withNullableQueryFields(schema: GraphQLSchema): GraphQLSchema {
-  for (const field of Object.values(schema.getQueryType()!.getFields())) field.type = getNullableType(field.type);
+  for (const field of Object.values(schema.getQueryType()!.getFields())) {
+    field.type = getNullableType(field.type);
+    field.description = `${field.description} ${NULL_WHEN_FAILED}`;
+  }
   return schema;
 }

@@ -51,7 +51,7 @@ const SettingAdviceRef = builder.objectRef<SettingAdvice>('SettingAdvice').imple
     recommendedBytes: t.expose('recommended_bytes', {
       type: 'BigInt',
       nullable: true,
-      description: 'recommended in bytes, for memory settings.',
+      description: 'recommended in bytes, for memory settings; null for other settings and when recommended is null.',
     }),
   }),
 });

@@ -36,7 +36,9 @@ export const SlowQuery = builder.objectRef<SlowQueryRow>('SlowQuery').implement(
       statsSince: t.expose('stats_since', {
         type: 'DateTime',
         nullable: true,
-        description: 'Since when these counters run (PostgreSQL 17+). For what happened in a time window, see queryStatsWindow.',
+        description:
+          'Since when these counters run; null before PostgreSQL 17 (pg_stat_statements 1.11). For what happened in a time window, ' +
+          'see queryStatsWindow.',
       }),
     };
   },

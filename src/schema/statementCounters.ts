@@ -86,8 +86,11 @@ export function statementCounterFields(t: FieldBuilder, period: CounterPeriod) {
     shareOfTotalTime: t.exposeFloat('share_of_total_time', {
       nullable: true,
       description: described({
-        sinceReset: "This statement's part of the execution time of all statements in this database, from 0 to 1.",
-        window: "This statement's part of the execution time of all statements of this database inside the window, from 0 to 1.",
+        sinceReset:
+          "This statement's part of the execution time of all statements in this database, from 0 to 1; null when that total is 0.",
+        window:
+          "This statement's part of the execution time of all statements of this database inside the window, from 0 to 1; null when " +
+          'that total is 0.',
       }),
     }),
     toplevel: t.exposeBoolean('toplevel', {

@@ -83,8 +83,9 @@ const QUERY = `{
 }`;
 
 interface Ratio {
-  blocksHit: number;
-  blocksRead: number;
+  /** BigInt counters: strings of digits. */
+  blocksHit: string;
+  blocksRead: string;
   ratio: number | null;
   status: string;
 }
@@ -99,8 +100,8 @@ interface Totals {
 }
 
 const ratio = (blocksHit: number, blocksRead: number, status: string): Ratio => ({
-  blocksHit,
-  blocksRead,
+  blocksHit: String(blocksHit),
+  blocksRead: String(blocksRead),
   ratio: blocksHit + blocksRead === 0 ? null : blocksHit / (blocksHit + blocksRead),
   status,
 });
@@ -152,8 +153,9 @@ describe('cacheHitRatios', () => {
     expect(totals.warnBelow).toBe(0.95);
     expect(totals.goodAbove).toBe(0.99);
     // the database ratio counts catalog blocks too: whatever it is, it is consistent
-    expect(totals.database.blocksHit).toBeGreaterThan(0);
-    expect(totals.database.ratio).toBe(totals.database.blocksHit / (totals.database.blocksHit + totals.database.blocksRead));
+    const databaseHit = Number(totals.database.blocksHit);
+    expect(databaseHit).toBeGreaterThan(0);
+    expect(totals.database.ratio).toBe(databaseHit / (databaseHit + Number(totals.database.blocksRead)));
     expect(totals.database.status).toBe(cacheStatus(totals.database.ratio));
     const [reset] = await target.sql<{ stats_reset: Date | null }>(
       'SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()',

@@ -128,8 +128,8 @@ describe('indexBuilds through the API', () => {
         indexName: 'slowt_key_idx',
         command: 'CREATE INDEX CONCURRENTLY',
         phase: PHASE,
-        blocksTotal: Number(tableBlocks),
-        partitionsTotal: 0,
+        blocksTotal: String(tableBlocks),
+        partitionsTotal: '0',
       }),
     ]);
   });

@@ -84,14 +84,15 @@ interface Advice {
   value: string;
   unit: string | null;
   display: string;
-  valueBytes: number | null;
+  /** BigInt: a string of digits. */
+  valueBytes: string | null;
   valueMs: number | null;
   source: string;
   requiresRestart: boolean;
   severity: string;
   reason: string;
   recommended: string | null;
-  recommendedBytes: number | null;
+  recommendedBytes: string | null;
 }
 
 const FIELDS = 'name value unit display valueBytes valueMs source requiresRestart severity reason recommended recommendedBytes';
@@ -138,18 +139,18 @@ function expectedWithMemoryAndSsd(): Record<string, Partial<Advice>> {
     shared_buffers: {
       value: String(server.shared_buffers / server.block_size),
       unit: `${server.block_size / 1024}kB`,
-      valueBytes: server.shared_buffers,
+      valueBytes: String(server.shared_buffers),
       requiresRestart: true,
       severity: 'WARNING',
       reason: `shared_buffers is ${formatBytes(server.shared_buffers)}; with ${RAM} of RAM the usual starting point is 25% (${formatBytes(quarter.bytes!)}) (PostgreSQL manual).`,
       recommended: quarter.text,
-      recommendedBytes: quarter.bytes!,
+      recommendedBytes: String(quarter.bytes!),
     },
     effective_cache_size: {
       value: '524288',
       unit: '8kB',
       display: '4GB',
-      valueBytes: 4 * GB,
+      valueBytes: String(4 * GB),
       source: 'database',
       requiresRestart: false,
       severity: 'WARNING',
@@ -158,29 +159,29 @@ function expectedWithMemoryAndSsd(): Record<string, Partial<Advice>> {
         'shared_buffers can hold (PostgreSQL wiki, "Tuning Your PostgreSQL Server"): ' +
         `${formatBytes(ram() / 2)} to ${formatBytes(ram() * 0.75)}. Set too low, the planner underestimates caching and avoids index scans.`,
       recommended: threeQuarters.text,
-      recommendedBytes: threeQuarters.bytes!,
+      recommendedBytes: String(threeQuarters.bytes!),
     },
     work_mem: {
       value: '65536',
       unit: 'kB',
       display: '64MB',
-      valueBytes: 64 * MB,
+      valueBytes: String(64 * MB),
       severity: 'WARNING',
       reason:
         `work_mem is 64 MB, above 25% of ${RAM} of RAM shared by max_connections ${server.max_connections} ` +
         `(about ${formatBytes(perConnection.bytes!)} each, a common rule of thumb): every sort or hash of every session may take work_mem, ` +
         'so many busy sessions could exhaust memory.',
       recommended: perConnection.text,
-      recommendedBytes: perConnection.bytes!,
+      recommendedBytes: String(perConnection.bytes!),
     },
     maintenance_work_mem: {
-      valueBytes: 64 * MB,
+      valueBytes: String(64 * MB),
       severity: 'INFO',
       reason:
         'maintenance_work_mem is 64 MB: VACUUM and CREATE INDEX run faster with more, and a common rule (PGTune) is RAM / 16, ' +
         `at most 2 GB, so ${formatBytes(maintenance.bytes!)} with ${RAM} of RAM.`,
       recommended: maintenance.text,
-      recommendedBytes: maintenance.bytes!,
+      recommendedBytes: String(maintenance.bytes!),
     },
     random_page_cost: {
       value: '4',

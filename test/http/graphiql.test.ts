@@ -47,6 +47,11 @@ describe('GraphiQL page', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('cache-control')).toBe('no-cache');
+    // its own files and its own server only (test/http/graphiqlBrowser.test.ts: nothing it needs is blocked)
+    expect(response.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; font-src 'self'; " +
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     const html = await response.text();
     expect(html).toContain('<title>pgscope</title>');
     const config = JSON.parse(/<script type="application\/json" id="pgscope-graphiql-config">(.*)<\/script>/.exec(html)![1]!);

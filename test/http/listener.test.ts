@@ -86,7 +86,7 @@ describe('HTTP endpoints', () => {
     expect(body.data.slowQueries).toContainEqual({
       queryId: expect.any(String),
       query: 'SELECT $1::int AS readme_probe',
-      calls: 3,
+      calls: '3',
       meanTimeMs: expect.any(Number),
     });
     expect(body.extensions.sqlStatements).toBe(1);

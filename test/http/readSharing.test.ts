@@ -18,13 +18,14 @@ import {
 
 const CLIENTS = 8;
 const SLOW = (limit: number) => `{ slowQueries(minMeanTimeMs: 0, limit: ${limit}) { query calls } }`;
-type SlowAnswer = GqlResult<{ slowQueries: Array<{ query: string; calls: number }> }>;
+type SlowAnswer = GqlResult<{ slowQueries: Array<{ query: string; calls: string }> }>;
 /** No SQL: pool and shared-read counters only. */
 const COUNTERS = '{ poolStatus { waiting timeouts reads { coalesced cached waiting cacheEntries } } }';
 interface Counters {
   waiting: number;
   timeouts: number;
-  reads: { coalesced: number; cached: number; waiting: number; cacheEntries: number };
+  /** coalesced and cached are BigInt counters: strings of digits. */
+  reads: { coalesced: string; cached: string; waiting: number; cacheEntries: number };
 }
 
 let target: TestDatabase;
@@ -107,7 +108,7 @@ describe('identical reads in flight', () => {
       // each request ran the statement it needed; all but the one that sent it shared it
       expect(results.map((result) => result.extensions!.sqlStatements)).toEqual(Array(CLIENTS).fill(1));
       expect(results.map((result) => result.extensions!.sqlStatementsShared ?? 0).sort()).toEqual([0, ...Array(CLIENTS - 1).fill(1)]);
-      expect((await counters(api)).reads).toEqual({ coalesced: CLIENTS - 1, cached: 0, waiting: 0, cacheEntries: 0 });
+      expect((await counters(api)).reads).toEqual({ coalesced: String(CLIENTS - 1), cached: '0', waiting: 0, cacheEntries: 0 });
     } finally {
       await api.close();
     }
@@ -217,7 +218,7 @@ describe('identical reads in flight', () => {
 
       expect(results.map((result) => result.data)).toEqual(Array(CLIENTS).fill({ analyzeTable: { change: { status: 'PLANNED' } } }));
       expect(results.every((result) => result.extensions!.sqlStatementsShared === undefined)).toBe(true);
-      expect((await counters(api)).reads).toMatchObject({ coalesced: 0, cacheEntries: 0 });
+      expect((await counters(api)).reads).toMatchObject({ coalesced: '0', cacheEntries: 0 });
       // the answer cached before the change was forgotten: asked again, after it
       expect((await api.gql(SLOW(20))).extensions).toEqual({ sqlStatements: 1 });
     } finally {
@@ -251,8 +252,8 @@ describe('the read cache (PGSCOPE_READ_CACHE_MS)', () => {
     expect(cached.extensions).toEqual({ sqlStatements: 1, sqlStatementsShared: 1, readCacheAgeMs: 999 });
     expect(cached.data).toEqual(first.data);
     expect(fresh.extensions).toEqual({ sqlStatements: 1 });
-    expect(probeCalls(first)).toBe(1);
-    expect(probeCalls(fresh)).toBe(2);
+    expect(probeCalls(first)).toBe('1');
+    expect(probeCalls(fresh)).toBe('2');
     expect(await slowQueriesExecutions()).toBe(before + 2);
   });
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { isEnumType, isInputObjectType, isInterfaceType, isObjectType, isScalarType, parseValue } from 'graphql';
+import { isEnumType, isInputObjectType, isInterfaceType, isNonNullType, isObjectType, isScalarType, parseValue } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
 import { printedSchema } from '../../src/schema/print.js';
@@ -28,15 +28,30 @@ describe('schema.graphql', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  // A typed client sees `| null` on each: its description must say when (for Query fields: only on
+  // failure, added to each by withNullableQueryFields).
+  it('says when each nullable output field is null (its description holds the word null)', () => {
+    const silent: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__') || !(isObjectType(type) || isInterfaceType(type))) continue;
+      for (const field of Object.values(type.getFields())) {
+        if (!isNonNullType(field.type) && !/\bnull\b/i.test(field.description ?? '')) silent.push(`${type.name}.${field.name}`);
+      }
+    }
+    expect(silent).toEqual([]);
+  });
 });
 
 describe('the BigInt scalar', () => {
   const bigInt = schema.getType('BigInt');
   if (!isScalarType(bigInt)) throw new Error('BigInt is not a scalar');
 
-  it('serializes exact values as numbers and larger ones as strings of digits', () => {
-    expect(bigInt.serialize(42n)).toBe(42);
-    expect(bigInt.serialize(9007199254740991n)).toBe(9007199254740991);
+  it('serializes every value as a string of digits, small ones included (one JSON type for typed clients)', () => {
+    expect(bigInt.serialize(0n)).toBe('0');
+    expect(bigInt.serialize(42n)).toBe('42');
+    expect(bigInt.serialize(42)).toBe('42');
+    expect(bigInt.serialize(9007199254740991n)).toBe('9007199254740991');
     expect(bigInt.serialize(9007199254740993n)).toBe('9007199254740993');
     expect(bigInt.serialize(-9223372036854775808n)).toBe('-9223372036854775808');
   });

@@ -86,11 +86,11 @@ describe('tables', () => {
       schema: 'batch',
       name: 't30',
       kind: 'TABLE',
-      liveTuples: 10,
+      liveTuples: '10',
       statisticsStale: false,
       indexes: [
-        { indexName: 't30_pkey', scans: 0, isUnique: true, isValid: true },
-        { indexName: 't30_v', scans: 0, isUnique: false, isValid: true },
+        { indexName: 't30_pkey', scans: '0', isUnique: true, isValid: true },
+        { indexName: 't30_v', scans: '0', isUnique: false, isValid: true },
       ],
       partitions: [],
       partitioning: null,
@@ -105,13 +105,13 @@ describe('tables', () => {
     expect(logs).toMatchObject({
       name: 'logs',
       kind: 'PARTITIONED_TABLE',
-      liveTuples: 3,
+      liveTuples: '3',
       indexes: [{ indexName: 'logs_id', isUnique: false }],
       partitions: [
-        { name: 'logs_2024', isDefault: false, bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", rowEstimate: 1 },
-        { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: 2 },
+        { name: 'logs_2024', isDefault: false, bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", rowEstimate: '1' },
+        { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: '2' },
       ],
-      partitioning: { strategy: 'RANGE', defaultPartitionRows: 2 },
+      partitioning: { strategy: 'RANGE', defaultPartitionRows: '2' },
     });
     expect(plain).toMatchObject({ name: 'plain', kind: 'TABLE', partitions: [], partitioning: null });
   });
@@ -149,8 +149,10 @@ describe('tables', () => {
     const [first, second, third] = result.data!.tables.edges.map((edge) => edge.node);
     expect(first!.name).toBe('t07');
     expect(second!.name).toBe('t03');
-    expect((first!.seqScans as number) - (second!.seqScans as number)).toBe(1);
-    expect(third!.seqScans).toBeLessThanOrEqual(second!.seqScans as number);
+    // BigInt fields are strings of digits: compare them as bigints
+    const seqScans = (node: Record<string, unknown> | undefined) => BigInt(node!.seqScans as string);
+    expect(seqScans(first) - seqScans(second)).toBe(1n);
+    expect(seqScans(third)).toBeLessThanOrEqual(seqScans(second));
   });
 
   it.each([
@@ -197,8 +199,8 @@ describe('indexUsage, indexFindings, partitions', () => {
         schema: 'batch',
         table: 't01',
         indexName: 't01_pkey',
-        scans: 0,
-        sizeBytes: 16384,
+        scans: '0',
+        sizeBytes: '16384',
         definition: 'CREATE UNIQUE INDEX t01_pkey ON batch.t01 USING btree (id)',
         isUnique: true,
         isValid: true,
@@ -208,8 +210,8 @@ describe('indexUsage, indexFindings, partitions', () => {
         schema: 'batch',
         table: 't01',
         indexName: 't01_v',
-        scans: 0,
-        sizeBytes: 16384,
+        scans: '0',
+        sizeBytes: '16384',
         definition: 'CREATE INDEX t01_v ON batch.t01 USING btree (v)',
         isUnique: false,
         isValid: true,
@@ -249,18 +251,18 @@ describe('indexUsage, indexFindings, partitions', () => {
         name: 'logs_2024',
         isDefault: false,
         bound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
-        rowEstimate: 1,
+        rowEstimate: '1',
         from: expect.any(String),
         to: expect.any(String),
         isDetachPending: false,
       },
-      { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: 2, from: null, to: null, isDetachPending: false },
+      { name: 'logs_default', isDefault: true, bound: 'DEFAULT', rowEstimate: '2', from: null, to: null, isDetachPending: false },
     ]);
     expect(result.data!.partitionedTable).toEqual({
       strategy: 'RANGE',
       key: 'RANGE (at)',
       defaultPartition: 'logs_default',
-      defaultPartitionRows: 2,
+      defaultPartitionRows: '2',
       defaultPartitionRowsExact: true,
       isTimeRange: true,
       coveredUntil: expect.any(String),
@@ -290,7 +292,7 @@ describe('indexUsage, indexFindings, partitions', () => {
         indexName: 'logs_id',
         index: { indexName: 'logs_id', isPartitioned: true },
         foreignKey: null,
-        evidence: { scans: 0, statsAgeDays },
+        evidence: { scans: '0', statsAgeDays },
         suggestedSql: 'DROP INDEX parted.logs_id;',
       },
       {
@@ -313,7 +315,7 @@ describe('indexUsage, indexFindings, partitions', () => {
     try {
       const result = await asMonitor.gql<{
         tables: TablesData['tables'];
-        partitionedTable: { defaultPartitionRows: number; defaultPartitionRowsExact: boolean };
+        partitionedTable: { defaultPartitionRows: string; defaultPartitionRowsExact: boolean };
       }>(`{
         tables(schema: "parted") { edges { node { name sizeBytes indexes { indexName } partitions { name } } } }
         partitionedTable(schema: "parted", table: "logs") { defaultPartitionRows defaultPartitionRowsExact }
@@ -322,7 +324,7 @@ describe('indexUsage, indexFindings, partitions', () => {
       }`);
       expect(result.errors).toBeUndefined();
       expect(result.data!.tables.edges.map((edge) => edge.node.name)).toEqual(['logs', 'plain']);
-      expect(result.data!.partitionedTable).toEqual({ defaultPartitionRows: 2, defaultPartitionRowsExact: false });
+      expect(result.data!.partitionedTable).toEqual({ defaultPartitionRows: '2', defaultPartitionRowsExact: false });
     } finally {
       await asMonitor.close();
     }

@@ -59,7 +59,7 @@ interface Snapshot {
   hiddenStatements: number;
   statsResetAt: string | null;
   resetSincePrevious: boolean | null;
-  deallocationsSincePrevious: number | null;
+  deallocationsSincePrevious: string | null;
   deletedSnapshots: number;
 }
 
@@ -76,8 +76,8 @@ async function capture(): Promise<Snapshot> {
 interface Delta {
   query: string;
   queryId: string;
-  calls: number;
-  rows: number;
+  calls: string;
+  rows: string;
   totalTimeMs: number;
   meanTimeMs: number;
   restarted: boolean;
@@ -92,7 +92,7 @@ interface Window {
   statsResetAt: string | null;
   restartedStatements: number;
   evictedStatements: number;
-  deallocations: number | null;
+  deallocations: string | null;
   notes: string[];
   statements: Delta[];
 }
@@ -177,7 +177,7 @@ describe('query-statistics history', () => {
     second = await capture();
     expect(second).toMatchObject(
       HAS_INFO
-        ? { resetSincePrevious: false, deallocationsSincePrevious: 0 }
+        ? { resetSincePrevious: false, deallocationsSincePrevious: '0' }
         : { resetSincePrevious: null, deallocationsSincePrevious: null },
     );
     await count(2);
@@ -192,22 +192,22 @@ describe('query-statistics history', () => {
       resetDetected: false,
       statsResetAt: null,
       restartedStatements: 0,
-      deallocations: HAS_INFO ? 0 : null,
+      deallocations: HAS_INFO ? '0' : null,
       notes: INFO_NOTES,
     });
-    expect(byQuery(between, SLEEP)).toMatchObject({ calls: 3, rows: 3, restarted: false });
-    expect(byQuery(between, COUNT)).toMatchObject({ calls: 5, rows: 5, restarted: false });
+    expect(byQuery(between, SLEEP)).toMatchObject({ calls: '3', rows: '3', restarted: false });
+    expect(byQuery(between, COUNT)).toMatchObject({ calls: '5', rows: '5', restarted: false });
     const sleepDelta = byQuery(between, SLEEP)!;
     expect(sleepDelta.meanTimeMs).toBeCloseTo(sleepDelta.totalTimeMs / 3, 6);
 
     const upToNow = await window({ since: first.capturedAt });
     expect(upToNow.toSnapshotId).toBeNull();
     expect(Date.parse(upToNow.to)).toBeGreaterThan(Date.parse(second.capturedAt));
-    expect(byQuery(upToNow, SLEEP)?.calls).toBe(3);
-    expect(byQuery(upToNow, COUNT)?.calls).toBe(7);
+    expect(byQuery(upToNow, SLEEP)?.calls).toBe('3');
+    expect(byQuery(upToNow, COUNT)?.calls).toBe('7');
 
     const sinceSecond = await window({ since: second.capturedAt });
-    expect(byQuery(sinceSecond, COUNT)?.calls).toBe(2);
+    expect(byQuery(sinceSecond, COUNT)?.calls).toBe('2');
     expect(byQuery(sinceSecond, SLEEP)).toBeUndefined();
     // reading the history leaves pg_stat_statements alone too
     expect(await statementsInfo()).toEqual(info);
@@ -220,9 +220,9 @@ describe('query-statistics history', () => {
     expect(slow.statements.map((statement) => statement.query)).not.toContain(COUNT);
     expect(slow.statements.every((statement) => statement.meanTimeMs >= 40)).toBe(true);
     const frequent = await window({ since: first.capturedAt, until: second.capturedAt, minCalls: 5 });
-    expect(frequent.statements.map((statement) => [statement.query, statement.calls])).toEqual([[COUNT, 5]]);
+    expect(frequent.statements.map((statement) => [statement.query, statement.calls])).toEqual([[COUNT, '5']]);
     const byCalls = await window({ since: first.capturedAt, orderBy: 'CALLS', limit: 1 });
-    expect(byCalls.statements.map((statement) => [statement.query, statement.calls])).toEqual([[COUNT, 7]]);
+    expect(byCalls.statements.map((statement) => [statement.query, statement.calls])).toEqual([[COUNT, '7']]);
   });
 
   it('starts at the oldest snapshot when none is as old as since, and says so', async () => {
@@ -253,8 +253,8 @@ describe('query-statistics history', () => {
           to: second.capturedAt,
           tracked: true,
           restarted: false,
-          calls: 5,
-          rows: 5,
+          calls: '5',
+          rows: '5',
           meanTimeMs: expect.any(Number),
         },
       ],
@@ -270,9 +270,9 @@ describe('query-statistics history', () => {
     await sleep(4); // 3 calls at the base, 4 now: only stats_since (PostgreSQL 17+) shows the restart
 
     const result = await window({ since: base.capturedAt });
-    expect(byQuery(result, COUNT)).toMatchObject({ calls: 2, restarted: true });
+    expect(byQuery(result, COUNT)).toMatchObject({ calls: '2', restarted: true });
     const statsSince = caps.pgStatStatementsColumns.has('stats_since');
-    expect(byQuery(result, SLEEP)).toMatchObject(statsSince ? { calls: 4, restarted: true } : { calls: 1, restarted: false });
+    expect(byQuery(result, SLEEP)).toMatchObject(statsSince ? { calls: '4', restarted: true } : { calls: '1', restarted: false });
     expect(result).toMatchObject({ resetDetected: true, statsResetAt: null, restartedStatements: statsSince ? 2 : 1 });
     // the marker (and pgscope's own earlier statements) did not run again after the reset
     expect(result.evictedStatements).toBeGreaterThanOrEqual(1);
@@ -306,7 +306,7 @@ describe('query-statistics history', () => {
       [COUNT],
     );
     expect(reset).toMatchObject({ resetDetected: true, statsResetAt: info.stats_reset!.toISOString() });
-    expect(byQuery(reset, COUNT)).toMatchObject({ calls: Number(live!.calls), restarted: true });
+    expect(byQuery(reset, COUNT)).toMatchObject({ calls: String(live!.calls), restarted: true });
     expect(reset.notes[0]).toBe(
       `pg_stat_statements was reset as a whole at ${info.stats_reset!.toISOString()} (pg_stat_statements_reset() or a server crash): every statement counts from then only.`,
     );
@@ -314,7 +314,7 @@ describe('query-statistics history', () => {
     const evicting = await capture();
     await target.sql('UPDATE pgscope.query_stats_snapshot SET deallocations = deallocations - 2 WHERE id = $1', [evicting.id]);
     const evicted = await window({ since: evicting.capturedAt });
-    expect(evicted).toMatchObject({ resetDetected: false, deallocations: 2 });
+    expect(evicted).toMatchObject({ resetDetected: false, deallocations: '2' });
     expect(evicted.notes).toContain(
       'pg_stat_statements evicted its least-used entries 2 times inside the window (server-wide): more distinct statements ran than pg_stat_statements.max holds. Raise pg_stat_statements.max to keep more.',
     );
@@ -412,7 +412,7 @@ describe('who may capture and read', () => {
     const base = await capture();
     await count(1);
     const read = await window({ since: base.capturedAt }, monitorApi);
-    expect(byQuery(read, COUNT)?.calls).toBe(1);
+    expect(byQuery(read, COUNT)?.calls).toBe('1');
     expect(read.notes).toEqual(INFO_NOTES);
     const series = await monitorApi.gql<{ queryStatsHistory: { query: string } }>(
       'query ($id: ID!) { queryStatsHistory(queryId: $id) { query } }',
