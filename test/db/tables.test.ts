@@ -256,6 +256,7 @@ describe('tablePage', () => {
       const own = await tablePage(db, { ...shop, schema: 'pgscope', limit: 500 }, null);
       expect(own.map((row) => row.name)).toEqual([
         'change_log',
+        'idempotency_key',
         'migrations',
         'query_stats_sample',
         'query_stats_snapshot',
