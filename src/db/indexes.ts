@@ -115,7 +115,12 @@ const SERVES_FOREIGN_KEY = /* SQL */ `(
  * IndexScope as $1 to $4. Key columns, operator classes, collations and ordering come from
  * pg_index's arrays, so that indexes can be compared exactly (see indexFindings).
  */
-export function indexFactsCtes(caps: Capabilities, withSizes = true): string {
+/**
+ * `withSizes`: false leaves size_bytes null (the caller measures sizes apart). `comparison`: false
+ * leaves key_expressions, key_signature and reversed_signature null: only indexFindings compares
+ * indexes, and the CTE is materialized (pg_partition_tree is volatile), so every column costs.
+ */
+export function indexFactsCtes(caps: Capabilities, withSizes = true, comparison = true): string {
   // pg_stat_all_indexes.last_idx_scan exists from PostgreSQL 16.
   const lastScan = caps.serverVersionNum >= 160000 ? 'max(s.last_idx_scan)' : 'NULL::timestamptz';
   return /* SQL */ `
@@ -149,11 +154,15 @@ export function indexFactsCtes(caps: Capabilities, withSizes = true): string {
         ic.relkind = 'I' AS is_partitioned,
         i.indexprs IS NOT NULL AS has_expressions,
         pg_get_expr(i.indpred, i.indrelid) AS predicate,
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT pg_get_indexdef(ic.oid, k, true)
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS key_expressions,
+        )`
+            : 'NULL::text[]'
+        } AS key_expressions,
         -- indoption bit 1 is DESC, bit 2 NULLS FIRST (the default with DESC)
         ARRAY(
           SELECT pg_get_indexdef(ic.oid, k, true)
@@ -172,17 +181,25 @@ export function indexFactsCtes(caps: Capabilities, withSizes = true): string {
           ORDER BY k
         ) AS include_columns,
         -- per key position: column or expression, operator class, collation, ASC/DESC and NULLS order
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT format('%s|%s|%s|%s', pg_get_indexdef(ic.oid, k, true), i.indclass[k - 1], i.indcollation[k - 1], i.indoption[k - 1])
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS key_signature,
+        )`
+            : 'NULL::text[]'
+        } AS key_signature,
         -- the same read backwards (DESC and NULLS FIRST flipped): what a backward btree scan serves
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT format('%s|%s|%s|%s', pg_get_indexdef(ic.oid, k, true), i.indclass[k - 1], i.indcollation[k - 1], i.indoption[k - 1] # 3)
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS reversed_signature,
+        )`
+            : 'NULL::text[]'
+        } AS reversed_signature,
         con.conname AS constraint_name,
         CASE con.contype
           WHEN 'p' THEN 'PRIMARY_KEY'
@@ -238,7 +255,7 @@ export const indexesSql = perServerVersion((caps) => buildIndexesSql(caps, true)
 export const indexesWithoutSizesSql = perServerVersion((caps) => buildIndexesSql(caps, false));
 
 const buildIndexesSql = (caps: Capabilities, withSizes: boolean) => /* SQL */ `
-    WITH ${indexFactsCtes(caps, withSizes)}
+    WITH ${indexFactsCtes(caps, withSizes, false)}
     SELECT
       f.oid,
       f.table_oid,
