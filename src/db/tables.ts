@@ -198,6 +198,32 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
       JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY ($1::oid[])
     ),
+    -- The statistics views aggregate over every relation of the database unless told which: read
+    -- them once, for the requested tables and their leaves only (a filter on relid reaches pg_class's
+    -- index inside the views).
+    stat_relids AS MATERIALIZED (
+      SELECT
+        leaf.relid
+      FROM requested r
+      CROSS JOIN LATERAL (${leavesOf('r')}
+      ) leaf
+      UNION
+      SELECT
+        oid
+      FROM requested
+    ),
+    stat AS MATERIALIZED (
+      SELECT
+        *
+      FROM pg_stat_all_tables
+      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
+    ),
+    statio AS MATERIALIZED (
+      SELECT
+        *
+      FROM pg_statio_all_tables
+      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
+    ),
     totals AS (
       SELECT
         r.oid AS table_oid,
@@ -222,8 +248,8 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
-      LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
-      LEFT JOIN pg_statio_all_tables io ON io.relid = leaf.relid
+      LEFT JOIN stat s ON s.relid = leaf.relid
+      LEFT JOIN statio io ON io.relid = leaf.relid
       GROUP BY r.oid
     ),
 ${withSizes ? `${relationSizesCtes('requested')},` : ''}
@@ -312,7 +338,7 @@ ${withSizes ? SIZE_COLUMNS : ''}      t.row_estimate,
     LEFT JOIN totals t ON t.table_oid = r.oid
     LEFT JOIN thresholds th ON th.table_oid = r.oid
 ${withSizes ? 'LEFT JOIN sizes sz ON sz.table_oid = r.oid' : ''}
-    LEFT JOIN pg_stat_all_tables own ON own.relid = r.oid
+    LEFT JOIN stat own ON own.relid = r.oid
     LEFT JOIN LATERAL (
       SELECT
         pc.oid,
