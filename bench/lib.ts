@@ -1,6 +1,21 @@
 // Small tools for benchmarks: a fixed-duration load loop at a given concurrency, percentiles,
 // and a table printer. Every comparison is measured within one run (the machine is noisy).
 
+/** One line of the report's headline: a section's target and what this run measured. */
+export interface Headline {
+  name: string;
+  target: string;
+  measured: string;
+  /** Null: reported, with no target to meet. */
+  met: boolean | null;
+}
+
+/** What a section returns: its part of the report (markdown, starting with "### name:") and its headline lines. */
+export interface SectionResult {
+  report: string;
+  headline: Headline[];
+}
+
 export interface LoadResult {
   requests: number;
   seconds: number;

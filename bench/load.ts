@@ -15,7 +15,7 @@ import { loadReferenceWorkload } from '../src/demo/load.js';
 import { loadQueryMix, seededRandom } from '../src/demo/workload.js';
 import { freshDatabase } from './advisorDb.js';
 import { fillStatements as fillApplicationTables } from './api.js';
-import { percentile, table } from './lib.js';
+import { type Headline, percentile, type SectionResult, table } from './lib.js';
 
 const LOAD_DB = 'bench_load';
 const APPLICATION_TABLES = 200;
@@ -45,7 +45,7 @@ interface Half {
   load: number;
 }
 
-export async function benchLoad(url: string, _seconds: number, log: (line: string) => void): Promise<string> {
+export async function benchLoad(url: string, _seconds: number, log: (line: string) => void): Promise<SectionResult> {
   const clients = Number(process.env.BENCH_LOAD_CLIENTS ?? 200);
   const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? 30);
   const scale = Number(process.env.BENCH_LOAD_SCALE ?? 0.01);
@@ -102,7 +102,31 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
       sum(h.map((half) => half.load)) / h.length,
     ];
   });
-  return [
+  // the default mode against its targets, coalescing off as the baseline
+  const errorsOf = (mode: Mode) => sum(halves[mode].flatMap((half) => [...half.errors.values()]));
+  const peakOf = (mode: Mode) => Math.max(...halves[mode].map((half) => half.peakConnections));
+  const answersOf = (mode: Mode) => sum(halves[mode].map((half) => half.answered)) / sum(halves[mode].map((half) => half.seconds));
+  const headline: Headline[] = [
+    {
+      name: `${clients} clients, default settings: requests answered with an error (coalescing off: ${errorsOf('off')})`,
+      target: '0',
+      measured: String(errorsOf('on')),
+      met: errorsOf('on') === 0,
+    },
+    {
+      name: `${clients} clients, default settings: peak connections (coalescing off: ${peakOf('off')})`,
+      target: `<= ${pool.max} (the pool)`,
+      measured: String(peakOf('on')),
+      met: peakOf('on') <= pool.max,
+    },
+    {
+      name: `${clients} clients, default settings: answers/s, coalescing on / off`,
+      target: '',
+      measured: `${(answersOf('on') / answersOf('off')).toFixed(1)}x`,
+      met: null,
+    },
+  ];
+  const report = [
     `### load: ${clients} dashboard clients polling slowQueries + tables, default pool`,
     '',
     `A real pgscope process (src/index.ts, the default pool on this machine: min ${pool.min}, max ${pool.max}, ${pool.connectionTimeoutMs} ms connection timeout) ` +
@@ -118,6 +142,7 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
       rows,
     ),
   ].join('\n');
+  return { report, headline };
 }
 
 /**

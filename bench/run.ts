@@ -1,24 +1,34 @@
 // npm run bench [-- section ...]: runs the benchmarks against a throwaway embedded PostgreSQL
 // (or BENCH_DATABASE_URL, a database the benchmark may fill with tables), prints the report and
-// writes it to bench/REPORT.md. Sections: api, tables, advisor, load. Seconds per measurement: BENCH_SECONDS
-// (the advisor section has its own settings, see bench/advisor.ts). BENCH_PG_BINDIR: another server
-// build for the throwaway server (e.g. /usr/lib/postgresql/15/bin, with HypoPG when installed);
+// writes it to bench/REPORT.md. Sections: api, tables, advisor, partitions, load (all, in that
+// order, without arguments). Seconds per measurement: BENCH_SECONDS (the advisor, partitions and
+// load sections have their own settings, see their files). BENCH_PG_BINDIR: another server build
+// for the throwaway server (e.g. /usr/lib/postgresql/15/bin, with HypoPG when installed);
 // BENCH_PG_PORT its port (default: a free one).
-// A run of some sections replaces only those in the report (BENCH_REPORT: another report file).
+// The report opens with the machine and a headline (one line per target: measured, met or not),
+// which is also copied into README.md between its `bench:headline` markers (see headline.ts).
+// A run of some sections replaces only those in the report (BENCH_REPORT: another report file,
+// and then README.md is left alone).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres, type EmbeddedServer } from '../src/embedded/server.js';
 import { queryOnce } from '../src/db/pool.js';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../src/embedded/server.js';
 import { benchAdvisor } from './advisor.js';
 import { benchApi } from './api.js';
+import { assembleReport, README_FILE, REPORT_FILE, replaceHeadline } from './headline.js';
+import type { SectionResult } from './lib.js';
 import { benchLoad } from './load.js';
+import { benchPartitions } from './partitions.js';
 import { benchTables } from './tables.js';
 
-const SECTIONS: Record<string, (url: string, seconds: number, log: (line: string) => void) => Promise<string>> = {
+type Section = (url: string, seconds: number, log: (line: string) => void) => Promise<SectionResult | string>;
+
+const SECTIONS: Record<string, Section> = {
   api: benchApi,
   tables: benchTables,
   advisor: benchAdvisor,
+  partitions: benchPartitions,
   load: benchLoad,
 };
 
@@ -51,42 +61,41 @@ if (!url) {
 
 try {
   const [facts] = await queryOnce<{ version: string }>(url, `SELECT current_setting('server_version') AS version`);
-  const header = [
-    `## pgscope benchmarks, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
-    `PostgreSQL ${facts!.version} (${server ? 'embedded, throwaway' : 'BENCH_DATABASE_URL'}), Node ${process.version}, ` +
-      `${os.availableParallelism()} cores, ${seconds} s per measurement (BENCH_SECONDS; the advisor section has its own). Ratios are measured within this run; compare them, not absolute numbers across machines.`,
-  ].join('\n');
-  const parts = [header];
-  for (const section of sections) parts.push(await SECTIONS[section]!(url, seconds, log));
-  const report = `${parts.join('\n\n')}\n`;
+  const header = runHeader(facts!.version, server ? 'embedded, throwaway' : 'BENCH_DATABASE_URL');
+  const fresh: string[] = [];
+  for (const section of sections) {
+    const result = await SECTIONS[section]!(url, seconds, log);
+    fresh.push(typeof result === 'string' ? result : withHeadline(result));
+  }
+  const reportFile = process.env.BENCH_REPORT ?? REPORT_FILE;
+  const previous = fs.existsSync(reportFile) ? fs.readFileSync(reportFile, 'utf8') : null;
+  const partial = sections.length < Object.keys(SECTIONS).length && previous !== null;
+  const { report, headline } = assembleReport(header, fresh, partial ? previous : null);
   console.log(report);
-  const reportFile = process.env.BENCH_REPORT ?? new URL('./REPORT.md', import.meta.url);
-  const partial = sections.length < Object.keys(SECTIONS).length && fs.existsSync(reportFile);
-  fs.writeFileSync(reportFile, partial ? replaceSections(fs.readFileSync(reportFile, 'utf8'), header, parts.slice(1)) : report);
+  fs.writeFileSync(reportFile, report);
+  // the README quotes the report of record, not a scratch report elsewhere
+  if (!process.env.BENCH_REPORT) fs.writeFileSync(README_FILE, replaceHeadline(fs.readFileSync(README_FILE, 'utf8'), headline));
 } finally {
   await server?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/**
- * The previous report with the sections of this run replaced (or appended), each marked with this
- * run's header line: sections measured in different runs must not be compared with each other.
- */
-function replaceSections(previous: string, header: string, fresh: string[]): string {
-  const facts = header.split('\n').slice(2).join(' ');
-  let report = previous.trimEnd();
-  for (const text of fresh) {
-    const [title, ...rest] = text.split('\n');
-    const marked = [
-      title,
-      '',
-      `_Measured in a separate run (${header.split('\n')[0]!.replace(/^## pgscope benchmarks, /, '')}): ${facts}_`,
-      ...rest,
-    ].join('\n');
-    const name = /^### (\w+):/.exec(title!)?.[1];
-    const block = new RegExp(`^### ${name}:[\\s\\S]*?(?=^### |(?![\\s\\S]))`, 'm');
-    report = name && block.test(report) ? report.replace(block, `${marked}\n\n`).trimEnd() : `${report}\n\n${marked}`;
-  }
-  return `${report}\n`;
+/** The run's facts: what ratios from another machine or another run must not be compared with. */
+function runHeader(postgres: string, where: string): string {
+  const cpus = os.cpus();
+  const models = [...new Set(cpus.map((cpu) => cpu.model.trim()))].join(', ');
+  const memory = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
+  return [
+    `## pgscope benchmarks, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `Machine: ${os.availableParallelism()} cores (${models || 'unknown CPU'}), ${memory} memory, ${os.platform()} ${os.release()}, ` +
+      `load average ${os.loadavg()[0]!.toFixed(1)} at the start. PostgreSQL ${postgres} (${where}), Node ${process.version}. ` +
+      `${seconds} s per measurement (BENCH_SECONDS; the advisor, partitions and load sections have their own). ` +
+      'Ratios are measured within this run; compare them, not absolute numbers across machines.',
+  ].join('\n');
+}
+
+/** A section's text with its headline lines, as hidden markers the headline is read back from. */
+function withHeadline(result: SectionResult): string {
+  return [result.report, '', ...result.headline.map((line) => `<!-- headline ${JSON.stringify(line)} -->`)].join('\n');
 }

@@ -34,7 +34,8 @@ export interface IndexRow {
   scans: bigint;
   tuples_read: bigint;
   tuples_fetched: bigint;
-  size_bytes: bigint;
+  /** Null only from loadIndexesWithoutSizes. */
+  size_bytes: bigint | null;
   /** Null before PostgreSQL 16 and for an index never scanned. */
   last_scan_at: Date | null;
   cache_hit_ratio: number | null;
@@ -114,7 +115,12 @@ const SERVES_FOREIGN_KEY = /* SQL */ `(
  * IndexScope as $1 to $4. Key columns, operator classes, collations and ordering come from
  * pg_index's arrays, so that indexes can be compared exactly (see indexFindings).
  */
-export function indexFactsCtes(caps: Capabilities): string {
+/**
+ * `withSizes`: false leaves size_bytes null (the caller measures sizes apart). `comparison`: false
+ * leaves key_expressions, key_signature and reversed_signature null: only indexFindings compares
+ * indexes, and the CTE is materialized (pg_partition_tree is volatile), so every column costs.
+ */
+export function indexFactsCtes(caps: Capabilities, withSizes = true, comparison = true): string {
   // pg_stat_all_indexes.last_idx_scan exists from PostgreSQL 16.
   const lastScan = caps.serverVersionNum >= 160000 ? 'max(s.last_idx_scan)' : 'NULL::timestamptz';
   return /* SQL */ `
@@ -148,11 +154,15 @@ export function indexFactsCtes(caps: Capabilities): string {
         ic.relkind = 'I' AS is_partitioned,
         i.indexprs IS NOT NULL AS has_expressions,
         pg_get_expr(i.indpred, i.indrelid) AS predicate,
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT pg_get_indexdef(ic.oid, k, true)
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS key_expressions,
+        )`
+            : 'NULL::text[]'
+        } AS key_expressions,
         -- indoption bit 1 is DESC, bit 2 NULLS FIRST (the default with DESC)
         ARRAY(
           SELECT pg_get_indexdef(ic.oid, k, true)
@@ -171,17 +181,25 @@ export function indexFactsCtes(caps: Capabilities): string {
           ORDER BY k
         ) AS include_columns,
         -- per key position: column or expression, operator class, collation, ASC/DESC and NULLS order
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT format('%s|%s|%s|%s', pg_get_indexdef(ic.oid, k, true), i.indclass[k - 1], i.indcollation[k - 1], i.indoption[k - 1])
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS key_signature,
+        )`
+            : 'NULL::text[]'
+        } AS key_signature,
         -- the same read backwards (DESC and NULLS FIRST flipped): what a backward btree scan serves
-        ARRAY(
+        ${
+          comparison
+            ? `ARRAY(
           SELECT format('%s|%s|%s|%s', pg_get_indexdef(ic.oid, k, true), i.indclass[k - 1], i.indcollation[k - 1], i.indoption[k - 1] # 3)
           FROM generate_series(1, i.indnkeyatts) k
           ORDER BY k
-        ) AS reversed_signature,
+        )`
+            : 'NULL::text[]'
+        } AS reversed_signature,
         con.conname AS constraint_name,
         CASE con.contype
           WHEN 'p' THEN 'PRIMARY_KEY'
@@ -201,7 +219,7 @@ export function indexFactsCtes(caps: Capabilities): string {
         coalesce(usage.scans, 0) AS scans,
         coalesce(usage.tuples_read, 0) AS tuples_read,
         coalesce(usage.tuples_fetched, 0) AS tuples_fetched,
-        coalesce(usage.size_bytes, 0) AS size_bytes,
+        ${withSizes ? 'coalesce(usage.size_bytes, 0)' : 'NULL::int8'} AS size_bytes,
         usage.last_scan_at,
         usage.cache_hit_ratio
       FROM scoped_tables st
@@ -219,7 +237,7 @@ export function indexFactsCtes(caps: Capabilities): string {
           sum(s.idx_scan)::int8 AS scans,
           sum(s.idx_tup_read)::int8 AS tuples_read,
           sum(s.idx_tup_fetch)::int8 AS tuples_fetched,
-          sum(pg_relation_size(leaf.relid))::int8 AS size_bytes,
+          ${withSizes ? 'sum(pg_relation_size(leaf.relid))::int8' : 'NULL::int8'} AS size_bytes,
           ${lastScan} AS last_scan_at,
           sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS cache_hit_ratio
         FROM (${leavesOf('ic')}
@@ -232,9 +250,12 @@ export function indexFactsCtes(caps: Capabilities): string {
     )`;
 }
 
-export const indexesSql = perServerVersion(
-  (caps) => /* SQL */ `
-    WITH ${indexFactsCtes(caps)}
+export const indexesSql = perServerVersion((caps) => buildIndexesSql(caps, true));
+/** Without sizes: Table.indexes, whose sizes come from the request's size loader (one measure per relation). */
+export const indexesWithoutSizesSql = perServerVersion((caps) => buildIndexesSql(caps, false));
+
+const buildIndexesSql = (caps: Capabilities, withSizes: boolean) => /* SQL */ `
+    WITH ${indexFactsCtes(caps, withSizes, false)}
     SELECT
       f.oid,
       f.table_oid,
@@ -266,9 +287,13 @@ export const indexesSql = perServerVersion(
       f.schema,
       f.table_name,
       f.index_name,
-      f.oid`,
-);
+      f.oid`;
 
 export async function loadIndexes(db: Queryable, caps: Capabilities, scope: IndexScope): Promise<IndexRow[]> {
   return db.query<IndexRow>(indexesSql(caps), indexScopeParams(scope));
+}
+
+/** loadIndexes with size_bytes null: the caller measures sizes apart (see loadTableSizes). */
+export async function loadIndexesWithoutSizes(db: Queryable, caps: Capabilities, scope: IndexScope): Promise<IndexRow[]> {
+  return db.query<IndexRow>(indexesWithoutSizesSql(caps), indexScopeParams(scope));
 }

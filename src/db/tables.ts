@@ -53,8 +53,136 @@ export interface TableRow {
   index_cache_hit_ratio: number | null;
 }
 
-/** One statement for any number of tables: the Table loader's batch. */
-export const tablesSql = perServerVersion((caps) => {
+/** The sizes of a table, each relation on disk measured once (relationSizesCtes). */
+export interface TableSizes {
+  size_bytes: bigint;
+  table_size_bytes: bigint;
+  indexes_size_bytes: bigint;
+  toast_size_bytes: bigint;
+  /** The size of each of its own indexes (main fork, as pg_relation_size), by index OID as text; a partitioned index summed over its leaves. */
+  index_sizes: Record<string, string>;
+}
+
+/**
+ * CTEs ending in \`sizes\`: one row per relation of \`requested\` (a CTE with pg_class's oid and
+ * relkind) with the columns of TableSizes. Sizing is most of the time of a large listing, so each
+ * relation on disk (heap, TOAST table with its index, every index of every leaf) is measured once,
+ * fork by fork, and every total is a sum of those measures: pg_table_size is the heap's forks plus
+ * the TOAST table's total, pg_indexes_size the forks of its live indexes, and an index's own size
+ * (pg_relation_size) its main fork. MATERIALIZED keeps the planner from calling a size function
+ * once per use of its result.
+ */
+export const relationSizesCtes = (requested: string) => /* SQL */ `
+    size_leaves AS MATERIALIZED (
+      SELECT
+        r.oid AS table_oid,
+        leaf.relid,
+        pg_relation_size(leaf.relid, 'main') + pg_relation_size(leaf.relid, 'fsm')
+          + pg_relation_size(leaf.relid, 'vm') + pg_relation_size(leaf.relid, 'init') AS heap_bytes,
+        coalesce(pg_total_relation_size(nullif(lc.reltoastrelid, 0)), 0) AS toast_bytes
+      FROM ${requested} r
+      CROSS JOIN LATERAL (${leavesOf('r')}
+      ) leaf
+      JOIN pg_class lc ON lc.oid = leaf.relid
+    ),
+    size_leaf_indexes AS MATERIALIZED (
+      SELECT
+        l.table_oid,
+        i.indexrelid,
+        i.indislive,
+        pg_relation_size(i.indexrelid, 'main') AS main_bytes,
+        pg_relation_size(i.indexrelid, 'fsm') + pg_relation_size(i.indexrelid, 'vm')
+          + pg_relation_size(i.indexrelid, 'init') AS other_bytes
+      FROM size_leaves l
+      JOIN pg_index i ON i.indrelid = l.relid
+    ),
+    size_heaps AS (
+      SELECT
+        table_oid,
+        sum(heap_bytes + toast_bytes)::int8 AS table_size_bytes,
+        sum(toast_bytes)::int8 AS toast_size_bytes
+      FROM size_leaves
+      GROUP BY table_oid
+    ),
+    size_indexes AS (
+      -- pg_indexes_size counts only live indexes (one being dropped concurrently is not)
+      SELECT
+        table_oid,
+        sum(main_bytes + other_bytes) FILTER (WHERE indislive)::int8 AS indexes_size_bytes
+      FROM size_leaf_indexes
+      GROUP BY table_oid
+    ),
+    size_own_indexes AS (
+      -- each index of a requested table; a partitioned index is the sum of its leaf indexes
+      SELECT
+        r.oid AS table_oid,
+        jsonb_object_agg(own.index_oid::text, own.bytes::text) AS index_sizes
+      FROM ${requested} r
+      JOIN LATERAL (
+        SELECT
+          i.indexrelid AS index_oid,
+          coalesce(sum(li.main_bytes), 0)::int8 AS bytes
+        FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        CROSS JOIN LATERAL (${leavesOf('ic')}
+        ) leaf
+        LEFT JOIN size_leaf_indexes li ON li.indexrelid = leaf.relid
+        WHERE i.indrelid = r.oid
+        GROUP BY i.indexrelid
+      ) own ON true
+      GROUP BY r.oid
+    ),
+    sizes AS (
+      SELECT
+        r.oid AS table_oid,
+        (coalesce(h.table_size_bytes, 0) + coalesce(x.indexes_size_bytes, 0))::int8 AS size_bytes,
+        coalesce(h.table_size_bytes, 0) AS table_size_bytes,
+        coalesce(x.indexes_size_bytes, 0) AS indexes_size_bytes,
+        coalesce(h.toast_size_bytes, 0) AS toast_size_bytes,
+        coalesce(o.index_sizes, '{}') AS index_sizes
+      FROM ${requested} r
+      LEFT JOIN size_heaps h ON h.table_oid = r.oid
+      LEFT JOIN size_indexes x ON x.table_oid = r.oid
+      LEFT JOIN size_own_indexes o ON o.table_oid = r.oid
+    )`;
+
+const SIZE_COLUMNS = `
+      sz.size_bytes,
+      sz.table_size_bytes,
+      sz.indexes_size_bytes,
+      sz.toast_size_bytes,`;
+
+/** The sizes of any number of tables in one statement: the per-request size loader's batch. */
+const TABLE_SIZES_SQL = /* SQL */ `
+    WITH requested AS (
+      SELECT
+        c.oid,
+        c.relkind
+      FROM pg_class c
+      WHERE c.oid = ANY ($1::oid[])
+    ),
+    ${relationSizesCtes('requested')}
+    SELECT
+      table_oid AS oid,
+      size_bytes,
+      table_size_bytes,
+      indexes_size_bytes,
+      toast_size_bytes,
+      index_sizes
+    FROM sizes`;
+
+export async function loadTableSizes(db: Queryable, oids: readonly number[]): Promise<Array<TableSizes & { oid: number }>> {
+  return db.query<TableSizes & { oid: number }>(TABLE_SIZES_SQL, [oids]);
+}
+
+/** Everything of a table but its sizes: what the Table loader reads (sizes load apart, when asked for). */
+export type TableStatsRow = Omit<TableRow, keyof Omit<TableSizes, 'index_sizes'>>;
+
+/** One statement for any number of tables, with their sizes (tablesSql) or without (tableStatsSql). */
+export const tablesSql = perServerVersion((caps) => buildTablesSql(caps, true));
+export const tableStatsSql = perServerVersion((caps) => buildTablesSql(caps, false));
+
+function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
   const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(s.last_seq_scan)' : 'NULL::timestamptz';
   return /* SQL */ `
     WITH requested AS (
@@ -70,13 +198,35 @@ export const tablesSql = perServerVersion((caps) => {
       JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY ($1::oid[])
     ),
+    -- The statistics views aggregate over every relation of the database unless told which: read
+    -- them once, for the requested tables and their leaves only (a filter on relid reaches pg_class's
+    -- index inside the views).
+    stat_relids AS MATERIALIZED (
+      SELECT
+        leaf.relid
+      FROM requested r
+      CROSS JOIN LATERAL (${leavesOf('r')}
+      ) leaf
+      UNION
+      SELECT
+        oid
+      FROM requested
+    ),
+    stat AS MATERIALIZED (
+      SELECT
+        *
+      FROM pg_stat_all_tables
+      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
+    ),
+    statio AS MATERIALIZED (
+      SELECT
+        *
+      FROM pg_statio_all_tables
+      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
+    ),
     totals AS (
       SELECT
         r.oid AS table_oid,
-        sum(size.table_bytes + size.indexes_bytes)::int8 AS size_bytes,
-        sum(size.table_bytes)::int8 AS table_size_bytes,
-        sum(size.indexes_bytes)::int8 AS indexes_size_bytes,
-        sum(coalesce(pg_total_relation_size(nullif(lc.reltoastrelid, 0)), 0))::int8 AS toast_size_bytes,
         -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+): unknown, not zero
         CASE WHEN bool_and(lc.reltuples < 0) THEN NULL ELSE sum(greatest(lc.reltuples, 0)) END::int8 AS row_estimate,
         sum(s.n_live_tup)::int8 AS live_tuples,
@@ -98,19 +248,11 @@ export const tablesSql = perServerVersion((caps) => {
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
-      -- Sizing is most of this statement's time: measure each relation once. (pg_total_relation_size
-      -- is exactly pg_table_size + pg_indexes_size; OFFSET 0 keeps the planner from inlining the
-      -- calls into every expression that uses them.)
-      CROSS JOIN LATERAL (
-        SELECT
-          pg_table_size(leaf.relid) AS table_bytes,
-          pg_indexes_size(leaf.relid) AS indexes_bytes
-        OFFSET 0
-      ) size
-      LEFT JOIN pg_stat_all_tables s ON s.relid = leaf.relid
-      LEFT JOIN pg_statio_all_tables io ON io.relid = leaf.relid
+      LEFT JOIN stat s ON s.relid = leaf.relid
+      LEFT JOIN statio io ON io.relid = leaf.relid
       GROUP BY r.oid
     ),
+${withSizes ? `${relationSizesCtes('requested')},` : ''}
     thresholds AS (
       -- What autovacuum compares n_mod_since_analyze with: per-table reloptions win over settings.
       SELECT
@@ -138,11 +280,7 @@ export const tablesSql = perServerVersion((caps) => {
       parent.oid AS parent_oid,
       parent.schema AS parent_schema,
       parent.name AS parent_name,
-      coalesce(t.size_bytes, 0) AS size_bytes,
-      coalesce(t.table_size_bytes, 0) AS table_size_bytes,
-      coalesce(t.indexes_size_bytes, 0) AS indexes_size_bytes,
-      coalesce(t.toast_size_bytes, 0) AS toast_size_bytes,
-      t.row_estimate,
+${withSizes ? SIZE_COLUMNS : ''}      t.row_estimate,
       coalesce(t.live_tuples, 0) AS live_tuples,
       coalesce(t.dead_tuples, 0) AS dead_tuples,
       t.dead_tuples::float8 / nullif(t.live_tuples + t.dead_tuples, 0) AS dead_tuple_ratio,
@@ -199,7 +337,8 @@ export const tablesSql = perServerVersion((caps) => {
     FROM requested r
     LEFT JOIN totals t ON t.table_oid = r.oid
     LEFT JOIN thresholds th ON th.table_oid = r.oid
-    LEFT JOIN pg_stat_all_tables own ON own.relid = r.oid
+${withSizes ? 'LEFT JOIN sizes sz ON sz.table_oid = r.oid' : ''}
+    LEFT JOIN stat own ON own.relid = r.oid
     LEFT JOIN LATERAL (
       SELECT
         pc.oid,
@@ -212,10 +351,14 @@ export const tablesSql = perServerVersion((caps) => {
         AND r.relispartition
     ) parent ON true
     ORDER BY r.oid`;
-});
+}
 
 export async function loadTables(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<TableRow[]> {
   return db.query<TableRow>(tablesSql(caps), [oids]);
+}
+
+export async function loadTableStats(db: Queryable, caps: Capabilities, oids: readonly number[]): Promise<TableStatsRow[]> {
+  return db.query<TableStatsRow>(tableStatsSql(caps), [oids]);
 }
 
 /** Sort orders of the table list: NAME ascending, every metric largest first. */
@@ -252,6 +395,8 @@ export interface TablePageRow {
   name: string;
   /** The metric as exact decimal text (sizes outgrow 2^53); null for NAME. */
   sort_key: string | null;
+  /** With a size order: the table's sizes, measured for the sort. */
+  sizes?: TableSizes;
 }
 
 const CANDIDATES = /* SQL */ `
@@ -295,9 +440,6 @@ const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
         SELECT
           coalesce(sum(
             CASE $3::text
-              WHEN 'total_size' THEN pg_total_relation_size(leaf.relid)
-              WHEN 'table_size' THEN pg_table_size(leaf.relid)
-              WHEN 'indexes_size' THEN pg_indexes_size(leaf.relid)
               WHEN 'live_tuples' THEN s.n_live_tup
               WHEN 'dead_tuples' THEN s.n_dead_tup
               WHEN 'seq_scans' THEN s.seq_scan
@@ -325,6 +467,53 @@ const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
     k.oid
   LIMIT $6`;
 
+/**
+ * The size orders: every candidate is sized for the sort anyway, so the page returns its rows'
+ * sizes too (relationSizesCtes, each relation measured once) and the request uses them rather
+ * than measuring those tables again.
+ */
+const TABLE_PAGE_BY_SIZE_SQL = /* SQL */ `
+  WITH ${CANDIDATES},
+  ${relationSizesCtes('candidates')},
+  keyed AS (
+    SELECT
+      c.oid,
+      c.nspname,
+      c.relname,
+      (CASE $3::text
+        WHEN 'total_size' THEN sz.size_bytes
+        WHEN 'table_size' THEN sz.table_size_bytes
+        WHEN 'indexes_size' THEN sz.indexes_size_bytes
+      END)::numeric AS sort_key,
+      sz.size_bytes,
+      sz.table_size_bytes,
+      sz.indexes_size_bytes,
+      sz.toast_size_bytes,
+      sz.index_sizes
+    FROM candidates c
+    JOIN sizes sz ON sz.table_oid = c.oid
+  )
+  SELECT
+    k.oid,
+    k.nspname AS schema,
+    k.relname AS name,
+    k.sort_key::text AS sort_key,
+    k.size_bytes,
+    k.table_size_bytes,
+    k.indexes_size_bytes,
+    k.toast_size_bytes,
+    k.index_sizes
+  FROM keyed k
+  WHERE $4::numeric IS NULL
+    OR k.sort_key < $4::numeric
+    OR (k.sort_key = $4::numeric AND k.oid > $5::oid)
+  ORDER BY
+    k.sort_key DESC,
+    k.oid
+  LIMIT $6`;
+
+const SIZE_ORDERS: ReadonlySet<TableOrder> = new Set(['TOTAL_SIZE', 'TABLE_SIZE', 'INDEXES_SIZE']);
+
 const TABLE_COUNT_SQL = /* SQL */ `
   WITH ${CANDIDATES}
   SELECT
@@ -345,5 +534,17 @@ export async function tablePage(db: Queryable, filter: TablePageFilter, after: T
     return db.query<TablePageRow>(TABLE_PAGE_BY_NAME_SQL, [...common, ...cursor, filter.limit]);
   }
   const cursor = after && after.orderBy !== 'NAME' ? [after.key, after.oid] : [null, null];
+  if (SIZE_ORDERS.has(filter.orderBy)) {
+    const rows = await db.query<TablePageRow & TableSizes>(TABLE_PAGE_BY_SIZE_SQL, [
+      ...common,
+      TableOrder[filter.orderBy],
+      ...cursor,
+      filter.limit,
+    ]);
+    return rows.map(({ size_bytes, table_size_bytes, indexes_size_bytes, toast_size_bytes, index_sizes, ...row }) => ({
+      ...row,
+      sizes: { size_bytes, table_size_bytes, indexes_size_bytes, toast_size_bytes, index_sizes },
+    }));
+  }
   return db.query<TablePageRow>(TABLE_PAGE_BY_METRIC_SQL, [...common, TableOrder[filter.orderBy], ...cursor, filter.limit]);
 }

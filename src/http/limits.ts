@@ -118,6 +118,10 @@ async function readAtMost(stream: ReadableStream<Uint8Array>, maxBytes: number):
 
 /** Value nesting before anything walks the values; token limit while parsing; the others before graphql-js validates. */
 function useOperationLimits(limits: LimitsConfig): Plugin {
+  // Yoga caches a parsed document by its text, so a client polling the same operation brings the
+  // same DocumentNode each time: one found within the limits is not walked again. (Only those: a
+  // rejection is built afresh, its errors are the client's to keep.)
+  const withinLimits = new WeakMap<GraphQLSchema, WeakSet<DocumentNode>>();
   return {
     onParams({ params }) {
       for (const [name, value] of [
@@ -145,9 +149,13 @@ function useOperationLimits(limits: LimitsConfig): Plugin {
       setValidationFn((schema, document, rules, options, typeInfo) =>
         validateFn(schema, document, rules, { ...options, hideSuggestions: true }, typeInfo),
       );
+      let checked = withinLimits.get(params.schema);
+      if (checked?.has(params.documentAST)) return;
       const errors = operationLimitErrors(params.schema, params.documentAST, limits);
       // Past a limit, graphql-js's validation is skipped: that is where the time would go.
-      if (errors.length > 0) setResult(errors);
+      if (errors.length > 0) return setResult(errors);
+      if (!checked) withinLimits.set(params.schema, (checked = new WeakSet()));
+      checked.add(params.documentAST);
     },
   };
 }

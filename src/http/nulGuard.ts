@@ -7,9 +7,18 @@ import type { Plugin } from 'graphql-yoga';
 import { badInput } from '../errors.js';
 
 export function useNulGuard(): Plugin {
+  // Yoga caches a parsed document by its text: one found without NUL is not walked again (its
+  // variables, which change with every request, always are).
+  const clean = new WeakSet<DocumentNode>();
+  const inDocument = (document: DocumentNode) => {
+    if (clean.has(document)) return undefined;
+    const where = nulInDocument(document);
+    if (!where) clean.add(document);
+    return where;
+  };
   return {
     onExecute: ({ args, setResultAndStopExecution }) => {
-      const where = nulInDocument(args.document) ?? nulInVariables(args.variableValues);
+      const where = inDocument(args.document) ?? nulInVariables(args.variableValues);
       if (where) {
         setResultAndStopExecution({
           errors: [badInput(`${where.label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`, where.details)],

@@ -131,7 +131,9 @@ function requestRecords(
           record.codes.push(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
           if (typeof error.extensions?.changeId === 'string') record.changeIds.push(error.extensions.changeId);
         }
-        record.changeIds.push(...changeIdsIn(each.data));
+        // only a mutation's log line names change ids: a query's answer (a dashboard polling 5,000
+        // tables) is not walked for them
+        if (record.type === 'mutation') record.changeIds.push(...changeIdsIn(each.data));
       }
     },
     onResponse({ request, response }) {

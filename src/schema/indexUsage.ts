@@ -3,6 +3,7 @@ import type { Context } from '../context.js';
 import { loadIndexes, type IndexConstraintType, type IndexRow } from '../db/indexes.js';
 import { notFound } from '../errors.js';
 import { builder } from './builder.js';
+import { indexSize } from './sizes.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 
 const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
@@ -39,7 +40,12 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
       nullable: true,
       description: 'When the index was last scanned; null if never, and always null before PostgreSQL 16.',
     }),
-    sizeBytes: t.expose('size_bytes', { type: 'BigInt', description: 'Size on disk, in bytes.' }),
+    sizeBytes: t.field({
+      type: 'BigInt',
+      description: 'Size on disk, in bytes.',
+      // listed under a table, an index comes without its size: the table's size loader measures it once
+      resolve: (row, _args, ctx) => row.size_bytes ?? indexSize(ctx, row.table_oid, row.oid),
+    }),
     cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
       nullable: true,
       description: 'Index blocks found in shared_buffers / all index blocks read, from 0 to 1; null when none was read.',

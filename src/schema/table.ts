@@ -1,17 +1,17 @@
 import type { Context } from '../context.js';
 import { assertSchemaExists, findTable } from '../db/catalog.js';
-import { loadIndexes, type IndexRow } from '../db/indexes.js';
+import { loadIndexesWithoutSizes, type IndexRow } from '../db/indexes.js';
 import { loadPartitions, type PartitionRow } from '../db/partitions.js';
 import {
   countTables,
-  loadTables,
+  loadTableStats,
   tablePage,
   type TableOrder,
   type StaleStatisticsReason,
   type TablePageFilter,
   type TablePageKey,
   type TablePageRow,
-  type TableRow,
+  type TableStatsRow,
 } from '../db/tables.js';
 import { badInput, notFound } from '../errors.js';
 import { intInRange } from './args.js';
@@ -19,6 +19,7 @@ import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
 import { READ_CACHE } from '../db/sharedReads.js';
+import { tableSizes } from './sizes.js';
 
 const TableKindEnum = builder.enumType('TableKind', {
   description: 'What kind of relation a table is.',
@@ -61,10 +62,13 @@ const TableOrderEnum = builder.enumType('TableOrder', {
 const bigint = (description: string) => ({ type: 'BigInt' as const, description });
 const when = (description: string) => ({ type: 'DateTime' as const, nullable: true as const, description });
 
-/** Loaded by OID: any number of tables, with their statistics, in one statement. */
+/**
+ * Loaded by OID: any number of tables, with their statistics, in one statement. Their sizes load
+ * apart (schema/sizes.ts), once per request and only when a size field is asked for.
+ */
 export const Table = builder.loadableObjectRef('Table', {
-  load: async (oids: number[], ctx: Context): Promise<(TableRow | Error)[]> => {
-    const rows = await loadTables(ctx.db, await ctx.capabilities(), oids);
+  load: async (oids: number[], ctx: Context): Promise<(TableStatsRow | Error)[]> => {
+    const rows = await loadTableStats(ctx.db, await ctx.capabilities(), oids);
     const byOid = new Map(rows.map((row) => [row.oid, row]));
     return oids.map((oid) => byOid.get(oid) ?? notFound('The table no longer exists (it was dropped while the request ran).'));
   },
@@ -85,10 +89,22 @@ Table.implement({
       description: 'The partitioned table this partition belongs to; null when not a partition.',
       resolve: (row) => row.parent_oid,
     }),
-    sizeBytes: t.expose('size_bytes', bigint('Total size on disk: table, TOAST and indexes (pg_total_relation_size), in bytes.')),
-    tableSizeBytes: t.expose('table_size_bytes', bigint('Table size including TOAST, without indexes (pg_table_size), in bytes.')),
-    indexesSizeBytes: t.expose('indexes_size_bytes', bigint('Size of all its indexes (pg_indexes_size), in bytes.')),
-    toastSizeBytes: t.expose('toast_size_bytes', bigint('Size of its TOAST table and TOAST index (part of tableSizeBytes), in bytes.')),
+    sizeBytes: t.field({
+      ...bigint('Total size on disk: table, TOAST and indexes (pg_total_relation_size), in bytes.'),
+      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).size_bytes,
+    }),
+    tableSizeBytes: t.field({
+      ...bigint('Table size including TOAST, without indexes (pg_table_size), in bytes.'),
+      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).table_size_bytes,
+    }),
+    indexesSizeBytes: t.field({
+      ...bigint('Size of all its indexes (pg_indexes_size), in bytes.'),
+      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).indexes_size_bytes,
+    }),
+    toastSizeBytes: t.field({
+      ...bigint('Size of its TOAST table and TOAST index (part of tableSizeBytes), in bytes.'),
+      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).toast_size_bytes,
+    }),
     rowEstimate: t.expose('row_estimate', {
       type: 'BigInt',
       nullable: true,
@@ -157,7 +173,9 @@ Table.implement({
     indexes: t.loadableGroup({
       type: IndexUsage,
       description: 'Its indexes with their usage, by name (for a partitioned table, its partitioned indexes).',
-      load: async (oids: number[], ctx: Context): Promise<IndexRow[]> => loadIndexes(ctx.db, await ctx.capabilities(), { tableOids: oids }),
+      // without sizes: IndexUsage.sizeBytes takes them from the request's size loader, by table
+      load: async (oids: number[], ctx: Context): Promise<IndexRow[]> =>
+        loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: oids }),
       // IndexUsage also accepts an index OID in place of a row; this loader always returns rows
       group: (index) => (index as IndexRow).table_oid,
       resolve: (row) => row.oid,
@@ -255,6 +273,8 @@ builder.queryField('tables', (t) =>
       // one row more than asked tells whether another page follows
       const rows = await tablePage(ctx.db, { ...filter, orderBy, limit: first + 1 }, after);
       const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(orderBy, row), node: row.oid }));
+      // a size order measured every table for its sort: the size fields use those measures
+      for (const row of rows) if (row.sizes) tableSizes(ctx).prime(row.oid, row.sizes);
       const connection: TableConnectionShape = {
         edges,
         pageInfo: {

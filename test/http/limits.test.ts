@@ -97,6 +97,15 @@ describe('operation limits', () => {
     );
   });
 
+  it('refuses the same operation every time it is sent, while one within the limits runs each time', async () => {
+    for (let round = 0; round < 2; round += 1) {
+      const { codes, limits } = await refusal(aliases(31, 'poolStatus { max }'));
+      expect({ codes, limits }).toEqual({ codes: ['QUERY_TOO_COMPLEX'], limits: ['PGSCOPE_MAX_ALIASES'] });
+      const within = await api.gql(aliases(30, 'poolStatus { max }'));
+      expect(within.errors).toBeUndefined();
+    }
+  });
+
   it('refuses nesting deeper than 12 levels before validating field names', async () => {
     const deep = `{ tables { edges { node { ${'a { '.repeat(10)} b ${'} '.repeat(10)} } } } }`;
     const { codes, limits, statements } = await refusal(deep);

@@ -77,6 +77,15 @@ describe('input PostgreSQL cannot take', () => {
     expect(result.data).toBeUndefined();
   });
 
+  it('checks the variables of every request, also once the same operation was found without NUL', async () => {
+    const query = 'query ($table: String) { indexFindings(table: $table) { kind } }';
+    expect((await api.gql(query, { table: 'nul_check_clean' })).errors?.[0]?.extensions?.code).not.toBe('BAD_USER_INPUT');
+    expect(errorCodes(await api.gql(query, { table: 'a\u0000' }))).toEqual(['BAD_USER_INPUT']);
+    const literal = '{ activity(applicationName: "app\\u0000") { pid } }';
+    expect(errorCodes(await api.gql(literal))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await api.gql(literal))).toEqual(['BAD_USER_INPUT']);
+  });
+
   it('answers a statement nested too deeply to parse (a 90 KB SELECT 1+1+...) as BAD_USER_INPUT', async () => {
     const sql = `SELECT ${Array.from({ length: 45_000 }, () => '1').join('+')}`;
     const result = await api.gql('query ($sql: String) { explain(sql: $sql) { totalCost } }', { sql });

@@ -79,9 +79,9 @@ describe('tables', () => {
     expect(thirty.errors).toBeUndefined();
     expect(three.data!.tables.edges).toHaveLength(3);
     expect(thirty.data!.tables.edges).toHaveLength(30);
-    // schema check, page of keys, tables, their indexes, their partitions
-    expect(three.extensions!.sqlStatements).toBe(5);
-    expect(thirty.extensions!.sqlStatements).toBe(5);
+    // schema check, page of keys, tables, their sizes, their indexes, their partitions
+    expect(three.extensions!.sqlStatements).toBe(6);
+    expect(thirty.extensions!.sqlStatements).toBe(6);
     expect(thirty.data!.tables.edges[29]!.node).toMatchObject({
       schema: 'batch',
       name: 't30',
@@ -100,7 +100,7 @@ describe('tables', () => {
   it('batches partitioned tables too: partitions and partitioning in one statement each', async () => {
     const result = await api.gql<TablesData>(PAGE_WITH_EVERYTHING, { schema: 'parted', first: 10 });
     expect(result.errors).toBeUndefined();
-    expect(result.extensions!.sqlStatements).toBe(6);
+    expect(result.extensions!.sqlStatements).toBe(7);
     const [logs, plain] = result.data!.tables.edges.map((edge) => edge.node);
     expect(logs).toMatchObject({
       name: 'logs',
@@ -114,6 +114,39 @@ describe('tables', () => {
       partitioning: { strategy: 'RANGE', defaultPartitionRows: '2' },
     });
     expect(plain).toMatchObject({ name: 'plain', kind: 'TABLE', partitions: [], partitioning: null });
+  });
+
+  it('measures sizes once per request, and only when a size field is asked for', async () => {
+    const page = (orderBy: string, fields: string) =>
+      api.gql<TablesData>(`{ tables(schema: "batch", first: 30, orderBy: ${orderBy}) { edges { node { name ${fields} } } } }`);
+    // schema check, page of keys, tables, their indexes: no statement measures a size
+    const withoutSizes = await page('NAME', 'liveTuples indexes { indexName scans }');
+    expect(withoutSizes.errors).toBeUndefined();
+    expect(withoutSizes.extensions!.sqlStatements).toBe(4);
+    // one more statement measures the tables and their indexes together, whatever the number of size fields
+    const sizeFields = 'sizeBytes tableSizeBytes indexesSizeBytes toastSizeBytes indexes { indexName sizeBytes }';
+    const byName = await page('NAME', sizeFields);
+    expect(byName.errors).toBeUndefined();
+    expect(byName.extensions!.sqlStatements).toBe(5);
+    // a size order measured every table for its sort: no statement measures them again
+    const bySize = await page('TOTAL_SIZE', sizeFields);
+    expect(bySize.errors).toBeUndefined();
+    expect(bySize.extensions!.sqlStatements).toBe(4);
+    const nodes = (result: { data?: TablesData | null }) =>
+      result.data!.tables.edges.map((edge) => edge.node).sort((a, b) => a.name.localeCompare(b.name));
+    expect(nodes(bySize)).toEqual(nodes(byName));
+    // the same figures as PostgreSQL's own size functions
+    const [expected] = await target.sql<{ total: string; table: string; indexes: string; index: string }>(
+      `SELECT pg_total_relation_size('batch.t07')::text AS total, pg_table_size('batch.t07')::text AS table,
+              pg_indexes_size('batch.t07')::text AS indexes, pg_relation_size('batch.t07_v')::text AS index`,
+    );
+    const t07 = nodes(byName).find((node) => node.name === 't07')!;
+    expect(t07).toMatchObject({
+      sizeBytes: Number(expected!.total),
+      tableSizeBytes: Number(expected!.table),
+      indexesSizeBytes: Number(expected!.indexes),
+      indexes: [{ indexName: 't07_pkey' }, { indexName: 't07_v', sizeBytes: Number(expected!.index) }],
+    });
   });
 
   it('pages with opaque cursors, in a stable order, and counts on request', async () => {
