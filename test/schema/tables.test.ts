@@ -142,10 +142,10 @@ describe('tables', () => {
     );
     const t07 = nodes(byName).find((node) => node.name === 't07')!;
     expect(t07).toMatchObject({
-      sizeBytes: Number(expected!.total),
-      tableSizeBytes: Number(expected!.table),
-      indexesSizeBytes: Number(expected!.indexes),
-      indexes: [{ indexName: 't07_pkey' }, { indexName: 't07_v', sizeBytes: Number(expected!.index) }],
+      sizeBytes: expected!.total,
+      tableSizeBytes: expected!.table,
+      indexesSizeBytes: expected!.indexes,
+      indexes: [{ indexName: 't07_pkey' }, { indexName: 't07_v', sizeBytes: expected!.index }],
     });
   });
 
