@@ -222,7 +222,8 @@ describe('the bounds of a client', () => {
 describe('subscription activity', () => {
   it('lists the sessions again at every event, with the query filter arguments', async () => {
     const sleeper = new Database(target.url, { applicationName: 'live-sleeper', pool: testConfig().pool });
-    const sleeping = sleeper.query('SELECT pg_sleep(3)');
+    // cancelled at the end of the test: its rejection is expected, handled from the start
+    const sleeping = sleeper.query('SELECT pg_sleep(3)').catch(() => undefined);
     try {
       await waitFor(
         'the sleeper',
@@ -239,7 +240,7 @@ describe('subscription activity', () => {
       for (const event of events) expect(event.data?.activity).toEqual([{ applicationName: 'live-sleeper', state: 'ACTIVE' }]);
     } finally {
       await target.sql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'live-sleeper'");
-      await sleeping.catch(() => undefined);
+      await sleeping;
       await sleeper.end();
     }
   });
