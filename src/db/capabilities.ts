@@ -3,6 +3,7 @@
 // at most every minute, so a user who runs CREATE EXTENSION sees pgscope adapt without a restart.
 import { ErrorCode, PgscopeError } from '../errors.js';
 import type { Queryable } from './pool.js';
+import { SqlState, sqlStateOf } from './sqlState.js';
 import { quoteIdent } from '../sql/quote.js';
 
 export interface ExtensionState {
@@ -185,13 +186,29 @@ export async function detectCapabilities(db: Queryable): Promise<Capabilities> {
   };
 }
 
-/** The view raises SQLSTATE 55000 when the library is not in shared_preload_libraries. */
+/**
+ * The errors that say the view cannot be read: 55000 when the library is not in
+ * shared_preload_libraries, 42501 without EXECUTE on its function, 42P01/42883 when it is gone.
+ */
+const UNREADABLE: ReadonlySet<string> = new Set([
+  SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
+  SqlState.INSUFFICIENT_PRIVILEGE,
+  SqlState.UNDEFINED_TABLE,
+  SqlState.UNDEFINED_FUNCTION,
+]);
+
+/**
+ * Whether the view answers. Any other failure (no free connection, a timeout, the database gone)
+ * fails the detection, which the cache does not keep: taken for "unreadable", it made every
+ * slowQueries answer EXTENSION_NOT_LOADED for a minute after one busy moment.
+ */
 async function viewAnswers(db: Queryable, schema: string): Promise<boolean> {
   try {
     await db.query(`SELECT 1 FROM ${quoteIdent(schema)}.pg_stat_statements(false) LIMIT 1`);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (UNREADABLE.has(sqlStateOf(error) ?? '')) return false;
+    throw error;
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { degradedFeatures, detectCapabilities } from '../../src/db/capabilities.js';
-import { Database } from '../../src/db/pool.js';
+import { Database, type Queryable } from '../../src/db/pool.js';
 import { createTestApp, createTestDatabase, errorCodes, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 
@@ -43,6 +43,33 @@ afterAll(async () => {
 });
 
 describe('detectCapabilities', () => {
+  it('fails (and is not cached) when the probe of pg_stat_statements finds no connection, instead of calling it unreadable', async () => {
+    const db = connect(withExtensions.url);
+    // a second pool of one connection, held busy: its next query waits 200 ms, then POOL_EXHAUSTED
+    const busy = new Database(withExtensions.url, {
+      applicationName: 'pgscope-test',
+      pool: {
+        min: 0,
+        max: 1,
+        idleTimeoutMs: 1000,
+        connectionTimeoutMs: 200,
+        maxLifetimeSeconds: 60,
+        statementTimeoutMs: 10_000,
+        lockTimeoutMs: 1000,
+      },
+    });
+    pools.push(busy);
+    await busy.query('SELECT 1');
+    const holding = busy.withClient(() => new Promise((resolve) => setTimeout(resolve, 1500)));
+    // catalog reads on the free pool, the probe of the view on the exhausted one
+    const split: Queryable = {
+      query: (sql: string, params?: unknown[]) => (sql.includes('pg_stat_statements(false)') ? busy : db).query(sql, params),
+    } as Queryable;
+    await expect(detectCapabilities(split)).rejects.toMatchObject({ extensions: { code: 'POOL_EXHAUSTED' } });
+    await holding;
+    expect((await detectCapabilities(split)).pgStatStatementsReadable).toBe(true);
+  });
+
   it('sees pg_stat_statements, its real columns, HypoPG when the server has it, and superuser rights', async () => {
     const caps = await detectCapabilities(connect(withExtensions.url));
     expect(caps.serverVersionNum).toBeGreaterThanOrEqual(inject('pgMajorVersion') * 10000);
