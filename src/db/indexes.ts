@@ -121,8 +121,8 @@ const SERVES_FOREIGN_KEY = /* SQL */ `(
  * indexes, and the CTE is materialized (pg_partition_tree is volatile), so every column costs.
  */
 export function indexFactsCtes(caps: Capabilities, withSizes = true, comparison = true): string {
-  // pg_stat_all_indexes.last_idx_scan exists from PostgreSQL 16.
-  const lastScan = caps.serverVersionNum >= 160000 ? 'max(s.last_idx_scan)' : 'NULL::timestamptz';
+  // pg_stat_all_indexes.last_idx_scan (pg_stat_get_lastscan) exists from PostgreSQL 16.
+  const lastScan = caps.serverVersionNum >= 160000 ? 'max(pg_stat_get_lastscan(leaf.relid))' : 'NULL::timestamptz';
   return /* SQL */ `
     scoped_tables AS (
       SELECT
@@ -233,28 +233,32 @@ export function indexFactsCtes(caps: Capabilities, withSizes = true, comparison 
       LEFT JOIN pg_inherits attached ON attached.inhrelid = i.indexrelid
       LEFT JOIN pg_class parent_index ON parent_index.oid = attached.inhparent
       LEFT JOIN LATERAL (
+        -- the functions behind pg_stat_all_indexes and pg_statio_all_indexes, called on each leaf
+        -- index directly: the views would join pg_class and pg_index again for every one
         SELECT
-          sum(s.idx_scan)::int8 AS scans,
-          sum(s.idx_tup_read)::int8 AS tuples_read,
-          sum(s.idx_tup_fetch)::int8 AS tuples_fetched,
+          sum(pg_stat_get_numscans(leaf.relid))::int8 AS scans,
+          sum(pg_stat_get_tuples_returned(leaf.relid))::int8 AS tuples_read,
+          sum(pg_stat_get_tuples_fetched(leaf.relid))::int8 AS tuples_fetched,
           ${withSizes ? 'sum(pg_relation_size(leaf.relid))::int8' : 'NULL::int8'} AS size_bytes,
           ${lastScan} AS last_scan_at,
-          sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS cache_hit_ratio
+          sum(pg_stat_get_blocks_hit(leaf.relid))::float8 / nullif(sum(pg_stat_get_blocks_fetched(leaf.relid)), 0) AS cache_hit_ratio
         FROM (${leavesOf('ic')}
         ) leaf
-        LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = leaf.relid
-        LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = leaf.relid
       ) usage ON true
       WHERE $2::oid[] IS NULL
         OR i.indexrelid = ANY ($2::oid[])
     )`;
 }
 
-export const indexesSql = perServerVersion((caps) => buildIndexesSql(caps, true));
-/** Without sizes: Table.indexes, whose sizes come from the request's size loader (one measure per relation). */
-export const indexesWithoutSizesSql = perServerVersion((caps) => buildIndexesSql(caps, false));
+export const indexesSql = perServerVersion((caps) => buildIndexesSql(caps, true, false));
+/**
+ * Without sizes, by table: Table.indexes, whose sizes come from the request's size loader (one
+ * measure per relation), and which groups them by table. Sorted by table OID first, names are
+ * compared (in the database's collation, costly) only within a table.
+ */
+export const indexesWithoutSizesSql = perServerVersion((caps) => buildIndexesSql(caps, false, true));
 
-const buildIndexesSql = (caps: Capabilities, withSizes: boolean) => /* SQL */ `
+const buildIndexesSql = (caps: Capabilities, withSizes: boolean, byTable: boolean) => /* SQL */ `
     WITH ${indexFactsCtes(caps, withSizes, false)}
     SELECT
       f.oid,
@@ -284,8 +288,7 @@ const buildIndexesSql = (caps: Capabilities, withSizes: boolean) => /* SQL */ `
       f.cache_hit_ratio
     FROM facts f
     ORDER BY
-      f.schema,
-      f.table_name,
+      ${byTable ? 'f.table_oid' : 'f.schema, f.table_name'},
       f.index_name,
       f.oid`;
 

@@ -64,6 +64,22 @@ export interface TableSizes {
 }
 
 /**
+ * The size of every fork of relation \`oid\` (whose pg_class row is \`rel\`), as pg_relation_size
+ * per fork sums them, asking only for forks that can exist: each ask of a missing fork is a failed
+ * open() of a file. A visibility map only a table has, an init fork only an unlogged relation.
+ */
+const forksSize = (oid: string, rel: string, isTable: boolean): string =>
+  `pg_relation_size(${oid}, 'main') + ${otherForksSize(oid, rel, isTable)}`;
+
+/** forksSize but for the main fork. */
+const otherForksSize = (oid: string, rel: string, isTable: boolean): string =>
+  [
+    `pg_relation_size(${oid}, 'fsm')`,
+    ...(isTable ? [`pg_relation_size(${oid}, 'vm')`] : []),
+    `CASE WHEN ${rel}.relpersistence = 'u' THEN pg_relation_size(${oid}, 'init') ELSE 0 END`,
+  ].join(' + ');
+
+/**
  * CTEs ending in \`sizes\`: one row per relation of \`requested\` (a CTE with pg_class's oid and
  * relkind) with the columns of TableSizes. Sizing is most of the time of a large listing, so each
  * relation on disk (heap, TOAST table with its index, every index of every leaf) is measured once,
@@ -77,13 +93,25 @@ export const relationSizesCtes = (requested: string) => /* SQL */ `
       SELECT
         r.oid AS table_oid,
         leaf.relid,
-        pg_relation_size(leaf.relid, 'main') + pg_relation_size(leaf.relid, 'fsm')
-          + pg_relation_size(leaf.relid, 'vm') + pg_relation_size(leaf.relid, 'init') AS heap_bytes,
-        coalesce(pg_total_relation_size(nullif(lc.reltoastrelid, 0)), 0) AS toast_bytes
+        ${forksSize('leaf.relid', 'lc', true)} AS heap_bytes,
+        coalesce(toast.bytes, 0) AS toast_bytes
       FROM ${requested} r
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
+      LEFT JOIN LATERAL (
+        -- pg_total_relation_size of the TOAST table: its forks and its index's
+        SELECT
+          ${forksSize('tc.oid', 'tc', true)}
+            + coalesce((
+              SELECT sum(${forksSize('tic.oid', 'tic', false)})
+              FROM pg_index ti
+              JOIN pg_class tic ON tic.oid = ti.indexrelid
+              WHERE ti.indrelid = tc.oid
+            ), 0) AS bytes
+        FROM pg_class tc
+        WHERE tc.oid = lc.reltoastrelid
+      ) toast ON true
     ),
     size_leaf_indexes AS MATERIALIZED (
       SELECT
@@ -91,10 +119,10 @@ export const relationSizesCtes = (requested: string) => /* SQL */ `
         i.indexrelid,
         i.indislive,
         pg_relation_size(i.indexrelid, 'main') AS main_bytes,
-        pg_relation_size(i.indexrelid, 'fsm') + pg_relation_size(i.indexrelid, 'vm')
-          + pg_relation_size(i.indexrelid, 'init') AS other_bytes
+        ${otherForksSize('i.indexrelid', 'ic', false)} AS other_bytes
       FROM size_leaves l
       JOIN pg_index i ON i.indrelid = l.relid
+      JOIN pg_class ic ON ic.oid = i.indexrelid
     ),
     size_heaps AS (
       SELECT
@@ -112,25 +140,35 @@ export const relationSizesCtes = (requested: string) => /* SQL */ `
       FROM size_leaf_indexes
       GROUP BY table_oid
     ),
+    size_own_index_leaves AS (
+      -- each index of a requested table with the relations that hold it: itself, or the leaves of
+      -- a partitioned index. Joined to size_leaf_indexes once, by hash: a lateral subquery probing
+      -- that CTE per table would read all of it per table (quadratic in the page).
+      SELECT
+        r.oid AS table_oid,
+        i.indexrelid AS index_oid,
+        leaf.relid AS leaf_oid
+      FROM ${requested} r
+      JOIN pg_index i ON i.indrelid = r.oid
+      JOIN pg_class ic ON ic.oid = i.indexrelid
+      CROSS JOIN LATERAL (${leavesOf('ic')}
+      ) leaf
+    ),
     size_own_indexes AS (
       -- each index of a requested table; a partitioned index is the sum of its leaf indexes
       SELECT
-        r.oid AS table_oid,
+        own.table_oid,
         jsonb_object_agg(own.index_oid::text, own.bytes::text) AS index_sizes
-      FROM ${requested} r
-      JOIN LATERAL (
+      FROM (
         SELECT
-          i.indexrelid AS index_oid,
+          o.table_oid,
+          o.index_oid,
           coalesce(sum(li.main_bytes), 0)::int8 AS bytes
-        FROM pg_index i
-        JOIN pg_class ic ON ic.oid = i.indexrelid
-        CROSS JOIN LATERAL (${leavesOf('ic')}
-        ) leaf
-        LEFT JOIN size_leaf_indexes li ON li.indexrelid = leaf.relid
-        WHERE i.indrelid = r.oid
-        GROUP BY i.indexrelid
-      ) own ON true
-      GROUP BY r.oid
+        FROM size_own_index_leaves o
+        LEFT JOIN size_leaf_indexes li ON li.indexrelid = o.leaf_oid
+        GROUP BY o.table_oid, o.index_oid
+      ) own
+      GROUP BY own.table_oid
     ),
     sizes AS (
       SELECT
@@ -201,12 +239,18 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
     -- The statistics views aggregate over every relation of the database unless told which: read
     -- them once, for the requested tables and their leaves only (a filter on relid reaches pg_class's
     -- index inside the views).
-    stat_relids AS MATERIALIZED (
+    requested_leaves AS MATERIALIZED (
       SELECT
+        r.oid AS table_oid,
         leaf.relid
       FROM requested r
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
+    ),
+    stat_relids AS MATERIALIZED (
+      SELECT
+        relid
+      FROM requested_leaves
       UNION
       SELECT
         oid
@@ -226,7 +270,7 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
     ),
     totals AS (
       SELECT
-        r.oid AS table_oid,
+        leaf.table_oid,
         -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+): unknown, not zero
         CASE WHEN bool_and(lc.reltuples < 0) THEN NULL ELSE sum(greatest(lc.reltuples, 0)) END::int8 AS row_estimate,
         sum(s.n_live_tup)::int8 AS live_tuples,
@@ -244,13 +288,13 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
         ${lastSeqScan} AS last_seq_scan_at,
         sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
         sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio
-      FROM requested r
-      CROSS JOIN LATERAL (${leavesOf('r')}
-      ) leaf
+      -- joined once, by hash: probing stat and statio from a lateral subquery per table costs
+      -- more than reading the views
+      FROM requested_leaves leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
       LEFT JOIN stat s ON s.relid = leaf.relid
       LEFT JOIN statio io ON io.relid = leaf.relid
-      GROUP BY r.oid
+      GROUP BY leaf.table_oid
     ),
 ${withSizes ? `${relationSizesCtes('requested')},` : ''}
     thresholds AS (

@@ -19,7 +19,9 @@ import { builder } from './builder.js';
 import { IndexUsage } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
 import { READ_CACHE } from '../db/sharedReads.js';
-import { tableSizes } from './sizes.js';
+import { tableSize, tableSizes } from './sizes.js';
+import { perRequest, RequestLoader } from './requestLoader.js';
+import { selectsPath } from './lookahead.js';
 
 const TableKindEnum = builder.enumType('TableKind', {
   description: 'What kind of relation a table is.',
@@ -63,6 +65,24 @@ const bigint = (description: string) => ({ type: 'BigInt' as const, description 
 const when = (description: string) => ({ type: 'DateTime' as const, nullable: true as const, description });
 
 /**
+ * The request's loader of tables' indexes, by table OID: every table's in one statement, without
+ * sizes (IndexUsage.sizeBytes takes them from the request's size loader, by table). The tables
+ * resolver preloads it beside the page's statistics when the page asks for indexes.
+ */
+const tableIndexes = perRequest(
+  (ctx: Context) =>
+    new RequestLoader<number, IndexRow[]>(async (oids) => {
+      const rows = await loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: [...oids] });
+      const byTable = new Map<number, IndexRow[]>(oids.map((oid) => [oid, []]));
+      for (const row of rows) byTable.get(row.table_oid)?.push(row);
+      return oids.map((oid) => byTable.get(oid) ?? []);
+    }),
+);
+
+/** Table fields measured by the request's size loader (an index's sizeBytes too, under indexes). */
+const SIZE_FIELDS = ['sizeBytes', 'tableSizeBytes', 'indexesSizeBytes', 'toastSizeBytes'];
+
+/**
  * Loaded by OID: any number of tables, with their statistics, in one statement. Their sizes load
  * apart (schema/sizes.ts), once per request and only when a size field is asked for.
  */
@@ -91,19 +111,19 @@ Table.implement({
     }),
     sizeBytes: t.field({
       ...bigint('Total size on disk: table, TOAST and indexes (pg_total_relation_size), in bytes.'),
-      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).size_bytes,
+      resolve: (row, _args, ctx) => tableSize(ctx, row.oid, (sizes) => sizes.size_bytes),
     }),
     tableSizeBytes: t.field({
       ...bigint('Table size including TOAST, without indexes (pg_table_size), in bytes.'),
-      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).table_size_bytes,
+      resolve: (row, _args, ctx) => tableSize(ctx, row.oid, (sizes) => sizes.table_size_bytes),
     }),
     indexesSizeBytes: t.field({
       ...bigint('Size of all its indexes (pg_indexes_size), in bytes.'),
-      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).indexes_size_bytes,
+      resolve: (row, _args, ctx) => tableSize(ctx, row.oid, (sizes) => sizes.indexes_size_bytes),
     }),
     toastSizeBytes: t.field({
       ...bigint('Size of its TOAST table and TOAST index (part of tableSizeBytes), in bytes.'),
-      resolve: async (row, _args, ctx) => (await tableSizes(ctx).load(row.oid)).toast_size_bytes,
+      resolve: (row, _args, ctx) => tableSize(ctx, row.oid, (sizes) => sizes.toast_size_bytes),
     }),
     rowEstimate: t.expose('row_estimate', {
       type: 'BigInt',
@@ -170,15 +190,10 @@ Table.implement({
       nullable: true,
       description: 'Index blocks found in shared_buffers / all index blocks read, from 0 to 1; null when none was read.',
     }),
-    indexes: t.loadableGroup({
-      type: IndexUsage,
+    indexes: t.field({
+      type: [IndexUsage],
       description: 'Its indexes with their usage, by name (for a partitioned table, its partitioned indexes).',
-      // without sizes: IndexUsage.sizeBytes takes them from the request's size loader, by table
-      load: async (oids: number[], ctx: Context): Promise<IndexRow[]> =>
-        loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: oids }),
-      // IndexUsage also accepts an index OID in place of a row; this loader always returns rows
-      group: (index) => (index as IndexRow).table_oid,
-      resolve: (row) => row.oid,
+      resolve: (row, _args, ctx) => tableIndexes(ctx).get(row.oid),
     }),
     partitions: t.loadableGroup({
       type: PartitionInfo,
@@ -197,9 +212,11 @@ Table.implement({
 });
 
 interface TableConnectionShape {
-  edges: Array<{ cursor: string; node: number }>;
+  edges: Array<{ cursor: string; node: number | TableStatsRow }>;
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
   filter: Pick<TablePageFilter, 'schema' | 'includePartitions'>;
+  /** The count, started beside the page when the request asks for it. */
+  totalCount?: Promise<number>;
 }
 
 const TableConnection = builder.connectionObject(
@@ -211,7 +228,10 @@ const TableConnection = builder.connectionObject(
       totalCount: t.int({
         description: 'Tables in all pages together (one more statement, run only when asked for).',
         // the connection object is the one the tables resolver built
-        resolve: (connection, _args, ctx) => countTables(ctx.db, (connection as unknown as TableConnectionShape).filter),
+        resolve: (connection, _args, ctx) => {
+          const shape = connection as unknown as TableConnectionShape;
+          return shape.totalCount ?? countTables(ctx.db, shape.filter);
+        },
       }),
     }),
   },
@@ -264,17 +284,35 @@ builder.queryField('tables', (t) =>
         defaultValue: false,
       }),
     },
-    resolve: async (_, args, ctx) => {
+    resolve: async (_, args, ctx, info) => {
       const first = intInRange('first', args.first ?? 50, 1, 5000);
       const orderBy = args.orderBy ?? 'NAME';
       const after = args.after ? decodeCursor(args.after, orderBy) : null;
       if (args.schema) await assertSchemaExists(ctx.db, args.schema);
       const filter = { schema: args.schema ?? null, includePartitions: args.includePartitions ?? false };
+      const totalCount = selectsPath(info, ['totalCount']) ? countTables(ctx.db, filter) : undefined;
+      // the field reports its failure; until then it must not count as unhandled
+      totalCount?.catch(() => undefined);
       // one row more than asked tells whether another page follows
       const rows = await tablePage(ctx.db, { ...filter, orderBy, limit: first + 1 }, after);
-      const edges = rows.slice(0, first).map((row) => ({ cursor: encodeCursor(orderBy, row), node: row.oid }));
+      const page = rows.slice(0, first);
       // a size order measured every table for its sort: the size fields use those measures
-      for (const row of rows) if (row.sizes) tableSizes(ctx).prime(row.oid, row.sizes);
+      for (const row of page) if (row.sizes) tableSizes(ctx).prime(row.oid, row.sizes);
+      // Whatever the page's fields need loads now, in statements side by side (lookahead.ts), and
+      // the tables' fields then resolve to values, not promises. A table that failed to load stays
+      // a key, and its node reports the loader's error (loadMany settles with an Error in its place).
+      const oids = page.map((row) => row.oid);
+      const node = ['edges', 'node'];
+      const asks = (path: string[]) => selectsPath(info, [...node, ...path]);
+      const [nodes] = await Promise.all([
+        asks([]) ? Table.getDataloader(ctx).loadMany(oids) : oids,
+        asks(['indexes']) ? tableIndexes(ctx).preload(oids) : undefined,
+        SIZE_FIELDS.some((field) => asks([field])) || asks(['indexes', 'sizeBytes']) ? tableSizes(ctx).preload(oids) : undefined,
+      ]);
+      const edges = page.map((row, i) => {
+        const loaded = nodes[i];
+        return { cursor: encodeCursor(orderBy, row), node: loaded === undefined || loaded instanceof Error ? row.oid : loaded };
+      });
       const connection: TableConnectionShape = {
         edges,
         pageInfo: {
@@ -284,6 +322,7 @@ builder.queryField('tables', (t) =>
           endCursor: edges.at(-1)?.cursor ?? null,
         },
         filter,
+        totalCount,
       };
       return connection;
     },

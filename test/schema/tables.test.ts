@@ -149,6 +149,90 @@ describe('tables', () => {
     });
   });
 
+  it('reads ahead only what the operation selects, through fragments and @include / @skip', async () => {
+    const operation = /* GraphQL */ `
+      query ($sizes: Boolean!, $indexes: Boolean!) {
+        tables(schema: "batch", first: 30) { ...page }
+      }
+      fragment page on TableConnection {
+        totalCount @skip(if: $indexes)
+        edges { node { name ...sizes @include(if: $sizes) ... on Table { indexes @include(if: $indexes) { indexName ...indexSize } } } }
+      }
+      fragment sizes on Table { tableSizeBytes }
+      fragment indexSize on IndexUsage { sizeBytes }`;
+    type Data = { tables: { totalCount?: number; edges: Array<{ node: { name: string; tableSizeBytes?: string; indexes?: unknown[] } }> } };
+    const run = (sizes: boolean, indexes: boolean) => api.gql<Data>(operation, { sizes, indexes });
+    // schema check, page, statistics, and the count (asked for when indexes are not)
+    const bare = await run(false, false);
+    expect(bare.errors).toBeUndefined();
+    expect(bare.extensions!.sqlStatements).toBe(4);
+    expect(bare.data!.tables).toMatchObject({ totalCount: 30 });
+    expect(bare.data!.tables.edges[0]!.node).toEqual({ name: 't01' });
+    // the indexes, whose sizes are asked for: one more statement for each
+    const withIndexes = await run(false, true);
+    expect(withIndexes.errors).toBeUndefined();
+    expect(withIndexes.extensions!.sqlStatements).toBe(5);
+    expect(withIndexes.data!.tables.edges[0]!.node.indexes).toEqual([
+      { indexName: 't01_pkey', sizeBytes: expect.stringMatching(/^\d+$/) },
+      { indexName: 't01_v', sizeBytes: expect.stringMatching(/^\d+$/) },
+    ]);
+    // the table's sizes alone: the count, the size statement, no indexes
+    const withSizes = await run(true, false);
+    expect(withSizes.errors).toBeUndefined();
+    expect(withSizes.extensions!.sqlStatements).toBe(5);
+    const [expected] = await target.sql<{ size: string }>(`SELECT pg_table_size('batch.t01')::text AS size`);
+    expect(withSizes.data!.tables.edges[0]!.node).toEqual({ name: 't01', tableSizeBytes: expected!.size });
+  });
+
+  it("measures an unlogged table, its TOAST data and a vacuumed index as PostgreSQL's size functions do", async () => {
+    await target.sql(/* SQL */ `
+      CREATE SCHEMA shapes;
+      CREATE UNLOGGED TABLE shapes.notes (id int PRIMARY KEY, body text);
+      CREATE TABLE shapes.logged (id int PRIMARY KEY, body text);
+      CREATE INDEX logged_body ON shapes.logged (left(body, 10));
+      -- bodies of 8 kB that do not compress: out of line, in TOAST
+      INSERT INTO shapes.notes SELECT g, (SELECT string_agg(md5(g::text || s::text), '') FROM generate_series(1, 250) s) FROM generate_series(1, 40) g;
+      INSERT INTO shapes.logged SELECT id, body FROM shapes.notes;
+      DELETE FROM shapes.logged WHERE id % 2 = 0;`);
+    // VACUUM gives the tables and indexes their free space maps and the tables their visibility maps
+    await target.sql('VACUUM shapes.notes, shapes.logged');
+    type Sizes = {
+      name: string;
+      sizeBytes: string;
+      tableSizeBytes: string;
+      indexesSizeBytes: string;
+      toastSizeBytes: string;
+      indexes: Array<{ indexName: string; sizeBytes: string }>;
+    };
+    const result = await api.gql<{ tables: { edges: Array<{ node: Sizes }> } }>(
+      '{ tables(schema: "shapes") { edges { node { name sizeBytes tableSizeBytes indexesSizeBytes toastSizeBytes indexes { indexName sizeBytes } } } } }',
+    );
+    expect(result.errors).toBeUndefined();
+    const expected = await target.sql<Sizes & { toast: string }>(/* SQL */ `
+      SELECT
+        c.relname AS name,
+        pg_total_relation_size(c.oid)::text AS "sizeBytes",
+        pg_table_size(c.oid)::text AS "tableSizeBytes",
+        pg_indexes_size(c.oid)::text AS "indexesSizeBytes",
+        pg_total_relation_size(c.reltoastrelid)::text AS "toastSizeBytes",
+        (SELECT json_agg(json_build_object('indexName', ic.relname, 'sizeBytes', pg_relation_size(ic.oid)::text) ORDER BY ic.relname)
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid) AS indexes
+      FROM pg_class c
+      WHERE c.relnamespace = 'shapes'::regnamespace AND c.relkind = 'r'
+      ORDER BY c.relname`);
+    expect(result.data!.tables.edges.map((edge) => edge.node)).toEqual(expected);
+    // the shapes this covers: an index's init fork (an unlogged heap's is empty), TOAST, a free
+    // space map and a visibility map (a btree has a free space map only once it recycled pages)
+    const [forks] = await target.sql<{ init: string; toast: string; fsm: string; vm: string }>(/* SQL */ `
+      SELECT
+        pg_relation_size('shapes.notes_pkey', 'init')::text AS init,
+        pg_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = 'shapes.logged'::regclass))::text AS toast,
+        pg_relation_size('shapes.logged', 'fsm')::text AS fsm,
+        pg_relation_size('shapes.logged', 'vm')::text AS vm`);
+    for (const size of Object.values(forks!)) expect(Number(size)).toBeGreaterThan(0);
+    await target.sql('DROP SCHEMA shapes CASCADE');
+  });
+
   it('pages with opaque cursors, in a stable order, and counts on request', async () => {
     const names: string[] = [];
     let after: string | null = null;

@@ -73,6 +73,8 @@ const TRANSACTION_SETTINGS_SQL = /* SQL */ `
     set_config('statement_timeout', coalesce($1, current_setting('statement_timeout')), true),
     -- the server's own plan_cache_mode (reset_val), not the one pgscope's pooled sessions use
     set_config('plan_cache_mode', coalesce($2, (SELECT reset_val FROM pg_settings WHERE name = 'plan_cache_mode')), true),
+    -- and the server's jit (pgscope's sessions turn it off), so ANALYZE times what the application gets
+    set_config('jit', (SELECT reset_val FROM pg_settings WHERE name = 'jit'), true),
     set_config('standard_conforming_strings', 'on', true),
     set_config('enable_partition_pruning', coalesce($3, current_setting('enable_partition_pruning')), true)`;
 

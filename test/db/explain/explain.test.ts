@@ -208,6 +208,16 @@ describe('explain of SQL', () => {
     );
   });
 
+  it("analyzes with the server's jit, not the pool's (off)", async () => {
+    const [server] = await db.query<{ jit: string }>("SELECT reset_val AS jit FROM pg_settings WHERE name = 'jit'");
+    const [session] = await db.query<{ jit: string }>("SELECT current_setting('jit') AS jit");
+    expect(session!.jit).toBe('off');
+    const outcome = await explain(db, caps, plainRequest('SELECT count(*) FROM readings', { analyze: true, timeoutMs: 5000 }));
+    // EXPLAIN (SETTINGS) lists the planner settings that differ from their defaults, jit among them
+    const settings = (outcome.plan[0] as { Settings?: Record<string, string> }).Settings ?? {};
+    expect(settings.jit ?? 'on').toBe(server!.jit);
+  });
+
   it('leaves the pooled session as it found it', async () => {
     await explain(db, caps, plainRequest(ORDERS_BY_CUSTOMER));
     await explain(db, caps, plainRequest('SELECT count(*) FROM readings', { analyze: true, timeoutMs: 1234 }));
@@ -217,14 +227,16 @@ describe('explain of SQL', () => {
         -- pgscope's pool keeps its own statements prepared (pgscope_<hash>); explain's must be gone
         (SELECT count(*) FROM pg_prepared_statements WHERE name !~ '^pgscope_[0-9a-f]{24}$')::text AS prepared,
         current_setting('plan_cache_mode') AS plan_cache_mode,
+        current_setting('jit') AS jit,
         current_setting('transaction_read_only') AS read_only,
         current_setting('statement_timeout') AS statement_timeout,
         current_setting('standard_conforming_strings') AS strings`,
     );
-    // force_generic_plan is the pool's own session setting (src/db/pool.ts), not explain's
+    // force_generic_plan and jit off are the pool's own session settings (src/db/pool.ts), not explain's
     expect(session).toEqual({
       prepared: '0',
       plan_cache_mode: 'force_generic_plan',
+      jit: 'off',
       read_only: 'off',
       statement_timeout: '10s',
       strings: 'on',
