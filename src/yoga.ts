@@ -93,6 +93,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     // origin (even "null") with credentials, and it would answer preflights before the Host check.
     cors: false,
     multipart: false,
+    // limits.ts reads a body up to PGSCOPE_MAX_BODY_BYTES itself: Yoga's own limit (25 MB) would
+    // pipe every body through one more stream for nothing (measured: ~0.15 ms per request)
+    maxRequestBodySize: false,
     graphiql: false, // useGraphiQLPage serves it from our own dependencies (Yoga's page needs a CDN), after the Host check
     plugins: [
       // the request id and the clock first, so that every refusal is logged too

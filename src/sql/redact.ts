@@ -13,6 +13,7 @@
 // (COPY ... FROM '/path', ALTER SERVER ... OPTIONS (password '...')) and, for an unterminated
 // string, returns the parser's message as if it were the normalized text. When even the lexer
 // fails (an unterminated quote or comment), a conservative pattern masks every string and number.
+import { createHash } from 'node:crypto';
 import { loadModule, scanSync, type ScanToken } from 'libpg-query';
 
 /**
@@ -65,7 +66,53 @@ export async function maskAllLiterals(texts: readonly string[]): Promise<string[
  */
 export async function maskLiterals(text: string): Promise<string> {
   if (!MAY_HOLD_CONSTANT.test(text)) return text;
+  const key = createHash('sha256').update(text).digest('base64');
+  const known = masked.get(key);
+  if (known !== undefined) return known;
   await lexerReady();
+  const result = maskWithLexer(text);
+  masked.set(key, result);
+  return result;
+}
+
+/**
+ * Texts masked lately, by the SHA-256 of the text: a dashboard asks for the same statements every
+ * few seconds, and lexing a catalog query of a few kB takes 1 to 3 ms (hashing it, microseconds).
+ * The digest, not the text, so that the constants masked away are not kept in memory. Bounded by
+ * characters, least recently used out first; a text longer than a tenth of the budget is not kept.
+ */
+export class MaskedTexts {
+  private readonly entries = new Map<string, string>();
+  private chars = 0;
+
+  constructor(private readonly maxChars: number) {}
+
+  get(key: string): string | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // most recently used last
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: string): void {
+    if (value.length > this.maxChars / 10 || this.entries.has(key)) return;
+    this.entries.set(key, value);
+    this.chars += key.length + value.length;
+    for (const [oldest, oldValue] of this.entries) {
+      if (this.chars <= this.maxChars) break;
+      this.entries.delete(oldest);
+      this.chars -= oldest.length + oldValue.length;
+    }
+  }
+}
+
+/** About 8 MB of UTF-16: thousands of statements. */
+const masked = new MaskedTexts(4_000_000);
+
+function maskWithLexer(text: string): string {
   let tokens: ScanToken[];
   try {
     tokens = scanSync(text).tokens;

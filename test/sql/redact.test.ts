@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskAllLiterals, maskByPattern, maskLiterals, redactLiveText } from '../../src/sql/redact.js';
+import { MaskedTexts, maskAllLiterals, maskByPattern, maskLiterals, redactLiveText } from '../../src/sql/redact.js';
 
 describe('maskLiterals on texts pg_stat_statements keeps as sent (utility statements)', () => {
   it.each([
@@ -64,6 +64,31 @@ describe('maskLiterals', () => {
   it('masks a text cut inside a string or a dollar quote', async () => {
     expect(await maskLiterals("SELECT 42, 'abc', '4111111111")).toBe('SELECT $1, $2, $3');
     expect(await maskLiterals('SELECT 7, $body$4111111111')).toBe('SELECT $1, $2');
+  });
+});
+
+describe('MaskedTexts (texts masked lately)', () => {
+  it('keeps the most recently used within its budget, and no entry larger than a tenth of it', () => {
+    const texts = new MaskedTexts(100);
+    texts.set('a', 'x'.repeat(9)); // 10 characters with its key
+    texts.set('b', 'y'.repeat(9));
+    texts.set('c', 'z'.repeat(9));
+    expect(texts.get('a')).toBe('x'.repeat(9)); // now the most recently used
+    for (const key of 'defghij') texts.set(key, key.repeat(9)); // 100 characters in all
+    expect(texts.get('b')).toBe('y'.repeat(9));
+    texts.set('k', 'k'.repeat(9)); // one over: the least recently used (c) goes
+    expect(texts.get('c')).toBeUndefined();
+    expect(texts.get('a')).toBe('x'.repeat(9));
+    expect(texts.get('k')).toBe('k'.repeat(9));
+    texts.set('huge', 'h'.repeat(11));
+    expect(texts.get('huge')).toBeUndefined();
+  });
+
+  it('gives a text served from it the same masking, and texts differing only by a constant their own', async () => {
+    const first = "SELECT * FROM cards WHERE card = '4111111111111111' AND n = 7";
+    expect(await maskLiterals(first)).toBe('SELECT * FROM cards WHERE card = $1 AND n = $2');
+    expect(await maskLiterals(first)).toBe('SELECT * FROM cards WHERE card = $1 AND n = $2');
+    expect(await maskLiterals("SELECT * FROM cards WHERE card = '5500' AND m = $1")).toBe('SELECT * FROM cards WHERE card = $2 AND m = $1');
   });
 });
 
