@@ -122,7 +122,8 @@ export async function benchLoad(url: string, _seconds: number, log: (line: strin
     {
       name: `${clients} clients, default settings: answers/s, coalescing on / off`,
       target: '',
-      measured: `${(answersOf('on') / answersOf('off')).toFixed(1)}x`,
+      // a baseline that answered nothing has no ratio (it did once: every answer an error)
+      measured: answersOf('off') > 0 ? `${(answersOf('on') / answersOf('off')).toFixed(1)}x` : 'n/a (coalescing off answered nothing)',
       met: null,
     },
   ];

@@ -473,6 +473,17 @@ const TABLE_PAGE_BY_NAME_SQL = /* SQL */ `
     c.oid
   LIMIT $6`;
 
+/** The page of `keyed` (oid, sort_key) after the cursor ($4 key, $5 OID), largest key first, ties by OID, $6 rows. */
+const AFTER_KEY_LARGEST_FIRST = /* SQL */ `
+  FROM keyed k
+  WHERE $4::numeric IS NULL
+    OR k.sort_key < $4::numeric
+    OR (k.sort_key = $4::numeric AND k.oid > $5::oid)
+  ORDER BY
+    k.sort_key DESC,
+    k.oid
+  LIMIT $6`;
+
 const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
   WITH ${CANDIDATES},
   keyed AS (
@@ -502,14 +513,7 @@ const TABLE_PAGE_BY_METRIC_SQL = /* SQL */ `
     k.nspname AS schema,
     k.relname AS name,
     k.sort_key::text AS sort_key
-  FROM keyed k
-  WHERE $4::numeric IS NULL
-    OR k.sort_key < $4::numeric
-    OR (k.sort_key = $4::numeric AND k.oid > $5::oid)
-  ORDER BY
-    k.sort_key DESC,
-    k.oid
-  LIMIT $6`;
+${AFTER_KEY_LARGEST_FIRST}`;
 
 /**
  * The size orders: every candidate is sized for the sort anyway, so the page returns its rows'
@@ -547,14 +551,7 @@ const TABLE_PAGE_BY_SIZE_SQL = /* SQL */ `
     k.indexes_size_bytes,
     k.toast_size_bytes,
     k.index_sizes
-  FROM keyed k
-  WHERE $4::numeric IS NULL
-    OR k.sort_key < $4::numeric
-    OR (k.sort_key = $4::numeric AND k.oid > $5::oid)
-  ORDER BY
-    k.sort_key DESC,
-    k.oid
-  LIMIT $6`;
+${AFTER_KEY_LARGEST_FIRST}`;
 
 const SIZE_ORDERS: ReadonlySet<TableOrder> = new Set(['TOTAL_SIZE', 'TABLE_SIZE', 'INDEXES_SIZE']);
 

@@ -1,14 +1,32 @@
 // The change log as GraphQL: ChangeLogEntry (returned by every mutation), changeLog (newest first)
 // and changeLogEntry (what a client polls after wait: false).
+import DataLoader from 'dataloader';
 import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
 import type { Context } from '../context.js';
 import { badInput, notFound } from '../errors.js';
-import { loadIndexBuilds } from '../db/indexBuilds.js';
+import { loadIndexBuilds, type IndexBuild as IndexBuildShape } from '../db/indexBuilds.js';
 import { changeEffect, type EffectWindow, type StatementEffect } from '../db/history/changeEffect.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
 import { IndexBuild } from './indexBuild.js';
 import { intervalArgs, ticks, tickValue } from './live.js';
+import { perRequest } from './requestLoader.js';
+
+/**
+ * The index build each DDL session (by pid) runs now: one read of pg_stat_progress_create_index for
+ * all the RUNNING entries a page resolves together. Not cached: a subscription resolves its events
+ * with one context, and each event must read the progress anew.
+ */
+const buildsBySession = perRequest(
+  (ctx: Context) =>
+    new DataLoader<number, IndexBuildShape | null>(
+      async (pids) => {
+        const builds = await loadIndexBuilds(ctx.db);
+        return pids.map((pid) => builds.find((build) => build.pid === pid) ?? null);
+      },
+      { cache: false },
+    ),
+);
 
 const ChangeStatusEnum = builder.enumType('ChangeStatus', {
   description: 'Where a change stands.',
@@ -112,10 +130,8 @@ export const ChangeLogEntry = builder.objectRef<ChangeLogRow>('ChangeLogEntry').
       description:
         'The index build its session runs now (pg_stat_progress_create_index: phase, blocks and tuples done, progressRatio), ' +
         'for a progress bar; null unless it is RUNNING and building an index at this moment.',
-      resolve: async (entry, _, ctx) =>
-        entry.status === 'RUNNING' && entry.session_pid !== null
-          ? ((await loadIndexBuilds(ctx.db)).find((build) => build.pid === entry.session_pid) ?? null)
-          : null,
+      resolve: (entry, _, ctx) =>
+        entry.status === 'RUNNING' && entry.session_pid !== null ? buildsBySession(ctx).load(entry.session_pid) : null,
     }),
     sessionPid: t.exposeInt('session_pid', {
       nullable: true,
