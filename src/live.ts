@@ -18,9 +18,11 @@ export class LiveStreams {
 
   constructor(readonly config: SubscriptionsConfig) {}
 
-  /** Streams open now, in the whole process. */
+  /** Streams open now, in the whole process: admitted, whether or not their first read started. */
   get open(): number {
-    return this.stops.size;
+    let open = 0;
+    for (const held of this.perClient.values()) open += held;
+    return open;
   }
 
   /**
@@ -45,6 +47,8 @@ export class LiveStreams {
         wake();
       });
       this.stops.add(end);
+      // admitted before closeAll, started after it: no read, the stream ends at once
+      if (this.closed) stopped = true;
       try {
         while (!stopped) {
           let tick: Tick<T>;
@@ -101,8 +105,7 @@ export class LiveStreams {
         'PGSCOPE_MAX_SUBSCRIPTIONS_PER_CLIENT',
       );
     }
-    // counted with the streams admitted whose first tick has not started yet
-    const total = [...this.perClient.values()].reduce((sum, n) => sum + n, 0);
+    const total = this.open;
     if (total >= maxTotal) {
       throw tooMany(
         `pgscope holds ${total} subscriptions open, the most allowed (PGSCOPE_MAX_SUBSCRIPTIONS): try again later, or poll the query field.`,

@@ -111,10 +111,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
           return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
         },
       }),
+      // before the target is chosen: a NUL in @target(name:) is refused as any NUL is
+      useNulGuard(),
       useTargets(targets),
       useReadSharing(deps.config.reads),
       useStatementCount(),
-      useNulGuard(),
       useGraphiQLPage({ title: 'pgscope', defaultQuery: EXAMPLE_OPERATION, endpoint: '/graphql' }),
       useNoParserInternals(),
     ],

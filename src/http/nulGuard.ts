@@ -16,14 +16,21 @@ export function useNulGuard(): Plugin {
     if (!where) clean.add(document);
     return where;
   };
+  const refusal = (document: DocumentNode, variables: Record<string, unknown> | null | undefined) => {
+    const where = inDocument(document) ?? nulInVariables(variables);
+    return where
+      ? { errors: [badInput(`${where.label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`, where.details)] }
+      : undefined;
+  };
+  // queries and mutations, and subscriptions (whose every event would fail the same way)
   return {
     onExecute: ({ args, setResultAndStopExecution }) => {
-      const where = inDocument(args.document) ?? nulInVariables(args.variableValues);
-      if (where) {
-        setResultAndStopExecution({
-          errors: [badInput(`${where.label} contains a NUL character (\\u0000), which PostgreSQL text cannot hold.`, where.details)],
-        });
-      }
+      const refused = refusal(args.document, args.variableValues);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe: ({ args, setResultAndStopExecution }) => {
+      const refused = refusal(args.document, args.variableValues);
+      if (refused) setResultAndStopExecution(refused);
     },
   };
 }

@@ -249,6 +249,16 @@ describe('subscription activity', () => {
     const stream = await subscribe(api, 'subscription { activity(limit: 0) { pid } }');
     expect((await stream.rest())[0]?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
+
+  it('refuses a NUL character in its arguments before the first event', async () => {
+    const stream = await subscribe(api, 'subscription { activity(applicationName: "app\\u0000") { pid } }');
+    const [event] = await stream.rest();
+    expect(event?.errors?.[0]).toMatchObject({
+      message: 'Argument applicationName contains a NUL character (\\u0000), which PostgreSQL text cannot hold.',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    expect(event?.data).toBeUndefined();
+  });
 });
 
 describe('subscription changeProgress', () => {

@@ -66,6 +66,8 @@ describe('input PostgreSQL cannot take', () => {
     ['{ activity(applicationName: "app\\u0000") { pid } }', {}, 'Argument applicationName', { argument: 'applicationName' }],
     ['query ($table: String) { indexFindings(table: $table) { kind } }', { table: 'a\u0000' }, 'Variable $table', { variable: 'table' }],
     ['query ($sql: String) { explain(sql: $sql) { totalCost } }', { sql: 'SELECT 1 -- \u0000' }, 'Variable $sql', { variable: 'sql' }],
+    // before the target is looked up: not NOT_FOUND for a name with a NUL in it
+    ['query @target(name: "default\\u0000") { targets { name } }', {}, 'Argument name', { argument: 'name' }],
   ])('refuses a NUL character before any SQL: %s', async (query, variables, label, details) => {
     const result = await api.gql(query, variables);
     expect(result.errors).toEqual([
