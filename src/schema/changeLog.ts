@@ -2,6 +2,7 @@
 // and changeLogEntry (what a client polls after wait: false).
 import DataLoader from 'dataloader';
 import { changeLogPage, changeLogUnavailable, readEntry, type ChangeLogRow, type ChangeStatus } from '../actions/changeLog.js';
+import { createContextCache } from '@pothos/core';
 import type { Context } from '../context.js';
 import { badInput, notFound } from '../errors.js';
 import { loadIndexBuilds, type IndexBuild as IndexBuildShape } from '../db/indexBuilds.js';
@@ -10,14 +11,13 @@ import { intInRange } from './args.js';
 import { builder } from './builder.js';
 import { IndexBuild } from './indexBuild.js';
 import { intervalArgs, ticks, tickValue } from './live.js';
-import { perRequest } from './requestLoader.js';
 
 /**
  * The index build each DDL session (by pid) runs now: one read of pg_stat_progress_create_index for
  * all the RUNNING entries a page resolves together. Not cached: a subscription resolves its events
  * with one context, and each event must read the progress anew.
  */
-const buildsBySession = perRequest(
+const buildsBySession = createContextCache(
   (ctx: Context) =>
     new DataLoader<number, IndexBuildShape | null>(
       async (pids) => {

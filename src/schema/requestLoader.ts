@@ -3,7 +3,6 @@
 // promises of 25,000 size fields (each a DataLoader hit) cost more time in the executor and the
 // garbage collector than the size statement itself, once a list's resolver has preloaded them.
 import DataLoader from 'dataloader';
-import type { Context } from '../context.js';
 
 export class RequestLoader<K, V> {
   private readonly settled = new Map<K, V>();
@@ -33,19 +32,6 @@ export class RequestLoader<K, V> {
     this.settled.set(key, value);
     this.loader.prime(key, value);
   }
-}
-
-/** `make` once per request (per GraphQL context), on first use. */
-export function perRequest<T extends object>(make: (ctx: Context) => T): (ctx: Context) => T {
-  const made = new WeakMap<Context, T>();
-  return (ctx) => {
-    let value = made.get(ctx);
-    if (!value) {
-      value = make(ctx);
-      made.set(ctx, value);
-    }
-    return value;
-  };
 }
 
 /** `then(value)` now when `value` is one, else when it settles. */

@@ -4,13 +4,14 @@
 // Table's size fields and IndexUsage.sizeBytes (for indexes listed under a table) share it;
 // tables(orderBy: *_SIZE) primes it with the sizes its sort measured, and tables preloads it
 // beside its statistics when the page asks for a size.
+import { createContextCache } from '@pothos/core';
 import type { Context } from '../context.js';
 import { loadTableSizes, type TableSizes } from '../db/tables.js';
 import { notFound } from '../errors.js';
-import { mapMaybe, perRequest, RequestLoader } from './requestLoader.js';
+import { mapMaybe, RequestLoader } from './requestLoader.js';
 
 /** The request's size loader (created on first use: a request that asks no size never measures one). */
-export const tableSizes = perRequest(
+export const tableSizes = createContextCache(
   (ctx: Context) =>
     new RequestLoader<number, TableSizes>(async (oids) => {
       const rows = await loadTableSizes(ctx.db, oids);

@@ -1,3 +1,4 @@
+import { createContextCache } from '@pothos/core';
 import type { Context } from '../context.js';
 import { assertSchemaExists, findTable } from '../db/catalog.js';
 import { loadIndexesWithoutSizes, type IndexRow } from '../db/indexes.js';
@@ -20,7 +21,7 @@ import { IndexUsage } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 import { tableSize, tableSizes } from './sizes.js';
-import { perRequest, RequestLoader } from './requestLoader.js';
+import { RequestLoader } from './requestLoader.js';
 import { selectsPath } from './lookahead.js';
 
 const TableKindEnum = builder.enumType('TableKind', {
@@ -69,7 +70,7 @@ const when = (description: string) => ({ type: 'DateTime' as const, nullable: tr
  * sizes (IndexUsage.sizeBytes takes them from the request's size loader, by table). The tables
  * resolver preloads it beside the page's statistics when the page asks for indexes.
  */
-const tableIndexes = perRequest(
+const tableIndexes = createContextCache(
   (ctx: Context) =>
     new RequestLoader<number, IndexRow[]>(async (oids) => {
       const rows = await loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: [...oids] });
