@@ -94,24 +94,13 @@ export const relationSizesCtes = (requested: string) => /* SQL */ `
         r.oid AS table_oid,
         leaf.relid,
         ${forksSize('leaf.relid', 'lc', true)} AS heap_bytes,
-        coalesce(toast.bytes, 0) AS toast_bytes
+        -- the TOAST table's forks and its index's, as pg_table_size counts them: one call opens
+        -- the TOAST relations once (fork by fork, they were opened once per fork)
+        CASE WHEN lc.reltoastrelid <> 0 THEN pg_total_relation_size(lc.reltoastrelid) ELSE 0 END AS toast_bytes
       FROM ${requested} r
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
-      LEFT JOIN LATERAL (
-        -- pg_total_relation_size of the TOAST table: its forks and its index's
-        SELECT
-          ${forksSize('tc.oid', 'tc', true)}
-            + coalesce((
-              SELECT sum(${forksSize('tic.oid', 'tic', false)})
-              FROM pg_index ti
-              JOIN pg_class tic ON tic.oid = ti.indexrelid
-              WHERE ti.indrelid = tc.oid
-            ), 0) AS bytes
-        FROM pg_class tc
-        WHERE tc.oid = lc.reltoastrelid
-      ) toast ON true
     ),
     size_leaf_indexes AS MATERIALIZED (
       SELECT
@@ -191,7 +180,7 @@ const SIZE_COLUMNS = `
       sz.toast_size_bytes,`;
 
 /** The sizes of any number of tables in one statement: the per-request size loader's batch. */
-const TABLE_SIZES_SQL = /* SQL */ `
+export const TABLE_SIZES_SQL = /* SQL */ `
     WITH requested AS (
       SELECT
         c.oid,
@@ -221,7 +210,9 @@ export const tablesSql = perServerVersion((caps) => buildTablesSql(caps, true));
 export const tableStatsSql = perServerVersion((caps) => buildTablesSql(caps, false));
 
 function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
-  const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(s.last_seq_scan)' : 'NULL::timestamptz';
+  const lastSeqScan = caps.serverVersionNum >= 160000 ? 'max(pg_stat_get_lastscan(leaf.relid))' : 'NULL::timestamptz';
+  // pg_stat_all_tables has a row for a partitioned table from PostgreSQL 14 on
+  const statKinds = caps.serverVersionNum >= 140000 ? "'r', 't', 'm', 'p'" : "'r', 't', 'm'";
   return /* SQL */ `
     WITH requested AS (
       SELECT
@@ -236,9 +227,7 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
       JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY ($1::oid[])
     ),
-    -- The statistics views aggregate over every relation of the database unless told which: read
-    -- them once, for the requested tables and their leaves only (a filter on relid reaches pg_class's
-    -- index inside the views).
+    -- A table's leaves: itself, or the leaf partitions of a partitioned table.
     requested_leaves AS MATERIALIZED (
       SELECT
         r.oid AS table_oid,
@@ -247,53 +236,44 @@ function buildTablesSql(caps: Capabilities, withSizes: boolean): string {
       CROSS JOIN LATERAL (${leavesOf('r')}
       ) leaf
     ),
-    stat_relids AS MATERIALIZED (
+    -- The counters come from the functions behind pg_stat_all_tables and pg_statio_all_tables,
+    -- called on each leaf (and each leaf's indexes) directly, with the views' arithmetic: the views
+    -- would join pg_class, pg_namespace and pg_index again for every relation they read.
+    leaf_indexes AS (
       SELECT
-        relid
-      FROM requested_leaves
-      UNION
-      SELECT
-        oid
-      FROM requested
-    ),
-    stat AS MATERIALIZED (
-      SELECT
-        *
-      FROM pg_stat_all_tables
-      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
-    ),
-    statio AS MATERIALIZED (
-      SELECT
-        *
-      FROM pg_statio_all_tables
-      WHERE relid = ANY (ARRAY(SELECT relid FROM stat_relids))
+        i.indrelid AS relid,
+        sum(pg_stat_get_numscans(i.indexrelid)) AS scans,
+        sum(pg_stat_get_tuples_fetched(i.indexrelid)) AS tuples_fetched,
+        sum(pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid)) AS blocks_read,
+        sum(pg_stat_get_blocks_hit(i.indexrelid)) AS blocks_hit
+      FROM pg_index i
+      WHERE i.indrelid IN (SELECT relid FROM requested_leaves)
+      GROUP BY i.indrelid
     ),
     totals AS (
       SELECT
         leaf.table_oid,
         -- reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+): unknown, not zero
         CASE WHEN bool_and(lc.reltuples < 0) THEN NULL ELSE sum(greatest(lc.reltuples, 0)) END::int8 AS row_estimate,
-        sum(s.n_live_tup)::int8 AS live_tuples,
-        sum(s.n_dead_tup)::int8 AS dead_tuples,
-        sum(s.seq_scan)::int8 AS seq_scans,
-        sum(s.seq_tup_read)::int8 AS seq_tuples_read,
-        sum(s.idx_scan)::int8 AS index_scans,
-        sum(s.idx_tup_fetch)::int8 AS index_tuples_fetched,
-        sum(s.n_tup_ins)::int8 AS inserts,
-        sum(s.n_tup_upd)::int8 AS updates,
-        sum(s.n_tup_hot_upd)::int8 AS hot_updates,
-        sum(s.n_tup_del)::int8 AS deletes,
-        sum(s.n_mod_since_analyze)::int8 AS modifications_since_analyze,
-        sum(s.n_ins_since_vacuum)::int8 AS inserts_since_vacuum,
+        sum(pg_stat_get_live_tuples(leaf.relid))::int8 AS live_tuples,
+        sum(pg_stat_get_dead_tuples(leaf.relid))::int8 AS dead_tuples,
+        sum(pg_stat_get_numscans(leaf.relid))::int8 AS seq_scans,
+        sum(pg_stat_get_tuples_returned(leaf.relid))::int8 AS seq_tuples_read,
+        sum(ix.scans)::int8 AS index_scans,
+        -- as the view: index fetches plus the table's own, unknown for a leaf without indexes
+        sum(ix.tuples_fetched + pg_stat_get_tuples_fetched(leaf.relid))::int8 AS index_tuples_fetched,
+        sum(pg_stat_get_tuples_inserted(leaf.relid))::int8 AS inserts,
+        sum(pg_stat_get_tuples_updated(leaf.relid))::int8 AS updates,
+        sum(pg_stat_get_tuples_hot_updated(leaf.relid))::int8 AS hot_updates,
+        sum(pg_stat_get_tuples_deleted(leaf.relid))::int8 AS deletes,
+        sum(pg_stat_get_mod_since_analyze(leaf.relid))::int8 AS modifications_since_analyze,
+        sum(pg_stat_get_ins_since_vacuum(leaf.relid))::int8 AS inserts_since_vacuum,
         ${lastSeqScan} AS last_seq_scan_at,
-        sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
-        sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio
-      -- joined once, by hash: probing stat and statio from a lateral subquery per table costs
-      -- more than reading the views
+        sum(pg_stat_get_blocks_hit(leaf.relid))::float8 / nullif(sum(pg_stat_get_blocks_fetched(leaf.relid)), 0) AS heap_cache_hit_ratio,
+        sum(ix.blocks_hit)::float8 / nullif(sum(ix.blocks_hit) + sum(ix.blocks_read), 0) AS index_cache_hit_ratio
       FROM requested_leaves leaf
       JOIN pg_class lc ON lc.oid = leaf.relid
-      LEFT JOIN stat s ON s.relid = leaf.relid
-      LEFT JOIN statio io ON io.relid = leaf.relid
+      LEFT JOIN leaf_indexes ix ON ix.relid = leaf.relid
       GROUP BY leaf.table_oid
     ),
 ${withSizes ? `${relationSizesCtes('requested')},` : ''}
@@ -382,7 +362,20 @@ ${withSizes ? SIZE_COLUMNS : ''}      t.row_estimate,
     LEFT JOIN totals t ON t.table_oid = r.oid
     LEFT JOIN thresholds th ON th.table_oid = r.oid
 ${withSizes ? 'LEFT JOIN sizes sz ON sz.table_oid = r.oid' : ''}
-    LEFT JOIN stat own ON own.relid = r.oid
+    -- the table's own row of pg_stat_all_tables, from the functions behind it
+    CROSS JOIN LATERAL (
+      SELECT
+        CASE WHEN r.relkind IN (${statKinds}) THEN r.oid END AS relid,
+        pg_stat_get_last_vacuum_time(r.oid) AS last_vacuum,
+        pg_stat_get_last_autovacuum_time(r.oid) AS last_autovacuum,
+        pg_stat_get_last_analyze_time(r.oid) AS last_analyze,
+        pg_stat_get_last_autoanalyze_time(r.oid) AS last_autoanalyze,
+        pg_stat_get_vacuum_count(r.oid) AS vacuum_count,
+        pg_stat_get_autovacuum_count(r.oid) AS autovacuum_count,
+        pg_stat_get_analyze_count(r.oid) AS analyze_count,
+        pg_stat_get_autoanalyze_count(r.oid) AS autoanalyze_count,
+        pg_stat_get_mod_since_analyze(r.oid) AS n_mod_since_analyze
+    ) own
     LEFT JOIN LATERAL (
       SELECT
         pc.oid,

@@ -1,10 +1,12 @@
 import { assertSchemaExists, findTable } from '../db/catalog.js';
 import type { Context } from '../context.js';
-import { loadIndexes, type IndexConstraintType, type IndexRow } from '../db/indexes.js';
+import type { GraphQLResolveInfo } from 'graphql';
+import { loadIndexes, type IndexConstraintType, type IndexPart, type IndexParts, type PartialIndexRow } from '../db/indexes.js';
 import { notFound } from '../errors.js';
 import { builder } from './builder.js';
 import { indexSize } from './sizes.js';
 import { READ_CACHE } from '../db/sharedReads.js';
+import { selectedFields } from './lookahead.js';
 
 const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
   description: 'The kind of table constraint an index enforces.',
@@ -15,12 +17,55 @@ const IndexConstraintTypeEnum = builder.enumType('IndexConstraintType', {
   } satisfies Record<IndexConstraintType, unknown>,
 });
 
+/**
+ * The part of an index's facts each field reads (see IndexParts); the other fields read pg_index's
+ * own columns, or the request's size loader. A list that loads many indexes computes only the
+ * parts its selection reads.
+ */
+const FIELD_PARTS: Readonly<Record<string, IndexPart>> = {
+  definition: 'definition',
+  predicate: 'predicate',
+  keyColumns: 'columns',
+  includeColumns: 'columns',
+  backsConstraint: 'constraint',
+  constraintName: 'constraint',
+  constraintType: 'constraint',
+  foreignKeys: 'foreignKeys',
+  supportsForeignKey: 'foreignKeys',
+  parentIndexName: 'parent',
+  scans: 'usage',
+  tuplesRead: 'usage',
+  tuplesFetched: 'usage',
+  lastScanAt: 'usage',
+  cacheHitRatio: 'usage',
+};
+
+/** The parts of IndexUsage the operation reads below `path` (a field of type [IndexUsage]). */
+export function indexPartsSelected(info: GraphQLResolveInfo, path: readonly string[] = []): IndexParts {
+  const parts = new Set<IndexPart>();
+  for (const name of selectedFields(info, path)) {
+    const part = FIELD_PARTS[name];
+    if (part) parts.add(part);
+  }
+  return parts;
+}
+
+/**
+ * A part's column of a row. Absent, the row's statement was not told the field was asked for: a
+ * bug, reported as an error rather than as a null or an empty list that would read as a fact.
+ */
+function loaded<K extends keyof PartialIndexRow>(row: PartialIndexRow, column: K): Exclude<PartialIndexRow[K], undefined> {
+  const value = row[column];
+  if (value === undefined) throw new Error(`IndexUsage: ${String(column)} was not loaded for this selection`);
+  return value as Exclude<PartialIndexRow[K], undefined>;
+}
+
 /** An index row by its OID: findings point at indexes, all of them loaded in one statement. */
 export const IndexUsage = builder.loadableObject('IndexUsage', {
   description:
     'An index with its definition, flags, size and usage since the statistics were last reset. A partitioned index has ' +
     'no statistics of its own: its scans, tuples and size are summed over the indexes of its partitions.',
-  load: async (oids: number[], ctx: Context): Promise<(IndexRow | Error)[]> => {
+  load: async (oids: number[], ctx: Context): Promise<(PartialIndexRow | Error)[]> => {
     const rows = await loadIndexes(ctx.db, await ctx.capabilities(), { indexOids: oids });
     const byOid = new Map(rows.map((row) => [row.oid, row]));
     return oids.map((oid) => byOid.get(oid) ?? notFound('The index no longer exists (it was dropped while the request ran).'));
@@ -29,16 +74,26 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     schema: t.exposeString('schema', { description: "Schema of the table (an index always lives in its table's schema)." }),
     table: t.exposeString('table', { description: 'The indexed table.' }),
     indexName: t.exposeString('index_name', { description: 'Name of the index.' }),
-    scans: t.expose('scans', { type: 'BigInt', description: 'Index scans started (pg_stat_all_indexes.idx_scan).' }),
-    tuplesRead: t.expose('tuples_read', { type: 'BigInt', description: 'Index entries returned by its scans (idx_tup_read).' }),
-    tuplesFetched: t.expose('tuples_fetched', {
+    scans: t.field({
+      type: 'BigInt',
+      description: 'Index scans started (pg_stat_all_indexes.idx_scan).',
+      resolve: (row) => loaded(row, 'scans'),
+    }),
+    tuplesRead: t.field({
+      type: 'BigInt',
+      description: 'Index entries returned by its scans (idx_tup_read).',
+      resolve: (row) => loaded(row, 'tuples_read'),
+    }),
+    tuplesFetched: t.field({
       type: 'BigInt',
       description: 'Live table rows fetched by simple index scans (idx_tup_fetch); index-only and bitmap scans do not count here.',
+      resolve: (row) => loaded(row, 'tuples_fetched'),
     }),
-    lastScanAt: t.expose('last_scan_at', {
+    lastScanAt: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When the index was last scanned; null if never, and always null before PostgreSQL 16.',
+      resolve: (row) => loaded(row, 'last_scan_at'),
     }),
     sizeBytes: t.field({
       type: 'BigInt',
@@ -46,15 +101,29 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
       // listed under a table, an index comes without its size: the table's size loader measures it once
       resolve: (row, _args, ctx) => row.size_bytes ?? indexSize(ctx, row.table_oid, row.oid),
     }),
-    cacheHitRatio: t.exposeFloat('cache_hit_ratio', {
+    cacheHitRatio: t.float({
       nullable: true,
       description: 'Index blocks found in shared_buffers / all index blocks read, from 0 to 1; null when none was read.',
+      resolve: (row) => loaded(row, 'cache_hit_ratio'),
     }),
-    definition: t.exposeString('definition', { description: 'The CREATE INDEX statement (pg_get_indexdef).' }),
+    definition: t.string({
+      description: 'The CREATE INDEX statement (pg_get_indexdef).',
+      resolve: (row) => loaded(row, 'definition'),
+    }),
     accessMethod: t.exposeString('access_method', { description: 'Access method: btree, hash, gin, gist, brin, spgist...' }),
-    keyColumns: t.exposeStringList('key_columns', { description: 'Key columns and expressions, in index order.' }),
-    includeColumns: t.exposeStringList('include_columns', { description: 'Columns of the INCLUDE clause (stored, not searchable).' }),
-    predicate: t.exposeString('predicate', { nullable: true, description: 'WHERE clause of a partial index; null for a full index.' }),
+    keyColumns: t.stringList({
+      description: 'Key columns and expressions, in index order.',
+      resolve: (row) => loaded(row, 'key_columns'),
+    }),
+    includeColumns: t.stringList({
+      description: 'Columns of the INCLUDE clause (stored, not searchable).',
+      resolve: (row) => loaded(row, 'include_columns'),
+    }),
+    predicate: t.string({
+      nullable: true,
+      description: 'WHERE clause of a partial index; null for a full index.',
+      resolve: (row) => loaded(row, 'predicate'),
+    }),
     isUnique: t.exposeBoolean('is_unique', { description: 'Enforces uniqueness.' }),
     isPrimary: t.exposeBoolean('is_primary', { description: 'Backs the primary key.' }),
     isValid: t.exposeBoolean('is_valid', {
@@ -62,25 +131,28 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     }),
     isReady: t.exposeBoolean('is_ready', { description: 'Maintained by writes (false early in a concurrent build).' }),
     isPartitioned: t.exposeBoolean('is_partitioned', { description: 'A partitioned index: the parent of one index per partition.' }),
-    parentIndexName: t.exposeString('parent_index_name', {
+    parentIndexName: t.string({
       nullable: true,
       description: 'The partitioned index this index of a partition is attached to; null otherwise.',
+      resolve: (row) => loaded(row, 'parent_index_name'),
     }),
     backsConstraint: t.boolean({
       description: 'Enforces a primary key, unique or exclusion constraint: it goes away only with ALTER TABLE ... DROP CONSTRAINT.',
-      resolve: (row) => row.constraint_name !== null,
+      resolve: (row) => loaded(row, 'constraint_name') !== null,
     }),
-    constraintName: t.exposeString('constraint_name', {
+    constraintName: t.string({
       nullable: true,
       description: 'The constraint this index enforces (primary key, unique, exclusion); null when it enforces none.',
+      resolve: (row) => loaded(row, 'constraint_name'),
     }),
     constraintType: t.field({
       type: IndexConstraintTypeEnum,
       nullable: true,
       description: 'Kind of the constraint this index enforces; null when it enforces none.',
-      resolve: (row) => row.constraint_type,
+      resolve: (row) => loaded(row, 'constraint_type'),
     }),
-    foreignKeys: t.exposeStringList('foreign_keys', {
+    foreignKeys: t.stringList({
+      resolve: (row) => loaded(row, 'foreign_keys'),
       description:
         'Foreign keys of the table whose checks this index serves when referenced rows are deleted or updated, as PostgreSQL ' +
         "plans those checks: the index is valid, its leading key columns are the key's columns (any order) with an operator " +
@@ -88,7 +160,7 @@ export const IndexUsage = builder.loadableObject('IndexUsage', {
     }),
     supportsForeignKey: t.boolean({
       description: 'Serves at least one foreign key of its table (see foreignKeys): dropping it makes those checks scan the table.',
-      resolve: (row) => row.foreign_keys.length > 0,
+      resolve: (row) => loaded(row, 'foreign_keys').length > 0,
     }),
   }),
 });

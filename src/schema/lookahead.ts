@@ -27,6 +27,31 @@ export function selectsPath(info: GraphQLResolveInfo, path: readonly string[]): 
   return true;
 }
 
+/**
+ * The names of the fields the operation selects directly below the field path `path` (below the
+ * field being resolved when `path` is empty), through fragments, with @skip and @include: what a
+ * resolver's statement must compute for the objects it returns.
+ */
+export function selectedFields(info: GraphQLResolveInfo, path: readonly string[] = []): Set<string> {
+  let fields: readonly FieldNode[] = info.fieldNodes;
+  for (const name of path) fields = fields.flatMap((field) => subfields(info, field.selectionSet?.selections ?? [], name));
+  const names = new Set<string>();
+  for (const field of fields) collectNames(info, field.selectionSet?.selections ?? [], names);
+  return names;
+}
+
+function collectNames(info: GraphQLResolveInfo, selections: readonly SelectionNode[], names: Set<string>): void {
+  for (const selection of selections) {
+    if (!included(info, selection)) continue;
+    if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) collectNames(info, selection.selectionSet.selections, names);
+    else {
+      const fragment = info.fragments[selection.name.value];
+      if (fragment) collectNames(info, fragment.selectionSet.selections, names);
+    }
+  }
+}
+
 function subfields(info: GraphQLResolveInfo, selections: readonly SelectionNode[], name: string): FieldNode[] {
   const found: FieldNode[] = [];
   for (const selection of selections) {

@@ -22,6 +22,11 @@ export class RequestLoader<K, V> {
     return value !== undefined ? value : this.loader.load(key);
   }
 
+  /** Whether the value of `key` is loaded (get returns it, not a promise). */
+  has(key: K): boolean {
+    return this.settled.has(key);
+  }
+
   /** Starts loading `keys` and settles when they are; a key that failed keeps its error for get. */
   preload(keys: readonly K[]): Promise<unknown> {
     return this.loader.loadMany(keys);

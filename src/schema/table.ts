@@ -1,7 +1,8 @@
 import { createContextCache } from '@pothos/core';
 import type { Context } from '../context.js';
 import { assertSchemaExists, findTable } from '../db/catalog.js';
-import { loadIndexesWithoutSizes, type IndexRow } from '../db/indexes.js';
+import type { FieldNode } from 'graphql';
+import { indexPartsKey, loadIndexesWithoutSizes, type IndexParts, type PartialIndexRow } from '../db/indexes.js';
 import { loadPartitions, type PartitionRow } from '../db/partitions.js';
 import {
   countTables,
@@ -17,7 +18,7 @@ import {
 import { badInput, notFound } from '../errors.js';
 import { intInRange } from './args.js';
 import { builder } from './builder.js';
-import { IndexUsage } from './indexUsage.js';
+import { IndexUsage, indexPartsSelected } from './indexUsage.js';
 import { PartitionedTable, PartitionInfo } from './partition.js';
 import { READ_CACHE } from '../db/sharedReads.js';
 import { tableSize, tableSizes } from './sizes.js';
@@ -65,20 +66,50 @@ const TableOrderEnum = builder.enumType('TableOrder', {
 const bigint = (description: string) => ({ type: 'BigInt' as const, description });
 const when = (description: string) => ({ type: 'DateTime' as const, nullable: true as const, description });
 
+interface IndexLoader {
+  parts: IndexParts;
+  loader: RequestLoader<number, PartialIndexRow[]>;
+}
+
 /**
- * The request's loader of tables' indexes, by table OID: every table's in one statement, without
- * sizes (IndexUsage.sizeBytes takes them from the request's size loader, by table). The tables
- * resolver preloads it beside the page's statistics when the page asks for indexes.
+ * The request's loaders of tables' indexes by table OID, one per set of parts asked for (see
+ * IndexParts): every table's indexes in one statement, without sizes (IndexUsage.sizeBytes takes
+ * them from the request's size loader, by table). The tables resolver preloads one beside the
+ * page's statistics when the page asks for indexes.
  */
-const tableIndexes = createContextCache(
-  (ctx: Context) =>
-    new RequestLoader<number, IndexRow[]>(async (oids) => {
-      const rows = await loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: [...oids] });
-      const byTable = new Map<number, IndexRow[]>(oids.map((oid) => [oid, []]));
+const indexLoaders = createContextCache((_ctx: Context) => new Map<string, IndexLoader>());
+
+function indexLoader(ctx: Context, parts: IndexParts): RequestLoader<number, PartialIndexRow[]> {
+  const loaders = indexLoaders(ctx);
+  const key = indexPartsKey(parts);
+  let entry = loaders.get(key);
+  if (!entry) {
+    const loader = new RequestLoader<number, PartialIndexRow[]>(async (oids) => {
+      const rows = await loadIndexesWithoutSizes(ctx.db, await ctx.capabilities(), { tableOids: [...oids] }, parts);
+      const byTable = new Map<number, PartialIndexRow[]>(oids.map((oid) => [oid, []]));
       for (const row of rows) byTable.get(row.table_oid)?.push(row);
       return oids.map((oid) => byTable.get(oid) ?? []);
-    }),
-);
+    });
+    entry = { parts, loader };
+    loaders.set(key, entry);
+  }
+  return entry.loader;
+}
+
+/**
+ * The indexes of table `oid` with at least `parts`: loaded already by a loader with more parts (the
+ * tables resolver preloads the union of what every alias of indexes reads), else from the loader
+ * of exactly these parts.
+ */
+function indexesOf(ctx: Context, oid: number, parts: IndexParts): PartialIndexRow[] | Promise<PartialIndexRow[]> {
+  for (const entry of indexLoaders(ctx).values()) {
+    if (entry.loader.has(oid) && [...parts].every((part) => entry.parts.has(part))) return entry.loader.get(oid);
+  }
+  return indexLoader(ctx, parts).get(oid);
+}
+
+/** The parts Table.indexes reads, once per selection of the field in a request. */
+const indexPartsByField = createContextCache((_ctx: Context) => new WeakMap<readonly FieldNode[], IndexParts>());
 
 /** Table fields measured by the request's size loader (an index's sizeBytes too, under indexes). */
 const SIZE_FIELDS = ['sizeBytes', 'tableSizeBytes', 'indexesSizeBytes', 'toastSizeBytes'];
@@ -194,7 +225,15 @@ Table.implement({
     indexes: t.field({
       type: [IndexUsage],
       description: 'Its indexes with their usage, by name (for a partitioned table, its partitioned indexes).',
-      resolve: (row, _args, ctx) => tableIndexes(ctx).get(row.oid),
+      resolve: (row, _args, ctx, info) => {
+        const known = indexPartsByField(ctx);
+        let parts = known.get(info.fieldNodes);
+        if (!parts) {
+          parts = indexPartsSelected(info);
+          known.set(info.fieldNodes, parts);
+        }
+        return indexesOf(ctx, row.oid, parts);
+      },
     }),
     partitions: t.loadableGroup({
       type: PartitionInfo,
@@ -307,7 +346,7 @@ builder.queryField('tables', (t) =>
       const asks = (path: string[]) => selectsPath(info, [...node, ...path]);
       const [nodes] = await Promise.all([
         asks([]) ? Table.getDataloader(ctx).loadMany(oids) : oids,
-        asks(['indexes']) ? tableIndexes(ctx).preload(oids) : undefined,
+        asks(['indexes']) ? indexLoader(ctx, indexPartsSelected(info, [...node, 'indexes'])).preload(oids) : undefined,
         SIZE_FIELDS.some((field) => asks([field])) || asks(['indexes', 'sizeBytes']) ? tableSizes(ctx).preload(oids) : undefined,
       ]);
       const edges = page.map((row, i) => {

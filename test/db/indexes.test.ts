@@ -159,6 +159,49 @@ describe('loadIndexes', () => {
     expect(indexes.get('orders_open')).toMatchObject({ scans: 0n, tuples_read: 0n, last_scan_at: null });
   });
 
+  it('reads the counters of pg_stat_all_indexes and pg_statio_all_indexes, a partitioned index summed over its leaves', async () => {
+    // a bitmap scan reads index entries and fetches no row through the index
+    await runAndFlushStats(target.url, [
+      'SET enable_seqscan = off',
+      'SET enable_indexscan = off',
+      "SELECT count(note) FROM idx.orders WHERE lower(status) = 'open'",
+    ]);
+    const rows = await loadIndexes(db, caps, { schema: 'idx', includePartitions: true });
+    const expected = await target.sql<Record<string, unknown>>(
+      `SELECT
+         ic.oid,
+         coalesce(sum(s.idx_scan), 0)::int8 AS scans,
+         coalesce(sum(s.idx_tup_read), 0)::int8 AS tuples_read,
+         coalesce(sum(s.idx_tup_fetch), 0)::int8 AS tuples_fetched,
+         coalesce(sum(pg_relation_size(leaf.relid)), 0)::int8 AS size_bytes,
+         sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS cache_hit_ratio
+       FROM pg_class ic
+       JOIN pg_index i ON i.indexrelid = ic.oid
+       JOIN pg_namespace n ON n.oid = ic.relnamespace
+       -- an index's leaves: itself, or the leaf indexes of a partitioned index
+       LEFT JOIN LATERAL (
+         SELECT ic.oid AS relid WHERE ic.relkind = 'i'
+         UNION ALL
+         SELECT relid FROM pg_partition_tree(ic.oid) WHERE ic.relkind = 'I' AND isleaf
+       ) leaf ON true
+       LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = leaf.relid
+       LEFT JOIN pg_statio_all_indexes io ON io.indexrelid = leaf.relid
+       WHERE n.nspname = 'idx'
+       GROUP BY ic.oid`,
+    );
+    const byOid = new Map(expected.map((row) => [row.oid, row]));
+    expect(rows.length).toBe(expected.length);
+    for (const row of rows) {
+      expect(Object.fromEntries(Object.keys(expected[0]!).map((key) => [key, row[key as keyof IndexRow]])), row.index_name).toEqual(
+        byOid.get(row.oid),
+      );
+    }
+    expect(rows.filter((row) => row.scans > 0n).map((row) => row.index_name)).toEqual(
+      expect.arrayContaining(['orders_customer_status', 'orders_lower_status', 'readings_id']),
+    );
+    expect(rows.find((row) => row.index_name === 'orders_lower_status')).toMatchObject({ tuples_read: 500n, tuples_fetched: 0n });
+  });
+
   it("sums a partitioned index over its partitions' indexes", async () => {
     const [parent] = await loadIndexes(db, caps, { tableOids: [await oidOf('idx.readings')] });
     expect(parent).toMatchObject({ index_name: 'readings_id', is_partitioned: true, scans: 2n, tuples_read: 1n, parent_index_name: null });

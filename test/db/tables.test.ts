@@ -113,6 +113,69 @@ describe('loadTables', () => {
     expect(after.heap_cache_hit_ratio).toBeLessThanOrEqual(1);
   });
 
+  it('reads the counters of pg_stat_all_tables and pg_statio_all_tables, a partitioned table summed over its leaves', async () => {
+    await runAndFlushStats(target.url, [
+      ...ONLY_INDEX_SCANS,
+      'SELECT * FROM shop.orders WHERE id = 700',
+      'SELECT * FROM shop.events WHERE id = 7',
+      // a bitmap scan: its rows count as the table's fetches in idx_tup_fetch, not the index's
+      'SET enable_indexscan = off',
+      'SET enable_bitmapscan = on',
+      'SELECT * FROM shop.orders WHERE id BETWEEN 500 AND 520',
+    ]);
+    const names = [
+      'shop.orders',
+      'shop.empty_table',
+      'shop.events',
+      'shop.events_2024',
+      'shop.never_analyzed',
+      'shop.tuned',
+      'shop.order_count',
+    ];
+    // the views, read as a DBA would: a table's leaves are itself, or its leaf partitions
+    const expected = await target.sql<Record<string, unknown>>(
+      `WITH leaves AS (
+         SELECT t.oid AS table_oid, coalesce(tree.relid, t.oid) AS relid
+         FROM unnest($1::text[]) name
+         CROSS JOIN LATERAL (SELECT name::regclass::oid AS oid) t
+         LEFT JOIN LATERAL (SELECT relid FROM pg_partition_tree(t.oid) WHERE isleaf) tree ON true
+       )
+       SELECT
+         l.table_oid AS oid,
+         coalesce(sum(s.n_live_tup), 0)::int8 AS live_tuples,
+         coalesce(sum(s.n_dead_tup), 0)::int8 AS dead_tuples,
+         coalesce(sum(s.seq_scan), 0)::int8 AS seq_scans,
+         coalesce(sum(s.seq_tup_read), 0)::int8 AS seq_tuples_read,
+         coalesce(sum(s.idx_scan), 0)::int8 AS index_scans,
+         coalesce(sum(s.idx_tup_fetch), 0)::int8 AS index_tuples_fetched,
+         coalesce(sum(s.n_tup_ins), 0)::int8 AS inserts,
+         coalesce(sum(s.n_tup_upd), 0)::int8 AS updates,
+         coalesce(sum(s.n_tup_hot_upd), 0)::int8 AS hot_updates,
+         coalesce(sum(s.n_tup_del), 0)::int8 AS deletes,
+         coalesce(sum(s.n_mod_since_analyze), 0)::int8 AS modifications_since_analyze,
+         coalesce(sum(s.n_ins_since_vacuum), 0)::int8 AS inserts_since_vacuum,
+         sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
+         sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio,
+         (SELECT own.last_vacuum FROM pg_stat_all_tables own WHERE own.relid = l.table_oid) AS last_vacuum_at,
+         (SELECT own.last_analyze FROM pg_stat_all_tables own WHERE own.relid = l.table_oid) AS last_analyze_at,
+         coalesce((SELECT own.vacuum_count FROM pg_stat_all_tables own WHERE own.relid = l.table_oid), 0) AS vacuum_count,
+         coalesce((SELECT own.analyze_count FROM pg_stat_all_tables own WHERE own.relid = l.table_oid), 0) AS analyze_count
+       FROM leaves l
+       LEFT JOIN pg_stat_all_tables s ON s.relid = l.relid
+       LEFT JOIN pg_statio_all_tables io ON io.relid = l.relid
+       GROUP BY l.table_oid
+       ORDER BY l.table_oid`,
+      [names],
+    );
+    const rows = await loadTables(db, caps, await Promise.all(names.map(oidOf)));
+    expect(rows.map((row) => Object.fromEntries(Object.keys(expected[0]!).map((key) => [key, row[key as keyof TableRow]])))).toEqual(
+      expected,
+    );
+    // the figures are not all zero
+    const events = expected.find((row) => row.oid === rows.find((r) => r.name === 'events')!.oid)!;
+    expect(events).toMatchObject({ inserts: 300n, index_scans: 2n });
+  });
+
   it('sums a partitioned table over its partitions and links partitions to it', async () => {
     const events = await load('shop.events');
     expect(events).toMatchObject({ kind: 'p', is_partition: false, row_estimate: 300n, live_tuples: 300n, inserts: 300n });

@@ -1,6 +1,8 @@
 // The tables, indexes and partitions API through GraphQL: batching (a constant number of SQL
 // statements whatever the page size), cursor pagination, typed errors, and a pg_monitor-only role.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { getNamedType, type GraphQLObjectType } from 'graphql';
+import { schema } from '../../src/schema/index.js';
 import { createTestApp, createTestDatabase, errorCodes, type TestApp, type TestDatabase } from '../harness/database.js';
 import { createRole, type TestRole } from '../harness/roles.js';
 import { runAndFlushStats } from '../harness/stats.js';
@@ -27,7 +29,22 @@ const FIXTURE = [
   "INSERT INTO parted.logs VALUES (1, '2024-05-01'), (2, '2030-01-01'), (3, '2031-01-01')",
   'CREATE INDEX logs_id ON parted.logs (id)',
   'CREATE TABLE parted.plain (id int REFERENCES batch.t01)',
+  // every fact of an index not null somewhere: constraints, a foreign key served, INCLUDE, a
+  // predicate, DESC, scans, an index attached to a partitioned one
+  'CREATE SCHEMA facts',
+  'CREATE TABLE facts.accounts (id int PRIMARY KEY, email text UNIQUE)',
+  'CREATE TABLE facts.orders (id int PRIMARY KEY, account_id int REFERENCES facts.accounts, total int, note text)',
+  'CREATE INDEX orders_account ON facts.orders (account_id, total DESC) INCLUDE (note) WHERE account_id IS NOT NULL',
+  'CREATE TABLE facts.readings (id int, region text) PARTITION BY LIST (region)',
+  "CREATE TABLE facts.readings_eu PARTITION OF facts.readings FOR VALUES IN ('eu')",
+  'CREATE INDEX readings_id ON facts.readings (id)',
+  "INSERT INTO facts.accounts SELECT g, g || '@example.com' FROM generate_series(1, 50) g",
+  "INSERT INTO facts.orders SELECT g, 1 + g % 50, g, 'n' FROM generate_series(1, 500) g",
+  "INSERT INTO facts.readings SELECT g, 'eu' FROM generate_series(1, 20) g",
   'ANALYZE',
+  'SET enable_seqscan = off',
+  'SELECT * FROM facts.orders WHERE account_id = 3',
+  'SELECT * FROM facts.readings WHERE id = 3',
 ];
 
 beforeAll(async () => {
@@ -182,6 +199,57 @@ describe('tables', () => {
     expect(withSizes.extensions!.sqlStatements).toBe(5);
     const [expected] = await target.sql<{ size: string }>(`SELECT pg_table_size('batch.t01')::text AS size`);
     expect(withSizes.data!.tables.edges[0]!.node).toEqual({ name: 't01', tableSizeBytes: expected!.size });
+  });
+
+  it('computes only the index facts a selection reads: each field alone as in the full selection', async () => {
+    // every field of IndexUsage but the object ones, from the schema: a field added later is covered
+    const indexUsage = schema.getType('IndexUsage') as GraphQLObjectType;
+    const fields = Object.values(indexUsage.getFields())
+      .filter((field) => !('getFields' in getNamedType(field.type)))
+      .map((field) => field.name);
+    expect(fields).toEqual(
+      expect.arrayContaining(['definition', 'keyColumns', 'foreignKeys', 'parentIndexName', 'scans', 'constraintType']),
+    );
+    type Data = { tables: { edges: Array<{ node: { name: string; indexes: Array<Record<string, unknown>> } }> } };
+    const page = async (selection: string) => {
+      const result = await api.gql<Data>(
+        `{ tables(schema: "facts", first: 50, includePartitions: true) { edges { node { name ${selection} } } } }`,
+      );
+      expect(result.errors).toBeUndefined();
+      return result;
+    };
+    const full = await page(`indexes { ${fields.join(' ')} }`);
+    const indexesOf = (data: Data | null | undefined) => data!.tables.edges.flatMap((edge) => edge.node.indexes ?? []);
+    // each field has a value other than null, false, 0 or [] somewhere (a part left out would read as one)
+    const alwaysNull = inject('pgMajorVersion') >= 16 ? [] : ['lastScanAt'];
+    for (const field of fields.filter((name) => !alwaysNull.includes(name))) {
+      expect(
+        indexesOf(full.data).some((index) => ![null, false, '0', 0].includes(index[field] as never) && `${index[field]}` !== ''),
+        field,
+      ).toBe(true);
+    }
+    for (const field of fields) {
+      const alone = await page(`indexes { indexName ${field} }`);
+      // schema check, page, statistics, indexes
+      expect(alone.extensions!.sqlStatements, field).toBe(field === 'sizeBytes' ? 5 : 4);
+      expect(indexesOf(alone.data), field).toEqual(
+        indexesOf(full.data).map((index) => ({ indexName: index.indexName, [field]: index[field] })),
+      );
+    }
+    // two aliases reading different facts: one statement computes what both read
+    const aliases = await page('a: indexes { definition } b: indexes { keyColumns scans }');
+    expect(aliases.extensions!.sqlStatements).toBe(4);
+    const nodes = aliases.data!.tables.edges.map((edge) => edge.node as unknown as { a: unknown[]; b: unknown[] });
+    expect(nodes.flatMap((node) => node.a)).toEqual(indexesOf(full.data).map((index) => ({ definition: index.definition })));
+    expect(nodes.flatMap((node) => node.b)).toEqual(
+      indexesOf(full.data).map((index) => ({ keyColumns: index.keyColumns, scans: index.scans })),
+    );
+    // and through another path than the list: a table's parent, loaded by OID
+    const parent = await api.gql<{ table: { parent: { indexes: unknown[] } } }>(
+      '{ table(schema: "facts", name: "readings_eu") { parent { indexes { indexName predicate keyColumns } } } }',
+    );
+    expect(parent.errors).toBeUndefined();
+    expect(parent.data!.table.parent.indexes).toEqual([{ indexName: 'readings_id', predicate: null, keyColumns: ['id'] }]);
   });
 
   it("measures an unlogged table, its TOAST data and a vacuumed index as PostgreSQL's size functions do", async () => {
