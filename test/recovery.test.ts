@@ -121,7 +121,7 @@ describe('a build running while pgscope is killed', () => {
 
 describe('SIGTERM while a build waits for an old transaction', () => {
   const GRACE_MS = 1_000;
-  /** src/index.ts: after the grace, an interrupted change gets this long to clean up. */
+  /** src/server.ts: after the grace, an interrupted change gets this long to clean up. */
   const WIND_DOWN_MS = 5_000;
 
   it('exits 0 within the grace and the wind-down, records INTERRUPTED with what it left, and the next start drops it', async () => {
