@@ -3,6 +3,7 @@
 // time an anonymous explain may plan are bounded. A counting Database (a real pool underneath)
 // proves "before any SQL" and measures statements in flight.
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -339,6 +340,52 @@ describe('body limit', () => {
     expect(status).toBe(413);
     expect(errorCodes(JSON.parse(body) as never)).toEqual(['REQUEST_TOO_LARGE']);
     expect(sent).toBeLessThan(TWENTY_MB);
+    expect(counter.statements).toBe(0);
+  });
+
+  /** Writes `raw` on a new connection and returns all the server sent back until it closed. */
+  const rawExchange = (raw: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (data) => (answer += data.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error),
+      );
+      socket.end(raw);
+    });
+
+  // Through node:http a body with a Content-Length within the limit is read by yoga directly
+  // (limits.ts): Node's parser gives it exactly that many bytes, whatever follows.
+  it('reads only the bytes Content-Length declares: what follows is the next request, refused on its own length', async () => {
+    counter.reset();
+    const body = '{"query":"{ __typename }"}';
+    const head = (length: number) =>
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    const answer = await rawExchange(
+      Buffer.concat([Buffer.from(head(body.length) + body + head(TWENTY_MB)), Buffer.alloc(256 * 1024, ' ')]),
+    );
+    const responses = answer.split(/(?=HTTP\/1\.1 )/);
+    expect(responses).toHaveLength(2);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 200 /);
+    expect(responses[0]).toContain('{"data":{"__typename":"Query"}');
+    expect(responses[1]).toMatch(/^HTTP\/1\.1 413 /);
+    expect(responses[1]).toContain('REQUEST_TOO_LARGE');
+    expect(counter.statements).toBe(0);
+  });
+
+  it('refuses a request with both Content-Length and Transfer-Encoding before yoga sees it', async () => {
+    counter.reset();
+    const body = '{"query":"{ poolStatus { max } }"}';
+    const answer = await rawExchange(
+      Buffer.from(
+        `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n` +
+          `Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      ),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).not.toContain('poolStatus');
     expect(counter.statements).toBe(0);
   });
 
