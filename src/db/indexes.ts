@@ -167,33 +167,27 @@ export function indexFactsCtes(caps: Capabilities, withSizes = true, comparison 
   // for every index); a partitioned index's are summed over its leaves, in partitioned_usage.
   const usage = (sql: (relid: string) => string, summed: string) => `CASE WHEN ic.relkind = 'I' THEN ${summed} ELSE ${sql('ic.oid')} END`;
   const hitRatio = (relid: string) => `pg_stat_get_blocks_hit(${relid})::float8 / nullif(pg_stat_get_blocks_fetched(${relid}), 0)`;
+  // each branch of scoped_tables: the tables (of schema $3, when given) and what the branch adds
+  const scopedTables = /* SQL */ `SELECT
+        t.oid,
+        n.nspname,
+        t.relname,
+        t.relkind
+      FROM pg_class t
+      JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE t.relkind IN ('r', 'p', 'm')
+        AND ($3::text IS NULL OR n.nspname = $3::text)`;
   return /* SQL */ `
     -- Two branches, one of which a plan's one-time filter skips: statements are prepared with
     -- generic plans (pool.ts), and a generic plan cannot hash \`oid = ANY ($1)\` over a scan of
     -- pg_class (5,000 OIDs: 25,000 rows times 5,000 comparisons), while it can probe the index.
     scoped_tables AS (
-      SELECT
-        t.oid,
-        n.nspname,
-        t.relname,
-        t.relkind
-      FROM pg_class t
-      JOIN pg_namespace n ON n.oid = t.relnamespace
-      WHERE $1::oid[] IS NOT NULL
+      ${scopedTables}
+        AND $1::oid[] IS NOT NULL
         AND t.oid = ANY ($1::oid[])
-        AND t.relkind IN ('r', 'p', 'm')
-        AND ($3::text IS NULL OR n.nspname = $3::text)
       UNION ALL
-      SELECT
-        t.oid,
-        n.nspname,
-        t.relname,
-        t.relkind
-      FROM pg_class t
-      JOIN pg_namespace n ON n.oid = t.relnamespace
-      WHERE $1::oid[] IS NULL
-        AND t.relkind IN ('r', 'p', 'm')
-        AND ($3::text IS NULL OR n.nspname = $3::text)
+      ${scopedTables}
+        AND $1::oid[] IS NULL
         AND ($2::oid[] IS NOT NULL OR $3::text IS NOT NULL OR ${DEFAULT_LISTED_SCHEMAS})
         AND ($2::oid[] IS NOT NULL OR $4::bool OR NOT t.relispartition)
     ),

@@ -156,14 +156,16 @@ describe('loadTables', () => {
          coalesce(sum(s.n_ins_since_vacuum), 0)::int8 AS inserts_since_vacuum,
          sum(io.heap_blks_hit)::float8 / nullif(sum(io.heap_blks_hit) + sum(io.heap_blks_read), 0) AS heap_cache_hit_ratio,
          sum(io.idx_blks_hit)::float8 / nullif(sum(io.idx_blks_hit) + sum(io.idx_blks_read), 0) AS index_cache_hit_ratio,
-         (SELECT own.last_vacuum FROM pg_stat_all_tables own WHERE own.relid = l.table_oid) AS last_vacuum_at,
-         (SELECT own.last_analyze FROM pg_stat_all_tables own WHERE own.relid = l.table_oid) AS last_analyze_at,
-         coalesce((SELECT own.vacuum_count FROM pg_stat_all_tables own WHERE own.relid = l.table_oid), 0) AS vacuum_count,
-         coalesce((SELECT own.analyze_count FROM pg_stat_all_tables own WHERE own.relid = l.table_oid), 0) AS analyze_count
+         -- the table's own row: its vacuums and analyzes, not its partitions'
+         own.last_vacuum AS last_vacuum_at,
+         own.last_analyze AS last_analyze_at,
+         coalesce(own.vacuum_count, 0) AS vacuum_count,
+         coalesce(own.analyze_count, 0) AS analyze_count
        FROM leaves l
        LEFT JOIN pg_stat_all_tables s ON s.relid = l.relid
        LEFT JOIN pg_statio_all_tables io ON io.relid = l.relid
-       GROUP BY l.table_oid
+       LEFT JOIN pg_stat_all_tables own ON own.relid = l.table_oid
+       GROUP BY l.table_oid, own.last_vacuum, own.last_analyze, own.vacuum_count, own.analyze_count
        ORDER BY l.table_oid`,
       [names],
     );
