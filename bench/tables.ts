@@ -13,7 +13,7 @@ const INDEX_FIELDS = 'indexName scans isUnique isValid definition';
 const STAT_FIELDS = 'liveTuples deadTuples seqScans indexScans modificationsSinceAnalyze lastAnalyzeAt statisticsStale heapCacheHitRatio';
 
 /** The page with every size field (Table's three and each index's), or with none. */
-export const operation = (sizes: boolean) => /* GraphQL */ `
+const operation = (sizes: boolean) => /* GraphQL */ `
   query Tables($first: Int!) {
     tables(schema: "bench_tables", first: $first) {
       totalCount
@@ -30,7 +30,7 @@ export const operation = (sizes: boolean) => /* GraphQL */ `
  * The floor: the same facts in one statement written by hand for this schema, every table sized
  * once (pg_table_size) and every index once (pg_relation_size), or no size at all.
  */
-export const floorSql = (sizes: boolean) => /* SQL */ `
+const floorSql = (sizes: boolean) => /* SQL */ `
   SELECT
     c.oid,
     n.nspname,

@@ -180,7 +180,7 @@ const SIZE_COLUMNS = `
       sz.toast_size_bytes,`;
 
 /** The sizes of any number of tables in one statement: the per-request size loader's batch. */
-export const TABLE_SIZES_SQL = /* SQL */ `
+const TABLE_SIZES_SQL = /* SQL */ `
     WITH requested AS (
       SELECT
         c.oid,
