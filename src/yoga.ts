@@ -1,7 +1,7 @@
 // Builds the HTTP application (no port: src/index.ts listens; tests call app.fetch directly).
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { createYoga, isAsyncIterable, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { DEFAULT_TARGET } from './config.js';
 import { createContext, type AppDeps, type AppServices, type Context, type TargetDeps, type TargetServices } from './context.js';
 import { SharedReads } from './db/sharedReads.js';
@@ -10,7 +10,7 @@ import { useGraphiQLPage } from './http/graphiql.js';
 import { limitPlugins } from './http/limits.js';
 import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
-import { targetsReadiness, useTargets } from './http/targets.js';
+import { useReadiness, useTargets } from './http/targets.js';
 import { useObservability } from './http/observe.js';
 import { RequestLog } from './http/requestLog.js';
 import { LiveStreams } from './live.js';
@@ -104,13 +104,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       metricsEndpoint,
       // Limits next: every rejection comes before parsing the rest, resolvers, or any SQL.
       ...limitPlugins(deps.config.limits),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          const readiness = await targetsReadiness(targets);
-          return Response.json(readiness, { status: readiness.ready ? 200 : 503 });
-        },
-      }),
+      useReadiness(targets),
       // before the target is chosen: a NUL in @target(name:) is refused as any NUL is
       useNulGuard(),
       useTargets(targets),

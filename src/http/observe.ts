@@ -27,6 +27,7 @@ const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 interface RequestRecord {
   id: string;
   started: number;
+  path: string;
   type: OperationType;
   operationName: string | null;
   fields: string[];
@@ -95,12 +96,13 @@ function requestRecords(
     onSchemaChange({ schema: current }) {
       schema = current;
     },
-    onRequest({ request }) {
+    onRequest({ request, url }) {
       const given = request.headers.get(REQUEST_ID_HEADER);
       const id = given !== null && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
       records.set(request, {
         id,
         started: performance.now(),
+        path: url.pathname,
         type: 'none',
         operationName: null,
         fields: [],
@@ -140,16 +142,15 @@ function requestRecords(
       const record = records.get(request);
       if (!record) return;
       response.headers.set(REQUEST_ID_HEADER, record.id);
-      const url = new URL(request.url);
       const seconds = (performance.now() - record.started) / 1000;
       // executed, or refused with a code (parsing, validation, limits, tokens); not the GraphiQL page
-      const graphql = url.pathname === '/graphql' && (record.type !== 'none' || record.codes.length > 0);
+      const graphql = record.path === '/graphql' && (record.type !== 'none' || record.codes.length > 0);
       if (graphql) metrics?.request(record.type, record.fields, record.codes, seconds);
       const who = credentialOf(request.headers.get('authorization'), config);
       log.access({
         requestId: record.id,
         method: request.method,
-        path: url.pathname,
+        path: record.path,
         status: response.status,
         durationMs: Math.round(seconds * 10_000) / 10,
         who,

@@ -64,6 +64,24 @@ export function useTargets(targets: ReadonlyMap<string, TargetServices>): Plugin
   };
 }
 
+/**
+ * GET /ready: 200 when every target answers, else 503, with targetsReadiness as JSON. Yoga's
+ * useReadinessCheck ran a URLPattern on every request and took any URL ending in /ready (a query
+ * string's too) for this one; here it is the exact path, and a failure answers 503 without its
+ * message (a connection error's could name the server).
+ */
+export function useReadiness(targets: ReadonlyMap<string, TargetServices>): Plugin<Context> {
+  return {
+    onRequest({ url, endResponse }) {
+      if (url.pathname !== '/ready') return;
+      return targetsReadiness(targets).then(
+        (readiness) => endResponse(Response.json(readiness, { status: readiness.ready ? 200 : 503 })),
+        () => endResponse(Response.json({ ready: false }, { status: 503 })),
+      );
+    },
+  };
+}
+
 /** /ready: one target's readiness as it is; with several, ready when every one is, each by name. */
 export async function targetsReadiness(
   targets: ReadonlyMap<string, TargetServices>,

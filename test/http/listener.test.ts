@@ -49,6 +49,17 @@ describe('HTTP endpoints', () => {
     expect(await response.json()).toEqual({ ready: true, database: 'reachable', pool: 'ok' });
   });
 
+  it('answers /ready on that path only: an operation whose query string ends in /ready runs as any other', async () => {
+    const response = await fetch(`${base}/graphql?from=/ready`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ poolStatus { max } }' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ data: { poolStatus: { max: expect.any(Number) } } });
+    expect((await fetch(`${base}/ready/`)).status).toBe(404);
+  });
+
   it('serves GraphiQL with the example operation to a browser', async () => {
     const response = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
