@@ -80,7 +80,7 @@ function runHeader(postgres: string, where: string): string {
     '',
     `Machine: ${os.availableParallelism()} cores (${models || 'unknown CPU'}), ${memory} memory, ${os.platform()} ${os.release()}, ` +
       `load average ${os.loadavg()[0]!.toFixed(1)} at the start. PostgreSQL ${postgres} (${where}), Node ${process.version}. ` +
-      `${seconds} s per measurement (BENCH_SECONDS; the advisor, partitions and load sections have their own). ` +
+      `${seconds} s per measurement (BENCH_SECONDS; twice that per path in the api section; the advisor, partitions and load sections have their own). ` +
       'Ratios are measured within this run; compare them, not absolute numbers across machines.',
   ].join('\n');
 }

@@ -89,10 +89,11 @@ export interface Context {
 
 /**
  * A request's context, on the default target until its operation names another (bindTarget).
- * `remoteAddress`: the TCP peer (unknown when the app is called without a socket, as tests do).
+ * `authorization`: the request's Authorization header (null: none). `remoteAddress`: the TCP peer
+ * (unknown when the app is called without a socket, as tests do).
  */
-export function createContext(services: AppServices, request: Request, remoteAddress?: string): Context {
-  const credential = credentialOf(request.headers.get('authorization'), services.config);
+export function createContext(services: AppServices, authorization: string | null, remoteAddress?: string): Context {
+  const credential = credentialOf(authorization, services.config);
   const ctx = {
     stats: { statements: 0 },
     reads: requestReads(),

@@ -59,7 +59,8 @@ export interface AppOptions {
   requestLog?: RequestLog;
 }
 
-export function createApp(deps: AppDeps, options: AppOptions = {}): App {
+/** The services every request's context is made from: one per target, the metrics, the live streams. */
+export function appServices(deps: AppDeps, options: Pick<AppOptions, 'now'> = {}): AppServices {
   const live = deps.live ?? new LiveStreams(deps.config.subscriptions);
   const target = (name: string, each: TargetDeps): TargetServices => ({
     name,
@@ -72,17 +73,23 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   const targets = new Map([[DEFAULT_TARGET, target(DEFAULT_TARGET, deps)]]);
   for (const [name, each] of deps.targets ?? []) targets.set(name, target(name, each));
   const databases = new Map([...targets].map(([name, each]) => [name, each.database]));
-  const services: AppServices = {
+  return {
     config: deps.config,
     targets,
     metrics: deps.config.metrics ? (deps.metrics ?? new Metrics(databases, { live })) : null,
     live,
   };
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}): App {
+  const services = appServices(deps, options);
+  const { targets } = services;
   const [records, metricsEndpoint] = useObservability(deps.config, services.metrics, options.requestLog ?? new RequestLog(deps.config.log));
   return createYoga<Record<string, never>, Context>({
     schema,
     // Node's adapter adds the IncomingMessage (req) to yoga's context; app.fetch in tests has none.
-    context: ({ request, ...server }) => createContext(services, request, (server as { req?: IncomingMessage }).req?.socket.remoteAddress),
+    context: ({ request, ...server }) =>
+      createContext(services, request.headers.get('authorization'), (server as { req?: IncomingMessage }).req?.socket.remoteAddress),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
