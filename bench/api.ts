@@ -17,8 +17,8 @@ import { type Headline, type LoadResult, merge, percentile, runLoad, type Sectio
 const TARGET_RATIO = 1.15;
 /**
  * Each path runs twice BENCH_SECONDS per concurrency, split into this many rounds in which the
- * paths take turns in a rotating order: one round's ratio strays by up to 30% on this 2-core
- * machine, the pooled one by a few percent.
+ * paths take turns in a rotating order. On a 2-core machine one round's ratio strays by up to 50%,
+ * and the pooled one still moves by 10% or more from run to run: compare the paths of one run.
  */
 const ROUNDS = 8;
 
