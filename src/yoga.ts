@@ -10,7 +10,8 @@ import { useGraphiQLPage } from './http/graphiql.js';
 import { limitPlugins } from './http/limits.js';
 import { useNulGuard } from './http/nulGuard.js';
 import { useReadSharing } from './http/readSharing.js';
-import { useReadiness, useTargets } from './http/targets.js';
+import { useProbes } from './http/probes.js';
+import { useTargets } from './http/targets.js';
 import { useObservability } from './http/observe.js';
 import { RequestLog } from './http/requestLog.js';
 import { LiveStreams } from './live.js';
@@ -91,7 +92,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     context: ({ request, ...server }) =>
       createContext(services, request.headers.get('authorization'), (server as { req?: IncomingMessage }).req?.socket.remoteAddress),
     graphqlEndpoint: '/graphql',
-    healthCheckEndpoint: '/health',
+    // Yoga's health check cannot be turned off and answers every URL ending in this path, before any
+    // plugin: a space ends none (HTTP ends the request target at one, and URLs encode it).
+    // useProbes answers /health on its exact path.
+    healthCheckEndpoint: ' ',
     landingPage: false,
     logging: options.logging ?? true,
     // Never send internals (SQL, stacks, connection strings) to clients, whatever NODE_ENV says.
@@ -111,7 +115,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       metricsEndpoint,
       // Limits next: every rejection comes before parsing the rest, resolvers, or any SQL.
       ...limitPlugins(deps.config.limits),
-      useReadiness(targets),
+      useProbes(targets),
       // before the target is chosen: a NUL in @target(name:) is refused as any NUL is
       useNulGuard(),
       useTargets(targets),

@@ -6,7 +6,6 @@ import { getDirectiveValues, getOperationAST, type DocumentNode, type GraphQLSch
 import type { Plugin } from 'graphql-yoga';
 import { DEFAULT_TARGET } from '../config.js';
 import { bindTarget, type Context, type TargetServices } from '../context.js';
-import type { Readiness } from '../db/pool.js';
 import { ErrorCode, PgscopeError } from '../errors.js';
 import { TARGET_DIRECTIVE } from '../schema/target.js';
 
@@ -62,31 +61,4 @@ export function useTargets(targets: ReadonlyMap<string, TargetServices>): Plugin
       if (refusal) setResultAndStopExecution({ errors: [refusal] });
     },
   };
-}
-
-/**
- * GET /ready: 200 when every target answers, else 503, with targetsReadiness as JSON. Yoga's
- * useReadinessCheck ran a URLPattern on every request and took any URL ending in /ready (a query
- * string's too) for this one; here it is the exact path, and a failure answers 503 without its
- * message (a connection error's could name the server).
- */
-export function useReadiness(targets: ReadonlyMap<string, TargetServices>): Plugin<Context> {
-  return {
-    onRequest({ url, endResponse }) {
-      if (url.pathname !== '/ready') return;
-      return targetsReadiness(targets).then(
-        (readiness) => endResponse(Response.json(readiness, { status: readiness.ready ? 200 : 503 })),
-        () => endResponse(Response.json({ ready: false }, { status: 503 })),
-      );
-    },
-  };
-}
-
-/** /ready: one target's readiness as it is; with several, ready when every one is, each by name. */
-export async function targetsReadiness(
-  targets: ReadonlyMap<string, TargetServices>,
-): Promise<Readiness | { ready: boolean; targets: Record<string, Readiness> }> {
-  const each = await Promise.all([...targets].map(async ([name, target]) => [name, await target.database.readiness()] as const));
-  if (each.length === 1) return each[0]![1];
-  return { ready: each.every(([, readiness]) => readiness.ready), targets: Object.fromEntries(each) };
 }

@@ -49,15 +49,20 @@ describe('HTTP endpoints', () => {
     expect(await response.json()).toEqual({ ready: true, database: 'reachable', pool: 'ok' });
   });
 
-  it('answers /ready on that path only: an operation whose query string ends in /ready runs as any other', async () => {
-    const response = await fetch(`${base}/graphql?from=/ready`, {
+  // Yoga's own health check, which cannot be turned off, is given a space (yoga.ts): an escaped one must not reach it either
+  it.each([
+    '/ready',
+    '/health',
+    '%20',
+  ])('answers %s on that path only: an operation whose query string ends in it runs as any other', async (end) => {
+    const response = await fetch(`${base}/graphql?from=${end}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ poolStatus { max } }' }),
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ data: { poolStatus: { max: expect.any(Number) } } });
-    expect((await fetch(`${base}/ready/`)).status).toBe(404);
+    if (end.startsWith('/')) expect((await fetch(`${base}${end}/`)).status).toBe(404);
   });
 
   it('serves GraphiQL with the example operation to a browser', async () => {
