@@ -137,7 +137,8 @@ export async function benchApi(url: string, seconds: number, log: (line: string)
     );
     overFloor.push(`${ratio(p50(viaApi), p50(viaGraphql))} at concurrency ${concurrency}`);
     // how far one round's ratio strays: the machine's noise, in the report beside the pooled figure
-    const perRound = phases[3]!.map((phase, round) => p50(phase) / p50(phases[0]![round]!)).sort((a, b) => a - b);
+    const [rawRounds, , , apiRounds] = phases as [LoadResult[], LoadResult[], LoadResult[], LoadResult[]];
+    const perRound = apiRounds.map((phase, round) => p50(phase) / p50(rawRounds[round]!)).sort((a, b) => a - b);
     roundSpread.push(`${perRound[0]!.toFixed(2)}x to ${perRound.at(-1)!.toFixed(2)}x at concurrency ${concurrency}`);
     rows.push([concurrency, paths[0]!.name, p50(raw), p95(raw), throughput(raw), '', '', '', '']);
     for (const [index, result] of [viaJson, viaGraphql, viaApi].entries()) {
