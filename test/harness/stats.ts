@@ -7,6 +7,7 @@
 //   send their results at once. The collector publishes a stats file on request, and a reader accepts
 //   a file up to 500 ms old. Counters still held back by a backend are added after an ANALYZE that
 //   came later (1100 modifications where ANALYZE left 100): they must be sent before it.
+//   The collector writes a stats file when asked, before it reads the messages still waiting.
 // In every version, the views keep one snapshot for a whole transaction (pg_stat_clear_snapshot()).
 import { inject } from 'vitest';
 import { Database, type Queryable } from '../../src/db/pool.js';
@@ -31,32 +32,33 @@ export async function flushStats(session: Queryable): Promise<void> {
 }
 
 /**
- * Returns once every other session sees what was flushed before it was called. Before 15: once a
- * fresh snapshot (pg_stat_clear_snapshot) is a stats file the collector wrote after the flush;
- * such a file holds all the counters sent before it, since one session's messages arrive in order.
+ * Returns once every other session sees what was flushed before it was called. Before 15, a stats
+ * file newer than the flush is not enough: the collector writes a file someone asked for before it
+ * reads the messages already waiting in its socket. So this session scans a temporary table of its
+ * own and reports it: one socket queues the messages in the order they were sent, and once the
+ * collector has published that scan, it has read every message sent before it.
  */
 export async function waitForPublishedStats(url: string): Promise<void> {
   if (!collectorVersion()) return;
   const db = new Database(url, { applicationName: 'pgscope-test-stats', pool: testConfig().pool });
   try {
     await db.withClient(async (client) => {
-      // as text: a JS Date would drop the microseconds
-      const [{ flushed_at }] = (await client.query<{ flushed_at: string }>('SELECT clock_timestamp()::text AS flushed_at')) as [
-        { flushed_at: string },
-      ];
+      await client.query('CREATE TEMPORARY TABLE published_stats_marker ()');
+      await client.query('SELECT FROM published_stats_marker');
+      await flushStats(client);
       await waitFor(
-        'the statistics collector to publish statistics newer than the flush',
+        'the statistics collector to publish a scan made after the flush',
         async () => {
           await client.query('SELECT pg_stat_clear_snapshot()');
-          // reading the snapshot's timestamp makes the snapshot: the backend asks the collector for a file
           const [row] = await client.query<{ published: boolean }>(
-            'SELECT pg_stat_get_snapshot_timestamp() > $1::timestamptz AS published',
-            [flushed_at],
+            `SELECT pg_stat_get_numscans('published_stats_marker'::regclass) > 0 AS published`,
           );
           return row!.published;
         },
         5_000,
       );
+      // now, not when the session ends after db.end() returned: a test's catalog read could see it
+      await client.query('DROP TABLE published_stats_marker');
     });
   } finally {
     await db.end();
