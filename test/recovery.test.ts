@@ -73,8 +73,14 @@ describe('a build running while pgscope is killed', () => {
         expect(change.status).toBe('RUNNING');
         const pid = change.sessionPid;
         await waitFor(
-          `backend ${pid} to build`,
-          async () => (await target.sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0,
+          `backend ${pid} to wait for the writer`,
+          async () =>
+            (
+              await target.sql(
+                "SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase = 'waiting for writers before build'",
+                [pid],
+              )
+            ).length > 0,
         );
 
         first.child.kill('SIGKILL');

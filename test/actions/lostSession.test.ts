@@ -95,10 +95,16 @@ const indexes = () =>
   sql<{ name: string; valid: boolean }>(
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'items'::regclass ORDER BY 1`,
   );
+/**
+ * The phase the open writer holds a concurrent build in. Its progress row shows from the start, but
+ * the INVALID index is committed only when this phase begins: a build lost before it leaves nothing.
+ */
+const WAITING_FOR_WRITER = 'waiting for writers before build';
 const building = (pid: number) =>
   waitFor(
-    `backend ${pid} to build`,
-    async () => (await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1', [pid])).length > 0,
+    `backend ${pid} to wait for the writer`,
+    async () =>
+      (await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase = $2', [pid, WAITING_FOR_WRITER])).length > 0,
   );
 const backendGone = (pid: number) =>
   waitFor(`backend ${pid} to end`, async () => (await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0);
@@ -167,7 +173,12 @@ describe('a build whose database session is lost', () => {
     const request = api.gql<{ applyIndex: unknown }>(APPLY, { column: 'note', wait: true }, admin);
     const pid = await waitFor(
       'a build on items',
-      async () => (await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass"))[0]?.pid,
+      async () =>
+        (
+          await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass AND phase = $1", [
+            WAITING_FOR_WRITER,
+          ])
+        )[0]?.pid,
     );
 
     await sql('SELECT pg_terminate_backend($1)', [pid]);

@@ -282,7 +282,7 @@ describe('applyIndex', () => {
         expect(change.status).toBe('RUNNING');
         const build = await waitFor('the concurrent build', async () => {
           const [row] = await target.sql<{ pid: number }>(
-            'SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database()',
+            "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase = 'waiting for writers before build'",
           );
           return row;
         });
