@@ -5,6 +5,7 @@
 // Real processes, as `npm start` runs them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/db/pool.js';
+import { buildInPhase, WAITING_FOR_WRITERS } from './actions/ddlFixtures.js';
 import { createTestDatabase, testConfig, type TestDatabase } from './harness/database.js';
 import { startServerProcess } from './harness/process.js';
 import { waitFor } from './harness/waitFor.js';
@@ -72,16 +73,7 @@ describe('a build running while pgscope is killed', () => {
         const change = await applyIndex(port, '{ column: "email" }');
         expect(change.status).toBe('RUNNING');
         const pid = change.sessionPid;
-        await waitFor(
-          `backend ${pid} to wait for the writer`,
-          async () =>
-            (
-              await target.sql(
-                "SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase = 'waiting for writers before build'",
-                [pid],
-              )
-            ).length > 0,
-        );
+        expect(await buildInPhase(target, 'items', WAITING_FOR_WRITERS)).toBe(pid);
 
         first.child.kill('SIGKILL');
         expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });

@@ -78,8 +78,15 @@ export function partitionedPlan(table: string, name: string, keys: string, leafT
   };
 }
 
+/**
+ * The phase an open writer on the table holds a concurrent build in. The build's progress row shows
+ * from its start, but its INVALID index is committed only when this phase begins: a build lost or
+ * cancelled before it leaves nothing behind.
+ */
+export const WAITING_FOR_WRITERS = 'waiting for writers before build';
+
 /** The pid of the session building on `table`, once pg_stat_progress_create_index shows it in `phase`. */
-export function buildInPhase(target: TestDatabase, table: string, phase: string): Promise<number> {
+export function buildInPhase(target: Pick<TestDatabase, 'sql'>, table: string, phase: string): Promise<number> {
   return waitFor(`a build on ${table} in phase "${phase}"`, async () => {
     const [row] = await target.sql<{ pid: number }>(
       `SELECT pid FROM pg_stat_progress_create_index WHERE relid = $1::regclass AND phase = $2 AND index_relid <> 0`,

@@ -12,6 +12,7 @@ import { migrateOwnSchema } from '../../src/db/migrate.js';
 import { Database, queryOnce } from '../../src/db/pool.js';
 import { createTestApp, TEST_ADMIN_TOKEN, testConfig, type TestApp } from '../harness/database.js';
 import { startProxy, type Proxy as TcpProxy } from '../harness/proxy.js';
+import { buildInPhase, WAITING_FOR_WRITERS } from './ddlFixtures.js';
 import { urlForDatabase } from '../harness/urls.js';
 import { waitFor } from '../harness/waitFor.js';
 
@@ -95,17 +96,8 @@ const indexes = () =>
   sql<{ name: string; valid: boolean }>(
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'items'::regclass ORDER BY 1`,
   );
-/**
- * The phase the open writer holds a concurrent build in. Its progress row shows from the start, but
- * the INVALID index is committed only when this phase begins: a build lost before it leaves nothing.
- */
-const WAITING_FOR_WRITER = 'waiting for writers before build';
-const building = (pid: number) =>
-  waitFor(
-    `backend ${pid} to wait for the writer`,
-    async () =>
-      (await sql('SELECT 1 FROM pg_stat_progress_create_index WHERE pid = $1 AND phase = $2', [pid, WAITING_FOR_WRITER])).length > 0,
-  );
+/** Once the build, held by the open writer, has committed its INVALID index. */
+const building = async (pid: number) => expect(await buildInPhase({ sql }, 'items', WAITING_FOR_WRITERS)).toBe(pid);
 const backendGone = (pid: number) =>
   waitFor(`backend ${pid} to end`, async () => (await sql('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).length === 0);
 const said = (text: string) => waitFor(`the warning "${text}"`, () => warnings.some((line) => line.includes(text)));
@@ -171,15 +163,7 @@ describe('a build whose database session is lost', () => {
   it('the backend is terminated: the waiting client hears DATABASE_UNAVAILABLE at once, and the leftover is dropped', async () => {
     const writer = await openWriter(-2);
     const request = api.gql<{ applyIndex: unknown }>(APPLY, { column: 'note', wait: true }, admin);
-    const pid = await waitFor(
-      'a build on items',
-      async () =>
-        (
-          await sql<{ pid: number }>("SELECT pid FROM pg_stat_progress_create_index WHERE relid = 'items'::regclass AND phase = $1", [
-            WAITING_FOR_WRITER,
-          ])
-        )[0]?.pid,
-    );
+    const pid = await buildInPhase({ sql }, 'items', WAITING_FOR_WRITERS);
 
     await sql('SELECT pg_terminate_backend($1)', [pid]);
     const response = await request;

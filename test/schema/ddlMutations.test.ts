@@ -19,6 +19,7 @@ import {
 } from '../harness/database.js';
 import { RESET_THIS_DATABASE_STATEMENTS } from '../harness/stats.js';
 import { SqlState } from '../../src/db/sqlState.js';
+import { buildInPhase, WAITING_FOR_WRITERS } from '../actions/ddlFixtures.js';
 import { waitFor } from '../harness/waitFor.js';
 
 const READ_TOKEN = 'test-read-token-0123456789';
@@ -280,13 +281,8 @@ describe('applyIndex', () => {
         const started = await apply({ table: 'users', columns: [{ column: 'email' }], dryRun: false, wait: false });
         const change = started.data!.applyIndex.change;
         expect(change.status).toBe('RUNNING');
-        const build = await waitFor('the concurrent build', async () => {
-          const [row] = await target.sql<{ pid: number }>(
-            "SELECT pid FROM pg_stat_progress_create_index WHERE datname = current_database() AND phase = 'waiting for writers before build'",
-          );
-          return row;
-        });
-        await target.sql('SELECT pg_cancel_backend($1)', [build.pid]);
+        const pid = await buildInPhase(target, 'users', WAITING_FOR_WRITERS);
+        await target.sql('SELECT pg_cancel_backend($1)', [pid]);
         await client.query('COMMIT');
         const entry = await settled(change.id);
         expect(entry).toMatchObject({ status: 'FAILED', errorCode: 'QUERY_TIMEOUT' });
